@@ -1,0 +1,14 @@
+/**
+ * bulwark: portable resilience for TypeScript. Circuit breaker, retry,
+ * timeout, bulkhead, fallback, pipelines and rate limiting, on Node, Deno,
+ * Bun, browsers and Cloudflare Workers.
+ *
+ * This entry re-exports the pure core. Runtime- and product-specific pieces
+ * live in subpath exports (`bulwark/testing`, `bulwark/node`, ...).
+ *
+ * @module
+ */
+export * from "./src/clock.ts";
+export * from "./src/config.ts";
+export * from "./src/errors.ts";
+export * from "./src/events.ts";

@@ -1,0 +1,188 @@
+/**
+ * Every error the library throws extends {@link ResilienceError} and carries a
+ * stable `code` plus the numbers a caller needs to act on it.
+ *
+ * @module
+ */
+
+/** Stable, machine-readable error codes. Never renamed once published. */
+export type ResilienceErrorCode =
+  | "ERR_CONFIG"
+  | "ERR_CIRCUIT_OPEN"
+  | "ERR_TIMEOUT"
+  | "ERR_RETRY_EXHAUSTED"
+  | "ERR_BULKHEAD_REJECTED"
+  | "ERR_RATE_LIMIT_EXCEEDED"
+  | "ERR_NOT_RETRYABLE"
+  | "ERR_CHAOS_FAULT";
+
+/**
+ * Base class of every error thrown by bulwark.
+ *
+ * @example
+ * ```ts
+ * import { CircuitOpenError, ResilienceError } from "bulwark";
+ * const error = new CircuitOpenError("api", 1_000);
+ * if (!(error instanceof ResilienceError) || error.code !== "ERR_CIRCUIT_OPEN") {
+ *   throw new Error("unexpected");
+ * }
+ * ```
+ */
+export class ResilienceError extends Error {
+  /** Stable machine-readable code. */
+  readonly code: ResilienceErrorCode;
+
+  constructor(code: ResilienceErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** One invalid option, as reported by {@link ConfigError}. */
+export interface ConfigIssue {
+  /** Dotted path of the option, e.g. `"maxFailures"` or `"retry.baseDelayMs"`. */
+  readonly field: string;
+  /** The value given (`undefined` for a missing required field). */
+  readonly value: unknown;
+  /** What is allowed, in words: `"an integer >= 1"`. */
+  readonly allowed: string;
+}
+
+function show(value: unknown): string {
+  if (typeof value === "function") return `[function ${value.name || "anonymous"}]`;
+  if (typeof value === "string") return JSON.stringify(value);
+  if (typeof value === "number" || typeof value === "bigint") return String(value);
+  if (value === undefined) return "undefined";
+  try {
+    const text = JSON.stringify(value);
+    return text === undefined ? String(value) : text.length > 80 ? `${text.slice(0, 77)}...` : text;
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}
+
+/**
+ * Thrown when options are invalid. Lists every bad field at once, with the
+ * value given and what is allowed, so one fix round is enough.
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker, ConfigError } from "bulwark";
+ * try {
+ *   new CircuitBreaker({ maxFailures: 0 });
+ * } catch (error) {
+ *   if (!(error instanceof ConfigError)) throw error;
+ *   if (error.issues[0]?.field !== "maxFailures") throw error;
+ * }
+ * ```
+ */
+export class ConfigError extends ResilienceError {
+  /** Every invalid field. */
+  readonly issues: readonly ConfigIssue[];
+  /** What was being configured, e.g. `"CircuitBreaker"`. */
+  readonly target: string;
+
+  constructor(target: string, issues: readonly ConfigIssue[]) {
+    const lines = issues.map((issue) =>
+      `  - '${issue.field}' must be ${issue.allowed}: current value is ${show(issue.value)}`
+    );
+    super("ERR_CONFIG", `Invalid ${target} options:\n${lines.join("\n")}`);
+    this.issues = issues;
+    this.target = target;
+  }
+}
+
+/**
+ * Thrown when a call is refused because a circuit is open (or forced open,
+ * or its half-open probe slots are all taken).
+ */
+export class CircuitOpenError extends ResilienceError {
+  /** Name of the breaker that refused the call. */
+  readonly breakerName: string;
+  /** Milliseconds until the breaker lets a probe through (0 if unknown or now). */
+  readonly remainingMs: number;
+
+  constructor(breakerName: string, remainingMs: number, message?: string) {
+    super(
+      "ERR_CIRCUIT_OPEN",
+      message ??
+        `Circuit '${breakerName}' is open; next probe allowed in ${Math.ceil(remainingMs)} ms`,
+    );
+    this.breakerName = breakerName;
+    this.remainingMs = remainingMs;
+  }
+
+  /** Alias of {@link CircuitOpenError.remainingMs}, read by retry to wait long enough. */
+  get retryAfterMs(): number {
+    return this.remainingMs;
+  }
+}
+
+/**
+ * Thrown when an operation exceeds its deadline. `name` is `"TimeoutError"`,
+ * like the DOM's, so generic timeout checks recognise it.
+ */
+export class TimeoutError extends ResilienceError {
+  /** The deadline that was exceeded, in ms. */
+  readonly timeoutMs: number;
+
+  constructor(timeoutMs: number, message?: string) {
+    super("ERR_TIMEOUT", message ?? `Operation timed out after ${timeoutMs} ms`);
+    this.name = "TimeoutError";
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/** Thrown when retry gives up; the last error is the `cause`. */
+export class RetryExhaustedError extends ResilienceError {
+  /** How many attempts were made. */
+  readonly attempts: number;
+  /** The last failing result, when the last attempt failed by result rather than by throwing. */
+  readonly lastResult?: unknown;
+
+  constructor(attempts: number, cause: unknown, options: { message?: string; lastResult?: unknown } = {}) {
+    super(
+      "ERR_RETRY_EXHAUSTED",
+      options.message ?? `Gave up after ${attempts} attempt${attempts === 1 ? "" : "s"}`,
+      { cause },
+    );
+    this.attempts = attempts;
+    if ("lastResult" in options) this.lastResult = options.lastResult;
+  }
+}
+
+/** Thrown when a bulkhead has no free slot and no queue room (or the queue wait timed out). */
+export class BulkheadRejectedError extends ResilienceError {
+  /** Concurrent executions allowed. */
+  readonly maxConcurrent: number;
+  /** Queue capacity. */
+  readonly maxQueue: number;
+
+  constructor(maxConcurrent: number, maxQueue: number, message?: string) {
+    super(
+      "ERR_BULKHEAD_REJECTED",
+      message ?? `Bulkhead full: ${maxConcurrent} running and ${maxQueue} queued`,
+    );
+    this.maxConcurrent = maxConcurrent;
+    this.maxQueue = maxQueue;
+  }
+}
+
+/** Thrown when a rate limit is exhausted and the caller will not (or cannot) wait. */
+export class RateLimitExceededError extends ResilienceError {
+  /** Milliseconds until the request could succeed. */
+  readonly retryAfterMs: number;
+  /** Name of the limiter, if it has one. */
+  readonly limiterName?: string;
+
+  constructor(retryAfterMs: number, limiterName?: string, message?: string) {
+    super(
+      "ERR_RATE_LIMIT_EXCEEDED",
+      message ??
+        `Rate limit${limiterName ? ` '${limiterName}'` : ""} exceeded; retry in ${Math.ceil(retryAfterMs)} ms`,
+    );
+    this.retryAfterMs = retryAfterMs;
+    if (limiterName !== undefined) this.limiterName = limiterName;
+  }
+}

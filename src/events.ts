@@ -1,0 +1,97 @@
+/**
+ * Typed, dependency-free event listeners. `on()` returns the function that
+ * removes the listener. A listener that throws never breaks the call it
+ * observes: the error goes to {@link setListenerErrorHandler}'s handler.
+ *
+ * @module
+ */
+
+/** Removes the listener it was returned for. Idempotent. */
+export type Unsubscribe = () => void;
+
+/** A listener for one event of an event map. */
+export type Listener<T> = (payload: T) => void;
+
+/** Called with an error thrown by a listener. */
+export type ListenerErrorHandler = (error: unknown, event: string) => void;
+
+let listenerErrorHandler: ListenerErrorHandler = (error, event) => {
+  console.error(`bulwark: a '${event}' listener threw`, error);
+};
+
+/**
+ * Sets what happens to errors thrown by event listeners (default: logged with
+ * `console.error`). Returns the previous handler.
+ *
+ * @example
+ * ```ts
+ * import { setListenerErrorHandler } from "bulwark";
+ * const errors: unknown[] = [];
+ * const previous = setListenerErrorHandler((error) => errors.push(error));
+ * setListenerErrorHandler(previous);
+ * ```
+ */
+export function setListenerErrorHandler(handler: ListenerErrorHandler): ListenerErrorHandler {
+  const previous = listenerErrorHandler;
+  listenerErrorHandler = handler;
+  return previous;
+}
+
+/**
+ * Holds listeners for the events of map `E` (event name to payload type).
+ * Components keep one and expose its `on` method. Emitting an event nobody
+ * listens to costs one property read.
+ *
+ * @example
+ * ```ts
+ * import { Emitter } from "bulwark";
+ * const events = new Emitter<{ tick: number }>();
+ * let seen = 0;
+ * const off = events.on("tick", (n) => { seen = n; });
+ * events.emit("tick", 3);
+ * off();
+ * events.emit("tick", 4);
+ * if (seen !== 3) throw new Error("listener not removed");
+ * ```
+ */
+export class Emitter<E extends { [K in keyof E]: unknown }> {
+  // Arrays are replaced, never mutated, so emit can iterate without copying.
+  #listeners: { [K in keyof E]?: ReadonlyArray<Listener<E[K]>> } = {};
+
+  /** Adds `listener` for `event`; returns the function that removes it. */
+  on<K extends keyof E & string>(event: K, listener: Listener<E[K]>): Unsubscribe {
+    if (typeof listener !== "function") {
+      throw new TypeError(`Listener for '${event}' must be a function, got ${typeof listener}`);
+    }
+    this.#listeners[event] = [...(this.#listeners[event] ?? []), listener];
+    let subscribed = true;
+    return () => {
+      if (!subscribed) return;
+      subscribed = false;
+      const remaining = (this.#listeners[event] ?? []).filter((l) => l !== listener);
+      this.#listeners[event] = remaining.length === 0 ? undefined : remaining;
+    };
+  }
+
+  /** True if anyone listens to `event`: lets callers skip building a payload. */
+  has<K extends keyof E & string>(event: K): boolean {
+    return this.#listeners[event] !== undefined;
+  }
+
+  /** Calls every listener of `event`; errors they throw are reported, not rethrown. */
+  emit<K extends keyof E & string>(event: K, payload: E[K]): void {
+    const listeners = this.#listeners[event];
+    if (listeners === undefined) return;
+    for (const listener of listeners) {
+      try {
+        listener(payload);
+      } catch (error) {
+        try {
+          listenerErrorHandler(error, event);
+        } catch {
+          // The error handler itself failed; nothing sensible is left to do.
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,188 @@
+/**
+ * Option validation: zod schemas whose error message is the "what is allowed"
+ * phrase, and one function that turns zod's issues into a {@link ConfigError}.
+ * Validation runs once, at construction; never on a hot path.
+ *
+ * @module
+ */
+import { z } from "zod";
+import type { Clock } from "./clock.ts";
+import { ConfigError, type ConfigIssue } from "./errors.ts";
+
+/** A finite integer in `[min, max]`. */
+export function integer(min: number, max: number = Number.MAX_SAFE_INTEGER): z.ZodNumber {
+  const allowed = max === Number.MAX_SAFE_INTEGER
+    ? `an integer >= ${min}`
+    : `an integer from ${min} to ${max}`;
+  return z.number({ error: allowed }).int({ error: allowed }).min(min, { error: allowed }).max(max, {
+    error: allowed,
+  });
+}
+
+/** A finite number of milliseconds, `>= min` (or `> min` when `exclusive`). */
+export function durationMs(min = 0, exclusive = false): z.ZodNumber {
+  const allowed = `a finite number of milliseconds ${exclusive ? ">" : ">="} ${min}`;
+  const base = z.number({ error: allowed });
+  return exclusive ? base.gt(min, { error: allowed }) : base.min(min, { error: allowed });
+}
+
+/** A finite number `> min` (or `>= min` when `inclusive`). */
+export function positiveNumber(min = 0, inclusive = false): z.ZodNumber {
+  const allowed = `a finite number ${inclusive ? ">=" : ">"} ${min}`;
+  const base = z.number({ error: allowed });
+  return inclusive ? base.min(min, { error: allowed }) : base.gt(min, { error: allowed });
+}
+
+/** A fraction in `(0, 1]` (or `[0, 1]` when `allowZero`). */
+export function fraction(allowZero = false): z.ZodNumber {
+  const allowed = allowZero ? "a number from 0 to 1" : "a number greater than 0 and at most 1";
+  const base = z.number({ error: allowed }).max(1, { error: allowed });
+  return allowZero ? base.min(0, { error: allowed }) : base.gt(0, { error: allowed });
+}
+
+/** One of the given string literals. */
+export function oneOf<const T extends readonly [string, ...string[]]>(values: T): z.ZodEnum<{ [K in T[number]]: K }> {
+  const allowed = `one of ${values.map((v) => JSON.stringify(v)).join(", ")}`;
+  return z.enum(values, { error: allowed }) as unknown as z.ZodEnum<{ [K in T[number]]: K }>;
+}
+
+/** Any function. The type parameter only shapes the parsed output. */
+export function func<F extends (...args: never[]) => unknown>(): z.ZodType<F> {
+  return z.custom<F>((value) => typeof value === "function", { error: "a function" });
+}
+
+/** A non-empty string. */
+export function name(): z.ZodString {
+  return z.string({ error: "a non-empty string" }).min(1, { error: "a non-empty string" });
+}
+
+/** An object with the {@link Clock} methods. */
+export function clock(): z.ZodType<Clock> {
+  return z.custom<Clock>(
+    (value) =>
+      typeof value === "object" && value !== null &&
+      typeof (value as Clock).now === "function" &&
+      typeof (value as Clock).wallNow === "function" &&
+      typeof (value as Clock).sleep === "function" &&
+      typeof (value as Clock).schedule === "function",
+    { error: "a Clock (an object with now, wallNow, sleep and schedule)" },
+  );
+}
+
+/** An `AbortSignal` (checked by shape, so signals from any realm pass). */
+export function abortSignal(): z.ZodType<AbortSignal> {
+  return z.custom<AbortSignal>(
+    (value) =>
+      typeof value === "object" && value !== null &&
+      typeof (value as AbortSignal).aborted === "boolean" &&
+      typeof (value as AbortSignal).addEventListener === "function",
+    { error: "an AbortSignal" },
+  );
+}
+
+/** A list of error classes (constructors). */
+export function errorClasses(): z.ZodType<ReadonlyArray<abstract new (...args: never[]) => unknown>> {
+  return z.array(func<never>(), { error: "an array of error classes" }) as unknown as z.ZodType<
+    ReadonlyArray<abstract new (...args: never[]) => unknown>
+  >;
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let diagonal = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const above = row[j]!;
+      row[j] = Math.min(
+        row[j]! + 1,
+        row[j - 1]! + 1,
+        diagonal + (a[i - 1]!.toLowerCase() === b[j - 1]!.toLowerCase() ? 0 : 1),
+      );
+      diagonal = above;
+    }
+  }
+  return row[b.length]!;
+}
+
+/** The known key closest to `key`, if it is close enough to be a typo. */
+export function closestKey(key: string, known: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Math.max(2, Math.floor(key.length / 3)) + 1;
+  for (const candidate of known) {
+    const distance = editDistance(key, candidate);
+    if (distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  return best;
+}
+
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let value = input;
+  for (const key of path) {
+    if (typeof value !== "object" || value === null) return undefined;
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return value;
+}
+
+function knownKeysAt(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
+  let current: z.ZodType | undefined = schema;
+  for (const key of path) {
+    const shape: Record<string, z.ZodType> | undefined = (current as z.ZodObject | undefined)?.shape;
+    current = shape?.[String(key)];
+    while (current instanceof z.ZodOptional || current instanceof z.ZodDefault) {
+      current = current.unwrap() as z.ZodType;
+    }
+  }
+  const shape = (current as z.ZodObject | undefined)?.shape;
+  return shape ? Object.keys(shape) : [];
+}
+
+/** Converts zod issues to {@link ConfigIssue}s, one per bad field. */
+export function toConfigIssues(
+  schema: z.ZodType,
+  input: unknown,
+  issues: readonly z.core.$ZodIssue[],
+  prefix = "",
+): ConfigIssue[] {
+  const out: ConfigIssue[] = [];
+  const seen = new Set<string>();
+  for (const issue of issues) {
+    const path = issue.path;
+    if (issue.code === "unrecognized_keys") {
+      const known = knownKeysAt(schema, path);
+      for (const key of issue.keys) {
+        const field = prefix + [...path, key].join(".");
+        if (seen.has(field)) continue;
+        seen.add(field);
+        const guess = closestKey(key, known);
+        out.push({
+          field,
+          value: valueAt(input, [...path, key]),
+          allowed: guess === undefined
+            ? `a known option (one of ${known.join(", ")})`
+            : `a known option (did you mean '${prefix}${[...path, guess].join(".")}'?)`,
+        });
+      }
+      continue;
+    }
+    const field = prefix + (path.length === 0 ? "(options)" : path.join("."));
+    if (seen.has(field)) continue;
+    seen.add(field);
+    out.push({ field, value: valueAt(input, path), allowed: issue.message });
+  }
+  return out;
+}
+
+/**
+ * Parses `input` with `schema`; on failure throws a {@link ConfigError} that
+ * names every bad field of `target`.
+ */
+export function validate<S extends z.ZodType>(target: string, schema: S, input: unknown): z.output<S> {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  throw new ConfigError(target, toConfigIssues(schema, input, result.error.issues));
+}
