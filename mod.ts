@@ -12,3 +12,4 @@ export * from "./src/clock.ts";
 export * from "./src/config.ts";
 export * from "./src/errors.ts";
 export * from "./src/events.ts";
+export * from "./src/policy.ts";
