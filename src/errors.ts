@@ -186,3 +186,24 @@ export class RateLimitExceededError extends ResilienceError {
     if (limiterName !== undefined) this.limiterName = limiterName;
   }
 }
+
+/**
+ * Thrown by an operation to tell retry to stop at once: retry rethrows it
+ * without further attempts. The original error is the `cause`.
+ */
+export class NotRetryableError extends ResilienceError {
+  constructor(cause: unknown, message?: string) {
+    super(
+      "ERR_NOT_RETRYABLE",
+      message ?? `Not retryable${cause instanceof Error ? `: ${cause.message}` : ""}`,
+      { cause },
+    );
+  }
+}
+
+/** The default fault injected by a chaos policy. */
+export class ChaosFaultError extends ResilienceError {
+  constructor(message?: string) {
+    super("ERR_CHAOS_FAULT", message ?? "Fault injected by chaos policy");
+  }
+}
