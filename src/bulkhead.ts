@@ -1,0 +1,277 @@
+/**
+ * Bulkhead: a cap on concurrent executions, with an optional FIFO queue, so
+ * that one slow dependency cannot take every resource of the caller.
+ *
+ * @module
+ */
+import { z } from "zod";
+import { type CancelTimer, type Clock, systemClock } from "./clock.ts";
+import { defaultsFor } from "./config.ts";
+import { BulkheadRejectedError } from "./errors.ts";
+import { Emitter, type Listener, type Unsubscribe } from "./events.ts";
+import { type ContextualPolicy, isThenable, parentFor, runInContext } from "./internal/context.ts";
+import { contextFor, type ExecutionContext, type Operation } from "./policy.ts";
+import { clock as clockSchema, durationMs, integer, validate } from "./validation.ts";
+
+/** Options of {@link Bulkhead}. Defaults cascade from `configure({ bulkhead })`. */
+export interface BulkheadOptions {
+  /** Executions allowed at once, `>= 1`. Built-in default 10. */
+  maxConcurrent?: number;
+  /** Calls allowed to wait for a slot, `>= 0`. Default 0: reject at once when full. */
+  maxQueue?: number;
+  /** A queued call waiting this long is rejected, in ms. Default 0: waits without limit. */
+  queueTimeoutMs?: number;
+  /** Time source for `queueTimeoutMs`. Default {@link systemClock}. */
+  clock?: Clock;
+}
+
+/** {@link BulkheadOptions} with every default applied. */
+export interface ResolvedBulkheadOptions {
+  readonly maxConcurrent: number;
+  readonly maxQueue: number;
+  readonly queueTimeoutMs: number;
+  readonly clock: Clock;
+}
+
+/** Events of {@link Bulkhead}. */
+export interface BulkheadEvents {
+  /** A call was refused: no slot and no queue room, or it waited `queueTimeoutMs`. */
+  reject: { readonly reason: "full" | "queueTimeout"; readonly active: number; readonly queued: number };
+}
+
+const optionsSchema = z.strictObject({
+  maxConcurrent: integer(1),
+  maxQueue: integer(0),
+  queueTimeoutMs: durationMs(0),
+  clock: clockSchema(),
+});
+
+/** A queued call: a node of the waiters' doubly linked list. */
+class Waiter {
+  prev: Waiter | undefined = undefined;
+  next: Waiter | undefined = undefined;
+  queued = true;
+  cancelTimer: CancelTimer | undefined = undefined;
+  readonly #leave: (waiter: Waiter, reason: unknown) => void;
+  readonly signal: AbortSignal | undefined;
+  readonly resolve: () => void;
+  readonly reject: (reason: unknown) => void;
+
+  constructor(
+    leave: (waiter: Waiter, reason: unknown) => void,
+    signal: AbortSignal | undefined,
+    resolve: () => void,
+    reject: (reason: unknown) => void,
+  ) {
+    this.#leave = leave;
+    this.signal = signal;
+    this.resolve = resolve;
+    this.reject = reject;
+  }
+
+  /** The caller's signal aborted (this object is its listener). */
+  handleEvent(): void {
+    this.#leave(this, this.signal!.reason);
+  }
+}
+
+/**
+ * Limits concurrent executions to `maxConcurrent`; up to `maxQueue` more
+ * calls wait in FIFO order, the rest are refused with
+ * {@link BulkheadRejectedError}. A queued call whose signal aborts leaves the
+ * queue at once, without blocking the calls behind it.
+ *
+ * @example
+ * ```ts
+ * import { Bulkhead, BulkheadRejectedError } from "bulwark";
+ * const bulkhead = new Bulkhead({ maxConcurrent: 1 });
+ * let release!: () => void;
+ * const first = bulkhead.execute(() => new Promise<void>((resolve) => (release = resolve)));
+ * const second = await bulkhead.execute(async () => "ran").catch((error) => error);
+ * if (!(second instanceof BulkheadRejectedError)) throw new Error("expected a rejection");
+ * release();
+ * await first;
+ * if (bulkhead.active !== 0 || bulkhead.rejected !== 1) throw new Error("stats");
+ * ```
+ */
+export class Bulkhead implements ContextualPolicy {
+  /** The options in force, defaults applied. */
+  readonly options: ResolvedBulkheadOptions;
+  readonly #events = new Emitter<BulkheadEvents>();
+  #active = 0;
+  #queued = 0;
+  #rejected = 0;
+  #head: Waiter | undefined = undefined;
+  #tail: Waiter | undefined = undefined;
+
+  constructor(options: BulkheadOptions = {}) {
+    this.options = Object.freeze(
+      validate("Bulkhead", optionsSchema, { ...defaultsFor("bulkhead"), clock: systemClock, ...options }),
+    );
+  }
+
+  /** Executions running now. */
+  get active(): number {
+    return this.#active;
+  }
+
+  /** Calls waiting for a slot. */
+  get queued(): number {
+    return this.#queued;
+  }
+
+  /** Calls refused since construction. */
+  get rejected(): number {
+    return this.#rejected;
+  }
+
+  /** Subscribes to an event; returns the function that unsubscribes. */
+  on<K extends keyof BulkheadEvents>(event: K, listener: Listener<BulkheadEvents[K]>): Unsubscribe {
+    return this.#events.on(event, listener);
+  }
+
+  /**
+   * Runs `fn` in a free slot, after waiting in the queue if needed. Rejects
+   * with {@link BulkheadRejectedError} when full, or with the abort reason if
+   * `signal` aborts while the call waits.
+   */
+  execute<T>(fn: Operation<T>, signal?: AbortSignal): Promise<T> {
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return this[runInContext](fn, parentFor(signal));
+  }
+
+  /** Wraps `fn` so that every call goes through this bulkhead. */
+  wrap<A extends unknown[], R>(fn: (...args: A) => R | PromiseLike<R>): (...args: A) => Promise<R> {
+    return (...args) => this.execute(() => fn(...args));
+  }
+
+  /** @internal */
+  [runInContext]<T>(fn: Operation<T>, parent: ExecutionContext | undefined): Promise<T> {
+    if (this.#active < this.options.maxConcurrent) {
+      this.#active++;
+      return this.#run(fn, parent);
+    }
+    if (this.#queued >= this.options.maxQueue) return Promise.reject(this.#reject("full"));
+    return this.#wait(parent?.signal).then(() => this.#run(fn, parent));
+  }
+
+  /** Rejects every queued call with {@link BulkheadRejectedError}; running calls finish. */
+  [Symbol.dispose](): void {
+    const { maxConcurrent, maxQueue } = this.options;
+    while (this.#head !== undefined) {
+      this.#rejected++;
+      this.#leave(
+        this.#head,
+        new BulkheadRejectedError(maxConcurrent, maxQueue, "Bulkhead disposed while the call was queued"),
+      );
+    }
+  }
+
+  /** Runs `fn` in a slot already taken; frees it when `fn` settles. */
+  #run<T>(fn: Operation<T>, parent: ExecutionContext | undefined): Promise<T> {
+    let result: T | PromiseLike<T>;
+    try {
+      result = fn(parent ?? contextFor(undefined));
+    } catch (error) {
+      this.#release();
+      return Promise.reject(error);
+    }
+    if (!isThenable(result)) {
+      this.#release();
+      return Promise.resolve(result);
+    }
+    return Promise.resolve(result).then(this.#releaseWith, this.#releaseThrowing) as Promise<T>;
+  }
+
+  // Bound once: the hot path allocates no closure.
+  readonly #releaseWith = (value: unknown): unknown => {
+    this.#release();
+    return value;
+  };
+
+  readonly #releaseThrowing = (error: unknown): never => {
+    this.#release();
+    throw error;
+  };
+
+  /** Frees a slot, or hands it straight to the first waiter. */
+  #release(): void {
+    const next = this.#head;
+    if (next === undefined) {
+      this.#active--;
+      return;
+    }
+    this.#unlink(next);
+    next.resolve();
+  }
+
+  #wait(signal: AbortSignal | undefined): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const waiter = new Waiter(this.#leave, signal, resolve, reject);
+      waiter.prev = this.#tail;
+      if (this.#tail === undefined) this.#head = waiter;
+      else this.#tail.next = waiter;
+      this.#tail = waiter;
+      this.#queued++;
+      signal?.addEventListener("abort", waiter);
+      const { queueTimeoutMs, clock } = this.options;
+      if (queueTimeoutMs > 0) {
+        waiter.cancelTimer = clock.schedule(
+          () => this.#leave(waiter, this.#reject("queueTimeout")),
+          queueTimeoutMs,
+        );
+      }
+    });
+  }
+
+  /** Takes `waiter` out of the queue and rejects it with `reason`. */
+  readonly #leave = (waiter: Waiter, reason: unknown): void => {
+    if (!waiter.queued) return;
+    this.#unlink(waiter);
+    waiter.reject(reason);
+  };
+
+  #unlink(waiter: Waiter): void {
+    waiter.queued = false;
+    if (waiter.prev === undefined) this.#head = waiter.next;
+    else waiter.prev.next = waiter.next;
+    if (waiter.next === undefined) this.#tail = waiter.prev;
+    else waiter.next.prev = waiter.prev;
+    waiter.prev = waiter.next = undefined;
+    this.#queued--;
+    waiter.cancelTimer?.();
+    waiter.signal?.removeEventListener("abort", waiter);
+  }
+
+  #reject(reason: "full" | "queueTimeout"): BulkheadRejectedError {
+    this.#rejected++;
+    const { maxConcurrent, maxQueue, queueTimeoutMs } = this.options;
+    if (this.#events.has("reject")) {
+      this.#events.emit("reject", { reason, active: this.#active, queued: this.#queued });
+    }
+    return new BulkheadRejectedError(
+      maxConcurrent,
+      maxQueue,
+      reason === "full" ? undefined : `Bulkhead slot not free after waiting ${queueTimeoutMs} ms in the queue`,
+    );
+  }
+}
+
+/**
+ * Wraps `fn` in a new {@link Bulkhead}: at most `maxConcurrent` calls of the
+ * returned function run at once (the seeds' `@bulkhead` decorator).
+ *
+ * @example
+ * ```ts
+ * import { bulkhead } from "bulwark";
+ * const limited = bulkhead(async (n: number) => n + 1, { maxConcurrent: 2, maxQueue: 10 });
+ * const results = await Promise.all([1, 2, 3].map((n) => limited(n)));
+ * if (results.join() !== "2,3,4") throw new Error("unexpected");
+ * ```
+ */
+export function bulkhead<A extends unknown[], R>(
+  fn: (...args: A) => R | PromiseLike<R>,
+  options?: BulkheadOptions,
+): (...args: A) => Promise<R> {
+  return new Bulkhead(options).wrap(fn);
+}

@@ -1,0 +1,74 @@
+/**
+ * Fallback: answer with a substitute when an operation fails.
+ *
+ * @module
+ */
+import { z } from "zod";
+import { invoke, parentFor } from "./internal/context.ts";
+import type { Operation } from "./policy.ts";
+import { abortSignal, errorClasses, func, validate } from "./validation.ts";
+
+/** Which errors a fallback handles: a list of error classes, or a predicate. */
+export type FallbackOn =
+  | ReadonlyArray<abstract new (...args: never[]) => unknown>
+  | ((error: unknown) => boolean);
+
+/** Options of {@link fallback}. */
+export interface FallbackOptions {
+  /** Errors to replace. Default: every error. */
+  on?: FallbackOn;
+  /**
+   * The caller's signal, handed to `fn`. Once it has aborted, the call
+   * rejects with its reason rather than fall back: the caller no longer
+   * wants an answer.
+   */
+  signal?: AbortSignal;
+}
+
+const optionsSchema = z.strictObject({
+  on: z.union([errorClasses(), func<(error: unknown) => boolean>()], {
+    error: "an array of error classes or a function (error) => boolean",
+  }).optional(),
+  signal: abortSignal().optional(),
+});
+
+function handles(on: FallbackOn | undefined, error: unknown): boolean {
+  if (on === undefined) return true;
+  if (typeof on === "function") return on(error);
+  return on.some((errorClass) => error instanceof errorClass);
+}
+
+/**
+ * Runs `fn`; if it fails with an error that `on` selects, resolves with the
+ * fallback instead: `valueOrFunction` itself, or, if it is a function, what
+ * it returns when called with the error. (To fall back to a function value,
+ * return it from a function.) Errors `on` does not select, and errors of the
+ * fallback function, propagate.
+ *
+ * @example
+ * ```ts
+ * import { fallback, TimeoutError } from "bulwark";
+ * const cached = await fallback(
+ *   async () => { throw new TimeoutError(100); },
+ *   () => "cached",
+ *   { on: [TimeoutError] },
+ * );
+ * if (cached !== "cached") throw new Error("unexpected");
+ * ```
+ */
+export async function fallback<T, F = T>(
+  fn: Operation<T>,
+  valueOrFunction: F | ((error: unknown) => F | PromiseLike<F>),
+  options: FallbackOptions = {},
+): Promise<T | F> {
+  const { on, signal } = validate("fallback", optionsSchema, options) as FallbackOptions;
+  if (signal?.aborted) throw signal.reason;
+  try {
+    return await invoke(fn, parentFor(signal));
+  } catch (error) {
+    if (signal?.aborted || !handles(on, error)) throw error;
+    return typeof valueOrFunction === "function"
+      ? await (valueOrFunction as (error: unknown) => F | PromiseLike<F>)(error)
+      : valueOrFunction;
+  }
+}

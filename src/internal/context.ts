@@ -1,0 +1,51 @@
+/**
+ * How bulwark's own policies hand an {@link ExecutionContext} inward without
+ * reading its signal. A timeout's context creates its `AbortController` only
+ * when `signal` is read; passing `context.signal` from layer to layer would
+ * read it on every call. Policies that implement {@link runInContext} take
+ * the parent context itself and read its signal only when they must wait.
+ *
+ * @module
+ */
+import { contextFor, type ExecutionContext, type Operation, type Policy } from "../policy.ts";
+
+/** Key of the method that runs an operation under a parent context (or none). */
+export const runInContext: unique symbol = Symbol("bulwark.runInContext");
+
+/** A policy that accepts its parent's context without reading its signal. */
+export interface ContextualPolicy extends Policy {
+  [runInContext]<T>(fn: Operation<T>, parent: ExecutionContext | undefined): Promise<T>;
+}
+
+/** True if `policy` implements {@link runInContext}. */
+export function isContextual(policy: Policy): policy is ContextualPolicy {
+  return typeof (policy as Partial<ContextualPolicy>)[runInContext] === "function";
+}
+
+/** The parent context for a caller's signal: none when there is no signal. */
+export function parentFor(signal: AbortSignal | undefined): ExecutionContext | undefined {
+  return signal === undefined ? undefined : { signal };
+}
+
+/**
+ * Turns a context received from a foreign policy back into a parent: the
+ * shared never-aborting context means "no signal", so inner layers do not
+ * listen to a signal that can never fire.
+ */
+export function parentOf(context: ExecutionContext): ExecutionContext | undefined {
+  return context === contextFor(undefined) ? undefined : context;
+}
+
+/** Runs `fn` with `parent`'s context (or the shared one), as a promise; a synchronous throw becomes a rejection. */
+export function invoke<T>(fn: Operation<T>, parent: ExecutionContext | undefined): Promise<T> {
+  try {
+    return Promise.resolve(fn(parent ?? contextFor(undefined)));
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+/** True for promises and other thenables. */
+export function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof (value as PromiseLike<T> | null)?.then === "function";
+}

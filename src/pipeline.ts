@@ -1,0 +1,266 @@
+/**
+ * Pipelines: policies layered around one operation, the first outermost.
+ * The caller's signal flows through every layer to the operation, and each
+ * layer stays reachable, so its events can be observed.
+ *
+ * @module
+ */
+import { z } from "zod";
+import { Bulkhead, type BulkheadOptions } from "./bulkhead.ts";
+import { ConfigError, type ConfigIssue } from "./errors.ts";
+import {
+  type ContextualPolicy,
+  invoke,
+  isContextual,
+  parentFor,
+  parentOf,
+  runInContext,
+} from "./internal/context.ts";
+import type { ExecutionContext, Operation, Policy } from "./policy.ts";
+import { RetryPolicy, type RetryOptions } from "./retry.ts";
+import { TimeoutPolicy, type TimeoutOptions } from "./timeout.ts";
+import { closestKey, toConfigIssues } from "./validation.ts";
+
+const policySchema = z.custom<Policy>(
+  (value) => typeof (value as Policy | null)?.execute === "function",
+  { error: "a policy (an object with an execute(fn, signal) method)" },
+);
+
+/**
+ * Policies applied in order around an operation: `new Pipeline([a, b, c])`
+ * runs `a.execute(() => b.execute(() => c.execute(fn)))`. Any {@link Policy}
+ * fits, and a pipeline is a policy itself, so pipelines nest.
+ *
+ * @example
+ * ```ts
+ * import { Bulkhead, Pipeline, RetryPolicy } from "bulwark";
+ * const resilient = new Pipeline([new Bulkhead({ maxConcurrent: 4 }), new RetryPolicy({ baseDelayMs: 0 })]);
+ * let calls = 0;
+ * const value = await resilient.execute(async () => {
+ *   if (++calls === 1) throw new Error("flaky");
+ *   return calls;
+ * });
+ * if (value !== 2) throw new Error("unexpected");
+ * ```
+ */
+export class Pipeline implements ContextualPolicy {
+  /** The layers, outermost first. */
+  readonly policies: readonly Policy[];
+  readonly #contextual: readonly boolean[];
+
+  constructor(policies: readonly Policy[]) {
+    const parsed = z.array(policySchema, { error: "an array of policies" }).safeParse(policies);
+    if (!parsed.success) {
+      throw new ConfigError("Pipeline", toConfigIssues(z.array(policySchema), policies, parsed.error.issues, "policies."));
+    }
+    this.policies = Object.freeze([...policies]);
+    this.#contextual = this.policies.map(isContextual);
+  }
+
+  /** Runs `fn` through every layer. `signal` reaches each layer and `fn`. */
+  execute<T>(fn: Operation<T>, signal?: AbortSignal): Promise<T> {
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return this.#runFrom(0, fn, parentFor(signal));
+  }
+
+  /** Wraps `fn` so that every call runs through the pipeline. */
+  wrap<A extends unknown[], R>(fn: (...args: A) => R | PromiseLike<R>): (...args: A) => Promise<R> {
+    return (...args) => this.execute(() => fn(...args));
+  }
+
+  /** @internal */
+  [runInContext]<T>(fn: Operation<T>, parent: ExecutionContext | undefined): Promise<T> {
+    return this.#runFrom(0, fn, parent);
+  }
+
+  #runFrom<T>(index: number, fn: Operation<T>, parent: ExecutionContext | undefined): Promise<T> {
+    const policies = this.policies;
+    if (index === policies.length) return invoke(fn, parent);
+    const inner: Operation<T> = index + 1 === policies.length
+      ? fn
+      : (context) => this.#runFrom(index + 1, fn, parentOf(context));
+    const policy = policies[index]!;
+    // Ours take the parent context without reading its signal, which a
+    // timeout's context would otherwise build for every call.
+    return this.#contextual[index]
+      ? (policy as ContextualPolicy)[runInContext](inner, parent)
+      : policy.execute(inner, parent?.signal);
+  }
+}
+
+/**
+ * Layers `policies` around an operation, the first outermost.
+ *
+ * @example
+ * ```ts
+ * import { pipeline, RetryPolicy, TimeoutPolicy } from "bulwark";
+ * // A 1 s deadline per attempt, 3 attempts.
+ * const resilient = pipeline(new RetryPolicy({ maxAttempts: 3 }), new TimeoutPolicy({ timeoutMs: 1_000 }));
+ * const value = await resilient.execute(async ({ signal }) => (signal.aborted ? 0 : 1));
+ * if (value !== 1) throw new Error("unexpected");
+ * ```
+ */
+export function pipeline(...policies: Policy[]): Pipeline {
+  return new Pipeline(policies);
+}
+
+/** The named steps of a {@link ResiliencePipeline}. */
+export type PipelineStep = "bulkhead" | "circuitBreaker" | "retry" | "timeout";
+
+/** The seeds' canonical order: bulkhead, circuit breaker, retry, timeout (outermost first). */
+export const DEFAULT_PIPELINE_ORDER: readonly PipelineStep[] = Object.freeze([
+  "bulkhead",
+  "circuitBreaker",
+  "retry",
+  "timeout",
+] as const);
+
+/** Options of {@link ResiliencePipeline}: each step as a policy or its options. */
+export interface ResiliencePipelineOptions {
+  /** Retries. */
+  retry?: RetryPolicy | RetryOptions;
+  /** Any circuit-breaker policy. */
+  circuitBreaker?: Policy;
+  /** Concurrency limit. */
+  bulkhead?: Bulkhead | BulkheadOptions;
+  /** Deadline (per attempt in the default order, as timeout is inside retry). */
+  timeout?: TimeoutPolicy | TimeoutOptions;
+  /**
+   * Step names, outermost first; each at most once, and every configured
+   * step included. Default {@link DEFAULT_PIPELINE_ORDER}.
+   */
+  order?: readonly PipelineStep[];
+}
+
+const STEPS: readonly PipelineStep[] = DEFAULT_PIPELINE_ORDER;
+const OPTION_KEYS: readonly string[] = [...STEPS, "order"];
+
+/**
+ * Builds one step from a policy or from its options; option errors are
+ * collected under `step.`, so every bad field is reported at once.
+ */
+function build<P extends Policy, O>(
+  step: PipelineStep,
+  value: P | O | undefined,
+  isPolicy: (value: unknown) => value is P,
+  create: (options: O) => P,
+  issues: ConfigIssue[],
+): P | undefined {
+  if (value === undefined) return undefined;
+  if (isPolicy(value)) return value;
+  if (typeof value !== "object" || value === null) {
+    issues.push({ field: step, value, allowed: "a policy or an options object" });
+    return undefined;
+  }
+  try {
+    return create(value);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    for (const issue of error.issues) issues.push({ ...issue, field: `${step}.${issue.field}` });
+    return undefined;
+  }
+}
+
+function isPolicy(value: unknown): value is Policy {
+  return policySchema.safeParse(value).success;
+}
+
+/** Checks `order`: known step names, none twice, every configured step present. */
+function checkOrder(
+  order: unknown,
+  configured: ReadonlySet<PipelineStep>,
+  issues: ConfigIssue[],
+): readonly PipelineStep[] {
+  if (!Array.isArray(order)) {
+    issues.push({ field: "order", value: order, allowed: `an array of step names (${STEPS.join(", ")})` });
+    return [];
+  }
+  const seen = new Set<PipelineStep>();
+  order.forEach((step: unknown, index) => {
+    if (!STEPS.includes(step as PipelineStep)) {
+      issues.push({ field: `order.${index}`, value: step, allowed: `one of ${STEPS.map((s) => JSON.stringify(s)).join(", ")}` });
+    } else if (seen.has(step as PipelineStep)) {
+      issues.push({ field: `order.${index}`, value: step, allowed: "a step not already in the order" });
+    } else {
+      seen.add(step as PipelineStep);
+    }
+  });
+  for (const step of configured) {
+    if (!seen.has(step)) {
+      issues.push({ field: "order", value: order, allowed: `a list including every configured step ('${step}' is missing)` });
+    }
+  }
+  return [...seen];
+}
+
+/**
+ * The seeds' `ResiliencePipeline`: bulkhead, circuit breaker, retry and
+ * timeout, each given as a policy or as its options, applied in `order`
+ * (default bulkhead → circuit breaker → retry → timeout, first outermost).
+ * Steps not configured are skipped. Each step is exposed for its events.
+ *
+ * Step names are the option names (`"circuitBreaker"`, not the seeds'
+ * `"circuit_breaker"`).
+ *
+ * @example
+ * ```ts
+ * import { ResiliencePipeline } from "bulwark";
+ * const resilient = new ResiliencePipeline({
+ *   bulkhead: { maxConcurrent: 8 },
+ *   retry: { maxAttempts: 3, baseDelayMs: 0 },
+ *   timeout: { timeoutMs: 5_000 },
+ * });
+ * let retries = 0;
+ * resilient.retry?.on("retry", () => retries++);
+ * let calls = 0;
+ * await resilient.execute(async () => { if (++calls === 1) throw new Error("flaky"); });
+ * if (retries !== 1) throw new Error("unexpected");
+ * ```
+ */
+export class ResiliencePipeline extends Pipeline {
+  /** The retry step, if configured. */
+  readonly retry: RetryPolicy | undefined;
+  /** The circuit-breaker step, if configured. */
+  readonly circuitBreaker: Policy | undefined;
+  /** The bulkhead step, if configured. */
+  readonly bulkhead: Bulkhead | undefined;
+  /** The timeout step, if configured. */
+  readonly timeout: TimeoutPolicy | undefined;
+  /** The configured steps, outermost first. */
+  readonly order: readonly PipelineStep[];
+
+  constructor(options: ResiliencePipelineOptions = {}) {
+    const issues: ConfigIssue[] = [];
+    for (const key of Object.keys(options)) {
+      if (OPTION_KEYS.includes(key)) continue;
+      const guess = closestKey(key, OPTION_KEYS);
+      issues.push({
+        field: key,
+        value: (options as Record<string, unknown>)[key],
+        allowed: guess === undefined ? `a known option (one of ${OPTION_KEYS.join(", ")})` : `a known option (did you mean '${guess}'?)`,
+      });
+    }
+    const steps: { [S in PipelineStep]: Policy | undefined } = {
+      bulkhead: build<Bulkhead, BulkheadOptions>("bulkhead", options.bulkhead, (v) => v instanceof Bulkhead, (o) => new Bulkhead(o), issues),
+      circuitBreaker: buildCircuitBreaker(options.circuitBreaker, issues),
+      retry: build<RetryPolicy, RetryOptions>("retry", options.retry, (v) => v instanceof RetryPolicy, (o) => new RetryPolicy(o), issues),
+      timeout: build<TimeoutPolicy, TimeoutOptions>("timeout", options.timeout, (v) => v instanceof TimeoutPolicy, (o) => new TimeoutPolicy(o), issues),
+    };
+    const configured = new Set(STEPS.filter((step) => steps[step] !== undefined));
+    const order = checkOrder(options.order ?? DEFAULT_PIPELINE_ORDER, configured, issues);
+    if (issues.length > 0) throw new ConfigError("ResiliencePipeline", issues);
+    const applied = order.filter((step) => configured.has(step));
+    super(applied.map((step) => steps[step]!));
+    this.bulkhead = steps.bulkhead as Bulkhead | undefined;
+    this.circuitBreaker = steps.circuitBreaker;
+    this.retry = steps.retry as RetryPolicy | undefined;
+    this.timeout = steps.timeout as TimeoutPolicy | undefined;
+    this.order = Object.freeze(applied);
+  }
+}
+
+function buildCircuitBreaker(value: unknown, issues: ConfigIssue[]): Policy | undefined {
+  if (value === undefined || isPolicy(value)) return value;
+  issues.push({ field: "circuitBreaker", value, allowed: "a circuit breaker policy" });
+  return undefined;
+}

@@ -1,0 +1,433 @@
+/**
+ * Retry: run an operation again after a failure, with backoff and jitter,
+ * honouring the server's `Retry-After` and the caller's abort signal.
+ *
+ * @module
+ */
+import { z } from "zod";
+import { type BackoffFunction, type BackoffKind, backoffDelay, type Jitter } from "./backoff.ts";
+import { type Clock, systemClock } from "./clock.ts";
+import { defaultsFor } from "./config.ts";
+import {
+  CircuitOpenError,
+  NotRetryableError,
+  RateLimitExceededError,
+  RetryExhaustedError,
+} from "./errors.ts";
+import { Emitter, type Listener, type Unsubscribe } from "./events.ts";
+import { type ContextualPolicy, parentFor, runInContext } from "./internal/context.ts";
+import { contextFor, type ExecutionContext, type Operation } from "./policy.ts";
+import {
+  clock as clockSchema,
+  durationMs,
+  func,
+  integer,
+  oneOf,
+  positiveNumber,
+  validate,
+} from "./validation.ts";
+
+/** Options of {@link RetryPolicy}. Defaults cascade from `configure({ retry })`. */
+export interface RetryOptions {
+  /** Attempts in all, the first included; `>= 1`. Built-in default 3. */
+  maxAttempts?: number;
+  /** Delay shape, or a function of the failed attempt's number. Built-in default `"exponential"`. */
+  backoff?: BackoffKind | BackoffFunction;
+  /** First delay (and step of `"linear"`), in ms. Built-in default 100. */
+  baseDelayMs?: number;
+  /** Cap on any single delay, server-requested ones included, in ms. Built-in default 30 000. */
+  maxDelayMs?: number;
+  /**
+   * Gives up rather than start a wait that would end more than this many ms
+   * after the first attempt started. Default: no limit (and no clock read
+   * on the success path).
+   */
+  maxElapsedMs?: number;
+  /** Growth factor of `"exponential"`, `>= 1`. Built-in default 2. */
+  multiplier?: number;
+  /**
+   * Randomisation of delays. Built-in default `"full"`; `"none"` when
+   * `backoff` is a function, whose delays are taken as given.
+   */
+  jitter?: Jitter;
+  /** Uniform random numbers in `[0, 1)` for jitter. Default `Math.random`. */
+  random?: () => number;
+  /**
+   * Whether to retry after `error` thrown by attempt number `attempt`.
+   * Default: every error. A {@link NotRetryableError}, or any error once the
+   * caller's signal has aborted, is never retried.
+   */
+  retryOn?: (error: unknown, attempt: number) => boolean;
+  /**
+   * Whether a returned value is a failure to retry (e.g. a 503 `Response`;
+   * see {@link isRetryableResponse}). Default: no value is.
+   */
+  retryOnResult?: (result: unknown, attempt: number) => boolean;
+  /**
+   * The ms the server asked to wait before retrying after `errorOrResult`
+   * (`undefined` if it did not say). Default {@link retryAfterMsOf}. The
+   * wait is at least this long, capped by `maxDelayMs`.
+   */
+  retryAfter?: (errorOrResult: unknown, wallNowMs: number) => number | undefined;
+  /** Time source. Default {@link systemClock}. */
+  clock?: Clock;
+}
+
+/** {@link RetryOptions} with every default applied. */
+export interface ResolvedRetryOptions {
+  readonly maxAttempts: number;
+  readonly backoff: BackoffKind | BackoffFunction;
+  readonly baseDelayMs: number;
+  readonly maxDelayMs: number;
+  readonly maxElapsedMs: number;
+  readonly multiplier: number;
+  readonly jitter: Jitter;
+  readonly random: () => number;
+  readonly retryOn: (error: unknown, attempt: number) => boolean;
+  readonly retryOnResult?: (result: unknown, attempt: number) => boolean;
+  readonly retryAfter: (errorOrResult: unknown, wallNowMs: number) => number | undefined;
+  readonly clock: Clock;
+}
+
+/** What a failed attempt produced. */
+export type RetryFailure = { readonly error: unknown } | { readonly result: unknown };
+
+/** Why retry stopped without a success. */
+export type GiveUpReason = "maxAttempts" | "maxElapsed" | "notRetryable" | "aborted";
+
+/** Events of {@link RetryPolicy}. */
+export interface RetryEvents {
+  /** Attempt `attempt` failed; the next starts after `delayMs`. */
+  retry: RetryFailure & { readonly attempt: number; readonly delayMs: number };
+  /** No more attempts: the call rejects. */
+  giveUp: RetryFailure & { readonly attempts: number; readonly reason: GiveUpReason };
+  /** Attempt number `attempts` succeeded. */
+  success: { readonly attempts: number };
+}
+
+const optionsSchema = z.strictObject({
+  maxAttempts: integer(1),
+  backoff: z.union([oneOf(["constant", "linear", "exponential"]), func<BackoffFunction>()], {
+    error: 'one of "constant", "linear", "exponential", or a function',
+  }),
+  baseDelayMs: durationMs(0),
+  maxDelayMs: durationMs(0),
+  maxElapsedMs: durationMs(0, true),
+  multiplier: positiveNumber(1, true),
+  jitter: oneOf(["none", "full", "equal", "decorrelated"]),
+  random: func<() => number>(),
+  retryOn: func<(error: unknown, attempt: number) => boolean>(),
+  retryOnResult: func<(result: unknown, attempt: number) => boolean>().optional(),
+  retryAfter: func<(errorOrResult: unknown, wallNowMs: number) => number | undefined>(),
+  clock: clockSchema(),
+});
+
+const retryEveryError = (): boolean => true;
+
+interface ResponseLike {
+  readonly status: number;
+  readonly headers: { get(name: string): string | null };
+}
+
+function isResponseLike(value: unknown): value is ResponseLike {
+  return typeof value === "object" && value !== null &&
+    typeof (value as ResponseLike).status === "number" &&
+    typeof (value as ResponseLike).headers?.get === "function";
+}
+
+/**
+ * Parses an HTTP `Retry-After` value (delta-seconds or an HTTP date) into ms
+ * from `wallNowMs`. `undefined` if absent or malformed; a past date gives 0.
+ *
+ * @example
+ * ```ts
+ * import { parseRetryAfter } from "bulwark";
+ * const now = Date.UTC(2025, 0, 1);
+ * if (parseRetryAfter("120", now) !== 120_000) throw new Error("seconds");
+ * if (parseRetryAfter("Wed, 01 Jan 2025 00:00:30 GMT", now) !== 30_000) throw new Error("date");
+ * if (parseRetryAfter("soon", now) !== undefined) throw new Error("malformed");
+ * ```
+ */
+export function parseRetryAfter(value: string | null | undefined, wallNowMs: number): number | undefined {
+  if (value == null) return undefined;
+  const text = value.trim();
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  // Only an HTTP date has letters; a bare "1.5" or "-1" is malformed.
+  if (!/[a-z]/i.test(text)) return undefined;
+  const at = Date.parse(text);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - wallNowMs);
+}
+
+/**
+ * The default `retryAfter` of {@link RetryOptions}: `retryAfterMs` of a
+ * {@link RateLimitExceededError} or {@link CircuitOpenError}; the
+ * `Retry-After` header of a 429 or 503 `Response`, given as the result or
+ * as the `response` property of an error.
+ *
+ * @example
+ * ```ts
+ * import { RateLimitExceededError, retryAfterMsOf } from "bulwark";
+ * const response = new Response(null, { status: 429, headers: { "retry-after": "2" } });
+ * if (retryAfterMsOf(response, Date.now()) !== 2_000) throw new Error("header");
+ * if (retryAfterMsOf(new RateLimitExceededError(250), 0) !== 250) throw new Error("error");
+ * ```
+ */
+export function retryAfterMsOf(errorOrResult: unknown, wallNowMs: number): number | undefined {
+  if (errorOrResult instanceof RateLimitExceededError || errorOrResult instanceof CircuitOpenError) {
+    return errorOrResult.retryAfterMs;
+  }
+  const response = isResponseLike(errorOrResult)
+    ? errorOrResult
+    : isResponseLike((errorOrResult as { response?: unknown } | null)?.response)
+    ? (errorOrResult as { response: ResponseLike }).response
+    : undefined;
+  if (response === undefined || (response.status !== 429 && response.status !== 503)) return undefined;
+  return parseRetryAfter(response.headers.get("retry-after"), wallNowMs);
+}
+
+const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([408, 425, 429, 500, 502, 503, 504]);
+
+/**
+ * A ready-made `retryOnResult` for `fetch`: true for a `Response` whose
+ * status says "try again later" (408, 425, 429, 500, 502, 503, 504). Other
+ * statuses, 501 and 4xx client errors among them, are final.
+ *
+ * A `Response` that will be retried still holds its connection: cancel its
+ * body (`response.body?.cancel()`) in a `retry` listener.
+ *
+ * @example
+ * ```ts
+ * import { isRetryableResponse } from "bulwark";
+ * if (!isRetryableResponse(new Response(null, { status: 503 }))) throw new Error("503");
+ * if (isRetryableResponse(new Response(null, { status: 404 }))) throw new Error("404");
+ * ```
+ */
+export function isRetryableResponse(result: unknown): boolean {
+  return isResponseLike(result) && RETRYABLE_STATUSES.has(result.status);
+}
+
+/**
+ * Runs operations again after failures. Each call's attempts share its
+ * context, so the caller's signal reaches every attempt and stops a pending
+ * wait at once (rejecting with the abort reason).
+ *
+ * @example
+ * ```ts
+ * import { RetryPolicy } from "bulwark";
+ * import { ManualClock } from "bulwark/testing";
+ * const clock = new ManualClock();
+ * const policy = new RetryPolicy({ maxAttempts: 3, baseDelayMs: 100, jitter: "none", clock });
+ * let calls = 0;
+ * const result = policy.execute(async () => {
+ *   if (++calls < 3) throw new Error("flaky");
+ *   return calls;
+ * });
+ * await clock.advance(300); // waits of 100 ms, then 200 ms
+ * if ((await result) !== 3) throw new Error("expected the third attempt");
+ * ```
+ */
+export class RetryPolicy implements ContextualPolicy {
+  /** The options in force, defaults applied. */
+  readonly options: ResolvedRetryOptions;
+  readonly #events = new Emitter<RetryEvents>();
+  readonly #tracksElapsed: boolean;
+
+  constructor(options: RetryOptions = {}) {
+    const defaults = defaultsFor("retry");
+    if (typeof options.backoff === "function") defaults.jitter = "none";
+    this.options = Object.freeze(
+      validate("RetryPolicy", optionsSchema, {
+        ...defaults,
+        random: Math.random,
+        retryOn: retryEveryError,
+        retryAfter: retryAfterMsOf,
+        clock: systemClock,
+        ...options,
+      }),
+    );
+    this.#tracksElapsed = this.options.maxElapsedMs < Number.MAX_SAFE_INTEGER;
+  }
+
+  /**
+   * Quick retries for cheap, idempotent calls (reads, lookups): 5 attempts,
+   * 100 ms base delay growing 1.5× per attempt, capped at 2 s.
+   *
+   * @example
+   * ```ts
+   * import { RetryPolicy } from "bulwark";
+   * if (RetryPolicy.aggressive().options.maxAttempts !== 5) throw new Error("preset");
+   * ```
+   */
+  static aggressive(overrides: RetryOptions = {}): RetryPolicy {
+    return new RetryPolicy({
+      maxAttempts: 5,
+      backoff: "exponential",
+      baseDelayMs: 100,
+      multiplier: 1.5,
+      maxDelayMs: 2_000,
+      ...overrides,
+    });
+  }
+
+  /**
+   * Slow retries for expensive calls, or where quick retries would make
+   * things worse (database writes, payments): 3 attempts, 2 s base delay
+   * doubling per attempt, capped at 30 s.
+   *
+   * @example
+   * ```ts
+   * import { RetryPolicy } from "bulwark";
+   * if (RetryPolicy.conservative().options.baseDelayMs !== 2_000) throw new Error("preset");
+   * ```
+   */
+  static conservative(overrides: RetryOptions = {}): RetryPolicy {
+    return new RetryPolicy({
+      maxAttempts: 3,
+      backoff: "exponential",
+      baseDelayMs: 2_000,
+      multiplier: 2,
+      maxDelayMs: 30_000,
+      ...overrides,
+    });
+  }
+
+  /** Subscribes to an event; returns the function that unsubscribes. */
+  on<K extends keyof RetryEvents>(event: K, listener: Listener<RetryEvents[K]>): Unsubscribe {
+    return this.#events.on(event, listener);
+  }
+
+  /**
+   * Runs `fn` until it succeeds, a failure is not retryable, or attempts run
+   * out ({@link RetryExhaustedError}, the last error as `cause`).
+   */
+  execute<T>(fn: Operation<T>, signal?: AbortSignal): Promise<T> {
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return this.#run(fn, parentFor(signal));
+  }
+
+  /** Wraps `fn` so that every call is retried under this policy. */
+  wrap<A extends unknown[], R>(fn: (...args: A) => R | PromiseLike<R>): (...args: A) => Promise<R> {
+    return (...args) => this.execute(() => fn(...args));
+  }
+
+  /** @internal */
+  [runInContext]<T>(fn: Operation<T>, parent: ExecutionContext | undefined): Promise<T> {
+    return this.#run(fn, parent);
+  }
+
+  async #run<T>(fn: Operation<T>, parent: ExecutionContext | undefined): Promise<T> {
+    const options = this.options;
+    const context = parent ?? contextFor(undefined);
+    const startedAt = this.#tracksElapsed ? options.clock.now() : 0;
+    let previousDelayMs = options.baseDelayMs;
+    for (let attempt = 1;; attempt++) {
+      let failure: RetryFailure;
+      try {
+        const result = await fn(context);
+        if (options.retryOnResult === undefined || !options.retryOnResult(result, attempt)) {
+          if (this.#events.has("success")) this.#events.emit("success", { attempts: attempt });
+          return result;
+        }
+        failure = { result };
+      } catch (error) {
+        if (!this.#isRetryable(error, attempt, parent)) {
+          this.#giveUp(attempt, "notRetryable", { error });
+          throw error;
+        }
+        failure = { error };
+      }
+
+      if (attempt >= options.maxAttempts) throw this.#exhausted(attempt, "maxAttempts", failure);
+      let delayMs = previousDelayMs = backoffDelay(options, attempt, previousDelayMs);
+      const serverDelayMs = options.retryAfter(
+        "error" in failure ? failure.error : failure.result,
+        options.clock.wallNow(),
+      );
+      if (serverDelayMs !== undefined && serverDelayMs > delayMs) {
+        delayMs = Math.min(serverDelayMs, options.maxDelayMs);
+      }
+      if (this.#tracksElapsed && options.clock.now() - startedAt + delayMs > options.maxElapsedMs) {
+        throw this.#exhausted(attempt, "maxElapsed", failure);
+      }
+      if (this.#events.has("retry")) this.#events.emit("retry", { ...failure, attempt, delayMs });
+
+      const signal = parent?.signal;
+      try {
+        if (delayMs > 0) await options.clock.sleep(delayMs, signal);
+        else if (signal?.aborted) throw signal.reason;
+      } catch (reason) {
+        this.#giveUp(attempt, "aborted", failure);
+        throw reason;
+      }
+    }
+  }
+
+  #isRetryable(error: unknown, attempt: number, parent: ExecutionContext | undefined): boolean {
+    if (error instanceof NotRetryableError) return false;
+    if (parent !== undefined && parent.signal.aborted) return false;
+    return this.options.retryOn(error, attempt);
+  }
+
+  #giveUp(attempts: number, reason: GiveUpReason, failure: RetryFailure): void {
+    if (this.#events.has("giveUp")) this.#events.emit("giveUp", { ...failure, attempts, reason });
+  }
+
+  #exhausted(attempts: number, reason: GiveUpReason, failure: RetryFailure): RetryExhaustedError {
+    this.#giveUp(attempts, reason, failure);
+    if ("error" in failure) return new RetryExhaustedError(attempts, failure.error);
+    return new RetryExhaustedError(attempts, undefined, {
+      lastResult: failure.result,
+      message: `Gave up after ${attempts} attempt${attempts === 1 ? "" : "s"}: the last result was still a failure`,
+    });
+  }
+}
+
+/** Options of {@link retry}: the policy's, plus the caller's signal. */
+export interface RetryCallOptions<T = unknown> extends Omit<RetryOptions, "retryOnResult"> {
+  /** Whether a returned value is a failure to retry. */
+  retryOnResult?: (result: T, attempt: number) => boolean;
+  /** Aborting it stops the attempts and any pending wait at once. */
+  signal?: AbortSignal;
+}
+
+/** What {@link retry} returns in decorator mode. */
+export type RetryDecorator = <A extends unknown[], R>(
+  fn: (...args: A) => R | PromiseLike<R>,
+) => (...args: A) => Promise<R>;
+
+/**
+ * Retries an operation, in the seeds' two modes:
+ * - direct call, `retry(fn, options)`: runs `fn` (which receives the
+ *   context with the signal) now, and resolves with its result;
+ * - decorator, `retry(options)(fn)`: returns `fn` wrapped, same parameters,
+ *   options validated once.
+ *
+ * Invalid options throw a `ConfigError` synchronously, in both modes. For a
+ * hot path, build a {@link RetryPolicy} once and call `execute`.
+ *
+ * @example
+ * ```ts
+ * import { retry } from "bulwark";
+ * let calls = 0;
+ * const value = await retry(async () => {
+ *   if (++calls < 2) throw new Error("flaky");
+ *   return "ok";
+ * }, { maxAttempts: 3, baseDelayMs: 0 });
+ * const double = retry({ maxAttempts: 2, baseDelayMs: 0 })(async (n: number) => n * 2);
+ * if (value !== "ok" || (await double(21)) !== 42) throw new Error("unexpected");
+ * ```
+ */
+export function retry<T>(fn: Operation<T>, options?: RetryCallOptions<T>): Promise<T>;
+export function retry(options?: RetryCallOptions): RetryDecorator;
+export function retry<T>(
+  fnOrOptions?: Operation<T> | RetryCallOptions<T>,
+  maybeOptions?: RetryCallOptions<T>,
+): Promise<T> | RetryDecorator {
+  if (typeof fnOrOptions === "function") {
+    const { signal, ...options } = maybeOptions ?? {};
+    return new RetryPolicy(options as RetryOptions).execute(fnOrOptions, signal);
+  }
+  const { signal, ...options } = fnOrOptions ?? {};
+  const policy = new RetryPolicy(options as RetryOptions);
+  return (fn) => (...args) => policy.execute(() => fn(...args), signal);
+}

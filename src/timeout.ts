@@ -1,0 +1,362 @@
+/**
+ * Timeouts: run an operation under a deadline, handing it an `AbortSignal`
+ * that aborts with a {@link TimeoutError} when the deadline passes.
+ *
+ * Cheap by construction: every deadline on a clock shares one timer (see
+ * `internal/deadline_queue.ts`), and the signal's `AbortController` is
+ * created only if the operation reads `context.signal`. An operation that
+ * settles in time without reading its signal costs neither.
+ *
+ * @module
+ */
+import { z } from "zod";
+import { type Clock, systemClock } from "./clock.ts";
+import { defaultsFor } from "./config.ts";
+import { TimeoutError } from "./errors.ts";
+import { Emitter, type Listener, type Unsubscribe } from "./events.ts";
+import { type ContextualPolicy, isThenable, parentFor, runInContext } from "./internal/context.ts";
+import { type Deadline, type DeadlineList, type DeadlineQueue, deadlineQueueFor } from "./internal/deadline_queue.ts";
+import type { ExecutionContext, Operation } from "./policy.ts";
+import { clock as clockSchema, durationMs, name, oneOf, validate } from "./validation.ts";
+
+/**
+ * What a timeout does at its deadline. Both abort the operation's signal.
+ * - `"cooperative"`: then waits for the operation to settle and returns what
+ *   it settles with (an abort-type rejection becomes the {@link TimeoutError}).
+ *   Nothing outlives the call, but an operation that ignores its signal is
+ *   not cut short.
+ * - `"aggressive"`: rejects with the {@link TimeoutError} at once, even if the
+ *   operation ignores its signal (which then runs on, unobserved).
+ */
+export type TimeoutStrategy = "cooperative" | "aggressive";
+
+/** Options of {@link TimeoutPolicy}. */
+export interface TimeoutOptions {
+  /** Deadline in ms, `> 0`. Default from `configure({ timeout })`, built in 30 000. */
+  timeoutMs?: number;
+  /** Default `"cooperative"`. */
+  strategy?: TimeoutStrategy;
+  /** Time source. Default {@link systemClock}. */
+  clock?: Clock;
+}
+
+/** {@link TimeoutOptions} with every default applied. */
+export interface ResolvedTimeoutOptions {
+  readonly timeoutMs: number;
+  readonly strategy: TimeoutStrategy;
+  readonly clock: Clock;
+}
+
+/** Events of {@link TimeoutPolicy}. */
+export interface TimeoutEvents {
+  /** A deadline passed before the operation settled. */
+  timeout: { readonly timeoutMs: number };
+}
+
+const timeoutMsSchema = durationMs(0, true);
+
+const optionsSchema = z.strictObject({
+  timeoutMs: timeoutMsSchema,
+  strategy: oneOf(["cooperative", "aggressive"]),
+  clock: clockSchema(),
+});
+
+/** What every call of one policy shares, built once per policy. */
+interface TimeoutShared {
+  readonly timeoutMs: number;
+  readonly queue: DeadlineQueue;
+  readonly events: Emitter<TimeoutEvents>;
+}
+
+function isAbortError(error: unknown): boolean {
+  return (error as { name?: unknown } | null)?.name === "AbortError";
+}
+
+/**
+ * One call under a deadline. It is the operation's {@link ExecutionContext}
+ * (its signal is built on first read) and its entry in the deadline queue.
+ */
+class TimedCall<T> implements ExecutionContext, Deadline {
+  deadline: number;
+  prev: Deadline | undefined = undefined;
+  next: Deadline | undefined = undefined;
+  list: DeadlineList | undefined = undefined;
+
+  readonly #shared: TimeoutShared;
+  readonly #parent: ExecutionContext | undefined;
+  #controller: AbortController | undefined = undefined;
+  /** Set when the deadline passed: the abort reason and the rejection. */
+  #timedOut: TimeoutError | undefined = undefined;
+  #settled = false;
+  /** Settles the caller's promise (aggressive strategy only). */
+  #resolve: ((value: T) => void) | undefined = undefined;
+  #reject: ((reason: unknown) => void) | undefined = undefined;
+
+  constructor(shared: TimeoutShared, parent: ExecutionContext | undefined, deadline: number) {
+    this.#shared = shared;
+    this.#parent = parent;
+    this.deadline = deadline;
+  }
+
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      const controller = this.#controller = new AbortController();
+      if (this.#timedOut !== undefined) {
+        controller.abort(this.#timedOut);
+      } else if (this.#parent !== undefined) {
+        const parentSignal = this.#parent.signal;
+        if (parentSignal.aborted) controller.abort(parentSignal.reason);
+        else if (!this.#settled) parentSignal.addEventListener("abort", this);
+      }
+    }
+    return this.#controller.signal;
+  }
+
+  /** Waits for `promise`, under the deadline. */
+  run(promise: Promise<T>, aggressive: boolean): Promise<T> {
+    this.#shared.queue.add(this, this.#shared.timeoutMs);
+    if (aggressive) {
+      return new Promise<T>((resolve, reject) => {
+        if (this.#parent !== undefined) {
+          // Reject at once when the caller aborts, even if the operation
+          // never reads its signal.
+          const parentSignal = this.#parent.signal;
+          if (parentSignal.aborted) {
+            this.#finish();
+            reject(parentSignal.reason);
+            return;
+          }
+          parentSignal.addEventListener("abort", this);
+        }
+        this.#resolve = resolve;
+        this.#reject = reject;
+        promise.then(
+          (value) => this.#finish() && resolve(value),
+          (error) => this.#finish() && reject(this.#translate(error)),
+        );
+      });
+    }
+    return promise.then(
+      (value) => {
+        this.#finish();
+        return value;
+      },
+      (error) => {
+        this.#finish();
+        throw this.#translate(error);
+      },
+    );
+  }
+
+  /** Deadline passed while the operation was pending. */
+  expire(): void {
+    const { timeoutMs, events } = this.#shared;
+    const error = this.#timedOut = new TimeoutError(timeoutMs);
+    this.#controller?.abort(error);
+    if (events.has("timeout")) events.emit("timeout", { timeoutMs });
+    if (this.#reject !== undefined && this.#finish()) this.#reject(error);
+  }
+
+  /** The caller's signal aborted (this object is its listener). */
+  handleEvent(): void {
+    const reason = this.#parent!.signal.reason;
+    this.#controller?.abort(reason);
+    if (this.#reject !== undefined && this.#finish()) this.#reject(reason);
+  }
+
+  /** Leaves the queue and the caller's signal; false if already finished. */
+  #finish(): boolean {
+    if (this.#settled) return false;
+    this.#settled = true;
+    this.#shared.queue.remove(this);
+    if (this.#parent !== undefined && (this.#controller !== undefined || this.#resolve !== undefined)) {
+      this.#parent.signal.removeEventListener("abort", this);
+    }
+    return true;
+  }
+
+  #translate(error: unknown): unknown {
+    if (this.#timedOut !== undefined && (error === this.#timedOut || isAbortError(error))) {
+      return this.#timedOut;
+    }
+    return error;
+  }
+}
+
+/**
+ * Runs operations under a deadline. The operation receives a context whose
+ * `signal` aborts with a {@link TimeoutError} at the deadline, or with the
+ * caller's reason when the caller's signal aborts. Put it inside a retry for
+ * a per-attempt deadline, outside for an overall one.
+ *
+ * @example
+ * ```ts
+ * import { TimeoutError, TimeoutPolicy } from "bulwark";
+ * import { ManualClock } from "bulwark/testing";
+ * const clock = new ManualClock();
+ * const timeout = new TimeoutPolicy({ timeoutMs: 100, clock });
+ * const call = timeout.execute(({ signal }) =>
+ *   new Promise((_, reject) => signal.addEventListener("abort", () => reject(signal.reason)))
+ * );
+ * const outcome = call.catch((error) => error);
+ * await clock.advance(100);
+ * if (!((await outcome) instanceof TimeoutError)) throw new Error("expected a timeout");
+ * ```
+ */
+export class TimeoutPolicy implements ContextualPolicy {
+  /** The options in force, defaults applied. */
+  readonly options: ResolvedTimeoutOptions;
+  readonly #events = new Emitter<TimeoutEvents>();
+  readonly #shared: TimeoutShared;
+  readonly #aggressive: boolean;
+
+  constructor(options: TimeoutOptions = {}) {
+    this.options = Object.freeze(
+      validate("TimeoutPolicy", optionsSchema, {
+        ...defaultsFor("timeout"),
+        clock: systemClock,
+        ...options,
+      }),
+    );
+    this.#shared = {
+      timeoutMs: this.options.timeoutMs,
+      queue: deadlineQueueFor(this.options.clock),
+      events: this.#events,
+    };
+    this.#aggressive = this.options.strategy === "aggressive";
+  }
+
+  /** Subscribes to an event; returns the function that unsubscribes. */
+  on<K extends keyof TimeoutEvents>(event: K, listener: Listener<TimeoutEvents[K]>): Unsubscribe {
+    return this.#events.on(event, listener);
+  }
+
+  /**
+   * Runs `fn` under the deadline. Rejects with a {@link TimeoutError} when the
+   * deadline passes (see {@link TimeoutStrategy}), or with the caller's abort
+   * reason when `signal` aborts.
+   */
+  execute<T>(fn: Operation<T>, signal?: AbortSignal): Promise<T> {
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return this[runInContext](fn, parentFor(signal));
+  }
+
+  /** Wraps `fn` so that every call runs under this timeout. */
+  wrap<A extends unknown[], R>(fn: (...args: A) => R | PromiseLike<R>): (...args: A) => Promise<R> {
+    return (...args) => this.execute(() => fn(...args));
+  }
+
+  /** @internal Runs `fn` with `parent`'s signal combined with the deadline. */
+  [runInContext]<T>(fn: Operation<T>, parent: ExecutionContext | undefined): Promise<T> {
+    const call = new TimedCall<T>(this.#shared, parent, this.options.clock.now() + this.#shared.timeoutMs);
+    let result: T | PromiseLike<T>;
+    try {
+      result = fn(call);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    // A synchronous result cannot be late: no deadline to track.
+    if (!isThenable(result)) return Promise.resolve(result);
+    return call.run(Promise.resolve(result), this.#aggressive);
+  }
+}
+
+/** Options of {@link withTimeout}. */
+export interface WithTimeoutOptions extends TimeoutOptions {
+  /** The caller's signal: aborting it aborts the operation's signal. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Runs `fn` once under a deadline: `fn` receives an `AbortSignal` that aborts
+ * at `timeoutMs`. For repeated calls, build a {@link TimeoutPolicy} once.
+ *
+ * @example
+ * ```ts
+ * import { withTimeout } from "bulwark";
+ * const value = await withTimeout(async ({ signal }) => signal.aborted ? 0 : 42, { timeoutMs: 1_000 });
+ * if (value !== 42) throw new Error("unexpected");
+ * ```
+ */
+export function withTimeout<T>(fn: Operation<T>, options: WithTimeoutOptions): Promise<T> {
+  const { signal, ...policyOptions } = options;
+  return new TimeoutPolicy(policyOptions).execute(fn, signal);
+}
+
+/** Options of {@link TimeoutManager}. */
+export interface TimeoutManagerOptions {
+  /** Timeout of operations without their own, in ms, `> 0`. Default from `configure({ timeout })`. */
+  defaultMs?: number;
+  /** Default `"cooperative"`. */
+  strategy?: TimeoutStrategy;
+  /** Time source. Default {@link systemClock}. */
+  clock?: Clock;
+}
+
+const managerSchema = z.strictObject({
+  defaultMs: timeoutMsSchema,
+  strategy: oneOf(["cooperative", "aggressive"]),
+  clock: clockSchema(),
+});
+
+const configureSchema = z.strictObject({ operation: name(), ms: timeoutMsSchema });
+
+/**
+ * Named timeouts: one default, overridden per operation name, as in the
+ * seeds' `TimeoutManager`.
+ *
+ * @example
+ * ```ts
+ * import { TimeoutManager } from "bulwark";
+ * const timeouts = new TimeoutManager({ defaultMs: 10_000 });
+ * timeouts.configure("sendEmail", 5_000);
+ * if (timeouts.timeoutFor("sendEmail") !== 5_000) throw new Error("override");
+ * if (timeouts.timeoutFor("other") !== 10_000) throw new Error("default");
+ * const sent = await timeouts.run("sendEmail", async () => "sent");
+ * if (sent !== "sent") throw new Error("unexpected");
+ * ```
+ */
+export class TimeoutManager {
+  readonly #strategy: TimeoutStrategy;
+  readonly #clock: Clock;
+  readonly #default: TimeoutPolicy;
+  readonly #policies = new Map<string, TimeoutPolicy>();
+
+  constructor(options: TimeoutManagerOptions = {}) {
+    const timeoutDefaults = defaultsFor("timeout");
+    const resolved = validate("TimeoutManager", managerSchema, {
+      defaultMs: timeoutDefaults.timeoutMs,
+      strategy: timeoutDefaults.strategy,
+      clock: systemClock,
+      ...options,
+    });
+    this.#strategy = resolved.strategy;
+    this.#clock = resolved.clock;
+    this.#default = this.#policy(resolved.defaultMs);
+  }
+
+  /** The default timeout, in ms. */
+  get defaultMs(): number {
+    return this.#default.options.timeoutMs;
+  }
+
+  /** Sets the timeout of `operation` to `ms` (`> 0`, else {@link ConfigError}). */
+  configure(operation: string, ms: number): void {
+    validate("TimeoutManager.configure", configureSchema, { operation, ms });
+    this.#policies.set(operation, this.#policy(ms));
+  }
+
+  /** The timeout of `operation` in ms: its own, or the default. */
+  timeoutFor(operation: string): number {
+    return (this.#policies.get(operation) ?? this.#default).options.timeoutMs;
+  }
+
+  /** Runs `fn` under the timeout of `operation`. */
+  run<T>(operation: string, fn: Operation<T>, signal?: AbortSignal): Promise<T> {
+    return (this.#policies.get(operation) ?? this.#default).execute(fn, signal);
+  }
+
+  #policy(timeoutMs: number): TimeoutPolicy {
+    return new TimeoutPolicy({ timeoutMs, strategy: this.#strategy, clock: this.#clock });
+  }
+}
