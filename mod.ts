@@ -20,3 +20,4 @@ export * from "./src/bulkhead.ts";
 export * from "./src/fallback.ts";
 export * from "./src/chaos.ts";
 export * from "./src/pipeline.ts";
+export * from "./src/rate_limit/mod.ts";

@@ -47,6 +47,7 @@ const rateLimiterDefaults = z.strictObject({
   rate: positiveNumber().optional(),
   perMs: durationMs(0, true).optional(),
   burst: positiveNumber(1, true).optional(),
+  maxKeys: integer(1).optional(),
 });
 
 const shutdownDefaults = z.strictObject({
@@ -109,7 +110,7 @@ export const builtInDefaults: {
   },
   timeout: { timeoutMs: 30_000, strategy: "cooperative" },
   bulkhead: { maxConcurrent: 10, maxQueue: 0, queueTimeoutMs: 0 },
-  rateLimiter: { rate: 10, perMs: 1_000, burst: 10 },
+  rateLimiter: { rate: 10, perMs: 1_000, burst: 10, maxKeys: 100_000 },
   shutdown: { timeoutMs: 30_000, forceExitCode: 1 },
   heartbeat: { intervalMs: 10_000, maxAgeMs: 30_000 },
   watchdog: { timeoutMs: 30_000 },

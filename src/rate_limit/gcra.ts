@@ -1,0 +1,129 @@
+/**
+ * GCRA, the generic cell rate algorithm (virtual scheduling): the same limit
+ * as a token bucket (`rate` per `perMs`, bursts of `burst`), kept as one
+ * number, the theoretical arrival time `tatMs`. A single number with a
+ * natural expiry (`tatMs - now`) is what store-backed limiters want: one
+ * Redis key with a TTL, one Durable Object field.
+ *
+ * Pure core ({@link Gcra}) and in-process limiter ({@link GcraLimiter}) are
+ * separate; see `algorithm.ts`.
+ *
+ * Precision: each admission adds `cost × perMs / rate` to `tatMs`, rounding
+ * to the nearest double (half an ulp of `tatMs`: below 10⁻⁷ ms for monotonic
+ * times under 10⁹ ms). The error does not grow with idle time, since `tatMs`
+ * restarts from `now` whenever the bucket is full. The token bucket's
+ * anchored state avoids even that.
+ *
+ * @module
+ */
+import { z } from "zod";
+import { validate } from "../validation.ts";
+import type { RateLimitAlgorithm } from "./algorithm.ts";
+import { AlgorithmLimiter, type LimiterOptions } from "./limiter.ts";
+import { bucketParams, bucketShape, limiterShape } from "./options.ts";
+import type { BucketOptions } from "./token_bucket.ts";
+
+/** Plain, serializable GCRA state. */
+export interface GcraState {
+  /** Theoretical arrival time: when the bucket would be full again. */
+  tatMs: number;
+}
+
+/**
+ * GCRA as a pure state machine.
+ *
+ * @example
+ * ```ts
+ * import { Gcra } from "bulwark";
+ * const gcra = new Gcra({ rate: 10, perMs: 1_000, burst: 1 });
+ * const state = gcra.initial(0);
+ * gcra.step(state, 0, 1, state);
+ * if (state.tatMs !== 100) throw new Error("one emission interval ahead");
+ * if (gcra.step(state, 50, 1, state) !== 50) throw new Error("due at 100");
+ * ```
+ */
+export class Gcra implements RateLimitAlgorithm<GcraState> {
+  readonly kind: "gcra" = "gcra";
+  readonly wholeUnits: boolean = false;
+  /** Units per `perMs`. */
+  readonly rate: number;
+  /** Period of `rate` in ms. */
+  readonly perMs: number;
+  /** Largest burst. */
+  readonly burst: number;
+  readonly limit: number;
+  readonly windowMs: number;
+  /** Ms per unit: the emission interval. */
+  readonly intervalMs: number;
+
+  constructor(options: BucketOptions = {}) {
+    const { rate, perMs, burst } = bucketParams("Gcra", options);
+    this.rate = rate;
+    this.perMs = perMs;
+    this.burst = burst;
+    this.limit = burst;
+    this.intervalMs = perMs / rate;
+    this.windowMs = (burst * perMs) / rate;
+  }
+
+  initial(now: number): GcraState {
+    return { tatMs: now };
+  }
+
+  restore(now: number, fullAt: number): GcraState {
+    return { tatMs: Math.max(now, fullAt) };
+  }
+
+  clone(state: Readonly<GcraState>): GcraState {
+    return { tatMs: state.tatMs };
+  }
+
+  step(state: Readonly<GcraState>, now: number, cost: number, next: GcraState): number {
+    const tat = state.tatMs > now ? state.tatMs : now;
+    const newTat = tat + cost * this.intervalMs;
+    const wait = newTat - this.windowMs - now;
+    if (wait <= 0) {
+      next.tatMs = newTat;
+      return 0;
+    }
+    return cost > this.burst ? Infinity : wait;
+  }
+
+  available(state: Readonly<GcraState>, now: number): number {
+    const ahead = state.tatMs - now;
+    return ahead > 0 ? this.burst - ahead / this.intervalMs : this.burst;
+  }
+
+  resetAfter(state: Readonly<GcraState>, now: number): number {
+    const ahead = state.tatMs - now;
+    return ahead > 0 ? ahead : 0;
+  }
+}
+
+/** Options of {@link GcraLimiter}. */
+export interface GcraLimiterOptions extends BucketOptions, LimiterOptions {}
+
+/**
+ * Rate limiter running {@link Gcra}: behaves like {@link RateLimiter} and
+ * keeps a single number of state.
+ *
+ * @example
+ * ```ts
+ * import { GcraLimiter } from "bulwark";
+ * import { ManualClock } from "bulwark/testing";
+ * const clock = new ManualClock();
+ * const limiter = new GcraLimiter({ rate: 5, perMs: 1_000, burst: 1, clock });
+ * if (!limiter.tryAcquire() || limiter.tryAcquire()) throw new Error("burst of 1");
+ * await clock.advance(200);
+ * if (!limiter.tryAcquire()) throw new Error("one every 200 ms");
+ * ```
+ */
+export class GcraLimiter extends AlgorithmLimiter<GcraState> {
+  declare readonly algorithm: Gcra;
+
+  constructor(options: GcraLimiterOptions = {}) {
+    validate("GcraLimiter", z.strictObject({ ...bucketShape, ...limiterShape }), options);
+    const { name, clock, ...bucket } = options;
+    super(new Gcra(bucket), { name, clock });
+  }
+}

@@ -1,0 +1,171 @@
+/**
+ * The one small interface every in-process rate limiter implements, and the
+ * class that implements it for any {@link RateLimitAlgorithm}: it owns the
+ * state, the clock, the FIFO of waiters and the stats, while the algorithm
+ * stays a pure state machine (see `algorithm.ts`). `RateLimiter`,
+ * `GcraLimiter`, `SlidingWindowLimiter` and `FixedWindowLimiter` are this
+ * class with their algorithm's options.
+ *
+ * @module
+ */
+import { z } from "zod";
+import { type Clock, systemClock } from "../clock.ts";
+import { RateLimitExceededError } from "../errors.ts";
+import { contextFor, type Operation, type Policy } from "../policy.ts";
+import { validate } from "../validation.ts";
+import type { RateLimitAlgorithm, RateLimitDecision } from "./algorithm.ts";
+import { type Cell, type CellContext, decideOn, take, tryTake, waitFor } from "./cell.ts";
+import { checkCost, limiterShape } from "./options.ts";
+import type { Counters } from "./waiters.ts";
+
+/** Options of {@link Limiter.acquire}. */
+export interface AcquireOptions {
+  /** Units to take. Default `1`. */
+  cost?: number;
+  /**
+   * Longest acceptable wait in ms. If the units would come later, `acquire`
+   * rejects at once with {@link RateLimitExceededError} (carrying the wait it
+   * would have had). Default: wait as long as needed.
+   */
+  timeoutMs?: number;
+  /** Aborting removes the caller from the queue at once; it rejects with the signal's reason. */
+  signal?: AbortSignal;
+}
+
+/** Counters of a limiter since it was created. */
+export interface RateLimiterStats {
+  /** Acquisitions granted (immediately or after waiting). */
+  readonly totalAcquired: number;
+  /** Acquisitions refused (`tryAcquire` false, `consume` not allowed, timeout decided up front). */
+  readonly totalRejected: number;
+  /** Total ms granted callers spent waiting. */
+  readonly totalWaitedMs: number;
+}
+
+/** Options every in-process limiter takes. */
+export interface LimiterOptions {
+  /** Name used in errors and headers. Default: the algorithm's name. */
+  name?: string;
+  /** Time source. Default {@link systemClock}. */
+  clock?: Clock;
+}
+
+/**
+ * What every in-process rate limiter offers, whatever its algorithm, so a
+ * caller can switch algorithms by name (see `createRateLimiter`). It is a
+ * {@link Policy}: `execute` acquires one unit, then runs the function.
+ */
+export interface Limiter extends Policy, Disposable {
+  /** Name used in errors and headers. */
+  readonly name: string;
+  /** The pure algorithm deciding admissions. */
+  readonly algorithm: RateLimitAlgorithm;
+  /** Units that could be taken now (may be fractional; ignores waiters). */
+  readonly available: number;
+  /** Callers currently waiting in `acquire`. */
+  readonly waiting: number;
+  /** Counters since creation. */
+  readonly stats: RateLimiterStats;
+  /** Takes `cost` units if they are there and nobody is waiting; never waits. */
+  tryAcquire(cost?: number): boolean;
+  /** Takes units, waiting in FIFO order until they are due. */
+  acquire(options?: AcquireOptions): Promise<void>;
+  /** Like {@link Limiter.tryAcquire}, returning the full decision (for HTTP headers). */
+  consume(cost?: number): RateLimitDecision;
+  /** Ms until `cost` units could be taken, behind everyone waiting (0 if now). */
+  timeUntilAvailable(cost?: number): number;
+  /** Back to the initial state (full); waiters are served as far as that allows. */
+  reset(): void;
+}
+
+/**
+ * A rate limiter for any {@link RateLimitAlgorithm}. Use it directly to run a
+ * custom algorithm, or through `RateLimiter`, `GcraLimiter`,
+ * `SlidingWindowLimiter`, `FixedWindowLimiter`.
+ *
+ * `tryAcquire(1)` with nobody waiting reads the clock once, runs the
+ * algorithm's `step` in place and allocates nothing.
+ *
+ * @example
+ * ```ts
+ * import { AlgorithmLimiter, FixedWindow } from "bulwark";
+ * import { ManualClock } from "bulwark/testing";
+ * const clock = new ManualClock();
+ * const limiter = new AlgorithmLimiter(new FixedWindow({ limit: 2, windowMs: 1_000 }), { clock });
+ * limiter.tryAcquire();
+ * limiter.tryAcquire();
+ * if (limiter.tryAcquire()) throw new Error("limit exceeded");
+ * await clock.advance(1_000);
+ * if (!limiter.tryAcquire()) throw new Error("new window");
+ * ```
+ */
+export class AlgorithmLimiter<S extends object> implements Limiter {
+  readonly name: string;
+  readonly algorithm: RateLimitAlgorithm<S>;
+  readonly #context: CellContext<S>;
+  readonly #cell: Cell<S>;
+  /** Write-only target of `timeUntilAvailable`, so asking allocates nothing. */
+  readonly #scratch: S;
+  readonly #clock: Clock;
+  readonly #counters: Counters = { acquired: 0, rejected: 0, waitedMs: 0 };
+
+  constructor(algorithm: RateLimitAlgorithm<S>, options: LimiterOptions = {}) {
+    const parsed = validate("AlgorithmLimiter", z.strictObject(limiterShape), options);
+    this.algorithm = algorithm;
+    this.name = parsed.name ?? algorithm.kind;
+    this.#clock = parsed.clock ?? systemClock;
+    this.#context = { algorithm, clock: this.#clock, counters: this.#counters, name: this.name };
+    const now = this.#clock.now();
+    this.#cell = { state: algorithm.initial(now), queue: undefined };
+    this.#scratch = algorithm.initial(now);
+  }
+
+  get available(): number {
+    return this.algorithm.available(this.#cell.state, this.#clock.now());
+  }
+
+  get waiting(): number {
+    return this.#cell.queue === undefined ? 0 : this.#cell.queue.length;
+  }
+
+  get stats(): RateLimiterStats {
+    const c = this.#counters;
+    return { totalAcquired: c.acquired, totalRejected: c.rejected, totalWaitedMs: c.waitedMs };
+  }
+
+  tryAcquire(cost = 1): boolean {
+    if (cost !== 1) checkCost(this.algorithm, cost);
+    return tryTake(this.#context, this.#cell, this.#clock.now(), cost);
+  }
+
+  acquire(options?: AcquireOptions): Promise<void> {
+    return take(this.#context, this.#cell, options?.cost ?? 1, options?.timeoutMs, options?.signal);
+  }
+
+  consume(cost = 1): RateLimitDecision {
+    if (cost !== 1) checkCost(this.algorithm, cost);
+    return decideOn(this.#context, this.#cell, this.#clock.now(), cost);
+  }
+
+  timeUntilAvailable(cost = 1): number {
+    if (cost !== 1) checkCost(this.algorithm, cost);
+    return waitFor(this.#context, this.#cell, this.#clock.now(), cost, this.#scratch);
+  }
+
+  reset(): void {
+    this.#cell.state = this.algorithm.initial(this.#clock.now());
+    this.#cell.queue?.refresh();
+  }
+
+  async execute<T>(fn: Operation<T>, signal?: AbortSignal): Promise<T> {
+    await this.acquire(signal === undefined ? undefined : { signal });
+    return await fn(contextFor(signal));
+  }
+
+  /** Rejects every waiting caller with a {@link RateLimitExceededError}; the limiter stays usable. */
+  [Symbol.dispose](): void {
+    this.#cell.queue?.rejectAll(
+      new RateLimitExceededError(Infinity, this.name, `Rate limiter '${this.name}' was disposed while callers waited`),
+    );
+  }
+}

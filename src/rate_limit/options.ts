@@ -1,0 +1,102 @@
+/**
+ * Option schemas and argument checks shared by the rate limiters. Internal:
+ * not re-exported from the package entry.
+ *
+ * @module
+ */
+import { z } from "zod";
+import { defaultsFor, getConfiguration } from "../config.ts";
+import { clock, durationMs, integer, name, oneOf, positiveNumber, validate } from "../validation.ts";
+import type { AlgorithmName, RateLimitAlgorithm } from "./algorithm.ts";
+
+/** Options of the rate-based algorithms (token bucket, GCRA). */
+export const bucketShape = {
+  rate: positiveNumber().optional(),
+  perMs: durationMs(0, true).optional(),
+  burst: positiveNumber(1, true).optional(),
+};
+
+/** Options of the window-based algorithms. */
+export const windowShape = {
+  limit: integer(1),
+  windowMs: durationMs(0, true),
+};
+
+/** Options every in-process limiter takes. */
+export const limiterShape = {
+  name: name().optional(),
+  clock: clock().optional(),
+};
+
+const algorithmName = oneOf(["token-bucket", "gcra", "sliding-window", "fixed-window"]);
+
+/**
+ * The zod shape of `algorithm`'s options, for components (keyed limiters,
+ * store-backed limiters) that validate them alongside their own.
+ */
+export function algorithmShape(algorithm: AlgorithmName): z.ZodRawShape {
+  switch (algorithm) {
+    case "token-bucket":
+    case "gcra":
+      return { algorithm: algorithmName, ...bucketShape };
+    case "sliding-window":
+      return { algorithm: algorithmName, ...windowShape, approximate: z.boolean({ error: "a boolean" }).optional() };
+    case "fixed-window":
+      return { algorithm: algorithmName, ...windowShape };
+  }
+}
+
+/** Reads and checks the `algorithm` field of `options`. */
+export function algorithmOf(target: string, options: unknown): AlgorithmName {
+  return validate(target, z.object({ algorithm: algorithmName }), options).algorithm;
+}
+
+/** Resolved parameters of a rate-based algorithm. */
+export interface BucketParams {
+  readonly rate: number;
+  readonly perMs: number;
+  readonly burst: number;
+}
+
+/**
+ * Validates rate-based options and applies the cascade: given options >
+ * `configure({ rateLimiter })` > built-in defaults. `burst` defaults to
+ * `rate` (at least 1, so a slow rate still admits single calls), as in the
+ * seeds, unless a default burst was configured.
+ */
+export function bucketParams(target: string, input: unknown): BucketParams {
+  const given = validate(target, z.strictObject(bucketShape), input ?? {});
+  const defaults = defaultsFor("rateLimiter");
+  const rate = given.rate ?? defaults.rate;
+  return {
+    rate,
+    perMs: given.perMs ?? defaults.perMs,
+    burst: given.burst ?? getConfiguration().rateLimiter?.burst ?? Math.max(1, rate),
+  };
+}
+
+/**
+ * Throws a `RangeError` unless `cost` is a positive finite number the
+ * algorithm can ever admit: waiting for the impossible would hang forever.
+ * Called off the `cost === 1` fast path only.
+ */
+export function checkCost(algorithm: RateLimitAlgorithm, cost: number): void {
+  if (typeof cost !== "number" || !(cost > 0) || !Number.isFinite(cost)) {
+    throw new RangeError(`cost must be a finite number > 0: current value is ${String(cost)}`);
+  }
+  if (algorithm.wholeUnits && !Number.isInteger(cost)) {
+    throw new RangeError(`cost must be a whole number for the sliding-window log: current value is ${cost}`);
+  }
+  if (cost > algorithm.limit) {
+    throw new RangeError(
+      `cost ${cost} exceeds the ${algorithm.kind} limit of ${algorithm.limit}: it can never be admitted`,
+    );
+  }
+}
+
+/** Throws a `RangeError` unless `timeoutMs` is undefined or a number >= 0. */
+export function checkTimeout(timeoutMs: number | undefined): void {
+  if (timeoutMs !== undefined && (typeof timeoutMs !== "number" || !(timeoutMs >= 0))) {
+    throw new RangeError(`timeoutMs must be a number of milliseconds >= 0: current value is ${String(timeoutMs)}`);
+  }
+}
