@@ -1,0 +1,62 @@
+/**
+ * The classic rule: open after N failures in a row.
+ *
+ * @module
+ */
+import { z } from "zod";
+import { integer, validate } from "../validation.ts";
+import type { BreakerStrategy } from "./strategy.ts";
+
+/** Options of {@link ConsecutiveStrategy}. */
+export interface ConsecutiveStrategyOptions {
+  /** Failures in a row that open the circuit. An integer >= 1. */
+  maxFailures: number;
+  /** Failures in a row already counted, e.g. restored from a snapshot. Default `0`. */
+  failures?: number;
+}
+
+const schema = z.strictObject({
+  maxFailures: integer(1),
+  failures: integer(0).optional(),
+});
+
+/**
+ * Opens the circuit after `maxFailures` consecutive failures; any success
+ * starts the count again. Slow calls do not matter to it.
+ *
+ * @example
+ * ```ts
+ * import { ConsecutiveStrategy } from "bulwark";
+ * const strategy = new ConsecutiveStrategy({ maxFailures: 2 });
+ * strategy.record(true, false, 0);
+ * strategy.record(false, false, 0); // a success resets the count
+ * strategy.record(true, false, 0);
+ * if (!strategy.record(true, false, 0)) throw new Error("should trip");
+ * ```
+ */
+export class ConsecutiveStrategy implements BreakerStrategy {
+  readonly #maxFailures: number;
+  #failures: number;
+
+  constructor(options: ConsecutiveStrategyOptions) {
+    const parsed = validate("ConsecutiveStrategy", schema, options);
+    this.#maxFailures = parsed.maxFailures;
+    this.#failures = parsed.failures ?? 0;
+  }
+
+  failureCount(): number {
+    return this.#failures;
+  }
+
+  record(failed: boolean): boolean {
+    if (!failed) {
+      this.#failures = 0;
+      return false;
+    }
+    return ++this.#failures >= this.#maxFailures;
+  }
+
+  reset(): void {
+    this.#failures = 0;
+  }
+}

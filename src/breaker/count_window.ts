@@ -1,0 +1,82 @@
+/**
+ * Rate-based tripping over the last N calls.
+ *
+ * @module
+ */
+import { z } from "zod";
+import { integer, validate } from "../validation.ts";
+import { type RateRuleOptions, RateRules, rateRuleShape } from "./rate_rules.ts";
+import type { BreakerStrategy } from "./strategy.ts";
+
+/** Options of {@link CountWindowStrategy}. */
+export interface CountWindowStrategyOptions extends RateRuleOptions {
+  /** How many of the most recent calls the rates are computed over. An integer >= 1. */
+  windowSize: number;
+}
+
+const schema = z.strictObject({ windowSize: integer(1, 1_000_000), ...rateRuleShape });
+
+const FAILED = 1;
+const SLOW = 2;
+
+/**
+ * Opens the circuit when, over the last `windowSize` calls (and at least
+ * `minimumThroughput` of them), the failure rate reaches
+ * `failureRateThreshold` or the slow-call rate reaches `slowCallRateThreshold`.
+ *
+ * One byte per call slot in a fixed ring and running totals: O(1) per call,
+ * no allocation, no growth with traffic.
+ *
+ * @example
+ * ```ts
+ * import { CountWindowStrategy } from "bulwark";
+ * const strategy = new CountWindowStrategy({
+ *   windowSize: 4, minimumThroughput: 4, failureRateThreshold: 0.5,
+ * });
+ * strategy.record(true, false, 0);
+ * strategy.record(false, false, 0);
+ * strategy.record(false, false, 0);
+ * if (!strategy.record(true, false, 0)) throw new Error("2 of 4 failed: should trip");
+ * ```
+ */
+export class CountWindowStrategy implements BreakerStrategy {
+  readonly #ring: Uint8Array;
+  readonly #rules: RateRules;
+  #next = 0;
+  #calls = 0;
+  #failures = 0;
+  #slowCalls = 0;
+
+  constructor(options: CountWindowStrategyOptions) {
+    const parsed = validate("CountWindowStrategy", schema, options);
+    this.#ring = new Uint8Array(parsed.windowSize);
+    this.#rules = new RateRules(parsed, parsed.windowSize);
+  }
+
+  failureCount(): number {
+    return this.#failures;
+  }
+
+  record(failed: boolean, slow: boolean): boolean {
+    const ring = this.#ring;
+    const slot = this.#next;
+    if (this.#calls === ring.length) {
+      // The window is full: the oldest call, in this slot, leaves it.
+      const evicted = ring[slot]!;
+      this.#failures -= evicted & FAILED;
+      this.#slowCalls -= evicted >> 1;
+    } else {
+      this.#calls++;
+    }
+    ring[slot] = (failed ? FAILED : 0) | (slow ? SLOW : 0);
+    if (failed) this.#failures++;
+    if (slow) this.#slowCalls++;
+    this.#next = slot + 1 === ring.length ? 0 : slot + 1;
+    return this.#rules.decide(failed, slow, this.#calls, this.#failures, this.#slowCalls);
+  }
+
+  reset(): void {
+    this.#next = this.#calls = this.#failures = this.#slowCalls = 0;
+    this.#rules.reset();
+  }
+}

@@ -1,0 +1,1004 @@
+/**
+ * The circuit breaker: stops calling a dependency that keeps failing, lets a
+ * few probes through after a pause, and closes again once they succeed.
+ *
+ * ```
+ *  closed ──(strategy trips)──▶ open ──(resetTimeoutMs)──▶ half-open
+ *    ▲                           ▲                            │
+ *    │                           └──────(a probe fails)───────┤
+ *    └────────────(successThreshold probes succeed)───────────┘
+ * ```
+ *
+ * Plus two manual states: `"forced-open"` (rejects everything until
+ * {@link CircuitBreaker.reset}) and `"disabled"` (lets everything through and
+ * records nothing).
+ *
+ * @module
+ */
+import { z } from "zod";
+import type { BreakerStrategy } from "./breaker/strategy.ts";
+import { ConsecutiveStrategy } from "./breaker/consecutive.ts";
+import { CountWindowStrategy } from "./breaker/count_window.ts";
+import { TimeWindowStrategy } from "./breaker/time_window.ts";
+import { type Clock, systemClock } from "./clock.ts";
+import { defaultsFor } from "./config.ts";
+import { CircuitOpenError, ConfigError, type ConfigIssue } from "./errors.ts";
+import { Emitter, type Listener, type Unsubscribe } from "./events.ts";
+import { contextFor, type ExecutionContext, type Operation } from "./policy.ts";
+import {
+  clock,
+  durationMs,
+  errorClasses,
+  fraction,
+  func,
+  integer,
+  name,
+  oneOf,
+  toConfigIssues,
+} from "./validation.ts";
+
+/**
+ * - `"closed"`: calls pass; outcomes are counted.
+ * - `"open"`: calls are rejected until `resetTimeoutMs` has passed.
+ * - `"half-open"`: up to `halfOpenMaxCalls` probes at a time are let through.
+ * - `"forced-open"`: every call is rejected until `reset()`.
+ * - `"disabled"`: every call passes and nothing is counted, until `reset()`.
+ */
+export type CircuitState = "closed" | "open" | "half-open" | "forced-open" | "disabled";
+
+/** A class of errors, as listed in `excludedErrors`. */
+export type ErrorClass = abstract new (...args: never[]) => unknown;
+
+/**
+ * A breaker's state as plain JSON, from {@link CircuitBreaker.toJSON}, to
+ * save in a store and hand back as `initialState`, possibly in another
+ * process. Times are wall-clock epoch ms: monotonic clocks mean nothing
+ * across processes.
+ */
+export interface CircuitBreakerSnapshot {
+  /** Format version. */
+  readonly version: 1;
+  /** The breaker's name. */
+  readonly name: string;
+  /** The state when the snapshot was taken. */
+  readonly state: CircuitState;
+  /** Wall-clock epoch ms when the circuit last opened; `null` when closed or disabled. */
+  readonly openedAt: number | null;
+  /** Failures counted toward opening (restored only by the consecutive rule: windows are per process). */
+  readonly failureCount: number;
+  /** Probe successes so far, when half-open. */
+  readonly probeSuccesses: number;
+}
+
+/** Options of {@link CircuitBreaker}. `F` is what `fallback` returns. */
+export interface CircuitBreakerOptions<F = never> {
+  /** Name used in errors, events and registries. Default `"circuit-breaker"`. */
+  name?: string;
+  /**
+   * Consecutive failures that open the circuit. Default from `configure()`,
+   * built-in `5`. With a window, this rule applies only when given here.
+   */
+  maxFailures?: number;
+  /** How long the circuit stays open before probes are let through. Default `60_000`. */
+  resetTimeoutMs?: number;
+  /** Probes allowed in flight at once while half-open. Default `1`. */
+  halfOpenMaxCalls?: number;
+  /** Successful probes needed to close the circuit. Default `1`. */
+  successThreshold?: number;
+  /** Errors of these classes never count: neither failure nor success. */
+  excludedErrors?: readonly ErrorClass[];
+  /** Whether a thrown error counts as a failure (after `excludedErrors`). Default: every error. */
+  isFailure?: (error: unknown) => boolean;
+  /**
+   * Whether a returned value counts as a failure, e.g.
+   * `(r) => r instanceof Response && r.status >= 500`. The value is still
+   * returned to the caller.
+   */
+  isResultFailure?: (result: unknown) => boolean;
+  /** Rate-based tripping over the last `windowSize` calls. */
+  windowSize?: number;
+  /** Rate-based tripping over the calls of the last `windowMs` ms. */
+  windowMs?: number;
+  /** Buckets of the time window (precision `windowMs / windowBuckets`). Default `10`. */
+  windowBuckets?: number;
+  /** With a window: the failure rate, in `(0, 1]`, that opens the circuit. Default `0.5`. */
+  failureRateThreshold?: number;
+  /** With a window: calls needed in it before a rate can open the circuit. Default `10`. */
+  minimumThroughput?: number;
+  /** With a window: a call lasting longer than this is slow. Default `60_000`. */
+  slowCallDurationMs?: number;
+  /** With a window: the slow-call rate, in `(0, 1]`, that opens the circuit. Default `1`. */
+  slowCallRateThreshold?: number;
+  /** A custom rule for opening (replaces `maxFailures` and the window options). */
+  strategy?: BreakerStrategy;
+  /**
+   * Called instead of throwing when a call is rejected (circuit open, forced
+   * open, or all half-open probe slots busy); its result is returned to the
+   * caller. Failures of the call itself are rethrown, never passed here:
+   * that is the job of a fallback policy around the breaker.
+   */
+  fallback?: (error: CircuitOpenError) => F;
+  /** Time source. Default {@link systemClock}. */
+  clock?: Clock;
+  /** State to start from, from {@link CircuitBreaker.toJSON} (possibly of another process). */
+  initialState?: CircuitBreakerSnapshot;
+}
+
+/** The options a breaker runs with: given options over `configure()` over built-in defaults. */
+export type ResolvedCircuitBreakerOptions<F = never> = Readonly<
+  & Omit<CircuitBreakerOptions<F>, "initialState">
+  & Required<
+    Pick<
+      CircuitBreakerOptions<F>,
+      | "name"
+      | "maxFailures"
+      | "resetTimeoutMs"
+      | "halfOpenMaxCalls"
+      | "successThreshold"
+      | "failureRateThreshold"
+      | "minimumThroughput"
+      | "slowCallDurationMs"
+      | "slowCallRateThreshold"
+      | "excludedErrors"
+      | "clock"
+    >
+  >
+>;
+
+/** Counters since the breaker was created. */
+export interface CircuitBreakerStats {
+  /** Every call and recording: the sum of the four below. */
+  readonly totalCalls: number;
+  /** Calls that succeeded. */
+  readonly successfulCalls: number;
+  /** Calls that failed (a counted error, or a result judged a failure). */
+  readonly failedCalls: number;
+  /** Calls whose error was excluded (`excludedErrors`, `isFailure`): not counted either way. */
+  readonly ignoredCalls: number;
+  /** Calls rejected without running. */
+  readonly rejectedCalls: number;
+  /** Calls slower than `slowCallDurationMs` (measured only with a window or strategy). */
+  readonly slowCalls: number;
+  /** State transitions. */
+  readonly stateChanges: number;
+}
+
+/** Payload of the `stateChange`, `open`, `halfOpen` and `close` events. */
+export interface CircuitStateChange {
+  /** The breaker's name. */
+  readonly name: string;
+  /** State before the transition. */
+  readonly from: CircuitState;
+  /** State after the transition. */
+  readonly to: CircuitState;
+  /** Wall-clock epoch ms of the transition. */
+  readonly at: number;
+  /** The breaker's state after the transition: what a store persists. */
+  readonly snapshot: CircuitBreakerSnapshot;
+}
+
+/** Payload of the `success` event. */
+export interface CircuitSuccessEvent {
+  /** The breaker's name. */
+  readonly name: string;
+  /** The call took longer than `slowCallDurationMs`. */
+  readonly slow: boolean;
+}
+
+/** Payload of the `failure` event. */
+export interface CircuitFailureEvent {
+  /** The breaker's name. */
+  readonly name: string;
+  /** The call took longer than `slowCallDurationMs`. */
+  readonly slow: boolean;
+  /** The error thrown, or the result `isResultFailure` judged a failure. */
+  readonly error: unknown;
+}
+
+/** Payload of the `reject` event. */
+export interface CircuitRejectEvent {
+  /** The breaker's name. */
+  readonly name: string;
+  /** The error the caller receives (or `fallback` is given). */
+  readonly error: CircuitOpenError;
+}
+
+/** Events of {@link CircuitBreaker}, by name. */
+export interface CircuitBreakerEvents {
+  /** Every transition, including to `"forced-open"` and `"disabled"`. */
+  stateChange: CircuitStateChange;
+  /** The circuit started rejecting calls (to `"open"` or `"forced-open"`). */
+  open: CircuitStateChange;
+  /** The circuit lets probes through (fired when the breaker is next read or called). */
+  halfOpen: CircuitStateChange;
+  /** The circuit closed. */
+  close: CircuitStateChange;
+  /** A call (or `recordSuccess()`) succeeded. */
+  success: CircuitSuccessEvent;
+  /** A call (or `recordFailure()`) failed. */
+  failure: CircuitFailureEvent;
+  /** A call was rejected without running. */
+  reject: CircuitRejectEvent;
+}
+
+/** A function guarded by a breaker: same parameters, async result, the breaker attached. */
+export type GuardedFunction<A extends unknown[], R, F = never> =
+  & ((...args: A) => Promise<Awaited<R> | Awaited<F>>)
+  & { readonly breaker: CircuitBreaker<F> };
+
+const STATES = ["closed", "open", "half-open", "forced-open", "disabled"] as const;
+
+const snapshotSchema = z.object({
+  version: z.literal(1, { error: "1" }),
+  name: z.string({ error: "a string" }),
+  state: oneOf(STATES),
+  openedAt: z.number({ error: "epoch ms or null" }).nullable(),
+  failureCount: integer(0),
+  probeSuccesses: integer(0),
+}, { error: "a snapshot from CircuitBreaker.toJSON()" });
+
+const strategySchema = z.custom<BreakerStrategy>(
+  (value) =>
+    typeof value === "object" && value !== null &&
+    typeof (value as BreakerStrategy).record === "function" &&
+    typeof (value as BreakerStrategy).reset === "function" &&
+    typeof (value as BreakerStrategy).failureCount === "function",
+  { error: "a BreakerStrategy (an object with record, reset and failureCount)" },
+);
+
+const optionsSchema = z.strictObject({
+  name: name().optional(),
+  maxFailures: integer(1),
+  resetTimeoutMs: durationMs(0),
+  halfOpenMaxCalls: integer(1),
+  successThreshold: integer(1),
+  excludedErrors: errorClasses().optional(),
+  isFailure: func<(error: unknown) => boolean>().optional(),
+  isResultFailure: func<(result: unknown) => boolean>().optional(),
+  windowSize: integer(1, 1_000_000).optional(),
+  windowMs: durationMs(0, true).optional(),
+  windowBuckets: integer(1, 1_000).optional(),
+  failureRateThreshold: fraction(),
+  minimumThroughput: integer(1),
+  slowCallDurationMs: durationMs(0, true),
+  slowCallRateThreshold: fraction(),
+  strategy: strategySchema.optional(),
+  fallback: func<(error: CircuitOpenError) => unknown>().optional(),
+  clock: clock().optional(),
+  initialState: snapshotSchema.optional(),
+});
+
+const WINDOW_ONLY = ["failureRateThreshold", "minimumThroughput", "slowCallDurationMs", "slowCallRateThreshold"] as const;
+const NOT_WITH_STRATEGY = [
+  "maxFailures",
+  "windowSize",
+  "windowMs",
+  "windowBuckets",
+  "failureRateThreshold",
+  "minimumThroughput",
+  "slowCallRateThreshold",
+] as const;
+
+/** Rules between options, checked on what the caller gave (not on defaults). */
+function crossFieldIssues(given: Record<string, unknown>): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const has = (key: string): boolean => given[key] !== undefined;
+  const flag = (field: string, allowed: string): void => {
+    issues.push({ field, value: given[field], allowed });
+  };
+  if (has("strategy")) {
+    for (const key of NOT_WITH_STRATEGY) {
+      if (has(key)) flag(key, "left out when 'strategy' is set (the strategy decides when to open)");
+    }
+  } else {
+    if (has("windowSize") && has("windowMs")) {
+      flag("windowMs", "left out when 'windowSize' is set (a window counts calls or spans time, not both)");
+    }
+    if (has("windowBuckets") && !has("windowMs")) flag("windowBuckets", "set only together with 'windowMs'");
+    if (!has("windowSize") && !has("windowMs")) {
+      for (const key of WINDOW_ONLY) {
+        if (has(key)) flag(key, "set only with 'windowSize' or 'windowMs' (a rate needs a window)");
+      }
+    }
+  }
+  const initial = given["initialState"] as CircuitBreakerSnapshot | undefined;
+  if ((initial?.state === "open" || initial?.state === "forced-open") && typeof initial.openedAt !== "number") {
+    issues.push({
+      field: "initialState.openedAt",
+      value: initial.openedAt,
+      allowed: `epoch ms when the state is '${initial.state}'`,
+    });
+  }
+  return issues;
+}
+
+function resolve<F>(options: CircuitBreakerOptions<F>): ResolvedCircuitBreakerOptions<F> {
+  if (typeof options !== "object" || options === null) {
+    throw new ConfigError("CircuitBreaker", [{ field: "(options)", value: options, allowed: "an options object" }]);
+  }
+  // Keys given as `undefined` fall back to the defaults rather than erase them.
+  const given: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(options)) if (value !== undefined) given[key] = value;
+  const input = { ...defaultsFor("circuitBreaker"), ...given };
+  const result = optionsSchema.safeParse(input);
+  const issues = result.success ? [] : toConfigIssues(optionsSchema, input, result.error.issues);
+  const reported = new Set(issues.map((issue) => issue.field));
+  for (const issue of crossFieldIssues(given)) if (!reported.has(issue.field)) issues.push(issue);
+  if (issues.length > 0) throw new ConfigError("CircuitBreaker", issues);
+  const { initialState: _, ...parsed } = result.data!;
+  return Object.freeze({
+    ...parsed,
+    name: parsed.name ?? "circuit-breaker",
+    excludedErrors: Object.freeze([...(parsed.excludedErrors ?? [])]),
+    clock: parsed.clock ?? systemClock,
+  }) as unknown as ResolvedCircuitBreakerOptions<F>;
+}
+
+function strategyFor(
+  options: ResolvedCircuitBreakerOptions<unknown>,
+  given: CircuitBreakerOptions<unknown>,
+  initial: CircuitBreakerSnapshot | undefined,
+): BreakerStrategy {
+  if (options.strategy !== undefined) return options.strategy;
+  const rules = {
+    failureRateThreshold: options.failureRateThreshold,
+    minimumThroughput: options.minimumThroughput,
+    slowCallRateThreshold: options.slowCallRateThreshold,
+    // With a window, the consecutive rule is opt-in: at high traffic a modest
+    // error rate produces runs of failures that should not open the circuit.
+    ...(given.maxFailures === undefined ? {} : { maxFailures: options.maxFailures }),
+  };
+  if (options.windowSize !== undefined) return new CountWindowStrategy({ windowSize: options.windowSize, ...rules });
+  if (options.windowMs !== undefined) {
+    return new TimeWindowStrategy({
+      windowMs: options.windowMs,
+      ...(options.windowBuckets === undefined ? {} : { windowBuckets: options.windowBuckets }),
+      ...rules,
+    });
+  }
+  return new ConsecutiveStrategy({
+    maxFailures: options.maxFailures,
+    failures: initial?.state === "closed" ? initial.failureCount : 0,
+  });
+}
+
+const ADMITTED = 0;
+const PROBE = 1;
+const REJECTED = -1;
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && (typeof value === "object" || typeof value === "function") &&
+    typeof (value as PromiseLike<unknown>).then === "function";
+}
+
+/**
+ * A circuit breaker. Without a `fallback` it is a `Policy` (see `policy.ts`).
+ *
+ * Open-to-half-open needs no timer: the breaker notices that
+ * `resetTimeoutMs` has passed when it is next called or read (`state`,
+ * `remainingMs`, `toJSON()`), and fires `halfOpen` then.
+ *
+ * Opening rules:
+ * - default: `maxFailures` failures in a row;
+ * - with `windowSize` (last N calls) or `windowMs` (last T ms): the failure
+ *   rate reaches `failureRateThreshold`, or the rate of calls slower than
+ *   `slowCallDurationMs` reaches `slowCallRateThreshold`, once the window
+ *   holds `minimumThroughput` calls; plus `maxFailures` in a row if given;
+ * - with `strategy`: whatever it decides.
+ *
+ * While half-open, any failure reopens the circuit at once and
+ * `successThreshold` successes close it; calls beyond `halfOpenMaxCalls`
+ * in flight are rejected. A call that ends after the state it started in
+ * has been left (say, a slow call admitted while closed that finishes after
+ * the circuit opened) is counted in `stats` but changes no state.
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker, CircuitOpenError } from "bulwark";
+ * import { ManualClock } from "bulwark/testing";
+ *
+ * const clock = new ManualClock();
+ * const breaker = new CircuitBreaker({ maxFailures: 2, resetTimeoutMs: 1_000, clock });
+ * const boom = () => Promise.reject(new Error("down"));
+ * await breaker.execute(boom).catch(() => {});
+ * await breaker.execute(boom).catch(() => {});
+ * if (breaker.state !== "open") throw new Error("should be open");
+ * const rejected = await breaker.execute(() => "skipped").catch((e) => e);
+ * if (!(rejected instanceof CircuitOpenError)) throw new Error("should reject");
+ * await clock.advance(1_000);
+ * if (await breaker.execute(() => "probe") !== "probe") throw new Error("probe failed");
+ * if (breaker.state !== "closed") throw new Error("should be closed");
+ * ```
+ */
+export class CircuitBreaker<F = never> {
+  /** The breaker's name. */
+  readonly name: string;
+  /** The options it runs with, defaults resolved. */
+  readonly options: ResolvedCircuitBreakerOptions<F>;
+
+  readonly #clock: Clock;
+  readonly #strategy: BreakerStrategy;
+  readonly #events = new Emitter<CircuitBreakerEvents>();
+  readonly #resetTimeoutMs: number;
+  readonly #halfOpenMaxCalls: number;
+  readonly #successThreshold: number;
+  readonly #slowCallDurationMs: number;
+  /** Whether calls are timed: only when slow calls or a time window matter. */
+  readonly #timed: boolean;
+  readonly #excludedErrors: readonly ErrorClass[];
+  readonly #isFailure: ((error: unknown) => boolean) | undefined;
+  readonly #isResultFailure: ((result: unknown) => boolean) | undefined;
+  readonly #fallback: ((error: CircuitOpenError) => F) | undefined;
+
+  #state: CircuitState = "closed";
+  /** Bumped on every transition: a call admitted in an earlier epoch changes no state. */
+  #epoch = 0;
+  /** Monotonic ms when the circuit last opened. */
+  #openedAt = 0;
+  #openedAtWall: number | null = null;
+  #probesInFlight = 0;
+  #probeSuccesses = 0;
+
+  #successfulCalls = 0;
+  #failedCalls = 0;
+  #ignoredCalls = 0;
+  #rejectedCalls = 0;
+  #slowCalls = 0;
+  #stateChanges = 0;
+
+  constructor(options: CircuitBreakerOptions<F> = {}) {
+    const resolved = resolve(options);
+    this.options = resolved;
+    this.name = resolved.name;
+    this.#clock = resolved.clock;
+    this.#resetTimeoutMs = resolved.resetTimeoutMs;
+    this.#halfOpenMaxCalls = resolved.halfOpenMaxCalls;
+    this.#successThreshold = resolved.successThreshold;
+    this.#slowCallDurationMs = resolved.slowCallDurationMs;
+    this.#timed = resolved.windowSize !== undefined || resolved.windowMs !== undefined ||
+      resolved.strategy !== undefined;
+    this.#excludedErrors = resolved.excludedErrors;
+    this.#isFailure = resolved.isFailure;
+    this.#isResultFailure = resolved.isResultFailure;
+    this.#fallback = resolved.fallback;
+    this.#strategy = strategyFor(resolved, options, options.initialState);
+    if (options.initialState !== undefined) this.#hydrate(options.initialState);
+  }
+
+  /**
+   * Trips quickly, for critical dependencies: opens after 3 failures in a row
+   * or a 30 % failure rate over the last 60 s (at least 10 calls), probes
+   * after 30 s, closes on 1 probe success. `options` override any of these.
+   *
+   * @example
+   * ```ts
+   * import { CircuitBreaker } from "bulwark";
+   * const breaker = CircuitBreaker.sensitive({ name: "auth" });
+   * if (breaker.options.maxFailures !== 3) throw new Error("preset not applied");
+   * ```
+   */
+  static sensitive<F = never>(options: CircuitBreakerOptions<F> = {}): CircuitBreaker<F> {
+    return new CircuitBreaker(preset({
+      maxFailures: 3,
+      failureRateThreshold: 0.3,
+      minimumThroughput: 10,
+      windowMs: 60_000,
+      resetTimeoutMs: 30_000,
+      successThreshold: 1,
+    }, options));
+  }
+
+  /**
+   * Trips slowly, for non-critical or high-volume dependencies: opens after
+   * 10 failures in a row or a 70 % failure rate over the last 60 s (at least
+   * 20 calls), probes after 120 s, closes after 5 probe successes. `options`
+   * override any of these.
+   *
+   * @example
+   * ```ts
+   * import { CircuitBreaker } from "bulwark";
+   * const breaker = CircuitBreaker.tolerant({ name: "analytics" });
+   * if (breaker.options.successThreshold !== 5) throw new Error("preset not applied");
+   * ```
+   */
+  static tolerant<F = never>(options: CircuitBreakerOptions<F> = {}): CircuitBreaker<F> {
+    return new CircuitBreaker(preset({
+      maxFailures: 10,
+      failureRateThreshold: 0.7,
+      minimumThroughput: 20,
+      windowMs: 60_000,
+      resetTimeoutMs: 120_000,
+      successThreshold: 5,
+    }, options));
+  }
+
+  /** The current state; turns `"open"` into `"half-open"` once `resetTimeoutMs` has passed. */
+  get state(): CircuitState {
+    this.#refresh();
+    return this.#state;
+  }
+
+  /** Counters since creation (a copy). */
+  get stats(): CircuitBreakerStats {
+    return {
+      totalCalls: this.#successfulCalls + this.#failedCalls + this.#ignoredCalls + this.#rejectedCalls,
+      successfulCalls: this.#successfulCalls,
+      failedCalls: this.#failedCalls,
+      ignoredCalls: this.#ignoredCalls,
+      rejectedCalls: this.#rejectedCalls,
+      slowCalls: this.#slowCalls,
+      stateChanges: this.#stateChanges,
+    };
+  }
+
+  /** Failures counted toward opening: in a row, or in the window. */
+  get failureCount(): number {
+    return this.#strategy.failureCount(this.#clock.now());
+  }
+
+  /** Ms until a probe is allowed: `0` unless open, `Infinity` when forced open. */
+  get remainingMs(): number {
+    this.#refresh();
+    if (this.#state === "forced-open") return Infinity;
+    if (this.#state !== "open") return 0;
+    return Math.max(0, this.#openedAt + this.#resetTimeoutMs - this.#clock.now());
+  }
+
+  /**
+   * Runs `fn` through the breaker. Rejects with {@link CircuitOpenError}
+   * (or resolves to `fallback`'s result) when the circuit refuses the call.
+   * `fn` may be sync or async; it receives the caller's `signal`.
+   *
+   * @example
+   * ```ts
+   * import { CircuitBreaker } from "bulwark";
+   * const breaker = new CircuitBreaker();
+   * const answer = await breaker.execute(async ({ signal }) => signal.aborted ? 0 : 42);
+   * if (answer !== 42) throw new Error("unexpected");
+   * ```
+   */
+  execute<T>(fn: Operation<T>, signal?: AbortSignal): Promise<T | Awaited<F>> {
+    // The common case gets its own small function: no admission, no timing.
+    return this.#state === "closed" && !this.#timed
+      ? this.#runClosed(fn, contextFor(signal))
+      : this.#run(fn, contextFor(signal));
+  }
+
+  /**
+   * Runs a synchronous `fn` through the breaker; throws
+   * {@link CircuitOpenError} synchronously (or returns `fallback`'s result)
+   * when the circuit refuses the call. A returned promise is followed, and
+   * its outcome counted when it settles.
+   *
+   * @example
+   * ```ts
+   * import { CircuitBreaker } from "bulwark";
+   * const breaker = new CircuitBreaker();
+   * if (breaker.executeSync(() => 2 * 21) !== 42) throw new Error("unexpected");
+   * ```
+   */
+  executeSync<T>(fn: () => T): T | F {
+    const admission = this.#admit();
+    if (admission === REJECTED) return this.#reject();
+    const epoch = this.#epoch;
+    const start = this.#timed ? this.#clock.now() : 0;
+    let result: T;
+    try {
+      result = fn();
+    } catch (error) {
+      this.#onError(error, admission, epoch, start);
+      throw error;
+    }
+    if (isThenable(result)) {
+      return Promise.resolve(result).then(
+        (value) => {
+          this.#onResult(value, admission, epoch, start);
+          return value;
+        },
+        (error: unknown) => {
+          this.#onError(error, admission, epoch, start);
+          throw error;
+        },
+      ) as T;
+    }
+    this.#onResult(result, admission, epoch, start);
+    return result;
+  }
+
+  /**
+   * Calls `fn(...args)` through the breaker.
+   *
+   * @example
+   * ```ts
+   * import { CircuitBreaker } from "bulwark";
+   * const breaker = new CircuitBreaker();
+   * if (await breaker.call((x: number) => x * 2, 5) !== 10) throw new Error("unexpected");
+   * ```
+   */
+  call<A extends unknown[], R>(fn: (...args: A) => R, ...args: A): Promise<Awaited<R> | Awaited<F>> {
+    return this.execute(() => fn(...args)) as Promise<Awaited<R> | Awaited<F>>;
+  }
+
+  /**
+   * Returns `fn` guarded by this breaker: same parameters and `this`, async result.
+   *
+   * @example
+   * ```ts
+   * import { CircuitBreaker } from "bulwark";
+   * const breaker = new CircuitBreaker();
+   * const double = breaker.wrap(async (x: number) => x * 2);
+   * if (await double(21) !== 42) throw new Error("unexpected");
+   * ```
+   */
+  wrap<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => Promise<Awaited<R> | Awaited<F>> {
+    const breaker = this;
+    return function (this: unknown, ...args: A): Promise<Awaited<R> | Awaited<F>> {
+      return breaker.execute(() => fn.apply(this, args)) as Promise<Awaited<R> | Awaited<F>>;
+    };
+  }
+
+  /**
+   * Closes the circuit and forgets counted failures (stats are kept). Also
+   * the way out of `"forced-open"` and `"disabled"`.
+   *
+   * @example
+   * ```ts
+   * import { CircuitBreaker } from "bulwark";
+   * const breaker = new CircuitBreaker();
+   * breaker.forceOpen();
+   * breaker.reset();
+   * if (breaker.state !== "closed") throw new Error("should be closed");
+   * ```
+   */
+  reset(): void {
+    if (this.#state === "closed") this.#strategy.reset();
+    else this.#transition("closed");
+  }
+
+  /**
+   * Opens the circuit until {@link CircuitBreaker.reset}: every call is rejected.
+   *
+   * @example
+   * ```ts
+   * import { CircuitBreaker } from "bulwark";
+   * const breaker = new CircuitBreaker();
+   * breaker.forceOpen();
+   * if (breaker.remainingMs !== Infinity) throw new Error("should stay open");
+   * ```
+   */
+  forceOpen(): void {
+    this.#transition("forced-open");
+  }
+
+  /**
+   * Lets every call through and counts nothing, until {@link CircuitBreaker.reset}.
+   *
+   * @example
+   * ```ts
+   * import { CircuitBreaker } from "bulwark";
+   * const breaker = new CircuitBreaker({ maxFailures: 1 });
+   * breaker.disable();
+   * breaker.recordFailure();
+   * if (breaker.state !== "disabled") throw new Error("should ignore failures");
+   * ```
+   */
+  disable(): void {
+    this.#transition("disabled");
+  }
+
+  /**
+   * Records a success observed outside the breaker, as if a call had just
+   * succeeded (while half-open, it counts toward `successThreshold`).
+   *
+   * @example
+   * ```ts
+   * import { CircuitBreaker } from "bulwark";
+   * const breaker = new CircuitBreaker({ maxFailures: 2 });
+   * breaker.recordFailure();
+   * breaker.recordSuccess();
+   * if (breaker.failureCount !== 0) throw new Error("a success resets the count");
+   * ```
+   */
+  recordSuccess(): void {
+    this.#refresh();
+    this.#settle(false, false, ADMITTED, this.#epoch, this.#timed ? this.#clock.now() : 0, undefined);
+  }
+
+  /**
+   * Records a failure observed outside the breaker, as if a call had just
+   * failed with `error` (while half-open, it reopens the circuit).
+   *
+   * @example
+   * ```ts
+   * import { CircuitBreaker } from "bulwark";
+   * const breaker = new CircuitBreaker({ maxFailures: 1 });
+   * breaker.recordFailure(new Error("timeout"));
+   * if (breaker.state !== "open") throw new Error("should be open");
+   * ```
+   */
+  recordFailure(error?: unknown): void {
+    this.#refresh();
+    this.#settle(true, false, ADMITTED, this.#epoch, this.#timed ? this.#clock.now() : 0, error);
+  }
+
+  /**
+   * Listens to an event; returns the function that stops listening.
+   *
+   * @example
+   * ```ts
+   * import { CircuitBreaker } from "bulwark";
+   * const breaker = new CircuitBreaker({ maxFailures: 1 });
+   * const seen: string[] = [];
+   * breaker.on("stateChange", ({ from, to }) => seen.push(`${from}->${to}`));
+   * breaker.recordFailure();
+   * if (seen[0] !== "closed->open") throw new Error("unexpected");
+   * ```
+   */
+  on<K extends keyof CircuitBreakerEvents>(event: K, listener: Listener<CircuitBreakerEvents[K]>): Unsubscribe {
+    return this.#events.on(event, listener);
+  }
+
+  /**
+   * The state as plain JSON, with wall-clock times, for `initialState`
+   * (here or in another process). Sliding windows and stats are per process
+   * and not included.
+   *
+   * @example
+   * ```ts
+   * import { CircuitBreaker } from "bulwark";
+   * const saved = JSON.stringify(new CircuitBreaker({ name: "api" }).toJSON());
+   * const restored = new CircuitBreaker({ name: "api", initialState: JSON.parse(saved) });
+   * if (restored.state !== "closed") throw new Error("unexpected");
+   * ```
+   */
+  toJSON(): CircuitBreakerSnapshot {
+    this.#refresh();
+    return this.#snapshot();
+  }
+
+  async #runClosed<T>(fn: Operation<T>, context: ExecutionContext): Promise<T> {
+    const epoch = this.#epoch;
+    let result: T;
+    try {
+      result = await fn(context);
+    } catch (error) {
+      this.#onError(error, ADMITTED, epoch, 0);
+      throw error;
+    }
+    this.#onResult(result, ADMITTED, epoch, 0);
+    return result;
+  }
+
+  async #run<T>(fn: Operation<T>, context: ExecutionContext): Promise<T | Awaited<F>> {
+    const admission = this.#admit();
+    if (admission === REJECTED) return this.#reject() as Awaited<F>;
+    const epoch = this.#epoch;
+    const start = this.#timed ? this.#clock.now() : 0;
+    let result: T;
+    try {
+      result = await fn(context);
+    } catch (error) {
+      this.#onError(error, admission, epoch, start);
+      throw error;
+    }
+    this.#onResult(result, admission, epoch, start);
+    return result;
+  }
+
+  /** Decides whether a call may run: {@link ADMITTED}, {@link PROBE} (takes a slot) or {@link REJECTED}. */
+  #admit(): number {
+    this.#refresh();
+    switch (this.#state) {
+      case "closed":
+      case "disabled":
+        return ADMITTED;
+      case "half-open":
+        if (this.#probesInFlight >= this.#halfOpenMaxCalls) return REJECTED;
+        this.#probesInFlight++;
+        return PROBE;
+      default:
+        return REJECTED;
+    }
+  }
+
+  #reject(): F {
+    const error = this.#state === "forced-open"
+      ? new CircuitOpenError(this.name, Infinity, `Circuit '${this.name}' is forced open`)
+      : this.#state === "half-open"
+      ? new CircuitOpenError(
+        this.name,
+        0,
+        `Circuit '${this.name}' is half-open and its ${this.#halfOpenMaxCalls} probe slot${
+          this.#halfOpenMaxCalls === 1 ? " is" : "s are"
+        } busy`,
+      )
+      : new CircuitOpenError(this.name, this.remainingMs);
+    this.#rejectedCalls++;
+    if (this.#events.has("reject")) this.#events.emit("reject", { name: this.name, error });
+    if (this.#fallback === undefined) throw error;
+    return this.#fallback(error);
+  }
+
+  #onResult(result: unknown, admission: number, epoch: number, start: number): void {
+    const now = this.#timed ? this.#clock.now() : 0;
+    const slow = this.#timed && now - start > this.#slowCallDurationMs;
+    if (this.#isResultFailure === undefined) {
+      this.#settle(false, slow, admission, epoch, now, undefined);
+      return;
+    }
+    let failed: boolean;
+    try {
+      failed = this.#isResultFailure(result);
+    } catch (predicateError) {
+      // A throwing predicate must not leak a probe slot.
+      this.#settle(true, slow, admission, epoch, now, predicateError);
+      throw predicateError;
+    }
+    this.#settle(failed, slow, admission, epoch, now, failed ? result : undefined);
+  }
+
+  #onError(error: unknown, admission: number, epoch: number, start: number): void {
+    const now = this.#timed ? this.#clock.now() : 0;
+    const slow = this.#timed && now - start > this.#slowCallDurationMs;
+    let counts: boolean;
+    try {
+      counts = this.#counts(error);
+    } catch (predicateError) {
+      this.#settle(true, slow, admission, epoch, now, error);
+      throw predicateError;
+    }
+    if (counts) {
+      this.#settle(true, slow, admission, epoch, now, error);
+      return;
+    }
+    this.#ignoredCalls++;
+    if (admission === PROBE && epoch === this.#epoch) this.#probesInFlight--;
+  }
+
+  #counts(error: unknown): boolean {
+    for (const type of this.#excludedErrors) if (error instanceof type) return false;
+    return this.#isFailure === undefined || this.#isFailure(error);
+  }
+
+  /** Counts an outcome and applies it to the state it was admitted in, if that state still holds. */
+  #settle(failed: boolean, slow: boolean, admission: number, epoch: number, now: number, error: unknown): void {
+    if (slow) this.#slowCalls++;
+    if (failed) {
+      this.#failedCalls++;
+      if (this.#events.has("failure")) this.#events.emit("failure", { name: this.name, slow, error });
+    } else {
+      this.#successfulCalls++;
+      if (this.#events.has("success")) this.#events.emit("success", { name: this.name, slow });
+    }
+    if (epoch !== this.#epoch) return;
+    if (admission === PROBE) this.#probesInFlight--;
+    if (this.#state === "closed") {
+      if (this.#strategy.record(failed, slow, now)) this.#transition("open");
+    } else if (this.#state === "half-open") {
+      if (failed) this.#transition("open");
+      else if (++this.#probeSuccesses >= this.#successThreshold) this.#transition("closed");
+    }
+  }
+
+  /** The lazy open → half-open transition. */
+  #refresh(): void {
+    if (this.#state === "open" && this.#clock.now() - this.#openedAt >= this.#resetTimeoutMs) {
+      this.#transition("half-open");
+    }
+  }
+
+  #transition(to: CircuitState): void {
+    const from = this.#state;
+    if (from === to) return;
+    this.#state = to;
+    this.#epoch++;
+    this.#probesInFlight = 0;
+    this.#probeSuccesses = 0;
+    this.#stateChanges++;
+    if (to === "open" || to === "forced-open") {
+      this.#openedAt = this.#clock.now();
+      this.#openedAtWall = this.#clock.wallNow();
+    } else if (to !== "half-open") {
+      this.#openedAtWall = null;
+    }
+    if (to === "closed") this.#strategy.reset();
+
+    const specific = to === "open" || to === "forced-open"
+      ? "open"
+      : to === "half-open"
+      ? "halfOpen"
+      : to === "closed"
+      ? "close"
+      : undefined;
+    const events = this.#events;
+    if (!events.has("stateChange") && (specific === undefined || !events.has(specific))) return;
+    const change: CircuitStateChange = {
+      name: this.name,
+      from,
+      to,
+      at: this.#clock.wallNow(),
+      snapshot: this.#snapshot(),
+    };
+    events.emit("stateChange", change);
+    if (specific !== undefined) events.emit(specific, change);
+  }
+
+  #snapshot(): CircuitBreakerSnapshot {
+    return {
+      version: 1,
+      name: this.name,
+      state: this.#state,
+      openedAt: this.#openedAtWall,
+      failureCount: this.#strategy.failureCount(this.#clock.now()),
+      probeSuccesses: this.#probeSuccesses,
+    };
+  }
+
+  #hydrate(snapshot: CircuitBreakerSnapshot): void {
+    this.#state = snapshot.state;
+    this.#openedAtWall = snapshot.state === "closed" || snapshot.state === "disabled" ? null : snapshot.openedAt;
+    if (snapshot.state === "half-open") this.#probeSuccesses = snapshot.probeSuccesses;
+    if (snapshot.state === "open" || snapshot.state === "forced-open") {
+      // Monotonic clocks of two processes are unrelated; wall clocks agree
+      // (up to skew). A snapshot "from the future" restarts the full timeout.
+      const elapsed = Math.max(0, this.#clock.wallNow() - snapshot.openedAt!);
+      this.#openedAt = this.#clock.now() - elapsed;
+    }
+  }
+}
+
+function preset<F>(base: CircuitBreakerOptions<never>, options: CircuitBreakerOptions<F>): CircuitBreakerOptions<F> {
+  const merged: Record<string, unknown> = { ...base };
+  // A window or strategy chosen by the caller replaces the preset's window.
+  if (options.windowSize !== undefined || options.strategy !== undefined) delete merged["windowMs"];
+  if (options.strategy !== undefined) {
+    for (const key of NOT_WITH_STRATEGY) delete merged[key];
+  }
+  for (const [key, value] of Object.entries(options)) if (value !== undefined) merged[key] = value;
+  return merged as CircuitBreakerOptions<F>;
+}
+
+function guard<A extends unknown[], R, F>(fn: (...args: A) => R, breaker: CircuitBreaker<F>): GuardedFunction<A, R, F> {
+  const guarded = breaker.wrap(fn);
+  Object.defineProperty(guarded, "breaker", { value: breaker, enumerable: true });
+  return guarded as GuardedFunction<A, R, F>;
+}
+
+/**
+ * Guards `fn` with a new breaker (the seeds' `@circuit_breaker` decorator).
+ * The breaker is reachable as `.breaker`.
+ *
+ * @example
+ * ```ts
+ * import { circuitBreaker } from "bulwark";
+ * const fetchUser = circuitBreaker(async (id: number) => ({ id }), { maxFailures: 3 });
+ * if ((await fetchUser(7)).id !== 7) throw new Error("unexpected");
+ * if (fetchUser.breaker.state !== "closed") throw new Error("unexpected");
+ * ```
+ */
+export function circuitBreaker<A extends unknown[], R, F = never>(
+  fn: (...args: A) => R,
+  options?: CircuitBreakerOptions<F>,
+): GuardedFunction<A, R, F>;
+/**
+ * Returns a decorator that guards each function it is given with its own
+ * new breaker built from `options` (the seeds' `@circuit_breaker(...)`).
+ *
+ * @example
+ * ```ts
+ * import { circuitBreaker } from "bulwark";
+ * const guarded = circuitBreaker({ maxFailures: 3, resetTimeoutMs: 30_000 });
+ * const ping = guarded(async () => "pong");
+ * if (await ping() !== "pong") throw new Error("unexpected");
+ * ```
+ */
+export function circuitBreaker<F = never>(
+  options?: CircuitBreakerOptions<F>,
+): <A extends unknown[], R>(fn: (...args: A) => R) => GuardedFunction<A, R, F>;
+export function circuitBreaker(
+  fnOrOptions?: ((...args: unknown[]) => unknown) | CircuitBreakerOptions<unknown>,
+  options?: CircuitBreakerOptions<unknown>,
+): unknown {
+  if (typeof fnOrOptions === "function") return guard(fnOrOptions, new CircuitBreaker(options));
+  return (fn: (...args: unknown[]) => unknown) => guard(fn, new CircuitBreaker(fnOrOptions));
+}
