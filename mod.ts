@@ -21,3 +21,5 @@ export * from "./src/fallback.ts";
 export * from "./src/chaos.ts";
 export * from "./src/pipeline.ts";
 export * from "./src/rate_limit/mod.ts";
+export * from "./src/breaker/mod.ts";
+export * from "./src/circuit_breaker.ts";
