@@ -1,0 +1,247 @@
+import { describe, expect, it } from "vitest";
+import fc from "fast-check";
+import { Bulkhead, bulkhead, BulkheadRejectedError, ConfigError, configure } from "../mod.ts";
+import { ManualClock } from "../src/testing/mod.ts";
+
+function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void; reject: (error: unknown) => void } {
+  let resolve!: (value: T) => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+function outcome<T>(promise: Promise<T>): { settled: boolean; value?: T; error?: unknown } {
+  const record: { settled: boolean; value?: T; error?: unknown } = { settled: false };
+  promise.then(
+    (value) => Object.assign(record, { settled: true, value }),
+    (error) => Object.assign(record, { settled: true, error }),
+  );
+  return record;
+}
+
+const flush = (): Promise<void> => new ManualClock().flush();
+
+describe("Bulkhead", () => {
+  it("runs at most maxConcurrent at once and rejects the rest when there is no queue", async () => {
+    const limiter = new Bulkhead({ maxConcurrent: 2 });
+    const gates = [deferred(), deferred()];
+    const running = gates.map((gate) => outcome(limiter.execute(() => gate.promise)));
+    expect(limiter.active).toBe(2);
+    const refused = await limiter.execute(async () => "never").catch((error) => error);
+    expect(refused).toBeInstanceOf(BulkheadRejectedError);
+    expect(refused.code).toBe("ERR_BULKHEAD_REJECTED");
+    expect(refused.maxConcurrent).toBe(2);
+    expect(limiter.rejected).toBe(1);
+    gates[0]!.resolve();
+    await flush();
+    expect(running[0]!.settled).toBe(true);
+    expect(limiter.active).toBe(1);
+    expect(await limiter.execute(async () => "now fits")).toBe("now fits");
+    gates[1]!.resolve();
+    await flush();
+    expect(limiter.active).toBe(0);
+  });
+
+  it("queues in FIFO order up to maxQueue", async () => {
+    const limiter = new Bulkhead({ maxConcurrent: 1, maxQueue: 3 });
+    const order: number[] = [];
+    const first = deferred();
+    const calls = [outcome(limiter.execute(async () => {
+      await first.promise;
+      order.push(0);
+    }))];
+    for (let i = 1; i <= 3; i++) calls.push(outcome(limiter.execute(async () => void order.push(i))));
+    expect(limiter.queued).toBe(3);
+    const overflow = outcome(limiter.execute(async () => void order.push(99)));
+    await flush();
+    expect(overflow.error).toBeInstanceOf(BulkheadRejectedError);
+    first.resolve();
+    await flush();
+    expect(order).toEqual([0, 1, 2, 3]);
+    expect(calls.every((call) => call.settled && call.error === undefined)).toBe(true);
+    expect(limiter.active).toBe(0);
+    expect(limiter.queued).toBe(0);
+  });
+
+  it("frees the slot when the operation throws, synchronously or not", async () => {
+    const limiter = new Bulkhead({ maxConcurrent: 1 });
+    await expect(limiter.execute(() => {
+      throw new Error("sync");
+    })).rejects.toThrow("sync");
+    await expect(limiter.execute(async () => {
+      throw new Error("async");
+    })).rejects.toThrow("async");
+    await expect(limiter.execute(() => 5)).resolves.toBe(5);
+    expect(limiter.active).toBe(0);
+  });
+
+  it("lets an aborted waiter leave the queue at once without blocking those behind it", async () => {
+    const limiter = new Bulkhead({ maxConcurrent: 1, maxQueue: 2 });
+    const gate = deferred();
+    outcome(limiter.execute(() => gate.promise));
+    const controller = new AbortController();
+    let abortedRan = false;
+    const aborted = outcome(limiter.execute(async () => void (abortedRan = true), controller.signal));
+    const behind = outcome(limiter.execute(async () => "behind"));
+    expect(limiter.queued).toBe(2);
+    controller.abort("no longer needed");
+    await flush();
+    expect(aborted.error).toBe("no longer needed");
+    expect(limiter.queued).toBe(1);
+    gate.resolve();
+    await flush();
+    expect(behind.value).toBe("behind");
+    expect(abortedRan).toBe(false);
+    expect(limiter.active).toBe(0);
+  });
+
+  it("rejects a waiter after queueTimeoutMs", async () => {
+    const clock = new ManualClock();
+    const limiter = new Bulkhead({ maxConcurrent: 1, maxQueue: 1, queueTimeoutMs: 100, clock });
+    const rejects: string[] = [];
+    limiter.on("reject", ({ reason }) => rejects.push(reason));
+    const gate = deferred();
+    outcome(limiter.execute(() => gate.promise));
+    const waiting = outcome(limiter.execute(async () => "late"));
+    await clock.advance(99);
+    expect(waiting.settled).toBe(false);
+    await clock.advance(1);
+    expect(waiting.error).toBeInstanceOf(BulkheadRejectedError);
+    expect((waiting.error as Error).message).toMatch(/100 ms/);
+    expect(limiter.queued).toBe(0);
+    expect(limiter.rejected).toBe(1);
+    expect(rejects).toEqual(["queueTimeout"]);
+    gate.resolve();
+    await clock.flush();
+    expect(clock.pending).toBe(0);
+  });
+
+  it("cancels a waiter's queue timer once it gets a slot", async () => {
+    const clock = new ManualClock();
+    const limiter = new Bulkhead({ maxConcurrent: 1, maxQueue: 1, queueTimeoutMs: 100, clock });
+    const gate = deferred();
+    outcome(limiter.execute(() => gate.promise));
+    const waiting = outcome(limiter.execute(async () => "served"));
+    expect(clock.pending).toBe(1);
+    gate.resolve();
+    await clock.flush();
+    expect(waiting.value).toBe("served");
+    expect(clock.pending).toBe(0);
+  });
+
+  it("rejects at once when the signal already aborted", async () => {
+    const limiter = new Bulkhead({ maxConcurrent: 1 });
+    await expect(limiter.execute(async () => 1, AbortSignal.abort("gone"))).rejects.toBe("gone");
+    expect(limiter.active).toBe(0);
+  });
+
+  it("passes the caller's signal to the operation", async () => {
+    const limiter = new Bulkhead({ maxConcurrent: 1 });
+    const controller = new AbortController();
+    let seen: AbortSignal | undefined;
+    await limiter.execute(({ signal }) => void (seen = signal), controller.signal);
+    expect(seen).toBe(controller.signal);
+  });
+
+  it("rejects queued calls on dispose; running ones finish", async () => {
+    const limiter = new Bulkhead({ maxConcurrent: 1, maxQueue: 5 });
+    const gate = deferred<string>();
+    const running = outcome(limiter.execute(() => gate.promise));
+    const queued = [outcome(limiter.execute(async () => 1)), outcome(limiter.execute(async () => 2))];
+    limiter[Symbol.dispose]();
+    await flush();
+    expect(queued.every((call) => call.error instanceof BulkheadRejectedError)).toBe(true);
+    gate.resolve("finished");
+    await flush();
+    expect(running.value).toBe("finished");
+    expect(limiter.active).toBe(0);
+  });
+
+  it("never exceeds its limits under many concurrent callers (property)", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 4 }),
+        fc.integer({ min: 0, max: 4 }),
+        fc.array(
+          fc.record({ startMs: fc.integer({ min: 0, max: 20 }), workMs: fc.integer({ min: 1, max: 10 }), abortMs: fc.option(fc.integer({ min: 0, max: 20 })) }),
+          { minLength: 1, maxLength: 40 },
+        ),
+        async (maxConcurrent, maxQueue, calls) => {
+          const clock = new ManualClock();
+          const limiter = new Bulkhead({ maxConcurrent, maxQueue, clock });
+          let running = 0;
+          let peak = 0;
+          const started: number[] = [];
+          let done = 0;
+          let refused = 0;
+          let aborted = 0;
+          const all = calls.map((spec, index) =>
+            clock.sleep(spec.startMs).then(() => {
+              const controller = new AbortController();
+              if (spec.abortMs !== null) clock.schedule(() => controller.abort("abort"), spec.abortMs);
+              expect(limiter.active).toBeLessThanOrEqual(maxConcurrent);
+              expect(limiter.queued).toBeLessThanOrEqual(maxQueue);
+              return limiter.execute(async () => {
+                started.push(index);
+                peak = Math.max(peak, ++running);
+                await clock.sleep(spec.workMs);
+                running--;
+              }, controller.signal).then(
+                () => done++,
+                (error) => (error === "abort" ? aborted++ : error instanceof BulkheadRejectedError ? refused++ : 0),
+              );
+            })
+          );
+          await clock.advance(1_000);
+          await Promise.all(all);
+          expect(peak).toBeLessThanOrEqual(maxConcurrent);
+          expect(done + refused + aborted).toBe(calls.length);
+          expect(limiter.rejected).toBe(refused);
+          expect(limiter.active).toBe(0);
+          expect(limiter.queued).toBe(0);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it("validates its options", () => {
+    expect(() => new Bulkhead({ maxConcurrent: 1.5 })).toThrow(/'maxConcurrent' must be an integer >= 1/);
+    expect(() => new Bulkhead({ maxConcurrent: 0 })).toThrow(ConfigError);
+    expect(() => new Bulkhead({ maxQueue: -1 })).toThrow(/'maxQueue'/);
+    expect(() => new Bulkhead({ queueTimeoutMs: Number.NaN })).toThrow(/'queueTimeoutMs'/);
+    expect(() => new Bulkhead({ maxConcurent: 2 } as never)).toThrow(/did you mean 'maxConcurrent'/);
+  });
+
+  it("takes its defaults from configure()", () => {
+    configure({ bulkhead: { maxConcurrent: 3, maxQueue: 7 } });
+    try {
+      expect(new Bulkhead().options).toMatchObject({ maxConcurrent: 3, maxQueue: 7 });
+    } finally {
+      configure({});
+    }
+    expect(new Bulkhead().options).toMatchObject({ maxConcurrent: 10, maxQueue: 0 });
+  });
+});
+
+describe("bulkhead()", () => {
+  it("wraps a function with a concurrency limit", async () => {
+    let running = 0;
+    let peak = 0;
+    const gate = deferred();
+    const limited = bulkhead(async (n: number) => {
+      peak = Math.max(peak, ++running);
+      await gate.promise;
+      running--;
+      return n * 2;
+    }, { maxConcurrent: 2, maxQueue: 10 });
+    const results = Promise.all([1, 2, 3, 4, 5].map((n) => limited(n)));
+    await flush();
+    gate.resolve();
+    expect(await results).toEqual([2, 4, 6, 8, 10]);
+    expect(peak).toBe(2);
+  });
+});
