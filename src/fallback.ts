@@ -43,7 +43,7 @@ function handles(on: FallbackOn | undefined, error: unknown): boolean {
  * fallback instead: `valueOrFunction` itself, or, if it is a function, what
  * it returns when called with the error. (To fall back to a function value,
  * return it from a function.) Errors `on` does not select, and errors of the
- * fallback function, propagate.
+ * fallback function, propagate. Invalid options throw a `ConfigError` at once.
  *
  * @example
  * ```ts
@@ -56,12 +56,22 @@ function handles(on: FallbackOn | undefined, error: unknown): boolean {
  * if (cached !== "cached") throw new Error("unexpected");
  * ```
  */
-export async function fallback<T, F = T>(
+export function fallback<T, F = T>(
   fn: Operation<T>,
   valueOrFunction: F | ((error: unknown) => F | PromiseLike<F>),
   options: FallbackOptions = {},
 ): Promise<T | F> {
+  // Bad options are a programmer's error: thrown now, not as a rejection.
   const { on, signal } = validate("fallback", optionsSchema, options) as FallbackOptions;
+  return run(fn, valueOrFunction, on, signal);
+}
+
+async function run<T, F>(
+  fn: Operation<T>,
+  valueOrFunction: F | ((error: unknown) => F | PromiseLike<F>),
+  on: FallbackOn | undefined,
+  signal: AbortSignal | undefined,
+): Promise<T | F> {
   if (signal?.aborted) throw signal.reason;
   try {
     return await invoke(fn, parentFor(signal));

@@ -7,6 +7,7 @@
  */
 import { z } from "zod";
 import { Bulkhead, type BulkheadOptions } from "./bulkhead.ts";
+import { CircuitBreaker, type CircuitBreakerOptions } from "./circuit_breaker.ts";
 import { ConfigError, type ConfigIssue } from "./errors.ts";
 import {
   type ContextualPolicy,
@@ -119,8 +120,8 @@ export const DEFAULT_PIPELINE_ORDER: readonly PipelineStep[] = Object.freeze([
 export interface ResiliencePipelineOptions {
   /** Retries. */
   retry?: RetryPolicy | RetryOptions;
-  /** Any circuit-breaker policy. */
-  circuitBreaker?: Policy;
+  /** A {@link CircuitBreaker} (or any policy), or the options of a new one. */
+  circuitBreaker?: Policy | CircuitBreakerOptions;
   /** Concurrency limit. */
   bulkhead?: Bulkhead | BulkheadOptions;
   /** Deadline (per attempt in the default order, as timeout is inside retry). */
@@ -220,8 +221,8 @@ function checkOrder(
 export class ResiliencePipeline extends Pipeline {
   /** The retry step, if configured. */
   readonly retry: RetryPolicy | undefined;
-  /** The circuit-breaker step, if configured. */
-  readonly circuitBreaker: Policy | undefined;
+  /** The circuit-breaker step, if configured: a {@link CircuitBreaker} when built from options. */
+  readonly circuitBreaker: CircuitBreaker | Policy | undefined;
   /** The bulkhead step, if configured. */
   readonly bulkhead: Bulkhead | undefined;
   /** The timeout step, if configured. */
@@ -242,7 +243,13 @@ export class ResiliencePipeline extends Pipeline {
     }
     const steps: { [S in PipelineStep]: Policy | undefined } = {
       bulkhead: build<Bulkhead, BulkheadOptions>("bulkhead", options.bulkhead, (v) => v instanceof Bulkhead, (o) => new Bulkhead(o), issues),
-      circuitBreaker: buildCircuitBreaker(options.circuitBreaker, issues),
+      circuitBreaker: build<Policy, CircuitBreakerOptions>(
+        "circuitBreaker",
+        options.circuitBreaker,
+        isPolicy,
+        (o) => new CircuitBreaker(o),
+        issues,
+      ),
       retry: build<RetryPolicy, RetryOptions>("retry", options.retry, (v) => v instanceof RetryPolicy, (o) => new RetryPolicy(o), issues),
       timeout: build<TimeoutPolicy, TimeoutOptions>("timeout", options.timeout, (v) => v instanceof TimeoutPolicy, (o) => new TimeoutPolicy(o), issues),
     };
@@ -257,10 +264,4 @@ export class ResiliencePipeline extends Pipeline {
     this.timeout = steps.timeout as TimeoutPolicy | undefined;
     this.order = Object.freeze(applied);
   }
-}
-
-function buildCircuitBreaker(value: unknown, issues: ConfigIssue[]): Policy | undefined {
-  if (value === undefined || isPolicy(value)) return value;
-  issues.push({ field: "circuitBreaker", value, allowed: "a circuit breaker policy" });
-  return undefined;
 }
