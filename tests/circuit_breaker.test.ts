@@ -276,6 +276,17 @@ describe("CircuitBreaker failure classification", () => {
     expect(breaker.state).toBe("open");
   });
 
+  it("an ignored error from a probe frees its slot without deciding anything", async () => {
+    const clock = new ManualClock();
+    const breaker = new CircuitBreaker({ maxFailures: 1, resetTimeoutMs: 10, excludedErrors: [ValidationError], clock });
+    await failTimes(breaker, 1);
+    await clock.advance(10);
+    await breaker.execute(() => Promise.reject(new ValidationError())).catch(() => {});
+    expect(breaker.state).toBe("half-open");
+    expect(await breaker.execute(ok)).toBe("ok");
+    expect(breaker.state).toBe("closed");
+  });
+
   it("counts results isResultFailure flags, and still returns them", async () => {
     const breaker = new CircuitBreaker({
       maxFailures: 2,
