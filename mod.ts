@@ -23,3 +23,4 @@ export * from "./src/pipeline.ts";
 export * from "./src/rate_limit/mod.ts";
 export * from "./src/breaker/mod.ts";
 export * from "./src/circuit_breaker.ts";
+export * from "./src/circuit_breaker_registry.ts";

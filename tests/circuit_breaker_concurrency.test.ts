@@ -19,7 +19,7 @@ function gate(): Gate {
 }
 
 /** Runs `callers` simultaneous calls; each admitted one waits on its own gate. */
-function stampede(breaker: CircuitBreaker, callers: number, track: { inFlight: number; max: number }) {
+function stampede(breaker: CircuitBreaker<unknown>, callers: number, track: { inFlight: number; max: number }) {
   const gates: Gate[] = [];
   const results = Array.from({ length: callers }, () =>
     breaker.execute(async () => {
