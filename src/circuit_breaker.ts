@@ -21,10 +21,10 @@ import { ConsecutiveStrategy } from "./breaker/consecutive.ts";
 import { CountWindowStrategy } from "./breaker/count_window.ts";
 import { TimeWindowStrategy } from "./breaker/time_window.ts";
 import { type Clock, systemClock } from "./clock.ts";
-import { defaultsFor } from "./config.ts";
+import { defaultsFor, getConfiguration } from "./config.ts";
 import { CircuitOpenError, ConfigError, type ConfigIssue } from "./errors.ts";
 import { Emitter, type Listener, type Unsubscribe } from "./events.ts";
-import { contextFor, type ExecutionContext, type Operation } from "./policy.ts";
+import { contextFor, type Operation } from "./policy.ts";
 import {
   clock,
   durationMs,
@@ -105,7 +105,11 @@ export interface CircuitBreakerOptions<F = never> {
   failureRateThreshold?: number;
   /** With a window: calls needed in it before a rate can open the circuit. Default `10`. */
   minimumThroughput?: number;
-  /** With a window: a call lasting longer than this is slow. Default `60_000`. */
+  /**
+   * With a window: a call lasting longer than this is slow. Default `60_000`.
+   * Calls are timed (two clock reads each) only when this or
+   * `slowCallRateThreshold` is given, here or in `configure()`.
+   */
   slowCallDurationMs?: number;
   /** With a window: the slow-call rate, in `(0, 1]`, that opens the circuit. Default `1`. */
   slowCallRateThreshold?: number;
@@ -157,7 +161,7 @@ export interface CircuitBreakerStats {
   readonly ignoredCalls: number;
   /** Calls rejected without running. */
   readonly rejectedCalls: number;
-  /** Calls slower than `slowCallDurationMs` (measured only with a window or strategy). */
+  /** Calls slower than `slowCallDurationMs` (measured only when slow-call options are given). */
   readonly slowCalls: number;
   /** State transitions. */
   readonly stateChanges: number;
@@ -362,6 +366,12 @@ function strategyFor(
   });
 }
 
+interface ClosedHandlers {
+  readonly onResult: <T>(value: T) => T;
+  readonly onError: (error: unknown) => void;
+  readonly onErrorRethrow: (error: unknown) => never;
+}
+
 const ADMITTED = 0;
 const PROBE = 1;
 const REJECTED = -1;
@@ -382,8 +392,9 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
  * - default: `maxFailures` failures in a row;
  * - with `windowSize` (last N calls) or `windowMs` (last T ms): the failure
  *   rate reaches `failureRateThreshold`, or the rate of calls slower than
- *   `slowCallDurationMs` reaches `slowCallRateThreshold`, once the window
- *   holds `minimumThroughput` calls; plus `maxFailures` in a row if given;
+ *   `slowCallDurationMs` reaches `slowCallRateThreshold` (when either slow
+ *   option is given), once the window holds `minimumThroughput` calls; plus
+ *   `maxFailures` in a row if given here;
  * - with `strategy`: whatever it decides.
  *
  * While half-open, any failure reopens the circuit at once and
@@ -423,12 +434,16 @@ export class CircuitBreaker<F = never> {
   readonly #halfOpenMaxCalls: number;
   readonly #successThreshold: number;
   readonly #slowCallDurationMs: number;
-  /** Whether calls are timed: only when slow calls or a time window matter. */
-  readonly #timed: boolean;
+  /** Slow-call tracking is on: each call reads the clock when it starts and ends. */
+  readonly #timesCalls: boolean;
+  /** The strategy needs the time a call ends (time window, custom strategy, slow calls). */
+  readonly #needsNow: boolean;
   readonly #excludedErrors: readonly ErrorClass[];
   readonly #isFailure: ((error: unknown) => boolean) | undefined;
   readonly #isResultFailure: ((result: unknown) => boolean) | undefined;
   readonly #fallback: ((error: CircuitOpenError) => F) | undefined;
+  /** No user predicate runs when settling, so settling cannot throw: callers may get the call's own promise. */
+  readonly #observeOnly: boolean;
 
   #state: CircuitState = "closed";
   /** Bumped on every transition: a call admitted in an earlier epoch changes no state. */
@@ -438,6 +453,8 @@ export class CircuitBreaker<F = never> {
   #openedAtWall: number | null = null;
   #probesInFlight = 0;
   #probeSuccesses = 0;
+  /** Outcome handlers of the hot path, bound to the current closed epoch: built per transition, not per call. */
+  #closedHandlers!: ClosedHandlers;
 
   #successfulCalls = 0;
   #failedCalls = 0;
@@ -455,14 +472,23 @@ export class CircuitBreaker<F = never> {
     this.#halfOpenMaxCalls = resolved.halfOpenMaxCalls;
     this.#successThreshold = resolved.successThreshold;
     this.#slowCallDurationMs = resolved.slowCallDurationMs;
-    this.#timed = resolved.windowSize !== undefined || resolved.windowMs !== undefined ||
+    const rated = resolved.windowSize !== undefined || resolved.windowMs !== undefined ||
       resolved.strategy !== undefined;
+    // Two clock reads per call are paid only by those who asked for slow calls.
+    const configured = getConfiguration().circuitBreaker ?? {};
+    this.#timesCalls = rated &&
+      [options.slowCallDurationMs, options.slowCallRateThreshold, configured.slowCallDurationMs, configured
+        .slowCallRateThreshold].some((value) => value !== undefined);
+    this.#needsNow = this.#timesCalls || resolved.windowMs !== undefined || resolved.strategy !== undefined;
     this.#excludedErrors = resolved.excludedErrors;
     this.#isFailure = resolved.isFailure;
     this.#isResultFailure = resolved.isResultFailure;
     this.#fallback = resolved.fallback;
+    this.#observeOnly = resolved.isFailure === undefined && resolved.isResultFailure === undefined &&
+      resolved.strategy === undefined;
     this.#strategy = strategyFor(resolved, options, options.initialState);
     if (options.initialState !== undefined) this.#hydrate(options.initialState);
+    this.#bindClosedHandlers();
   }
 
   /**
@@ -558,10 +584,34 @@ export class CircuitBreaker<F = never> {
    * ```
    */
   execute<T>(fn: Operation<T>, signal?: AbortSignal): Promise<T | Awaited<F>> {
-    // The common case gets its own small function: no admission, no timing.
-    return this.#state === "closed" && !this.#timed
-      ? this.#runClosed(fn, contextFor(signal))
-      : this.#run(fn, contextFor(signal));
+    // The hot path (closed, calls not timed) skips admission and uses prebuilt handlers.
+    const fast = this.#state === "closed" && !this.#timesCalls;
+    const admission = fast ? ADMITTED : this.#admit();
+    if (admission === REJECTED) {
+      try {
+        return Promise.resolve(this.#reject() as Awaited<F>);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    const epoch = this.#epoch;
+    const start = this.#timesCalls ? this.#clock.now() : 0;
+    let promise: Promise<T>;
+    try {
+      promise = Promise.resolve(fn(contextFor(signal)));
+    } catch (error) {
+      return this.#failedSync(error, admission, epoch, start);
+    }
+    if (!fast) return this.#observe(promise, admission, epoch, start);
+    const handlers = this.#closedHandlers;
+    if (this.#observeOnly) {
+      // Watch the outcome on the side and hand back the call's own promise:
+      // our reaction runs first, and the caller waits no extra turn.
+      promise.then(handlers.onResult, handlers.onError);
+      return promise;
+    }
+    // A user predicate may throw: its error must reach the caller.
+    return promise.then(handlers.onResult, handlers.onErrorRethrow);
   }
 
   /**
@@ -581,7 +631,7 @@ export class CircuitBreaker<F = never> {
     const admission = this.#admit();
     if (admission === REJECTED) return this.#reject();
     const epoch = this.#epoch;
-    const start = this.#timed ? this.#clock.now() : 0;
+    const start = this.#timesCalls ? this.#clock.now() : 0;
     let result: T;
     try {
       result = fn();
@@ -589,18 +639,7 @@ export class CircuitBreaker<F = never> {
       this.#onError(error, admission, epoch, start);
       throw error;
     }
-    if (isThenable(result)) {
-      return Promise.resolve(result).then(
-        (value) => {
-          this.#onResult(value, admission, epoch, start);
-          return value;
-        },
-        (error: unknown) => {
-          this.#onError(error, admission, epoch, start);
-          throw error;
-        },
-      ) as T;
-    }
+    if (isThenable(result)) return this.#observe(Promise.resolve(result), admission, epoch, start) as T;
     this.#onResult(result, admission, epoch, start);
     return result;
   }
@@ -701,7 +740,7 @@ export class CircuitBreaker<F = never> {
    */
   recordSuccess(): void {
     this.#refresh();
-    this.#settle(false, false, ADMITTED, this.#epoch, this.#timed ? this.#clock.now() : 0, undefined);
+    this.#settle(false, false, ADMITTED, this.#epoch, this.#needsNow ? this.#clock.now() : 0, undefined);
   }
 
   /**
@@ -718,7 +757,7 @@ export class CircuitBreaker<F = never> {
    */
   recordFailure(error?: unknown): void {
     this.#refresh();
-    this.#settle(true, false, ADMITTED, this.#epoch, this.#timed ? this.#clock.now() : 0, error);
+    this.#settle(true, false, ADMITTED, this.#epoch, this.#needsNow ? this.#clock.now() : 0, error);
   }
 
   /**
@@ -756,33 +795,49 @@ export class CircuitBreaker<F = never> {
     return this.#snapshot();
   }
 
-  async #runClosed<T>(fn: Operation<T>, context: ExecutionContext): Promise<T> {
+  #bindClosedHandlers(): void {
     const epoch = this.#epoch;
-    let result: T;
-    try {
-      result = await fn(context);
-    } catch (error) {
-      this.#onError(error, ADMITTED, epoch, 0);
-      throw error;
-    }
-    this.#onResult(result, ADMITTED, epoch, 0);
-    return result;
+    this.#closedHandlers = {
+      onResult: (value) => {
+        this.#onResult(value, ADMITTED, epoch, 0);
+        return value;
+      },
+      onError: (error) => {
+        this.#onError(error, ADMITTED, epoch, 0);
+      },
+      onErrorRethrow: (error) => {
+        this.#onError(error, ADMITTED, epoch, 0);
+        throw error;
+      },
+    };
   }
 
-  async #run<T>(fn: Operation<T>, context: ExecutionContext): Promise<T | Awaited<F>> {
-    const admission = this.#admit();
-    if (admission === REJECTED) return this.#reject() as Awaited<F>;
-    const epoch = this.#epoch;
-    const start = this.#timed ? this.#clock.now() : 0;
-    let result: T;
-    try {
-      result = await fn(context);
-    } catch (error) {
+  /** Settles `admission` when `promise` settles; per-call handlers, for the paths off the hot one. */
+  #observe<T>(promise: Promise<T>, admission: number, epoch: number, start: number): Promise<T> {
+    const onResult = (value: T): T => {
+      this.#onResult(value, admission, epoch, start);
+      return value;
+    };
+    if (this.#observeOnly) {
+      promise.then(onResult, (error: unknown) => {
+        this.#onError(error, admission, epoch, start);
+      });
+      return promise;
+    }
+    return promise.then(onResult, (error: unknown) => {
       this.#onError(error, admission, epoch, start);
       throw error;
+    });
+  }
+
+  /** Settles a call whose function threw synchronously, as a rejected promise. */
+  #failedSync(error: unknown, admission: number, epoch: number, start: number): Promise<never> {
+    try {
+      this.#onError(error, admission, epoch, start);
+    } catch (predicateError) {
+      return Promise.reject(predicateError);
     }
-    this.#onResult(result, admission, epoch, start);
-    return result;
+    return Promise.reject(error);
   }
 
   /** Decides whether a call may run: {@link ADMITTED}, {@link PROBE} (takes a slot) or {@link REJECTED}. */
@@ -820,8 +875,8 @@ export class CircuitBreaker<F = never> {
   }
 
   #onResult(result: unknown, admission: number, epoch: number, start: number): void {
-    const now = this.#timed ? this.#clock.now() : 0;
-    const slow = this.#timed && now - start > this.#slowCallDurationMs;
+    const now = this.#needsNow ? this.#clock.now() : 0;
+    const slow = this.#timesCalls && now - start > this.#slowCallDurationMs;
     if (this.#isResultFailure === undefined) {
       this.#settle(false, slow, admission, epoch, now, undefined);
       return;
@@ -838,8 +893,8 @@ export class CircuitBreaker<F = never> {
   }
 
   #onError(error: unknown, admission: number, epoch: number, start: number): void {
-    const now = this.#timed ? this.#clock.now() : 0;
-    const slow = this.#timed && now - start > this.#slowCallDurationMs;
+    const now = this.#needsNow ? this.#clock.now() : 0;
+    const slow = this.#timesCalls && now - start > this.#slowCallDurationMs;
     let counts: boolean;
     try {
       counts = this.#counts(error);
@@ -901,7 +956,10 @@ export class CircuitBreaker<F = never> {
     } else if (to !== "half-open") {
       this.#openedAtWall = null;
     }
-    if (to === "closed") this.#strategy.reset();
+    if (to === "closed") {
+      this.#strategy.reset();
+      this.#bindClosedHandlers();
+    }
 
     const specific = to === "open" || to === "forced-open"
       ? "open"

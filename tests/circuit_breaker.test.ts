@@ -377,6 +377,25 @@ describe("CircuitBreaker sliding windows", () => {
     expect(breaker.state).toBe("open");
   });
 
+  it("times calls only when slow-call options are given, here or in configure()", async () => {
+    const clock = new ManualClock();
+    const slowCall = async (breaker: CircuitBreaker): Promise<void> => {
+      const done = breaker.execute(() => clock.sleep(120_000));
+      await clock.advance(120_000);
+      await done;
+    };
+    const untimed = new CircuitBreaker({ windowSize: 10, clock });
+    await slowCall(untimed);
+    expect(untimed.stats.slowCalls).toBe(0);
+    const timed = new CircuitBreaker({ windowSize: 10, slowCallRateThreshold: 0.9, clock });
+    await slowCall(timed);
+    expect(timed.stats.slowCalls).toBe(1);
+    configure({ circuitBreaker: { slowCallDurationMs: 1_000 } });
+    const configured = new CircuitBreaker({ windowMs: 10_000, clock });
+    await slowCall(configured);
+    expect(configured.stats.slowCalls).toBe(1);
+  });
+
   it("does not time calls without a window (stats.slowCalls stays 0)", async () => {
     const clock = new ManualClock();
     const breaker = new CircuitBreaker({ clock });
