@@ -15,7 +15,7 @@ import {
   RetryExhaustedError,
 } from "./errors.ts";
 import { Emitter, type Listener, type Unsubscribe } from "./events.ts";
-import { type ContextualPolicy, parentFor, runInContext } from "./internal/context.ts";
+import { type ContextualPolicy, isThenable, parentFor, runInContext } from "./internal/context.ts";
 import { contextFor, type ExecutionContext, type Operation } from "./policy.ts";
 import {
   clock as clockSchema,
@@ -302,7 +302,7 @@ export class RetryPolicy implements ContextualPolicy {
    */
   execute<T>(fn: Operation<T>, signal?: AbortSignal): Promise<T> {
     if (signal?.aborted) return Promise.reject(signal.reason);
-    return this.#run(fn, parentFor(signal));
+    return this[runInContext](fn, parentFor(signal));
   }
 
   /** Wraps `fn` so that every call is retried under this policy. */
@@ -310,33 +310,57 @@ export class RetryPolicy implements ContextualPolicy {
     return (...args) => this.execute(() => fn(...args));
   }
 
-  /** @internal */
+  /**
+   * @internal The first attempt runs outside any async function: when it
+   * succeeds, retry costs one promise reaction and, unless results are
+   * checked, no closure but the rejection handler.
+   */
   [runInContext]<T>(fn: Operation<T>, parent: ExecutionContext | undefined): Promise<T> {
-    return this.#run(fn, parent);
+    const startedAt = this.#tracksElapsed ? this.options.clock.now() : 0;
+    let result: T | PromiseLike<T>;
+    try {
+      result = fn(parent ?? contextFor(undefined));
+    } catch (error) {
+      return this.#afterFirstError(fn, parent, startedAt, error);
+    }
+    if (!isThenable(result)) {
+      try {
+        return Promise.resolve(this.#afterFirstValue(fn, parent, startedAt, result));
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    const onValue = this.options.retryOnResult === undefined && !this.#events.has("success")
+      ? undefined
+      : (value: T) => this.#afterFirstValue(fn, parent, startedAt, value);
+    return Promise.resolve(result).then(onValue, (error) => this.#afterFirstError(fn, parent, startedAt, error));
   }
 
-  async #run<T>(fn: Operation<T>, parent: ExecutionContext | undefined): Promise<T> {
+  #afterFirstValue<T>(fn: Operation<T>, parent: ExecutionContext | undefined, startedAt: number, value: T): T | Promise<T> {
+    if (this.options.retryOnResult?.(value, 1)) return this.#retry(fn, parent, startedAt, { result: value });
+    if (this.#events.has("success")) this.#events.emit("success", { attempts: 1 });
+    return value;
+  }
+
+  #afterFirstError<T>(fn: Operation<T>, parent: ExecutionContext | undefined, startedAt: number, error: unknown): Promise<T> {
+    if (!this.#isRetryable(error, 1, parent)) {
+      this.#giveUp(1, "notRetryable", { error });
+      return Promise.reject(error);
+    }
+    return this.#retry(fn, parent, startedAt, { error });
+  }
+
+  /** Waits, then runs attempts 2 and on, after attempt 1 failed with `failure`. */
+  async #retry<T>(
+    fn: Operation<T>,
+    parent: ExecutionContext | undefined,
+    startedAt: number,
+    failure: RetryFailure,
+  ): Promise<T> {
     const options = this.options;
     const context = parent ?? contextFor(undefined);
-    const startedAt = this.#tracksElapsed ? options.clock.now() : 0;
     let previousDelayMs = options.baseDelayMs;
-    for (let attempt = 1;; attempt++) {
-      let failure: RetryFailure;
-      try {
-        const result = await fn(context);
-        if (options.retryOnResult === undefined || !options.retryOnResult(result, attempt)) {
-          if (this.#events.has("success")) this.#events.emit("success", { attempts: attempt });
-          return result;
-        }
-        failure = { result };
-      } catch (error) {
-        if (!this.#isRetryable(error, attempt, parent)) {
-          this.#giveUp(attempt, "notRetryable", { error });
-          throw error;
-        }
-        failure = { error };
-      }
-
+    for (let attempt = 1;;) {
       if (attempt >= options.maxAttempts) throw this.#exhausted(attempt, "maxAttempts", failure);
       let delayMs = previousDelayMs = backoffDelay(options, attempt, previousDelayMs);
       const serverDelayMs = options.retryAfter(
@@ -358,6 +382,22 @@ export class RetryPolicy implements ContextualPolicy {
       } catch (reason) {
         this.#giveUp(attempt, "aborted", failure);
         throw reason;
+      }
+
+      attempt++;
+      try {
+        const result = await fn(context);
+        if (options.retryOnResult === undefined || !options.retryOnResult(result, attempt)) {
+          if (this.#events.has("success")) this.#events.emit("success", { attempts: attempt });
+          return result;
+        }
+        failure = { result };
+      } catch (error) {
+        if (!this.#isRetryable(error, attempt, parent)) {
+          this.#giveUp(attempt, "notRetryable", { error });
+          throw error;
+        }
+        failure = { error };
       }
     }
   }

@@ -5,7 +5,8 @@
  * Cheap by construction: every deadline on a clock shares one timer (see
  * `internal/deadline_queue.ts`), and the signal's `AbortController` is
  * created only if the operation reads `context.signal`. An operation that
- * settles in time without reading its signal costs neither.
+ * settles within a few microtask turns costs no timer and no clock read;
+ * one that never reads its signal costs no `AbortController`.
  *
  * @module
  */
@@ -77,7 +78,7 @@ function isAbortError(error: unknown): boolean {
  * (its signal is built on first read) and its entry in the deadline queue.
  */
 class TimedCall<T> implements ExecutionContext, Deadline {
-  deadline: number;
+  deadline = Number.NaN;
   prev: Deadline | undefined = undefined;
   next: Deadline | undefined = undefined;
   list: DeadlineList | undefined = undefined;
@@ -92,10 +93,9 @@ class TimedCall<T> implements ExecutionContext, Deadline {
   #resolve: ((value: T) => void) | undefined = undefined;
   #reject: ((reason: unknown) => void) | undefined = undefined;
 
-  constructor(shared: TimeoutShared, parent: ExecutionContext | undefined, deadline: number) {
+  constructor(shared: TimeoutShared, parent: ExecutionContext | undefined) {
     this.#shared = shared;
     this.#parent = parent;
-    this.deadline = deadline;
   }
 
   get signal(): AbortSignal {
@@ -114,20 +114,9 @@ class TimedCall<T> implements ExecutionContext, Deadline {
 
   /** Waits for `promise`, under the deadline. */
   run(promise: Promise<T>, aggressive: boolean): Promise<T> {
-    this.#shared.queue.add(this, this.#shared.timeoutMs);
+    let settled: Promise<T>;
     if (aggressive) {
-      return new Promise<T>((resolve, reject) => {
-        if (this.#parent !== undefined) {
-          // Reject at once when the caller aborts, even if the operation
-          // never reads its signal.
-          const parentSignal = this.#parent.signal;
-          if (parentSignal.aborted) {
-            this.#finish();
-            reject(parentSignal.reason);
-            return;
-          }
-          parentSignal.addEventListener("abort", this);
-        }
+      settled = new Promise<T>((resolve, reject) => {
         this.#resolve = resolve;
         this.#reject = reject;
         promise.then(
@@ -135,17 +124,29 @@ class TimedCall<T> implements ExecutionContext, Deadline {
           (error) => this.#finish() && reject(this.#translate(error)),
         );
       });
+      if (this.#parent !== undefined) {
+        // Reject at once when the caller aborts, even if the operation
+        // never reads its signal.
+        const parentSignal = this.#parent.signal;
+        if (parentSignal.aborted) this.handleEvent();
+        else parentSignal.addEventListener("abort", this);
+      }
+    } else {
+      settled = promise.then(
+        (value) => {
+          this.#finish();
+          return value;
+        },
+        (error) => {
+          this.#finish();
+          throw this.#translate(error);
+        },
+      );
     }
-    return promise.then(
-      (value) => {
-        this.#finish();
-        return value;
-      },
-      (error) => {
-        this.#finish();
-        throw this.#translate(error);
-      },
-    );
+    // Queued after the reactions above, so that the queue's arming check
+    // runs after them: a promise already settled leaves before any timer.
+    if (!this.#settled) this.#shared.queue.add(this, this.#shared.timeoutMs);
+    return settled;
   }
 
   /** Deadline passed while the operation was pending. */
@@ -248,7 +249,7 @@ export class TimeoutPolicy implements ContextualPolicy {
 
   /** @internal Runs `fn` with `parent`'s signal combined with the deadline. */
   [runInContext]<T>(fn: Operation<T>, parent: ExecutionContext | undefined): Promise<T> {
-    const call = new TimedCall<T>(this.#shared, parent, this.options.clock.now() + this.#shared.timeoutMs);
+    const call = new TimedCall<T>(this.#shared, parent);
     let result: T | PromiseLike<T>;
     try {
       result = fn(call);

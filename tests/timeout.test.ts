@@ -78,6 +78,31 @@ describe("TimeoutPolicy", () => {
     expect(clock.pending).toBe(0);
   });
 
+  it("reads no clock and schedules nothing for calls that settle within a few microtasks", async () => {
+    const manual = new ManualClock();
+    let reads = 0;
+    let schedules = 0;
+    const clock = {
+      now: () => (reads++, manual.now()),
+      wallNow: () => manual.wallNow(),
+      sleep: (ms: number, signal?: AbortSignal) => manual.sleep(ms, signal),
+      schedule: (callback: () => void, ms: number) => (schedules++, manual.schedule(callback, ms)),
+    };
+    const policy = new TimeoutPolicy({ timeoutMs: 100, clock });
+    for (let i = 0; i < 10; i++) await policy.execute(async () => i);
+    await policy.execute(async () => {
+      await undefined;
+      return "two turns";
+    });
+    expect({ reads, schedules }).toEqual({ reads: 0, schedules: 0 });
+    // A call still pending after those turns is stamped and timed once.
+    const pending = outcome(policy.execute(untilAborted));
+    await manual.flush();
+    expect(schedules).toBe(1);
+    await manual.advance(100);
+    expect(pending.error).toBeInstanceOf(TimeoutError);
+  });
+
   it("rejects with a synchronous throw of the operation", async () => {
     const policy = new TimeoutPolicy({ timeoutMs: 100, clock: new ManualClock() });
     const boom = new Error("boom");

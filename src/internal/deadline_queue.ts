@@ -1,24 +1,30 @@
 /**
  * One timer per clock for every pending timeout.
  *
- * Deadlines with the same duration are kept in one doubly linked list: as the
+ * Deadlines of the same duration are kept in one doubly linked list: as the
  * clock is monotonic, appending keeps each list sorted, so adding and removing
  * are O(1) and the earliest deadline is the smallest list head. A single
  * `clock.schedule` is armed for that earliest deadline.
  *
- * The timer is armed lazily, a microtask after the first deadline of a burst
- * is added: an operation that settles within that microtask (the common case
- * for cached or synchronous work) costs no timer at all. The timer is
- * cancelled as soon as no deadline is pending, so an idle queue never keeps a
- * process alive or leaks a timer into a test.
+ * Entries are stamped lazily: a few microtask turns after the first entry of
+ * a burst is added, one clock read stamps every entry of the burst still
+ * pending (deadline = that time + its duration), and the timer is armed if
+ * needed. An operation that settles within those turns (cached or
+ * synchronous work, an `async` function awaiting settled values) costs no
+ * clock read and no timer; on virtual machines, where reading the clock can
+ * cost as much as the call itself, this matters. A deadline can only be late
+ * by those few microtask turns, never early.
+ *
+ * The timer is cancelled as soon as no entry is pending, so an idle queue
+ * never keeps a process alive or leaks a timer into a test.
  *
  * @module
  */
 import type { CancelTimer, Clock } from "../clock.ts";
 
-/** An entry of a {@link DeadlineQueue}. The queue owns the link fields. */
+/** An entry of a {@link DeadlineQueue}. The queue owns every field but `expire`. */
 export interface Deadline {
-  /** Absolute `clock.now()` at which {@link Deadline.expire} is due. */
+  /** `clock.now()` at which {@link Deadline.expire} is due; `NaN` until stamped. */
   deadline: number;
   prev: Deadline | undefined;
   next: Deadline | undefined;
@@ -27,11 +33,21 @@ export interface Deadline {
   expire(): void;
 }
 
-/** Deadlines of one duration, in deadline order. */
-export class DeadlineList {
+/** Entries of one duration, in deadline order; unstamped ones at the tail. */
+class DeadlineList {
+  readonly durationMs: number;
   head: Deadline | undefined = undefined;
   tail: Deadline | undefined = undefined;
+
+  constructor(durationMs: number) {
+    this.durationMs = durationMs;
+  }
 }
+
+export type { DeadlineList };
+
+/** Microtask turns between adding an entry and stamping it. */
+const STAMP_AFTER_TURNS = 3;
 
 /** Drop the per-duration lists when this many exist and none is in use. */
 const MAX_IDLE_LISTS = 32;
@@ -41,23 +57,27 @@ export class DeadlineQueue {
   readonly #clock: Clock;
   readonly #lists = new Map<number, DeadlineList>();
   #size = 0;
-  #cancelTimer: CancelTimer | undefined;
+  #cancelTimer: CancelTimer | undefined = undefined;
   #armedAt = Infinity;
-  #checkQueued = false;
+  /** Microtask turns left before the queued stamp runs; 0: none queued. */
+  #stampTurns = 0;
+  /** A settled promise to hop microtask turns with: cheaper than `queueMicrotask` on Node. */
+  readonly #settled: Promise<void> = Promise.resolve();
 
   constructor(clock: Clock) {
     this.#clock = clock;
   }
 
-  /** Deadlines pending. */
+  /** Entries pending. */
   get size(): number {
     return this.#size;
   }
 
-  /** Queues `entry`, due at `entry.deadline`; `durationMs` picks its list. */
+  /** Queues `entry` to expire `durationMs` from (about) now. */
   add(entry: Deadline, durationMs: number): void {
     let list = this.#lists.get(durationMs);
-    if (list === undefined) this.#lists.set(durationMs, list = new DeadlineList());
+    if (list === undefined) this.#lists.set(durationMs, list = new DeadlineList(durationMs));
+    entry.deadline = Number.NaN;
     entry.list = list;
     entry.next = undefined;
     entry.prev = list.tail;
@@ -65,9 +85,9 @@ export class DeadlineQueue {
     else list.tail.next = entry;
     list.tail = entry;
     this.#size++;
-    if (entry.deadline < this.#armedAt && !this.#checkQueued) {
-      this.#checkQueued = true;
-      queueMicrotask(this.#check);
+    if (this.#stampTurns === 0) {
+      this.#stampTurns = STAMP_AFTER_TURNS;
+      void this.#settled.then(this.#stamp);
     }
   }
 
@@ -92,43 +112,52 @@ export class DeadlineQueue {
     if (this.#lists.size > MAX_IDLE_LISTS) this.#lists.clear();
   }
 
-  #earliest(): number {
+  /** Stamps the unstamped entries (at the tails) and arms the timer if needed. */
+  readonly #stamp = (): void => {
+    if (this.#size === 0) {
+      this.#stampTurns = 0;
+      return;
+    }
+    if (--this.#stampTurns > 0) {
+      void this.#settled.then(this.#stamp);
+      return;
+    }
+    const now = this.#clock.now();
     let earliest = Infinity;
     for (const list of this.#lists.values()) {
+      for (let entry = list.tail; entry !== undefined && Number.isNaN(entry.deadline); entry = entry.prev) {
+        entry.deadline = now + list.durationMs;
+      }
       if (list.head !== undefined && list.head.deadline < earliest) earliest = list.head.deadline;
     }
-    return earliest;
-  }
+    if (earliest < this.#armedAt) this.#arm(earliest, now);
+  };
 
-  #arm(at: number): void {
+  #arm(at: number, now: number): void {
     this.#cancelTimer?.();
     this.#armedAt = at;
-    this.#cancelTimer = this.#clock.schedule(this.#fire, at - this.#clock.now());
+    this.#cancelTimer = this.#clock.schedule(this.#fire, at - now);
   }
-
-  readonly #check = (): void => {
-    this.#checkQueued = false;
-    if (this.#size === 0) return;
-    const earliest = this.#earliest();
-    if (earliest < this.#armedAt) this.#arm(earliest);
-  };
 
   readonly #fire = (): void => {
     this.#cancelTimer = undefined;
     this.#armedAt = Infinity;
     const now = this.#clock.now();
     // Unlink everything due first, then expire: expiring runs user code
-    // (abort listeners) that may add or remove entries.
+    // (abort listeners) that may add or remove entries. Unstamped entries
+    // (NaN) are never due.
     const due: Deadline[] = [];
+    let earliest = Infinity;
     for (const list of this.#lists.values()) {
       while (list.head !== undefined && list.head.deadline <= now) {
         const entry = list.head;
         this.remove(entry);
         due.push(entry);
       }
+      if (list.head !== undefined && list.head.deadline < earliest) earliest = list.head.deadline;
     }
+    if (earliest < Infinity && this.#cancelTimer === undefined) this.#arm(earliest, now);
     for (const entry of due) entry.expire();
-    if (this.#size > 0 && this.#cancelTimer === undefined) this.#arm(this.#earliest());
   };
 }
 
