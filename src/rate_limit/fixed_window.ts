@@ -14,7 +14,7 @@ import { z } from "zod";
 import { validate } from "../validation.ts";
 import type { RateLimitAlgorithm } from "./algorithm.ts";
 import { AlgorithmLimiter, type LimiterOptions } from "./limiter.ts";
-import { limiterShape, windowShape } from "./options.ts";
+import { limiterShape, positiveWait, windowShape } from "./options.ts";
 import type { WindowOptions } from "./sliding_window.ts";
 
 /** Plain, serializable fixed-window state. */
@@ -74,7 +74,7 @@ export class FixedWindow implements RateLimitAlgorithm<FixedWindowState> {
     }
     if (cost > this.limit) return Infinity;
     const wait = (window + 1) * this.windowMs - now;
-    return wait > 0 ? wait : Number.MIN_VALUE;
+    return positiveWait(wait);
   }
 
   available(state: Readonly<FixedWindowState>, now: number): number {

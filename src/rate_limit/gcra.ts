@@ -1,18 +1,17 @@
 /**
  * GCRA, the generic cell rate algorithm (virtual scheduling): the same limit
  * as a token bucket (`rate` per `perMs`, bursts of `burst`), kept as one
- * number, the theoretical arrival time `tatMs`. A single number with a
- * natural expiry (`tatMs - now`) is what store-backed limiters want: one
+ * number, the theoretical arrival time. A single number with a natural
+ * expiry ({@link Gcra.resetAfter}) is what store-backed limiters want: one
  * Redis key with a TTL, one Durable Object field.
  *
  * Pure core ({@link Gcra}) and in-process limiter ({@link GcraLimiter}) are
  * separate; see `algorithm.ts`.
  *
- * Precision: each admission adds `cost × perMs / rate` to `tatMs`, rounding
- * to the nearest double (half an ulp of `tatMs`: below 10⁻⁷ ms for monotonic
- * times under 10⁹ ms). The error does not grow with idle time, since `tatMs`
- * restarts from `now` whenever the bucket is full. The token bucket's
- * anchored state avoids even that.
+ * Precision: the arrival time is counted in emission intervals (`ms × rate /
+ * perMs`), not in ms, so an admission adds the exact `cost` rather than a
+ * rounded `cost × perMs / rate`; only the conversion of `now` rounds, once
+ * per decision. 10⁶ admissions do not drift.
  *
  * @module
  */
@@ -20,13 +19,16 @@ import { z } from "zod";
 import { validate } from "../validation.ts";
 import type { RateLimitAlgorithm } from "./algorithm.ts";
 import { AlgorithmLimiter, type LimiterOptions } from "./limiter.ts";
-import { bucketParams, bucketShape, limiterShape } from "./options.ts";
+import { bucketParams, bucketShape, limiterShape, positiveWait } from "./options.ts";
 import type { BucketOptions } from "./token_bucket.ts";
 
 /** Plain, serializable GCRA state. */
 export interface GcraState {
-  /** Theoretical arrival time: when the bucket would be full again. */
-  tatMs: number;
+  /**
+   * Theoretical arrival time, in emission intervals since time 0
+   * (`ms × rate / perMs`): the bucket is full again when `now` reaches it.
+   */
+  tat: number;
 }
 
 /**
@@ -38,8 +40,8 @@ export interface GcraState {
  * const gcra = new Gcra({ rate: 10, perMs: 1_000, burst: 1 });
  * const state = gcra.initial(0);
  * gcra.step(state, 0, 1, state);
- * if (state.tatMs !== 100) throw new Error("one emission interval ahead");
- * if (gcra.step(state, 50, 1, state) !== 50) throw new Error("due at 100");
+ * if (state.tat !== 1) throw new Error("one emission interval ahead");
+ * if (gcra.step(state, 50, 1, state) !== 50) throw new Error("due at 100 ms");
  * ```
  */
 export class Gcra implements RateLimitAlgorithm<GcraState> {
@@ -63,40 +65,45 @@ export class Gcra implements RateLimitAlgorithm<GcraState> {
     this.burst = burst;
     this.limit = burst;
     this.intervalMs = perMs / rate;
-    this.windowMs = (burst * perMs) / rate;
+    this.windowMs = burst * this.intervalMs;
   }
 
   initial(now: number): GcraState {
-    return { tatMs: now };
+    return { tat: this.#units(now) };
   }
 
   restore(now: number, fullAt: number): GcraState {
-    return { tatMs: Math.max(now, fullAt) };
+    return { tat: this.#units(Math.max(now, fullAt)) };
   }
 
   clone(state: Readonly<GcraState>): GcraState {
-    return { tatMs: state.tatMs };
+    return { tat: state.tat };
   }
 
   step(state: Readonly<GcraState>, now: number, cost: number, next: GcraState): number {
-    const tat = state.tatMs > now ? state.tatMs : now;
-    const newTat = tat + cost * this.intervalMs;
-    const wait = newTat - this.windowMs - now;
-    if (wait <= 0) {
-      next.tatMs = newTat;
+    const position = this.#units(now);
+    const ahead = state.tat > position ? state.tat - position : 0;
+    const excess = ahead + cost - this.burst;
+    if (excess <= 0) {
+      next.tat = (ahead > 0 ? state.tat : position) + cost;
       return 0;
     }
-    return cost > this.burst ? Infinity : wait;
+    return cost > this.burst ? Infinity : positiveWait(excess * this.intervalMs);
   }
 
   available(state: Readonly<GcraState>, now: number): number {
-    const ahead = state.tatMs - now;
-    return ahead > 0 ? this.burst - ahead / this.intervalMs : this.burst;
+    const ahead = state.tat - this.#units(now);
+    return ahead > 0 ? this.burst - ahead : this.burst;
   }
 
   resetAfter(state: Readonly<GcraState>, now: number): number {
-    const ahead = state.tatMs - now;
-    return ahead > 0 ? ahead : 0;
+    const ahead = state.tat - this.#units(now);
+    return ahead > 0 ? ahead * this.intervalMs : 0;
+  }
+
+  /** `ms` in emission intervals. */
+  #units(ms: number): number {
+    return (ms * this.rate) / this.perMs;
   }
 }
 

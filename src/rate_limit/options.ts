@@ -94,6 +94,15 @@ export function checkCost(algorithm: RateLimitAlgorithm, cost: number): void {
   }
 }
 
+/**
+ * A refusal's wait, at least 1 ns. The exact wait can round to a vanishing
+ * number, and a caller adding it to a large `now` would not move at all; a
+ * nanosecond more buys far more than any rounding error.
+ */
+export function positiveWait(wait: number): number {
+  return wait > 1e-6 ? wait : 1e-6;
+}
+
 /** Throws a `RangeError` unless `timeoutMs` is undefined or a number >= 0. */
 export function checkTimeout(timeoutMs: number | undefined): void {
   if (timeoutMs !== undefined && (typeof timeoutMs !== "number" || !(timeoutMs >= 0))) {

@@ -18,7 +18,7 @@ import { z } from "zod";
 import { validate } from "../validation.ts";
 import type { RateLimitAlgorithm } from "./algorithm.ts";
 import { AlgorithmLimiter, type LimiterOptions } from "./limiter.ts";
-import { limiterShape, windowShape } from "./options.ts";
+import { limiterShape, positiveWait, windowShape } from "./options.ts";
 
 /** Options of the window-based algorithms. */
 export interface WindowOptions {
@@ -109,7 +109,7 @@ export class SlidingWindowLog implements RateLimitAlgorithm<SlidingWindowLogStat
     if (cost > capacity) return Infinity;
     let slot = head + size + cost - capacity - 1;
     if (slot >= capacity) slot -= capacity;
-    return times[slot]! + this.windowMs - now;
+    return positiveWait(times[slot]! + this.windowMs - now);
   }
 
   available(state: Readonly<SlidingWindowLogState>, now: number): number {
@@ -229,7 +229,7 @@ export class SlidingWindowCounter implements RateLimitAlgorithm<SlidingWindowCou
       dueAt = (window + 1 - (limit - cost - current) / previous) * windowMs;
     }
     const wait = dueAt - now;
-    return wait > 0 ? wait : Number.MIN_VALUE;
+    return positiveWait(wait);
   }
 
   available(state: Readonly<SlidingWindowCounterState>, now: number): number {

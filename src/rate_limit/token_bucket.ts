@@ -19,7 +19,7 @@ import { z } from "zod";
 import { validate } from "../validation.ts";
 import type { RateLimitAlgorithm } from "./algorithm.ts";
 import { AlgorithmLimiter, type LimiterOptions } from "./limiter.ts";
-import { bucketParams, bucketShape, limiterShape } from "./options.ts";
+import { bucketParams, bucketShape, limiterShape, positiveWait } from "./options.ts";
 
 /** Options of a rate-based algorithm (token bucket, GCRA). */
 export interface BucketOptions {
@@ -106,7 +106,7 @@ export class TokenBucket implements RateLimitAlgorithm<TokenBucketState> {
     }
     if (cost > this.burst) return Infinity;
     const wait = (deficit * this.perMs) / this.rate - elapsed;
-    return wait > 0 ? wait : Number.MIN_VALUE;
+    return positiveWait(wait);
   }
 
   available(state: Readonly<TokenBucketState>, now: number): number {
