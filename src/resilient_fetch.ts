@@ -1,0 +1,267 @@
+/**
+ * A `fetch` with resilience built in, for edge functions and any runtime
+ * with a web-standard `fetch`: a circuit breaker per origin, retries that
+ * honour `Retry-After`, per-attempt and overall timeouts, and an optional
+ * bulkhead. It has `fetch`'s signature and can replace it anywhere.
+ *
+ * Layers, outermost first: bulkhead, overall timeout, retry, the origin's
+ * circuit breaker, per-attempt timeout, `fetch`. The breaker sits inside the
+ * retry so that every failed attempt counts, and an open circuit ends the
+ * retries at once instead of being waited on.
+ *
+ * @module
+ */
+import { z } from "zod";
+import { Bulkhead, type BulkheadOptions } from "./bulkhead.ts";
+import { CircuitBreaker, type CircuitBreakerOptions } from "./circuit_breaker.ts";
+import { CircuitBreakerRegistry } from "./circuit_breaker_registry.ts";
+import { type Clock, systemClock } from "./clock.ts";
+import { BulkheadRejectedError, CircuitOpenError, ConfigError, NotRetryableError } from "./errors.ts";
+import { Pipeline } from "./pipeline.ts";
+import type { ExecutionContext, Policy } from "./policy.ts";
+import { type RetryOptions, RetryPolicy } from "./retry.ts";
+import { TimeoutPolicy } from "./timeout.ts";
+import { clock as clockSchema, durationMs, func, validate } from "./validation.ts";
+
+/** `fetch`'s signature. */
+export type FetchFunction = (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>;
+
+/** Retry options of {@link createResilientFetch}; which failures to retry is decided by the fetch itself. */
+export type ResilientFetchRetryOptions = Omit<RetryOptions, "clock" | "retryOn" | "retryOnResult" | "retryAfter">;
+
+/** Circuit-breaker options of {@link createResilientFetch}, applied to each origin's breaker. */
+export type ResilientFetchBreakerOptions = Omit<
+  CircuitBreakerOptions,
+  "name" | "clock" | "isResultFailure" | "fallback" | "initialState"
+>;
+
+/** Options of {@link createResilientFetch}. */
+export interface ResilientFetchOptions {
+  /** The `fetch` to wrap. Default: the runtime's `globalThis.fetch`, looked up at call time. */
+  fetch?: FetchFunction;
+  /** Retry options (default: the `retry` defaults of `configure()`), or `false` for no retries. */
+  retry?: ResilientFetchRetryOptions | false;
+  /**
+   * Methods retried without an `Idempotency-Key` header. Default the
+   * idempotent ones: GET, HEAD, OPTIONS, PUT, DELETE. A request that carries
+   * `Idempotency-Key` is retried whatever its method.
+   */
+  retryMethods?: readonly string[];
+  /** Deadline of each attempt, in ms. Default: none. */
+  attemptTimeoutMs?: number;
+  /** Deadline of the whole call, retries and waits included, in ms. Default: none. */
+  timeoutMs?: number;
+  /** Options of the breaker kept for each origin, or `false` for none. Default: the breaker defaults. */
+  circuitBreaker?: ResilientFetchBreakerOptions | false;
+  /** Where the per-origin breakers live (named by origin). Default: a registry of this fetch's own. */
+  registry?: CircuitBreakerRegistry;
+  /** A bulkhead shared by every call (or its options). Default: none. */
+  bulkhead?: Bulkhead | BulkheadOptions;
+  /**
+   * Whether a response is a failure: counted by the breaker and retried.
+   * Default: status >= 500, 408 and 429.
+   */
+  isFailureResponse?: (response: Response) => boolean;
+  /** Time source for every layer. Default {@link systemClock}. */
+  clock?: Clock;
+}
+
+/** A resilient `fetch`, with its parts reachable for events and inspection. */
+export interface ResilientFetch extends FetchFunction {
+  /** The per-origin breakers (`registry.get("https://api.example.com")`). */
+  readonly registry: CircuitBreakerRegistry;
+  /** The retry policy, `undefined` when retries are off: subscribe to its events here. */
+  readonly retryPolicy: RetryPolicy | undefined;
+  /** The bulkhead, if any. */
+  readonly bulkhead: Bulkhead | undefined;
+}
+
+const DEFAULT_RETRY_METHODS: readonly string[] = ["GET", "HEAD", "OPTIONS", "PUT", "DELETE"];
+
+/** The default `isFailureResponse`: 5xx, 408 Request Timeout and 429 Too Many Requests. */
+export function isFailureResponse(response: Response): boolean {
+  return response.status >= 500 || response.status === 408 || response.status === 429;
+}
+
+const optionsSchema = z.strictObject({
+  fetch: func<FetchFunction>().optional(),
+  retry: z.union([z.literal(false), z.record(z.string(), z.unknown())], {
+    error: "retry options (an object) or false",
+  }).optional(),
+  retryMethods: z.array(z.string({ error: "an HTTP method name" }), {
+    error: "an array of HTTP method names",
+  }).optional(),
+  attemptTimeoutMs: durationMs(0, true).optional(),
+  timeoutMs: durationMs(0, true).optional(),
+  circuitBreaker: z.union([z.literal(false), z.record(z.string(), z.unknown())], {
+    error: "circuit breaker options (an object) or false",
+  }).optional(),
+  registry: z.custom<CircuitBreakerRegistry>((value) => value instanceof CircuitBreakerRegistry, {
+    error: "a CircuitBreakerRegistry",
+  }).optional(),
+  bulkhead: z.union([
+    z.custom<Bulkhead>((value) => value instanceof Bulkhead),
+    z.record(z.string(), z.unknown()),
+  ], { error: "a Bulkhead or bulkhead options" }).optional(),
+  isFailureResponse: func<(response: Response) => boolean>().optional(),
+  clock: clockSchema().optional(),
+});
+
+/** Builds a nested component, reporting its bad options under `prefix.`. */
+function nested<T>(prefix: string, build: () => T): T {
+  try {
+    return build();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    throw new ConfigError(
+      "createResilientFetch",
+      error.issues.map((issue) => ({ ...issue, field: `${prefix}.${issue.field}` })),
+    );
+  }
+}
+
+function isOneShotBody(body: unknown): boolean {
+  if (body === null || body === undefined) return false;
+  if (typeof ReadableStream !== "undefined" && body instanceof ReadableStream) return true;
+  // Async iterables (accepted as bodies by some runtimes) can be read once too.
+  return typeof (body as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === "function";
+}
+
+/** Why a request may not be sent twice, or `undefined` if it may. */
+function whyNotRetryable(request: Request, init: RequestInit | undefined, retryMethods: ReadonlySet<string>): string | undefined {
+  if (isOneShotBody(init?.body)) {
+    return "its body is a one-shot stream, which cannot be sent twice (pass a string, bytes or a Blob to allow retries)";
+  }
+  if (!retryMethods.has(request.method) && !request.headers.has("idempotency-key")) {
+    return `${request.method} is not idempotent and the request has no Idempotency-Key header`;
+  }
+  return undefined;
+}
+
+/**
+ * Creates a `fetch` with a circuit breaker per origin, retries, timeouts and
+ * an optional bulkhead.
+ *
+ * - Network errors, attempt timeouts, and responses that
+ *   `isFailureResponse` flags (5xx, 408, 429) are failures: the origin's
+ *   breaker counts them, and they are retried, waiting at least the
+ *   response's `Retry-After` (capped by `retry.maxDelayMs`).
+ * - Only idempotent methods (GET, HEAD, OPTIONS, PUT, DELETE) are retried,
+ *   plus any request with an `Idempotency-Key` header: a POST without one is
+ *   never retried silently. A request whose body is a one-shot stream is
+ *   never retried. When such a request fails with a network error, the
+ *   rejection is a {@link NotRetryableError} that says why, the original
+ *   error as its `cause`.
+ * - When the last attempt still gets a failure response, that response is
+ *   returned, as `fetch` would; when it still throws, the call rejects with
+ *   a `RetryExhaustedError` (cause: the last error). An open circuit rejects
+ *   with `CircuitOpenError`; a full bulkhead with `BulkheadRejectedError`; an
+ *   overall or attempt deadline with `TimeoutError`.
+ * - The caller's `signal` (in `init` or on the `Request`) cancels everything
+ *   at once: queued, waiting or in flight. The call rejects with its reason.
+ *
+ * @example
+ * ```ts
+ * import { createResilientFetch } from "bulwark";
+ * let calls = 0;
+ * const flaky = async (): Promise<Response> =>
+ *   new Response(null, { status: ++calls < 3 ? 503 : 200 });
+ * const fetchWithRetry = createResilientFetch({ fetch: flaky, retry: { baseDelayMs: 0 } });
+ * const response = await fetchWithRetry("https://api.example.com/items");
+ * if (response.status !== 200 || calls !== 3) throw new Error("expected the third attempt to succeed");
+ * ```
+ */
+export function createResilientFetch(options: ResilientFetchOptions = {}): ResilientFetch {
+  const parsed = validate("createResilientFetch", optionsSchema, options);
+  const clock = parsed.clock ?? systemClock;
+  const isFailure = parsed.isFailureResponse ?? isFailureResponse;
+  const retryMethods: ReadonlySet<string> = new Set(
+    (parsed.retryMethods ?? DEFAULT_RETRY_METHODS).map((method) => method.toUpperCase()),
+  );
+  const registry = parsed.registry ?? new CircuitBreakerRegistry();
+  const breakerOptions = parsed.circuitBreaker === false
+    ? undefined
+    : { ...(parsed.circuitBreaker ?? {}) as ResilientFetchBreakerOptions, clock, isResultFailure: (r: unknown) => r instanceof Response && isFailure(r) };
+  // Validate the breaker options now, not on the first request to an origin.
+  if (breakerOptions !== undefined) nested("circuitBreaker", () => new CircuitBreaker(breakerOptions));
+
+  const bulkhead = parsed.bulkhead === undefined
+    ? undefined
+    : parsed.bulkhead instanceof Bulkhead
+    ? parsed.bulkhead
+    : nested("bulkhead", () => new Bulkhead({ clock, ...parsed.bulkhead as BulkheadOptions }));
+  const overallTimeout = parsed.timeoutMs === undefined
+    ? undefined
+    : new TimeoutPolicy({ timeoutMs: parsed.timeoutMs, clock });
+  const attemptTimeout = parsed.attemptTimeoutMs === undefined
+    ? undefined
+    : new TimeoutPolicy({ timeoutMs: parsed.attemptTimeoutMs, clock });
+
+  // One retry policy for every request; a request that may not be retried
+  // never reaches it (see `attempts` below).
+  const retryPolicy: RetryPolicy | undefined = parsed.retry === false ? undefined : nested("retry", () =>
+    new RetryPolicy({
+      ...parsed.retry as ResilientFetchRetryOptions,
+      clock,
+      // An open circuit or a full bulkhead is an answer, not a glitch: retrying
+      // it would only add load. NotRetryableError is never retried anyway.
+      retryOn: (error) => !(error instanceof CircuitOpenError) && !(error instanceof BulkheadRejectedError),
+      // The last attempt's failure response is returned as is, like fetch would.
+      retryOnResult: (result, attempt) =>
+        result instanceof Response && isFailure(result) && attempt < retryPolicy!.options.maxAttempts,
+    }));
+  // A failure response that will be retried still holds its connection.
+  retryPolicy?.on("retry", (event) => {
+    if ("result" in event && event.result instanceof Response) event.result.body?.cancel().catch(() => {});
+  });
+
+  const outer: Policy[] = [];
+  if (bulkhead !== undefined) outer.push(bulkhead);
+  if (overallTimeout !== undefined) outer.push(overallTimeout);
+  const outerPipeline = new Pipeline(outer);
+
+  const resilientFetch = (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
+    let request: Request;
+    try {
+      request = new Request(input, init);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const baseFetch: FetchFunction = parsed.fetch ?? ((i, o) => globalThis.fetch(i, o));
+    const reason = whyNotRetryable(request, init, retryMethods);
+    // Streams cannot be cloned without buffering; send them once, as given.
+    const sendOnce = reason !== undefined && isOneShotBody(init?.body);
+    const breaker = breakerOptions === undefined
+      ? undefined
+      : registry.getOrCreate(new URL(request.url).origin, breakerOptions);
+
+    const send = ({ signal }: ExecutionContext): Promise<Response> =>
+      baseFetch(sendOnce ? request : request.clone(), { signal });
+    const timedSend = attemptTimeout === undefined
+      ? send
+      : (context: ExecutionContext) => attemptTimeout.execute(send, context.signal);
+    const guardedSend = breaker === undefined
+      ? timedSend
+      : (context: ExecutionContext) => breaker.execute(timedSend, context.signal) as Promise<Response>;
+
+    const attempts = (context: ExecutionContext): Promise<Response> => {
+      if (retryPolicy === undefined) return guardedSend(context);
+      if (reason === undefined) return retryPolicy.execute(guardedSend, context.signal);
+      // Not retryable: one attempt, and a network error says why it was not retried.
+      return guardedSend(context).catch((error: unknown) => {
+        if (context.signal.aborted || error instanceof CircuitOpenError || error instanceof BulkheadRejectedError) {
+          throw error;
+        }
+        throw new NotRetryableError(
+          error,
+          `${request.method} ${request.url} failed and was not retried: ${reason}` +
+            (error instanceof Error ? ` (${error.message})` : ""),
+        );
+      });
+    };
+    const callerSignal = init?.signal ?? (input instanceof Request ? input.signal : undefined);
+    return outerPipeline.execute(attempts, callerSignal ?? undefined);
+  };
+
+  return Object.assign(resilientFetch, { registry, retryPolicy, bulkhead });
+}
