@@ -24,3 +24,4 @@ export * from "./src/rate_limit/mod.ts";
 export * from "./src/breaker/mod.ts";
 export * from "./src/circuit_breaker.ts";
 export * from "./src/circuit_breaker_registry.ts";
+export * from "./src/resilient_fetch.ts";
