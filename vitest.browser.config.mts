@@ -12,6 +12,11 @@ if (!existsSync(CHROMIUM)) {
 }
 
 export default defineConfig({
+  // One cache per leg: legs run side by side and must not rewrite each other's.
+  cacheDir: "node_modules/.vite/chromium",
+  // Bundled before the first test file loads: a dependency discovered
+  // mid-run makes Vite reload the page under the running tests.
+  optimizeDeps: { include: ["fast-check", "zod"] },
   test: {
     include: testFilesFor("chromium"),
     browser: {

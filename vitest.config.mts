@@ -3,8 +3,12 @@
 import { defineConfig } from "vitest/config";
 import { testFilesFor } from "./scripts/test_files.mjs";
 
+const leg = process.env.BULWARK_LEG ?? "node20";
+
 export default defineConfig({
+  // One cache per leg: legs run side by side and must not rewrite each other's.
+  cacheDir: `node_modules/.vite/${leg}`,
   test: {
-    include: testFilesFor(process.env.BULWARK_LEG ?? "node20"),
+    include: testFilesFor(leg),
   },
 });

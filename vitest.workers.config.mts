@@ -6,6 +6,8 @@ import { testFilesFor } from "./scripts/test_files.mjs";
 
 export default defineConfig({
   plugins: [cloudflareTest({ wrangler: { configPath: "./wrangler.toml" } })],
+  // One cache per leg: legs run side by side and must not rewrite each other's.
+  cacheDir: "node_modules/.vite/workerd",
   test: {
     include: testFilesFor("workerd"),
   },

@@ -8,7 +8,8 @@
 // tests/<name>.bun.test.ts        bun only
 // tests/<name>.workers.test.ts    workerd only (cloudflare:test bindings)
 // tests/<name>.browser.test.ts    chromium only
-// tests/guard*.test.ts            node20 only: checks of the repository itself
+// tests/guard*.test.ts            node20 only (checks of the repository itself),
+//                                 unless tagged like the others
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 
@@ -26,9 +27,9 @@ const TAGS = {
 /** The legs a test file (path relative to the repo root) runs on. */
 export function runtimesFor(file) {
   const name = file.split("/").pop();
-  if (name.startsWith("guard")) return ["node20"];
   const tag = /\.([a-z0-9]+)\.test\.ts$/.exec(name)?.[1];
-  return (tag && TAGS[tag]) ?? RUNTIMES;
+  if (tag && TAGS[tag]) return TAGS[tag];
+  return name.startsWith("guard") ? ["node20"] : RUNTIMES;
 }
 
 /** Every test file under tests/, as repo-relative paths, sorted. */

@@ -1,0 +1,99 @@
+// Guard: every public entry point that claims to run on Cloudflare Workers
+// can be imported at global scope there. workerd refuses timers,
+// AbortController, random values and I/O outside a handler, and a Worker
+// whose imports do any of them fails to start. Each entry is bundled as a
+// Worker would bundle it and started in a real workerd (Miniflare).
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
+import { Miniflare } from "miniflare";
+import { describe, expect, it } from "vitest";
+
+const ROOT = fileURLToPath(new URL("../", import.meta.url));
+
+/**
+ * Subpaths that need a server runtime (files, sockets, process signals) and
+ * are not meant for Workers. Every other subpath must import cleanly there.
+ */
+const NOT_FOR_WORKERS = new Set(["./fs", "./node", "./deno", "./bun"]);
+
+const packageJson = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { exports: Record<string, string> };
+const compatibilityDate = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(readFileSync(join(ROOT, "wrangler.toml"), "utf8"))?.[1];
+
+/** `./dist/src/testing/mod.js` is built from `src/testing/mod.ts`. */
+function sourceOf(target: string): string {
+  return join(ROOT, target.replace(/^\.\/dist\//, "").replace(/\.js$/, ".ts"));
+}
+
+const workersEntries = Object.entries(packageJson.exports)
+  .filter(([subpath, target]) => target.endsWith(".js") && !NOT_FOR_WORKERS.has(subpath))
+  .map(([subpath, target]) => ({ subpath, source: sourceOf(target) }));
+
+type Started = { exports: string[]; error?: undefined } | { exports?: undefined; error: string };
+
+/**
+ * Bundles `moduleSource` (resolved from the repo root) into a Worker that
+ * imports it at global scope and answers with the names it exports.
+ */
+async function startInWorkerd(moduleSource: string): Promise<Started> {
+  const bundle = await build({
+    stdin: {
+      contents: `${moduleSource}\nexport default { fetch: () => Response.json(Object.keys(entry)) };`,
+      resolveDir: ROOT,
+      loader: "ts",
+    },
+    bundle: true,
+    format: "esm",
+    platform: "neutral",
+    conditions: ["workerd", "worker", "browser"],
+    write: false,
+    logLevel: "silent",
+  });
+  let runtimeLog = "";
+  const miniflare = new Miniflare({
+    modules: true,
+    script: bundle.outputFiles[0]!.text,
+    compatibilityDate,
+    handleRuntimeStdio(stdout, stderr) {
+      stdout.on("data", (chunk: Buffer) => (runtimeLog += chunk));
+      stderr.on("data", (chunk: Buffer) => (runtimeLog += chunk));
+    },
+  });
+  try {
+    const response = await miniflare.dispatchFetch("http://entry/");
+    return { exports: (await response.json()) as string[] };
+  } catch (error) {
+    const disallowed = /Uncaught .*/.exec(runtimeLog)?.[0];
+    return { error: disallowed ?? `${(error as Error).message}\n${runtimeLog}` };
+  } finally {
+    await miniflare.dispose().catch(() => undefined);
+  }
+}
+
+describe("guard: public entry points import at global scope in workerd", () => {
+  it("covers the core entry and finds the compatibility date", () => {
+    expect(workersEntries.map((e) => e.subpath)).toContain(".");
+    expect(compatibilityDate).toMatch(/^\d{4}-\d{2}-\d{2}$/);
+  });
+
+  for (const { subpath, source } of workersEntries) {
+    it(`imports '${subpath}' without a disallowed operation`, async () => {
+      const started = await startInWorkerd(`import * as entry from ${JSON.stringify(source)};`);
+      expect(started.error).toBeUndefined();
+      const inNode = Object.keys(await import(source)).sort();
+      expect(started.exports?.sort()).toEqual(inNode);
+      expect(inNode.length).toBeGreaterThan(0);
+    }, 30_000);
+  }
+
+  it("fails an entry that creates an AbortController at import", async () => {
+    const started = await startInWorkerd(`const shared = new AbortController();\nconst entry = { shared };`);
+    expect(started.error).toContain("Disallowed operation called within global scope");
+  }, 30_000);
+
+  it("fails an entry that starts a timer at import", async () => {
+    const started = await startInWorkerd(`const timer = setTimeout(() => {}, 1_000);\nconst entry = { timer };`);
+    expect(started.error).toContain("Disallowed operation called within global scope");
+  }, 30_000);
+});
