@@ -47,7 +47,7 @@ const policySchema = z.custom<Policy>(
 export class Pipeline implements ContextualPolicy {
   /** The layers, outermost first. */
   readonly policies: readonly Policy[];
-  readonly #contextual: readonly boolean[];
+  readonly #run: Runner;
 
   constructor(policies: readonly Policy[]) {
     const parsed = z.array(policySchema, { error: "an array of policies" }).safeParse(policies);
@@ -55,13 +55,15 @@ export class Pipeline implements ContextualPolicy {
       throw new ConfigError("Pipeline", toConfigIssues(z.array(policySchema), policies, parsed.error.issues, "policies."));
     }
     this.policies = Object.freeze([...policies]);
-    this.#contextual = this.policies.map(isContextual);
+    let run: Runner = invoke;
+    for (let index = this.policies.length - 1; index >= 0; index--) run = layer(this.policies[index]!, run, index === this.policies.length - 1);
+    this.#run = run;
   }
 
   /** Runs `fn` through every layer. `signal` reaches each layer and `fn`. */
   execute<T>(fn: Operation<T>, signal?: AbortSignal): Promise<T> {
     if (signal?.aborted) return Promise.reject(signal.reason);
-    return this.#runFrom(0, fn, parentFor(signal));
+    return this.#run(fn, parentFor(signal));
   }
 
   /** Wraps `fn` so that every call runs through the pipeline. */
@@ -71,22 +73,28 @@ export class Pipeline implements ContextualPolicy {
 
   /** @internal */
   [runInContext]<T>(fn: Operation<T>, parent: ExecutionContext | undefined): Promise<T> {
-    return this.#runFrom(0, fn, parent);
+    return this.#run(fn, parent);
   }
+}
 
-  #runFrom<T>(index: number, fn: Operation<T>, parent: ExecutionContext | undefined): Promise<T> {
-    const policies = this.policies;
-    if (index === policies.length) return invoke(fn, parent);
-    const inner: Operation<T> = index + 1 === policies.length
-      ? fn
-      : (context) => this.#runFrom(index + 1, fn, parentOf(context));
-    const policy = policies[index]!;
+/** Runs an operation through some layers of a pipeline. */
+type Runner = <T>(fn: Operation<T>, parent: ExecutionContext | undefined) => Promise<T>;
+
+/**
+ * The runner of one layer around `next`, built once per pipeline: each layer
+ * gets its own function, so every call site in it sees one policy class.
+ */
+function layer(policy: Policy, next: Runner, innermost: boolean): Runner {
+  if (isContextual(policy)) {
     // Ours take the parent context without reading its signal, which a
     // timeout's context would otherwise build for every call.
-    return this.#contextual[index]
-      ? (policy as ContextualPolicy)[runInContext](inner, parent)
-      : policy.execute(inner, parent?.signal);
+    return innermost
+      ? (fn, parent) => policy[runInContext](fn, parent)
+      : (fn, parent) => policy[runInContext]((context) => next(fn, parentOf(context)), parent);
   }
+  return innermost
+    ? (fn, parent) => policy.execute(fn, parent?.signal)
+    : (fn, parent) => policy.execute((context) => next(fn, parentOf(context)), parent?.signal);
 }
 
 /**
