@@ -71,9 +71,9 @@ describe("CircuitBreaker options", () => {
     for (const [options, field, allowed] of cases) {
       const error = configErrorOf(options);
       const issue = error.issues.find((i) => i.field === field);
-      expect(issue, `${field} in ${error.message}`).toBeDefined();
-      expect(issue!.allowed).toContain(allowed);
-      expect(issue!.value).toEqual(field.startsWith("initialState.") ? undefined : options[field]);
+      if (issue === undefined) throw new Error(`no issue for '${field}' in: ${error.message}`);
+      expect(issue.allowed).toContain(allowed);
+      expect(issue.value).toEqual(field.startsWith("initialState.") ? undefined : options[field]);
       expect(error.message).toContain(`'${field}'`);
     }
   });
