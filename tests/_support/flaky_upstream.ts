@@ -9,8 +9,10 @@
  * - `/flaky?fail=N&status=S[&retryAfter=SECONDS|&retryAfterDate=SECONDS]`:
  *   the first N requests answer S (with `Retry-After` as delta-seconds, or as
  *   an HTTP date that many seconds ahead), then 200 `ok after N`.
- * - `/drop?fail=N`: the first N requests have their socket destroyed (a
- *   network error), then 200.
+ * - `/drop?fail=N`: the first N requests get a malformed response and a
+ *   closed socket (a network error in every runtime; a bare close would be
+ *   taken for a stale keep-alive connection, which some runtimes' fetch
+ *   silently retries), then 200.
  * - `/stall`: never answers; the socket stays open until the client gives up.
  * - `/echo`: 200 with the method and the request body.
  * - `/count`: JSON `{ "count": n }`, requests seen for the key (this one excluded).
@@ -75,7 +77,7 @@ export async function startFlakyUpstream(): Promise<FlakyUpstream> {
       }
       case "/drop":
         if (seen <= fail) {
-          request.socket.destroy();
+          request.socket.end("NOT-HTTP garbage\r\n\r\n");
           return;
         }
         response.writeHead(200, { "content-type": "text/plain" });
