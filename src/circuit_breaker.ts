@@ -418,7 +418,7 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
  * if (!(rejected instanceof CircuitOpenError)) throw new Error("should reject");
  * await clock.advance(1_000);
  * if (await breaker.execute(() => "probe") !== "probe") throw new Error("probe failed");
- * if (breaker.state !== "closed") throw new Error("should be closed");
+ * if (breaker.toJSON().state !== "closed") throw new Error("should be closed");
  * ```
  */
 export class CircuitBreaker<F = never> {

@@ -44,11 +44,11 @@ export class ConsecutiveStrategy implements BreakerStrategy {
     this.#failures = parsed.failures ?? 0;
   }
 
-  failureCount(): number {
+  failureCount(_now?: number): number {
     return this.#failures;
   }
 
-  record(failed: boolean): boolean {
+  record(failed: boolean, _slow?: boolean, _now?: number): boolean {
     if (!failed) {
       this.#failures = 0;
       return false;

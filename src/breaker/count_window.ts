@@ -53,11 +53,11 @@ export class CountWindowStrategy implements BreakerStrategy {
     this.#rules = new RateRules(parsed, parsed.windowSize);
   }
 
-  failureCount(): number {
+  failureCount(_now?: number): number {
     return this.#failures;
   }
 
-  record(failed: boolean, slow: boolean): boolean {
+  record(failed: boolean, slow: boolean, _now?: number): boolean {
     const ring = this.#ring;
     const slot = this.#next;
     if (this.#calls === ring.length) {
