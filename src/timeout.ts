@@ -22,8 +22,9 @@ import { clock as clockSchema, durationMs, name, oneOf, validate } from "./valid
 
 /**
  * What a timeout does at its deadline. Both abort the operation's signal.
- * - `"cooperative"`: then waits for the operation to settle and returns what
- *   it settles with (an abort-type rejection becomes the {@link TimeoutError}).
+ * - `"cooperative"`: then waits for the operation to settle. A value is
+ *   returned even if late; a rejection after the deadline becomes the
+ *   {@link TimeoutError} (after the caller's abort, the caller's reason).
  *   Nothing outlives the call, but an operation that ignores its signal is
  *   not cut short.
  * - `"aggressive"`: rejects with the {@link TimeoutError} at once, even if the
@@ -67,10 +68,6 @@ interface TimeoutShared {
   readonly timeoutMs: number;
   readonly queue: DeadlineQueue;
   readonly events: Emitter<TimeoutEvents>;
-}
-
-function isAbortError(error: unknown): boolean {
-  return (error as { name?: unknown } | null)?.name === "AbortError";
 }
 
 /**
@@ -176,11 +173,15 @@ class TimedCall<T> implements ExecutionContext, Deadline {
     return true;
   }
 
+  /**
+   * Once this call's signal has aborted, a rejection is the abort's doing,
+   * whatever the operation rejects with: workerd's `fetch`, for one, rejects
+   * with a copy of the reason rather than the reason itself. And an
+   * operation that fails after its deadline has, first of all, timed out.
+   */
   #translate(error: unknown): unknown {
-    if (this.#timedOut !== undefined && (error === this.#timedOut || isAbortError(error))) {
-      return this.#timedOut;
-    }
-    return error;
+    if (this.#controller?.signal.aborted) return this.#controller.signal.reason;
+    return this.#timedOut ?? error;
   }
 }
 

@@ -145,14 +145,32 @@ describe("TimeoutPolicy", () => {
     expect(call.error).toBeInstanceOf(TimeoutError);
   });
 
-  it("cooperative: other errors pass through untouched", async () => {
+  it("cooperative: whatever the operation rejects with once aborted, the call rejects with the TimeoutError", async () => {
+    // workerd's fetch, for one, rejects with a copy of the abort reason.
+    const clock = new ManualClock();
+    const policy = new TimeoutPolicy({ timeoutMs: 10, clock });
+    let reason: unknown;
+    const call = outcome(policy.execute(({ signal }) =>
+      new Promise((_, reject) =>
+        signal.addEventListener("abort", () => {
+          reason = signal.reason;
+          reject(new Error(`copy of ${String(signal.reason)}`));
+        })
+      )
+    ));
+    await clock.advance(10);
+    expect(call.error).toBeInstanceOf(TimeoutError);
+    expect(call.error).toBe(reason);
+  });
+
+  it("cooperative: errors before the deadline pass through untouched", async () => {
     const clock = new ManualClock();
     const policy = new TimeoutPolicy({ timeoutMs: 10, clock });
     const specific = new Error("specific");
-    const call = outcome(policy.execute(({ signal }) =>
-      new Promise((_, reject) => signal.addEventListener("abort", () => reject(specific)))
-    ));
-    await clock.advance(10);
+    const call = outcome(policy.execute(async ({ signal }) => {
+      if (!signal.aborted) throw specific;
+    }));
+    await clock.advance(5);
     expect(call.error).toBe(specific);
   });
 
