@@ -260,7 +260,12 @@ export function createResilientFetch(options: ResilientFetchOptions = {}): Resil
       });
     };
     const callerSignal = init?.signal ?? (input instanceof Request ? input.signal : undefined);
-    return outerPipeline.execute(attempts, callerSignal ?? undefined);
+    if (callerSignal == null) return outerPipeline.execute(attempts, undefined);
+    // Reject with the caller's own reason: some runtimes' fetch (workerd's)
+    // rejects with a copy of it.
+    return outerPipeline.execute(attempts, callerSignal).catch((error: unknown) => {
+      throw callerSignal.aborted ? callerSignal.reason : error;
+    });
   };
 
   return Object.assign(resilientFetch, { registry, retryPolicy, bulkhead });
