@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
+import type { Readable } from "node:stream";
 import { Miniflare } from "miniflare";
 import { describe, expect, it } from "vitest";
 
@@ -55,7 +56,7 @@ async function startInWorkerd(moduleSource: string): Promise<Started> {
     modules: true,
     script: bundle.outputFiles[0]!.text,
     compatibilityDate,
-    handleRuntimeStdio(stdout, stderr) {
+    handleRuntimeStdio(stdout: Readable, stderr: Readable) {
       stdout.on("data", (chunk: Buffer) => (runtimeLog += chunk));
       stderr.on("data", (chunk: Buffer) => (runtimeLog += chunk));
     },
