@@ -85,7 +85,7 @@ class Waiter {
  * ```ts
  * import { Bulkhead, BulkheadRejectedError } from "bulwark";
  * const bulkhead = new Bulkhead({ maxConcurrent: 1 });
- * let release!: () => void;
+ * let release = (): void => {};
  * const first = bulkhead.execute(() => new Promise<void>((resolve) => (release = resolve)));
  * const second = await bulkhead.execute(async () => "ran").catch((error) => error);
  * if (!(second instanceof BulkheadRejectedError)) throw new Error("expected a rejection");
