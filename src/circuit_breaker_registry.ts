@@ -93,7 +93,10 @@ export class CircuitBreakerRegistry {
         { field: "name", value: options.name, allowed: `left out or equal to the registry key '${name}'` },
       ]);
     }
-    const breaker = new CircuitBreaker<F>({ ...this.#defaults, ...options, name } as CircuitBreakerOptions<F>);
+    const merged: Record<string, unknown> = { ...this.#defaults };
+    // A key given as `undefined` keeps the registry's default.
+    for (const [key, value] of Object.entries(options)) if (value !== undefined) merged[key] = value;
+    const breaker = new CircuitBreaker<F>({ ...merged, name } as CircuitBreakerOptions<F>);
     this.#unsubscribes.set(name, breaker.on("stateChange", (change) => this.#events.emit("stateChange", change)));
     this.#breakers.set(name, breaker as CircuitBreaker<unknown>);
     return breaker;

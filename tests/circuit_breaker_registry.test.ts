@@ -18,6 +18,7 @@ describe("CircuitBreakerRegistry", () => {
     expect(db.name).toBe("db");
     expect(db.options).toMatchObject({ maxFailures: 2, resetTimeoutMs: 100, clock });
     expect(registry.getOrCreate("db", { resetTimeoutMs: 1 })).toBe(db);
+    expect(registry.getOrCreate("cache", { maxFailures: undefined }).options.maxFailures).toBe(2);
     expect(registry.get("db")).toBe(db);
     expect(registry.has("db")).toBe(true);
   });
