@@ -476,9 +476,9 @@ export class CircuitBreaker<F = never> {
       resolved.strategy !== undefined;
     // Two clock reads per call are paid only by those who asked for slow calls.
     const configured = getConfiguration().circuitBreaker ?? {};
-    this.#timesCalls = rated &&
-      [options.slowCallDurationMs, options.slowCallRateThreshold, configured.slowCallDurationMs, configured
-        .slowCallRateThreshold].some((value) => value !== undefined);
+    const slowAsked = options.slowCallDurationMs !== undefined || options.slowCallRateThreshold !== undefined ||
+      configured.slowCallDurationMs !== undefined || configured.slowCallRateThreshold !== undefined;
+    this.#timesCalls = rated && slowAsked;
     this.#needsNow = this.#timesCalls || resolved.windowMs !== undefined || resolved.strategy !== undefined;
     this.#excludedErrors = resolved.excludedErrors;
     this.#isFailure = resolved.isFailure;
