@@ -64,8 +64,7 @@ const watchdogDefaults = z.strictObject({
   timeoutMs: durationMs(0, true).optional(),
 });
 
-/** Schema of the whole defaults object accepted by {@link configure}. */
-export const defaultsSchema = z.strictObject({
+const schema = z.strictObject({
   circuitBreaker: circuitBreakerDefaults.optional(),
   retry: retryDefaults.optional(),
   timeout: timeoutDefaults.optional(),
@@ -76,8 +75,45 @@ export const defaultsSchema = z.strictObject({
   watchdog: watchdogDefaults.optional(),
 });
 
-/** Process-wide defaults, one section per component. Every field optional. */
-export type Defaults = z.input<typeof defaultsSchema>;
+/**
+ * Process-wide defaults, one section per component. Every field optional.
+ * Spelt out rather than inferred from the schema: JSR rejects inferred
+ * ("slow") types in the public API. `inSync` below fails to compile if the
+ * two drift apart.
+ */
+export interface Defaults {
+  circuitBreaker?: {
+    maxFailures?: number;
+    resetTimeoutMs?: number;
+    halfOpenMaxCalls?: number;
+    successThreshold?: number;
+    failureRateThreshold?: number;
+    minimumThroughput?: number;
+    slowCallDurationMs?: number;
+    slowCallRateThreshold?: number;
+  };
+  retry?: {
+    maxAttempts?: number;
+    backoff?: "constant" | "linear" | "exponential";
+    baseDelayMs?: number;
+    maxDelayMs?: number;
+    maxElapsedMs?: number;
+    multiplier?: number;
+    jitter?: "none" | "full" | "equal" | "decorrelated";
+  };
+  timeout?: { timeoutMs?: number; strategy?: "cooperative" | "aggressive" };
+  bulkhead?: { maxConcurrent?: number; maxQueue?: number; queueTimeoutMs?: number };
+  rateLimiter?: { rate?: number; perMs?: number; burst?: number; maxKeys?: number };
+  shutdown?: { timeoutMs?: number; forceExitCode?: number };
+  heartbeat?: { intervalMs?: number; maxAgeMs?: number };
+  watchdog?: { timeoutMs?: number };
+}
+
+type Parsed = z.output<typeof schema>;
+const inSync: [Parsed, Defaults] extends [Defaults, Parsed] ? true : never = true;
+
+/** Schema of the whole defaults object accepted by {@link configure}. */
+export const defaultsSchema: z.ZodType<Defaults> = schema;
 
 /** Names of the sections of {@link Defaults}. */
 export type DefaultsSection = keyof Defaults;
