@@ -110,7 +110,9 @@ const legs = {
   },
 };
 
-const requested = process.argv.slice(2);
+// The packaging checks run together, after one build.
+const aliases = { build: "package", publint: "package", attw: "package", consumer: "package" };
+const requested = process.argv.slice(2).map((name) => aliases[name] ?? name);
 for (const name of requested) {
   if (!(name in legs)) {
     console.error(`unknown leg '${name}'; legs: ${Object.keys(legs).join(", ")}`);
