@@ -146,6 +146,7 @@ export const builtInDefaults: {
   },
   timeout: { timeoutMs: 30_000, strategy: "cooperative" },
   bulkhead: { maxConcurrent: 10, maxQueue: 0, queueTimeoutMs: 0 },
+  // `burst` follows `rate` unless configured: a bucket holds one period's worth.
   rateLimiter: { rate: 10, perMs: 1_000, burst: 10, maxKeys: 100_000 },
   shutdown: { timeoutMs: 30_000, forceExitCode: 1 },
   heartbeat: { intervalMs: 10_000, maxAgeMs: 30_000 },
