@@ -9,7 +9,7 @@ import { type CancelTimer, type Clock, systemClock } from "./clock.ts";
 import { defaultsFor } from "./config.ts";
 import { BulkheadRejectedError } from "./errors.ts";
 import { Emitter, type Listener, type Unsubscribe } from "./events.ts";
-import { type ContextualPolicy, isThenable, parentFor, runInContext } from "./internal/context.ts";
+import { callOperation, isThenable, type LayeredPolicy, type Next, parentFor, runInContext, runThrough } from "./internal/context.ts";
 import { contextFor, type ExecutionContext, type Operation } from "./policy.ts";
 import { clock as clockSchema, durationMs, integer, validate } from "./validation.ts";
 
@@ -94,7 +94,7 @@ class Waiter {
  * if (bulkhead.active !== 0 || bulkhead.rejected !== 1) throw new Error("stats");
  * ```
  */
-export class Bulkhead implements ContextualPolicy {
+export class Bulkhead implements LayeredPolicy {
   /** The options in force, defaults applied. */
   readonly options: ResolvedBulkheadOptions;
   readonly #events = new Emitter<BulkheadEvents>();
@@ -147,12 +147,17 @@ export class Bulkhead implements ContextualPolicy {
 
   /** @internal */
   [runInContext]<T>(fn: Operation<T>, parent: ExecutionContext | undefined): Promise<T> {
+    return this[runThrough](fn, parent, callOperation);
+  }
+
+  /** @internal */
+  [runThrough]<T>(fn: Operation<T>, parent: ExecutionContext | undefined, next: Next): Promise<T> {
     if (this.#active < this.options.maxConcurrent) {
       this.#active++;
-      return this.#run(fn, parent);
+      return this.#run(fn, parent, next);
     }
     if (this.#queued >= this.options.maxQueue) return Promise.reject(this.#reject("full"));
-    return this.#wait(parent?.signal).then(() => this.#run(fn, parent));
+    return this.#wait(parent?.signal).then(() => this.#run(fn, parent, next));
   }
 
   /** Rejects every queued call with {@link BulkheadRejectedError}; running calls finish. */
@@ -168,10 +173,10 @@ export class Bulkhead implements ContextualPolicy {
   }
 
   /** Runs `fn` in a slot already taken; frees it when `fn` settles. */
-  #run<T>(fn: Operation<T>, parent: ExecutionContext | undefined): Promise<T> {
+  #run<T>(fn: Operation<T>, parent: ExecutionContext | undefined, next: Next): Promise<T> {
     let result: T | PromiseLike<T>;
     try {
-      result = fn(parent ?? contextFor(undefined));
+      result = next(fn, parent ?? contextFor(undefined));
     } catch (error) {
       this.#release();
       return Promise.reject(error);

@@ -10,12 +10,16 @@ import { Bulkhead, type BulkheadOptions } from "./bulkhead.ts";
 import { CircuitBreaker, type CircuitBreakerOptions } from "./circuit_breaker.ts";
 import { ConfigError, type ConfigIssue } from "./errors.ts";
 import {
+  callOperation,
   type ContextualPolicy,
   invoke,
   isContextual,
+  isLayered,
+  type Next,
   parentFor,
   parentOf,
   runInContext,
+  runThrough,
 } from "./internal/context.ts";
 import type { ExecutionContext, Operation, Policy } from "./policy.ts";
 import { RetryPolicy, type RetryOptions } from "./retry.ts";
@@ -55,9 +59,9 @@ export class Pipeline implements ContextualPolicy {
       throw new ConfigError("Pipeline", toConfigIssues(z.array(policySchema), policies, parsed.error.issues, "policies."));
     }
     this.policies = Object.freeze([...policies]);
-    let run: Runner = invoke;
-    for (let index = this.policies.length - 1; index >= 0; index--) run = layer(this.policies[index]!, run, index === this.policies.length - 1);
-    this.#run = run;
+    let run: Runner | undefined;
+    for (let index = this.policies.length - 1; index >= 0; index--) run = layer(this.policies[index]!, run);
+    this.#run = run ?? invoke;
   }
 
   /** Runs `fn` through every layer. `signal` reaches each layer and `fn`. */
@@ -84,17 +88,22 @@ type Runner = <T>(fn: Operation<T>, parent: ExecutionContext | undefined) => Pro
  * The runner of one layer around `next`, built once per pipeline: each layer
  * gets its own function, so every call site in it sees one policy class.
  */
-function layer(policy: Policy, next: Runner, innermost: boolean): Runner {
-  if (isContextual(policy)) {
-    // Ours take the parent context without reading its signal, which a
-    // timeout's context would otherwise build for every call.
-    return innermost
-      ? (fn, parent) => policy[runInContext](fn, parent)
-      : (fn, parent) => policy[runInContext]((context) => next(fn, parentOf(context)), parent);
+function layer(policy: Policy, inner: Runner | undefined): Runner {
+  if (isLayered(policy)) {
+    // Ours take the inner layers as a prebuilt `next`: no closure per call.
+    const next: Next = inner === undefined ? callOperation : (fn, context) => inner(fn, parentOf(context));
+    return (fn, parent) => policy[runThrough](fn, parent, next);
   }
-  return innermost
+  if (isContextual(policy)) {
+    // Take the parent context without reading its signal, which a
+    // timeout's context would otherwise build for every call.
+    return inner === undefined
+      ? (fn, parent) => policy[runInContext](fn, parent)
+      : (fn, parent) => policy[runInContext]((context) => inner(fn, parentOf(context)), parent);
+  }
+  return inner === undefined
     ? (fn, parent) => policy.execute(fn, parent?.signal)
-    : (fn, parent) => policy.execute((context) => next(fn, parentOf(context)), parent?.signal);
+    : (fn, parent) => policy.execute((context) => inner(fn, parentOf(context)), parent?.signal);
 }
 
 /**

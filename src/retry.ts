@@ -15,7 +15,7 @@ import {
   RetryExhaustedError,
 } from "./errors.ts";
 import { Emitter, type Listener, type Unsubscribe } from "./events.ts";
-import { type ContextualPolicy, isThenable, parentFor, runInContext } from "./internal/context.ts";
+import { callOperation, isThenable, type LayeredPolicy, type Next, parentFor, runInContext, runThrough } from "./internal/context.ts";
 import { contextFor, type ExecutionContext, type Operation } from "./policy.ts";
 import {
   clock as clockSchema,
@@ -226,7 +226,7 @@ export function isRetryableResponse(result: unknown): boolean {
  * if ((await result) !== 3) throw new Error("expected the third attempt");
  * ```
  */
-export class RetryPolicy implements ContextualPolicy {
+export class RetryPolicy implements LayeredPolicy {
   /** The options in force, defaults applied. */
   readonly options: ResolvedRetryOptions;
   readonly #events = new Emitter<RetryEvents>();
@@ -316,44 +316,62 @@ export class RetryPolicy implements ContextualPolicy {
    * checked, no closure but the rejection handler.
    */
   [runInContext]<T>(fn: Operation<T>, parent: ExecutionContext | undefined): Promise<T> {
+    return this[runThrough](fn, parent, callOperation);
+  }
+
+  /** @internal Runs each attempt as `next(fn, context)`. */
+  [runThrough]<T>(fn: Operation<T>, parent: ExecutionContext | undefined, next: Next): Promise<T> {
     const startedAt = this.#tracksElapsed ? this.options.clock.now() : 0;
     let result: T | PromiseLike<T>;
     try {
-      result = fn(parent ?? contextFor(undefined));
+      result = next(fn, parent ?? contextFor(undefined));
     } catch (error) {
-      return this.#afterFirstError(fn, parent, startedAt, error);
+      return this.#afterFirstError(fn, parent, next, startedAt, error);
     }
     if (!isThenable(result)) {
       try {
-        return Promise.resolve(this.#afterFirstValue(fn, parent, startedAt, result));
+        return Promise.resolve(this.#afterFirstValue(fn, parent, next, startedAt, result));
       } catch (error) {
         return Promise.reject(error);
       }
     }
     const onValue = this.options.retryOnResult === undefined && !this.#events.has("success")
       ? undefined
-      : (value: T) => this.#afterFirstValue(fn, parent, startedAt, value);
-    return Promise.resolve(result).then(onValue, (error) => this.#afterFirstError(fn, parent, startedAt, error));
+      : (value: T) => this.#afterFirstValue(fn, parent, next, startedAt, value);
+    return Promise.resolve(result).then(onValue, (error) => this.#afterFirstError(fn, parent, next, startedAt, error));
   }
 
-  #afterFirstValue<T>(fn: Operation<T>, parent: ExecutionContext | undefined, startedAt: number, value: T): T | Promise<T> {
-    if (this.options.retryOnResult?.(value, 1)) return this.#retry(fn, parent, startedAt, { result: value });
+  #afterFirstValue<T>(
+    fn: Operation<T>,
+    parent: ExecutionContext | undefined,
+    next: Next,
+    startedAt: number,
+    value: T,
+  ): T | Promise<T> {
+    if (this.options.retryOnResult?.(value, 1)) return this.#retry(fn, parent, next, startedAt, { result: value });
     if (this.#events.has("success")) this.#events.emit("success", { attempts: 1 });
     return value;
   }
 
-  #afterFirstError<T>(fn: Operation<T>, parent: ExecutionContext | undefined, startedAt: number, error: unknown): Promise<T> {
+  #afterFirstError<T>(
+    fn: Operation<T>,
+    parent: ExecutionContext | undefined,
+    next: Next,
+    startedAt: number,
+    error: unknown,
+  ): Promise<T> {
     if (!this.#isRetryable(error, 1, parent)) {
       this.#giveUp(1, "notRetryable", { error });
       return Promise.reject(error);
     }
-    return this.#retry(fn, parent, startedAt, { error });
+    return this.#retry(fn, parent, next, startedAt, { error });
   }
 
   /** Waits, then runs attempts 2 and on, after attempt 1 failed with `failure`. */
   async #retry<T>(
     fn: Operation<T>,
     parent: ExecutionContext | undefined,
+    next: Next,
     startedAt: number,
     failure: RetryFailure,
   ): Promise<T> {
@@ -386,7 +404,7 @@ export class RetryPolicy implements ContextualPolicy {
 
       attempt++;
       try {
-        const result = await fn(context);
+        const result = await next(fn, context);
         if (options.retryOnResult === undefined || !options.retryOnResult(result, attempt)) {
           if (this.#events.has("success")) this.#events.emit("success", { attempts: attempt });
           return result;

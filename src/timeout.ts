@@ -15,7 +15,7 @@ import { type Clock, systemClock } from "./clock.ts";
 import { defaultsFor } from "./config.ts";
 import { TimeoutError } from "./errors.ts";
 import { Emitter, type Listener, type Unsubscribe } from "./events.ts";
-import { type ContextualPolicy, isThenable, parentFor, runInContext } from "./internal/context.ts";
+import { callOperation, isThenable, type LayeredPolicy, type Next, parentFor, runInContext, runThrough } from "./internal/context.ts";
 import { type Deadline, type DeadlineList, type DeadlineQueue, deadlineQueueFor } from "./internal/deadline_queue.ts";
 import type { ExecutionContext, Operation } from "./policy.ts";
 import { clock as clockSchema, durationMs, name, oneOf, validate } from "./validation.ts";
@@ -67,6 +67,7 @@ const optionsSchema = z.strictObject({
 interface TimeoutShared {
   readonly timeoutMs: number;
   readonly queue: DeadlineQueue;
+  readonly list: DeadlineList;
   readonly events: Emitter<TimeoutEvents>;
 }
 
@@ -142,7 +143,7 @@ class TimedCall<T> implements ExecutionContext, Deadline {
     }
     // Queued after the reactions above, so that the queue's arming check
     // runs after them: a promise already settled leaves before any timer.
-    if (!this.#settled) this.#shared.queue.add(this, this.#shared.timeoutMs);
+    if (!this.#settled) this.#shared.queue.add(this, this.#shared.list);
     return settled;
   }
 
@@ -205,7 +206,7 @@ class TimedCall<T> implements ExecutionContext, Deadline {
  * if (!((await outcome) instanceof TimeoutError)) throw new Error("expected a timeout");
  * ```
  */
-export class TimeoutPolicy implements ContextualPolicy {
+export class TimeoutPolicy implements LayeredPolicy {
   /** The options in force, defaults applied. */
   readonly options: ResolvedTimeoutOptions;
   readonly #events = new Emitter<TimeoutEvents>();
@@ -220,9 +221,11 @@ export class TimeoutPolicy implements ContextualPolicy {
         ...options,
       }),
     );
+    const queue = deadlineQueueFor(this.options.clock);
     this.#shared = {
       timeoutMs: this.options.timeoutMs,
-      queue: deadlineQueueFor(this.options.clock),
+      queue,
+      list: queue.listFor(this.options.timeoutMs),
       events: this.#events,
     };
     this.#aggressive = this.options.strategy === "aggressive";
@@ -250,10 +253,15 @@ export class TimeoutPolicy implements ContextualPolicy {
 
   /** @internal Runs `fn` with `parent`'s signal combined with the deadline. */
   [runInContext]<T>(fn: Operation<T>, parent: ExecutionContext | undefined): Promise<T> {
+    return this[runThrough](fn, parent, callOperation);
+  }
+
+  /** @internal */
+  [runThrough]<T>(fn: Operation<T>, parent: ExecutionContext | undefined, next: Next): Promise<T> {
     const call = new TimedCall<T>(this.#shared, parent);
     let result: T | PromiseLike<T>;
     try {
-      result = fn(call);
+      result = next(fn, call);
     } catch (error) {
       return Promise.reject(error);
     }

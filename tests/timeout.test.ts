@@ -264,6 +264,28 @@ describe("TimeoutPolicy", () => {
     expect(clock.pending).toBe(0);
   });
 
+  it("still times out after the idle queue dropped its per-duration lists", async () => {
+    const clock = new ManualClock();
+    const early = new TimeoutPolicy({ timeoutMs: 100, clock });
+    const work = deferred<number>();
+    const first = outcome(early.execute(() => work.promise));
+    await clock.flush();
+    work.resolve(1);
+    await clock.flush();
+    expect(first.value).toBe(1);
+    // Many distinct durations, then idle: the queue drops its lists.
+    const many = Array.from({ length: 40 }, (_, i) => outcome(new TimeoutPolicy({ timeoutMs: i + 1, clock }).execute(untilAborted)));
+    await clock.advance(40);
+    expect(many.every((call) => call.error instanceof TimeoutError)).toBe(true);
+    const late = new TimeoutPolicy({ timeoutMs: 100, clock });
+    const calls = [outcome(early.execute(untilAborted)), outcome(late.execute(untilAborted))];
+    await clock.advance(99);
+    expect(calls.some((call) => call.settled)).toBe(false);
+    await clock.advance(1);
+    expect(calls.every((call) => call.error instanceof TimeoutError)).toBe(true);
+    expect(clock.pending).toBe(0);
+  });
+
   it("expires every call at its own deadline (property)", async () => {
     await fc.assert(
       fc.asyncProperty(

@@ -17,6 +17,33 @@ export interface ContextualPolicy extends Policy {
   [runInContext]<T>(fn: Operation<T>, parent: ExecutionContext | undefined): Promise<T>;
 }
 
+/**
+ * Runs `fn` with `context`: the operation itself, or, in a pipeline, the
+ * layers inside the current one. Prebuilt once per pipeline layer, so a
+ * layer hands the operation inward without a closure per call.
+ */
+export type Next = <T>(fn: Operation<T>, context: ExecutionContext) => T | PromiseLike<T>;
+
+/** The innermost {@link Next}: calls the operation. */
+export const callOperation: Next = (fn, context) => fn(context);
+
+/** Key of the method that runs an operation under a parent context, through `next`. */
+export const runThrough: unique symbol = Symbol("bulwark.runThrough");
+
+/**
+ * A policy that runs `next(fn, context)` where it would call `fn(context)`:
+ * a pipeline gives it its inner layers as `next`, so each call crosses the
+ * layer boundary without a closure.
+ */
+export interface LayeredPolicy extends ContextualPolicy {
+  [runThrough]<T>(fn: Operation<T>, parent: ExecutionContext | undefined, next: Next): Promise<T>;
+}
+
+/** True if `policy` implements {@link runThrough}. */
+export function isLayered(policy: Policy): policy is LayeredPolicy {
+  return typeof (policy as Partial<LayeredPolicy>)[runThrough] === "function";
+}
+
 /** True if `policy` implements {@link runInContext}. */
 export function isContextual(policy: Policy): policy is ContextualPolicy {
   return typeof (policy as Partial<ContextualPolicy>)[runInContext] === "function";

@@ -33,11 +33,16 @@ export interface Deadline {
   expire(): void;
 }
 
-/** Entries of one duration, in deadline order; unstamped ones at the tail. */
+/**
+ * Entries of one duration, in deadline order; unstamped ones at the tail.
+ * A timeout policy keeps its list, so adding costs no lookup.
+ */
 class DeadlineList {
   readonly durationMs: number;
   head: Deadline | undefined = undefined;
   tail: Deadline | undefined = undefined;
+  /** In the queue's set of lists (the queue drops idle lists when it has many). */
+  registered = false;
 
   constructor(durationMs: number) {
     this.durationMs = durationMs;
@@ -55,7 +60,10 @@ const MAX_IDLE_LISTS = 32;
 /** The pending deadlines of one clock. */
 export class DeadlineQueue {
   readonly #clock: Clock;
-  readonly #lists = new Map<number, DeadlineList>();
+  /** The lists to stamp and expire. */
+  readonly #lists = new Set<DeadlineList>();
+  /** The list handed out for each duration, so that policies of one duration share it. */
+  readonly #byDuration = new Map<number, DeadlineList>();
   #size = 0;
   #cancelTimer: CancelTimer | undefined = undefined;
   #armedAt = Infinity;
@@ -73,10 +81,19 @@ export class DeadlineQueue {
     return this.#size;
   }
 
-  /** Queues `entry` to expire `durationMs` from (about) now. */
-  add(entry: Deadline, durationMs: number): void {
-    let list = this.#lists.get(durationMs);
-    if (list === undefined) this.#lists.set(durationMs, list = new DeadlineList(durationMs));
+  /** The list for entries of `durationMs`: look it up once, add to it often. */
+  listFor(durationMs: number): DeadlineList {
+    let list = this.#byDuration.get(durationMs);
+    if (list === undefined) this.#byDuration.set(durationMs, list = new DeadlineList(durationMs));
+    return list;
+  }
+
+  /** Queues `entry` to expire `list.durationMs` from (about) now. */
+  add(entry: Deadline, list: DeadlineList): void {
+    if (!list.registered) {
+      list.registered = true;
+      this.#lists.add(list);
+    }
     entry.deadline = Number.NaN;
     entry.list = list;
     entry.next = undefined;
@@ -109,7 +126,12 @@ export class DeadlineQueue {
       this.#cancelTimer = undefined;
       this.#armedAt = Infinity;
     }
-    if (this.#lists.size > MAX_IDLE_LISTS) this.#lists.clear();
+    if (this.#lists.size > MAX_IDLE_LISTS) {
+      // Lists still held by policies register again on their next add.
+      for (const list of this.#lists) list.registered = false;
+      this.#lists.clear();
+      this.#byDuration.clear();
+    }
   }
 
   /** Stamps the unstamped entries (at the tails) and arms the timer if needed. */
@@ -124,7 +146,7 @@ export class DeadlineQueue {
     }
     const now = this.#clock.now();
     let earliest = Infinity;
-    for (const list of this.#lists.values()) {
+    for (const list of this.#lists) {
       for (let entry = list.tail; entry !== undefined && Number.isNaN(entry.deadline); entry = entry.prev) {
         entry.deadline = now + list.durationMs;
       }
@@ -148,7 +170,7 @@ export class DeadlineQueue {
     // (NaN) are never due.
     const due: Deadline[] = [];
     let earliest = Infinity;
-    for (const list of this.#lists.values()) {
+    for (const list of this.#lists) {
       while (list.head !== undefined && list.head.deadline <= now) {
         const entry = list.head;
         this.remove(entry);
