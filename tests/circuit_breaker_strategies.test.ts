@@ -94,13 +94,12 @@ describe("TimeWindowStrategy", () => {
         fc.array(step, { maxLength: 80 }),
         (buckets, windowMs, r, start, steps) => {
           const strategy = new TimeWindowStrategy({ windowMs, windowBuckets: buckets, ...r });
-          const bucketMs = windowMs / buckets;
           const history: Array<Outcome & { bucket: number }> = [];
           let now = start;
           let inARow = 0;
           for (const { advance, outcome: o } of steps) {
             now += advance;
-            const bucket = Math.floor(now / bucketMs);
+            const bucket = Math.floor((now * buckets) / windowMs);
             history.push({ ...o, bucket });
             inARow = o.failed ? inARow + 1 : 0;
             const window = history.filter((h) => h.bucket > bucket - buckets);

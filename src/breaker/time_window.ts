@@ -48,14 +48,15 @@ const schema = z.strictObject({
  * ```
  */
 export class TimeWindowStrategy implements BreakerStrategy {
-  readonly #bucketMs: number;
+  readonly #windowMs: number;
+  readonly #buckets: number;
   readonly #calls: Uint32Array;
   readonly #failures: Uint32Array;
   readonly #slowCalls: Uint32Array;
   readonly #rules: RateRules;
   /** Index in the rings of the newest bucket. */
   #index = 0;
-  /** Number of the newest bucket: `floor(time / bucketMs)`. */
+  /** Number of the newest bucket: `floor(time * buckets / windowMs)`. */
   #head = -Infinity;
   #totalCalls = 0;
   #totalFailures = 0;
@@ -64,7 +65,8 @@ export class TimeWindowStrategy implements BreakerStrategy {
   constructor(options: TimeWindowStrategyOptions) {
     const parsed = validate("TimeWindowStrategy", schema, options);
     const buckets = parsed.windowBuckets ?? 10;
-    this.#bucketMs = parsed.windowMs / buckets;
+    this.#windowMs = parsed.windowMs;
+    this.#buckets = buckets;
     this.#calls = new Uint32Array(buckets);
     this.#failures = new Uint32Array(buckets);
     this.#slowCalls = new Uint32Array(buckets);
@@ -100,7 +102,9 @@ export class TimeWindowStrategy implements BreakerStrategy {
 
   /** Moves the window so that its newest bucket holds `now`, emptying the buckets it leaves behind. */
   #slide(now: number): void {
-    const bucket = Math.floor(now / this.#bucketMs);
+    // Multiply before dividing: `now / (windowMs / buckets)` rounds, and a
+    // call made exactly windowMs ago could land one bucket short of expiry.
+    const bucket = Math.floor((now * this.#buckets) / this.#windowMs);
     // Monotonic time never goes back; a call that ended "earlier" joins the newest bucket.
     if (bucket <= this.#head) return;
     const size = this.#calls.length;
