@@ -88,6 +88,20 @@ describe("guard: public entry points import at global scope in workerd", () => {
     }, 30_000);
   }
 
+  it("lets a Worker build its policies at global scope, as the README's edge example does", async () => {
+    const started = await startInWorkerd(`
+      import { CircuitBreaker, createResilientFetch, KeyedRateLimiter, RateLimiter, ResiliencePipeline } from "./mod.ts";
+      const entry = {
+        breaker: new CircuitBreaker({ windowMs: 10_000 }),
+        upstream: createResilientFetch({ timeoutMs: 5_000, attemptTimeoutMs: 1_000, bulkhead: { maxConcurrent: 4 } }),
+        limiter: new RateLimiter({ rate: 5 }),
+        keyed: new KeyedRateLimiter({ algorithm: "gcra", rate: 5 }),
+        pipeline: new ResiliencePipeline({ retry: {}, circuitBreaker: {}, bulkhead: {}, timeout: { timeoutMs: 1_000 } }),
+      };`);
+    expect(started.error).toBeUndefined();
+    expect(started.exports?.sort()).toEqual(["breaker", "keyed", "limiter", "pipeline", "upstream"]);
+  }, 30_000);
+
   it("fails an entry that creates an AbortController at import", async () => {
     const started = await startInWorkerd(`const shared = new AbortController();\nconst entry = { shared };`);
     expect(started.error).toContain("Disallowed operation called within global scope");

@@ -93,7 +93,8 @@ export class KeyedRateLimiter implements Disposable {
   readonly #entries = new Map<string, Entry<object>>();
   readonly #tombstones: Float64Array;
   readonly #mask: number;
-  readonly #salt: number;
+  /** Drawn on first use: Workers refuse randomness at global scope, where limiters are often built. */
+  #salt: number | undefined;
   readonly #scratch: object;
   #newest: string | undefined;
   #evicted = 0;
@@ -121,7 +122,6 @@ export class KeyedRateLimiter implements Disposable {
     while (slots < this.maxKeys && slots < MAX_TOMBSTONE_SLOTS) slots *= 2;
     this.#tombstones = new Float64Array(slots).fill(-Infinity);
     this.#mask = slots - 1;
-    this.#salt = crypto.getRandomValues(new Uint32Array(1))[0]!;
     this.#scratch = this.algorithm.initial(this.#clock.now());
   }
 
@@ -277,6 +277,7 @@ export class KeyedRateLimiter implements Disposable {
 
   /** FNV-1a over the key's UTF-16 units, salted per limiter. */
   #slot(key: string): number {
+    this.#salt ??= crypto.getRandomValues(new Uint32Array(1))[0]!;
     let hash = 0x811c9dc5 ^ this.#salt;
     for (let i = 0; i < key.length; i++) {
       hash ^= key.charCodeAt(i);
