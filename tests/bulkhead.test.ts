@@ -2,25 +2,7 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { Bulkhead, bulkhead, BulkheadRejectedError, ConfigError, configure } from "../mod.ts";
 import { ManualClock } from "../src/testing/mod.ts";
-
-function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void; reject: (error: unknown) => void } {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
-
-function outcome<T>(promise: Promise<T>): { settled: boolean; value?: T; error?: unknown } {
-  const record: { settled: boolean; value?: T; error?: unknown } = { settled: false };
-  promise.then(
-    (value) => Object.assign(record, { settled: true, value }),
-    (error) => Object.assign(record, { settled: true, error }),
-  );
-  return record;
-}
+import { deferred, outcome } from "./_support/promises.ts";
 
 const flush = (): Promise<void> => new ManualClock().flush();
 

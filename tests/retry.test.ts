@@ -17,15 +17,7 @@ import {
   type RetryEvents,
 } from "../mod.ts";
 import { ManualClock } from "../src/testing/mod.ts";
-
-function outcome<T>(promise: Promise<T>): { settled: boolean; value?: T; error?: unknown } {
-  const record: { settled: boolean; value?: T; error?: unknown } = { settled: false };
-  promise.then(
-    (value) => Object.assign(record, { settled: true, value }),
-    (error) => Object.assign(record, { settled: true, error }),
-  );
-  return record;
-}
+import { outcome } from "./_support/promises.ts";
 
 /** An operation failing `failures` times (recording when each attempt started), then returning "ok". */
 function flaky(clock: ManualClock, failures: number, error: (attempt: number) => unknown = () => new Error("flaky")) {

@@ -10,17 +10,7 @@ import {
   withTimeout,
 } from "../mod.ts";
 import { ManualClock } from "../src/testing/mod.ts";
-
-/** A promise with its settle functions, to finish an operation by hand. */
-function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void; reject: (error: unknown) => void } {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
+import { deferred, outcome } from "./_support/promises.ts";
 
 /** An operation that settles only when its signal aborts, rejecting with the reason. */
 function untilAborted({ signal }: { signal: AbortSignal }): Promise<never> {
@@ -28,16 +18,6 @@ function untilAborted({ signal }: { signal: AbortSignal }): Promise<never> {
     if (signal.aborted) reject(signal.reason);
     signal.addEventListener("abort", () => reject(signal.reason));
   });
-}
-
-/** Settles `promise` into an inspectable record without unhandled rejections. */
-function outcome<T>(promise: Promise<T>): { settled: boolean; value?: T; error?: unknown } {
-  const record: { settled: boolean; value?: T; error?: unknown } = { settled: false };
-  promise.then(
-    (value) => Object.assign(record, { settled: true, value }),
-    (error) => Object.assign(record, { settled: true, error }),
-  );
-  return record;
 }
 
 describe("TimeoutPolicy", () => {
