@@ -10,6 +10,7 @@ import { defaultsFor } from "./config.ts";
 import { BulkheadRejectedError } from "./errors.ts";
 import { Emitter, type Listener, type Unsubscribe } from "./events.ts";
 import { callOperation, isThenable, type LayeredPolicy, type Next, parentFor, runInContext, runThrough } from "./internal/context.ts";
+import { fuse, type FusablePolicy, SLOW, type Stage } from "./internal/fused.ts";
 import { contextFor, type ExecutionContext, type Operation } from "./policy.ts";
 import { clock as clockSchema, durationMs, integer, validate } from "./validation.ts";
 
@@ -94,7 +95,7 @@ class Waiter {
  * if (bulkhead.active !== 0 || bulkhead.rejected !== 1) throw new Error("stats");
  * ```
  */
-export class Bulkhead implements LayeredPolicy {
+export class Bulkhead implements LayeredPolicy, FusablePolicy {
   /** The options in force, defaults applied. */
   readonly options: ResolvedBulkheadOptions;
   readonly #events = new Emitter<BulkheadEvents>();
@@ -158,6 +159,30 @@ export class Bulkhead implements LayeredPolicy {
     }
     if (this.#queued >= this.options.maxQueue) return Promise.reject(this.#reject("full"));
     return this.#wait(parent?.signal).then(() => this.#run(fn, parent, next));
+  }
+
+  /**
+   * @internal In a fused pipeline: takes a free slot synchronously and frees
+   * it in the operation's reaction. A call that must queue or be refused
+   * runs layered.
+   */
+  [fuse](): Stage {
+    return {
+      mayWait: false,
+      enter: (): unknown => {
+        if (this.#active >= this.options.maxConcurrent) return SLOW;
+        this.#active++;
+        return true;
+      },
+      onValue: (_slot, value): unknown => {
+        this.#release();
+        return value;
+      },
+      onError: (_slot, error): never => {
+        this.#release();
+        throw error;
+      },
+    };
   }
 
   /** Rejects every queued call with {@link BulkheadRejectedError}; running calls finish. */

@@ -24,7 +24,9 @@ import { type Clock, systemClock } from "./clock.ts";
 import { defaultsFor, getConfiguration } from "./config.ts";
 import { CircuitOpenError, ConfigError, type ConfigIssue } from "./errors.ts";
 import { Emitter, type Listener, type Unsubscribe } from "./events.ts";
-import { contextFor, type Operation } from "./policy.ts";
+import { runInContext } from "./internal/context.ts";
+import { fuse, SLOW, type Stage } from "./internal/fused.ts";
+import { contextFor, type ExecutionContext, type Operation } from "./policy.ts";
 import {
   clock,
   durationMs,
@@ -584,6 +586,18 @@ export class CircuitBreaker<F = never> {
    * ```
    */
   execute<T>(fn: Operation<T>, signal?: AbortSignal): Promise<T | Awaited<F>> {
+    return this.#execute(fn, contextFor(signal));
+  }
+
+  /**
+   * @internal In a pipeline: runs `fn` with its parent's context as is,
+   * without reading its signal (a timeout's signal is built on first read).
+   */
+  [runInContext]<T>(fn: Operation<T>, parent: ExecutionContext | undefined): Promise<T | Awaited<F>> {
+    return this.#execute(fn, parent ?? contextFor(undefined));
+  }
+
+  #execute<T>(fn: Operation<T>, context: ExecutionContext): Promise<T | Awaited<F>> {
     // The hot path (closed, calls not timed) skips admission and uses prebuilt handlers.
     const fast = this.#state === "closed" && !this.#timesCalls;
     const admission = fast ? ADMITTED : this.#admit();
@@ -598,7 +612,7 @@ export class CircuitBreaker<F = never> {
     const start = this.#timesCalls ? this.#clock.now() : 0;
     let promise: Promise<T>;
     try {
-      promise = Promise.resolve(fn(contextFor(signal)));
+      promise = Promise.resolve(fn(context));
     } catch (error) {
       return this.#failedSync(error, admission, epoch, start);
     }
@@ -793,6 +807,20 @@ export class CircuitBreaker<F = never> {
   toJSON(): CircuitBreakerSnapshot {
     this.#refresh();
     return this.#snapshot();
+  }
+
+  /**
+   * @internal In a fused pipeline: a plainly closed circuit (calls not
+   * timed) admits synchronously and counts the outcome with the handlers of
+   * its closed period, as `execute` does. Any other state runs layered.
+   */
+  [fuse](): Stage {
+    return {
+      mayWait: false,
+      enter: (): unknown => (this.#state === "closed" && !this.#timesCalls ? this.#closedHandlers : SLOW),
+      onValue: (handlers, value): unknown => (handlers as ClosedHandlers).onResult(value),
+      onError: (handlers, error): never => (handlers as ClosedHandlers).onErrorRethrow(error),
+    };
   }
 
   #bindClosedHandlers(): void {

@@ -21,6 +21,7 @@ import {
   runInContext,
   runThrough,
 } from "./internal/context.ts";
+import { fuse, fusedRunner, fusionEnabled, isFusable, type Runner, type Stage } from "./internal/fused.ts";
 import type { ExecutionContext, Operation, Policy } from "./policy.ts";
 import { RetryPolicy, type RetryOptions } from "./retry.ts";
 import { TimeoutPolicy, type TimeoutOptions } from "./timeout.ts";
@@ -59,9 +60,7 @@ export class Pipeline implements ContextualPolicy {
       throw new ConfigError("Pipeline", toConfigIssues(z.array(policySchema), policies, parsed.error.issues, "policies."));
     }
     this.policies = Object.freeze([...policies]);
-    let run: Runner | undefined;
-    for (let index = this.policies.length - 1; index >= 0; index--) run = layer(this.policies[index]!, run);
-    this.#run = run ?? invoke;
+    this.#run = compose(this.policies, fusionEnabled()) ?? invoke;
   }
 
   /** Runs `fn` through every layer. `signal` reaches each layer and `fn`. */
@@ -81,8 +80,42 @@ export class Pipeline implements ContextualPolicy {
   }
 }
 
-/** Runs an operation through some layers of a pipeline. */
-type Runner = <T>(fn: Operation<T>, parent: ExecutionContext | undefined) => Promise<T>;
+/**
+ * The runner of the whole pipeline (`undefined` when it has no layer).
+ * Consecutive layers that can be fused (see `internal/fused.ts`) run on one
+ * promise reaction; the others, and the fused ones whenever they cannot
+ * take their fast path, run layered, each around the next.
+ */
+function compose(policies: readonly Policy[], fusing: boolean): Runner | undefined {
+  const count = policies.length;
+  // layered[i]: positions i and inward, every layer in turn.
+  const layered: Array<Runner | undefined> = [];
+  layered[count] = undefined;
+  for (let index = count - 1; index >= 0; index--) layered[index] = layer(policies[index]!, layered[index + 1]);
+  if (!fusing) return layered[0];
+
+  let run: Runner | undefined = undefined; // the fastest runner of the positions inside `index`
+  let stages: Stage[] = []; // the current segment's stages, outermost first
+  let end = count; // the current segment is [index + 1, end)
+  for (let index = count - 1; index >= -1; index--) {
+    const policy = index >= 0 ? policies[index]! : undefined;
+    const stage = policy !== undefined && isFusable(policy) ? policy[fuse](layered[index + 1]) : undefined;
+    if (stage !== undefined) {
+      stages.unshift(stage);
+      continue;
+    }
+    if (stages.length === 1) {
+      // One layer alone gains nothing from fusion: its layered form is as fast.
+      run = layer(policies[index + 1]!, run);
+    } else if (stages.length > 1) {
+      run = fusedRunner(stages, layered.slice(index + 1, end) as Runner[], run);
+    }
+    stages = [];
+    if (policy !== undefined) run = layer(policy, run);
+    end = index;
+  }
+  return run;
+}
 
 /**
  * The runner of one layer around `next`, built once per pipeline: each layer

@@ -15,7 +15,17 @@ import {
   RetryExhaustedError,
 } from "./errors.ts";
 import { Emitter, type Listener, type Unsubscribe } from "./events.ts";
-import { callOperation, isThenable, type LayeredPolicy, type Next, parentFor, runInContext, runThrough } from "./internal/context.ts";
+import {
+  callOperation,
+  isThenable,
+  type LayeredPolicy,
+  type Next,
+  parentFor,
+  parentOf,
+  runInContext,
+  runThrough,
+} from "./internal/context.ts";
+import { fuse, type FusablePolicy, type FusedCall, type Runner, type Stage } from "./internal/fused.ts";
 import { contextFor, type ExecutionContext, type Operation } from "./policy.ts";
 import {
   clock as clockSchema,
@@ -226,7 +236,7 @@ export function isRetryableResponse(result: unknown): boolean {
  * if ((await result) !== 3) throw new Error("expected the third attempt");
  * ```
  */
-export class RetryPolicy implements LayeredPolicy {
+export class RetryPolicy implements LayeredPolicy, FusablePolicy {
   /** The options in force, defaults applied. */
   readonly options: ResolvedRetryOptions;
   readonly #events = new Emitter<RetryEvents>();
@@ -341,6 +351,36 @@ export class RetryPolicy implements LayeredPolicy {
     return Promise.resolve(result).then(onValue, (error) => this.#afterFirstError(fn, parent, next, startedAt, error));
   }
 
+  /**
+   * @internal In a fused pipeline: the first attempt's outcome is judged in
+   * the operation's reaction; a retry returns the promise of the later
+   * attempts, which run `inner` layered.
+   */
+  [fuse](inner: Runner | undefined): Stage {
+    const next: Next = inner === undefined ? callOperation : (fn, context) => inner(fn, parentOf(context));
+    const tracksElapsed = this.#tracksElapsed;
+    const clock = this.options.clock;
+    return {
+      mayWait: true,
+      enter: (call: FusedCall): unknown => (tracksElapsed ? new FirstAttempt(call.context, clock.now()) : call.context),
+      onValue: (state, value, call): unknown => {
+        if (this.options.retryOnResult === undefined && !this.#events.has("success")) return value;
+        const first = tracksElapsed ? state as FirstAttempt : undefined;
+        const parent = first === undefined ? state as ExecutionContext | undefined : first.parent;
+        return this.#afterFirstValue(call.fn, parent, next, first?.startedAt ?? 0, value);
+      },
+      onError: (state, error, call): unknown => {
+        const first = tracksElapsed ? state as FirstAttempt : undefined;
+        const parent = first === undefined ? state as ExecutionContext | undefined : first.parent;
+        if (!this.#isRetryable(error, 1, parent)) {
+          this.#giveUp(1, "notRetryable", { error });
+          throw error;
+        }
+        return this.#retry(call.fn, parent, next, first?.startedAt ?? 0, { error });
+      },
+    };
+  }
+
   #afterFirstValue<T>(
     fn: Operation<T>,
     parent: ExecutionContext | undefined,
@@ -437,6 +477,17 @@ export class RetryPolicy implements LayeredPolicy {
       lastResult: failure.result,
       message: `Gave up after ${attempts} attempt${attempts === 1 ? "" : "s"}: the last result was still a failure`,
     });
+  }
+}
+
+/** A fused call's first attempt, when `maxElapsedMs` needs its start. */
+class FirstAttempt {
+  readonly parent: ExecutionContext | undefined;
+  readonly startedAt: number;
+
+  constructor(parent: ExecutionContext | undefined, startedAt: number) {
+    this.parent = parent;
+    this.startedAt = startedAt;
   }
 }
 

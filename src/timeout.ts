@@ -16,6 +16,7 @@ import { defaultsFor } from "./config.ts";
 import { TimeoutError } from "./errors.ts";
 import { Emitter, type Listener, type Unsubscribe } from "./events.ts";
 import { callOperation, isThenable, type LayeredPolicy, type Next, parentFor, runInContext, runThrough } from "./internal/context.ts";
+import { fuse, type FusablePolicy, type FusedCall, type Stage } from "./internal/fused.ts";
 import { type Deadline, type DeadlineList, type DeadlineQueue, deadlineQueueFor } from "./internal/deadline_queue.ts";
 import type { ExecutionContext, Operation } from "./policy.ts";
 import { clock as clockSchema, durationMs, name, oneOf, validate } from "./validation.ts";
@@ -118,8 +119,8 @@ class TimedCall<T> implements ExecutionContext, Deadline {
         this.#resolve = resolve;
         this.#reject = reject;
         promise.then(
-          (value) => this.#finish() && resolve(value),
-          (error) => this.#finish() && reject(this.#translate(error)),
+          (value) => this.finish() && resolve(value),
+          (error) => this.finish() && reject(this.translate(error)),
         );
       });
       if (this.#parent !== undefined) {
@@ -132,12 +133,12 @@ class TimedCall<T> implements ExecutionContext, Deadline {
     } else {
       settled = promise.then(
         (value) => {
-          this.#finish();
+          this.finish();
           return value;
         },
         (error) => {
-          this.#finish();
-          throw this.#translate(error);
+          this.finish();
+          throw this.translate(error);
         },
       );
     }
@@ -153,18 +154,18 @@ class TimedCall<T> implements ExecutionContext, Deadline {
     const error = this.#timedOut = new TimeoutError(timeoutMs);
     this.#controller?.abort(error);
     if (events.has("timeout")) events.emit("timeout", { timeoutMs });
-    if (this.#reject !== undefined && this.#finish()) this.#reject(error);
+    if (this.#reject !== undefined && this.finish()) this.#reject(error);
   }
 
   /** The caller's signal aborted (this object is its listener). */
   handleEvent(): void {
     const reason = this.#parent!.signal.reason;
     this.#controller?.abort(reason);
-    if (this.#reject !== undefined && this.#finish()) this.#reject(reason);
+    if (this.#reject !== undefined && this.finish()) this.#reject(reason);
   }
 
   /** Leaves the queue and the caller's signal; false if already finished. */
-  #finish(): boolean {
+  finish(): boolean {
     if (this.#settled) return false;
     this.#settled = true;
     this.#shared.queue.remove(this);
@@ -180,7 +181,7 @@ class TimedCall<T> implements ExecutionContext, Deadline {
    * with a copy of the reason rather than the reason itself. And an
    * operation that fails after its deadline has, first of all, timed out.
    */
-  #translate(error: unknown): unknown {
+  translate(error: unknown): unknown {
     if (this.#controller?.signal.aborted) return this.#controller.signal.reason;
     return this.#timedOut ?? error;
   }
@@ -206,7 +207,7 @@ class TimedCall<T> implements ExecutionContext, Deadline {
  * if (!((await outcome) instanceof TimeoutError)) throw new Error("expected a timeout");
  * ```
  */
-export class TimeoutPolicy implements LayeredPolicy {
+export class TimeoutPolicy implements LayeredPolicy, FusablePolicy {
   /** The options in force, defaults applied. */
   readonly options: ResolvedTimeoutOptions;
   readonly #events = new Emitter<TimeoutEvents>();
@@ -268,6 +269,35 @@ export class TimeoutPolicy implements LayeredPolicy {
     // A synchronous result cannot be late: no deadline to track.
     if (!isThenable(result)) return Promise.resolve(result);
     return call.run(Promise.resolve(result), this.#aggressive);
+  }
+
+  /**
+   * @internal In a fused pipeline: the call joins the deadline queue as it
+   * enters (the layers inside may make it wait: a retry, a queued
+   * bulkhead), and leaves it when the layers inside have settled. An
+   * aggressive timeout settles its caller's promise itself, so it is not
+   * fused.
+   */
+  [fuse](): Stage | undefined {
+    if (this.#aggressive) return undefined;
+    const shared = this.#shared;
+    return {
+      mayWait: false,
+      enter(call: FusedCall): unknown {
+        const timed = new TimedCall<unknown>(shared, call.context);
+        call.context = timed;
+        shared.queue.add(timed, shared.list);
+        return timed;
+      },
+      onValue(timed, value): unknown {
+        (timed as TimedCall<unknown>).finish();
+        return value;
+      },
+      onError(timed, error): never {
+        (timed as TimedCall<unknown>).finish();
+        throw (timed as TimedCall<unknown>).translate(error);
+      },
+    };
   }
 }
 
