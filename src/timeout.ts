@@ -2,11 +2,12 @@
  * Timeouts: run an operation under a deadline, handing it an `AbortSignal`
  * that aborts with a {@link TimeoutError} when the deadline passes.
  *
- * Cheap by construction: every deadline on a clock shares one timer (see
+ * Cheap by construction: a deadline's timer is armed only if the operation
+ * is still pending a few microtask turns after it starts (see
  * `internal/deadline_queue.ts`), and the signal's `AbortController` is
  * created only if the operation reads `context.signal`. An operation that
- * settles within a few microtask turns costs no timer and no clock read;
- * one that never reads its signal costs no `AbortController`.
+ * settles within those turns costs no timer and no clock read; one that
+ * never reads its signal costs no `AbortController`.
  *
  * @module
  */
@@ -17,7 +18,7 @@ import { TimeoutError } from "./errors.ts";
 import { Emitter, type Listener, type Unsubscribe } from "./events.ts";
 import { callOperation, isThenable, type LayeredPolicy, type Next, parentFor, runInContext, runThrough } from "./internal/context.ts";
 import { fuse, type FusablePolicy, type FusedCall, type Stage } from "./internal/fused.ts";
-import { type Deadline, type DeadlineList, type DeadlineQueue, deadlineQueueFor } from "./internal/deadline_queue.ts";
+import { type Deadline, type DeadlineQueue, deadlineQueueFor, DONE } from "./internal/deadline_queue.ts";
 import type { ExecutionContext, Operation } from "./policy.ts";
 import { clock as clockSchema, durationMs, name, oneOf, validate } from "./validation.ts";
 
@@ -68,7 +69,6 @@ const optionsSchema = z.strictObject({
 interface TimeoutShared {
   readonly timeoutMs: number;
   readonly queue: DeadlineQueue;
-  readonly list: DeadlineList;
   readonly events: Emitter<TimeoutEvents>;
 }
 
@@ -77,10 +77,9 @@ interface TimeoutShared {
  * (its signal is built on first read) and its entry in the deadline queue.
  */
 class TimedCall<T> implements ExecutionContext, Deadline {
-  deadline = Number.NaN;
-  prev: Deadline | undefined = undefined;
-  next: Deadline | undefined = undefined;
-  list: DeadlineList | undefined = undefined;
+  deadlineState = DONE;
+  cancelTimer: (() => void) | undefined = undefined;
+  nextInBurst: Deadline | undefined = undefined;
 
   readonly #shared: TimeoutShared;
   readonly #parent: ExecutionContext | undefined;
@@ -95,6 +94,10 @@ class TimedCall<T> implements ExecutionContext, Deadline {
   constructor(shared: TimeoutShared, parent: ExecutionContext | undefined) {
     this.#shared = shared;
     this.#parent = parent;
+  }
+
+  get durationMs(): number {
+    return this.#shared.timeoutMs;
   }
 
   get signal(): AbortSignal {
@@ -144,8 +147,13 @@ class TimedCall<T> implements ExecutionContext, Deadline {
     }
     // Queued after the reactions above, so that the queue's arming check
     // runs after them: a promise already settled leaves before any timer.
-    if (!this.#settled) this.#shared.queue.add(this, this.#shared.list);
+    this.start();
     return settled;
+  }
+
+  /** Joins the deadline queue, unless finished, expired or already in it. */
+  start(): void {
+    if (!this.#settled && this.#timedOut === undefined && this.deadlineState === DONE) this.#shared.queue.add(this);
   }
 
   /** Deadline passed while the operation was pending. */
@@ -222,11 +230,9 @@ export class TimeoutPolicy implements LayeredPolicy, FusablePolicy {
         ...options,
       }),
     );
-    const queue = deadlineQueueFor(this.options.clock);
     this.#shared = {
       timeoutMs: this.options.timeoutMs,
-      queue,
-      list: queue.listFor(this.options.timeoutMs),
+      queue: deadlineQueueFor(this.options.clock),
       events: this.#events,
     };
     this.#aggressive = this.options.strategy === "aggressive";
@@ -272,9 +278,10 @@ export class TimeoutPolicy implements LayeredPolicy, FusablePolicy {
   }
 
   /**
-   * @internal In a fused pipeline: the call joins the deadline queue as it
-   * enters (the layers inside may make it wait: a retry, a queued
-   * bulkhead), and leaves it when the layers inside have settled. An
+   * @internal In a fused pipeline: the call joins the deadline queue when
+   * it must wait (the operation returned a promise, or a layer inside
+   * waits: a retry, a queued bulkhead), and leaves it when the layers
+   * inside have settled. An
    * aggressive timeout settles its caller's promise itself, so it is not
    * fused.
    */
@@ -286,8 +293,10 @@ export class TimeoutPolicy implements LayeredPolicy, FusablePolicy {
       enter(call: FusedCall): unknown {
         const timed = new TimedCall<unknown>(shared, call.context);
         call.context = timed;
-        shared.queue.add(timed, shared.list);
         return timed;
+      },
+      started(timed): void {
+        (timed as TimedCall<unknown>).start();
       },
       onValue(timed, value): unknown {
         (timed as TimedCall<unknown>).finish();

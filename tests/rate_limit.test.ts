@@ -82,19 +82,21 @@ describe("RateLimiter (token bucket)", () => {
     expect(limiter.stats.totalWaitedMs).toBe(500 + 600 + 700 + 800);
   });
 
-  it("sleeps on one clock timer, exactly until the head's tokens are due (no polling)", async () => {
+  it("gives each waiter one timer, due exactly when its tokens are (no polling)", async () => {
     const clock = new ManualClock();
     const limiter = new RateLimiter({ rate: 4, perMs: 1_000, burst: 1, clock });
     limiter.tryAcquire();
     const done: number[] = [];
     for (let i = 0; i < 100; i++) limiter.acquire().then(() => done.push(clock.now()));
     expect(limiter.waiting).toBe(100);
-    expect(clock.pending).toBe(1);
+    // Each waiter is woken by its own timer (on Workers, a timer belongs to
+    // the request that set it), never by another caller's code.
+    expect(clock.pending).toBe(100);
     await clock.advance(249);
     expect(done).toEqual([]);
     await clock.advance(1);
     expect(done).toEqual([250]);
-    expect(clock.pending).toBe(1);
+    expect(clock.pending).toBe(99);
     await clock.advance(25_000);
     expect(done).toHaveLength(100);
     expect(done.every((t, i) => t === 250 * (i + 1))).toBe(true);
@@ -120,27 +122,33 @@ describe("RateLimiter (token bucket)", () => {
     expect((error as RateLimitExceededError).retryAfterMs).toBe(100);
   });
 
-  it("removes an aborted waiter at once, gives back nothing, and lets the rest move up", async () => {
+  it("removes an aborted waiter at once and gives back nothing; the rest keep their times", async () => {
     const clock = new ManualClock();
     const limiter = new RateLimiter({ rate: 10, perMs: 1_000, burst: 5, clock });
     limiter.tryAcquire(5);
     await clock.advance(200); // 2 tokens in the bucket
     const controller = new AbortController();
-    const head = limiter.acquire({ cost: 5, signal: controller.signal });
-    const behind = limiter.acquire({ cost: 2 });
+    const head = limiter.acquire({ cost: 5, signal: controller.signal }); // due at 500
+    const behind = limiter.acquire({ cost: 2 }); // due at 700
     // Behind a 5-token head, a timeout of 400 ms is not enough...
     expect(await rejection(limiter.acquire({ cost: 1, timeoutMs: 400 }))).toBeInstanceOf(RateLimitExceededError);
     const reason = new Error("caller gave up");
     controller.abort(reason);
     expect(await rejection(head)).toBe(reason);
-    // ...the head took nothing, so the 2 tokens go to the next in line at once.
-    await behind;
-    expect(clock.now()).toBe(200);
-    expect(limiter.tokens).toBeCloseTo(0, 12);
+    expect(limiter.waiting).toBe(1);
+    // ...the head took nothing. The waiter behind is woken by its own timer,
+    // at the time it was given (never later); no other caller's code may
+    // wake it (see src/rate_limit/waiters.ts).
+    let servedAt: number | undefined;
+    void behind.then(() => (servedAt = clock.now()));
+    await clock.advance(499);
+    expect(servedAt).toBeUndefined();
+    await clock.advance(1);
+    expect(servedAt).toBe(700);
+    expect(limiter.tokens).toBeCloseTo(3, 12);
     expect(limiter.waiting).toBe(0);
-    // And the projection forgot the aborted head: 100 ms now fits.
+    // And the projection forgot the aborted head: 1 token is there now.
     const next = limiter.acquire({ cost: 1, timeoutMs: 100 });
-    await clock.advance(100);
     await next;
   });
 

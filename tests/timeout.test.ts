@@ -228,23 +228,28 @@ describe("TimeoutPolicy", () => {
     expect(calls.every((call) => call.error instanceof TimeoutError)).toBe(true);
   });
 
-  it("shares one timer among many concurrent calls of different timeouts", async () => {
+  it("arms a timer only for the calls still pending a few microtask turns after they start", async () => {
     const clock = new ManualClock();
     const short = new TimeoutPolicy({ timeoutMs: 10, clock });
     const long = new TimeoutPolicy({ timeoutMs: 30, clock });
     const calls = [];
     for (let i = 0; i < 100; i++) calls.push(outcome((i % 2 ? short : long).execute(untilAborted)));
+    // Quick calls (settled within the turns) never get a timer.
+    const quick = Array.from({ length: 100 }, () => outcome(short.execute(async () => 1)));
     await clock.flush();
-    expect(clock.pending).toBe(1);
+    expect(quick.every((call) => call.value === 1)).toBe(true);
+    // One timer per pending call, each set by the call's own code (on
+    // Workers a timer belongs to the request that set it).
+    expect(clock.pending).toBe(100);
     await clock.advance(10);
     expect(calls.filter((call) => call.settled)).toHaveLength(50);
-    expect(clock.pending).toBe(1);
+    expect(clock.pending).toBe(50);
     await clock.advance(20);
     expect(calls.every((call) => call.error instanceof TimeoutError)).toBe(true);
     expect(clock.pending).toBe(0);
   });
 
-  it("still times out after the idle queue dropped its per-duration lists", async () => {
+  it("still times out after many distinct durations and an idle spell", async () => {
     const clock = new ManualClock();
     const early = new TimeoutPolicy({ timeoutMs: 100, clock });
     const work = deferred<number>();
@@ -253,7 +258,7 @@ describe("TimeoutPolicy", () => {
     work.resolve(1);
     await clock.flush();
     expect(first.value).toBe(1);
-    // Many distinct durations, then idle: the queue drops its lists.
+    // Many distinct durations, then idle.
     const many = Array.from({ length: 40 }, (_, i) => outcome(new TimeoutPolicy({ timeoutMs: i + 1, clock }).execute(untilAborted)));
     await clock.advance(40);
     expect(many.every((call) => call.error instanceof TimeoutError)).toBe(true);

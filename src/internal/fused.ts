@@ -69,6 +69,14 @@ export interface Stage {
    * May set `call.context` for the layers inside.
    */
   enter(call: FusedCall): unknown;
+  /**
+   * Called when the call must wait (the operation returned a promise, a
+   * layer inside waits, or runs layered), after the segment is watching it.
+   * May be called again, or never if everything settled synchronously. A
+   * timeout joins its deadline queue here: its lazy timer then arms after
+   * the operation's own reaction has had its turn.
+   */
+  started?(state: unknown): void;
   /** The layers inside succeeded with `value`. */
   onValue(state: unknown, value: unknown, call: FusedCall): unknown;
   /** The layers inside failed with `error`. */
@@ -103,11 +111,17 @@ class Segment {
   readonly #stages: readonly Stage[];
   readonly #layered: readonly Runner[];
   readonly #inner: Runner | undefined;
+  /** The stages with a `started` hook, innermost first. */
+  readonly #starters: ReadonlyArray<{ readonly stage: Stage; readonly index: number }>;
 
   constructor(stages: readonly Stage[], layered: readonly Runner[], inner: Runner | undefined) {
     this.#stages = stages;
     this.#layered = layered;
     this.#inner = inner;
+    this.#starters = stages
+      .map((stage, index) => ({ stage, index }))
+      .filter(({ stage }) => stage.started !== undefined)
+      .reverse();
   }
 
   run(fn: Operation<unknown>, parent: ExecutionContext | undefined): Promise<unknown> {
@@ -132,10 +146,12 @@ class Segment {
       return settleNow(this, call, size - 1, true, error);
     }
     if (!isThenable(result)) return settleNow(this, call, size - 1, false, result);
-    return Promise.resolve(result).then(
+    const settled = Promise.resolve(result).then(
       (value) => this.exit(call, size - 1, false, value),
       (error) => this.exit(call, size - 1, true, error),
     );
+    if (this.#starters.length > 0) this.#start(call, size - 1);
+    return settled;
   }
 
   /** Passes an outcome out through the stages from `from` outward: returns, throws, or returns a promise when one must wait. */
@@ -161,7 +177,21 @@ class Segment {
 
   #later(promise: Promise<unknown>, call: FusedCall, from: number): Promise<unknown> {
     if (from < 0) return promise;
-    return promise.then((value) => this.exit(call, from, false, value), (error) => this.exit(call, from, true, error));
+    const settled = promise.then(
+      (value) => this.exit(call, from, false, value),
+      (error) => this.exit(call, from, true, error),
+    );
+    if (this.#starters.length > 0) this.#start(call, from);
+    return settled;
+  }
+
+  /** Tells the stages from `from` outward that the call waits. */
+  #start(call: FusedCall, from: number): void {
+    const starters = this.#starters;
+    for (let i = 0; i < starters.length; i++) {
+      const { stage, index } = starters[i]!;
+      if (index <= from) stage.started!(call.states[index]);
+    }
   }
 }
 

@@ -5,8 +5,16 @@
  * - Strict FIFO: only the head may take units, so a large request at the
  *   head is never starved by smaller ones behind it (and `tryAcquire` refuses
  *   while anyone waits).
- * - No polling: one clock timer at a time, set for exactly when the head's
- *   units are due according to the algorithm's own `step`.
+ * - No polling: each waiter sets one timer, for exactly when its units are
+ *   due (the state after everyone ahead is served, by the algorithm's own
+ *   `step`), and serves itself when it fires.
+ * - Each waiter is woken by its own timer, never by another caller's code.
+ *   On Cloudflare Workers a timer belongs to the request that set it and a
+ *   promise settled from another request never resumes the one awaiting
+ *   it, so a limiter shared by the requests of an isolate could not hand
+ *   units from one request to the next. The price: when a waiter ahead
+ *   aborts (or the limiter is reset), those behind still wake at the time
+ *   they were given, not earlier.
  * - Timeouts are decided up front: the queue keeps a projection of the state
  *   after every waiter ahead has been served, so a caller whose units would
  *   come too late is refused at once, with the wait it would have had.
@@ -45,6 +53,9 @@ interface Waiter {
   readonly reject: (reason: unknown) => void;
   readonly signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
+  cancelTimer: CancelTimer | undefined;
+  /** When its timer fires. */
+  wakeAt: number;
   queued: boolean;
   prev: Waiter | undefined;
   next: Waiter | undefined;
@@ -70,7 +81,6 @@ export class WaitQueue<S extends object> {
   #head: Waiter | undefined;
   #tail: Waiter | undefined;
   #length = 0;
-  #cancelTimer: CancelTimer | undefined;
   /** The state once every queued waiter is served; undefined until needed, or after an abort or reset. */
   #projected: S | undefined;
   /** When the last queued waiter is served, per {@link WaitQueue.#projected}. */
@@ -110,17 +120,17 @@ export class WaitQueue<S extends object> {
    * `timeoutMs` from `now`.
    */
   enqueue(cost: number, now: number, timeoutMs: number | undefined, signal: AbortSignal | undefined): Promise<void> {
-    if (timeoutMs !== undefined || this.#projected !== undefined) {
-      // Keep the projection current, so timeouts are decided in O(1) per call.
-      const projected = this.#algorithm.clone(this.#projection(now));
-      const at = admit(this.#algorithm, projected, Math.max(this.#projectedAt, now), cost);
-      if (timeoutMs !== undefined && at - now > timeoutMs) {
-        this.#counters.rejected++;
-        return Promise.reject(new RateLimitExceededError(at - now, this.#name));
-      }
-      this.#projected = projected;
-      this.#projectedAt = at;
+    // Keep the projection current, so timeouts and wake-up times are decided in O(1) per call.
+    const projected = this.#algorithm.clone(this.#projection(now));
+    // Never before the waiter ahead wakes: after an abort the projection is
+    // replayed from the present, but those ahead keep their timers.
+    const at = Math.max(admit(this.#algorithm, projected, Math.max(this.#projectedAt, now), cost), this.#tail?.wakeAt ?? now);
+    if (at === Infinity || (timeoutMs !== undefined && at - now > timeoutMs)) {
+      this.#counters.rejected++;
+      return Promise.reject(new RateLimitExceededError(at - now, this.#name));
     }
+    this.#projected = projected;
+    this.#projectedAt = at;
     return new Promise<void>((resolve, reject) => {
       const waiter: Waiter = {
         cost,
@@ -129,6 +139,8 @@ export class WaitQueue<S extends object> {
         reject,
         signal,
         onAbort: undefined,
+        cancelTimer: undefined,
+        wakeAt: at,
         queued: true,
         prev: this.#tail,
         next: undefined,
@@ -141,20 +153,17 @@ export class WaitQueue<S extends object> {
         waiter.onAbort = () => this.#abort(waiter);
         signal.addEventListener("abort", waiter.onAbort, { once: true });
       }
-      if (this.#length === 1) this.#pump();
+      this.#sleep(waiter, at - now, now);
     });
   }
 
-  /** The state changed behind the queue's back (a reset): re-plan. */
+  /** The state changed behind the queue's back (a reset): forget the projection. */
   refresh(): void {
     this.#projected = undefined;
-    if (this.#length > 0) this.#pump();
   }
 
-  /** Rejects every waiter with `reason` and stops the timer. */
+  /** Rejects every waiter with `reason` and stops their timers. */
   rejectAll(reason: unknown): void {
-    this.#cancelTimer?.();
-    this.#cancelTimer = undefined;
     this.#projected = undefined;
     while (this.#head !== undefined) {
       const waiter = this.#head;
@@ -176,43 +185,49 @@ export class WaitQueue<S extends object> {
     return projected;
   }
 
-  readonly #onTimer = (): void => {
-    this.#cancelTimer = undefined;
-    this.#pump();
-  };
+  /** Sets `waiter`'s timer: it runs in the waiter's own context (its request, on Workers). */
+  #sleep(waiter: Waiter, ms: number, now: number): void {
+    const wait = ms < MIN_WAIT_MS ? MIN_WAIT_MS : ms;
+    waiter.wakeAt = now + wait;
+    waiter.cancelTimer = this.#clock.schedule(() => this.#wake(waiter), wait);
+  }
 
-  /** Serves the head for as long as its units are there, then sleeps until the next head's are due. */
-  #pump(): void {
-    this.#cancelTimer?.();
-    this.#cancelTimer = undefined;
+  /** `waiter`'s timer fired: it serves itself if it is the head and its units are there, else sleeps again. */
+  #wake(waiter: Waiter): void {
+    waiter.cancelTimer = undefined;
+    if (!waiter.queued) return;
     const now = this.#clock.now();
     const holder = this.#holder;
-    for (let head = this.#head; head !== undefined; head = this.#head) {
-      const wait = this.#algorithm.step(holder.state, now, head.cost, holder.state);
-      if (wait !== 0) {
-        this.#cancelTimer = this.#clock.schedule(this.#onTimer, wait < MIN_WAIT_MS ? MIN_WAIT_MS : wait);
+    if (waiter === this.#head) {
+      const wait = this.#algorithm.step(holder.state, now, waiter.cost, holder.state);
+      if (wait === 0) {
+        this.#unlink(waiter);
+        if (this.#head === undefined) this.#projected = undefined;
+        this.#counters.acquired++;
+        this.#counters.waitedMs += now - waiter.enqueuedAt;
+        waiter.resolve();
         return;
       }
-      this.#unlink(head);
-      this.#counters.acquired++;
-      this.#counters.waitedMs += now - head.enqueuedAt;
-      head.resolve();
+      this.#sleep(waiter, wait, now);
+      return;
     }
-    this.#projected = undefined;
+    // Woken before the one ahead was served (their timers were due at the
+    // same time, or the one ahead had to sleep again): check again just
+    // after it wakes.
+    this.#sleep(waiter, waiter.prev!.wakeAt - now, now);
   }
 
   #abort(waiter: Waiter): void {
     if (!waiter.queued) return;
-    const wasHead = waiter === this.#head;
     this.#unlink(waiter);
     this.#projected = undefined;
     waiter.reject(waiter.signal!.reason);
-    // A smaller request behind an aborted head may be servable right now.
-    if (wasHead) this.#pump();
   }
 
   #unlink(waiter: Waiter): void {
     waiter.queued = false;
+    waiter.cancelTimer?.();
+    waiter.cancelTimer = undefined;
     if (waiter.onAbort !== undefined) waiter.signal!.removeEventListener("abort", waiter.onAbort);
     if (waiter.prev === undefined) this.#head = waiter.next;
     else waiter.prev.next = waiter.next;

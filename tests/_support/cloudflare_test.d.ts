@@ -5,4 +5,6 @@ declare module "cloudflare:test" {
     /** Base URL of the flaky HTTP upstream run by the workerd leg's config. */
     readonly UPSTREAM_URL: string;
   };
+  /** The test Worker itself (tests/_support/worker.ts), called as a separate request. */
+  export const SELF: { fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> };
 }

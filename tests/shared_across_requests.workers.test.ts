@@ -1,0 +1,60 @@
+import { SELF } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+
+interface Outcome {
+  outcome: string;
+  elapsedMs: number;
+}
+
+async function call(workMs: number): Promise<Outcome> {
+  const response = await SELF.fetch(`https://worker.test/timeout?workMs=${workMs}`);
+  return await response.json();
+}
+
+// Policies built at global scope are shared by every request of an isolate.
+// On Workers a timer belongs to the request that set it (it is cancelled
+// when that request ends), and a promise settled by one request never
+// resumes another that awaits it. These check that no request depends on
+// another's timer or code: before the fix, a deadline armed by a request
+// that had ended never fired, and rate-limited requests hung.
+describe("a timeout shared by concurrent requests in workerd", () => {
+  it("times out a request whose deadline timer was armed by a request that ended", async () => {
+    const quick = call(10);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const slow = call(1_000);
+    expect((await quick).outcome).toBe("slept 10 ms");
+    const result = await slow;
+    expect(result.outcome).toBe("TimeoutError");
+    expect(result.elapsedMs).toBeLessThan(500);
+  });
+
+  it("keeps working for later requests", async () => {
+    const results = await Promise.all([call(1), call(1_000), call(20), call(1_000)]);
+    expect(results.map((r) => r.outcome)).toEqual(["slept 1 ms", "TimeoutError", "slept 20 ms", "TimeoutError"]);
+  });
+});
+
+async function get(path: string): Promise<Outcome> {
+  const response = await SELF.fetch(`https://worker.test${path}`);
+  return await response.json();
+}
+
+describe("a bulkhead shared by concurrent requests in workerd", () => {
+  it("refuses a request while another holds the slot, and frees it when that request ends", async () => {
+    const first = get("/bulkhead?workMs=1000");
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect((await get("/bulkhead?workMs=1")).outcome).toBe("BulkheadRejectedError");
+    expect((await first).outcome).toBe("slept 1000 ms");
+    expect((await get("/bulkhead?workMs=1")).outcome).toBe("slept 1 ms");
+  });
+});
+
+describe("a rate limiter shared by concurrent requests in workerd", () => {
+  it("wakes each waiting request in turn (one token per 500 ms)", async () => {
+    const results = await Promise.all([get("/limiter"), get("/limiter"), get("/limiter")]);
+    expect(results.map((r) => r.outcome)).toEqual(["acquired", "acquired", "acquired"]);
+    // The first takes the burst token; the others wait their turn (about
+    // 500 and 1000 ms; workerd's clock moves only on I/O, so loosely).
+    expect(Math.max(...results.map((r) => r.elapsedMs))).toBeGreaterThanOrEqual(400);
+  });
+});
