@@ -22,6 +22,9 @@ import { AlgorithmLimiter, type LimiterOptions } from "./limiter.ts";
 import { bucketParams, bucketShape, limiterShape, positiveWait } from "./options.ts";
 import type { BucketOptions } from "./token_bucket.ts";
 
+/** Relative rounding forgiven when comparing positions: a few ulps. */
+const ROUNDING = 4 * Number.EPSILON;
+
 /** Plain, serializable GCRA state. */
 export interface GcraState {
   /**
@@ -84,7 +87,10 @@ export class Gcra implements RateLimitAlgorithm<GcraState> {
     const position = this.#units(now);
     const ahead = state.tat > position ? state.tat - position : 0;
     const excess = ahead + cost - this.burst;
-    if (excess <= 0) {
+    // `ahead` is a difference of two large numbers of intervals: forgive the
+    // few ulps it can be off by, or `(p + 1) - p` = 1.0000000000000018 would
+    // refuse a call that has its unit exactly.
+    if (excess <= (position + this.burst) * ROUNDING) {
       next.tat = (ahead > 0 ? state.tat : position) + cost;
       return 0;
     }
