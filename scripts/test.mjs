@@ -1,5 +1,6 @@
 // `npm test`: the same test files on Node 20 (this machine's), Node 24,
-// Deno, Bun, workerd and headless Chromium, then type and packaging checks.
+// Deno, Bun, workerd and headless Chromium, every `@example` in the sources
+// (on Deno), then type and packaging checks.
 // Prints each leg's output as it finishes, one summary line per leg, and a
 // final "N passed, N failed" line; exits non-zero if any leg failed.
 //
@@ -8,7 +9,7 @@
 //   BULWARK_TEST_JOBS=1 npm test   legs one at a time (default: 2 at once)
 //
 // Which files run on which runtime: scripts/test_files.mjs.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -24,6 +25,21 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const reports = mkdtempSync(join(tmpdir(), "bulwark-test-"));
 
 /** @typedef {{ name: string, passed: number, failed: number, output: string }} Result */
+
+/** The library's own modules (whose `@example`s the doc leg runs), tests excluded. */
+function sourceFiles() {
+  const found = [];
+  const walk = (dir) => {
+    for (const entry of readdirSync(join(root, dir), { withFileTypes: true })) {
+      const path = `${dir}/${entry.name}`;
+      if (entry.isDirectory()) walk(path);
+      else if (entry.name.endsWith(".ts") && !entry.name.endsWith(".test.ts")) found.push(path);
+    }
+  };
+  walk("src");
+  walk("adapters");
+  return ["mod.ts", ...found.sort()];
+}
 
 /** Counts from vitest's JSON report; a file that failed to load counts as one failure. */
 function vitestCounts(reportFile) {
@@ -99,6 +115,16 @@ const legs = {
     const summary = /^(?:ok|FAILED) \| (\d+) passed(?: \(\d+ steps?\))? \| (\d+) failed/m.exec(done.output);
     return toResult("deno", done, summary ? { passed: Number(summary[1]), failed: Number(summary[2]) } : undefined);
   },
+  async doc() {
+    // Every `@example` in the sources is type-checked and run, importing
+    // "bulwark" as a user would (scripts/deno_doctest.json maps it here).
+    const files = sourceFiles();
+    const done = await run(bin("deno"), ["test", "--doc", "--allow-all", "--config", "scripts/deno_doctest.json", ...files], {
+      cwd: root,
+    });
+    const summary = /^(?:ok|FAILED) \| (\d+) passed(?: \(\d+ steps?\))? \| (\d+) failed/m.exec(done.output);
+    return toResult("doc", done, summary ? { passed: Number(summary[1]), failed: Number(summary[2]) } : undefined);
+  },
   async bun() {
     const done = await run(bin("bun"), ["test", ...testFilesFor("bun").map((file) => `./${file}`)], {
       cwd: root,
@@ -147,7 +173,7 @@ async function worker() {
 await Promise.all(Array.from({ length: jobs }, worker));
 rmSync(reports, { recursive: true, force: true });
 
-const order = ["node20", "node24", "deno", "bun", "workerd", "chromium", "typecheck", "build", "publint", "attw", "consumer", "jsr"];
+const order = ["node20", "node24", "deno", "bun", "workerd", "chromium", "doc", "typecheck", "build", "publint", "attw", "consumer", "jsr"];
 results.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
 const passed = results.reduce((sum, r) => sum + r.passed, 0);
 const failed = results.reduce((sum, r) => sum + r.failed, 0);

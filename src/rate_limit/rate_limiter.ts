@@ -60,7 +60,9 @@ function wrap<A extends unknown[], R>(fn: (...args: A) => R, options: RateLimite
  * @example
  * ```ts
  * import { RateLimitExceededError, rateLimiter } from "bulwark";
- * const send = rateLimiter(async (text: string) => text.length, { rate: 1, blocking: false });
+ * import { ManualClock } from "bulwark/testing";
+ * const clock = new ManualClock();
+ * const send = rateLimiter(async (text: string) => text.length, { rate: 1, blocking: false, clock });
  * await send("first");
  * try {
  *   await send("second");

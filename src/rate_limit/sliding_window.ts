@@ -273,9 +273,9 @@ export interface SlidingWindowLimiterOptions extends WindowOptions, LimiterOptio
  * const clock = new ManualClock();
  * const limiter = new SlidingWindowLimiter({ limit: 3, windowMs: 1_000, clock });
  * for (let i = 0; i < 3; i++) limiter.tryAcquire();
- * if (limiter.count !== 3 || limiter.tryAcquire()) throw new Error("window full");
+ * if (limiter.tryAcquire()) throw new Error("window full");
  * await clock.advance(1_000);
- * if (limiter.count !== 0) throw new Error("window slid");
+ * if (!limiter.tryAcquire()) throw new Error("window slid");
  * ```
  */
 export class SlidingWindowLimiter extends AlgorithmLimiter<SlidingWindowLogState | SlidingWindowCounterState> {
