@@ -6,6 +6,7 @@
 //   npx --yes -p node@24 node bench/rounds.ts [rounds] [callsPerRound]
 import { Bulkhead } from "../src/bulkhead.ts";
 import { CircuitBreaker } from "../src/circuit_breaker.ts";
+import { withoutFusion } from "../src/internal/fused.ts";
 import { ResiliencePipeline } from "../src/pipeline.ts";
 import { RetryPolicy } from "../src/retry.ts";
 import { TimeoutPolicy } from "../src/timeout.ts";
@@ -19,12 +20,15 @@ const cooperative = new TimeoutPolicy({ timeoutMs: 1_000 });
 const aggressive = new TimeoutPolicy({ timeoutMs: 1_000, strategy: "aggressive" });
 const bulkhead = new Bulkhead({ maxConcurrent: 10 });
 const breaker = new CircuitBreaker({ maxFailures: 5 });
-const pipeline = new ResiliencePipeline({
+const pipelineOptions = {
   bulkhead: { maxConcurrent: 10 },
   circuitBreaker: { maxFailures: 5 },
   retry: { maxAttempts: 3 },
   timeout: { timeoutMs: 1_000 },
-});
+};
+const pipeline = new ResiliencePipeline(pipelineOptions);
+// The same pipeline with every layer in turn, as before fusion.
+const layered = withoutFusion(() => new ResiliencePipeline(pipelineOptions));
 
 // Each iteration is an async function awaiting one call, as mitata's
 // `bench(name, async () => do_not_optimize(await call()))` measures it.
@@ -36,6 +40,7 @@ const variants: Record<string, () => Promise<number>> = {
   "timeout, aggressive": async () => await aggressive.execute(fn),
   "bulkhead": async () => await bulkhead.execute(fn),
   "pipeline": async () => await pipeline.execute(fn),
+  "pipeline, layered": async () => await layered.execute(fn),
 };
 
 async function round(call: () => Promise<number>): Promise<number> {
