@@ -24,35 +24,29 @@ function wait(ms: number, signal: AbortSignal): Promise<string> {
   });
 }
 
+/** Answers with how `work` ended (its value, or its error's name) and how long it took. */
+async function report(work: () => Promise<string>): Promise<Response> {
+  const started = Date.now();
+  const outcome = await work().then(
+    (value) => value,
+    (error: unknown) => (error instanceof Error ? error.name : String(error)),
+  );
+  return Response.json({ outcome, elapsedMs: Date.now() - started });
+}
+
 export default {
-  async fetch(request: Request): Promise<Response> {
+  fetch(request: Request): Promise<Response> | Response {
     const url = new URL(request.url);
-    if (url.pathname === "/timeout") {
-      const workMs = Number(url.searchParams.get("workMs"));
-      const started = Date.now();
-      const outcome = await timeout.execute(({ signal }) => wait(workMs, signal)).then(
-        (value) => value,
-        (error: unknown) => (error instanceof Error ? error.name : String(error)),
-      );
-      return Response.json({ outcome, elapsedMs: Date.now() - started });
+    const workMs = Number(url.searchParams.get("workMs"));
+    switch (url.pathname) {
+      case "/timeout":
+        return report(() => timeout.execute(({ signal }) => wait(workMs, signal)));
+      case "/bulkhead":
+        return report(() => bulkhead.execute(({ signal }) => wait(workMs, signal)));
+      case "/limiter":
+        return report(() => limiter.acquire().then(() => "acquired"));
+      default:
+        return new Response("bulwark test worker");
     }
-    if (url.pathname === "/bulkhead") {
-      const workMs = Number(url.searchParams.get("workMs"));
-      const started = Date.now();
-      const outcome = await bulkhead.execute(({ signal }) => wait(workMs, signal)).then(
-        (value) => value,
-        (error: unknown) => (error instanceof Error ? error.name : String(error)),
-      );
-      return Response.json({ outcome, elapsedMs: Date.now() - started });
-    }
-    if (url.pathname === "/limiter") {
-      const started = Date.now();
-      const outcome = await limiter.acquire().then(
-        () => "acquired",
-        (error: unknown) => (error instanceof Error ? error.name : String(error)),
-      );
-      return Response.json({ outcome, elapsedMs: Date.now() - started });
-    }
-    return new Response("bulwark test worker");
   },
 };
