@@ -22,6 +22,19 @@ export interface BulkheadOptions {
   maxQueue?: number;
   /** A queued call waiting this long is rejected, in ms. Default 0: waits without limit. */
   queueTimeoutMs?: number;
+  /**
+   * How a queued call learns that a slot is free. 0 (the default): the call
+   * that frees it hands it over at once. Above 0: each queued call checks,
+   * every `pollMs` ms, on its own timer, and takes a free slot when it is
+   * first in line.
+   *
+   * Set it on Cloudflare Workers when one bulkhead serves several requests
+   * (built at module scope): there a request is never resumed by another
+   * request's code, so a hand-over from the request that frees a slot would
+   * leave the queued request hanging. A queued call then starts up to
+   * `pollMs` after its slot frees.
+   */
+  pollMs?: number;
   /** Time source for `queueTimeoutMs`. Default {@link systemClock}. */
   clock?: Clock;
 }
@@ -31,6 +44,7 @@ export interface ResolvedBulkheadOptions {
   readonly maxConcurrent: number;
   readonly maxQueue: number;
   readonly queueTimeoutMs: number;
+  readonly pollMs: number;
   readonly clock: Clock;
 }
 
@@ -44,6 +58,7 @@ const optionsSchema = z.strictObject({
   maxConcurrent: integer(1),
   maxQueue: integer(0),
   queueTimeoutMs: durationMs(0),
+  pollMs: durationMs(0),
   clock: clockSchema(),
 });
 
@@ -53,6 +68,8 @@ class Waiter {
   next: Waiter | undefined = undefined;
   queued = true;
   cancelTimer: CancelTimer | undefined = undefined;
+  /** Its next check for a free slot (when the bulkhead polls). */
+  cancelPoll: CancelTimer | undefined = undefined;
   readonly #leave: (waiter: Waiter, reason: unknown) => void;
   readonly signal: AbortSignal | undefined;
   readonly resolve: () => void;
@@ -153,7 +170,8 @@ export class Bulkhead implements LayeredPolicy, FusablePolicy {
 
   /** @internal */
   [runThrough]<T>(fn: Operation<T>, parent: ExecutionContext | undefined, next: Next): Promise<T> {
-    if (this.#active < this.options.maxConcurrent) {
+    // A free slot with calls queued (a polling bulkhead) belongs to the first of them.
+    if (this.#active < this.options.maxConcurrent && this.#head === undefined) {
       this.#active++;
       return this.#run(fn, parent, next);
     }
@@ -170,7 +188,7 @@ export class Bulkhead implements LayeredPolicy, FusablePolicy {
     return {
       mayWait: false,
       enter: (): unknown => {
-        if (this.#active >= this.options.maxConcurrent) return SLOW;
+        if (this.#active >= this.options.maxConcurrent || this.#head !== undefined) return SLOW;
         this.#active++;
         return true;
       },
@@ -224,15 +242,28 @@ export class Bulkhead implements LayeredPolicy, FusablePolicy {
     throw error;
   };
 
-  /** Frees a slot, or hands it straight to the first waiter. */
+  /** Frees a slot, or hands it straight to the first waiter (unless waiters poll for it). */
   #release(): void {
     const next = this.#head;
-    if (next === undefined) {
+    if (next === undefined || this.options.pollMs > 0) {
       this.#active--;
       return;
     }
     this.#unlink(next);
     next.resolve();
+  }
+
+  /** A polling waiter's check, on its own timer: takes a free slot if first in line. */
+  #poll(waiter: Waiter): void {
+    waiter.cancelPoll = undefined;
+    if (!waiter.queued) return;
+    if (waiter === this.#head && this.#active < this.options.maxConcurrent) {
+      this.#unlink(waiter);
+      this.#active++;
+      waiter.resolve();
+      return;
+    }
+    waiter.cancelPoll = this.options.clock.schedule(() => this.#poll(waiter), this.options.pollMs);
   }
 
   #wait(signal: AbortSignal | undefined): Promise<void> {
@@ -244,7 +275,8 @@ export class Bulkhead implements LayeredPolicy, FusablePolicy {
       this.#tail = waiter;
       this.#queued++;
       signal?.addEventListener("abort", waiter);
-      const { queueTimeoutMs, clock } = this.options;
+      const { queueTimeoutMs, pollMs, clock } = this.options;
+      if (pollMs > 0) waiter.cancelPoll = clock.schedule(() => this.#poll(waiter), pollMs);
       if (queueTimeoutMs > 0) {
         waiter.cancelTimer = clock.schedule(
           () => this.#leave(waiter, this.#reject("queueTimeout")),
@@ -270,6 +302,7 @@ export class Bulkhead implements LayeredPolicy, FusablePolicy {
     waiter.prev = waiter.next = undefined;
     this.#queued--;
     waiter.cancelTimer?.();
+    waiter.cancelPoll?.();
     waiter.signal?.removeEventListener("abort", waiter);
   }
 

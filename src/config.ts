@@ -41,6 +41,7 @@ const bulkheadDefaults = z.strictObject({
   maxConcurrent: integer(1).optional(),
   maxQueue: integer(0).optional(),
   queueTimeoutMs: durationMs(0).optional(),
+  pollMs: durationMs(0).optional(),
 });
 
 const rateLimiterDefaults = z.strictObject({
@@ -102,7 +103,7 @@ export interface Defaults {
     jitter?: "none" | "full" | "equal" | "decorrelated";
   };
   timeout?: { timeoutMs?: number; strategy?: "cooperative" | "aggressive" };
-  bulkhead?: { maxConcurrent?: number; maxQueue?: number; queueTimeoutMs?: number };
+  bulkhead?: { maxConcurrent?: number; maxQueue?: number; queueTimeoutMs?: number; pollMs?: number };
   rateLimiter?: { rate?: number; perMs?: number; burst?: number; maxKeys?: number };
   shutdown?: { timeoutMs?: number; forceExitCode?: number };
   heartbeat?: { intervalMs?: number; maxAgeMs?: number };
@@ -145,7 +146,7 @@ export const builtInDefaults: {
     jitter: "full",
   },
   timeout: { timeoutMs: 30_000, strategy: "cooperative" },
-  bulkhead: { maxConcurrent: 10, maxQueue: 0, queueTimeoutMs: 0 },
+  bulkhead: { maxConcurrent: 10, maxQueue: 0, queueTimeoutMs: 0, pollMs: 0 },
   // `burst` follows `rate` unless configured: a bucket holds one period's worth.
   rateLimiter: { rate: 10, perMs: 1_000, burst: 10, maxKeys: 100_000 },
   shutdown: { timeoutMs: 30_000, forceExitCode: 1 },

@@ -227,3 +227,66 @@ describe("bulkhead()", () => {
     expect(peak).toBe(2);
   });
 });
+
+describe("Bulkhead with pollMs (queued calls wake themselves, as Workers need)", () => {
+  it("starts a queued call at its next poll after a slot frees, in FIFO order, never by the releaser's code", async () => {
+    const clock = new ManualClock();
+    const limiter = new Bulkhead({ maxConcurrent: 1, maxQueue: 5, pollMs: 5, clock });
+    const first = deferred<string>();
+    const order: string[] = [];
+    const running = limiter.execute(() => first.promise);
+    const queued = ["a", "b", "c"].map((name) => limiter.execute(async () => (order.push(`${name}@${clock.now()}`), name)));
+    expect(limiter.queued).toBe(3);
+    // Each queued call sets its own timer.
+    expect(clock.pending).toBe(3);
+    await clock.advance(12);
+    first.resolve("first");
+    expect(await running).toBe("first");
+    // The slot is free, but nobody was woken by the call that freed it.
+    expect(limiter.active).toBe(0);
+    expect(limiter.queued).toBe(3);
+    // A newcomer does not jump the queue while calls wait.
+    const late = limiter.execute(async () => (order.push(`late@${clock.now()}`), "late"));
+    expect(limiter.queued).toBe(4);
+    // t = 15: a, b and c poll in turn; each finds the slot free (the one
+    // before has finished) and first in line.
+    await clock.advance(3);
+    expect(order).toEqual(["a@15", "b@15", "c@15"]);
+    // late joined at 12, so it polls at 17.
+    await clock.advance(5);
+    expect(await Promise.all([...queued, late])).toEqual(["a", "b", "c", "late"]);
+    expect(order).toEqual(["a@15", "b@15", "c@15", "late@17"]);
+    expect(limiter.active).toBe(0);
+    expect(clock.pending).toBe(0);
+  });
+
+  it("still refuses when the queue is full, and honours aborts and queueTimeoutMs, leaving no timer", async () => {
+    const clock = new ManualClock();
+    const limiter = new Bulkhead({ maxConcurrent: 1, maxQueue: 2, queueTimeoutMs: 50, pollMs: 5, clock });
+    const hold = deferred();
+    const running = limiter.execute(() => hold.promise);
+    const controller = new AbortController();
+    const aborted = outcome(limiter.execute(async () => "never", controller.signal));
+    const timedOut = outcome(limiter.execute(async () => "never"));
+    expect(await limiter.execute(async () => "never").catch((error) => error)).toBeInstanceOf(BulkheadRejectedError);
+    controller.abort(new Error("gave up"));
+    await clock.flush();
+    expect((aborted.error as Error).message).toBe("gave up");
+    await clock.advance(50);
+    expect(timedOut.error).toBeInstanceOf(BulkheadRejectedError);
+    expect(clock.pending).toBe(0);
+    hold.resolve();
+    await running;
+    expect(limiter.active).toBe(0);
+  });
+
+  it("validates pollMs and takes it from configure()", () => {
+    expect(() => new Bulkhead({ pollMs: -1 })).toThrow(ConfigError);
+    configure({ bulkhead: { pollMs: 7 } });
+    try {
+      expect(new Bulkhead().options.pollMs).toBe(7);
+    } finally {
+      configure({});
+    }
+  });
+});

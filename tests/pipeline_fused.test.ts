@@ -40,6 +40,8 @@ interface Scenario {
   order: Step[];
   maxConcurrent: number;
   maxQueue: number;
+  /** 0: slots are handed over; else queued calls poll for them. */
+  pollMs: number;
   maxFailures: number;
   maxAttempts: number;
   baseDelayMs: number;
@@ -57,6 +59,7 @@ const scenario: fc.Arbitrary<Scenario> = fc.record({
   order: fc.shuffledSubarray(["bulkhead", "breaker", "retry", "timeout", "foreign"] as Step[], { minLength: 2 }),
   maxConcurrent: fc.integer({ min: 1, max: 3 }),
   maxQueue: fc.integer({ min: 0, max: 2 }),
+  pollMs: fc.constantFrom(0, 0, 3),
   maxFailures: fc.integer({ min: 1, max: 3 }),
   maxAttempts: fc.integer({ min: 1, max: 3 }),
   baseDelayMs: fc.integer({ min: 0, max: 20 }),
@@ -93,6 +96,7 @@ const OFFSET = {
   timeout: Math.SQRT2 * 1e-3,
   retry: Math.sqrt(3) * 1e-4,
   abort: Math.PI * 1e-5,
+  poll: Math.sqrt(11) * 1e-7,
   later: (call: number, attempt: number) => Math.sqrt(5) * 1e-6 * (call + 1) + Math.sqrt(7) * 1e-8 * attempt,
 };
 
@@ -154,7 +158,8 @@ async function run(s: Scenario, fused: boolean): Promise<string[]> {
   const log: string[] = [];
   const note = (entry: string) => log.push(`${clock.now().toFixed(9)} ${entry}`);
   const build = () => {
-    const bulkhead = new Bulkhead({ maxConcurrent: s.maxConcurrent, maxQueue: s.maxQueue, clock });
+    const pollMs = s.pollMs === 0 ? 0 : s.pollMs + OFFSET.poll;
+    const bulkhead = new Bulkhead({ maxConcurrent: s.maxConcurrent, maxQueue: s.maxQueue, pollMs, clock });
     const breaker = new CircuitBreaker({ name: "b", maxFailures: s.maxFailures, resetTimeoutMs: 40, clock });
     const baseDelayMs = s.baseDelayMs === 0 ? 0 : s.baseDelayMs + OFFSET.retry;
     const retry = new RetryPolicy({ maxAttempts: s.maxAttempts, baseDelayMs, jitter: "none", clock });

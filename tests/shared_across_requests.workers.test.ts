@@ -49,6 +49,15 @@ describe("a bulkhead shared by concurrent requests in workerd", () => {
   });
 });
 
+describe("a bulkhead with a queue shared by concurrent requests in workerd", () => {
+  it("runs queued requests in turn when they poll for their slot (pollMs)", async () => {
+    const results = await Promise.all([1, 2, 3].map(() => get("/bulkhead-queue?workMs=30")));
+    expect(results.map((r) => r.outcome)).toEqual(["slept 30 ms", "slept 30 ms", "slept 30 ms"]);
+    // One at a time: the last one waited for the two before it.
+    expect(Math.max(...results.map((r) => r.elapsedMs))).toBeGreaterThanOrEqual(60);
+  });
+});
+
 describe("a rate limiter shared by concurrent requests in workerd", () => {
   it("wakes each waiting request in turn (one token per 500 ms)", async () => {
     const results = await Promise.all([get("/limiter"), get("/limiter"), get("/limiter")]);

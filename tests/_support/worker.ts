@@ -8,9 +8,10 @@ import { Bulkhead, RateLimiter, TimeoutPolicy } from "../../mod.ts";
 
 // Built at global scope and shared by every request, as users do.
 const timeout = new TimeoutPolicy({ timeoutMs: 100 });
-// No queue: on Workers a slot freed by one request cannot wake a request
-// queued behind it (see docs/architecture.md, "Workers").
 const bulkhead = new Bulkhead({ maxConcurrent: 1 });
+// With a queue, on Workers: queued requests poll for their slot on their own
+// timers, since a request that frees a slot cannot wake another.
+const queued = new Bulkhead({ maxConcurrent: 1, maxQueue: 10, pollMs: 5 });
 const limiter = new RateLimiter({ rate: 2, perMs: 1_000, burst: 1 });
 
 /** Waits `ms` on a real timer; rejects with the abort reason if `signal` aborts first. */
@@ -43,6 +44,8 @@ export default {
         return report(() => timeout.execute(({ signal }) => wait(workMs, signal)));
       case "/bulkhead":
         return report(() => bulkhead.execute(({ signal }) => wait(workMs, signal)));
+      case "/bulkhead-queue":
+        return report(() => queued.execute(({ signal }) => wait(workMs, signal)));
       case "/limiter":
         return report(() => limiter.acquire().then(() => "acquired"));
       default:
