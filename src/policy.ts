@@ -31,14 +31,26 @@ export interface Policy {
   execute<T>(fn: Operation<T>, signal?: AbortSignal): Promise<T>;
 }
 
-let neverAborted: ExecutionContext | undefined;
+/**
+ * The context of a call made without a signal. One object, so that it
+ * allocates nothing per call; its `signal` is a new, never-aborting signal
+ * on each read. Not one shared signal: on Cloudflare Workers a signal
+ * belongs to the request that created it, and another request that passes
+ * it to `fetch` (or listens to it) fails with "Cannot perform I/O on behalf
+ * of a different request".
+ */
+const withoutSignal: ExecutionContext = Object.freeze({
+  get signal(): AbortSignal {
+    return new AbortController().signal;
+  },
+});
 
 /**
- * The context handed to `fn` when the caller gave no signal: one shared,
- * never-aborting signal, created on first use (never at import time, which
- * Workers forbid), so the no-signal hot path allocates nothing.
+ * The context handed to `fn`: `{ signal }`, or, when the caller gave no
+ * signal, one shared context whose `signal` never aborts (created on read,
+ * never at import time, which Workers forbid), so the no-signal hot path
+ * allocates nothing.
  */
 export function contextFor(signal: AbortSignal | undefined): ExecutionContext {
-  if (signal !== undefined) return { signal };
-  return (neverAborted ??= { signal: new AbortController().signal });
+  return signal === undefined ? withoutSignal : { signal };
 }

@@ -17,6 +17,7 @@ import { CircuitBreaker, type CircuitBreakerOptions } from "./circuit_breaker.ts
 import { CircuitBreakerRegistry } from "./circuit_breaker_registry.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { BulkheadRejectedError, CircuitOpenError, ConfigError, NotRetryableError } from "./errors.ts";
+import { parentOf } from "./internal/context.ts";
 import { Pipeline } from "./pipeline.ts";
 import type { ExecutionContext, Policy } from "./policy.ts";
 import { type RetryOptions, RetryPolicy } from "./retry.ts";
@@ -235,21 +236,23 @@ export function createResilientFetch(options: ResilientFetchOptions = {}): Resil
       ? undefined
       : registry.getOrCreate(new URL(request.url).origin, breakerOptions);
 
-    const send = ({ signal }: ExecutionContext): Promise<Response> =>
-      baseFetch(sendOnce ? request : request.clone(), { signal });
+    // Signals are passed on only when there is one: reading the signal of a
+    // call made without one would build a new AbortController for nothing.
+    const send = (context: ExecutionContext): Promise<Response> =>
+      baseFetch(sendOnce ? request : request.clone(), { signal: signalOf(context) });
     const timedSend = attemptTimeout === undefined
       ? send
-      : (context: ExecutionContext) => attemptTimeout.execute(send, context.signal);
+      : (context: ExecutionContext) => attemptTimeout.execute(send, signalOf(context));
     const guardedSend = breaker === undefined
       ? timedSend
-      : (context: ExecutionContext) => breaker.execute(timedSend, context.signal) as Promise<Response>;
+      : (context: ExecutionContext) => breaker.execute(timedSend, signalOf(context)) as Promise<Response>;
 
     const attempts = (context: ExecutionContext): Promise<Response> => {
       if (retryPolicy === undefined) return guardedSend(context);
-      if (reason === undefined) return retryPolicy.execute(guardedSend, context.signal);
+      if (reason === undefined) return retryPolicy.execute(guardedSend, signalOf(context));
       // Not retryable: one attempt, and a network error says why it was not retried.
       return guardedSend(context).catch((error: unknown) => {
-        if (context.signal.aborted || error instanceof CircuitOpenError || error instanceof BulkheadRejectedError) {
+        if (signalOf(context)?.aborted || error instanceof CircuitOpenError || error instanceof BulkheadRejectedError) {
           throw error;
         }
         throw new NotRetryableError(
@@ -269,4 +272,9 @@ export function createResilientFetch(options: ResilientFetchOptions = {}): Resil
   };
 
   return Object.assign(resilientFetch, { registry, retryPolicy, bulkhead });
+}
+
+/** The signal of `context`, or `undefined` for a call made without one. */
+function signalOf(context: ExecutionContext): AbortSignal | undefined {
+  return parentOf(context)?.signal;
 }

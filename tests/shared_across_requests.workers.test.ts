@@ -39,6 +39,21 @@ async function get(path: string): Promise<Outcome> {
   return await response.json();
 }
 
+describe("a resilient fetch shared by concurrent requests in workerd", () => {
+  it("times out each stalled request on its own deadlines, while other requests come and go", async () => {
+    const stalled = get("/upstream?path=/stall");
+    const quick = await Promise.all([1, 2, 3].map(() => get("/upstream?path=/ok")));
+    expect(quick.map((r) => r.outcome)).toEqual(["200 ok", "200 ok", "200 ok"]);
+    const result = await stalled;
+    // Two attempts of 200 ms each, both timed out, 10 ms apart; well before
+    // workerd gives up. (Before the fix, the requests shared the abort
+    // signal of a call made without one, and workerd refused it: "Cannot
+    // perform I/O on behalf of a different request".)
+    expect(result.outcome).toBe("RetryExhaustedError");
+    expect(result.elapsedMs).toBeLessThan(2_000);
+  });
+});
+
 describe("a bulkhead shared by concurrent requests in workerd", () => {
   it("refuses a request while another holds the slot, and frees it when that request ends", async () => {
     const first = get("/bulkhead?workMs=1000");

@@ -4,7 +4,7 @@
  * bind to are exported from here. Routes under `/timeout` exercise policies
  * shared by concurrent requests (tests/shared_across_requests.workers.test.ts).
  */
-import { Bulkhead, RateLimiter, TimeoutPolicy } from "../../mod.ts";
+import { Bulkhead, createResilientFetch, RateLimiter, TimeoutPolicy } from "../../mod.ts";
 
 // Built at global scope and shared by every request, as users do.
 const timeout = new TimeoutPolicy({ timeoutMs: 100 });
@@ -12,6 +12,11 @@ const bulkhead = new Bulkhead({ maxConcurrent: 1 });
 // With a queue, on Workers: queued requests poll for their slot on their own
 // timers, since a request that frees a slot cannot wake another.
 const queued = new Bulkhead({ maxConcurrent: 1, maxQueue: 10, pollMs: 5 });
+// The flagship use: one resilient fetch for the whole isolate.
+const upstream = createResilientFetch({
+  attemptTimeoutMs: 200,
+  retry: { maxAttempts: 2, baseDelayMs: 10 },
+});
 const limiter = new RateLimiter({ rate: 2, perMs: 1_000, burst: 1 });
 
 /** Waits `ms` on a real timer; rejects with the abort reason if `signal` aborts first. */
@@ -30,13 +35,13 @@ async function report(work: () => Promise<string>): Promise<Response> {
   const started = Date.now();
   const outcome = await work().then(
     (value) => value,
-    (error: unknown) => (error instanceof Error ? error.name : String(error)),
+    (error: unknown) => (error instanceof Error ? (error.name === "Error" ? `Error: ${error.message}` : error.name) : String(error)),
   );
   return Response.json({ outcome, elapsedMs: Date.now() - started });
 }
 
 export default {
-  fetch(request: Request): Promise<Response> | Response {
+  fetch(request: Request, env: { UPSTREAM_URL: string }): Promise<Response> | Response {
     const url = new URL(request.url);
     const workMs = Number(url.searchParams.get("workMs"));
     switch (url.pathname) {
@@ -46,6 +51,12 @@ export default {
         return report(() => bulkhead.execute(({ signal }) => wait(workMs, signal)));
       case "/bulkhead-queue":
         return report(() => queued.execute(({ signal }) => wait(workMs, signal)));
+      case "/upstream":
+        // Proxies one upstream scenario (?path=/stall, /ok, ...) through the shared resilient fetch.
+        return report(async () => {
+          const response = await upstream(`${env.UPSTREAM_URL}${url.searchParams.get("path")}`);
+          return `${response.status} ${await response.text()}`;
+        });
       case "/limiter":
         return report(() => limiter.acquire().then(() => "acquired"));
       default:
