@@ -87,8 +87,7 @@ class TimedCall<T> implements ExecutionContext, Deadline {
   /** Set when the deadline passed: the abort reason and the rejection. */
   #timedOut: TimeoutError | undefined = undefined;
   #settled = false;
-  /** Settles the caller's promise (aggressive strategy only). */
-  #resolve: ((value: T) => void) | undefined = undefined;
+  /** Rejects the caller's promise (aggressive strategy only; it also listens to the parent's signal). */
   #reject: ((reason: unknown) => void) | undefined = undefined;
 
   constructor(shared: TimeoutShared, parent: ExecutionContext | undefined) {
@@ -119,7 +118,6 @@ class TimedCall<T> implements ExecutionContext, Deadline {
     let settled: Promise<T>;
     if (aggressive) {
       settled = new Promise<T>((resolve, reject) => {
-        this.#resolve = resolve;
         this.#reject = reject;
         promise.then(
           (value) => this.finish() && resolve(value),
@@ -177,7 +175,7 @@ class TimedCall<T> implements ExecutionContext, Deadline {
     if (this.#settled) return false;
     this.#settled = true;
     this.#shared.queue.remove(this);
-    if (this.#parent !== undefined && (this.#controller !== undefined || this.#resolve !== undefined)) {
+    if (this.#parent !== undefined && (this.#controller !== undefined || this.#reject !== undefined)) {
       this.#parent.signal.removeEventListener("abort", this);
     }
     return true;
