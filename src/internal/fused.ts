@@ -111,6 +111,12 @@ class Segment {
   readonly #stages: readonly Stage[];
   readonly #layered: readonly Runner[];
   readonly #inner: Runner | undefined;
+  // The first four stages in fields of their own, so that each position's
+  // call sites see one stage (and V8 inlines it) on the common path.
+  readonly #s0: Stage | undefined;
+  readonly #s1: Stage | undefined;
+  readonly #s2: Stage | undefined;
+  readonly #s3: Stage | undefined;
   /** The stages with a `started` hook, innermost first. */
   readonly #starters: ReadonlyArray<{ readonly stage: Stage; readonly index: number }>;
 
@@ -118,6 +124,7 @@ class Segment {
     this.#stages = stages;
     this.#layered = layered;
     this.#inner = inner;
+    [this.#s0, this.#s1, this.#s2, this.#s3] = stages;
     this.#starters = stages
       .map((stage, index) => ({ stage, index }))
       .filter(({ stage }) => stage.started !== undefined)
@@ -129,12 +136,8 @@ class Segment {
     const size = stages.length;
     const call = new FusedCall(fn, parent, size);
     try {
-      for (let index = 0; index < size; index++) {
-        const state = stages[index]!.enter(call);
-        if (state === SLOW) return this.#later(this.#layered[index]!(fn, call.context), call, index - 1);
-        call.states[index] = state;
-        call.entered++;
-      }
+      const entered = this.#enter(call, size);
+      if (entered < size) return this.#later(this.#layered[entered]!(fn, call.context), call, entered - 1);
     } catch (error) {
       // An entry threw (a user clock, say): the layers it entered exit.
       return settleNow(this, call, call.entered - 1, true, error);
@@ -147,11 +150,84 @@ class Segment {
     }
     if (!isThenable(result)) return settleNow(this, call, size - 1, false, result);
     const settled = Promise.resolve(result).then(
-      (value) => this.exit(call, size - 1, false, value),
+      (value) => this.exitValue(call, size - 1, value),
       (error) => this.exit(call, size - 1, true, error),
     );
     if (this.#starters.length > 0) this.#start(call, size - 1);
     return settled;
+  }
+
+  /** Enters every stage, outermost first; returns the position of one that said {@link SLOW}, or `size`. */
+  #enter(call: FusedCall, size: number): number {
+    const states = call.states;
+    let state: unknown;
+    if (size > 0) {
+      if ((state = this.#s0!.enter(call)) === SLOW) return 0;
+      states[0] = state;
+      call.entered = 1;
+    }
+    if (size > 1) {
+      if ((state = this.#s1!.enter(call)) === SLOW) return 1;
+      states[1] = state;
+      call.entered = 2;
+    }
+    if (size > 2) {
+      if ((state = this.#s2!.enter(call)) === SLOW) return 2;
+      states[2] = state;
+      call.entered = 3;
+    }
+    if (size > 3) {
+      if ((state = this.#s3!.enter(call)) === SLOW) return 3;
+      states[3] = state;
+      call.entered = 4;
+    }
+    const stages = this.#stages;
+    for (let index = 4; index < size; index++) {
+      if ((state = stages[index]!.enter(call)) === SLOW) return index;
+      states[index] = state;
+      call.entered = index + 1;
+    }
+    return size;
+  }
+
+  /**
+   * The success path's exit, from the innermost stage: each of the first
+   * four positions has its own call site. Anything else (a failure, a
+   * throwing or waiting exit) continues in {@link Segment.exit}.
+   */
+  exitValue(call: FusedCall, from: number, value: unknown): unknown {
+    if (from > 3) return this.exit(call, from, false, value);
+    const states = call.states;
+    let outcome: unknown = value;
+    try {
+      if (from >= 3) {
+        outcome = this.#s3!.onValue(states[3], outcome, call);
+        if (this.#s3!.mayWait && isThenable(outcome)) return this.#later(Promise.resolve(outcome), call, 2);
+      }
+    } catch (error) {
+      return this.exit(call, 2, true, error);
+    }
+    try {
+      if (from >= 2) {
+        outcome = this.#s2!.onValue(states[2], outcome, call);
+        if (this.#s2!.mayWait && isThenable(outcome)) return this.#later(Promise.resolve(outcome), call, 1);
+      }
+    } catch (error) {
+      return this.exit(call, 1, true, error);
+    }
+    try {
+      if (from >= 1) {
+        outcome = this.#s1!.onValue(states[1], outcome, call);
+        if (this.#s1!.mayWait && isThenable(outcome)) return this.#later(Promise.resolve(outcome), call, 0);
+      }
+    } catch (error) {
+      return this.exit(call, 0, true, error);
+    }
+    if (from >= 0) {
+      outcome = this.#s0!.onValue(states[0], outcome, call);
+      if (this.#s0!.mayWait && isThenable(outcome)) return this.#later(Promise.resolve(outcome), call, -1);
+    }
+    return outcome;
   }
 
   /** Passes an outcome out through the stages from `from` outward: returns, throws, or returns a promise when one must wait. */
