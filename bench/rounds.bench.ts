@@ -3,7 +3,9 @@
 // variant's best round, so that noise from other jobs (which only ever adds
 // time) mostly drops out.
 //
-//   npx --yes -p node@24 node bench/rounds.ts [rounds] [callsPerRound]
+//   npx --yes -p node@24 node bench/rounds.bench.ts [rounds] [callsPerRound]
+//
+// (`npm run bench` runs it with the mitata files.)
 import { Bulkhead } from "../src/bulkhead.ts";
 import { CircuitBreaker } from "../src/circuit_breaker.ts";
 import { withoutFusion } from "../src/internal/fused.ts";
