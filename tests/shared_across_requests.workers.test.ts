@@ -17,6 +17,10 @@ async function call(workMs: number): Promise<Outcome> {
 // resumes another that awaits it. These check that no request depends on
 // another's timer or code: before the fix, a deadline armed by a request
 // that had ended never fired, and rate-limited requests hung.
+//
+// These tests use real time, unlike the rest of the suite: what they check
+// is how workerd ties real timers, promises and signals to requests, which a
+// ManualClock cannot show. They wait about 3 s in all.
 describe("a timeout shared by concurrent requests in workerd", () => {
   it("times out a request whose deadline timer was armed by a request that ended", async () => {
     const quick = call(10);
