@@ -14,6 +14,7 @@ import {
   SamplingBreaker,
 } from "cockatiel";
 import { bench, do_not_optimize, group, run, summary } from "mitata";
+import { printRatios } from "./ratios.ts";
 import Opossum from "opossum";
 import { CircuitBreaker } from "../src/circuit_breaker.ts";
 
@@ -77,16 +78,5 @@ for (const [title, cases] of [
 const { benchmarks } = await run();
 opossumNoTimeout.shutdown();
 
-// Ratios to the bare call of each group, by mean and by median (the median
-// holds up better on a busy machine). These are what docs/benchmarks.md records.
-console.log("\nratio to bare await fn() (mean / median):");
-let bare = { avg: 1, p50: 1 };
-for (const trial of benchmarks) {
-  const stats = trial.runs[0]?.stats;
-  if (stats === undefined) continue;
-  if (trial.alias === "bare await fn()") bare = stats;
-  console.log(
-    `  ${trial.alias.padEnd(42)} ${(stats.avg / bare.avg).toFixed(2).padStart(6)}x ${(stats.p50 / bare.p50).toFixed(2).padStart(6)}x`,
-  );
-}
+printRatios(benchmarks);
 opossumDefault.shutdown();

@@ -17,6 +17,7 @@ import {
   wrap,
 } from "cockatiel";
 import { bench, do_not_optimize, group, run, summary } from "mitata";
+import { printRatios } from "./ratios.ts";
 import pLimit from "p-limit";
 import pRetry from "p-retry";
 import pTimeout from "p-timeout";
@@ -102,15 +103,4 @@ for (const [title, cases] of groups) {
 
 const { benchmarks } = await run();
 
-// Ratios to the bare call of each group, by mean and by median (the median
-// holds up better on a busy machine). These are what docs/benchmarks.md records.
-console.log("\nratio to bare await fn() (mean / median):");
-let bare = { avg: 1, p50: 1 };
-for (const trial of benchmarks) {
-  const stats = trial.runs[0]?.stats;
-  if (stats === undefined) continue;
-  if (trial.alias === "bare await fn()") bare = stats;
-  console.log(
-    `  ${trial.alias.padEnd(42)} ${(stats.avg / bare.avg).toFixed(2).padStart(6)}x ${(stats.p50 / bare.p50).toFixed(2).padStart(6)}x`,
-  );
-}
+printRatios(benchmarks);

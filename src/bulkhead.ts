@@ -9,7 +9,16 @@ import { type CancelTimer, type Clock, systemClock } from "./clock.ts";
 import { defaultsFor } from "./config.ts";
 import { BulkheadRejectedError } from "./errors.ts";
 import { Emitter, type Listener, type Unsubscribe } from "./events.ts";
-import { callOperation, isThenable, type LayeredPolicy, type Next, parentFor, runInContext, runThrough } from "./internal/context.ts";
+import {
+  callOperation,
+  executeIn,
+  isThenable,
+  type LayeredPolicy,
+  type Next,
+  runInContext,
+  runThrough,
+  wrapIn,
+} from "./internal/context.ts";
 import { fuse, type FusablePolicy, SLOW, type Stage } from "./internal/fused.ts";
 import { contextFor, type ExecutionContext, type Operation } from "./policy.ts";
 import { clock as clockSchema, durationMs, integer, validate } from "./validation.ts";
@@ -154,13 +163,12 @@ export class Bulkhead implements LayeredPolicy, FusablePolicy {
    * `signal` aborts while the call waits.
    */
   execute<T>(fn: Operation<T>, signal?: AbortSignal): Promise<T> {
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    return this[runInContext](fn, parentFor(signal));
+    return executeIn(this, fn, signal);
   }
 
   /** Wraps `fn` so that every call goes through this bulkhead. */
   wrap<A extends unknown[], R>(fn: (...args: A) => R | PromiseLike<R>): (...args: A) => Promise<R> {
-    return (...args) => this.execute(() => fn(...args));
+    return wrapIn(this, fn);
   }
 
   /** @internal */

@@ -9,7 +9,7 @@ import { z } from "zod";
 import { type Clock, systemClock } from "./clock.ts";
 import { ChaosFaultError } from "./errors.ts";
 import { Emitter, type Listener, type Unsubscribe } from "./events.ts";
-import { type ContextualPolicy, invoke, parentFor, runInContext } from "./internal/context.ts";
+import { type ContextualPolicy, executeIn, invoke, runInContext, wrapIn } from "./internal/context.ts";
 import type { ExecutionContext, Operation } from "./policy.ts";
 import { clock as clockSchema, durationMs, fraction, func, validate } from "./validation.ts";
 
@@ -105,13 +105,12 @@ export class ChaosPolicy implements ContextualPolicy {
 
   /** Runs `fn`, perhaps late, perhaps not at all (rejecting with the fault). */
   execute<T>(fn: Operation<T>, signal?: AbortSignal): Promise<T> {
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    return this[runInContext](fn, parentFor(signal));
+    return executeIn(this, fn, signal);
   }
 
   /** Wraps `fn` so that every call goes through this policy. */
   wrap<A extends unknown[], R>(fn: (...args: A) => R | PromiseLike<R>): (...args: A) => Promise<R> {
-    return (...args) => this.execute(() => fn(...args));
+    return wrapIn(this, fn);
   }
 
   /** @internal */

@@ -12,14 +12,15 @@ import { ConfigError, type ConfigIssue } from "./errors.ts";
 import {
   callOperation,
   type ContextualPolicy,
+  executeIn,
   invoke,
   isContextual,
   isLayered,
   type Next,
-  parentFor,
   parentOf,
   runInContext,
   runThrough,
+  wrapIn,
 } from "./internal/context.ts";
 import { fuse, fusedRunner, fusionEnabled, isFusable, type Runner, type Stage } from "./internal/fused.ts";
 import type { ExecutionContext, Operation, Policy } from "./policy.ts";
@@ -65,13 +66,12 @@ export class Pipeline implements ContextualPolicy {
 
   /** Runs `fn` through every layer. `signal` reaches each layer and `fn`. */
   execute<T>(fn: Operation<T>, signal?: AbortSignal): Promise<T> {
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    return this.#run(fn, parentFor(signal));
+    return executeIn(this, fn, signal);
   }
 
   /** Wraps `fn` so that every call runs through the pipeline. */
   wrap<A extends unknown[], R>(fn: (...args: A) => R | PromiseLike<R>): (...args: A) => Promise<R> {
-    return (...args) => this.execute(() => fn(...args));
+    return wrapIn(this, fn);
   }
 
   /** @internal */

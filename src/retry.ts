@@ -17,13 +17,14 @@ import {
 import { Emitter, type Listener, type Unsubscribe } from "./events.ts";
 import {
   callOperation,
+  executeIn,
   isThenable,
   type LayeredPolicy,
   type Next,
-  parentFor,
   parentOf,
   runInContext,
   runThrough,
+  wrapIn,
 } from "./internal/context.ts";
 import { fuse, type FusablePolicy, type FusedCall, type Runner, type Stage } from "./internal/fused.ts";
 import { contextFor, type ExecutionContext, type Operation } from "./policy.ts";
@@ -311,13 +312,12 @@ export class RetryPolicy implements LayeredPolicy, FusablePolicy {
    * out ({@link RetryExhaustedError}, the last error as `cause`).
    */
   execute<T>(fn: Operation<T>, signal?: AbortSignal): Promise<T> {
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    return this[runInContext](fn, parentFor(signal));
+    return executeIn(this, fn, signal);
   }
 
   /** Wraps `fn` so that every call is retried under this policy. */
   wrap<A extends unknown[], R>(fn: (...args: A) => R | PromiseLike<R>): (...args: A) => Promise<R> {
-    return (...args) => this.execute(() => fn(...args));
+    return wrapIn(this, fn);
   }
 
   /**

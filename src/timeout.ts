@@ -16,7 +16,16 @@ import { type Clock, systemClock } from "./clock.ts";
 import { defaultsFor } from "./config.ts";
 import { TimeoutError } from "./errors.ts";
 import { Emitter, type Listener, type Unsubscribe } from "./events.ts";
-import { callOperation, isThenable, type LayeredPolicy, type Next, parentFor, runInContext, runThrough } from "./internal/context.ts";
+import {
+  callOperation,
+  executeIn,
+  isThenable,
+  type LayeredPolicy,
+  type Next,
+  runInContext,
+  runThrough,
+  wrapIn,
+} from "./internal/context.ts";
 import { fuse, type FusablePolicy, type FusedCall, type Stage } from "./internal/fused.ts";
 import { type Deadline, type DeadlineQueue, deadlineQueueFor, DONE } from "./internal/deadline_queue.ts";
 import type { ExecutionContext, Operation } from "./policy.ts";
@@ -247,13 +256,12 @@ export class TimeoutPolicy implements LayeredPolicy, FusablePolicy {
    * reason when `signal` aborts.
    */
   execute<T>(fn: Operation<T>, signal?: AbortSignal): Promise<T> {
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    return this[runInContext](fn, parentFor(signal));
+    return executeIn(this, fn, signal);
   }
 
   /** Wraps `fn` so that every call runs under this timeout. */
   wrap<A extends unknown[], R>(fn: (...args: A) => R | PromiseLike<R>): (...args: A) => Promise<R> {
-    return (...args) => this.execute(() => fn(...args));
+    return wrapIn(this, fn);
   }
 
   /** @internal Runs `fn` with `parent`'s signal combined with the deadline. */

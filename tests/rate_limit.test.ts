@@ -17,6 +17,7 @@ import {
   Throttler,
 } from "../mod.ts";
 import { ManualClock } from "../src/testing/mod.ts";
+import { thrown } from "./_support/thrown.ts";
 
 afterEach(() => configure({}));
 
@@ -27,15 +28,6 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
     return error;
   }
   throw new Error("expected a rejection");
-}
-
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (error) {
-    return error;
-  }
-  throw new Error("expected a throw");
 }
 
 describe("RateLimiter (token bucket)", () => {

@@ -2,15 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { type AlgorithmOptions, ConfigError, KeyedRateLimiter, RateLimitExceededError } from "../mod.ts";
 import { ManualClock } from "../src/testing/mod.ts";
-
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (error) {
-    return error;
-  }
-  throw new Error("expected a throw");
-}
+import { thrown } from "./_support/thrown.ts";
 
 describe("KeyedRateLimiter", () => {
   it("keeps one limit per key", () => {

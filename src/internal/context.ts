@@ -49,6 +49,24 @@ export function isContextual(policy: Policy): policy is ContextualPolicy {
   return typeof (policy as Partial<ContextualPolicy>)[runInContext] === "function";
 }
 
+/**
+ * `execute(fn, signal)` of a policy that runs in a parent context: refuses
+ * a signal that has already aborted (with its reason, without running
+ * `fn`), else runs `fn` with the signal as its parent.
+ */
+export function executeIn<T>(policy: ContextualPolicy, fn: Operation<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal?.aborted) return Promise.reject(signal.reason);
+  return policy[runInContext](fn, parentFor(signal));
+}
+
+/** `wrap(fn)` of a policy: `fn` with the same parameters, each call run through `policy`. */
+export function wrapIn<A extends unknown[], R>(
+  policy: Policy,
+  fn: (...args: A) => R | PromiseLike<R>,
+): (...args: A) => Promise<R> {
+  return (...args) => policy.execute(() => fn(...args));
+}
+
 /** The parent context for a caller's signal: none when there is no signal. */
 export function parentFor(signal: AbortSignal | undefined): ExecutionContext | undefined {
   return signal === undefined ? undefined : { signal };
