@@ -14,7 +14,8 @@ export type ResilienceErrorCode =
   | "ERR_BULKHEAD_REJECTED"
   | "ERR_RATE_LIMIT_EXCEEDED"
   | "ERR_NOT_RETRYABLE"
-  | "ERR_CHAOS_FAULT";
+  | "ERR_CHAOS_FAULT"
+  | "ERR_INVALID_ARGUMENT";
 
 /**
  * Base class of every error thrown by bulwark.
@@ -49,7 +50,8 @@ export interface ConfigIssue {
   readonly allowed: string;
 }
 
-function show(value: unknown): string {
+/** A value as shown in error messages: short, and never throwing. */
+export function show(value: unknown): string {
   if (typeof value === "function") return `[function ${value.name || "anonymous"}]`;
   if (typeof value === "string") return JSON.stringify(value);
   if (typeof value === "number" || typeof value === "bigint") return String(value);
@@ -205,5 +207,40 @@ export class NotRetryableError extends ResilienceError {
 export class ChaosFaultError extends ResilienceError {
   constructor(message?: string) {
     super("ERR_CHAOS_FAULT", message ?? "Fault injected by chaos policy");
+  }
+}
+
+/**
+ * Thrown (or, by a call that returns a promise, rejected with) when a
+ * positional argument has the wrong type: an operation that is not a
+ * function, a `signal` that is not an `AbortSignal`, a number where an
+ * options object belongs. The call touches no state before it fails, so a
+ * misuse is never mistaken for the operation's own failure: no retry, no
+ * fallback, no breaker failure is counted.
+ *
+ * @example
+ * ```ts
+ * import { InvalidArgumentError, ResilienceError } from "bulwark";
+ * const error = new InvalidArgumentError("RetryPolicy.execute", "fn", "getStock", "a function");
+ * if (!(error instanceof ResilienceError) || error.code !== "ERR_INVALID_ARGUMENT") throw error;
+ * if (!error.message.includes(`'fn' must be a function: current value is "getStock"`)) throw error;
+ * ```
+ */
+export class InvalidArgumentError extends ResilienceError {
+  /** The call that refused it, e.g. `"RetryPolicy.execute"`. */
+  readonly target: string;
+  /** The argument's name, e.g. `"fn"` or `"options.signal"`. */
+  readonly argument: string;
+  /** The value given. */
+  readonly value: unknown;
+  /** What is allowed, in words: `"a function"`. */
+  readonly allowed: string;
+
+  constructor(target: string, argument: string, value: unknown, allowed: string) {
+    super("ERR_INVALID_ARGUMENT", `${target}: '${argument}' must be ${allowed}: current value is ${show(value)}`);
+    this.target = target;
+    this.argument = argument;
+    this.value = value;
+    this.allowed = allowed;
   }
 }
