@@ -46,7 +46,7 @@ class SystemClock implements Clock {
   }
 
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
-    return sleepOn(this, ms, signal);
+    return sleepOn(this, ms, signal, "systemClock.sleep");
   }
 
   schedule(callback: () => void, ms: number): CancelTimer {

@@ -68,7 +68,7 @@ export class ManualClock implements Clock {
   }
 
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
-    return sleepOn(this, ms, signal);
+    return sleepOn(this, ms, signal, "ManualClock.sleep");
   }
 
   schedule(callback: () => void, ms: number): CancelTimer {
