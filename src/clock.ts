@@ -59,7 +59,9 @@ class SystemClock implements Clock {
 
 /**
  * The real clock: `performance.now()` and `Date.now()`, timers from the
- * runtime. Available on every supported runtime.
+ * runtime. Available on every supported runtime. Its `sleep` rejects with an
+ * `InvalidArgumentError`, arming no timer, when `ms` is not a finite number
+ * or `signal` is not an `AbortSignal`.
  *
  * @example
  * ```ts
