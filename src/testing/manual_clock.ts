@@ -104,9 +104,9 @@ export class ManualClock implements Clock {
    * import { ManualClock } from "bulwark/testing";
    * const clock = new ManualClock();
    * const cancel = clock.schedule(() => {}, 100);
-   * if (clock.pending !== 1) throw new Error("one timer armed");
+   * const armed = clock.pending;
    * cancel();
-   * if (clock.pending !== 0) throw new Error("nothing left behind");
+   * if (armed !== 1 || clock.pending !== 0) throw new Error("the timer should be gone");
    * ```
    */
   get pending(): number {
