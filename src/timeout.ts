@@ -137,9 +137,17 @@ class TimedCall<T> implements ExecutionContext, Deadline {
       if (this.#parent !== undefined) {
         // Reject at once when the caller aborts, even if the operation
         // never reads its signal.
-        const parentSignal = this.#parent.signal;
-        if (parentSignal.aborted) this.handleEvent();
-        else parentSignal.addEventListener("abort", this);
+        try {
+          const parentSignal = this.#parent.signal;
+          if (parentSignal.aborted) this.handleEvent();
+          else parentSignal.addEventListener("abort", this);
+        } catch (error) {
+          // A foreign policy outside handed in a signal that cannot be
+          // listened to: this call fails with that error, and nothing is
+          // left to settle (or reject unhandled) later.
+          this.#settled = true;
+          this.#reject!(error);
+        }
       }
     } else {
       settled = promise.then(

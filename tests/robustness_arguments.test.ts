@@ -291,6 +291,25 @@ describe("Bulkhead: a queued call with a junk signal cannot wedge it (issue 13, 
   });
 });
 
+describe("an aggressive timeout inside a foreign policy that hands in a junk signal", () => {
+  it("rejects that call with the foreign error, arms nothing and leaves nothing to reject later", async () => {
+    const clock = new ManualClock();
+    for (const junk of notSignals()) {
+      if (junk === null) continue;
+      const careless: Policy = {
+        execute: <T>(fn: Operation<T>) => Promise.resolve(fn({ signal: junk } as unknown as ExecutionContext)),
+      };
+      const timeout = new TimeoutPolicy({ timeoutMs: 100, strategy: "aggressive", clock });
+      const late = deferred<string>();
+      const error = await rejection(() => pipeline(careless, timeout).execute(() => late.promise));
+      expect(error).toBeInstanceOf(TypeError);
+      late.reject(new Error("the operation failed after its call was over"));
+      await clock.advance(1_000);
+      expect(clock.pending).toBe(0);
+    }
+  });
+});
+
 describe("sleep, retry, chaos: a junk signal leaves no timer armed (issue 13, item 2)", () => {
   it("ManualClock.sleep and systemClock.sleep refuse a junk signal or ms, arming nothing", async () => {
     const clock = new ManualClock();
