@@ -196,4 +196,3 @@ export class CircuitBreakerRegistry {
     return this.#events.on(event, listener);
   }
 }
-
