@@ -19,6 +19,7 @@ import {
   runThrough,
   wrapIn,
 } from "./internal/context.ts";
+import { badFunction, badOptions, throwIf } from "./internal/arguments.ts";
 import { fuse, type FusablePolicy, SLOW, type Stage } from "./internal/fused.ts";
 import { contextFor, type ExecutionContext, type Operation } from "./policy.ts";
 import { clock as clockSchema, durationMs, integer, validate } from "./validation.ts";
@@ -132,6 +133,7 @@ export class Bulkhead implements LayeredPolicy, FusablePolicy {
   #tail: Waiter | undefined = undefined;
 
   constructor(options: BulkheadOptions = {}) {
+    throwIf(badOptions("Bulkhead", options));
     this.options = Object.freeze(
       validate("Bulkhead", optionsSchema, { ...defaultsFor("bulkhead"), clock: systemClock, ...options }),
     );
@@ -163,12 +165,12 @@ export class Bulkhead implements LayeredPolicy, FusablePolicy {
    * `signal` aborts while the call waits.
    */
   execute<T>(fn: Operation<T>, signal?: AbortSignal): Promise<T> {
-    return executeIn(this, fn, signal);
+    return executeIn(this, fn, signal, "Bulkhead.execute");
   }
 
   /** Wraps `fn` so that every call goes through this bulkhead. */
   wrap<A extends unknown[], R>(fn: (...args: A) => R | PromiseLike<R>): (...args: A) => Promise<R> {
-    return wrapIn(this, fn);
+    return wrapIn(this, fn, "Bulkhead.wrap");
   }
 
   /** @internal */
@@ -277,12 +279,14 @@ export class Bulkhead implements LayeredPolicy, FusablePolicy {
   #wait(signal: AbortSignal | undefined): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const waiter = new Waiter(this.#leave, signal, resolve, reject);
+      // Listen first: a signal that cannot be listened to (handed in by a
+      // foreign policy) rejects this call before the waiter joins the queue.
+      signal?.addEventListener("abort", waiter);
       waiter.prev = this.#tail;
       if (this.#tail === undefined) this.#head = waiter;
       else this.#tail.next = waiter;
       this.#tail = waiter;
       this.#queued++;
-      signal?.addEventListener("abort", waiter);
       const { queueTimeoutMs, pollMs, clock } = this.options;
       if (pollMs > 0) waiter.cancelPoll = clock.schedule(() => this.#poll(waiter), pollMs);
       if (queueTimeoutMs > 0) {
@@ -344,5 +348,6 @@ export function bulkhead<A extends unknown[], R>(
   fn: (...args: A) => R | PromiseLike<R>,
   options?: BulkheadOptions,
 ): (...args: A) => Promise<R> {
+  throwIf(badFunction("bulkhead", fn) ?? badOptions("bulkhead", options));
   return new Bulkhead(options).wrap(fn);
 }

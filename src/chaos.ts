@@ -9,6 +9,7 @@ import { z } from "zod";
 import { type Clock, systemClock } from "./clock.ts";
 import { ChaosFaultError } from "./errors.ts";
 import { Emitter, type Listener, type Unsubscribe } from "./events.ts";
+import { badOptions, throwIf } from "./internal/arguments.ts";
 import { type ContextualPolicy, executeIn, invoke, runInContext, wrapIn } from "./internal/context.ts";
 import type { ExecutionContext, Operation } from "./policy.ts";
 import { clock as clockSchema, durationMs, fraction, func, validate } from "./validation.ts";
@@ -84,6 +85,7 @@ export class ChaosPolicy implements ContextualPolicy {
   readonly #events = new Emitter<ChaosEvents>();
 
   constructor(options: ChaosOptions = {}) {
+    throwIf(badOptions("chaos", options));
     this.options = Object.freeze(
       validate("chaos", optionsSchema, {
         faultRate: options.fault === undefined ? 0 : 1,
@@ -105,12 +107,12 @@ export class ChaosPolicy implements ContextualPolicy {
 
   /** Runs `fn`, perhaps late, perhaps not at all (rejecting with the fault). */
   execute<T>(fn: Operation<T>, signal?: AbortSignal): Promise<T> {
-    return executeIn(this, fn, signal);
+    return executeIn(this, fn, signal, "ChaosPolicy.execute");
   }
 
   /** Wraps `fn` so that every call goes through this policy. */
   wrap<A extends unknown[], R>(fn: (...args: A) => R | PromiseLike<R>): (...args: A) => Promise<R> {
-    return wrapIn(this, fn);
+    return wrapIn(this, fn, "ChaosPolicy.wrap");
   }
 
   /** @internal */

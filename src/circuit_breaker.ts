@@ -24,6 +24,7 @@ import { type Clock, systemClock } from "./clock.ts";
 import { defaultsFor, getConfiguration } from "./config.ts";
 import { CircuitOpenError, ConfigError, type ConfigIssue } from "./errors.ts";
 import { Emitter, type Listener, type Unsubscribe } from "./events.ts";
+import { badCall, badFunction, badOptions, throwIf } from "./internal/arguments.ts";
 import { runInContext } from "./internal/context.ts";
 import { fuse, SLOW, type Stage } from "./internal/fused.ts";
 import { contextFor, type ExecutionContext, type Operation } from "./policy.ts";
@@ -319,9 +320,7 @@ function crossFieldIssues(given: Record<string, unknown>): ConfigIssue[] {
 }
 
 function resolve<F>(options: CircuitBreakerOptions<F>): ResolvedCircuitBreakerOptions<F> {
-  if (typeof options !== "object" || options === null) {
-    throw new ConfigError("CircuitBreaker", [{ field: "(options)", value: options, allowed: "an options object" }]);
-  }
+  throwIf(badOptions("CircuitBreaker", options));
   // Keys given as `undefined` fall back to the defaults rather than erase them.
   const given: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(options)) if (value !== undefined) given[key] = value;
@@ -506,6 +505,7 @@ export class CircuitBreaker<F = never> {
    * ```
    */
   static sensitive<F = never>(options: CircuitBreakerOptions<F> = {}): CircuitBreaker<F> {
+    throwIf(badOptions("CircuitBreaker.sensitive", options));
     return new CircuitBreaker(preset({
       maxFailures: 3,
       failureRateThreshold: 0.3,
@@ -530,6 +530,7 @@ export class CircuitBreaker<F = never> {
    * ```
    */
   static tolerant<F = never>(options: CircuitBreakerOptions<F> = {}): CircuitBreaker<F> {
+    throwIf(badOptions("CircuitBreaker.tolerant", options));
     return new CircuitBreaker(preset({
       maxFailures: 10,
       failureRateThreshold: 0.7,
@@ -586,6 +587,9 @@ export class CircuitBreaker<F = never> {
    * ```
    */
   execute<T>(fn: Operation<T>, signal?: AbortSignal): Promise<T | Awaited<F>> {
+    // A misuse is the caller's error, not the dependency's: never counted.
+    const misuse = badCall("CircuitBreaker.execute", fn, signal);
+    if (misuse !== undefined) return Promise.reject(misuse);
     return this.#execute(fn, contextFor(signal));
   }
 
@@ -642,18 +646,22 @@ export class CircuitBreaker<F = never> {
    * ```
    */
   executeSync<T>(fn: () => T): T | F {
+    throwIf(badFunction("CircuitBreaker.executeSync", fn));
     const admission = this.#admit();
     if (admission === REJECTED) return this.#reject();
     const epoch = this.#epoch;
     const start = this.#timesCalls ? this.#clock.now() : 0;
     let result: T;
+    let thenable: boolean;
     try {
       result = fn();
+      // A `then` getter that throws is the operation failing.
+      thenable = isThenable(result);
     } catch (error) {
       this.#onError(error, admission, epoch, start);
       throw error;
     }
-    if (isThenable(result)) return this.#observe(Promise.resolve(result), admission, epoch, start) as T;
+    if (thenable) return this.#observe(Promise.resolve(result), admission, epoch, start) as T;
     this.#onResult(result, admission, epoch, start);
     return result;
   }
@@ -669,6 +677,8 @@ export class CircuitBreaker<F = never> {
    * ```
    */
   call<A extends unknown[], R>(fn: (...args: A) => R, ...args: A): Promise<Awaited<R> | Awaited<F>> {
+    const misuse = badFunction("CircuitBreaker.call", fn);
+    if (misuse !== undefined) return Promise.reject(misuse);
     return this.execute(() => fn(...args)) as Promise<Awaited<R> | Awaited<F>>;
   }
 
@@ -684,6 +694,7 @@ export class CircuitBreaker<F = never> {
    * ```
    */
   wrap<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => Promise<Awaited<R> | Awaited<F>> {
+    throwIf(badFunction("CircuitBreaker.wrap", fn));
     const breaker = this;
     return function (this: unknown, ...args: A): Promise<Awaited<R> | Awaited<F>> {
       return breaker.execute(() => fn.apply(this, args)) as Promise<Awaited<R> | Awaited<F>>;
@@ -1085,6 +1096,13 @@ export function circuitBreaker(
   fnOrOptions?: ((...args: unknown[]) => unknown) | CircuitBreakerOptions<unknown>,
   options?: CircuitBreakerOptions<unknown>,
 ): unknown {
-  if (typeof fnOrOptions === "function") return guard(fnOrOptions, new CircuitBreaker(options));
-  return (fn: (...args: unknown[]) => unknown) => guard(fn, new CircuitBreaker(fnOrOptions));
+  if (typeof fnOrOptions === "function" || options !== undefined) {
+    throwIf(badFunction("circuitBreaker", fnOrOptions) ?? badOptions("circuitBreaker", options));
+    return guard(fnOrOptions as (...args: unknown[]) => unknown, new CircuitBreaker(options));
+  }
+  throwIf(badOptions("circuitBreaker", fnOrOptions));
+  return (fn: (...args: unknown[]) => unknown) => {
+    throwIf(badFunction("circuitBreaker", fn));
+    return guard(fn, new CircuitBreaker(fnOrOptions));
+  };
 }

@@ -13,6 +13,7 @@ import {
 } from "./circuit_breaker.ts";
 import { ConfigError } from "./errors.ts";
 import { Emitter, type Listener, type Unsubscribe } from "./events.ts";
+import { badFunction, badOptions, badString, throwIf } from "./internal/arguments.ts";
 
 /** One entry of {@link CircuitBreakerRegistry.list}. */
 export interface CircuitBreakerInfo {
@@ -58,6 +59,7 @@ export class CircuitBreakerRegistry {
   readonly #events = new Emitter<CircuitBreakerRegistryEvents>();
 
   constructor(defaults: CircuitBreakerRegistryDefaults = {}) {
+    throwIf(badOptions("CircuitBreakerRegistry", defaults, "defaults"));
     // Fail now, not at the first getOrCreate, if the defaults are invalid.
     new CircuitBreaker(defaults);
     this.#defaults = { ...defaults };
@@ -86,6 +88,8 @@ export class CircuitBreakerRegistry {
    * ```
    */
   getOrCreate<F = never>(name: string, options: CircuitBreakerOptions<F> = {}): CircuitBreaker<F> {
+    const target = "CircuitBreakerRegistry.getOrCreate";
+    throwIf(badString(target, name, "name") ?? badOptions(target, options));
     const existing = this.#breakers.get(name);
     if (existing !== undefined) return existing as CircuitBreaker<F>;
     if (options.name !== undefined && options.name !== name) {
@@ -120,6 +124,10 @@ export class CircuitBreakerRegistry {
     fn: (...args: A) => R,
     options?: CircuitBreakerOptions<F>,
   ): GuardedFunction<A, R, F> {
+    throwIf(
+      badString("CircuitBreakerRegistry.wrap", name, "name") ?? badFunction("CircuitBreakerRegistry.wrap", fn) ??
+        badOptions("CircuitBreakerRegistry.wrap", options),
+    );
     const breaker = this.getOrCreate(name, options);
     const guarded = breaker.wrap(fn);
     Object.defineProperty(guarded, "breaker", { value: breaker, enumerable: true });

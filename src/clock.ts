@@ -46,7 +46,7 @@ class SystemClock implements Clock {
   }
 
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
-    return sleepOn(this, ms, signal);
+    return sleepOn(this, ms, signal, "systemClock.sleep");
   }
 
   schedule(callback: () => void, ms: number): CancelTimer {
@@ -59,7 +59,9 @@ class SystemClock implements Clock {
 
 /**
  * The real clock: `performance.now()` and `Date.now()`, timers from the
- * runtime. Available on every supported runtime.
+ * runtime. Available on every supported runtime. Its `sleep` rejects with an
+ * `InvalidArgumentError`, arming no timer, when `ms` is not a finite number
+ * or `signal` is not an `AbortSignal`.
  *
  * @example
  * ```ts

@@ -218,11 +218,17 @@ export class ChaosFaultError extends ResilienceError {
  * misuse is never mistaken for the operation's own failure: no retry, no
  * fallback, no breaker failure is counted.
  *
+ * Calls that return a promise reject with it; calls that return
+ * synchronously (constructors, `wrap`, `executeSync`, decorators) throw it.
+ *
  * @example
  * ```ts
- * import { InvalidArgumentError, ResilienceError } from "bulwark";
- * const error = new InvalidArgumentError("RetryPolicy.execute", "fn", "getStock", "a function");
- * if (!(error instanceof ResilienceError) || error.code !== "ERR_INVALID_ARGUMENT") throw error;
+ * import { InvalidArgumentError, ResilienceError, RetryPolicy } from "bulwark";
+ * const policy = new RetryPolicy({ maxAttempts: 3 });
+ * // A name where the operation belongs: refused at once, never retried.
+ * const error = await policy.execute("getStock" as never).catch((e: unknown) => e);
+ * if (!(error instanceof InvalidArgumentError) || !(error instanceof ResilienceError)) throw error;
+ * if (error.code !== "ERR_INVALID_ARGUMENT" || error.argument !== "fn") throw error;
  * if (!error.message.includes(`'fn' must be a function: current value is "getStock"`)) throw error;
  * ```
  */

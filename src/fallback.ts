@@ -4,6 +4,7 @@
  * @module
  */
 import { z } from "zod";
+import { badFunction, badOptions, badSignal } from "./internal/arguments.ts";
 import { invoke, parentFor } from "./internal/context.ts";
 import type { Operation } from "./policy.ts";
 import { abortSignal, errorClasses, func, validate } from "./validation.ts";
@@ -44,6 +45,10 @@ function handles(on: FallbackOn | undefined, error: unknown): boolean {
  * it returns when called with the error. (To fall back to a function value,
  * return it from a function.) Errors `on` does not select, and errors of the
  * fallback function, propagate. Invalid options throw a `ConfigError` at once.
+ * A misuse is never answered with the fallback: an `fn` that is not a
+ * function (a promise, say: pass `() => promise`), `options` that are not an
+ * object or an `options.signal` that is not an `AbortSignal` reject with an
+ * `InvalidArgumentError`.
  *
  * @example
  * ```ts
@@ -61,6 +66,9 @@ export function fallback<T, F = T>(
   valueOrFunction: F | ((error: unknown) => F | PromiseLike<F>),
   options: FallbackOptions = {},
 ): Promise<T | F> {
+  const misuse = badFunction("fallback", fn) ?? badOptions("fallback", options) ??
+    badSignal("fallback", options?.signal, "options.signal");
+  if (misuse !== undefined) return Promise.reject(misuse);
   // Bad options are a programmer's error: thrown now, not as a rejection.
   const { on, signal } = validate("fallback", optionsSchema, options) as FallbackOptions;
   return run(fn, valueOrFunction, on, signal);

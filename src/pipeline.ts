@@ -8,7 +8,8 @@
 import { z } from "zod";
 import { Bulkhead, type BulkheadOptions } from "./bulkhead.ts";
 import { CircuitBreaker, type CircuitBreakerOptions } from "./circuit_breaker.ts";
-import { ConfigError, type ConfigIssue } from "./errors.ts";
+import { ConfigError, type ConfigIssue, InvalidArgumentError } from "./errors.ts";
+import { badOptions, throwIf } from "./internal/arguments.ts";
 import {
   callOperation,
   type ContextualPolicy,
@@ -26,12 +27,22 @@ import { fuse, fusedRunner, fusionEnabled, isFusable, type Runner, type Stage } 
 import type { ExecutionContext, Operation, Policy } from "./policy.ts";
 import { RetryPolicy, type RetryOptions } from "./retry.ts";
 import { TimeoutPolicy, type TimeoutOptions } from "./timeout.ts";
-import { closestKey, toConfigIssues } from "./validation.ts";
+import { closestKey } from "./validation.ts";
+
+const POLICY = "a policy (an object with an execute(fn, signal) method)";
 
 const policySchema = z.custom<Policy>(
   (value) => typeof (value as Policy | null)?.execute === "function",
-  { error: "a policy (an object with an execute(fn, signal) method)" },
+  { error: POLICY },
 );
+
+/** Refuses `policies` unless it is an array of policies (with the InvalidArgumentError naming the bad one). */
+function checkPolicies(target: string, policies: unknown): void {
+  if (!Array.isArray(policies)) throw new InvalidArgumentError(target, "policies", policies, "an array of policies");
+  policies.forEach((policy: unknown, index) => {
+    if (!isPolicy(policy)) throw new InvalidArgumentError(target, `policies.${index}`, policy, POLICY);
+  });
+}
 
 /**
  * Policies applied in order around an operation: `new Pipeline([a, b, c])`
@@ -56,22 +67,19 @@ export class Pipeline implements ContextualPolicy {
   readonly #run: Runner;
 
   constructor(policies: readonly Policy[]) {
-    const parsed = z.array(policySchema, { error: "an array of policies" }).safeParse(policies);
-    if (!parsed.success) {
-      throw new ConfigError("Pipeline", toConfigIssues(z.array(policySchema), policies, parsed.error.issues, "policies."));
-    }
+    checkPolicies("Pipeline", policies);
     this.policies = Object.freeze([...policies]);
     this.#run = compose(this.policies, fusionEnabled()) ?? invoke;
   }
 
   /** Runs `fn` through every layer. `signal` reaches each layer and `fn`. */
   execute<T>(fn: Operation<T>, signal?: AbortSignal): Promise<T> {
-    return executeIn(this, fn, signal);
+    return executeIn(this, fn, signal, "Pipeline.execute");
   }
 
   /** Wraps `fn` so that every call runs through the pipeline. */
   wrap<A extends unknown[], R>(fn: (...args: A) => R | PromiseLike<R>): (...args: A) => Promise<R> {
-    return wrapIn(this, fn);
+    return wrapIn(this, fn, "Pipeline.wrap");
   }
 
   /** @internal */
@@ -152,6 +160,7 @@ function layer(policy: Policy, inner: Runner | undefined): Runner {
  * ```
  */
 export function pipeline(...policies: Policy[]): Pipeline {
+  checkPolicies("pipeline", policies);
   return new Pipeline(policies);
 }
 
@@ -281,6 +290,7 @@ export class ResiliencePipeline extends Pipeline {
   readonly order: readonly PipelineStep[];
 
   constructor(options: ResiliencePipelineOptions = {}) {
+    throwIf(badOptions("ResiliencePipeline", options));
     const issues: ConfigIssue[] = [];
     for (const key of Object.keys(options)) {
       if (OPTION_KEYS.includes(key)) continue;

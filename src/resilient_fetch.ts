@@ -17,6 +17,7 @@ import { CircuitBreaker, type CircuitBreakerOptions } from "./circuit_breaker.ts
 import { CircuitBreakerRegistry } from "./circuit_breaker_registry.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { BulkheadRejectedError, CircuitOpenError, ConfigError, NotRetryableError } from "./errors.ts";
+import { badOptions, badSignal, throwIf } from "./internal/arguments.ts";
 import { parentOf } from "./internal/context.ts";
 import { Pipeline } from "./pipeline.ts";
 import type { ExecutionContext, Policy } from "./policy.ts";
@@ -160,6 +161,8 @@ function whyNotRetryable(request: Request, init: RequestInit | undefined, retryM
  *   overall or attempt deadline with `TimeoutError`.
  * - The caller's `signal` (in `init` or on the `Request`) cancels everything
  *   at once: queued, waiting or in flight. The call rejects with its reason.
+ *   An `init.signal` that is not an `AbortSignal` (nor `null`) rejects with
+ *   an `InvalidArgumentError` before anything runs.
  *
  * @example
  * ```ts
@@ -173,6 +176,7 @@ function whyNotRetryable(request: Request, init: RequestInit | undefined, retryM
  * ```
  */
 export function createResilientFetch(options: ResilientFetchOptions = {}): ResilientFetch {
+  throwIf(badOptions("createResilientFetch", options));
   const parsed = validate("createResilientFetch", optionsSchema, options);
   const clock = parsed.clock ?? systemClock;
   const isFailure = parsed.isFailureResponse ?? isFailureResponse;
@@ -222,6 +226,10 @@ export function createResilientFetch(options: ResilientFetchOptions = {}): Resil
   const outerPipeline = new Pipeline(outer);
 
   const resilientFetch = (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
+    // `null` is fetch's own "no signal"; anything else but a signal is refused before any layer runs.
+    const initSignal = init?.signal;
+    const misuse = initSignal === null ? undefined : badSignal("resilientFetch", initSignal, "init.signal");
+    if (misuse !== undefined) return Promise.reject(misuse);
     let request: Request;
     try {
       request = new Request(input, init);

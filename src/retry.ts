@@ -10,6 +10,7 @@ import { type Clock, systemClock } from "./clock.ts";
 import { defaultsFor } from "./config.ts";
 import {
   CircuitOpenError,
+  InvalidArgumentError,
   NotRetryableError,
   RateLimitExceededError,
   RetryExhaustedError,
@@ -26,6 +27,7 @@ import {
   runThrough,
   wrapIn,
 } from "./internal/context.ts";
+import { badFunction, badOptions, badSignal, throwIf } from "./internal/arguments.ts";
 import { fuse, type FusablePolicy, type FusedCall, type Runner, type Stage } from "./internal/fused.ts";
 import { contextFor, type ExecutionContext, type Operation } from "./policy.ts";
 import {
@@ -244,6 +246,7 @@ export class RetryPolicy implements LayeredPolicy, FusablePolicy {
   readonly #tracksElapsed: boolean;
 
   constructor(options: RetryOptions = {}) {
+    throwIf(badOptions("RetryPolicy", options));
     const defaults = defaultsFor("retry");
     if (typeof options.backoff === "function") defaults.jitter = "none";
     this.options = Object.freeze(
@@ -270,6 +273,7 @@ export class RetryPolicy implements LayeredPolicy, FusablePolicy {
    * ```
    */
   static aggressive(overrides: RetryOptions = {}): RetryPolicy {
+    throwIf(badOptions("RetryPolicy.aggressive", overrides, "overrides"));
     return new RetryPolicy({
       maxAttempts: 5,
       backoff: "exponential",
@@ -292,6 +296,7 @@ export class RetryPolicy implements LayeredPolicy, FusablePolicy {
    * ```
    */
   static conservative(overrides: RetryOptions = {}): RetryPolicy {
+    throwIf(badOptions("RetryPolicy.conservative", overrides, "overrides"));
     return new RetryPolicy({
       maxAttempts: 3,
       backoff: "exponential",
@@ -312,12 +317,12 @@ export class RetryPolicy implements LayeredPolicy, FusablePolicy {
    * out ({@link RetryExhaustedError}, the last error as `cause`).
    */
   execute<T>(fn: Operation<T>, signal?: AbortSignal): Promise<T> {
-    return executeIn(this, fn, signal);
+    return executeIn(this, fn, signal, "RetryPolicy.execute");
   }
 
   /** Wraps `fn` so that every call is retried under this policy. */
   wrap<A extends unknown[], R>(fn: (...args: A) => R | PromiseLike<R>): (...args: A) => Promise<R> {
-    return wrapIn(this, fn);
+    return wrapIn(this, fn, "RetryPolicy.wrap");
   }
 
   /**
@@ -511,8 +516,12 @@ export type RetryDecorator = <A extends unknown[], R>(
  * - decorator, `retry(options)(fn)`: returns `fn` wrapped, same parameters,
  *   options validated once.
  *
- * Invalid options throw a `ConfigError` synchronously, in both modes. For a
- * hot path, build a {@link RetryPolicy} once and call `execute`.
+ * Invalid options throw a `ConfigError` synchronously, in both modes. An
+ * argument of the wrong type is an `InvalidArgumentError`: the direct call
+ * rejects with it (`retry(undefined, options)`, `retry(3, fn)`: the
+ * operation comes first), the decorator throws it (`retry(3)`, or a
+ * non-function given to the decorator). For a hot path, build a
+ * {@link RetryPolicy} once and call `execute`.
  *
  * @example
  * ```ts
@@ -532,11 +541,26 @@ export function retry<T>(
   fnOrOptions?: Operation<T> | RetryCallOptions<T>,
   maybeOptions?: RetryCallOptions<T>,
 ): Promise<T> | RetryDecorator {
-  if (typeof fnOrOptions === "function") {
+  if (typeof fnOrOptions === "function" || maybeOptions !== undefined) {
+    // The direct call (a second argument says so): it returns a promise, so it rejects.
+    const misuse = badFunction("retry", fnOrOptions, "fn") ?? badOptions("retry", maybeOptions) ??
+      badSignal("retry", maybeOptions?.signal, "options.signal");
+    if (misuse !== undefined) {
+      return Promise.reject(
+        typeof maybeOptions === "function"
+          ? new InvalidArgumentError("retry", "fn", fnOrOptions, "a function: retry(fn, options) takes the operation first")
+          : misuse,
+      );
+    }
     const { signal, ...options } = maybeOptions ?? {};
-    return new RetryPolicy(options as RetryOptions).execute(fnOrOptions, signal);
+    return new RetryPolicy(options as RetryOptions).execute(fnOrOptions as Operation<T>, signal);
   }
-  const { signal, ...options } = fnOrOptions ?? {};
+  throwIf(badOptions("retry", fnOrOptions));
+  const { signal, ...options } = (fnOrOptions ?? {}) as RetryCallOptions<T>;
+  throwIf(badSignal("retry", signal, "options.signal"));
   const policy = new RetryPolicy(options as RetryOptions);
-  return (fn) => (...args) => policy.execute(() => fn(...args), signal);
+  return (fn) => {
+    throwIf(badFunction("retry", fn, "fn"));
+    return (...args) => policy.execute(() => fn(...args), signal);
+  };
 }

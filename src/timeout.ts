@@ -14,7 +14,7 @@
 import { z } from "zod";
 import { type Clock, systemClock } from "./clock.ts";
 import { defaultsFor } from "./config.ts";
-import { TimeoutError } from "./errors.ts";
+import { InvalidArgumentError, TimeoutError } from "./errors.ts";
 import { Emitter, type Listener, type Unsubscribe } from "./events.ts";
 import {
   callOperation,
@@ -26,6 +26,7 @@ import {
   runThrough,
   wrapIn,
 } from "./internal/context.ts";
+import { badCall, badFunction, badOptions, badSignal, badString, throwIf } from "./internal/arguments.ts";
 import { fuse, type FusablePolicy, type FusedCall, type Stage } from "./internal/fused.ts";
 import { type Deadline, type DeadlineQueue, deadlineQueueFor, DONE } from "./internal/deadline_queue.ts";
 import type { ExecutionContext, Operation } from "./policy.ts";
@@ -136,9 +137,17 @@ class TimedCall<T> implements ExecutionContext, Deadline {
       if (this.#parent !== undefined) {
         // Reject at once when the caller aborts, even if the operation
         // never reads its signal.
-        const parentSignal = this.#parent.signal;
-        if (parentSignal.aborted) this.handleEvent();
-        else parentSignal.addEventListener("abort", this);
+        try {
+          const parentSignal = this.#parent.signal;
+          if (parentSignal.aborted) this.handleEvent();
+          else parentSignal.addEventListener("abort", this);
+        } catch (error) {
+          // A foreign policy outside handed in a signal that cannot be
+          // listened to: this call fails with that error, and nothing is
+          // left to settle (or reject unhandled) later.
+          this.#settled = true;
+          this.#reject!(error);
+        }
       }
     } else {
       settled = promise.then(
@@ -230,6 +239,7 @@ export class TimeoutPolicy implements LayeredPolicy, FusablePolicy {
   readonly #aggressive: boolean;
 
   constructor(options: TimeoutOptions = {}) {
+    throwIf(badOptions("TimeoutPolicy", options));
     this.options = Object.freeze(
       validate("TimeoutPolicy", optionsSchema, {
         ...defaultsFor("timeout"),
@@ -256,12 +266,12 @@ export class TimeoutPolicy implements LayeredPolicy, FusablePolicy {
    * reason when `signal` aborts.
    */
   execute<T>(fn: Operation<T>, signal?: AbortSignal): Promise<T> {
-    return executeIn(this, fn, signal);
+    return executeIn(this, fn, signal, "TimeoutPolicy.execute");
   }
 
   /** Wraps `fn` so that every call runs under this timeout. */
   wrap<A extends unknown[], R>(fn: (...args: A) => R | PromiseLike<R>): (...args: A) => Promise<R> {
-    return wrapIn(this, fn);
+    return wrapIn(this, fn, "TimeoutPolicy.wrap");
   }
 
   /** @internal Runs `fn` with `parent`'s signal combined with the deadline. */
@@ -325,6 +335,9 @@ export interface WithTimeoutOptions extends TimeoutOptions {
 /**
  * Runs `fn` once under a deadline: `fn` receives an `AbortSignal` that aborts
  * at `timeoutMs`. For repeated calls, build a {@link TimeoutPolicy} once.
+ * Rejects with an `InvalidArgumentError` when `fn` is not a function or
+ * `options` is not an options object (`withTimeout(fn, 50)`: write
+ * `{ timeoutMs: 50 }`).
  *
  * @example
  * ```ts
@@ -334,7 +347,10 @@ export interface WithTimeoutOptions extends TimeoutOptions {
  * ```
  */
 export function withTimeout<T>(fn: Operation<T>, options: WithTimeoutOptions): Promise<T> {
-  const { signal, ...policyOptions } = options;
+  const misuse = badFunction("withTimeout", fn) ?? badOptions("withTimeout", options) ??
+    badSignal("withTimeout", options?.signal, "options.signal");
+  if (misuse !== undefined) return Promise.reject(misuse);
+  const { signal, ...policyOptions } = options ?? {};
   return new TimeoutPolicy(policyOptions).execute(fn, signal);
 }
 
@@ -378,6 +394,7 @@ export class TimeoutManager {
   readonly #policies = new Map<string, TimeoutPolicy>();
 
   constructor(options: TimeoutManagerOptions = {}) {
+    throwIf(badOptions("TimeoutManager", options));
     const timeoutDefaults = defaultsFor("timeout");
     const resolved = validate("TimeoutManager", managerSchema, {
       defaultMs: timeoutDefaults.timeoutMs,
@@ -395,19 +412,32 @@ export class TimeoutManager {
     return this.#default.options.timeoutMs;
   }
 
-  /** Sets the timeout of `operation` to `ms` (`> 0`, else {@link ConfigError}). */
+  /**
+   * Sets the timeout of `operation` to `ms` (`> 0`, else {@link ConfigError}).
+   * Throws an `InvalidArgumentError` if `operation` is not a string or `ms`
+   * not a number.
+   */
   configure(operation: string, ms: number): void {
+    throwIf(badString("TimeoutManager.configure", operation, "operation"));
+    if (typeof ms !== "number") throw new InvalidArgumentError("TimeoutManager.configure", "ms", ms, "a number of milliseconds");
     validate("TimeoutManager.configure", configureSchema, { operation, ms });
     this.#policies.set(operation, this.#policy(ms));
   }
 
-  /** The timeout of `operation` in ms: its own, or the default. */
+  /** The timeout of `operation` in ms: its own, or the default. Throws an `InvalidArgumentError` if `operation` is not a string. */
   timeoutFor(operation: string): number {
+    throwIf(badString("TimeoutManager.timeoutFor", operation, "operation"));
     return (this.#policies.get(operation) ?? this.#default).options.timeoutMs;
   }
 
-  /** Runs `fn` under the timeout of `operation`. */
+  /**
+   * Runs `fn` under the timeout of `operation`. Rejects with an
+   * `InvalidArgumentError` if `operation` is not a string, `fn` not a
+   * function or `signal` not an `AbortSignal`.
+   */
   run<T>(operation: string, fn: Operation<T>, signal?: AbortSignal): Promise<T> {
+    const misuse = badString("TimeoutManager.run", operation, "operation") ?? badCall("TimeoutManager.run", fn, signal);
+    if (misuse !== undefined) return Promise.reject(misuse);
     return (this.#policies.get(operation) ?? this.#default).execute(fn, signal);
   }
 
@@ -415,3 +445,4 @@ export class TimeoutManager {
     return new TimeoutPolicy({ timeoutMs, strategy: this.#strategy, clock: this.#clock });
   }
 }
+

@@ -8,9 +8,11 @@ import {
   type CircuitStateChange,
   ConfigError,
   configure,
+  InvalidArgumentError,
   type Policy,
 } from "../mod.ts";
 import { ManualClock } from "../src/testing/mod.ts";
+import { thrown } from "./_support/thrown.ts";
 
 afterEach(() => configure({}));
 
@@ -105,9 +107,12 @@ describe("CircuitBreaker options", () => {
       .toBe("initialState.openedAt");
   });
 
-  it("rejects options that are not an object", () => {
-    expect(configErrorOf(5).issues[0]!.field).toBe("(options)");
-    expect(configErrorOf(null).issues[0]!.field).toBe("(options)");
+  it("rejects options that are not an object with an InvalidArgumentError", () => {
+    for (const options of [5, null, "fast"]) {
+      const error = thrown(() => new CircuitBreaker(options as never));
+      expect(error).toBeInstanceOf(InvalidArgumentError);
+      expect((error as InvalidArgumentError).argument).toBe("options");
+    }
   });
 
   it("is a Policy when it has no fallback", async () => {

@@ -6,6 +6,7 @@ import {
   CircuitOpenError,
   ConfigError,
   type ExecutionContext,
+  InvalidArgumentError,
   type Operation,
   Pipeline,
   pipeline,
@@ -121,7 +122,7 @@ describe("pipeline()", () => {
   });
 
   it("rejects what is not a policy", () => {
-    expect(() => pipeline({} as never)).toThrow(ConfigError);
+    expect(() => pipeline({} as never)).toThrow(InvalidArgumentError);
     expect(() => new Pipeline([new Bulkhead(), 5 as never])).toThrow(/'policies.1' must be a policy/);
   });
 });

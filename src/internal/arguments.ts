@@ -31,6 +31,11 @@ export function badFunction(target: string, fn: unknown, argument = "fn"): Inval
   return typeof fn === "function" ? undefined : new InvalidArgumentError(target, argument, fn, "a function");
 }
 
+/** The error for `value` that is not a string (a name, a key), or `undefined` when it is one. */
+export function badString(target: string, value: unknown, argument: string): InvalidArgumentError | undefined {
+  return typeof value === "string" ? undefined : new InvalidArgumentError(target, argument, value, "a string");
+}
+
 /** The error for a `signal` that is neither undefined nor an `AbortSignal`, or `undefined` when it is fine. */
 export function badSignal(target: string, signal: unknown, argument = "signal"): InvalidArgumentError | undefined {
   return signal === undefined || isSignal(signal) ? undefined : new InvalidArgumentError(target, argument, signal, SIGNAL);

@@ -8,6 +8,7 @@
  * @module
  */
 import { contextFor, type ExecutionContext, type Operation, type Policy } from "../policy.ts";
+import { badCall, badFunction, throwIf } from "./arguments.ts";
 
 /** Key of the method that runs an operation under a parent context (or none). */
 export const runInContext: unique symbol = Symbol("bulwark.runInContext");
@@ -51,19 +52,35 @@ export function isContextual(policy: Policy): policy is ContextualPolicy {
 
 /**
  * `execute(fn, signal)` of a policy that runs in a parent context: refuses
- * a signal that has already aborted (with its reason, without running
- * `fn`), else runs `fn` with the signal as its parent.
+ * an `fn` that is not a function or a `signal` that is not an `AbortSignal`
+ * (with an `InvalidArgumentError` naming `target`), and a signal that has
+ * already aborted (with its reason), without running `fn` or touching any
+ * state; else runs `fn` with the signal as its parent. The one check of a
+ * call's arguments: pipelines and the layers inside them trust it.
  */
-export function executeIn<T>(policy: ContextualPolicy, fn: Operation<T>, signal: AbortSignal | undefined): Promise<T> {
+export function executeIn<T>(
+  policy: ContextualPolicy,
+  fn: Operation<T>,
+  signal: AbortSignal | undefined,
+  target: string,
+): Promise<T> {
+  const misuse = badCall(target, fn, signal);
+  if (misuse !== undefined) return Promise.reject(misuse);
   if (signal?.aborted) return Promise.reject(signal.reason);
   return policy[runInContext](fn, parentFor(signal));
 }
 
-/** `wrap(fn)` of a policy: `fn` with the same parameters, each call run through `policy`. */
+/**
+ * `wrap(fn)` of a policy: `fn` with the same parameters, each call run
+ * through `policy`. Throws an `InvalidArgumentError` naming `target` at
+ * once if `fn` is not a function.
+ */
 export function wrapIn<A extends unknown[], R>(
   policy: Policy,
   fn: (...args: A) => R | PromiseLike<R>,
+  target: string,
 ): (...args: A) => Promise<R> {
+  throwIf(badFunction(target, fn));
   return (...args) => policy.execute(() => fn(...args));
 }
 
@@ -90,7 +107,17 @@ export function invoke<T>(fn: Operation<T>, parent: ExecutionContext | undefined
   }
 }
 
-/** True for promises and other thenables. */
+/**
+ * True for promises and other thenables. Never throws: a value whose `then`
+ * getter throws counts as a thenable, so the caller hands it to
+ * `Promise.resolve`, which reads `then` again and rejects with the getter's
+ * error. The operation that returned it failed; every slot and timer is
+ * freed as for any other failure.
+ */
 export function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
-  return typeof (value as PromiseLike<T> | null)?.then === "function";
+  try {
+    return typeof (value as PromiseLike<T> | null)?.then === "function";
+  } catch {
+    return true;
+  }
 }

@@ -67,8 +67,15 @@ export class ManualClock implements Clock {
     return this.#now + this.#wallOffset;
   }
 
+  /**
+   * Resolves once time has been advanced by `ms`; rejects at once with
+   * `signal.reason` if the signal aborts first. An `ms` that is not a finite
+   * number or a `signal` that is not an `AbortSignal` rejects with an
+   * `InvalidArgumentError` and schedules nothing ({@link ManualClock.pending}
+   * is unchanged).
+   */
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
-    return sleepOn(this, ms, signal);
+    return sleepOn(this, ms, signal, "ManualClock.sleep");
   }
 
   schedule(callback: () => void, ms: number): CancelTimer {
@@ -88,7 +95,20 @@ export class ManualClock implements Clock {
     };
   }
 
-  /** Number of scheduled callbacks and sleeps not yet fired or cancelled. */
+  /**
+   * Number of scheduled callbacks and sleeps not yet fired or cancelled:
+   * read it at the end of a test to check that nothing was left armed.
+   *
+   * @example
+   * ```ts
+   * import { ManualClock } from "bulwark/testing";
+   * const clock = new ManualClock();
+   * const cancel = clock.schedule(() => {}, 100);
+   * const armed = clock.pending;
+   * cancel();
+   * if (armed !== 1 || clock.pending !== 0) throw new Error("the timer should be gone");
+   * ```
+   */
   get pending(): number {
     let count = 0;
     for (const timer of this.#timers) if (!timer.cancelled) count++;
