@@ -15,7 +15,10 @@ export type ResilienceErrorCode =
   | "ERR_RATE_LIMIT_EXCEEDED"
   | "ERR_NOT_RETRYABLE"
   | "ERR_CHAOS_FAULT"
-  | "ERR_INVALID_ARGUMENT";
+  | "ERR_INVALID_ARGUMENT"
+  | "ERR_STORE"
+  | "ERR_STORE_TIMEOUT"
+  | "ERR_STORE_LIMIT";
 
 /**
  * Base class of every error thrown by bulwark.
@@ -248,5 +251,65 @@ export class InvalidArgumentError extends ResilienceError {
     this.argument = argument;
     this.value = value;
     this.allowed = allowed;
+  }
+}
+
+/** The store operations, as named in {@link StoreError}. */
+export type StoreOperation = "get" | "set" | "delete" | "insertIfAbsent" | "compareAndSet" | "update";
+
+/**
+ * A store operation failed. `code` says how:
+ *
+ * - `"ERR_STORE"`: the engine failed (its error is the `cause`), or answered
+ *   something the adapter cannot read;
+ * - `"ERR_STORE_TIMEOUT"`: no answer within the adapter's `timeoutMs`
+ *   (`timeoutMs` carries it);
+ * - `"ERR_STORE_LIMIT"`: a key or value over the engine's limit, refused
+ *   before any I/O (`limit` and `actual` carry the numbers, in bytes).
+ *
+ * An operation aborted through its `signal` rejects with the signal's
+ * reason instead, like every other abortable call in bulwark.
+ *
+ * @example
+ * ```ts
+ * import { ResilienceError, StoreError } from "bulwark";
+ * const error = new StoreError("ERR_STORE_LIMIT", "workers-kv", "set", "k", "key is 600 bytes; Workers KV allows at most 512", {
+ *   limit: 512,
+ *   actual: 600,
+ * });
+ * if (!(error instanceof ResilienceError) || error.limit !== 512) throw error;
+ * ```
+ */
+export class StoreError extends ResilienceError {
+  /** The store's name, e.g. `"redis"`. */
+  readonly store: string;
+  /** The operation that failed. */
+  readonly operation: StoreOperation;
+  /** The key (without prefix), if the operation had one. */
+  readonly key: string | undefined;
+  /** For `ERR_STORE_TIMEOUT`: the bound that passed, in ms. */
+  readonly timeoutMs: number | undefined;
+  /** For `ERR_STORE_LIMIT`: the engine's limit, in bytes. */
+  readonly limit: number | undefined;
+  /** For `ERR_STORE_LIMIT`: the size given, in bytes. */
+  readonly actual: number | undefined;
+
+  constructor(
+    code: "ERR_STORE" | "ERR_STORE_TIMEOUT" | "ERR_STORE_LIMIT",
+    store: string,
+    operation: StoreOperation,
+    key: string | undefined,
+    detail: string,
+    options: { cause?: unknown; timeoutMs?: number; limit?: number; actual?: number } = {},
+  ) {
+    super(code, `Store '${store}' ${operation}${key === undefined ? "" : ` of '${key}'`} failed: ${detail}`, {
+      cause: options.cause,
+    });
+    this.store = store;
+    this.operation = operation;
+    this.key = key;
+    this.timeoutMs = options.timeoutMs;
+    this.limit = options.limit;
+    this.actual = options.actual;
   }
 }
