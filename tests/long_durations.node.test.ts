@@ -84,37 +84,39 @@ describe("systemClock with delays past 2^31-1 ms", () => {
 });
 
 describe("scheduleTimer's chunks (a small chunk size injected)", () => {
-  it("re-arms chunk after chunk and fires once the whole delay has passed", async () => {
+  /** A monotonic `now` that counts its reads: one when armed, one at each re-arm. */
+  function countingNow(): { now: () => number; reads: () => number } {
     let reads = 0;
-    const now = (): number => {
-      reads++;
-      return performance.now();
+    return {
+      now: () => {
+        reads++;
+        return performance.now();
+      },
+      reads: () => reads,
     };
+  }
+
+  it("re-arms chunk after chunk and fires once the whole delay has passed", async () => {
+    const clock = countingNow();
     const started = performance.now();
-    let firedAfter: number | undefined;
-    scheduleTimer(() => (firedAfter = performance.now() - started), 60, now, 20);
-    await sleep(30);
-    expect(firedAfter).toBeUndefined();
-    // Read once when armed, and again at each re-arm.
-    expect(reads).toBeGreaterThanOrEqual(2);
-    await sleep(80);
+    const firedAfter = await new Promise<number>((resolve) => {
+      scheduleTimer(() => resolve(performance.now() - started), 60, clock.now, 20);
+    });
     expect(firedAfter).toBeGreaterThanOrEqual(59);
+    expect(clock.reads()).toBeGreaterThanOrEqual(2);
   });
 
   it("cancels across a chunk boundary and leaves no timer", async () => {
-    let reads = 0;
-    const now = (): number => {
-      reads++;
-      return performance.now();
-    };
+    const clock = countingNow();
     let fired = false;
-    const cancel = scheduleTimer(() => (fired = true), 60, now, 20);
-    await sleep(30);
-    expect(reads).toBeGreaterThanOrEqual(2);
+    const cancel = scheduleTimer(() => (fired = true), 300, clock.now, 20);
+    while (clock.reads() < 2) await sleep(5);
     const armed = activeTimers();
     cancel();
     if (armed !== undefined) expect(activeTimers()).toBe(armed - 1);
-    await sleep(60);
+    const readsAtCancel = clock.reads();
+    await sleep(350);
     expect(fired).toBe(false);
+    expect(clock.reads()).toBe(readsAtCancel);
   });
 });
