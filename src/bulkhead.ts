@@ -38,12 +38,12 @@ export interface BulkheadOptions {
    * first in line; it starts up to `pollMs` after its slot frees.
    *
    * Default: 0, except on Cloudflare Workers (`navigator.userAgent` is
-   * `"Cloudflare-Workers"`), where it is 5. There a
-   * request is never resumed by another request's code, so a hand-over from
-   * the request that frees a slot would leave a queued request of another
-   * one hanging until workerd cancels it. A value given here or to
-   * `configure({ bulkhead })` wins on every runtime: `pollMs: 0` on Workers
-   * is safe only for a bulkhead that serves a single request.
+   * `"Cloudflare-Workers"`), where it is 5. There a request is never
+   * resumed by another request's code, so a hand-over from the request that
+   * frees a slot would leave a queued request of another one hanging until
+   * workerd cancels it. A value given here or to `configure({ bulkhead })`
+   * wins on every runtime: `pollMs: 0` on Workers is safe only for a
+   * bulkhead that serves a single request.
    */
   pollMs?: number;
   /** Time source for `queueTimeoutMs`. Default {@link systemClock}. */

@@ -1,9 +1,10 @@
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import {
   Bulkhead,
   BulkheadRejectedError,
   chaos,
   CircuitBreaker,
+  configure,
   RetryPolicy,
   TimeoutError,
   TimeoutPolicy,
@@ -132,5 +133,25 @@ describe("durations past 2^31-1 ms", () => {
     await clock.flush();
     expect((slept.error as Error).message).toBe("enough");
     expect(clock.pending).toBe(0);
+  });
+
+  describe("through configure()", () => {
+    afterEach(() => configure({}));
+
+    it("cascades long defaults, honoured to the millisecond", async () => {
+      configure({
+        timeout: { timeoutMs: LONGER, strategy: "aggressive" },
+        circuitBreaker: { resetTimeoutMs: LONGER },
+        retry: { baseDelayMs: LONG, maxDelayMs: LONGER, jitter: "none" },
+      });
+      const clock = new ManualClock();
+      const call = outcome(new TimeoutPolicy({ clock }).execute(forever));
+      expect(new CircuitBreaker().options.resetTimeoutMs).toBe(LONGER);
+      expect(new RetryPolicy().options.baseDelayMs).toBe(LONG);
+      await clock.advance(LONGER - 1);
+      expect(call.settled).toBe(false);
+      await clock.advance(1);
+      expect(call.error).toBeInstanceOf(TimeoutError);
+    });
   });
 });
