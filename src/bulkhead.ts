@@ -43,7 +43,8 @@ export interface BulkheadOptions {
    * frees a slot would leave a queued request of another one hanging until
    * workerd cancels it. A value given here or to `configure({ bulkhead })`
    * wins on every runtime: `pollMs: 0` on Workers is safe only for a
-   * bulkhead that serves a single request.
+   * bulkhead that serves a single request (a test's, say: with a
+   * `ManualClock`, polls fire only as the test advances the clock).
    */
   pollMs?: number;
   /** Time source for `queueTimeoutMs`. Default {@link systemClock}. */
