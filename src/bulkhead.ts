@@ -6,7 +6,7 @@
  */
 import { z } from "zod";
 import { type CancelTimer, type Clock, systemClock } from "./clock.ts";
-import { defaultsFor } from "./config.ts";
+import { defaultsFor, getConfiguration } from "./config.ts";
 import { BulkheadRejectedError } from "./errors.ts";
 import { Emitter, type Listener, type Unsubscribe } from "./events.ts";
 import {
@@ -33,16 +33,19 @@ export interface BulkheadOptions {
   /** A queued call waiting this long is rejected, in ms. Default 0: waits without limit. */
   queueTimeoutMs?: number;
   /**
-   * How a queued call learns that a slot is free. 0 (the default): the call
-   * that frees it hands it over at once. Above 0: each queued call checks,
+   * How a queued call learns that a slot is free. 0: the call that frees it
+   * hands it over at once, with no timer. Above 0: each queued call checks,
    * every `pollMs` ms, on its own timer, and takes a free slot when it is
-   * first in line.
+   * first in line; it starts up to `pollMs` after its slot frees.
    *
-   * Set it on Cloudflare Workers when one bulkhead serves several requests
-   * (built at module scope): there a request is never resumed by another
-   * request's code, so a hand-over from the request that frees a slot would
-   * leave the queued request hanging. A queued call then starts up to
-   * `pollMs` after its slot frees.
+   * Default: 0, except on Cloudflare Workers (`navigator.userAgent` is
+   * `"Cloudflare-Workers"`), where it is 5. There a request is never
+   * resumed by another request's code, so a hand-over from the request that
+   * frees a slot would leave a queued request of another one hanging until
+   * workerd cancels it. A value given here or to `configure({ bulkhead })`
+   * wins on every runtime: `pollMs: 0` on Workers is safe only for a
+   * bulkhead that serves a single request (a test's, say: with a
+   * `ManualClock`, polls fire only as the test advances the clock).
    */
   pollMs?: number;
   /** Time source for `queueTimeoutMs`. Default {@link systemClock}. */
@@ -62,6 +65,23 @@ export interface ResolvedBulkheadOptions {
 export interface BulkheadEvents {
   /** A call was refused: no slot and no queue room, or it waited `queueTimeoutMs`. */
   reject: { readonly reason: "full" | "queueTimeout"; readonly active: number; readonly queued: number };
+}
+
+/**
+ * The default `pollMs` on Cloudflare Workers, in ms: a queued request starts
+ * at most this long after its slot frees, and each queued request's timer
+ * fires this often while it waits.
+ */
+const WORKERS_POLL_MS = 5;
+
+/**
+ * The default `pollMs` where neither the options nor `configure()` set one:
+ * polling on Workers, a hand-over elsewhere. Read at construction, never at
+ * import.
+ */
+function defaultPollMs(): number {
+  const navigator = (globalThis as { navigator?: { userAgent?: unknown } }).navigator;
+  return navigator?.userAgent === "Cloudflare-Workers" ? WORKERS_POLL_MS : 0;
 }
 
 const optionsSchema = z.strictObject({
@@ -135,7 +155,14 @@ export class Bulkhead implements LayeredPolicy, FusablePolicy {
   constructor(options: BulkheadOptions = {}) {
     throwIf(badOptions("Bulkhead", options));
     this.options = Object.freeze(
-      validate("Bulkhead", optionsSchema, { ...defaultsFor("bulkhead"), clock: systemClock, ...options }),
+      validate("Bulkhead", optionsSchema, {
+        ...defaultsFor("bulkhead"),
+        clock: systemClock,
+        ...options,
+        // The built-in default depends on the runtime, so only a value the
+        // user set (here or in configure()) is taken as given.
+        pollMs: options.pollMs ?? getConfiguration().bulkhead?.pollMs ?? defaultPollMs(),
+      }),
     );
   }
 

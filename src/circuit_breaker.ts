@@ -1016,8 +1016,10 @@ export class CircuitBreaker<F = never> {
       at: this.#clock.wallNow(),
       snapshot: this.#snapshot(),
     };
-    events.emit("stateChange", change);
-    if (specific !== undefined) events.emit(specific, change);
+    // One delivery: a listener that changes the state again (reset() on
+    // open) has its events delivered after both of these.
+    if (specific === undefined) events.emit("stateChange", change);
+    else events.emitEach(["stateChange", specific], change);
   }
 
   #snapshot(): CircuitBreakerSnapshot {

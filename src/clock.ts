@@ -6,6 +6,7 @@
  * @module
  */
 import { sleepOn } from "./internal/sleep.ts";
+import { scheduleTimer } from "./internal/timer.ts";
 
 /** Cancels a callback scheduled with {@link Clock.schedule}. Idempotent. */
 export type CancelTimer = () => void;
@@ -32,9 +33,16 @@ export interface Clock {
    * Runs `callback` once after `ms` milliseconds; returns a function that
    * cancels it. The primitive under shared deadline queues and waiters: no
    * promise and no `AbortController` per call.
+   *
+   * Every delay the library computes goes through here, so an
+   * implementation must honour any `ms`: past 2³¹−1 ms, where a bare
+   * `setTimeout` overflows and fires at once, and `Infinity`, which never
+   * fires.
    */
   schedule(callback: () => void, ms: number): CancelTimer;
 }
+
+const monotonicNow = (): number => performance.now();
 
 class SystemClock implements Clock {
   now(): number {
@@ -51,17 +59,19 @@ class SystemClock implements Clock {
 
   schedule(callback: () => void, ms: number): CancelTimer {
     // Timers are created only when called, never at import time (workerd
-    // rejects timers in global scope).
-    const handle = setTimeout(callback, Math.max(0, ms));
-    return () => clearTimeout(handle);
+    // rejects timers in global scope). Delays past 2³¹−1 ms are waited in
+    // chunks: a bare setTimeout would fire them at once.
+    return scheduleTimer(callback, ms, monotonicNow);
   }
 }
 
 /**
  * The real clock: `performance.now()` and `Date.now()`, timers from the
- * runtime. Available on every supported runtime. Its `sleep` rejects with an
- * `InvalidArgumentError`, arming no timer, when `ms` is not a finite number
- * or `signal` is not an `AbortSignal`.
+ * runtime. Available on every supported runtime. Any delay works: one past
+ * the runtime's 2³¹−1 ms timer limit (about 24.8 days) is waited in chunks,
+ * and `Infinity` never fires.
+ * Its `sleep` rejects with an `InvalidArgumentError`, arming no timer,
+ * when `ms` is not a number (or is `NaN`) or `signal` is not an `AbortSignal`.
  *
  * @example
  * ```ts

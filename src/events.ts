@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { badFunction, throwIf } from "./internal/arguments.ts";
 
 /** Removes the listener it was returned for. Idempotent. */
 export type Unsubscribe = () => void;
@@ -21,7 +22,8 @@ let listenerErrorHandler: ListenerErrorHandler = (error, event) => {
 
 /**
  * Sets what happens to errors thrown by event listeners (default: logged with
- * `console.error`). Returns the previous handler.
+ * `console.error`). Returns the previous handler. A `handler` that is not a
+ * function throws {@link InvalidArgumentError} and keeps the current one.
  *
  * @example
  * ```ts
@@ -32,6 +34,7 @@ let listenerErrorHandler: ListenerErrorHandler = (error, event) => {
  * ```
  */
 export function setListenerErrorHandler(handler: ListenerErrorHandler): ListenerErrorHandler {
+  throwIf(badFunction("setListenerErrorHandler", handler, "handler"));
   const previous = listenerErrorHandler;
   listenerErrorHandler = handler;
   return previous;
@@ -41,6 +44,11 @@ export function setListenerErrorHandler(handler: ListenerErrorHandler): Listener
  * Holds listeners for the events of map `E` (event name to payload type).
  * Components keep one and expose its `on` method. Emitting an event nobody
  * listens to costs one property read.
+ *
+ * Events arrive in causal order: an event emitted by a listener (a listener
+ * of `open` that resets the breaker, which emits `close`) is delivered once
+ * every listener has seen the event being delivered, never in the middle of
+ * it.
  *
  * @example
  * ```ts
@@ -78,10 +86,49 @@ export class Emitter<E extends { [K in keyof E]: unknown }> {
     return this.#listeners[event] !== undefined;
   }
 
-  /** Calls every listener of `event`; errors they throw are reported, not rethrown. */
+  /**
+   * Calls every listener of `event`; errors they throw are reported, not
+   * rethrown. Called from a listener, it queues the event, delivered once
+   * the current delivery is over.
+   */
   emit<K extends keyof E & string>(event: K, payload: E[K]): void {
-    const listeners = this.#listeners[event];
-    if (listeners === undefined) return;
+    if (this.#listeners[event] === undefined) return;
+    if (this.#queue !== undefined) this.#queue.push(event, payload);
+    else this.#deliver([event, payload]);
+  }
+
+  /**
+   * Emits each of `events` with the same `payload`, in order, as one
+   * delivery: events that their listeners emit come after all of them
+   * (`stateChange`, then `open`, then the `close` a listener caused).
+   */
+  emitEach<K extends keyof E & string>(events: readonly K[], payload: E[K]): void {
+    const queued: unknown[] = [];
+    for (const event of events) if (this.#listeners[event] !== undefined) queued.push(event, payload);
+    if (queued.length === 0) return;
+    if (this.#queue !== undefined) this.#queue.push(...queued);
+    else this.#deliver(queued);
+  }
+
+  /** Events waiting while a delivery runs, as (event, payload) pairs; `undefined` when none runs. */
+  #queue: unknown[] | undefined = undefined;
+
+  /** Delivers `pending` and everything its listeners emit, first in, first out. */
+  #deliver(pending: unknown[]): void {
+    this.#queue = pending;
+    try {
+      for (let i = 0; i < pending.length; i += 2) {
+        const event = pending[i] as keyof E & string;
+        // Read now: a listener removed by an earlier one is not called.
+        const listeners = this.#listeners[event];
+        if (listeners !== undefined) this.#call(listeners, event, pending[i + 1] as E[typeof event]);
+      }
+    } finally {
+      this.#queue = undefined;
+    }
+  }
+
+  #call<K extends keyof E & string>(listeners: ReadonlyArray<Listener<E[K]>>, event: K, payload: E[K]): void {
     for (const listener of listeners) {
       try {
         listener(payload);

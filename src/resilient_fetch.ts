@@ -9,6 +9,12 @@
  * retry so that every failed attempt counts, and an open circuit ends the
  * retries at once instead of being waited on.
  *
+ * Both timeouts are hard (`strategy: "aggressive"`): at a deadline the call
+ * or the attempt rejects with the `TimeoutError` at once, and `fetch`'s
+ * signal is aborted, even if that `fetch` ignores its signal and never
+ * settles. A caller who sets `timeoutMs` gets an answer by then, and the
+ * bulkhead slot and half-open probe of the call are freed with it.
+ *
  * @module
  */
 import { z } from "zod";
@@ -49,9 +55,18 @@ export interface ResilientFetchOptions {
    * `Idempotency-Key` is retried whatever its method.
    */
   retryMethods?: readonly string[];
-  /** Deadline of each attempt, in ms. Default: none. */
+  /**
+   * Deadline of each attempt, in ms. Default: none. At the deadline the
+   * attempt fails with a `TimeoutError` (counted by the breaker, retried)
+   * and its `fetch` is aborted, even if that `fetch` never settles.
+   */
   attemptTimeoutMs?: number;
-  /** Deadline of the whole call, retries and waits included, in ms. Default: none. */
+  /**
+   * Deadline of the whole call, retries and waits included, in ms. Default:
+   * none. At the deadline the call rejects with a `TimeoutError`, aborts
+   * what is in flight and frees its bulkhead slot, even if the `fetch` it
+   * wraps ignores its signal and never settles.
+   */
   timeoutMs?: number;
   /** Options of the breaker kept for each origin, or `false` for none. Default: the breaker defaults. */
   circuitBreaker?: ResilientFetchBreakerOptions | false;
@@ -158,7 +173,8 @@ function whyNotRetryable(request: Request, init: RequestInit | undefined, retryM
  *   returned, as `fetch` would; when it still throws, the call rejects with
  *   a `RetryExhaustedError` (cause: the last error). An open circuit rejects
  *   with `CircuitOpenError`; a full bulkhead with `BulkheadRejectedError`; an
- *   overall or attempt deadline with `TimeoutError`.
+ *   overall or attempt deadline with `TimeoutError`, at the deadline, even
+ *   if the wrapped `fetch` ignores its signal.
  * - The caller's `signal` (in `init` or on the `Request`) cancels everything
  *   at once: queued, waiting or in flight. The call rejects with its reason.
  *   An `init.signal` that is not an `AbortSignal` (nor `null`) rejects with
@@ -195,12 +211,14 @@ export function createResilientFetch(options: ResilientFetchOptions = {}): Resil
     : parsed.bulkhead instanceof Bulkhead
     ? parsed.bulkhead
     : nested("bulkhead", () => new Bulkhead({ clock, ...parsed.bulkhead as BulkheadOptions }));
+  // Hard deadlines: a caller who sets a timeout is answered by then, even by
+  // a fetch that ignores its signal (a cooperative timeout would wait for it).
   const overallTimeout = parsed.timeoutMs === undefined
     ? undefined
-    : new TimeoutPolicy({ timeoutMs: parsed.timeoutMs, clock });
+    : new TimeoutPolicy({ timeoutMs: parsed.timeoutMs, strategy: "aggressive", clock });
   const attemptTimeout = parsed.attemptTimeoutMs === undefined
     ? undefined
-    : new TimeoutPolicy({ timeoutMs: parsed.attemptTimeoutMs, clock });
+    : new TimeoutPolicy({ timeoutMs: parsed.attemptTimeoutMs, strategy: "aggressive", clock });
 
   // One retry policy for every request; a request that may not be retried
   // never reaches it (see `attempts` below).

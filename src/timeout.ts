@@ -38,9 +38,35 @@ import { clock as clockSchema, durationMs, name, oneOf, validate } from "./valid
  *   returned even if late; a rejection after the deadline becomes the
  *   {@link TimeoutError} (after the caller's abort, the caller's reason).
  *   Nothing outlives the call, but an operation that ignores its signal is
- *   not cut short.
+ *   not cut short: its caller waits for it, and what the policies outside
+ *   the timeout hold for the call stays held until it settles, forever if
+ *   it never does (`pipeline(bulkhead, timeout)`: the bulkhead slot;
+ *   `pipeline(breaker, timeout)`: the half-open probe).
  * - `"aggressive"`: rejects with the {@link TimeoutError} at once, even if the
- *   operation ignores its signal (which then runs on, unobserved).
+ *   operation ignores its signal (which then runs on, unobserved). Policies
+ *   outside the timeout see the rejection then and let go: a bulkhead
+ *   outside frees its slot (so it no longer bounds an operation that runs
+ *   on), one inside (`pipeline(timeout, bulkhead)`) keeps it until the
+ *   operation settles; a breaker counts the probe as failed.
+ *
+ * @example
+ * ```ts
+ * import { Bulkhead, pipeline, TimeoutError, TimeoutPolicy } from "bulwark";
+ * import { ManualClock } from "bulwark/testing";
+ * const clock = new ManualClock();
+ * const deaf = () => new Promise<never>(() => {}); // ignores its signal
+ * const bulkhead = new Bulkhead({ maxConcurrent: 1, clock });
+ * // Cooperative: the deadline aborts the signal, but the call (and its slot) waits for the operation.
+ * void pipeline(bulkhead, new TimeoutPolicy({ timeoutMs: 100, clock })).execute(deaf);
+ * await clock.advance(1_000);
+ * if (bulkhead.active !== 1) throw new Error("the cooperative call still holds its slot");
+ * // Aggressive: the caller is answered at the deadline, and the slot freed.
+ * const other = new Bulkhead({ maxConcurrent: 1, clock });
+ * const call = pipeline(other, new TimeoutPolicy({ timeoutMs: 100, strategy: "aggressive", clock })).execute(deaf);
+ * const outcome = call.catch((error) => error);
+ * await clock.advance(100);
+ * if (!((await outcome) instanceof TimeoutError) || other.active !== 0) throw new Error("expected a timeout and a free slot");
+ * ```
  */
 export type TimeoutStrategy = "cooperative" | "aggressive";
 
@@ -48,7 +74,12 @@ export type TimeoutStrategy = "cooperative" | "aggressive";
 export interface TimeoutOptions {
   /** Deadline in ms, `> 0`. Default from `configure({ timeout })`, built in 30 000. */
   timeoutMs?: number;
-  /** Default `"cooperative"`. */
+  /**
+   * Default `"cooperative"`: the caller waits for the operation to settle,
+   * so an operation that ignores its signal keeps its caller, and the
+   * bulkhead slot or half-open probe around it, past the deadline.
+   * `"aggressive"` answers the caller at the deadline. See {@link TimeoutStrategy}.
+   */
   strategy?: TimeoutStrategy;
   /** Time source. Default {@link systemClock}. */
   clock?: Clock;
@@ -216,6 +247,13 @@ class TimedCall<T> implements ExecutionContext, Deadline {
  * `signal` aborts with a {@link TimeoutError} at the deadline, or with the
  * caller's reason when the caller's signal aborts. Put it inside a retry for
  * a per-attempt deadline, outside for an overall one.
+ *
+ * By default the timeout is cooperative: it aborts the signal and waits for
+ * the operation to settle, so an operation that ignores its signal is not
+ * cut short, and a bulkhead slot or half-open probe held around it stays
+ * held until it settles. Use `strategy: "aggressive"` to answer the caller
+ * at the deadline regardless (see {@link TimeoutStrategy} for what that
+ * frees).
  *
  * @example
  * ```ts

@@ -28,7 +28,8 @@ describe("Bulkhead", () => {
   });
 
   it("queues in FIFO order up to maxQueue", async () => {
-    const limiter = new Bulkhead({ maxConcurrent: 1, maxQueue: 3 });
+    // pollMs: 0, the hand-over (the default everywhere but on Workers).
+    const limiter = new Bulkhead({ maxConcurrent: 1, maxQueue: 3, pollMs: 0 });
     const order: number[] = [];
     const first = deferred();
     const calls = [outcome(limiter.execute(async () => {
@@ -61,7 +62,7 @@ describe("Bulkhead", () => {
   });
 
   it("lets an aborted waiter leave the queue at once without blocking those behind it", async () => {
-    const limiter = new Bulkhead({ maxConcurrent: 1, maxQueue: 2 });
+    const limiter = new Bulkhead({ maxConcurrent: 1, maxQueue: 2, pollMs: 0 });
     const gate = deferred();
     outcome(limiter.execute(() => gate.promise));
     const controller = new AbortController();
@@ -103,7 +104,7 @@ describe("Bulkhead", () => {
 
   it("cancels a waiter's queue timer once it gets a slot", async () => {
     const clock = new ManualClock();
-    const limiter = new Bulkhead({ maxConcurrent: 1, maxQueue: 1, queueTimeoutMs: 100, clock });
+    const limiter = new Bulkhead({ maxConcurrent: 1, maxQueue: 1, queueTimeoutMs: 100, pollMs: 0, clock });
     const gate = deferred();
     outcome(limiter.execute(() => gate.promise));
     const waiting = outcome(limiter.execute(async () => "served"));
@@ -287,6 +288,70 @@ describe("Bulkhead with pollMs (queued calls wake themselves, as Workers need)",
       expect(new Bulkhead().options.pollMs).toBe(7);
     } finally {
       configure({});
+    }
+  });
+});
+
+/** Runs `body` with `navigator.userAgent` reading `userAgent`; false if the runtime will not let the test change it. */
+function withUserAgent(userAgent: string, body: () => void): boolean {
+  const previous = Object.getOwnPropertyDescriptor(globalThis, "navigator");
+  try {
+    Object.defineProperty(globalThis, "navigator", { value: { userAgent }, configurable: true, writable: true });
+  } catch {
+    return false;
+  }
+  try {
+    body();
+  } finally {
+    if (previous === undefined) delete (globalThis as { navigator?: unknown }).navigator;
+    else Object.defineProperty(globalThis, "navigator", previous);
+  }
+  return true;
+}
+
+describe("Bulkhead's default pollMs (safe on Workers, where a request cannot wake another)", () => {
+  it("polls every 5 ms on this runtime if it is Workers, hands over elsewhere", () => {
+    const userAgent = (globalThis as { navigator?: { userAgent?: unknown } }).navigator?.userAgent;
+    expect(new Bulkhead({ maxQueue: 5 }).options.pollMs).toBe(userAgent === "Cloudflare-Workers" ? 5 : 0);
+  });
+
+  it("reads the runtime when a bulkhead is built: polls under Workers' user agent, hands over under another", async () => {
+    let onWorkers: Bulkhead | undefined;
+    let elsewhere: Bulkhead | undefined;
+    const clock = new ManualClock();
+    const changed = withUserAgent("Cloudflare-Workers", () => {
+      onWorkers = new Bulkhead({ maxConcurrent: 1, maxQueue: 1, clock });
+    }) && withUserAgent("Mozilla/5.0", () => {
+      elsewhere = new Bulkhead({ maxConcurrent: 1, maxQueue: 1, clock });
+    });
+    if (!changed) return; // This runtime's navigator cannot be replaced; the test above covers it.
+    expect(onWorkers!.options.pollMs).toBe(5);
+    expect(elsewhere!.options.pollMs).toBe(0);
+    // On Workers, a queued call starts at its own poll, not by the releaser's code.
+    const gate = deferred();
+    void onWorkers!.execute(() => gate.promise);
+    const queued = outcome(onWorkers!.execute(async () => "queued"));
+    gate.resolve();
+    await clock.flush();
+    expect(queued.settled).toBe(false);
+    await clock.advance(5);
+    expect(queued.value).toBe("queued");
+    expect(clock.pending).toBe(0);
+  });
+
+  it("takes an explicit pollMs, or configure()'s, as given on every runtime (0: hand over directly)", () => {
+    for (const userAgent of ["Cloudflare-Workers", "Mozilla/5.0"]) {
+      withUserAgent(userAgent, () => {
+        expect(new Bulkhead({ maxQueue: 1, pollMs: 0 }).options.pollMs).toBe(0);
+        expect(new Bulkhead({ maxQueue: 1, pollMs: 20 }).options.pollMs).toBe(20);
+        configure({ bulkhead: { pollMs: 0 } });
+        try {
+          expect(new Bulkhead({ maxQueue: 1 }).options.pollMs).toBe(0);
+          expect(new Bulkhead({ maxQueue: 1, pollMs: 3 }).options.pollMs).toBe(3);
+        } finally {
+          configure({});
+        }
+      });
     }
   });
 });

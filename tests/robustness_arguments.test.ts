@@ -317,7 +317,7 @@ describe("sleep, retry, chaos: a junk signal leaves no timer armed (issue 13, it
       expectMisuse(await rejection(() => clock.sleep(10, junk as never)), "signal");
       expectMisuse(await rejection(() => systemClock.sleep(10, junk as never)), "signal");
     }
-    for (const ms of [Number.NaN, Infinity, -Infinity, "10", undefined, null, {}]) {
+    for (const ms of [Number.NaN, -Infinity, "10", undefined, null, {}]) {
       expectMisuse(await rejection(() => clock.sleep(ms as never)), "ms");
       expectMisuse(await rejection(() => systemClock.sleep(ms as never)), "ms");
     }

@@ -77,6 +77,18 @@ describe("a bulkhead with a queue shared by concurrent requests in workerd", () 
   });
 });
 
+describe("a bulkhead with a queue and default options shared by concurrent requests in workerd", () => {
+  it("runs every one of 40 concurrent requests, two at a time (none hangs)", async () => {
+    // Built without pollMs, as in the README's quick start. Before the
+    // default polled on Workers, 38 of these were cancelled by workerd as
+    // hung: a queued request was handed its slot by another request's code.
+    const results = await Promise.all(Array.from({ length: 40 }, () => get("/bulkhead-default?workMs=5")));
+    expect(results.map((r) => r.outcome)).toEqual(Array.from({ length: 40 }, () => "slept 5 ms"));
+    // 20 rounds of 5 ms: the last request waited for those before it.
+    expect(Math.max(...results.map((r) => r.elapsedMs))).toBeGreaterThanOrEqual(90);
+  });
+});
+
 describe("a rate limiter shared by concurrent requests in workerd", () => {
   it("wakes each waiting request in turn (one token per 500 ms)", async () => {
     const results = await Promise.all([get("/limiter"), get("/limiter"), get("/limiter")]);

@@ -5,13 +5,14 @@ import { badSignal } from "./arguments.ts";
 /**
  * `clock.sleep` built on `clock.schedule`: resolves after `ms`, or rejects at
  * once with `signal.reason` when the signal aborts, leaving no timer behind.
- * An `ms` that is not a finite number, or a `signal` that is not an
+ * `Infinity` never resolves (only an abort ends it). An `ms` that is not a
+ * number (or is `NaN` or `-Infinity`), or a `signal` that is not an
  * `AbortSignal`, rejects with an `InvalidArgumentError` naming `target`
  * before any timer is armed.
  */
 export function sleepOn(clock: Clock, ms: number, signal: AbortSignal | undefined, target: string): Promise<void> {
-  if (typeof ms !== "number" || !Number.isFinite(ms)) {
-    return Promise.reject(new InvalidArgumentError(target, "ms", ms, "a finite number of milliseconds"));
+  if (typeof ms !== "number" || Number.isNaN(ms) || ms === -Infinity) {
+    return Promise.reject(new InvalidArgumentError(target, "ms", ms, "a number of milliseconds (Infinity: never)"));
   }
   const misuse = badSignal(target, signal);
   if (misuse !== undefined) return Promise.reject(misuse);

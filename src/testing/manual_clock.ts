@@ -69,8 +69,8 @@ export class ManualClock implements Clock {
 
   /**
    * Resolves once time has been advanced by `ms`; rejects at once with
-   * `signal.reason` if the signal aborts first. An `ms` that is not a finite
-   * number or a `signal` that is not an `AbortSignal` rejects with an
+   * `signal.reason` if the signal aborts first. An `ms` that is not a number
+   * (or is `NaN`) or a `signal` that is not an `AbortSignal` rejects with an
    * `InvalidArgumentError` and schedules nothing ({@link ManualClock.pending}
    * is unchanged).
    */

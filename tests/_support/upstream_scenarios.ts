@@ -91,6 +91,19 @@ export function upstreamScenarios(upstreamUrl: () => string): void {
     expect((error as RetryExhaustedError).cause).toBeInstanceOf(TimeoutError);
   });
 
+  it("answers at timeoutMs even when the wrapped fetch ignores its signal and the upstream stalls", async () => {
+    const clock = new ManualClock();
+    const key = keyFor("deaf");
+    // Drops the signal: only the upstream closing would ever end this fetch.
+    const deafFetch = (input: RequestInfo | URL): Promise<Response> => fetch(input);
+    const resilient = createResilientFetch({ clock, fetch: deafFetch, timeoutMs: 500, retry });
+    const pending = resilient(`${upstreamUrl()}/stall?key=${key}`).catch((e: unknown) => e);
+    await eventually(async () => (await count(key)) === 1, "the request reached the upstream");
+    await clock.advance(500);
+    expect(await pending).toBeInstanceOf(TimeoutError);
+    expect(clock.pending).toBe(0);
+  });
+
   it("does not retry a POST without an Idempotency-Key, but does with one", async () => {
     const clock = new ManualClock();
     const resilient = createResilientFetch({ clock, retry });

@@ -12,6 +12,9 @@ const bulkhead = new Bulkhead({ maxConcurrent: 1 });
 // With a queue, on Workers: queued requests poll for their slot on their own
 // timers, since a request that frees a slot cannot wake another.
 const queued = new Bulkhead({ maxConcurrent: 1, maxQueue: 10, pollMs: 5 });
+// With a queue and no pollMs, as the README's quick start has it: on Workers
+// the default polls, so queued requests still wake on their own timers.
+const queuedByDefault = new Bulkhead({ maxConcurrent: 2, maxQueue: 100 });
 // The flagship use: one resilient fetch for the whole isolate.
 const upstream = createResilientFetch({
   attemptTimeoutMs: 200,
@@ -51,6 +54,8 @@ export default {
         return report(() => bulkhead.execute(({ signal }) => wait(workMs, signal)));
       case "/bulkhead-queue":
         return report(() => queued.execute(({ signal }) => wait(workMs, signal)));
+      case "/bulkhead-default":
+        return report(() => queuedByDefault.execute(({ signal }) => wait(workMs, signal)));
       case "/upstream":
         // Proxies one upstream scenario (?path=/stall, /ok, ...) through the shared resilient fetch.
         return report(async () => {
