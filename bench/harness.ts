@@ -168,18 +168,25 @@ async function once(call: () => unknown): Promise<void> {
   if (result instanceof Promise) await result;
 }
 
-async function warm(call: () => unknown): Promise<void> {
-  const end = performance.now() + warmupMs;
+/** Runs `call` for the warm-up time; returns the calls mitata should time per sample. */
+async function warm(call: () => unknown): Promise<number> {
+  const start = performance.now();
+  const end = start + warmupMs;
   for (let calls = 1; ; calls++) {
     const result = call();
     if (result instanceof Promise) await result;
-    if ((calls & 255) === 0 && performance.now() > end) return;
+    if ((calls & 63) === 0 && performance.now() > end) {
+      // About 100 µs per sample, so that slow cases still get many samples
+      // (mitata's default batch of 4096 calls takes 25 ms at 6 µs a call).
+      const nsPerCall = ((performance.now() - start) * 1e6) / calls;
+      return Math.min(4096, Math.max(4, Math.round(100_000 / nsPerCall / 4) * 4));
+    }
   }
 }
 
-async function medianNs(call: () => unknown): Promise<number> {
+async function medianNs(call: () => unknown, batch: number): Promise<number> {
   // `gc: false` without a real collector: mitata's fallback allocates 1 GiB.
-  const stats = await measure(call, { gc: collect ?? false, min_cpu_time: measureNs });
+  const stats = await measure(call, { gc: collect ?? false, min_cpu_time: measureNs, batch_samples: batch });
   return stats.p50;
 }
 
@@ -205,20 +212,21 @@ export async function runBench(file: string, groups: readonly Group[], targets: 
       }
     }
   }
-  for (const [item, reason] of runnable) if (reason === undefined) await warm(item.call!);
+  const batches = new Map<Case, number>();
+  for (const [item, reason] of runnable) if (reason === undefined) batches.set(item, await warm(item.call!));
 
   const samples = new Map<Case, { ns: number[]; added: number[]; ratio: number[] }>();
   for (let round = 0; round < rounds; round++) {
     for (const group of groups) {
       const cases = group.cases.filter((item) => runnable.get(item) === undefined);
       const order = cases.map((_, i) => cases[(i + round) % cases.length]!);
-      const before = await medianNs(group.baseline.call);
+      const before = await medianNs(group.baseline.call, batches.get(group.baseline)!);
       const measured = new Map<Case, number>();
       for (const item of order) {
-        measured.set(item, await medianNs(item.call!));
+        measured.set(item, await medianNs(item.call!, batches.get(item)!));
         if (item.drainMs !== undefined) await sleep(item.drainMs);
       }
-      const base = (before + (await medianNs(group.baseline.call))) / 2;
+      const base = (before + (await medianNs(group.baseline.call, batches.get(group.baseline)!))) / 2;
       measured.set(group.baseline, base);
       for (const [item, ns] of measured) {
         const entry = samples.get(item) ?? { ns: [], added: [], ratio: [] };
