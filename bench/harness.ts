@@ -17,7 +17,8 @@
 // difference to that round's baseline: slow drifts in load cancel out.
 //
 // Options (after the file name): `--quick` (short run), `--json=<path>`
-// (write the results for scripts/bench.mjs), `--rounds=<n>`.
+// (write the results for scripts/bench.mjs), `--rounds=<n>`, `--groups=<id>,...`
+// (measure only these groups: the others are neither warmed up nor run).
 import { measure } from "mitata";
 
 /** One measured call, in the same shape as its group's baseline. */
@@ -110,9 +111,9 @@ const option = (name: string): string | undefined =>
   args.find((arg) => arg.startsWith(`--${name}=`))?.slice(name.length + 3);
 /** True with `--quick`: fewer, shorter rounds. */
 export const quick: boolean = args.includes("--quick");
-const rounds = Number(option("rounds") ?? (quick ? 3 : 7));
-const measureNs = (quick ? 25 : 90) * 1e6;
-const warmupMs = quick ? 40 : 150;
+const rounds = Number(option("rounds") ?? (quick ? 3 : 5));
+const measureNs = (quick ? 20 : 80) * 1e6;
+const warmupMs = quick ? 30 : 150;
 
 /** A full collection, when the runtime exposes one (`--expose-gc` on Node and Deno). */
 export const collect: (() => void) | undefined = g.Bun ? () => g.Bun!.gc(true) : g.gc;
@@ -185,8 +186,12 @@ async function warm(call: () => unknown): Promise<number> {
 }
 
 async function medianNs(call: () => unknown, batch: number): Promise<number> {
-  // `gc: false` without a real collector: mitata's fallback allocates 1 GiB.
-  const stats = await measure(call, { gc: collect ?? false, min_cpu_time: measureNs, batch_samples: batch });
+  // No full collection before measuring (mitata's default): on V8 it clears
+  // weak objects embedded in optimized code, which then deoptimizes and is
+  // re-optimized while being measured (`--trace-deopt`: "embedded weak
+  // objects cleared"), and the fused pipeline measured 2x–20x its steady
+  // state in some rounds. Garbage a case makes is collected as it runs.
+  const stats = await measure(call, { gc: false, min_cpu_time: measureNs, batch_samples: batch });
   return stats.p50;
 }
 
@@ -196,7 +201,9 @@ async function medianNs(call: () => unknown, batch: number): Promise<number> {
  * be), prints a table per group, checks `targets`, writes `--json`, and
  * exits the process (timers some cases leave must not hold it open).
  */
-export async function runBench(file: string, groups: readonly Group[], targets: readonly Target[] = []): Promise<void> {
+export async function runBench(file: string, allGroups: readonly Group[], targets: readonly Target[] = []): Promise<void> {
+  const only = option("groups")?.split(",");
+  const groups = only === undefined ? allGroups : allGroups.filter((group) => only.includes(group.id));
   const runnable = new Map<Case, string | undefined>();
   for (const group of groups) {
     for (const item of [group.baseline, ...group.cases]) {
