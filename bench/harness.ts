@@ -280,9 +280,11 @@ export async function runBench(file: string, allGroups: readonly Group[], target
       else if (item.baseline) console.log(`${label} ${item.figure.ns.toFixed(1).padStart(9)} ns  (baseline)`);
       else {
         const { ns, addedNs, ratio, addedRange } = item.figure;
+        // A sync bare call is inlined to about nothing: no ratio to it means anything.
+        const baseNs = group.cases.find((other) => other.baseline)?.figure?.ns ?? 0;
         console.log(
           `${label} ${ns.toFixed(1).padStart(9)} ns  ${(addedNs >= 0 ? "+" : "") + addedNs.toFixed(1)} ns` +
-            `  ${ratio.toFixed(2)}x  (added ${addedRange[0].toFixed(0)}…${addedRange[1].toFixed(0)})`,
+            `${baseNs >= 10 ? `  ${ratio.toFixed(2)}x` : ""}  (added ${addedRange[0].toFixed(0)}…${addedRange[1].toFixed(0)})`,
         );
       }
     }

@@ -37,7 +37,7 @@ function keyGroup(size: number): Group {
     baseline: { name: "bare key choice", by: "baseline", call: key },
     cases: [{ name: "bulwark KeyedRateLimiter.tryAcquire(key)", by: "bulwark", call: () => limiter.tryAcquire(key()) }],
     after: () => [
-      `${limiter.stats.keys.toLocaleString("en")} keys held, ${limiter.stats.evictedKeys} evicted; ` +
+      `${limiter.stats.keys.toLocaleString("en")} ${limiter.stats.keys === 1 ? "key" : "keys"} held, ${limiter.stats.evictedKeys} evicted; ` +
         (before === undefined || after === undefined
           ? "live heap not measured (no collector)"
           : `live heap of the limiter with its keys: ${formatBytes(after - before)}` +

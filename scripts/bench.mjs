@@ -118,7 +118,7 @@ function cell(item, group) {
   if (item.baseline) return `${fixed(ns)} ns`;
   // A sync bare call is inlined to about nothing: no ratio means anything.
   const baseNs = group.cases.find((other) => other.baseline)?.figure?.ns ?? 0;
-  return `${addedNs >= 0 ? "+" : "−"}${fixed(Math.abs(addedNs))} ns${baseNs >= 2 ? ` · ${ratio.toFixed(2)}x` : ""}`;
+  return `${addedNs >= 0 ? "+" : "−"}${fixed(Math.abs(addedNs))} ns${baseNs >= 10 ? ` · ${ratio.toFixed(2)}x` : ""}`;
 }
 
 function fixed(ns) {
