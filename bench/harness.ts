@@ -311,5 +311,5 @@ export async function runBench(file: string, allGroups: readonly Group[], target
 
 /** "+52 ns": a figure's added nanoseconds, for target values. */
 export function added(figure: Figure): string {
-  return `${figure.addedNs >= 0 ? "+" : ""}${figure.addedNs.toFixed(0)} ns`;
+  return `${figure.addedNs >= 0 ? "+" : ""}${figure.addedNs.toFixed(Math.abs(figure.addedNs) < 100 ? 1 : 0)} ns`;
 }
