@@ -14,7 +14,7 @@
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -24,7 +24,7 @@ const argv = process.argv.slice(2);
 const flag = (name) => argv.find((arg) => arg.startsWith(`--${name}=`))?.slice(name.length + 3);
 const quick = argv.includes("--quick");
 const runtimeIds = (flag("runtimes") ?? "node24,node20,deno,bun").split(",");
-const out = join(root, flag("out") ?? "bench/results.md");
+const out = resolve(root, flag("out") ?? "bench/results.md");
 const areas = argv.filter((arg) => !arg.startsWith("--"));
 
 const files = readdirSync(join(root, "bench"))
@@ -107,7 +107,7 @@ for (const id of runtimeIds) {
 rmSync(work, { recursive: true, force: true });
 
 writeFileSync(out, markdown());
-console.log(`\nwrote ${out.slice(root.length)}`);
+console.log(`\nwrote ${out}`);
 process.exitCode = failed > 0 ? 1 : 0;
 
 /** "+52 ns · 1.57x", or the reason a case could not run. */
