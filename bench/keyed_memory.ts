@@ -3,9 +3,13 @@
 //
 //   npx --yes -p node@24 node --expose-gc bench/keyed_memory.ts
 //
-// Results go to docs/benchmarks.md ("Rate limiting").
-import { KeyedRateLimiter } from "../src/rate_limit/mod.ts";
-import { ManualClock } from "../src/testing/mod.ts";
+// Imports bulwark from dist/ (`npm run build` first). Results go to
+// docs/benchmarks.md ("Rate limiting").
+import type { KeyedRateLimiter as Keyed } from "../mod.ts";
+import { bulwark, testing } from "./bulwark.ts";
+
+const { KeyedRateLimiter } = bulwark;
+const { ManualClock } = testing;
 
 const gc = (globalThis as { gc?: () => void }).gc;
 if (gc === undefined) throw new Error("run with node --expose-gc");
@@ -20,7 +24,7 @@ const KEYS = 1_000_000;
 for (const maxKeys of [10_000, 100_000, 1_000_000]) {
   const clock = new ManualClock();
   const before = liveHeapMb();
-  let limiter: KeyedRateLimiter | undefined = new KeyedRateLimiter({
+  let limiter: Keyed | undefined = new KeyedRateLimiter({
     algorithm: "token-bucket",
     rate: 10,
     perMs: 1_000,

@@ -4,6 +4,7 @@ declare module "opossum" {
   export default class CircuitBreaker<A extends unknown[] = unknown[], R = unknown> {
     constructor(action: (...args: A) => Promise<R>, options?: { timeout?: number | false; resetTimeout?: number });
     fire(...args: A): Promise<R>;
+    open(): void;
     shutdown(): void;
   }
 }

@@ -1,106 +1,195 @@
-// Retry, timeout, bulkhead and pipeline overhead on the success path, beside
-// a bare `await fn()` and the competing libraries, in one process.
+// Retry, timeout, bulkhead and pipelines on the success path, the function
+// forms `retry(fn, options)` and `withTimeout(fn, options)`, and a function
+// that reads the timeout's signal beside the platform's own deadline
+// signals; each beside a direct bare call and the competing libraries, in
+// one process (bench/harness.ts says how it measures).
 //
-//   npx --yes -p node@24 node bench/policies.bench.ts
+//   npm run bench -- policies                   all four runtimes
+//   npx --yes -p node@24 node --expose-gc bench/policies.bench.ts [--quick]
 //
-// Node >= 22.18 runs this file as is (type stripping); cockatiel 4 needs
-// Node >= 22. Results go to docs/benchmarks.md as ratios to the bare call.
-import {
-  bulkhead as cockatielBulkhead,
-  circuitBreaker as cockatielBreaker,
-  ConsecutiveBreaker,
-  ExponentialBackoff,
-  handleAll,
-  retry as cockatielRetry,
-  timeout as cockatielTimeout,
-  TimeoutStrategy,
-  wrap,
-} from "cockatiel";
-import { bench, do_not_optimize, group, run, summary } from "mitata";
-import { printRatios } from "./ratios.ts";
-import pLimit from "p-limit";
-import pRetry from "p-retry";
-import pTimeout from "p-timeout";
-import { Bulkhead } from "../src/bulkhead.ts";
-import { CircuitBreaker } from "../src/circuit_breaker.ts";
-import { ResiliencePipeline } from "../src/pipeline.ts";
-import { RetryPolicy } from "../src/retry.ts";
-import { TimeoutPolicy } from "../src/timeout.ts";
+// Imports bulwark from dist/ (`npm run build` first).
+import { caseOf, load, runBench, type Group, type Target } from "./harness.ts";
+import { bulwark, fused } from "./bulwark.ts";
+
+const { Bulkhead, ResiliencePipeline, RetryPolicy, TimeoutPolicy, CircuitBreaker, pipeline, retry, withTimeout } = bulwark;
+const cockatiel = await load(() => import("cockatiel"));
+const pRetry = await load(async () => (await import("p-retry")).default);
+const pTimeout = await load(async () => (await import("p-timeout")).default);
+const pLimit = await load(async () => (await import("p-limit")).default);
 
 const fn = async (): Promise<number> => 1;
+const bare: Group["baseline"] = { name: "bare fn()", by: "baseline", call: () => fn() };
 
-const ourRetry = new RetryPolicy({ maxAttempts: 3 });
-const theirRetry = cockatielRetry(handleAll, { maxAttempts: 2, backoff: new ExponentialBackoff() });
+const retryPolicy = new RetryPolicy({ maxAttempts: 3 });
+const cooperative = new TimeoutPolicy({ timeoutMs: 1_000 });
+const aggressive = new TimeoutPolicy({ timeoutMs: 1_000, strategy: "aggressive" });
+const bulkhead = new Bulkhead({ maxConcurrent: 10 });
 
-const ourCooperative = new TimeoutPolicy({ timeoutMs: 1_000 });
-const ourAggressive = new TimeoutPolicy({ timeoutMs: 1_000, strategy: "aggressive" });
-const theirCooperative = cockatielTimeout(1_000, TimeoutStrategy.Cooperative);
-const theirAggressive = cockatielTimeout(1_000, TimeoutStrategy.Aggressive);
-
-const ourBulkhead = new Bulkhead({ maxConcurrent: 10 });
-const theirBulkhead = cockatielBulkhead(10);
-const limit = pLimit(10);
-
-const ourPipeline = new ResiliencePipeline({
+const pipelineOptions = {
   bulkhead: { maxConcurrent: 10 },
   circuitBreaker: { maxFailures: 5 },
   retry: { maxAttempts: 3 },
   timeout: { timeoutMs: 1_000 },
-});
-const theirPipeline = wrap(
-  cockatielBulkhead(10),
-  cockatielBreaker(handleAll, { halfOpenAfter: 10_000, breaker: new ConsecutiveBreaker(5) }),
-  cockatielRetry(handleAll, { maxAttempts: 2, backoff: new ExponentialBackoff() }),
-  cockatielTimeout(1_000, TimeoutStrategy.Cooperative),
+};
+const fusedPipeline = new ResiliencePipeline(pipelineOptions);
+const layeredPipeline = fused.withoutFusion(() => new ResiliencePipeline(pipelineOptions));
+const composed = pipeline(
+  new Bulkhead({ maxConcurrent: 10 }),
+  new CircuitBreaker({ maxFailures: 5 }),
+  new RetryPolicy({ maxAttempts: 3 }),
+  new TimeoutPolicy({ timeoutMs: 1_000 }),
 );
-const ourBreaker = new CircuitBreaker({ maxFailures: 5 });
 
-const groups: Array<[string, Array<[string, () => Promise<unknown>]>]> = [
-  ["retry (success, no failure)", [
-    ["bare await fn()", () => fn()],
-    ["bulwark RetryPolicy", () => ourRetry.execute(fn)],
-    ["cockatiel retry", () => theirRetry.execute(fn)],
-    ["p-retry", () => pRetry(fn, { retries: 2 })],
-  ]],
-  ["timeout (settles in time)", [
-    ["bare await fn()", () => fn()],
-    ["bulwark TimeoutPolicy cooperative", () => ourCooperative.execute(fn)],
-    ["bulwark TimeoutPolicy aggressive", () => ourAggressive.execute(fn)],
-    ["bulwark cooperative, fn reads signal", () => ourCooperative.execute(async ({ signal }) => signal.aborted)],
-    ["cockatiel timeout cooperative", () => theirCooperative.execute(fn)],
-    ["cockatiel timeout aggressive", () => theirAggressive.execute(fn)],
-    ["p-timeout", () => pTimeout(fn(), { milliseconds: 1_000 })],
-  ]],
-  ["bulkhead (slot free)", [
-    ["bare await fn()", () => fn()],
-    ["bulwark Bulkhead", () => ourBulkhead.execute(fn)],
-    ["cockatiel bulkhead", () => theirBulkhead.execute(fn)],
-    ["p-limit", () => limit(fn)],
-  ]],
-  ["pipeline: bulkhead + breaker + retry + timeout", [
-    ["bare await fn()", () => fn()],
-    ["bulwark CircuitBreaker alone", () => ourBreaker.execute(fn)],
-    ["bulwark ResiliencePipeline", () => ourPipeline.execute(fn)],
-    ["cockatiel wrap(...)", () => theirPipeline.execute(fn)],
-  ]],
+// A function that reads its deadline signal, and the same function handed a
+// signal that already exists (the baseline: no deadline to build).
+const readsSignal = async ({ signal }: { signal: AbortSignal }): Promise<number> => (signal.aborted ? 0 : 1);
+const existing = { signal: new AbortController().signal };
+const abort = (controller: AbortController): void => controller.abort();
+
+const groups: Group[] = [
+  {
+    id: "retry",
+    title: "retry, success on the first attempt (3 attempts allowed)",
+    baseline: bare,
+    cases: [
+      { name: "bulwark RetryPolicy.execute", by: "bulwark", call: () => retryPolicy.execute(fn) },
+      caseOf("cockatiel retry (maxAttempts: 2 retries)", "cockatiel", cockatiel, (c) => {
+        const policy = c.retry(c.handleAll, { maxAttempts: 2, backoff: new c.ExponentialBackoff() });
+        return () => policy.execute(fn);
+      }),
+      caseOf("p-retry (retries: 2)", "p-retry", pRetry, (run) => () => run(fn, { retries: 2 })),
+    ],
+  },
+  {
+    id: "forms",
+    title: "function forms beside the class forms",
+    baseline: bare,
+    cases: [
+      { name: "bulwark RetryPolicy.execute(fn)", by: "bulwark", call: () => retryPolicy.execute(fn) },
+      { name: "bulwark retry(fn, { maxAttempts: 3 })", by: "bulwark", call: () => retry(fn, { maxAttempts: 3 }) },
+      { name: "bulwark TimeoutPolicy.execute(fn)", by: "bulwark", call: () => cooperative.execute(fn) },
+      { name: "bulwark withTimeout(fn, { timeoutMs: 1000 })", by: "bulwark", call: () => withTimeout(fn, { timeoutMs: 1_000 }) },
+    ],
+  },
+  {
+    id: "timeout",
+    title: "timeout 1 s, settles in time",
+    baseline: bare,
+    cases: [
+      { name: "bulwark TimeoutPolicy cooperative", by: "bulwark", call: () => cooperative.execute(fn) },
+      { name: "bulwark TimeoutPolicy aggressive", by: "bulwark", call: () => aggressive.execute(fn) },
+      caseOf("cockatiel timeout cooperative", "cockatiel", cockatiel, (c) => {
+        const policy = c.timeout(1_000, c.TimeoutStrategy.Cooperative);
+        return () => policy.execute(fn);
+      }),
+      caseOf("cockatiel timeout aggressive", "cockatiel", cockatiel, (c) => {
+        const policy = c.timeout(1_000, c.TimeoutStrategy.Aggressive);
+        return () => policy.execute(fn);
+      }),
+      caseOf("p-timeout", "p-timeout", pTimeout, (within) => () => within(fn(), { milliseconds: 1_000 })),
+    ],
+  },
+  {
+    id: "signal",
+    title: "timeout 1 s, the function reads its signal",
+    baseline: { name: "bare fn(context), a signal already at hand", by: "baseline", call: () => readsSignal(existing) },
+    cases: [
+      { name: "bulwark TimeoutPolicy cooperative", by: "bulwark", call: () => cooperative.execute(readsSignal) },
+      { name: "bulwark TimeoutPolicy aggressive", by: "bulwark", call: () => aggressive.execute(readsSignal) },
+      caseOf("cockatiel timeout cooperative", "cockatiel", cockatiel, (c) => {
+        const policy = c.timeout(1_000, c.TimeoutStrategy.Cooperative);
+        return () => policy.execute(readsSignal);
+      }),
+      // The platform's floors for "a signal that aborts at a deadline".
+      {
+        name: "new AbortController() + setTimeout / clearTimeout",
+        by: "platform",
+        call: () => {
+          const controller = new AbortController();
+          const timer = setTimeout(abort, 1_000, controller);
+          const done = readsSignal(controller);
+          const clear = (): void => clearTimeout(timer);
+          done.then(clear, clear);
+          return done;
+        },
+      },
+      // Its timer cannot be cleared: it fires a second later, so the
+      // harness idles after measuring it rather than bill the next case.
+      { name: "AbortSignal.timeout(1000)", by: "platform", call: () => readsSignal({ signal: AbortSignal.timeout(1_000) }), drainMs: 1_100 },
+    ],
+  },
+  {
+    id: "bulkhead",
+    title: "bulkhead of 10, a slot free",
+    baseline: bare,
+    cases: [
+      { name: "bulwark Bulkhead", by: "bulwark", call: () => bulkhead.execute(fn) },
+      caseOf("cockatiel bulkhead(10)", "cockatiel", cockatiel, (c) => {
+        const policy = c.bulkhead(10);
+        return () => policy.execute(fn);
+      }),
+      caseOf("p-limit(10)", "p-limit", pLimit, (limit) => {
+        const limited = limit(10);
+        return () => limited(fn);
+      }),
+    ],
+  },
+  {
+    id: "pipeline",
+    title: "pipeline: bulkhead + breaker + retry + timeout",
+    baseline: bare,
+    cases: [
+      { name: "bulwark ResiliencePipeline (fused)", by: "bulwark", call: () => fusedPipeline.execute(fn) },
+      { name: "bulwark ResiliencePipeline, layered (withoutFusion)", by: "bulwark", call: () => layeredPipeline.execute(fn) },
+      { name: "bulwark pipeline(bulkhead, breaker, retry, timeout)", by: "bulwark", call: () => composed.execute(fn) },
+      caseOf("cockatiel wrap(bulkhead, breaker, retry, timeout)", "cockatiel", cockatiel, (c) => {
+        const policy = c.wrap(
+          c.bulkhead(10),
+          c.circuitBreaker(c.handleAll, { halfOpenAfter: 10_000, breaker: new c.ConsecutiveBreaker(5) }),
+          c.retry(c.handleAll, { maxAttempts: 2, backoff: new c.ExponentialBackoff() }),
+          c.timeout(1_000, c.TimeoutStrategy.Cooperative),
+        );
+        return () => policy.execute(fn);
+      }),
+    ],
+  },
 ];
 
-// Warm every path up first (as bench/circuit_breaker.bench.ts does), so that
-// mitata measures steady state, not the JIT: unwarmed, the pipeline's
-// deeper call chain was still being optimized during its samples and
-// measured 3.2x instead of 2.6x.
-for (const [, cases] of groups) {
-  for (const [, call] of cases) for (let i = 0; i < 300_000; i++) await call();
-}
+/** Within 1.5x of the class form, per call. */
+const formTarget = (form: string, classForm: string): Target => ({
+  text: `${form.replace("bulwark ", "")} within 1.5x of ${classForm.replace("bulwark ", "")}`,
+  check: (figure) => {
+    const ours = figure("forms", form);
+    const reference = figure("forms", classForm);
+    if (ours === undefined || reference === undefined) return undefined;
+    const ratio = ours.ns / reference.ns;
+    return { value: `${ratio.toFixed(2)}x (${ours.ns.toFixed(0)} vs ${reference.ns.toFixed(0)} ns)`, met: ratio <= 1.5 };
+  },
+});
 
-for (const [title, cases] of groups) {
-  summary(() => {
-    group(title, () => {
-      for (const [name, call] of cases) bench(name, async () => do_not_optimize(await call()));
-    });
-  });
-}
+const targets: Target[] = [
+  {
+    text: "pipeline of four (ResiliencePipeline) ≤ 3x a direct bare call",
+    check: (figure) => {
+      const ours = figure("pipeline", "bulwark ResiliencePipeline (fused)");
+      return ours && { value: `${ours.ratio.toFixed(2)}x`, met: ours.ratio <= 3 };
+    },
+  },
+  formTarget("bulwark retry(fn, { maxAttempts: 3 })", "bulwark RetryPolicy.execute(fn)"),
+  formTarget("bulwark withTimeout(fn, { timeoutMs: 1000 })", "bulwark TimeoutPolicy.execute(fn)"),
+  {
+    text: "fn reads the signal: bulwark (cooperative) adds at most the platform floor (+10 %)",
+    check: (figure) => {
+      const ours = figure("signal", "bulwark TimeoutPolicy cooperative");
+      const floors = [
+        figure("signal", "new AbortController() + setTimeout / clearTimeout"),
+        figure("signal", "AbortSignal.timeout(1000)"),
+      ].filter((item) => item !== undefined);
+      if (ours === undefined || floors.length === 0) return undefined;
+      const floor = Math.min(...floors.map((item) => item.addedNs));
+      return { value: `+${ours.addedNs.toFixed(0)} ns vs floor +${floor.toFixed(0)} ns`, met: ours.addedNs <= floor * 1.1 };
+    },
+  },
+];
 
-const { benchmarks } = await run();
-
-printRatios(benchmarks);
+await runBench("bench/policies.bench.ts", groups, targets);

@@ -1,106 +1,81 @@
-// Rate-limiter overhead, beside a bare call and the competing libraries, in
-// one process:
+// Rate limiting with one algorithm in the process (the token bucket), as in
+// an application that uses one kind of limiter: `tryAcquire` admitted and
+// refused, and the async forms, beside a bare call and the competing
+// libraries, in one process (bench/harness.ts says how it measures).
+// bench/rate_limit_algorithms.bench.ts measures every algorithm together.
 //
-//   npx --yes -p node@24 node bench/rate_limit.bench.ts
+//   npm run bench -- rate_limit                 all four runtimes
+//   npx --yes -p node@24 node --expose-gc bench/rate_limit.bench.ts [--quick]
 //
-// Node >= 22.18 runs this file as is (type stripping). Results go to
-// docs/benchmarks.md as ratios to the bare call. Limits are set so high that
-// every call is admitted (the path that matters), except in the "refused"
-// group.
-import Bottleneck from "bottleneck";
-import { RateLimiter as NpmLimiter } from "limiter";
-import { bench, do_not_optimize, group, run, summary } from "mitata";
-import { RateLimiterMemory } from "rate-limiter-flexible";
-import {
-  FixedWindowLimiter,
-  GcraLimiter,
-  KeyedRateLimiter,
-  RateLimiter,
-  rateLimiter,
-  SlidingWindowLimiter,
-} from "../src/rate_limit/mod.ts";
+// Limits are so high that every call is admitted, except where refused.
+// Imports bulwark from dist/ (`npm run build` first).
+import { caseOf, load, runBench, type Group } from "./harness.ts";
+import { bulwark } from "./bulwark.ts";
+
+const { RateLimiter, rateLimiter } = bulwark;
+const limiter = await load(() => import("limiter"));
+const flexible = await load(() => import("rate-limiter-flexible"));
+const Bottleneck = await load(async () => (await import("bottleneck")).default);
 
 const HUGE = 1e12;
 const syncFn = (): number => 1;
 const asyncFn = async (): Promise<number> => 1;
 
 const tokenBucket = new RateLimiter({ rate: HUGE, perMs: 1_000 });
-const gcra = new GcraLimiter({ rate: HUGE, perMs: 1_000 });
-const slidingCounter = new SlidingWindowLimiter({ limit: Number.MAX_SAFE_INTEGER, windowMs: 1_000, approximate: true });
-// The exact log keeps one slot per unit in the window: a 1 ms window of 10⁶.
-const slidingLog = new SlidingWindowLimiter({ limit: 1_000_000, windowMs: 1 });
-const fixedWindow = new FixedWindowLimiter({ limit: Number.MAX_SAFE_INTEGER, windowMs: 1_000 });
-const keyed = new KeyedRateLimiter({ algorithm: "token-bucket", rate: HUGE, perMs: 1_000 });
-const decorated = rateLimiter(asyncFn, { rate: HUGE, perMs: 1_000 });
-
-const npmLimiter = new NpmLimiter({ tokensPerInterval: HUGE, interval: "second" });
-const flexible = new RateLimiterMemory({ points: HUGE, duration: 1 });
-const bottleneck = new Bottleneck();
-
 const emptyBucket = new RateLimiter({ rate: 1, perMs: 3_600_000 });
 emptyBucket.tryAcquire();
-const emptyNpm = new NpmLimiter({ tokensPerInterval: 1, interval: "hour" });
-emptyNpm.tryRemoveTokens(1);
+const decorated = rateLimiter(asyncFn, { rate: HUGE, perMs: 1_000 });
 
-type Case = readonly [name: string, call: () => unknown];
+// A sync bare call is inlined to about nothing, so the sync groups also
+// show the clock read every limiter makes, `performance.now()`.
+const syncBare: Group["baseline"] = { name: "bare fn()", by: "baseline", call: syncFn };
+const clock = { name: "performance.now() (the clock read inside)", by: "platform", call: () => performance.now() };
 
-const syncCases: Case[] = [
-  ["bare fn()", syncFn],
-  ["bulwark RateLimiter.tryAcquire (token bucket)", () => tokenBucket.tryAcquire()],
-  ["bulwark GcraLimiter.tryAcquire", () => gcra.tryAcquire()],
-  ["bulwark SlidingWindowLimiter.tryAcquire (approximate)", () => slidingCounter.tryAcquire()],
-  ["bulwark SlidingWindowLimiter.tryAcquire (exact log)", () => slidingLog.tryAcquire()],
-  ["bulwark FixedWindowLimiter.tryAcquire", () => fixedWindow.tryAcquire()],
-  ["bulwark KeyedRateLimiter.tryAcquire (token bucket)", () => keyed.tryAcquire("user-42")],
-  ["limiter RateLimiter.tryRemoveTokens(1)", () => npmLimiter.tryRemoveTokens(1)],
+const groups: Group[] = [
+  {
+    id: "admitted",
+    title: "tryAcquire, admitted (sync)",
+    baseline: syncBare,
+    cases: [
+      clock,
+      { name: "bulwark RateLimiter.tryAcquire (token bucket)", by: "bulwark", call: () => tokenBucket.tryAcquire() },
+      caseOf("limiter RateLimiter.tryRemoveTokens(1)", "limiter", limiter, (l) => {
+        const npm = new l.RateLimiter({ tokensPerInterval: HUGE, interval: "second" });
+        return () => npm.tryRemoveTokens(1);
+      }),
+    ],
+  },
+  {
+    id: "refused",
+    title: "tryAcquire, refused: bucket empty (sync)",
+    baseline: syncBare,
+    cases: [
+      clock,
+      { name: "bulwark RateLimiter.tryAcquire (token bucket)", by: "bulwark", call: () => emptyBucket.tryAcquire() },
+      caseOf("limiter RateLimiter.tryRemoveTokens(1)", "limiter", limiter, (l) => {
+        const empty = new l.RateLimiter({ tokensPerInterval: 1, interval: "hour" });
+        empty.tryRemoveTokens(1);
+        return () => empty.tryRemoveTokens(1);
+      }),
+    ],
+  },
+  {
+    id: "async",
+    title: "acquire, admitted (async)",
+    baseline: { name: "bare fn()", by: "baseline", call: () => asyncFn() },
+    cases: [
+      { name: "bulwark RateLimiter.acquire()", by: "bulwark", call: () => tokenBucket.acquire() },
+      { name: "bulwark rateLimiter(fn) call (acquire, then fn)", by: "bulwark", call: () => decorated() },
+      caseOf("rate-limiter-flexible RateLimiterMemory.consume(key)", "rate-limiter-flexible", flexible, (f) => {
+        const memory = new f.RateLimiterMemory({ points: HUGE, duration: 1 });
+        return () => memory.consume("user-42");
+      }),
+      caseOf("bottleneck schedule(fn), no limits set", "bottleneck", Bottleneck, (B) => {
+        const instance = new B();
+        return () => instance.schedule(asyncFn);
+      }),
+    ],
+  },
 ];
 
-const refusedCases: Case[] = [
-  ["bare fn()", syncFn],
-  ["bulwark RateLimiter.tryAcquire (refused)", () => emptyBucket.tryAcquire()],
-  ["limiter RateLimiter.tryRemoveTokens(1) (refused)", () => emptyNpm.tryRemoveTokens(1)],
-];
-
-const asyncCases: Case[] = [
-  ["bare await fn()", asyncFn],
-  ["bulwark await RateLimiter.acquire()", () => tokenBucket.acquire()],
-  ["bulwark rateLimiter(fn) call", decorated],
-  ["rate-limiter-flexible RateLimiterMemory.consume(key)", () => flexible.consume("user-42")],
-  ["bottleneck schedule(fn) (no limits)", () => bottleneck.schedule(asyncFn)],
-];
-
-// The first group runs while the token bucket is the only limiter the
-// process has used, as in an application with one kind of limiter: its call
-// sites stay monomorphic. The later groups exercise every algorithm, so the
-// shared sites see five kinds, which costs V8 an inline-cache lookup.
-const alone: Case[] = [
-  ["bare fn()", syncFn],
-  ["performance.now() (the clock read inside)", () => performance.now()],
-  ["bulwark RateLimiter.tryAcquire (token bucket)", () => tokenBucket.tryAcquire()],
-  ["limiter RateLimiter.tryRemoveTokens(1)", () => npmLimiter.tryRemoveTokens(1)],
-];
-for (const [, call] of alone) for (let i = 0; i < 200_000; i++) call();
-
-summary(() => {
-  group("tryAcquire, admitted, one algorithm in the process (sync)", () => {
-    for (const [name, call] of alone) bench(name, () => do_not_optimize(call()));
-  });
-});
-summary(() => {
-  group("tryAcquire, admitted (sync)", () => {
-    for (const [name, call] of syncCases) bench(name, () => do_not_optimize(call()));
-  });
-});
-summary(() => {
-  group("tryAcquire, refused (sync)", () => {
-    for (const [name, call] of refusedCases) bench(name, () => do_not_optimize(call()));
-  });
-});
-summary(() => {
-  group("acquire, admitted (async)", () => {
-    for (const [name, call] of asyncCases) bench(name, async () => do_not_optimize(await call()));
-  });
-});
-
-await run();
-await bottleneck.stop();
+await runBench("bench/rate_limit.bench.ts", groups);

@@ -1,0 +1,67 @@
+// KeyedRateLimiter.tryAcquire over 1, 1,000 and 100,000 keys in use, taken
+// round-robin (every call moves its key to the back of the LRU order), and
+// the live heap each limiter holds afterwards, in one process
+// (bench/harness.ts says how it measures). bench/keyed_memory.ts feeds one
+// limiter a million distinct keys.
+//
+//   npm run bench -- keyed                      all four runtimes
+//   npx --yes -p node@24 node --expose-gc bench/keyed.bench.ts [--quick]
+//
+// Imports bulwark from dist/ (`npm run build` first).
+import { formatBytes, liveHeapBytes, runBench, type Group, type Target } from "./harness.ts";
+import { bulwark } from "./bulwark.ts";
+
+const { KeyedRateLimiter } = bulwark;
+const HUGE = 1e12;
+// The default bound: 100,000 keys in use all fit.
+const MAX_KEYS = 100_000;
+const SIZES = [1, 1_000, 100_000] as const;
+
+function keyGroup(size: number): Group {
+  const keys = Array.from({ length: size }, (_, i) => `user-${i}`);
+  let next = 0;
+  // The same key choice in the baseline and the case.
+  const key = (): string => {
+    const chosen = keys[next]!;
+    next = next + 1 === size ? 0 : next + 1;
+    return chosen;
+  };
+  const before = liveHeapBytes();
+  const limiter = new KeyedRateLimiter({ algorithm: "token-bucket", rate: HUGE, perMs: 1_000, maxKeys: MAX_KEYS });
+  for (const name of keys) limiter.tryAcquire(name);
+  const after = liveHeapBytes();
+  const label = size.toLocaleString("en");
+  return {
+    id: `keys-${size}`,
+    title: `KeyedRateLimiter.tryAcquire, ${label} key${size === 1 ? "" : "s"} round-robin (sync)`,
+    baseline: { name: "bare key choice", by: "baseline", call: key },
+    cases: [{ name: "bulwark KeyedRateLimiter.tryAcquire(key)", by: "bulwark", call: () => limiter.tryAcquire(key()) }],
+    after: () => [
+      `${limiter.stats.keys.toLocaleString("en")} ${limiter.stats.keys === 1 ? "key" : "keys"} held, ${limiter.stats.evictedKeys} evicted; ` +
+        (before === undefined || after === undefined
+          ? "live heap not measured (no collector)"
+          : `live heap of the limiter with its keys: ${formatBytes(after - before)}` +
+            (size > 1 ? ` (${((after - before) / size).toFixed(0)} B per key, key strings excluded)` : "")),
+    ],
+  };
+}
+
+// One limiter built and dropped first, so that one-time allocations (code,
+// shared tables) are not billed to the first size measured.
+new KeyedRateLimiter({ algorithm: "token-bucket", rate: HUGE, perMs: 1_000, maxKeys: MAX_KEYS }).tryAcquire("warm-up");
+const groups = SIZES.map(keyGroup);
+
+const targets: Target[] = [
+  {
+    text: "keyed limiter at 100k keys within 2x of one key (added ns)",
+    check: (figure) => {
+      const one = figure("keys-1", "bulwark KeyedRateLimiter.tryAcquire(key)");
+      const many = figure("keys-100000", "bulwark KeyedRateLimiter.tryAcquire(key)");
+      if (one === undefined || many === undefined) return undefined;
+      const ratio = many.addedNs / one.addedNs;
+      return { value: `${ratio.toFixed(2)}x (+${many.addedNs.toFixed(0)} vs +${one.addedNs.toFixed(0)} ns)`, met: ratio <= 2 };
+    },
+  },
+];
+
+await runBench("bench/keyed.bench.ts", groups, targets);
