@@ -41,9 +41,12 @@
  *   reservations applied); when the queue empties, that becomes the state,
  *   and once aborted reservations outnumber the live ones the state is
  *   rebuilt from it by replaying the live reservations at their times. That
- *   replay costs O(live) and happens only after more than that many aborts,
- *   so abort stays amortised O(1) and no sequence of aborts can push the
- *   limit into the future for longer than the live waiters need.
+ *   replay costs O(live) and happens once aborts and enqueues since the
+ *   first abort number more than a quarter of the live reservations, so
+ *   abort and enqueue stay amortised O(1), and the aborted reservations
+ *   still held back never number more than a quarter of the live ones: no
+ *   sequence of aborts can push the limit much further into the future than
+ *   the live waiters need.
  *
  * @module
  */
@@ -52,9 +55,24 @@ import { RateLimitExceededError } from "../errors.ts";
 import type { RateLimitAlgorithm } from "./algorithm.ts";
 
 /**
- * Smallest step when rounding leaves a reservation a hair short of its units
- * at the computed time: 1 µs, so the search always moves on.
+ * The algorithms floor a refusal's wait at a nanosecond (`positiveWait`);
+ * a wait that small means rounding left the units a few ulps short.
  */
+const ROUNDING_WAIT_MS = 1e-6;
+
+/**
+ * The next time to try after a refusal asking for `wait` more ms. When the
+ * refusal is only rounding (the first time in a search), a few ulps later
+ * rather than a whole nanosecond: thousands of back-to-back reservations
+ * would otherwise drift behind the configured rate. Always moves on.
+ */
+function later(time: number, wait: number, rounding: boolean): number {
+  if (rounding && wait <= ROUNDING_WAIT_MS) return time + Math.max(Math.abs(time) * 8 * Number.EPSILON, 1e-12);
+  const next = time + wait;
+  return next > time ? next : time + MIN_WAIT_MS;
+}
+
+/** Smallest step when a wait vanishes against a large time: 1 µs, so the search always moves on. */
 const MIN_WAIT_MS = 0.001;
 
 /**
@@ -62,6 +80,15 @@ const MIN_WAIT_MS = 0.001;
  * milliseconds, so a timer set for 0.4 ms ahead fires "early" by up to one.
  */
 export const EARLY_MS = 1;
+
+/**
+ * Once reservations were aborted, the queue replays its live ones (dropping
+ * the aborted) after more than `length / REBUILD_RATIO` aborts and enqueues:
+ * each replay of `length` steps is paid for by those calls, so abort and
+ * enqueue stay O(1) amortised, and fewer than that many aborted
+ * reservations are ever held back.
+ */
+const REBUILD_RATIO = 4;
 
 /** Mutable counters a limiter shares with its queues. */
 export interface Counters {
@@ -93,6 +120,8 @@ interface Waiter {
   readonly signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
   cancelTimer: CancelTimer | undefined;
+  /** Whether its timer already fired too early once. */
+  rearmed: boolean;
   queued: boolean;
   prev: Waiter | undefined;
   next: Waiter | undefined;
@@ -110,10 +139,12 @@ export function admissionTime<S extends object>(
   scratch: S,
 ): number {
   let time = from;
+  let nudged = false;
   for (;;) {
     const wait = algorithm.step(state, time, cost, scratch);
     if (wait === 0 || wait === Infinity) return wait === 0 ? time : Infinity;
-    time += wait < MIN_WAIT_MS ? MIN_WAIT_MS : wait;
+    time = later(time, wait, !nudged);
+    if (wait <= ROUNDING_WAIT_MS) nudged = true;
   }
 }
 
@@ -125,10 +156,12 @@ export function admissionTime<S extends object>(
  */
 function commit<S extends object>(algorithm: RateLimitAlgorithm<S>, state: S, at: number, cost: number): number {
   let time = at;
+  let nudged = false;
   for (;;) {
     const wait = algorithm.step(state, time, cost, state);
     if (wait === 0 || wait === Infinity) return time;
-    time += wait < MIN_WAIT_MS ? MIN_WAIT_MS : wait;
+    time = later(time, wait, !nudged);
+    if (wait <= ROUNDING_WAIT_MS) nudged = true;
   }
 }
 
@@ -147,6 +180,8 @@ export class WaitQueue<S extends object> {
   #settledAt = -Infinity;
   /** Aborted reservations still counted in the holder's state. */
   #dead = 0;
+  /** Aborts and enqueues since the first of those aborted reservations: what pays for a replay. */
+  #ops = 0;
 
   constructor(context: QueueContext<S>, holder: StateHolder<S>) {
     this.#context = context;
@@ -193,6 +228,10 @@ export class WaitQueue<S extends object> {
     scratch: S,
   ): Promise<void> {
     const context = this.#context;
+    if (this.#dead > 0) {
+      this.#ops++;
+      this.#replayIfPaid();
+    }
     const at = admissionTime(context.algorithm, this.#holder.state, Math.max(now, this.#horizon), cost, scratch);
     if (at === Infinity || (timeoutMs !== undefined && at - now > timeoutMs)) {
       context.counters.rejected++;
@@ -208,6 +247,7 @@ export class WaitQueue<S extends object> {
         signal,
         onAbort: undefined,
         cancelTimer: undefined,
+        rearmed: false,
         queued: false,
         prev: undefined,
         next: undefined,
@@ -277,8 +317,11 @@ export class WaitQueue<S extends object> {
     if (!waiter.queued) return;
     const context = this.#context;
     const now = context.clock.now();
-    if (now < waiter.at - EARLY_MS) {
-      // Fired well before its time (a coarse or lagging timer): once more, for the rest.
+    if (now < waiter.at - EARLY_MS && !waiter.rearmed) {
+      // Fired well before its time (a timer counted from a lagging loop
+      // time): once more, for the rest. Only once: a clock that fires early
+      // again is taken at its word rather than polled.
+      waiter.rearmed = true;
       waiter.cancelTimer = context.clock.schedule(() => this.#wake(waiter), waiter.at - now);
       return;
     }
@@ -295,10 +338,16 @@ export class WaitQueue<S extends object> {
   #abort(waiter: Waiter): void {
     if (!waiter.queued) return;
     this.#unlink(waiter);
-    this.#dead++;
+    if (this.#dead++ === 0) this.#ops = 0;
+    this.#ops++;
     if (this.#length === 0) this.#settle();
-    else if (this.#dead > this.#length) this.#rebuild();
+    else this.#replayIfPaid();
     waiter.reject(waiter.signal!.reason);
+  }
+
+  /** Drops the aborted reservations once enough aborts and enqueues have paid for the replay. */
+  #replayIfPaid(): void {
+    if (this.#ops * REBUILD_RATIO > this.#length) this.#rebuild();
   }
 
   /** Nobody waits any more: the granted state is the state. */
@@ -321,6 +370,7 @@ export class WaitQueue<S extends object> {
     this.#holder.state = state;
     this.#horizon = time;
     this.#dead = 0;
+    this.#ops = 0;
   }
 
   #unlink(waiter: Waiter): void {
