@@ -33,7 +33,8 @@
  *   from a loop time that can lag `performance.now()`, so a timer may fire
  *   a little early. A waiter woken at most {@link EARLY_MS} early takes its
  *   reservation (the state already holds it); one woken earlier than that
- *   sets one more timer for the rest, never a polling loop.
+ *   sets one more timer for the rest, never a polling loop. (So does a wait
+ *   beyond the longest timer a runtime honours, 2³¹ − 1 ms.)
  * - **Abort is O(1)**: unlink, clear the timer, remove the listener. The
  *   waiters behind keep their times (nothing may wake them earlier, see
  *   above). The aborted units are given back to whoever enqueues next: the
@@ -90,6 +91,17 @@ export const EARLY_MS = 1;
  */
 const REBUILD_RATIO = 4;
 
+/**
+ * The longest timer runtimes honour: `setTimeout` fires a longer one at
+ * once (browsers, Workers) or after 1 ms (Node). A wait beyond it takes one
+ * timer per 24.8 days.
+ */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+function timerMs(ms: number): number {
+  return ms < MAX_TIMER_MS ? ms : MAX_TIMER_MS;
+}
+
 /** Mutable counters a limiter shares with its queues. */
 export interface Counters {
   acquired: number;
@@ -120,8 +132,8 @@ interface Waiter {
   readonly signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
   cancelTimer: CancelTimer | undefined;
-  /** Whether its timer already fired too early once. */
-  rearmed: boolean;
+  /** When its timer was last set. */
+  armedAt: number;
   queued: boolean;
   prev: Waiter | undefined;
   next: Waiter | undefined;
@@ -247,7 +259,7 @@ export class WaitQueue<S extends object> {
         signal,
         onAbort: undefined,
         cancelTimer: undefined,
-        rearmed: false,
+        armedAt: now,
         queued: false,
         prev: undefined,
         next: undefined,
@@ -259,7 +271,7 @@ export class WaitQueue<S extends object> {
         signal.addEventListener("abort", waiter.onAbort, { once: true });
       }
       try {
-        waiter.cancelTimer = context.clock.schedule(() => this.#wake(waiter), at - now);
+        waiter.cancelTimer = context.clock.schedule(() => this.#wake(waiter), timerMs(at - now));
       } catch (error) {
         if (waiter.onAbort !== undefined) signal!.removeEventListener("abort", waiter.onAbort);
         throw error;
@@ -317,12 +329,13 @@ export class WaitQueue<S extends object> {
     if (!waiter.queued) return;
     const context = this.#context;
     const now = context.clock.now();
-    if (now < waiter.at - EARLY_MS && !waiter.rearmed) {
-      // Fired well before its time (a timer counted from a lagging loop
-      // time): once more, for the rest. Only once: a clock that fires early
-      // again is taken at its word rather than polled.
-      waiter.rearmed = true;
-      waiter.cancelTimer = context.clock.schedule(() => this.#wake(waiter), waiter.at - now);
+    if (now < waiter.at - EARLY_MS && now > waiter.armedAt) {
+      // Fired well before its time: a timer counted from a lagging loop
+      // time, or one capped at the longest timer runtimes allow. Once more,
+      // for the rest. A clock that fires again without time moving on is
+      // taken at its word rather than polled.
+      waiter.armedAt = now;
+      waiter.cancelTimer = context.clock.schedule(() => this.#wake(waiter), timerMs(waiter.at - now));
       return;
     }
     this.#unlink(waiter);
