@@ -10,7 +10,7 @@
  */
 import { z } from "zod";
 import { type Clock, systemClock } from "../clock.ts";
-import { RateLimitExceededError } from "../errors.ts";
+import { type InvalidArgumentError, RateLimitExceededError } from "../errors.ts";
 import { contextFor, type Operation, type Policy } from "../policy.ts";
 import { validate } from "../validation.ts";
 import type { RateLimitAlgorithm, RateLimitDecision } from "./algorithm.ts";
