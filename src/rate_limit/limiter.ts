@@ -69,7 +69,10 @@ export interface Limiter extends Policy, Disposable {
   readonly name: string;
   /** The pure algorithm deciding admissions. */
   readonly algorithm: RateLimitAlgorithm;
-  /** Units granted so far would leave now (may be fractional; ignores what waiters have reserved). */
+  /**
+   * Units that could be taken now were nobody waiting (may be fractional):
+   * what the grants so far leave, not counting units waiters have reserved.
+   */
   readonly available: number;
   /** Callers currently waiting in `acquire`. */
   readonly waiting: number;
