@@ -45,9 +45,10 @@
  *   replay costs O(live) and happens once aborts and enqueues since the
  *   first abort number more than a quarter of the live reservations, so
  *   abort and enqueue stay amortised O(1), and the aborted reservations
- *   still held back never number more than a quarter of the live ones: no
- *   sequence of aborts can push the limit much further into the future than
- *   the live waiters need.
+ *   still held back never number more than a quarter of the live ones. (If
+ *   those include the last reservation, a newcomer still queues behind its
+ *   time until the next replay or until the queue empties: the price of
+ *   never replaying more often than aborts and enqueues pay for.)
  *
  * @module
  */
