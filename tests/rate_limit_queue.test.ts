@@ -7,6 +7,8 @@ import { describe, expect, it } from "vitest";
 import {
   AlgorithmLimiter,
   type Clock,
+  createAlgorithm,
+  createRateLimiter,
   FixedWindowLimiter,
   GcraLimiter,
   InvalidArgumentError,
@@ -460,6 +462,29 @@ describe("bad arguments never wedge a limiter", () => {
     await clock.advance(100);
     await next;
     expect(() => throttler[Symbol.dispose]()).not.toThrow();
+  });
+
+  it("constructors and factories throw an InvalidArgumentError for options that are not an object", () => {
+    const makers: Array<[string, (options: never) => unknown]> = [
+      ["RateLimiter", (o) => new RateLimiter(o)],
+      ["GcraLimiter", (o) => new GcraLimiter(o)],
+      ["SlidingWindowLimiter", (o) => new SlidingWindowLimiter(o)],
+      ["FixedWindowLimiter", (o) => new FixedWindowLimiter(o)],
+      ["TokenBucket", (o) => new TokenBucket(o)],
+      ["Throttler", (o) => new Throttler(o)],
+      ["KeyedRateLimiter", (o) => new KeyedRateLimiter(o)],
+      ["createRateLimiter", (o) => createRateLimiter(o)],
+      ["createAlgorithm", (o) => createAlgorithm(o)],
+    ];
+    for (const [target, make] of makers) {
+      for (const junk of [42, null, "fast"]) {
+        const error = thrown(() => make(junk as never)) as InvalidArgumentError;
+        expect(error).toBeInstanceOf(InvalidArgumentError);
+        expect([error.target, error.argument]).toEqual([target, "options"]);
+      }
+    }
+    const error = thrown(() => new AlgorithmLimiter(42 as never)) as InvalidArgumentError;
+    expect([error.target, error.argument]).toEqual(["AlgorithmLimiter", "algorithm"]);
   });
 
   it("rateLimiter(): a function where one belongs, an object where options belong", () => {

@@ -35,7 +35,7 @@ import type { RateLimitAlgorithm, RateLimitDecision } from "./algorithm.ts";
 import { type Cell, type CellContext, decideOn, take, tryTake, waitFor } from "./cell.ts";
 import { type AlgorithmOptions, createAlgorithm } from "./create.ts";
 import type { AcquireOptions, LimiterOptions, RateLimiterStats } from "./limiter.ts";
-import { throwIf } from "../internal/arguments.ts";
+import { badOptions, throwIf } from "../internal/arguments.ts";
 import { algorithmOf, algorithmShape, badAcquire, badCost, badKey, limiterShape } from "./options.ts";
 import type { Counters } from "./waiters.ts";
 
@@ -101,6 +101,7 @@ export class KeyedRateLimiter implements Disposable {
   #evicted = 0;
 
   constructor(options: KeyedRateLimiterOptions) {
+    throwIf(badOptions("KeyedRateLimiter", options));
     const kind = algorithmOf("KeyedRateLimiter", options);
     const keyedShape = {
       ...limiterShape,

@@ -10,11 +10,11 @@
  */
 import { z } from "zod";
 import { type Clock, systemClock } from "../clock.ts";
-import { type InvalidArgumentError, RateLimitExceededError } from "../errors.ts";
+import { InvalidArgumentError, RateLimitExceededError } from "../errors.ts";
 import { contextFor, type Operation, type Policy } from "../policy.ts";
 import { validate } from "../validation.ts";
 import type { RateLimitAlgorithm, RateLimitDecision } from "./algorithm.ts";
-import { badCall, throwIf } from "../internal/arguments.ts";
+import { badCall, badOptions, throwIf } from "../internal/arguments.ts";
 import { availableIn, type Cell, type CellContext, decideOn, take, tryTake, waitFor } from "./cell.ts";
 import { badAcquire, badCost, limiterShape } from "./options.ts";
 import type { Counters } from "./waiters.ts";
@@ -136,6 +136,11 @@ export class AlgorithmLimiter<S extends object> implements Limiter {
   readonly #owner: string;
 
   constructor(algorithm: RateLimitAlgorithm<S>, options: LimiterOptions = {}) {
+    throwIf(
+      (typeof algorithm !== "object" || algorithm === null || typeof algorithm.step !== "function"
+        ? new InvalidArgumentError("AlgorithmLimiter", "algorithm", algorithm, "a RateLimitAlgorithm (e.g. new TokenBucket())")
+        : undefined) ?? badOptions("AlgorithmLimiter", options),
+    );
     const parsed = validate("AlgorithmLimiter", z.strictObject(limiterShape), options);
     this.#owner = new.target.name;
     this.algorithm = algorithm;

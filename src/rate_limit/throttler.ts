@@ -9,11 +9,10 @@
 import { z } from "zod";
 import { ConfigError, type InvalidArgumentError } from "../errors.ts";
 import { contextFor, type Operation, type Policy } from "../policy.ts";
-import { badAcquire } from "./options.ts";
-import { badCall, badFunction, throwIf } from "../internal/arguments.ts";
+import { badCall, badFunction, badOptions, throwIf } from "../internal/arguments.ts";
 import { durationMs, integer, oneOf, positiveNumber, validate } from "../validation.ts";
 import type { AcquireOptions, Limiter, LimiterOptions } from "./limiter.ts";
-import { limiterShape } from "./options.ts";
+import { badAcquire, limiterShape } from "./options.ts";
 import { SlidingWindowLimiter } from "./sliding_window.ts";
 import { RateLimiter } from "./token_bucket.ts";
 
@@ -74,6 +73,7 @@ export class Throttler implements Policy, Disposable {
   readonly limiter: Limiter;
 
   constructor(options: ThrottlerOptions) {
+    throwIf(badOptions("Throttler", options));
     const parsed = validate("Throttler", throttlerSchema, options);
     const strategy = parsed.strategy ?? "token-bucket";
     const { name, clock } = parsed;
