@@ -133,6 +133,24 @@ describe("a limiter with many queued callers", () => {
     expect(clock.scheduled).toBe(2);
   });
 
+  it("what is available counts grants, not reservations: never negative while callers wait", async () => {
+    const clock = new CountingClock();
+    const limiter = new RateLimiter({ rate: 10, perMs: 1_000, burst: 2, clock });
+    const keyed = new KeyedRateLimiter({ algorithm: "token-bucket", rate: 10, perMs: 1_000, burst: 2, clock });
+    limiter.tryAcquire(2);
+    keyed.tryAcquire("k", 2);
+    const waits = Array.from({ length: 10 }, () => [limiter.acquire(), keyed.acquire("k")]).flat();
+    await clock.advance(50);
+    expect(limiter.available).toBeCloseTo(0.5, 9);
+    expect(keyed.available("k")).toBeCloseTo(0.5, 9);
+    expect(limiter.consume().remaining).toBe(0);
+    await clock.advance(1_000);
+    await Promise.all(waits);
+    // The last grant was at 1,000 ms; 50 ms of refill since.
+    expect(limiter.available).toBeCloseTo(0.5, 9);
+    expect(keyed.available("k")).toBeCloseTo(0.5, 9);
+  });
+
   it("timeouts are decided up front, behind every reservation, and reserve nothing when refused", async () => {
     const clock = new CountingClock();
     const limiter = new RateLimiter({ rate: 10, perMs: 1_000, burst: 1, clock });

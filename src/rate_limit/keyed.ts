@@ -32,7 +32,7 @@ import { defaultsFor } from "../config.ts";
 import { type InvalidArgumentError, RateLimitExceededError } from "../errors.ts";
 import { durationMs, integer, validate } from "../validation.ts";
 import type { RateLimitAlgorithm, RateLimitDecision } from "./algorithm.ts";
-import { type Cell, type CellContext, decideOn, take, tryTake, waitFor } from "./cell.ts";
+import { availableIn, type Cell, type CellContext, decideOn, take, tryTake, waitFor } from "./cell.ts";
 import { type AlgorithmOptions, createAlgorithm } from "./create.ts";
 import type { AcquireOptions, LimiterOptions, RateLimiterStats } from "./limiter.ts";
 import { badOptions, throwIf } from "../internal/arguments.ts";
@@ -191,7 +191,7 @@ export class KeyedRateLimiter implements Disposable {
   available(key: string): number {
     throwIf(badKey("KeyedRateLimiter", "available", key));
     const now = this.#clock.now();
-    return this.algorithm.available(this.#entry(key, now).state, now);
+    return availableIn(this.#context, this.#entry(key, now), now);
   }
 
   /**
