@@ -151,6 +151,23 @@ describe("a limiter with many queued callers", () => {
     expect(keyed.available("k")).toBeCloseTo(0.5, 9);
   });
 
+  it("reset(): callers already waiting keep their times, newcomers are served behind them from the fresh state", async () => {
+    const clock = new CountingClock();
+    const limiter = new RateLimiter({ rate: 10, perMs: 1_000, burst: 2, clock });
+    limiter.tryAcquire(2);
+    const served: number[] = [];
+    const first = [limiter.acquire(), limiter.acquire()].map((p) => p.then(() => served.push(clock.now())));
+    limiter.reset();
+    // Still strictly FIFO: the fresh burst is not for jumping the queue.
+    expect(limiter.tryAcquire()).toBe(false);
+    const later = limiter.acquire().then(() => served.push(clock.now()));
+    await clock.advance(1_000);
+    await Promise.all([...first, later]);
+    // The fresh bucket (2) covers the two waiters at their times; the newcomer comes right after.
+    expect(served).toEqual([100, 200, 200]);
+    expect(clock.pending).toBe(0);
+  });
+
   it("timeouts are decided up front, behind every reservation, and reserve nothing when refused", async () => {
     const clock = new CountingClock();
     const limiter = new RateLimiter({ rate: 10, perMs: 1_000, burst: 1, clock });
