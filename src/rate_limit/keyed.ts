@@ -30,12 +30,12 @@ import { z } from "zod";
 import { type Clock, systemClock } from "../clock.ts";
 import { defaultsFor } from "../config.ts";
 import { type InvalidArgumentError, RateLimitExceededError } from "../errors.ts";
+import { badOptions, throwIf } from "../internal/arguments.ts";
 import { durationMs, integer, validate } from "../validation.ts";
 import type { RateLimitAlgorithm, RateLimitDecision } from "./algorithm.ts";
 import { availableIn, type Cell, type CellContext, decideOn, take, tryTake, waitFor } from "./cell.ts";
 import { type AlgorithmOptions, createAlgorithm } from "./create.ts";
 import type { AcquireOptions, LimiterOptions, RateLimiterStats } from "./limiter.ts";
-import { badOptions, throwIf } from "../internal/arguments.ts";
 import { algorithmOf, algorithmShape, badAcquire, badCost, badKey, limiterShape } from "./options.ts";
 import type { Counters } from "./waiters.ts";
 
