@@ -7,6 +7,7 @@ import {
   FixedWindowLimiter,
   GcraLimiter,
   getThrottleStats,
+  InvalidArgumentError,
   type Limiter,
   RateLimiter,
   RateLimitExceededError,
@@ -218,12 +219,12 @@ describe("RateLimiter (token bucket)", () => {
   it("says so rather than wait forever for a cost above burst", async () => {
     const limiter = new RateLimiter({ rate: 10, burst: 10, clock: new ManualClock() });
     const error = thrown(() => limiter.tryAcquire(11));
-    expect(error).toBeInstanceOf(RangeError);
+    expect(error).toBeInstanceOf(InvalidArgumentError);
     expect((error as Error).message).toContain("11");
     expect((error as Error).message).toContain("never");
-    expect(await rejection(limiter.acquire({ cost: 11 }))).toBeInstanceOf(RangeError);
-    expect(await rejection(limiter.acquire({ cost: -1 }))).toBeInstanceOf(RangeError);
-    expect(await rejection(limiter.acquire({ timeoutMs: -5 }))).toBeInstanceOf(RangeError);
+    expect(await rejection(limiter.acquire({ cost: 11 }))).toBeInstanceOf(InvalidArgumentError);
+    expect(await rejection(limiter.acquire({ cost: -1 }))).toBeInstanceOf(InvalidArgumentError);
+    expect(await rejection(limiter.acquire({ timeoutMs: -5 }))).toBeInstanceOf(InvalidArgumentError);
     expect(limiter.waiting).toBe(0);
   });
 
@@ -316,7 +317,7 @@ describe("one interface, four algorithms", () => {
     await clock.advance(250);
     // 75 % of the previous window's 10 still counts.
     expect(approximate.count).toBeCloseTo(7.5, 9);
-    expect(thrown(() => sliding.tryAcquire(1.5))).toBeInstanceOf(RangeError);
+    expect(thrown(() => sliding.tryAcquire(1.5))).toBeInstanceOf(InvalidArgumentError);
   });
 
   it("GcraLimiter behaves as a token bucket of the same rate", async () => {

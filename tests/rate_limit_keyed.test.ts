@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { type AlgorithmOptions, ConfigError, KeyedRateLimiter, RateLimitExceededError } from "../mod.ts";
+import { type AlgorithmOptions, ConfigError, InvalidArgumentError, KeyedRateLimiter, RateLimitExceededError } from "../mod.ts";
 import { ManualClock } from "../src/testing/mod.ts";
 import { thrown } from "./_support/thrown.ts";
 
@@ -151,18 +151,18 @@ describe("KeyedRateLimiter", () => {
     expect(limiter.size).toBe(1_000);
   });
 
-  it("rejects a non-string key with a TypeError naming it, and bad options with a ConfigError", async () => {
+  it("rejects a non-string key with an InvalidArgumentError naming it, and bad options with a ConfigError", async () => {
     const limiter = new KeyedRateLimiter({ algorithm: "fixed-window", limit: 1, windowMs: 1_000 });
-    const error = thrown(() => limiter.tryAcquire(42 as never)) as TypeError;
-    expect(error).toBeInstanceOf(TypeError);
-    expect(error.message).toContain("number 42");
-    await expect(limiter.acquire({} as never)).rejects.toBeInstanceOf(TypeError);
+    const error = thrown(() => limiter.tryAcquire(42 as never)) as InvalidArgumentError;
+    expect(error).toBeInstanceOf(InvalidArgumentError);
+    expect([error.target, error.argument, error.value]).toEqual(["KeyedRateLimiter.tryAcquire", "key", 42]);
+    await expect(limiter.acquire({} as never)).rejects.toBeInstanceOf(InvalidArgumentError);
     const config = thrown(() =>
       new KeyedRateLimiter({ algorithm: "token-bucket", rate: 0, maxKeys: 0, maxkeys: 3 } as never)
     ) as ConfigError;
     expect(config).toBeInstanceOf(ConfigError);
     expect(config.issues.map((i) => i.field).sort()).toEqual(["maxKeys", "maxkeys", "rate"]);
-    expect(thrown(() => limiter.tryAcquire("k", 2))).toBeInstanceOf(RangeError);
+    expect(thrown(() => limiter.tryAcquire("k", 2))).toBeInstanceOf(InvalidArgumentError);
   });
 
   it("reset(key) is the administrative way to a fresh limit", () => {

@@ -1,14 +1,14 @@
 /**
  * One limit's state with its waiters, and the operations every in-process
  * limiter performs on it. Internal: `AlgorithmLimiter` holds one cell,
- * `KeyedRateLimiter` one per key, so both behave identically.
+ * `KeyedRateLimiter` one per key, so both behave identically. Arguments are
+ * checked by the public methods before they get here (see `options.ts`).
  *
  * @module
  */
 import type { Clock } from "../clock.ts";
 import { RateLimitExceededError } from "../errors.ts";
 import type { RateLimitAlgorithm, RateLimitDecision } from "./algorithm.ts";
-import { checkCost, checkTimeout } from "./options.ts";
 import { type Counters, WaitQueue } from "./waiters.ts";
 
 /** One limit: its state and, once someone had to wait, its queue. */
@@ -23,16 +23,22 @@ export interface CellContext<S extends object> {
   readonly clock: Clock;
   readonly counters: Counters;
   readonly name: string;
+  /** Write-only target of the queues' probes, made on first need and shared by every cell. */
+  scratch?: S;
 }
 
-/** True when nobody waits on `cell`. */
-function idle(cell: Cell<object>): boolean {
-  return cell.queue === undefined || cell.queue.length === 0;
+/** True when a caller arriving at `now` need not queue on `cell`. */
+function idle(cell: Cell<object>, now: number): boolean {
+  return cell.queue === undefined || !cell.queue.busy(now);
+}
+
+function scratchOf<S extends object>(context: CellContext<S>): S {
+  return context.scratch ??= context.algorithm.initial(0);
 }
 
 /** `tryAcquire`: never waits, never jumps the queue, allocates nothing. */
 export function tryTake<S extends object>(context: CellContext<S>, cell: Cell<S>, now: number, cost: number): boolean {
-  if (idle(cell) && context.algorithm.step(cell.state, now, cost, cell.state) === 0) {
+  if (idle(cell, now) && context.algorithm.step(cell.state, now, cost, cell.state) === 0) {
     context.counters.acquired++;
     return true;
   }
@@ -40,7 +46,10 @@ export function tryTake<S extends object>(context: CellContext<S>, cell: Cell<S>
   return false;
 }
 
-/** `acquire`: takes at once if possible, else queues (or refuses up front past `timeoutMs`). */
+/**
+ * `acquire`: takes at once if possible, else reserves a place in the queue
+ * (or refuses up front past `timeoutMs`). The arguments are already checked.
+ */
 export function take<S extends object>(
   context: CellContext<S>,
   cell: Cell<S>,
@@ -48,15 +57,9 @@ export function take<S extends object>(
   timeoutMs: number | undefined,
   signal: AbortSignal | undefined,
 ): Promise<void> {
-  try {
-    if (cost !== 1) checkCost(context.algorithm, cost);
-    checkTimeout(timeoutMs);
-  } catch (error) {
-    return Promise.reject(error);
-  }
   if (signal?.aborted) return Promise.reject(signal.reason);
   const now = context.clock.now();
-  if (idle(cell)) {
+  if (idle(cell, now)) {
     const wait = context.algorithm.step(cell.state, now, cost, cell.state);
     if (wait === 0) {
       context.counters.acquired++;
@@ -67,8 +70,8 @@ export function take<S extends object>(
       return Promise.reject(new RateLimitExceededError(wait, context.name));
     }
   }
-  cell.queue ??= new WaitQueue(context.algorithm, context.clock, cell, context.counters, context.name);
-  return cell.queue.enqueue(cost, now, timeoutMs, signal);
+  cell.queue ??= new WaitQueue(context, cell);
+  return cell.queue.enqueue(cost, now, timeoutMs, signal, scratchOf(context));
 }
 
 /** `consume`: `tryTake` that reports the whole decision. */
@@ -79,8 +82,11 @@ export function decideOn<S extends object>(
   cost: number,
 ): RateLimitDecision {
   const algorithm = context.algorithm;
-  const queued = !idle(cell);
-  const wait = queued ? cell.queue!.projectedWait(cost, now) : algorithm.step(cell.state, now, cost, cell.state);
+  const queued = !idle(cell, now);
+  const wait = queued
+    ? cell.queue!.projectedWait(cost, now, scratchOf(context))
+    : algorithm.step(cell.state, now, cost, cell.state);
+  // Behind late timers the projected wait can be 0, but the units are theirs first.
   const allowed = !queued && wait === 0;
   if (allowed) context.counters.acquired++;
   else context.counters.rejected++;
@@ -89,7 +95,8 @@ export function decideOn<S extends object>(
     cost,
     limit: algorithm.limit,
     windowMs: algorithm.windowMs,
-    remaining: algorithm.available(cell.state, now),
+    // Nothing can be taken ahead of the queue.
+    remaining: queued ? 0 : algorithm.available(cell.state, now),
     retryAfterMs: wait,
     resetMs: algorithm.resetAfter(cell.state, now),
   };
@@ -103,6 +110,11 @@ export function waitFor<S extends object>(
   cost: number,
   scratch: S,
 ): number {
-  if (!idle(cell)) return cell.queue!.projectedWait(cost, now);
+  if (!idle(cell, now)) return cell.queue!.projectedWait(cost, now, scratch);
   return context.algorithm.step(cell.state, now, cost, scratch);
+}
+
+/** Units that could be taken at `now` were nobody waiting: what has been granted so far, not what is reserved. */
+export function availableIn<S extends object>(context: CellContext<S>, cell: Cell<S>, now: number): number {
+  return context.algorithm.available(cell.queue === undefined ? cell.state : cell.queue.settled, now);
 }

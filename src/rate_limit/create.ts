@@ -8,6 +8,7 @@
  * @module
  */
 import { z } from "zod";
+import { badOptions, throwIf } from "../internal/arguments.ts";
 import { validate } from "../validation.ts";
 import type { RateLimitAlgorithm } from "./algorithm.ts";
 import { FixedWindow, FixedWindowLimiter } from "./fixed_window.ts";
@@ -40,6 +41,7 @@ export type AlgorithmOptions =
  * ```
  */
 export function createAlgorithm(options: AlgorithmOptions): RateLimitAlgorithm {
+  throwIf(badOptions("createAlgorithm", options));
   const algorithm = algorithmOf("createAlgorithm", options);
   validate("createAlgorithm", z.strictObject(algorithmShape(algorithm)), options);
   const { algorithm: _, ...rest } = options as AlgorithmOptions & { approximate?: boolean };
@@ -72,6 +74,7 @@ export type CreateRateLimiterOptions = AlgorithmOptions & LimiterOptions;
  * ```
  */
 export function createRateLimiter(options: CreateRateLimiterOptions): Limiter {
+  throwIf(badOptions("createRateLimiter", options));
   const { algorithm: _, ...rest } = options;
   switch (algorithmOf("createRateLimiter", options)) {
     case "token-bucket":

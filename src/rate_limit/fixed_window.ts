@@ -11,6 +11,7 @@
  * @module
  */
 import { z } from "zod";
+import { badOptions, throwIf } from "../internal/arguments.ts";
 import { validate } from "../validation.ts";
 import type { RateLimitAlgorithm } from "./algorithm.ts";
 import { AlgorithmLimiter, type LimiterOptions } from "./limiter.ts";
@@ -44,6 +45,7 @@ export class FixedWindow implements RateLimitAlgorithm<FixedWindowState> {
   readonly windowMs: number;
 
   constructor(options: WindowOptions) {
+    throwIf(badOptions("FixedWindow", options));
     const { limit, windowMs } = validate("FixedWindow", z.strictObject(windowShape), options);
     this.limit = limit;
     this.windowMs = windowMs;
@@ -107,6 +109,7 @@ export class FixedWindowLimiter extends AlgorithmLimiter<FixedWindowState> {
   declare readonly algorithm: FixedWindow;
 
   constructor(options: FixedWindowLimiterOptions) {
+    throwIf(badOptions("FixedWindowLimiter", options));
     validate("FixedWindowLimiter", z.strictObject({ ...windowShape, ...limiterShape }), options);
     const { name, clock, ...window } = options;
     super(new FixedWindow(window), { name, clock });

@@ -16,6 +16,7 @@
  * @module
  */
 import { z } from "zod";
+import { badOptions, throwIf } from "../internal/arguments.ts";
 import { validate } from "../validation.ts";
 import type { RateLimitAlgorithm } from "./algorithm.ts";
 import { AlgorithmLimiter, type LimiterOptions } from "./limiter.ts";
@@ -62,6 +63,7 @@ export class Gcra implements RateLimitAlgorithm<GcraState> {
   readonly intervalMs: number;
 
   constructor(options: BucketOptions = {}) {
+    throwIf(badOptions("Gcra", options));
     const { rate, perMs, burst } = bucketParams("Gcra", options);
     this.rate = rate;
     this.perMs = perMs;
@@ -135,6 +137,7 @@ export class GcraLimiter extends AlgorithmLimiter<GcraState> {
   declare readonly algorithm: Gcra;
 
   constructor(options: GcraLimiterOptions = {}) {
+    throwIf(badOptions("GcraLimiter", options));
     validate("GcraLimiter", z.strictObject({ ...bucketShape, ...limiterShape }), options);
     const { name, clock, ...bucket } = options;
     super(new Gcra(bucket), { name, clock });

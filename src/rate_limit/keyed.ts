@@ -29,13 +29,14 @@
 import { z } from "zod";
 import { type Clock, systemClock } from "../clock.ts";
 import { defaultsFor } from "../config.ts";
-import { RateLimitExceededError } from "../errors.ts";
+import { type InvalidArgumentError, RateLimitExceededError } from "../errors.ts";
+import { badOptions, throwIf } from "../internal/arguments.ts";
 import { durationMs, integer, validate } from "../validation.ts";
 import type { RateLimitAlgorithm, RateLimitDecision } from "./algorithm.ts";
-import { type Cell, type CellContext, decideOn, take, tryTake, waitFor } from "./cell.ts";
+import { availableIn, type Cell, type CellContext, decideOn, take, tryTake, waitFor } from "./cell.ts";
 import { type AlgorithmOptions, createAlgorithm } from "./create.ts";
 import type { AcquireOptions, LimiterOptions, RateLimiterStats } from "./limiter.ts";
-import { algorithmOf, algorithmShape, checkCost, limiterShape } from "./options.ts";
+import { algorithmOf, algorithmShape, badAcquire, badCost, badKey, limiterShape } from "./options.ts";
 import type { Counters } from "./waiters.ts";
 
 /** Options of {@link KeyedRateLimiter}: an algorithm, its options, and the bounds. */
@@ -100,6 +101,7 @@ export class KeyedRateLimiter implements Disposable {
   #evicted = 0;
 
   constructor(options: KeyedRateLimiterOptions) {
+    throwIf(badOptions("KeyedRateLimiter", options));
     const kind = algorithmOf("KeyedRateLimiter", options);
     const keyedShape = {
       ...limiterShape,
@@ -149,13 +151,17 @@ export class KeyedRateLimiter implements Disposable {
 
   /** Takes `cost` units for `key` if they are there and nobody waits on it; never waits. */
   tryAcquire(key: string, cost = 1): boolean {
-    if (cost !== 1) checkCost(this.algorithm, cost);
+    throwIf(badKey("KeyedRateLimiter", "tryAcquire", key));
+    if (cost !== 1) throwIf(badCost("KeyedRateLimiter", "tryAcquire", this.algorithm, cost));
     const now = this.#clock.now();
     return tryTake(this.#context, this.#entry(key, now), now, cost);
   }
 
   /** Takes units for `key`, waiting in FIFO order (per key) until they are due. */
   acquire(key: string, options?: AcquireOptions): Promise<void> {
+    const error = badKey("KeyedRateLimiter", "acquire", key) ??
+      badAcquire("KeyedRateLimiter", "acquire", this.algorithm, options);
+    if (error !== undefined) return Promise.reject(error);
     let entry: Entry<object>;
     try {
       entry = this.#entry(key, this.#clock.now());
@@ -167,41 +173,49 @@ export class KeyedRateLimiter implements Disposable {
 
   /** Like {@link KeyedRateLimiter.tryAcquire}, returning the full decision (for HTTP headers). */
   consume(key: string, cost = 1): RateLimitDecision {
-    if (cost !== 1) checkCost(this.algorithm, cost);
+    throwIf(badKey("KeyedRateLimiter", "consume", key));
+    if (cost !== 1) throwIf(badCost("KeyedRateLimiter", "consume", this.algorithm, cost));
     const now = this.#clock.now();
     return decideOn(this.#context, this.#entry(key, now), now, cost);
   }
 
   /** Ms until `cost` units could be taken for `key` (0 if now). */
   timeUntilAvailable(key: string, cost = 1): number {
-    if (cost !== 1) checkCost(this.algorithm, cost);
+    throwIf(badKey("KeyedRateLimiter", "timeUntilAvailable", key));
+    if (cost !== 1) throwIf(badCost("KeyedRateLimiter", "timeUntilAvailable", this.algorithm, cost));
     const now = this.#clock.now();
     return waitFor(this.#context, this.#entry(key, now), now, cost, this.#scratch);
   }
 
   /** Units `key` could take now. */
   available(key: string): number {
+    throwIf(badKey("KeyedRateLimiter", "available", key));
     const now = this.#clock.now();
-    return this.algorithm.available(this.#entry(key, now).state, now);
+    return availableIn(this.#context, this.#entry(key, now), now);
   }
 
   /**
-   * Gives `key` a full limit again, or, without a key, forgets every key and
-   * tombstone. An administrative override: it is the one way to a fresh burst.
+   * Gives `key` a full limit again: an administrative override, and with
+   * {@link KeyedRateLimiter.resetAll} the one way to a fresh burst. The key
+   * is required (a missing one throws {@link InvalidArgumentError} rather
+   * than reset everyone); callers already waiting on it keep their times.
    */
-  reset(key?: string): void {
+  reset(key: string): void {
+    throwIf(badKey("KeyedRateLimiter", "reset", key));
     const now = this.#clock.now();
-    if (key === undefined) {
-      for (const entry of this.#entries.values()) {
-        entry.state = this.algorithm.initial(now);
-        entry.queue?.refresh();
-      }
-      this.#tombstones.fill(-Infinity);
-      return;
-    }
     const entry = this.#entry(key, now);
     entry.state = this.algorithm.initial(now);
     entry.queue?.refresh();
+  }
+
+  /** Gives every key a full limit again and forgets every tombstone (see {@link KeyedRateLimiter.reset}). */
+  resetAll(): void {
+    const now = this.#clock.now();
+    for (const entry of this.#entries.values()) {
+      entry.state = this.algorithm.initial(now);
+      entry.queue?.refresh();
+    }
+    this.#tombstones.fill(-Infinity);
   }
 
   /** Evicts every key idle for `idleMs` or more; returns how many went. */

@@ -10,17 +10,22 @@
  */
 import { z } from "zod";
 import { type Clock, systemClock } from "../clock.ts";
-import { RateLimitExceededError } from "../errors.ts";
+import { InvalidArgumentError, RateLimitExceededError } from "../errors.ts";
 import { contextFor, type Operation, type Policy } from "../policy.ts";
 import { validate } from "../validation.ts";
 import type { RateLimitAlgorithm, RateLimitDecision } from "./algorithm.ts";
-import { type Cell, type CellContext, decideOn, take, tryTake, waitFor } from "./cell.ts";
-import { checkCost, limiterShape } from "./options.ts";
+import { badCall, badOptions, throwIf } from "../internal/arguments.ts";
+import { availableIn, type Cell, type CellContext, decideOn, take, tryTake, waitFor } from "./cell.ts";
+import { badAcquire, badCost, limiterShape } from "./options.ts";
 import type { Counters } from "./waiters.ts";
 
 /** Options of {@link Limiter.acquire}. */
 export interface AcquireOptions {
-  /** Units to take. Default `1`. */
+  /**
+   * Units to take: a finite number > 0, at most the algorithm's limit (whole
+   * for the sliding-window log). Default `1`; `null` is refused, as by
+   * `tryAcquire(null)`.
+   */
   cost?: number;
   /**
    * Longest acceptable wait in ms. If the units would come later, `acquire`
@@ -28,7 +33,11 @@ export interface AcquireOptions {
    * would have had). Default: wait as long as needed.
    */
   timeoutMs?: number;
-  /** Aborting removes the caller from the queue at once; it rejects with the signal's reason. */
+  /**
+   * Aborting removes the caller from the queue at once (O(1)); it rejects
+   * with the signal's reason, and the units it had reserved go to whoever
+   * queues next (see `waiters.ts`).
+   */
   signal?: AbortSignal;
 }
 
@@ -60,21 +69,36 @@ export interface Limiter extends Policy, Disposable {
   readonly name: string;
   /** The pure algorithm deciding admissions. */
   readonly algorithm: RateLimitAlgorithm;
-  /** Units that could be taken now (may be fractional; ignores waiters). */
+  /**
+   * Units that could be taken now were nobody waiting (may be fractional):
+   * what the grants so far leave, not counting units waiters have reserved.
+   */
   readonly available: number;
   /** Callers currently waiting in `acquire`. */
   readonly waiting: number;
   /** Counters since creation. */
   readonly stats: RateLimiterStats;
-  /** Takes `cost` units if they are there and nobody is waiting; never waits. */
+  /**
+   * Takes `cost` units if they are there and nobody is waiting; never waits.
+   * Throws {@link InvalidArgumentError} for a bad `cost`.
+   */
   tryAcquire(cost?: number): boolean;
-  /** Takes units, waiting in FIFO order until they are due. */
+  /**
+   * Takes units, waiting in FIFO order until they are due: a caller who must
+   * wait reserves its grant time at once and is woken by its own timer then.
+   * Rejects with {@link InvalidArgumentError}, queueing nothing, for options
+   * that are not an object or hold a bad `cost`, `timeoutMs` or `signal`.
+   */
   acquire(options?: AcquireOptions): Promise<void>;
   /** Like {@link Limiter.tryAcquire}, returning the full decision (for HTTP headers). */
   consume(cost?: number): RateLimitDecision;
   /** Ms until `cost` units could be taken, behind everyone waiting (0 if now). */
   timeUntilAvailable(cost?: number): number;
-  /** Back to the initial state (full); waiters are served as far as that allows. */
+  /**
+   * Back to the initial state (full). Callers already waiting keep the times
+   * they were given (nothing may wake them earlier); callers after them are
+   * served behind them from the fresh state.
+   */
   reset(): void;
 }
 
@@ -108,9 +132,17 @@ export class AlgorithmLimiter<S extends object> implements Limiter {
   readonly #scratch: S;
   readonly #clock: Clock;
   readonly #counters: Counters = { acquired: 0, rejected: 0, waitedMs: 0 };
+  /** The class name, for argument errors. */
+  readonly #owner: string;
 
   constructor(algorithm: RateLimitAlgorithm<S>, options: LimiterOptions = {}) {
+    throwIf(
+      (typeof algorithm !== "object" || algorithm === null || typeof algorithm.step !== "function"
+        ? new InvalidArgumentError("AlgorithmLimiter", "algorithm", algorithm, "a RateLimitAlgorithm (e.g. new TokenBucket())")
+        : undefined) ?? badOptions("AlgorithmLimiter", options),
+    );
     const parsed = validate("AlgorithmLimiter", z.strictObject(limiterShape), options);
+    this.#owner = new.target.name;
     this.algorithm = algorithm;
     this.name = parsed.name ?? algorithm.kind;
     this.#clock = parsed.clock ?? systemClock;
@@ -121,7 +153,7 @@ export class AlgorithmLimiter<S extends object> implements Limiter {
   }
 
   get available(): number {
-    return this.algorithm.available(this.#cell.state, this.#clock.now());
+    return availableIn(this.#context, this.#cell, this.#clock.now());
   }
 
   get waiting(): number {
@@ -134,21 +166,23 @@ export class AlgorithmLimiter<S extends object> implements Limiter {
   }
 
   tryAcquire(cost = 1): boolean {
-    if (cost !== 1) checkCost(this.algorithm, cost);
+    if (cost !== 1) throwIf(badCost(this.#owner, "tryAcquire", this.algorithm, cost));
     return tryTake(this.#context, this.#cell, this.#clock.now(), cost);
   }
 
   acquire(options?: AcquireOptions): Promise<void> {
+    const error = badAcquire(this.#owner, "acquire", this.algorithm, options);
+    if (error !== undefined) return Promise.reject(error);
     return take(this.#context, this.#cell, options?.cost ?? 1, options?.timeoutMs, options?.signal);
   }
 
   consume(cost = 1): RateLimitDecision {
-    if (cost !== 1) checkCost(this.algorithm, cost);
+    if (cost !== 1) throwIf(badCost(this.#owner, "consume", this.algorithm, cost));
     return decideOn(this.#context, this.#cell, this.#clock.now(), cost);
   }
 
   timeUntilAvailable(cost = 1): number {
-    if (cost !== 1) checkCost(this.algorithm, cost);
+    if (cost !== 1) throwIf(badCost(this.#owner, "timeUntilAvailable", this.algorithm, cost));
     return waitFor(this.#context, this.#cell, this.#clock.now(), cost, this.#scratch);
   }
 
@@ -158,6 +192,8 @@ export class AlgorithmLimiter<S extends object> implements Limiter {
   }
 
   async execute<T>(fn: Operation<T>, signal?: AbortSignal): Promise<T> {
+    // Checked before anything is queued; the common call pays one typeof.
+    if (typeof fn !== "function" || signal !== undefined) throwIf(badCall(`${this.#owner}.execute`, fn, signal));
     await this.acquire(signal === undefined ? undefined : { signal });
     return await fn(contextFor(signal));
   }

@@ -6,8 +6,11 @@
  */
 import { z } from "zod";
 import { defaultsFor, getConfiguration } from "../config.ts";
+import { InvalidArgumentError } from "../errors.ts";
+import { badOptions, badSignal } from "../internal/arguments.ts";
 import { clock, durationMs, integer, name, oneOf, positiveNumber, validate } from "../validation.ts";
 import type { AlgorithmName, RateLimitAlgorithm } from "./algorithm.ts";
+import type { AcquireOptions } from "./limiter.ts";
 
 /** Options of the rate-based algorithms (token bucket, GCRA). */
 export const bucketShape = {
@@ -76,25 +79,6 @@ export function bucketParams(target: string, input: unknown): BucketParams {
 }
 
 /**
- * Throws a `RangeError` unless `cost` is a positive finite number the
- * algorithm can ever admit: waiting for the impossible would hang forever.
- * Called off the `cost === 1` fast path only.
- */
-export function checkCost(algorithm: RateLimitAlgorithm, cost: number): void {
-  if (typeof cost !== "number" || !(cost > 0) || !Number.isFinite(cost)) {
-    throw new RangeError(`cost must be a finite number > 0: current value is ${String(cost)}`);
-  }
-  if (algorithm.wholeUnits && !Number.isInteger(cost)) {
-    throw new RangeError(`cost must be a whole number for the sliding-window log: current value is ${cost}`);
-  }
-  if (cost > algorithm.limit) {
-    throw new RangeError(
-      `cost ${cost} exceeds the ${algorithm.kind} limit of ${algorithm.limit}: it can never be admitted`,
-    );
-  }
-}
-
-/**
  * A refusal's wait, at least 1 ns. The exact wait can round to a vanishing
  * number, and a caller adding it to a large `now` would not move at all; a
  * nanosecond more buys far more than any rounding error.
@@ -103,9 +87,75 @@ export function positiveWait(wait: number): number {
   return wait > 1e-6 ? wait : 1e-6;
 }
 
-/** Throws a `RangeError` unless `timeoutMs` is undefined or a number >= 0. */
-export function checkTimeout(timeoutMs: number | undefined): void {
-  if (timeoutMs !== undefined && (typeof timeoutMs !== "number" || !(timeoutMs >= 0))) {
-    throw new RangeError(`timeoutMs must be a number of milliseconds >= 0: current value is ${String(timeoutMs)}`);
+/**
+ * The error for a `cost` that is not a finite number > 0 the algorithm can
+ * ever admit (waiting for the impossible would hang forever), or
+ * `undefined` when it is fine. One rule for `acquire({ cost })`,
+ * `tryAcquire(cost)`, `consume(cost)` and `timeUntilAvailable(cost)`:
+ * `undefined` means 1, anything else must be such a number (`null` too is
+ * refused). Callers skip it on the `cost === 1` fast path.
+ */
+export function badCost(
+  owner: string,
+  method: string,
+  algorithm: RateLimitAlgorithm,
+  cost: unknown,
+  argument = "cost",
+): InvalidArgumentError | undefined {
+  const limit = algorithm.limit;
+  if (typeof cost !== "number" || !(cost > 0) || !Number.isFinite(cost)) {
+    return new InvalidArgumentError(`${owner}.${method}`, argument, cost, `a finite number > 0 (at most ${limit})`);
   }
+  if (algorithm.wholeUnits && !Number.isInteger(cost)) {
+    return new InvalidArgumentError(
+      `${owner}.${method}`,
+      argument,
+      cost,
+      `a whole number for the sliding-window log (at most ${limit})`,
+    );
+  }
+  if (cost > limit) {
+    return new InvalidArgumentError(
+      `${owner}.${method}`,
+      argument,
+      cost,
+      `at most the ${algorithm.kind} limit of ${limit} (more can never be admitted)`,
+    );
+  }
+  return undefined;
+}
+
+/**
+ * The error for a bad argument of `acquire(options)`: options that are not an
+ * object (`acquire(2000)`), or a bad `cost`, `timeoutMs` or `signal` in them;
+ * `undefined` when all is fine. Checked before anything is queued.
+ */
+export function badAcquire(
+  owner: string,
+  method: string,
+  algorithm: RateLimitAlgorithm,
+  options: AcquireOptions | undefined,
+): InvalidArgumentError | undefined {
+  if (options === undefined) return undefined;
+  const error = badOptions(`${owner}.${method}`, options);
+  if (error !== undefined) return error;
+  const { cost, timeoutMs, signal } = options;
+  if (cost !== undefined && cost !== 1) {
+    const bad = badCost(owner, method, algorithm, cost, "options.cost");
+    if (bad !== undefined) return bad;
+  }
+  if (timeoutMs !== undefined && (typeof timeoutMs !== "number" || !(timeoutMs >= 0))) {
+    return new InvalidArgumentError(
+      `${owner}.${method}`,
+      "options.timeoutMs",
+      timeoutMs,
+      "a number of ms >= 0 or undefined",
+    );
+  }
+  return badSignal(`${owner}.${method}`, signal, "options.signal");
+}
+
+/** The error for a rate-limit key that is not a string, or `undefined` when it is one. */
+export function badKey(owner: string, method: string, key: unknown): InvalidArgumentError | undefined {
+  return typeof key === "string" ? undefined : new InvalidArgumentError(`${owner}.${method}`, "key", key, "a string");
 }

@@ -5,7 +5,8 @@
  * @module
  */
 import { z } from "zod";
-import { RateLimitExceededError } from "../errors.ts";
+import { type InvalidArgumentError, RateLimitExceededError } from "../errors.ts";
+import { badFunction, badOptions, throwIf } from "../internal/arguments.ts";
 import { durationMs, validate } from "../validation.ts";
 import type { LimiterOptions } from "./limiter.ts";
 import { bucketShape, limiterShape } from "./options.ts";
@@ -37,7 +38,7 @@ const decoratorSchema = z.strictObject({
 });
 
 function wrap<A extends unknown[], R>(fn: (...args: A) => R, options: RateLimiterDecoratorOptions): RateLimited<A, R> {
-  if (typeof fn !== "function") throw new TypeError(`rateLimiter() needs a function: current value is ${String(fn)}`);
+  throwIf(badFunction("rateLimiter", fn));
   const { blocking = true, timeoutMs, ...limiterOptions } = options;
   const limiter = new RateLimiter(limiterOptions);
   // One options object for every call: nothing allocated per call but the promise.
@@ -55,7 +56,9 @@ function wrap<A extends unknown[], R>(fn: (...args: A) => R, options: RateLimite
 }
 
 /**
- * Rate-limits `fn` (default 10 calls per second, bursts of `rate`).
+ * Rate-limits `fn` (default 10 calls per second, bursts of `rate`). Throws
+ * at once: `ConfigError` for bad options, {@link InvalidArgumentError} for a
+ * `fn` that is not a function (in the decorator form, when it is given).
  *
  * @example
  * ```ts
@@ -96,9 +99,11 @@ export function rateLimiter<A extends unknown[], R>(
   options: RateLimiterDecoratorOptions = {},
 ): RateLimited<A, R> | (<A2 extends unknown[], R2>(fn: (...args: A2) => R2) => RateLimited<A2, R2>) {
   if (typeof fnOrOptions === "function") {
+    throwIf(badOptions("rateLimiter", options));
     validate("rateLimiter()", decoratorSchema, options);
     return wrap(fnOrOptions, options);
   }
+  throwIf(badOptions("rateLimiter", fnOrOptions, "fnOrOptions"));
   const shared = fnOrOptions ?? {};
   validate("rateLimiter()", decoratorSchema, shared);
   return <A2 extends unknown[], R2>(fn: (...args: A2) => R2) => wrap(fn, shared);

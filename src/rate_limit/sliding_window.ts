@@ -15,6 +15,7 @@
  * @module
  */
 import { z } from "zod";
+import { badOptions, throwIf } from "../internal/arguments.ts";
 import { validate } from "../validation.ts";
 import type { RateLimitAlgorithm } from "./algorithm.ts";
 import { AlgorithmLimiter, type LimiterOptions } from "./limiter.ts";
@@ -59,6 +60,7 @@ export class SlidingWindowLog implements RateLimitAlgorithm<SlidingWindowLogStat
   readonly windowMs: number;
 
   constructor(options: WindowOptions) {
+    throwIf(badOptions("SlidingWindowLog", options));
     const { limit, windowMs } = validate("SlidingWindowLog", z.strictObject(windowShape), options);
     this.limit = limit;
     this.windowMs = windowMs;
@@ -170,6 +172,7 @@ export class SlidingWindowCounter implements RateLimitAlgorithm<SlidingWindowCou
   readonly windowMs: number;
 
   constructor(options: WindowOptions) {
+    throwIf(badOptions("SlidingWindowCounter", options));
     const { limit, windowMs } = validate("SlidingWindowCounter", z.strictObject(windowShape), options);
     this.limit = limit;
     this.windowMs = windowMs;
@@ -282,6 +285,7 @@ export class SlidingWindowLimiter extends AlgorithmLimiter<SlidingWindowLogState
   declare readonly algorithm: SlidingWindowLog | SlidingWindowCounter;
 
   constructor(options: SlidingWindowLimiterOptions) {
+    throwIf(badOptions("SlidingWindowLimiter", options));
     validate(
       "SlidingWindowLimiter",
       z.strictObject({ ...windowShape, ...limiterShape, approximate: z.boolean({ error: "a boolean" }).optional() }),

@@ -7,11 +7,12 @@
  * @module
  */
 import { z } from "zod";
-import { ConfigError } from "../errors.ts";
+import { ConfigError, type InvalidArgumentError } from "../errors.ts";
 import { contextFor, type Operation, type Policy } from "../policy.ts";
+import { badCall, badFunction, badOptions, throwIf } from "../internal/arguments.ts";
 import { durationMs, integer, oneOf, positiveNumber, validate } from "../validation.ts";
 import type { AcquireOptions, Limiter, LimiterOptions } from "./limiter.ts";
-import { limiterShape } from "./options.ts";
+import { badAcquire, limiterShape } from "./options.ts";
 import { SlidingWindowLimiter } from "./sliding_window.ts";
 import { RateLimiter } from "./token_bucket.ts";
 
@@ -72,6 +73,7 @@ export class Throttler implements Policy, Disposable {
   readonly limiter: Limiter;
 
   constructor(options: ThrottlerOptions) {
+    throwIf(badOptions("Throttler", options));
     const parsed = validate("Throttler", throttlerSchema, options);
     const strategy = parsed.strategy ?? "token-bucket";
     const { name, clock } = parsed;
@@ -95,8 +97,13 @@ export class Throttler implements Policy, Disposable {
     }
   }
 
-  /** Wraps `fn` so every call first waits its turn. {@link getThrottleStats} reads the wrapper's stats. */
+  /**
+   * Wraps `fn` so every call first waits its turn. {@link getThrottleStats}
+   * reads the wrapper's stats. Throws {@link InvalidArgumentError} at once if
+   * `fn` is not a function.
+   */
   throttle<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => Promise<Awaited<R>> {
+    throwIf(badFunction("Throttler.throttle", fn));
     const limiter = this.limiter;
     const throttled = async function (this: unknown, ...args: A): Promise<Awaited<R>> {
       await limiter.acquire();
@@ -108,6 +115,8 @@ export class Throttler implements Policy, Disposable {
 
   /** Waits for permission (FIFO); see {@link Limiter.acquire}. */
   acquire(options?: Omit<AcquireOptions, "cost">): Promise<void> {
+    const error = badAcquire("Throttler", "acquire", this.limiter.algorithm, options);
+    if (error !== undefined) return Promise.reject(error);
     return this.limiter.acquire(options);
   }
 
@@ -129,6 +138,7 @@ export class Throttler implements Policy, Disposable {
 
   /** Waits for permission, then runs `fn`. */
   async execute<T>(fn: Operation<T>, signal?: AbortSignal): Promise<T> {
+    if (typeof fn !== "function" || signal !== undefined) throwIf(badCall("Throttler.execute", fn, signal));
     await this.limiter.acquire(signal === undefined ? undefined : { signal });
     return await fn(contextFor(signal));
   }
@@ -140,7 +150,9 @@ export class Throttler implements Policy, Disposable {
 }
 
 /**
- * Wraps `fn` with its own {@link Throttler} (the seeds' `@throttle`).
+ * Wraps `fn` with its own {@link Throttler} (the seeds' `@throttle`). Throws
+ * at once: {@link InvalidArgumentError} if `fn` is not a function,
+ * `ConfigError` for bad options.
  *
  * @example
  * ```ts
@@ -154,6 +166,7 @@ export function throttle<A extends unknown[], R>(
   fn: (...args: A) => R,
   options: ThrottlerOptions,
 ): (...args: A) => Promise<Awaited<R>> {
+  throwIf(badFunction("throttle", fn));
   return new Throttler(options).throttle(fn);
 }
 

@@ -16,6 +16,7 @@
  * @module
  */
 import { z } from "zod";
+import { badOptions, throwIf } from "../internal/arguments.ts";
 import { validate } from "../validation.ts";
 import type { RateLimitAlgorithm } from "./algorithm.ts";
 import { AlgorithmLimiter, type LimiterOptions } from "./limiter.ts";
@@ -65,6 +66,7 @@ export class TokenBucket implements RateLimitAlgorithm<TokenBucketState> {
   readonly windowMs: number;
 
   constructor(options: BucketOptions = {}) {
+    throwIf(badOptions("TokenBucket", options));
     const { rate, perMs, burst } = bucketParams("TokenBucket", options);
     this.rate = rate;
     this.perMs = perMs;
@@ -147,6 +149,7 @@ export class RateLimiter extends AlgorithmLimiter<TokenBucketState> {
   declare readonly algorithm: TokenBucket;
 
   constructor(options: RateLimiterOptions = {}) {
+    throwIf(badOptions("RateLimiter", options));
     validate("RateLimiter", z.strictObject({ ...bucketShape, ...limiterShape }), options);
     const { name, clock, ...bucket } = options;
     super(new TokenBucket(bucket), { name, clock });

@@ -1,0 +1,557 @@
+// The queue of callers waiting on a rate limiter (src/rate_limit/waiters.ts):
+// the rate it delivers, its timers, the cost of enqueue and abort, and the
+// arguments that must never wedge it. Time is a ManualClock; work is counted
+// (timers, algorithm steps), never measured by the wall clock.
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import {
+  AlgorithmLimiter,
+  type Clock,
+  createAlgorithm,
+  createRateLimiter,
+  FixedWindowLimiter,
+  GcraLimiter,
+  InvalidArgumentError,
+  KeyedRateLimiter,
+  type Limiter,
+  RateLimiter,
+  RateLimitExceededError,
+  rateLimiter,
+  SlidingWindowLimiter,
+  throttle,
+  Throttler,
+  TokenBucket,
+} from "../mod.ts";
+import { ManualClock } from "../src/testing/mod.ts";
+import { counted, CountingClock } from "./_support/counting.ts";
+import { thrown } from "./_support/thrown.ts";
+
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error("expected a rejection");
+}
+
+interface Kind {
+  readonly name: string;
+  /** 10,000 units per second: burst 1, or windows of 100 per 10 ms. */
+  make(clock: Clock): Limiter;
+}
+
+const KINDS: readonly Kind[] = [
+  { name: "token bucket", make: (clock) => new RateLimiter({ rate: 10_000, perMs: 1_000, burst: 1, clock }) },
+  { name: "GCRA", make: (clock) => new GcraLimiter({ rate: 10_000, perMs: 1_000, burst: 1, clock }) },
+  { name: "sliding window (log)", make: (clock) => new SlidingWindowLimiter({ limit: 100, windowMs: 10, clock }) },
+  {
+    // Saturated, the two-window estimate admits limit − 1 per window: 9,900/s.
+    name: "sliding window (counter)",
+    make: (clock) => new SlidingWindowLimiter({ limit: 100, windowMs: 10, approximate: true, clock }),
+  },
+  { name: "fixed window", make: (clock) => new FixedWindowLimiter({ limit: 100, windowMs: 10, clock }) },
+];
+
+describe("a limiter with many queued callers", () => {
+  for (const kind of KINDS) {
+    it(`${kind.name}: 5,000 queued acquire() at 10,000/s settle at 0.5 s, FIFO, one timer each`, async () => {
+      // Timers fire up to 0.9 ms early, as setTimeout's do against performance.now().
+      const clock = new CountingClock(0.9);
+      const limiter = kind.make(clock);
+      const order: number[] = [];
+      const times: number[] = [];
+      const waits = Array.from({ length: 5_000 }, (_, i) =>
+        limiter.acquire().then(() => {
+          order.push(i);
+          times.push(clock.now());
+        }));
+      const queued = limiter.waiting;
+      expect(queued).toBeGreaterThanOrEqual(4_900);
+      // One timer per waiter, set when it queued: none per millisecond, none per other waiter.
+      expect(clock.scheduled).toBe(queued);
+      await clock.advance(480);
+      expect(order.length).toBeLessThan(5_000);
+      await clock.advance(30);
+      await Promise.all(waits);
+      expect(order).toEqual(Array.from({ length: 5_000 }, (_, i) => i));
+      const last = times[times.length - 1]!;
+      expect(last).toBeGreaterThanOrEqual(489);
+      expect(last).toBeLessThanOrEqual(505);
+      // The configured rate, delivered: 5,000 grants in about 0.5 s.
+      expect(5_000 / (last / 1_000)).toBeGreaterThan(9_800);
+      expect(clock.fired).toBe(queued);
+      expect(clock.scheduled).toBe(queued);
+      expect(clock.pending).toBe(0);
+      expect(limiter.waiting).toBe(0);
+      expect(limiter.stats.totalAcquired).toBe(5_000);
+    }, 30_000);
+  }
+
+  it("a timer firing early by under a millisecond grants; one firing earlier sets one more timer, never a loop", async () => {
+    for (const [earlyMs, timersPerWaiter] of [[0.9, 1], [5, 2]] as const) {
+      const clock = new CountingClock(earlyMs);
+      const limiter = new RateLimiter({ rate: 100, perMs: 1_000, burst: 1, clock });
+      limiter.tryAcquire();
+      const times: number[] = [];
+      const waits = Array.from({ length: 100 }, () => limiter.acquire().then(() => times.push(clock.now())));
+      await clock.advance(1_010);
+      await Promise.all(waits);
+      expect(clock.scheduled).toBe(100 * timersPerWaiter);
+      // Never more than one millisecond ahead of the reserved time (10 ms apart).
+      times.forEach((time, i) => expect(time).toBeGreaterThanOrEqual(10 * (i + 1) - 1));
+      expect(limiter.tryAcquire()).toBe(true);
+    }
+  });
+
+  it("a reservation granted a little early still holds the limit until its time", async () => {
+    const clock = new CountingClock(0.9);
+    const limiter = new FixedWindowLimiter({ limit: 1, windowMs: 10, clock });
+    limiter.tryAcquire();
+    let granted = false;
+    void limiter.acquire().then(() => (granted = true)); // reserved in the window from 10 ms
+    await clock.advance(9.5);
+    expect(granted).toBe(true);
+    // Still window 0 on the clock, but window 1 is taken: no one slips into window 0 behind it.
+    expect(limiter.tryAcquire()).toBe(false);
+    await clock.advance(0.5);
+    expect(limiter.tryAcquire()).toBe(false);
+    await clock.advance(10);
+    expect(limiter.tryAcquire()).toBe(true);
+  });
+
+  it("a wait longer than the longest timer (2³¹ − 1 ms) takes one more timer, not an early grant", async () => {
+    const clock = new CountingClock();
+    const limiter = new RateLimiter({ rate: 1, perMs: 3_000_000_000, burst: 1, clock });
+    limiter.tryAcquire();
+    let granted = false;
+    void limiter.acquire().then(() => (granted = true));
+    await clock.advance(2 ** 31);
+    expect(granted).toBe(false);
+    await clock.advance(3_000_000_000 - 2 ** 31);
+    expect(granted).toBe(true);
+    expect(clock.scheduled).toBe(2);
+  });
+
+  it("what is available counts grants, not reservations: never negative while callers wait", async () => {
+    const clock = new CountingClock();
+    const limiter = new RateLimiter({ rate: 10, perMs: 1_000, burst: 2, clock });
+    const keyed = new KeyedRateLimiter({ algorithm: "token-bucket", rate: 10, perMs: 1_000, burst: 2, clock });
+    limiter.tryAcquire(2);
+    keyed.tryAcquire("k", 2);
+    const waits = Array.from({ length: 10 }, () => [limiter.acquire(), keyed.acquire("k")]).flat();
+    await clock.advance(50);
+    expect(limiter.available).toBeCloseTo(0.5, 9);
+    expect(keyed.available("k")).toBeCloseTo(0.5, 9);
+    expect(limiter.consume().remaining).toBe(0);
+    await clock.advance(1_000);
+    await Promise.all(waits);
+    // The last grant was at 1,000 ms; 50 ms of refill since.
+    expect(limiter.available).toBeCloseTo(0.5, 9);
+    expect(keyed.available("k")).toBeCloseTo(0.5, 9);
+  });
+
+  it("reset(): callers already waiting keep their times, newcomers are served behind them from the fresh state", async () => {
+    const clock = new CountingClock();
+    const limiter = new RateLimiter({ rate: 10, perMs: 1_000, burst: 2, clock });
+    limiter.tryAcquire(2);
+    const served: number[] = [];
+    const first = [limiter.acquire(), limiter.acquire()].map((p) => p.then(() => served.push(clock.now())));
+    limiter.reset();
+    // Still strictly FIFO: the fresh burst is not for jumping the queue.
+    expect(limiter.tryAcquire()).toBe(false);
+    const later = limiter.acquire().then(() => served.push(clock.now()));
+    await clock.advance(1_000);
+    await Promise.all([...first, later]);
+    // The fresh bucket (2) covers the two waiters at their times; the newcomer comes right after.
+    expect(served).toEqual([100, 200, 200]);
+    expect(clock.pending).toBe(0);
+  });
+
+  it("timeouts are decided up front, behind every reservation, and reserve nothing when refused", async () => {
+    const clock = new CountingClock();
+    const limiter = new RateLimiter({ rate: 10, perMs: 1_000, burst: 1, clock });
+    limiter.tryAcquire();
+    const first = limiter.acquire({ timeoutMs: 100 }); // due at 100
+    const refused = await rejection(limiter.acquire({ timeoutMs: 199 })); // would be due at 200
+    expect(refused).toBeInstanceOf(RateLimitExceededError);
+    expect((refused as RateLimitExceededError).retryAfterMs).toBe(200);
+    expect(clock.scheduled).toBe(1);
+    // The refused caller took no place: the next one is due at 200.
+    let servedAt: number | undefined;
+    const second = limiter.acquire({ timeoutMs: 200 }).then(() => (servedAt = clock.now()));
+    expect(limiter.timeUntilAvailable()).toBe(300);
+    await clock.advance(200);
+    await Promise.all([first, second]);
+    expect(servedAt).toBe(200);
+  });
+
+  it("100,000 waiters, half aborted: the rest are granted at their reserved times, and nothing is left", async () => {
+    const clock = new CountingClock();
+    // 50,000/s: one unit every 0.02 ms.
+    const limiter = new RateLimiter({ rate: 50_000, perMs: 1_000, burst: 1, clock });
+    limiter.tryAcquire();
+    const n = 100_000;
+    // Every other waiter will give up (only they need a signal).
+    const controllers = Array.from({ length: n }, (_, i) => (i % 2 === 1 ? new AbortController() : undefined));
+    let granted = 0;
+    let aborted = 0;
+    let lastGrant = 0;
+    let outOfOrder = 0;
+    const waits = controllers.map((controller, i) =>
+      limiter.acquire(controller && { signal: controller.signal }).then(
+        () => {
+          granted++;
+          const now = clock.now();
+          // Each survivor at its own slot: (i + 1) × 0.02 ms.
+          if (Math.abs(now - (i + 1) * 0.02) > 1e-6 || now < lastGrant) outOfOrder++;
+          lastGrant = now;
+        },
+        () => aborted++,
+      )
+    );
+    expect(limiter.waiting).toBe(n);
+    const reason = new Error("gave up");
+    for (let i = 1; i < n; i += 2) controllers[i]!.abort(reason);
+    await clock.manual.flush();
+    expect(aborted).toBe(n / 2);
+    expect(limiter.waiting).toBe(n / 2);
+    expect(clock.pending).toBe(n / 2);
+    await clock.advance(2_000);
+    await Promise.all(waits);
+    expect(granted).toBe(n / 2);
+    expect(outOfOrder).toBe(0);
+    expect(lastGrant).toBeLessThanOrEqual(2_000);
+    expect(clock.fired).toBe(n / 2);
+    expect(clock.scheduled).toBe(n);
+    expect(limiter.waiting).toBe(0);
+    expect(clock.pending).toBe(0);
+    // Nothing held over: the limit is back to its configured rate at once.
+    await clock.advance(0.02);
+    expect(limiter.tryAcquire()).toBe(true);
+    expect(limiter.tryAcquire()).toBe(false);
+  }, 60_000);
+
+  it("gives the units of aborted waiters back to whoever queues next", async () => {
+    const clock = new CountingClock();
+    const limiter = new RateLimiter({ rate: 1_000, perMs: 1_000, burst: 1, clock });
+    limiter.tryAcquire();
+    const controllers = Array.from({ length: 1_000 }, () => new AbortController());
+    const waits = controllers.map((c) => limiter.acquire({ signal: c.signal }).then(() => "granted", () => "aborted"));
+    expect(limiter.timeUntilAvailable()).toBe(1_001);
+    // The last 900 give up, latest first. Their units go to the next caller,
+    // all but at most a quarter of the live reservations' worth (replays are
+    // amortised over aborts and enqueues).
+    for (let i = 999; i >= 100; i--) controllers[i]!.abort();
+    const wait = limiter.timeUntilAvailable();
+    expect(wait).toBeGreaterThanOrEqual(101);
+    expect(wait).toBeLessThanOrEqual(101 + 25);
+    let servedAt: number | undefined;
+    const next = limiter.acquire().then(() => (servedAt = clock.now()));
+    await clock.advance(wait);
+    await next;
+    expect(servedAt).toBe(wait);
+    expect((await Promise.all(waits)).filter((w) => w === "granted")).toHaveLength(100);
+    // Once nobody waits, everything aborted is given back, whatever the order.
+    const more = Array.from({ length: 100 }, () => new AbortController());
+    const moreWaits = more.map((c) => limiter.acquire({ signal: c.signal }).catch(() => "aborted"));
+    for (const c of more) c.abort();
+    expect(await Promise.all(moreWaits)).toEqual(more.map(() => "aborted"));
+    expect(limiter.waiting).toBe(0);
+    await clock.advance(1);
+    expect(limiter.tryAcquire()).toBe(true);
+    // And so are the units of callers rejected by dispose.
+    const rejected = [limiter.acquire(), limiter.acquire(), limiter.acquire()].map(rejection);
+    limiter[Symbol.dispose]();
+    for (const error of await Promise.all(rejected)) expect(error).toBeInstanceOf(RateLimitExceededError);
+    await clock.advance(1);
+    expect(limiter.tryAcquire()).toBe(true);
+    expect(clock.pending).toBe(0);
+  });
+
+  it("enqueue and abort cost the same work with 1,000 or 20,000 waiters; aborting all of n costs O(n)", async () => {
+    const work: number[] = [];
+    for (const n of [1_000, 20_000]) {
+      const algorithm = counted(new TokenBucket({ rate: 1_000, perMs: 1_000, burst: 1 }));
+      const limiter = new AlgorithmLimiter(algorithm, { clock: new ManualClock() });
+      limiter.tryAcquire();
+      const controllers = Array.from({ length: n }, () => new AbortController());
+      const waits = controllers.map((c) => limiter.acquire({ signal: c.signal }).catch(() => undefined));
+      const before = algorithm.work;
+      // 100 rounds of churn in the middle of the queue: one abort, one enqueue.
+      for (let round = 0; round < 100; round++) {
+        controllers[Math.floor(n / 2) + round]!.abort();
+        const extra = new AbortController();
+        controllers.push(extra);
+        waits.push(limiter.acquire({ signal: extra.signal }).catch(() => undefined));
+      }
+      work.push(algorithm.work - before);
+      const beforeAll = algorithm.work;
+      // Abort everyone, in a scrambled order.
+      let seed = 42;
+      const order = [...controllers.keys()];
+      for (let i = order.length - 1; i > 0; i--) {
+        seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+        const j = seed % (i + 1);
+        [order[i], order[j]] = [order[j]!, order[i]!];
+      }
+      for (const i of order) controllers[i]!.abort();
+      await Promise.all(waits);
+      expect(limiter.waiting).toBe(0);
+      // Replays after mass aborts are paid for by the aborts: O(1) amortised.
+      expect(algorithm.work - beforeAll).toBeLessThan(6 * controllers.length);
+    }
+    expect(work[0]).toBe(work[1]);
+    expect(work[0]).toBeLessThanOrEqual(100 * 4);
+  }, 60_000);
+});
+
+describe("grant times never exceed the configured rate (fast-check)", () => {
+  /** A run: callers arriving over time with costs, some aborting later. */
+  const runs = fc.array(
+    fc.record({
+      gapMs: fc.integer({ min: 0, max: 30 }),
+      cost: fc.integer({ min: 1, max: 4 }),
+      abortAfterMs: fc.option(fc.integer({ min: 0, max: 200 }), { nil: undefined }),
+      tryFirst: fc.boolean(),
+    }),
+    { minLength: 1, maxLength: 40 },
+  );
+
+  /** Replays `run` on `limiter`; returns the grants as [time, cost], in grant order. */
+  async function replay(clock: ManualClock, limiter: Limiter, run: Array<{
+    gapMs: number;
+    cost: number;
+    abortAfterMs: number | undefined;
+    tryFirst: boolean;
+  }>): Promise<{ grants: Array<[number, number]>; order: number[] }> {
+    const grants: Array<[number, number]> = [];
+    const order: number[] = [];
+    const waits: Promise<unknown>[] = [];
+    const aborts: Array<[number, AbortController]> = [];
+    for (const [i, caller] of run.entries()) {
+      await clock.advance(caller.gapMs);
+      for (const [at, controller] of aborts) if (at <= clock.now()) controller.abort();
+      if (caller.tryFirst && limiter.tryAcquire(caller.cost)) {
+        grants.push([clock.now(), caller.cost]);
+        continue;
+      }
+      const controller = new AbortController();
+      if (caller.abortAfterMs !== undefined) aborts.push([clock.now() + caller.abortAfterMs, controller]);
+      waits.push(limiter.acquire({ cost: caller.cost, signal: controller.signal }).then(() => {
+        grants.push([clock.now(), caller.cost]);
+        order.push(i);
+      }, () => undefined));
+    }
+    for (let t = 0; t < 10; t++) {
+      await clock.advance(20);
+      for (const [at, controller] of aborts) if (at <= clock.now()) controller.abort();
+    }
+    // Then long enough for every reservation (160 units at 1 per 100 ms at worst).
+    await clock.advance(20_000);
+    await Promise.all(waits);
+    expect(limiter.waiting).toBe(0);
+    return { grants, order };
+  }
+
+  const EPS = 1e-6;
+
+  it("token bucket and GCRA: any interval [a, b] admits at most burst + rate × (b − a)", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.boolean(), fc.integer({ min: 1, max: 20 }), fc.integer({ min: 4, max: 8 }), runs, async (gcra, rate, burst, run) => {
+        const clock = new ManualClock();
+        const options = { rate, perMs: 100, burst, clock };
+        const limiter = gcra ? new GcraLimiter(options) : new RateLimiter(options);
+        const { grants, order } = await replay(clock, limiter, run);
+        expect(order).toEqual([...order].sort((a, b) => a - b));
+        for (let a = 0; a < grants.length; a++) {
+          let units = 0;
+          for (let b = a; b < grants.length; b++) {
+            units += grants[b]![1];
+            expect(units).toBeLessThanOrEqual(burst + (rate * (grants[b]![0] - grants[a]![0])) / 100 + EPS);
+          }
+        }
+      }),
+      { numRuns: 40 },
+    );
+  }, 60_000);
+
+  it("sliding window (log): any window of windowMs admits at most limit", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 4, max: 8 }), fc.integer({ min: 10, max: 100 }), runs, async (limit, windowMs, run) => {
+        const clock = new ManualClock();
+        const limiter = new SlidingWindowLimiter({ limit, windowMs, clock });
+        const { grants, order } = await replay(clock, limiter, run);
+        expect(order).toEqual([...order].sort((a, b) => a - b));
+        for (const [end] of grants) {
+          const units = grants.filter(([t]) => t > end - windowMs + EPS && t <= end + EPS)
+            .reduce((sum, [, cost]) => sum + cost, 0);
+          expect(units).toBeLessThanOrEqual(limit);
+        }
+      }),
+      { numRuns: 40 },
+    );
+  }, 60_000);
+
+  it("fixed window and sliding window (counter): each fixed window admits at most limit", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.boolean(), fc.integer({ min: 4, max: 8 }), fc.integer({ min: 10, max: 100 }), runs, async (counter, limit, windowMs, run) => {
+        const clock = new ManualClock();
+        const limiter = counter
+          ? new SlidingWindowLimiter({ limit, windowMs, approximate: true, clock })
+          : new FixedWindowLimiter({ limit, windowMs, clock });
+        const { grants, order } = await replay(clock, limiter, run);
+        expect(order).toEqual([...order].sort((a, b) => a - b));
+        const perWindow = new Map<number, number>();
+        for (const [t, cost] of grants) {
+          const window = Math.floor((t + EPS) / windowMs);
+          perWindow.set(window, (perWindow.get(window) ?? 0) + cost);
+        }
+        for (const units of perWindow.values()) expect(units).toBeLessThanOrEqual(limit);
+      }),
+      { numRuns: 40 },
+    );
+  }, 60_000);
+});
+
+describe("bad arguments never wedge a limiter", () => {
+  const junkSignals: unknown[] = [42, "signal", {}, { aborted: false }, null];
+  /** A signal that passes the shape check but refuses listeners. */
+  const hostile = {
+    aborted: false,
+    reason: undefined,
+    addEventListener() {
+      throw new Error("no listeners here");
+    },
+    removeEventListener() {},
+  } as unknown as AbortSignal;
+
+  for (const kind of KINDS) {
+    it(`${kind.name}: junk acquire arguments reject, leave no waiter, and the next calls work`, async () => {
+      const clock = new CountingClock();
+      const limiter = kind.make(clock);
+      while (limiter.tryAcquire());
+      const ahead = limiter.acquire();
+      expect(limiter.waiting).toBe(1);
+      for (const signal of junkSignals) {
+        const error = (await rejection(limiter.acquire({ signal } as never))) as InvalidArgumentError;
+        expect(error).toBeInstanceOf(InvalidArgumentError);
+        expect(error.argument).toBe("options.signal");
+      }
+      for (const options of [2_000, null, "fast", [1]]) {
+        const error = (await rejection(limiter.acquire(options as never))) as InvalidArgumentError;
+        expect(error).toBeInstanceOf(InvalidArgumentError);
+        expect(error.argument).toBe("options");
+      }
+      for (const cost of [null, "1", 0, -1, NaN, Infinity, 1_000]) {
+        const error = (await rejection(limiter.acquire({ cost } as never))) as InvalidArgumentError;
+        expect(error).toBeInstanceOf(InvalidArgumentError);
+        expect(error.argument).toBe("options.cost");
+        // One rule for every way of giving a cost.
+        expect(thrown(() => limiter.tryAcquire(cost as never))).toBeInstanceOf(InvalidArgumentError);
+        expect(thrown(() => limiter.consume(cost as never))).toBeInstanceOf(InvalidArgumentError);
+        expect(thrown(() => limiter.timeUntilAvailable(cost as never))).toBeInstanceOf(InvalidArgumentError);
+      }
+      for (const timeoutMs of [-1, NaN, "10", null]) {
+        const error = (await rejection(limiter.acquire({ timeoutMs } as never))) as InvalidArgumentError;
+        expect(error).toBeInstanceOf(InvalidArgumentError);
+        expect(error.argument).toBe("options.timeoutMs");
+      }
+      expect(await rejection(limiter.acquire({ signal: hostile }))).toBeInstanceOf(Error);
+      expect(await rejection(limiter.execute(42 as never))).toBeInstanceOf(InvalidArgumentError);
+      expect(await rejection(limiter.execute(() => 1, {} as never))).toBeInstanceOf(InvalidArgumentError);
+      // Nothing queued, nothing scheduled, nothing reserved: only the caller ahead.
+      expect(limiter.waiting).toBe(1);
+      expect(clock.scheduled).toBe(1);
+      const behind = limiter.acquire({ cost: undefined });
+      expect(limiter.waiting).toBe(2);
+      await clock.advance(20);
+      await Promise.all([ahead, behind]);
+      await clock.advance(20);
+      expect(limiter.tryAcquire()).toBe(true);
+      expect(clock.pending).toBe(0);
+      while (limiter.tryAcquire());
+      const last = rejection(limiter.acquire());
+      expect(() => limiter[Symbol.dispose]()).not.toThrow();
+      expect(await last).toBeInstanceOf(RateLimitExceededError);
+      expect(clock.pending).toBe(0);
+    });
+  }
+
+  it("the throttler: junk arguments reject or throw at once, and it keeps working", async () => {
+    const clock = new CountingClock();
+    const throttler = new Throttler({ calls: 10, periodMs: 1_000, burst: 1, clock });
+    throttler.tryAcquire();
+    for (const signal of junkSignals) {
+      const error = (await rejection(throttler.acquire({ signal } as never))) as InvalidArgumentError;
+      expect(error).toBeInstanceOf(InvalidArgumentError);
+      expect(error.target).toBe("Throttler.acquire");
+    }
+    expect(await rejection(throttler.acquire(2_000 as never))).toBeInstanceOf(InvalidArgumentError);
+    expect(await rejection(throttler.execute(42 as never))).toBeInstanceOf(InvalidArgumentError);
+    expect(thrown(() => throttler.throttle(42 as never))).toBeInstanceOf(InvalidArgumentError);
+    expect(thrown(() => throttle(42 as never, { calls: 1, periodMs: 1_000 }))).toBeInstanceOf(InvalidArgumentError);
+    expect(throttler.limiter.waiting).toBe(0);
+    expect(clock.scheduled).toBe(0);
+    const next = throttler.acquire();
+    await clock.advance(100);
+    await next;
+    expect(() => throttler[Symbol.dispose]()).not.toThrow();
+  });
+
+  it("constructors and factories throw an InvalidArgumentError for options that are not an object", () => {
+    const makers: Array<[string, (options: never) => unknown]> = [
+      ["RateLimiter", (o) => new RateLimiter(o)],
+      ["GcraLimiter", (o) => new GcraLimiter(o)],
+      ["SlidingWindowLimiter", (o) => new SlidingWindowLimiter(o)],
+      ["FixedWindowLimiter", (o) => new FixedWindowLimiter(o)],
+      ["TokenBucket", (o) => new TokenBucket(o)],
+      ["Throttler", (o) => new Throttler(o)],
+      ["KeyedRateLimiter", (o) => new KeyedRateLimiter(o)],
+      ["createRateLimiter", (o) => createRateLimiter(o)],
+      ["createAlgorithm", (o) => createAlgorithm(o)],
+    ];
+    for (const [target, make] of makers) {
+      for (const junk of [42, null, "fast"]) {
+        const error = thrown(() => make(junk as never)) as InvalidArgumentError;
+        expect(error).toBeInstanceOf(InvalidArgumentError);
+        expect([error.target, error.argument]).toEqual([target, "options"]);
+      }
+    }
+    const error = thrown(() => new AlgorithmLimiter(42 as never)) as InvalidArgumentError;
+    expect([error.target, error.argument]).toEqual(["AlgorithmLimiter", "algorithm"]);
+  });
+
+  it("rateLimiter(): a function where one belongs, an object where options belong", () => {
+    const error = thrown(() => rateLimiter(42 as never)) as InvalidArgumentError;
+    expect(error).toBeInstanceOf(InvalidArgumentError);
+    expect(thrown(() => rateLimiter(() => 1, 42 as never))).toBeInstanceOf(InvalidArgumentError);
+    expect(thrown(() => rateLimiter({ rate: 5 })(42 as never))).toBeInstanceOf(InvalidArgumentError);
+  });
+
+  it("the keyed limiter: junk arguments reject or throw at once; reset needs its key, resetAll resets all", async () => {
+    const clock = new CountingClock();
+    const limiter = new KeyedRateLimiter({ algorithm: "token-bucket", rate: 10, perMs: 1_000, burst: 1, clock });
+    limiter.tryAcquire("a");
+    limiter.tryAcquire("b");
+    for (const signal of junkSignals) {
+      expect(await rejection(limiter.acquire("a", { signal } as never))).toBeInstanceOf(InvalidArgumentError);
+    }
+    expect(await rejection(limiter.acquire("a", 2_000 as never))).toBeInstanceOf(InvalidArgumentError);
+    expect(await rejection(limiter.acquire("a", { cost: null } as never))).toBeInstanceOf(InvalidArgumentError);
+    expect(thrown(() => limiter.tryAcquire("a", null as never))).toBeInstanceOf(InvalidArgumentError);
+    expect(await rejection(limiter.acquire(undefined as never))).toBeInstanceOf(InvalidArgumentError);
+    expect(clock.scheduled).toBe(0);
+    const next = limiter.acquire("a");
+    await clock.advance(100);
+    await next;
+    const error = thrown(() => limiter.reset(undefined as never)) as InvalidArgumentError;
+    expect(error).toBeInstanceOf(InvalidArgumentError);
+    expect(error.argument).toBe("key");
+    // Nothing was reset by the bad call.
+    expect(limiter.tryAcquire("a")).toBe(false);
+    limiter.resetAll();
+    expect([limiter.tryAcquire("a"), limiter.tryAcquire("b")]).toEqual([true, true]);
+    expect(() => limiter[Symbol.dispose]()).not.toThrow();
+  });
+});
