@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { z } from "zod";
+import * as z from "zod/mini";
 import { type CancelTimer, type Clock, systemClock } from "./clock.ts";
 import { defaultsFor } from "./config.ts";
 import { BulkheadRejectedError } from "./errors.ts";
@@ -21,7 +21,7 @@ import {
 } from "./internal/context.ts";
 import { fuse, type FusablePolicy, SLOW, type Stage } from "./internal/fused.ts";
 import { contextFor, type ExecutionContext, type Operation } from "./policy.ts";
-import { clock as clockSchema, durationMs, integer, validate } from "./validation.ts";
+import { clock as clockSchema, durationMs, integer, lazy, validate } from "./validation.ts";
 
 /** Options of {@link Bulkhead}. Defaults cascade from `configure({ bulkhead })`. */
 export interface BulkheadOptions {
@@ -63,13 +63,16 @@ export interface BulkheadEvents {
   reject: { readonly reason: "full" | "queueTimeout"; readonly active: number; readonly queued: number };
 }
 
-const optionsSchema = z.strictObject({
-  maxConcurrent: integer(1),
-  maxQueue: integer(0),
-  queueTimeoutMs: durationMs(0),
-  pollMs: durationMs(0),
-  clock: clockSchema(),
-});
+/** Built on the first construction, not at import. */
+const optionsSchema = lazy(() =>
+  z.strictObject({
+    maxConcurrent: integer(1),
+    maxQueue: integer(0),
+    queueTimeoutMs: durationMs(0),
+    pollMs: durationMs(0),
+    clock: clockSchema(),
+  })
+);
 
 /** A queued call: a node of the waiters' doubly linked list. */
 class Waiter {
@@ -133,7 +136,7 @@ export class Bulkhead implements LayeredPolicy, FusablePolicy {
 
   constructor(options: BulkheadOptions = {}) {
     this.options = Object.freeze(
-      validate("Bulkhead", optionsSchema, { ...defaultsFor("bulkhead"), clock: systemClock, ...options }),
+      validate("Bulkhead", optionsSchema(), { ...defaultsFor("bulkhead"), clock: systemClock, ...options }),
     );
   }
 

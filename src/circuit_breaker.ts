@@ -15,7 +15,7 @@
  *
  * @module
  */
-import { z } from "zod";
+import * as z from "zod/mini";
 import type { BreakerStrategy } from "./breaker/strategy.ts";
 import { ConsecutiveStrategy } from "./breaker/consecutive.ts";
 import { CountWindowStrategy } from "./breaker/count_window.ts";
@@ -34,6 +34,7 @@ import {
   fraction,
   func,
   integer,
+  lazy,
   name,
   oneOf,
   toConfigIssues,
@@ -234,45 +235,44 @@ export type GuardedFunction<A extends unknown[], R, F = never> =
 
 const STATES = ["closed", "open", "half-open", "forced-open", "disabled"] as const;
 
-const snapshotSchema = z.object({
-  version: z.literal(1, { error: "1" }),
-  name: z.string({ error: "a string" }),
-  state: oneOf(STATES),
-  openedAt: z.number({ error: "epoch ms or null" }).nullable(),
-  failureCount: integer(0),
-  probeSuccesses: integer(0),
-}, { error: "a snapshot from CircuitBreaker.toJSON()" });
-
-const strategySchema = z.custom<BreakerStrategy>(
-  (value) =>
-    typeof value === "object" && value !== null &&
-    typeof (value as BreakerStrategy).record === "function" &&
-    typeof (value as BreakerStrategy).reset === "function" &&
-    typeof (value as BreakerStrategy).failureCount === "function",
-  { error: "a BreakerStrategy (an object with record, reset and failureCount)" },
+/** Built on the first construction, not at import. */
+const optionsSchema = lazy(() =>
+  z.strictObject({
+    name: z.optional(name()),
+    maxFailures: integer(1),
+    resetTimeoutMs: durationMs(0),
+    halfOpenMaxCalls: integer(1),
+    successThreshold: integer(1),
+    excludedErrors: z.optional(errorClasses()),
+    isFailure: z.optional(func<(error: unknown) => boolean>()),
+    isResultFailure: z.optional(func<(result: unknown) => boolean>()),
+    windowSize: z.optional(integer(1, 1_000_000)),
+    windowMs: z.optional(durationMs(0, true)),
+    windowBuckets: z.optional(integer(1, 1_000)),
+    failureRateThreshold: fraction(),
+    minimumThroughput: integer(1),
+    slowCallDurationMs: durationMs(0, true),
+    slowCallRateThreshold: fraction(),
+    strategy: z.optional(z.custom<BreakerStrategy>(
+      (value) =>
+        typeof value === "object" && value !== null &&
+        typeof (value as BreakerStrategy).record === "function" &&
+        typeof (value as BreakerStrategy).reset === "function" &&
+        typeof (value as BreakerStrategy).failureCount === "function",
+      { error: "a BreakerStrategy (an object with record, reset and failureCount)" },
+    )),
+    fallback: z.optional(func<(error: CircuitOpenError) => unknown>()),
+    clock: z.optional(clock()),
+    initialState: z.optional(z.object({
+      version: z.literal(1, { error: "1" }),
+      name: z.string({ error: "a string" }),
+      state: oneOf(STATES),
+      openedAt: z.nullable(z.number({ error: "epoch ms or null" })),
+      failureCount: integer(0),
+      probeSuccesses: integer(0),
+    }, { error: "a snapshot from CircuitBreaker.toJSON()" })),
+  })
 );
-
-const optionsSchema = z.strictObject({
-  name: name().optional(),
-  maxFailures: integer(1),
-  resetTimeoutMs: durationMs(0),
-  halfOpenMaxCalls: integer(1),
-  successThreshold: integer(1),
-  excludedErrors: errorClasses().optional(),
-  isFailure: func<(error: unknown) => boolean>().optional(),
-  isResultFailure: func<(result: unknown) => boolean>().optional(),
-  windowSize: integer(1, 1_000_000).optional(),
-  windowMs: durationMs(0, true).optional(),
-  windowBuckets: integer(1, 1_000).optional(),
-  failureRateThreshold: fraction(),
-  minimumThroughput: integer(1),
-  slowCallDurationMs: durationMs(0, true),
-  slowCallRateThreshold: fraction(),
-  strategy: strategySchema.optional(),
-  fallback: func<(error: CircuitOpenError) => unknown>().optional(),
-  clock: clock().optional(),
-  initialState: snapshotSchema.optional(),
-});
 
 const WINDOW_ONLY = ["failureRateThreshold", "minimumThroughput", "slowCallDurationMs", "slowCallRateThreshold"] as const;
 const NOT_WITH_STRATEGY = [
@@ -326,8 +326,9 @@ function resolve<F>(options: CircuitBreakerOptions<F>): ResolvedCircuitBreakerOp
   const given: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(options)) if (value !== undefined) given[key] = value;
   const input = { ...defaultsFor("circuitBreaker"), ...given };
-  const result = optionsSchema.safeParse(input);
-  const issues = result.success ? [] : toConfigIssues(optionsSchema, input, result.error.issues);
+  const schema = optionsSchema();
+  const result = schema.safeParse(input);
+  const issues = result.success ? [] : toConfigIssues(schema, input, result.error.issues);
   const reported = new Set(issues.map((issue) => issue.field));
   for (const issue of crossFieldIssues(given)) if (!reported.has(issue.field)) issues.push(issue);
   if (issues.length > 0) throw new ConfigError("CircuitBreaker", issues);

@@ -3,10 +3,10 @@
  *
  * @module
  */
-import { z } from "zod";
+import * as z from "zod/mini";
 import { invoke, parentFor } from "./internal/context.ts";
 import type { Operation } from "./policy.ts";
-import { abortSignal, errorClasses, func, validate } from "./validation.ts";
+import { abortSignal, errorClasses, func, lazy, validate } from "./validation.ts";
 
 /** Which errors a fallback handles: a list of error classes, or a predicate. */
 export type FallbackOn =
@@ -25,12 +25,15 @@ export interface FallbackOptions {
   signal?: AbortSignal;
 }
 
-const optionsSchema = z.strictObject({
-  on: z.union([errorClasses(), func<(error: unknown) => boolean>()], {
-    error: "an array of error classes or a function (error) => boolean",
-  }).optional(),
-  signal: abortSignal().optional(),
-});
+/** Built on first use, not at import. */
+const optionsSchema = lazy(() =>
+  z.strictObject({
+    on: z.optional(z.union([errorClasses(), func<(error: unknown) => boolean>()], {
+      error: "an array of error classes or a function (error) => boolean",
+    })),
+    signal: z.optional(abortSignal()),
+  })
+);
 
 function handles(on: FallbackOn | undefined, error: unknown): boolean {
   if (on === undefined) return true;
@@ -62,7 +65,7 @@ export function fallback<T, F = T>(
   options: FallbackOptions = {},
 ): Promise<T | F> {
   // Bad options are a programmer's error: thrown now, not as a rejection.
-  const { on, signal } = validate("fallback", optionsSchema, options) as FallbackOptions;
+  const { on, signal } = validate("fallback", optionsSchema(), options) as FallbackOptions;
   return run(fn, valueOrFunction, on, signal);
 }
 

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { z } from "zod";
+import * as z from "zod/mini";
 import { Bulkhead, type BulkheadOptions } from "./bulkhead.ts";
 import { CircuitBreaker, type CircuitBreakerOptions } from "./circuit_breaker.ts";
 import { ConfigError, type ConfigIssue } from "./errors.ts";
@@ -26,11 +26,17 @@ import { fuse, fusedRunner, fusionEnabled, isFusable, type Runner, type Stage } 
 import type { ExecutionContext, Operation, Policy } from "./policy.ts";
 import { RetryPolicy, type RetryOptions } from "./retry.ts";
 import { TimeoutPolicy, type TimeoutOptions } from "./timeout.ts";
-import { closestKey, toConfigIssues } from "./validation.ts";
+import { closestKey, lazy, toConfigIssues } from "./validation.ts";
 
-const policySchema = z.custom<Policy>(
-  (value) => typeof (value as Policy | null)?.execute === "function",
-  { error: "a policy (an object with an execute(fn, signal) method)" },
+function isPolicy(value: unknown): value is Policy {
+  return typeof (value as Policy | null)?.execute === "function";
+}
+
+/** Built on the first construction, not at import. */
+const policiesSchema = lazy(() =>
+  z.array(z.custom<Policy>(isPolicy, { error: "a policy (an object with an execute(fn, signal) method)" }), {
+    error: "an array of policies",
+  })
 );
 
 /**
@@ -56,9 +62,9 @@ export class Pipeline implements ContextualPolicy {
   readonly #run: Runner;
 
   constructor(policies: readonly Policy[]) {
-    const parsed = z.array(policySchema, { error: "an array of policies" }).safeParse(policies);
+    const parsed = policiesSchema().safeParse(policies);
     if (!parsed.success) {
-      throw new ConfigError("Pipeline", toConfigIssues(z.array(policySchema), policies, parsed.error.issues, "policies."));
+      throw new ConfigError("Pipeline", toConfigIssues(policiesSchema(), policies, parsed.error.issues, "policies."));
     }
     this.policies = Object.freeze([...policies]);
     this.#run = compose(this.policies, fusionEnabled()) ?? invoke;
@@ -210,10 +216,6 @@ function build<P extends Policy, O>(
     for (const issue of error.issues) issues.push({ ...issue, field: `${step}.${issue.field}` });
     return undefined;
   }
-}
-
-function isPolicy(value: unknown): value is Policy {
-  return policySchema.safeParse(value).success;
 }
 
 /** Checks `order`: known step names, none twice, every configured step present. */

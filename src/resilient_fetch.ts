@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { z } from "zod";
+import * as z from "zod/mini";
 import { Bulkhead, type BulkheadOptions } from "./bulkhead.ts";
 import { CircuitBreaker, type CircuitBreakerOptions } from "./circuit_breaker.ts";
 import { CircuitBreakerRegistry } from "./circuit_breaker_registry.ts";
@@ -22,7 +22,7 @@ import { Pipeline } from "./pipeline.ts";
 import type { ExecutionContext, Policy } from "./policy.ts";
 import { type RetryOptions, RetryPolicy } from "./retry.ts";
 import { TimeoutPolicy } from "./timeout.ts";
-import { clock as clockSchema, durationMs, func, validate } from "./validation.ts";
+import { clock as clockSchema, durationMs, func, lazy, validate } from "./validation.ts";
 
 /** `fetch`'s signature. */
 export type FetchFunction = (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>;
@@ -84,29 +84,32 @@ export function isFailureResponse(response: Response): boolean {
   return response.status >= 500 || response.status === 408 || response.status === 429;
 }
 
-const optionsSchema = z.strictObject({
-  fetch: func<FetchFunction>().optional(),
-  retry: z.union([z.literal(false), z.record(z.string(), z.unknown())], {
-    error: "retry options (an object) or false",
-  }).optional(),
-  retryMethods: z.array(z.string({ error: "an HTTP method name" }), {
-    error: "an array of HTTP method names",
-  }).optional(),
-  attemptTimeoutMs: durationMs(0, true).optional(),
-  timeoutMs: durationMs(0, true).optional(),
-  circuitBreaker: z.union([z.literal(false), z.record(z.string(), z.unknown())], {
-    error: "circuit breaker options (an object) or false",
-  }).optional(),
-  registry: z.custom<CircuitBreakerRegistry>((value) => value instanceof CircuitBreakerRegistry, {
-    error: "a CircuitBreakerRegistry",
-  }).optional(),
-  bulkhead: z.union([
-    z.custom<Bulkhead>((value) => value instanceof Bulkhead),
-    z.record(z.string(), z.unknown()),
-  ], { error: "a Bulkhead or bulkhead options" }).optional(),
-  isFailureResponse: func<(response: Response) => boolean>().optional(),
-  clock: clockSchema().optional(),
-});
+/** Built on the first call, not at import. */
+const optionsSchema = lazy(() =>
+  z.strictObject({
+    fetch: z.optional(func<FetchFunction>()),
+    retry: z.optional(z.union([z.literal(false), z.record(z.string(), z.unknown())], {
+      error: "retry options (an object) or false",
+    })),
+    retryMethods: z.optional(z.array(z.string({ error: "an HTTP method name" }), {
+      error: "an array of HTTP method names",
+    })),
+    attemptTimeoutMs: z.optional(durationMs(0, true)),
+    timeoutMs: z.optional(durationMs(0, true)),
+    circuitBreaker: z.optional(z.union([z.literal(false), z.record(z.string(), z.unknown())], {
+      error: "circuit breaker options (an object) or false",
+    })),
+    registry: z.optional(z.custom<CircuitBreakerRegistry>((value) => value instanceof CircuitBreakerRegistry, {
+      error: "a CircuitBreakerRegistry",
+    })),
+    bulkhead: z.optional(z.union([
+      z.custom<Bulkhead>((value) => value instanceof Bulkhead),
+      z.record(z.string(), z.unknown()),
+    ], { error: "a Bulkhead or bulkhead options" })),
+    isFailureResponse: z.optional(func<(response: Response) => boolean>()),
+    clock: z.optional(clockSchema()),
+  })
+);
 
 /** Builds a nested component, reporting its bad options under `prefix.`. */
 function nested<T>(prefix: string, build: () => T): T {
@@ -173,7 +176,7 @@ function whyNotRetryable(request: Request, init: RequestInit | undefined, retryM
  * ```
  */
 export function createResilientFetch(options: ResilientFetchOptions = {}): ResilientFetch {
-  const parsed = validate("createResilientFetch", optionsSchema, options);
+  const parsed = validate("createResilientFetch", optionsSchema(), options);
   const clock = parsed.clock ?? systemClock;
   const isFailure = parsed.isFailureResponse ?? isFailureResponse;
   const retryMethods: ReadonlySet<string> = new Set(

@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { z } from "zod";
+import * as z from "zod/mini";
 import { type Clock, systemClock } from "./clock.ts";
 import { defaultsFor } from "./config.ts";
 import { TimeoutError } from "./errors.ts";
@@ -29,7 +29,7 @@ import {
 import { fuse, type FusablePolicy, type FusedCall, type Stage } from "./internal/fused.ts";
 import { type Deadline, type DeadlineQueue, deadlineQueueFor, DONE } from "./internal/deadline_queue.ts";
 import type { ExecutionContext, Operation } from "./policy.ts";
-import { clock as clockSchema, durationMs, name, oneOf, validate } from "./validation.ts";
+import { clock as clockSchema, durationMs, lazy, name, oneOf, validate } from "./validation.ts";
 
 /**
  * What a timeout does at its deadline. Both abort the operation's signal.
@@ -66,13 +66,17 @@ export interface TimeoutEvents {
   timeout: { readonly timeoutMs: number };
 }
 
-const timeoutMsSchema = durationMs(0, true);
+// Schemas are built on first use, not at import.
+const timeoutMsSchema = lazy(() => durationMs(0, true));
+const strategySchema = lazy(() => oneOf(["cooperative", "aggressive"]));
 
-const optionsSchema = z.strictObject({
-  timeoutMs: timeoutMsSchema,
-  strategy: oneOf(["cooperative", "aggressive"]),
-  clock: clockSchema(),
-});
+const optionsSchema = lazy(() =>
+  z.strictObject({
+    timeoutMs: timeoutMsSchema(),
+    strategy: strategySchema(),
+    clock: clockSchema(),
+  })
+);
 
 /** What every call of one policy shares, built once per policy. */
 interface TimeoutShared {
@@ -231,7 +235,7 @@ export class TimeoutPolicy implements LayeredPolicy, FusablePolicy {
 
   constructor(options: TimeoutOptions = {}) {
     this.options = Object.freeze(
-      validate("TimeoutPolicy", optionsSchema, {
+      validate("TimeoutPolicy", optionsSchema(), {
         ...defaultsFor("timeout"),
         clock: systemClock,
         ...options,
@@ -348,13 +352,15 @@ export interface TimeoutManagerOptions {
   clock?: Clock;
 }
 
-const managerSchema = z.strictObject({
-  defaultMs: timeoutMsSchema,
-  strategy: oneOf(["cooperative", "aggressive"]),
-  clock: clockSchema(),
-});
+const managerSchema = lazy(() =>
+  z.strictObject({
+    defaultMs: timeoutMsSchema(),
+    strategy: strategySchema(),
+    clock: clockSchema(),
+  })
+);
 
-const configureSchema = z.strictObject({ operation: name(), ms: timeoutMsSchema });
+const configureSchema = lazy(() => z.strictObject({ operation: name(), ms: timeoutMsSchema() }));
 
 /**
  * Named timeouts: one default, overridden per operation name, as in the
@@ -379,7 +385,7 @@ export class TimeoutManager {
 
   constructor(options: TimeoutManagerOptions = {}) {
     const timeoutDefaults = defaultsFor("timeout");
-    const resolved = validate("TimeoutManager", managerSchema, {
+    const resolved = validate("TimeoutManager", managerSchema(), {
       defaultMs: timeoutDefaults.timeoutMs,
       strategy: timeoutDefaults.strategy,
       clock: systemClock,
@@ -397,7 +403,7 @@ export class TimeoutManager {
 
   /** Sets the timeout of `operation` to `ms` (`> 0`, else {@link ConfigError}). */
   configure(operation: string, ms: number): void {
-    validate("TimeoutManager.configure", configureSchema, { operation, ms });
+    validate("TimeoutManager.configure", configureSchema(), { operation, ms });
     this.#policies.set(operation, this.#policy(ms));
   }
 

@@ -3,61 +3,84 @@
  * phrase, and one function that turns zod's issues into a {@link ConfigError}.
  * Validation runs once, at construction; never on a hot path.
  *
+ * The schemas are `zod/mini` ones, which a bundler tree-shakes down to the
+ * few checks used (classic `zod` costs ~90 KB gzipped in every bundle). A
+ * module builds its schemas with {@link lazy} on first use, never at import:
+ * importing the package costs no schema construction.
+ *
  * @module
  */
-import { z } from "zod";
+import * as z from "zod/mini";
 import type { Clock } from "./clock.ts";
 import { ConfigError, type ConfigIssue } from "./errors.ts";
 
+/** Any zod/mini schema. */
+export type Schema<T = unknown> = z.ZodMiniType<T>;
+
+/** An object schema's fields, for schemas built from shared parts. */
+export type Shape = Record<string, z.ZodMiniType>;
+
+/**
+ * `build()` on the first call, the same value on every later one: schemas
+ * built on first construction rather than at import time.
+ */
+export function lazy<T>(build: () => T): () => T {
+  let value: T | undefined;
+  return () => (value ??= build());
+}
+
 /** A finite integer in `[min, max]`. */
-export function integer(min: number, max: number = Number.MAX_SAFE_INTEGER): z.ZodNumber {
+export function integer(min: number, max: number = Number.MAX_SAFE_INTEGER): z.ZodMiniType<number> {
   const allowed = max === Number.MAX_SAFE_INTEGER
     ? `an integer >= ${min}`
     : `an integer from ${min} to ${max}`;
-  return z.number({ error: allowed }).int({ error: allowed }).min(min, { error: allowed }).max(max, {
-    error: allowed,
-  });
+  return z.int({ error: allowed }).check(z.minimum(min, { error: allowed }), z.maximum(max, { error: allowed }));
 }
 
 /** A finite number of milliseconds, `>= min` (or `> min` when `exclusive`). */
-export function durationMs(min = 0, exclusive = false): z.ZodNumber {
+export function durationMs(min = 0, exclusive = false): z.ZodMiniType<number> {
   const allowed = `a finite number of milliseconds ${exclusive ? ">" : ">="} ${min}`;
-  const base = z.number({ error: allowed });
-  return exclusive ? base.gt(min, { error: allowed }) : base.min(min, { error: allowed });
+  return z.number({ error: allowed }).check(exclusive ? z.gt(min, { error: allowed }) : z.minimum(min, { error: allowed }));
 }
 
 /** A finite number `> min` (or `>= min` when `inclusive`). */
-export function positiveNumber(min = 0, inclusive = false): z.ZodNumber {
+export function positiveNumber(min = 0, inclusive = false): z.ZodMiniType<number> {
   const allowed = `a finite number ${inclusive ? ">=" : ">"} ${min}`;
-  const base = z.number({ error: allowed });
-  return inclusive ? base.min(min, { error: allowed }) : base.gt(min, { error: allowed });
+  return z.number({ error: allowed }).check(inclusive ? z.minimum(min, { error: allowed }) : z.gt(min, { error: allowed }));
 }
 
 /** A fraction in `(0, 1]` (or `[0, 1]` when `allowZero`). */
-export function fraction(allowZero = false): z.ZodNumber {
+export function fraction(allowZero = false): z.ZodMiniType<number> {
   const allowed = allowZero ? "a number from 0 to 1" : "a number greater than 0 and at most 1";
-  const base = z.number({ error: allowed }).max(1, { error: allowed });
-  return allowZero ? base.min(0, { error: allowed }) : base.gt(0, { error: allowed });
+  return z.number({ error: allowed }).check(
+    z.maximum(1, { error: allowed }),
+    allowZero ? z.minimum(0, { error: allowed }) : z.gt(0, { error: allowed }),
+  );
 }
 
 /** One of the given string literals. */
-export function oneOf<const T extends readonly [string, ...string[]]>(values: T): z.ZodEnum<{ [K in T[number]]: K }> {
+export function oneOf<const T extends readonly [string, ...string[]]>(values: T): z.ZodMiniType<T[number]> {
   const allowed = `one of ${values.map((v) => JSON.stringify(v)).join(", ")}`;
-  return z.enum(values, { error: allowed }) as unknown as z.ZodEnum<{ [K in T[number]]: K }>;
+  return z.enum(values, { error: allowed }) as unknown as z.ZodMiniType<T[number]>;
 }
 
 /** Any function. The type parameter only shapes the parsed output. */
-export function func<F extends (...args: never[]) => unknown>(): z.ZodType<F> {
+export function func<F extends (...args: never[]) => unknown>(): z.ZodMiniType<F> {
   return z.custom<F>((value) => typeof value === "function", { error: "a function" });
 }
 
 /** A non-empty string. */
-export function name(): z.ZodString {
-  return z.string({ error: "a non-empty string" }).min(1, { error: "a non-empty string" });
+export function name(): z.ZodMiniType<string> {
+  return z.string({ error: "a non-empty string" }).check(z.minLength(1, { error: "a non-empty string" }));
+}
+
+/** A boolean. */
+export function boolean(): z.ZodMiniType<boolean> {
+  return z.boolean({ error: "a boolean" });
 }
 
 /** An object with the {@link Clock} methods. */
-export function clock(): z.ZodType<Clock> {
+export function clock(): z.ZodMiniType<Clock> {
   return z.custom<Clock>(
     (value) =>
       typeof value === "object" && value !== null &&
@@ -70,7 +93,7 @@ export function clock(): z.ZodType<Clock> {
 }
 
 /** An `AbortSignal` (checked by shape, so signals from any realm pass). */
-export function abortSignal(): z.ZodType<AbortSignal> {
+export function abortSignal(): z.ZodMiniType<AbortSignal> {
   return z.custom<AbortSignal>(
     (value) =>
       typeof value === "object" && value !== null &&
@@ -81,8 +104,8 @@ export function abortSignal(): z.ZodType<AbortSignal> {
 }
 
 /** A list of error classes (constructors). */
-export function errorClasses(): z.ZodType<ReadonlyArray<abstract new (...args: never[]) => unknown>> {
-  return z.array(func<never>(), { error: "an array of error classes" }) as unknown as z.ZodType<
+export function errorClasses(): z.ZodMiniType<ReadonlyArray<abstract new (...args: never[]) => unknown>> {
+  return z.array(func<never>(), { error: "an array of error classes" }) as unknown as z.ZodMiniType<
     ReadonlyArray<abstract new (...args: never[]) => unknown>
   >;
 }
@@ -128,22 +151,31 @@ function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
   return value;
 }
 
-function knownKeysAt(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
-  let current: z.ZodType | undefined = schema;
-  for (const key of path) {
-    const shape: Record<string, z.ZodType> | undefined = (current as z.ZodObject | undefined)?.shape;
-    current = shape?.[String(key)];
-    while (current instanceof z.ZodOptional || current instanceof z.ZodDefault) {
-      current = current.unwrap() as z.ZodType;
+/** The definition zod keeps on every schema, classic or mini: enough to walk an object's fields. */
+interface Def {
+  readonly type: string;
+  readonly shape?: Record<string, { readonly _zod: { readonly def: Def } }>;
+  readonly innerType?: { readonly _zod: { readonly def: Def } };
+}
+
+function knownKeysAt(schema: Schema, path: readonly PropertyKey[]): string[] {
+  let current: Def | undefined = (schema as unknown as { _zod: { def: Def } })._zod.def;
+  const unwrap = (): void => {
+    while (current?.innerType !== undefined && (current.type === "optional" || current.type === "default")) {
+      current = current.innerType._zod.def;
     }
+  };
+  unwrap();
+  for (const key of path) {
+    current = current?.shape?.[String(key)]?._zod.def;
+    unwrap();
   }
-  const shape = (current as z.ZodObject | undefined)?.shape;
-  return shape ? Object.keys(shape) : [];
+  return current?.shape ? Object.keys(current.shape) : [];
 }
 
 /** Converts zod issues to {@link ConfigIssue}s, one per bad field. */
 export function toConfigIssues(
-  schema: z.ZodType,
+  schema: Schema,
   input: unknown,
   issues: readonly z.core.$ZodIssue[],
   prefix = "",
@@ -181,7 +213,7 @@ export function toConfigIssues(
  * Parses `input` with `schema`; on failure throws a {@link ConfigError} that
  * names every bad field of `target`.
  */
-export function validate<S extends z.ZodType>(target: string, schema: S, input: unknown): z.output<S> {
+export function validate<S extends Schema>(target: string, schema: S, input: unknown): z.output<S> {
   const result = schema.safeParse(input);
   if (result.success) return result.data;
   throw new ConfigError(target, toConfigIssues(schema, input, result.error.issues));

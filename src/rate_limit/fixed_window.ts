@@ -10,12 +10,14 @@
  *
  * @module
  */
-import { z } from "zod";
-import { validate } from "../validation.ts";
+import * as z from "zod/mini";
+import { lazy, validate } from "../validation.ts";
 import type { RateLimitAlgorithm } from "./algorithm.ts";
 import { AlgorithmLimiter, type LimiterOptions } from "./limiter.ts";
-import { limiterShape, positiveWait, windowShape } from "./options.ts";
+import { limiterShape, positiveWait, windowSchema, windowShape } from "./options.ts";
 import type { WindowOptions } from "./sliding_window.ts";
+
+const limiterSchema = lazy(() => z.strictObject({ ...windowShape(), ...limiterShape() }));
 
 /** Plain, serializable fixed-window state. */
 export interface FixedWindowState {
@@ -44,7 +46,7 @@ export class FixedWindow implements RateLimitAlgorithm<FixedWindowState> {
   readonly windowMs: number;
 
   constructor(options: WindowOptions) {
-    const { limit, windowMs } = validate("FixedWindow", z.strictObject(windowShape), options);
+    const { limit, windowMs } = validate("FixedWindow", windowSchema(), options);
     this.limit = limit;
     this.windowMs = windowMs;
   }
@@ -107,7 +109,7 @@ export class FixedWindowLimiter extends AlgorithmLimiter<FixedWindowState> {
   declare readonly algorithm: FixedWindow;
 
   constructor(options: FixedWindowLimiterOptions) {
-    validate("FixedWindowLimiter", z.strictObject({ ...windowShape, ...limiterShape }), options);
+    validate("FixedWindowLimiter", limiterSchema(), options);
     const { name, clock, ...window } = options;
     super(new FixedWindow(window), { name, clock });
   }

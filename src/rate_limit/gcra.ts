@@ -15,12 +15,14 @@
  *
  * @module
  */
-import { z } from "zod";
-import { validate } from "../validation.ts";
+import * as z from "zod/mini";
+import { lazy, validate } from "../validation.ts";
 import type { RateLimitAlgorithm } from "./algorithm.ts";
 import { AlgorithmLimiter, type LimiterOptions } from "./limiter.ts";
 import { bucketParams, bucketShape, limiterShape, positiveWait } from "./options.ts";
 import type { BucketOptions } from "./token_bucket.ts";
+
+const limiterSchema = lazy(() => z.strictObject({ ...bucketShape(), ...limiterShape() }));
 
 /** Relative rounding forgiven when comparing positions: a few ulps. */
 const ROUNDING = 4 * Number.EPSILON;
@@ -135,7 +137,7 @@ export class GcraLimiter extends AlgorithmLimiter<GcraState> {
   declare readonly algorithm: Gcra;
 
   constructor(options: GcraLimiterOptions = {}) {
-    validate("GcraLimiter", z.strictObject({ ...bucketShape, ...limiterShape }), options);
+    validate("GcraLimiter", limiterSchema(), options);
     const { name, clock, ...bucket } = options;
     super(new Gcra(bucket), { name, clock });
   }

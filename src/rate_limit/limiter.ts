@@ -8,15 +8,17 @@
  *
  * @module
  */
-import { z } from "zod";
+import * as z from "zod/mini";
 import { type Clock, systemClock } from "../clock.ts";
 import { RateLimitExceededError } from "../errors.ts";
 import { contextFor, type Operation, type Policy } from "../policy.ts";
-import { validate } from "../validation.ts";
+import { lazy, validate } from "../validation.ts";
 import type { RateLimitAlgorithm, RateLimitDecision } from "./algorithm.ts";
 import { type Cell, type CellContext, decideOn, take, tryTake, waitFor } from "./cell.ts";
 import { checkCost, limiterShape } from "./options.ts";
 import type { Counters } from "./waiters.ts";
+
+const limiterSchema = lazy(() => z.strictObject(limiterShape()));
 
 /** Options of {@link Limiter.acquire}. */
 export interface AcquireOptions {
@@ -110,7 +112,7 @@ export class AlgorithmLimiter<S extends object> implements Limiter {
   readonly #counters: Counters = { acquired: 0, rejected: 0, waitedMs: 0 };
 
   constructor(algorithm: RateLimitAlgorithm<S>, options: LimiterOptions = {}) {
-    const parsed = validate("AlgorithmLimiter", z.strictObject(limiterShape), options);
+    const parsed = validate("AlgorithmLimiter", limiterSchema(), options);
     this.algorithm = algorithm;
     this.name = parsed.name ?? algorithm.kind;
     this.#clock = parsed.clock ?? systemClock;

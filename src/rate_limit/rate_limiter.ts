@@ -4,9 +4,10 @@
  *
  * @module
  */
-import { z } from "zod";
+import * as z from "zod/mini";
 import { RateLimitExceededError } from "../errors.ts";
-import { durationMs, validate } from "../validation.ts";
+import { badOptions, throwIf } from "../internal/arguments.ts";
+import { boolean, durationMs, lazy, validate } from "../validation.ts";
 import type { LimiterOptions } from "./limiter.ts";
 import { bucketShape, limiterShape } from "./options.ts";
 import { type BucketOptions, RateLimiter } from "./token_bucket.ts";
@@ -29,12 +30,14 @@ export type RateLimited<A extends unknown[], R> = ((...args: A) => Promise<Await
   readonly limiter: RateLimiter;
 };
 
-const decoratorSchema = z.strictObject({
-  ...bucketShape,
-  ...limiterShape,
-  blocking: z.boolean({ error: "a boolean" }).optional(),
-  timeoutMs: durationMs(0).optional(),
-});
+const decoratorSchema = lazy(() =>
+  z.strictObject({
+    ...bucketShape(),
+    ...limiterShape(),
+    blocking: z.optional(boolean()),
+    timeoutMs: z.optional(durationMs(0)),
+  })
+);
 
 function wrap<A extends unknown[], R>(fn: (...args: A) => R, options: RateLimiterDecoratorOptions): RateLimited<A, R> {
   if (typeof fn !== "function") throw new TypeError(`rateLimiter() needs a function: current value is ${String(fn)}`);
@@ -96,10 +99,12 @@ export function rateLimiter<A extends unknown[], R>(
   options: RateLimiterDecoratorOptions = {},
 ): RateLimited<A, R> | (<A2 extends unknown[], R2>(fn: (...args: A2) => R2) => RateLimited<A2, R2>) {
   if (typeof fnOrOptions === "function") {
-    validate("rateLimiter()", decoratorSchema, options);
+    throwIf(badOptions("rateLimiter", options));
+    validate("rateLimiter()", decoratorSchema(), options);
     return wrap(fnOrOptions, options);
   }
+  throwIf(badOptions("rateLimiter", fnOrOptions));
   const shared = fnOrOptions ?? {};
-  validate("rateLimiter()", decoratorSchema, shared);
+  validate("rateLimiter()", decoratorSchema(), shared);
   return <A2 extends unknown[], R2>(fn: (...args: A2) => R2) => wrap(fn, shared);
 }

@@ -14,11 +14,13 @@
  *
  * @module
  */
-import { z } from "zod";
-import { validate } from "../validation.ts";
+import * as z from "zod/mini";
+import { boolean, lazy, validate } from "../validation.ts";
 import type { RateLimitAlgorithm } from "./algorithm.ts";
 import { AlgorithmLimiter, type LimiterOptions } from "./limiter.ts";
-import { limiterShape, positiveWait, windowShape } from "./options.ts";
+import { limiterShape, positiveWait, windowSchema, windowShape } from "./options.ts";
+
+const limiterSchema = lazy(() => z.strictObject({ ...windowShape(), ...limiterShape(), approximate: z.optional(boolean()) }));
 
 /** Options of the window-based algorithms. */
 export interface WindowOptions {
@@ -59,7 +61,7 @@ export class SlidingWindowLog implements RateLimitAlgorithm<SlidingWindowLogStat
   readonly windowMs: number;
 
   constructor(options: WindowOptions) {
-    const { limit, windowMs } = validate("SlidingWindowLog", z.strictObject(windowShape), options);
+    const { limit, windowMs } = validate("SlidingWindowLog", windowSchema(), options);
     this.limit = limit;
     this.windowMs = windowMs;
   }
@@ -170,7 +172,7 @@ export class SlidingWindowCounter implements RateLimitAlgorithm<SlidingWindowCou
   readonly windowMs: number;
 
   constructor(options: WindowOptions) {
-    const { limit, windowMs } = validate("SlidingWindowCounter", z.strictObject(windowShape), options);
+    const { limit, windowMs } = validate("SlidingWindowCounter", windowSchema(), options);
     this.limit = limit;
     this.windowMs = windowMs;
   }
@@ -282,11 +284,7 @@ export class SlidingWindowLimiter extends AlgorithmLimiter<SlidingWindowLogState
   declare readonly algorithm: SlidingWindowLog | SlidingWindowCounter;
 
   constructor(options: SlidingWindowLimiterOptions) {
-    validate(
-      "SlidingWindowLimiter",
-      z.strictObject({ ...windowShape, ...limiterShape, approximate: z.boolean({ error: "a boolean" }).optional() }),
-      options,
-    );
+    validate("SlidingWindowLimiter", limiterSchema(), options);
     const { name, clock, approximate, ...window } = options;
     super(approximate ? new SlidingWindowCounter(window) : new SlidingWindowLog(window), { name, clock });
   }

@@ -6,10 +6,10 @@
  *
  * @module
  */
-import { z } from "zod";
+import * as z from "zod/mini";
 import { ConfigError } from "../errors.ts";
 import { contextFor, type Operation, type Policy } from "../policy.ts";
-import { durationMs, integer, oneOf, positiveNumber, validate } from "../validation.ts";
+import { durationMs, integer, lazy, oneOf, positiveNumber, validate } from "../validation.ts";
 import type { AcquireOptions, Limiter, LimiterOptions } from "./limiter.ts";
 import { limiterShape } from "./options.ts";
 import { SlidingWindowLimiter } from "./sliding_window.ts";
@@ -39,13 +39,15 @@ export interface ThrottleStats {
   readonly totalWaitMs: number;
 }
 
-const throttlerSchema = z.strictObject({
-  calls: integer(1),
-  periodMs: durationMs(0, true),
-  burst: positiveNumber(1, true).optional(),
-  strategy: oneOf(["token-bucket", "sliding-window"]).optional(),
-  ...limiterShape,
-});
+const throttlerSchema = lazy(() =>
+  z.strictObject({
+    calls: integer(1),
+    periodMs: durationMs(0, true),
+    burst: z.optional(positiveNumber(1, true)),
+    strategy: z.optional(oneOf(["token-bucket", "sliding-window"])),
+    ...limiterShape(),
+  })
+);
 
 const statsOf = new WeakMap<object, Throttler>();
 
@@ -72,7 +74,7 @@ export class Throttler implements Policy, Disposable {
   readonly limiter: Limiter;
 
   constructor(options: ThrottlerOptions) {
-    const parsed = validate("Throttler", throttlerSchema, options);
+    const parsed = validate("Throttler", throttlerSchema(), options);
     const strategy = parsed.strategy ?? "token-bucket";
     const { name, clock } = parsed;
     if (strategy === "sliding-window") {

@@ -15,11 +15,13 @@
  *
  * @module
  */
-import { z } from "zod";
-import { validate } from "../validation.ts";
+import * as z from "zod/mini";
+import { lazy, validate } from "../validation.ts";
 import type { RateLimitAlgorithm } from "./algorithm.ts";
 import { AlgorithmLimiter, type LimiterOptions } from "./limiter.ts";
 import { bucketParams, bucketShape, limiterShape, positiveWait } from "./options.ts";
+
+const limiterSchema = lazy(() => z.strictObject({ ...bucketShape(), ...limiterShape() }));
 
 /** Options of a rate-based algorithm (token bucket, GCRA). */
 export interface BucketOptions {
@@ -147,7 +149,7 @@ export class RateLimiter extends AlgorithmLimiter<TokenBucketState> {
   declare readonly algorithm: TokenBucket;
 
   constructor(options: RateLimiterOptions = {}) {
-    validate("RateLimiter", z.strictObject({ ...bucketShape, ...limiterShape }), options);
+    validate("RateLimiter", limiterSchema(), options);
     const { name, clock, ...bucket } = options;
     super(new TokenBucket(bucket), { name, clock });
   }
