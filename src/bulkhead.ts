@@ -64,7 +64,7 @@ export interface BulkheadEvents {
 }
 
 /** Built on the first construction, not at import. */
-const optionsSchema = lazy(() =>
+const optionsSchema = /* @__PURE__ */ lazy(() =>
   z.strictObject({
     maxConcurrent: integer(1),
     maxQueue: integer(0),

@@ -11,7 +11,7 @@ import { ChaosFaultError } from "./errors.ts";
 import { Emitter, type Listener, type Unsubscribe } from "./events.ts";
 import { type ContextualPolicy, executeIn, invoke, runInContext, wrapIn } from "./internal/context.ts";
 import type { ExecutionContext, Operation } from "./policy.ts";
-import { clock as clockSchema, durationMs, fraction, func, lazy, validate } from "./validation.ts";
+import { clock as clockSchema, durationMs, fraction, func, lazy, satisfying, validate } from "./validation.ts";
 
 /** Options of {@link chaos}. */
 export interface ChaosOptions {
@@ -54,7 +54,7 @@ export interface ChaosEvents {
 }
 
 /** Built on the first construction, not at import. */
-const optionsSchema = lazy(() =>
+const optionsSchema = /* @__PURE__ */ lazy(() =>
   z.strictObject({
     faultRate: fraction(true),
     fault: z.custom<Error | (() => unknown)>(
@@ -63,7 +63,10 @@ const optionsSchema = lazy(() =>
     ),
     latencyMs: durationMs(0),
     latencyRate: fraction(true),
-    enabled: z.union([z.boolean(), func<() => boolean>()], { error: "a boolean or a function returning one" }),
+    enabled: satisfying<boolean | (() => boolean)>(
+      (value) => typeof value === "boolean" || typeof value === "function",
+      "a boolean or a function returning one",
+    ),
     random: func<() => number>(),
     clock: clockSchema(),
   })

@@ -37,6 +37,7 @@ import {
   lazy,
   name,
   oneOf,
+  satisfying,
   toConfigIssues,
 } from "./validation.ts";
 
@@ -236,7 +237,7 @@ export type GuardedFunction<A extends unknown[], R, F = never> =
 const STATES = ["closed", "open", "half-open", "forced-open", "disabled"] as const;
 
 /** Built on the first construction, not at import. */
-const optionsSchema = lazy(() =>
+const optionsSchema = /* @__PURE__ */ lazy(() =>
   z.strictObject({
     name: z.optional(name()),
     maxFailures: integer(1),
@@ -264,10 +265,10 @@ const optionsSchema = lazy(() =>
     fallback: z.optional(func<(error: CircuitOpenError) => unknown>()),
     clock: z.optional(clock()),
     initialState: z.optional(z.object({
-      version: z.literal(1, { error: "1" }),
-      name: z.string({ error: "a string" }),
+      version: satisfying<1>((value) => value === 1, "1"),
+      name: satisfying<string>((value) => typeof value === "string", "a string"),
       state: oneOf(STATES),
-      openedAt: z.nullable(z.number({ error: "epoch ms or null" })),
+      openedAt: satisfying<number | null>((value) => value === null || Number.isFinite(value), "epoch ms or null"),
       failureCount: integer(0),
       probeSuccesses: integer(0),
     }, { error: "a snapshot from CircuitBreaker.toJSON()" })),

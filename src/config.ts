@@ -82,7 +82,7 @@ function buildSchema() {
 }
 
 /** Built on the first `configure()`, not at import. */
-const schema = lazy(buildSchema);
+const schema = /* @__PURE__ */ lazy(buildSchema);
 
 /**
  * Process-wide defaults, one section per component. Every field optional.

@@ -6,7 +6,7 @@
 import * as z from "zod/mini";
 import { invoke, parentFor } from "./internal/context.ts";
 import type { Operation } from "./policy.ts";
-import { abortSignal, errorClasses, func, lazy, validate } from "./validation.ts";
+import { abortSignal, lazy, satisfying, validate } from "./validation.ts";
 
 /** Which errors a fallback handles: a list of error classes, or a predicate. */
 export type FallbackOn =
@@ -26,11 +26,14 @@ export interface FallbackOptions {
 }
 
 /** Built on first use, not at import. */
-const optionsSchema = lazy(() =>
+const optionsSchema = /* @__PURE__ */ lazy(() =>
   z.strictObject({
-    on: z.optional(z.union([errorClasses(), func<(error: unknown) => boolean>()], {
-      error: "an array of error classes or a function (error) => boolean",
-    })),
+    on: z.optional(satisfying<FallbackOn>(
+      (value) =>
+        typeof value === "function" ||
+        (Array.isArray(value) && value.every((errorClass) => typeof errorClass === "function")),
+      "an array of error classes or a function (error) => boolean",
+    )),
     signal: z.optional(abortSignal()),
   })
 );

@@ -33,7 +33,7 @@ function isPolicy(value: unknown): value is Policy {
 }
 
 /** Built on the first construction, not at import. */
-const policiesSchema = lazy(() =>
+const policiesSchema = /* @__PURE__ */ lazy(() =>
   z.array(z.custom<Policy>(isPolicy, { error: "a policy (an object with an execute(fn, signal) method)" }), {
     error: "an array of policies",
   })

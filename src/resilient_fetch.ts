@@ -22,7 +22,7 @@ import { Pipeline } from "./pipeline.ts";
 import type { ExecutionContext, Policy } from "./policy.ts";
 import { type RetryOptions, RetryPolicy } from "./retry.ts";
 import { TimeoutPolicy } from "./timeout.ts";
-import { clock as clockSchema, durationMs, func, lazy, validate } from "./validation.ts";
+import { clock as clockSchema, durationMs, func, isPlainObject, lazy, satisfying, validate } from "./validation.ts";
 
 /** `fetch`'s signature. */
 export type FetchFunction = (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>;
@@ -85,27 +85,29 @@ export function isFailureResponse(response: Response): boolean {
 }
 
 /** Built on the first call, not at import. */
-const optionsSchema = lazy(() =>
+const optionsSchema = /* @__PURE__ */ lazy(() =>
   z.strictObject({
     fetch: z.optional(func<FetchFunction>()),
-    retry: z.optional(z.union([z.literal(false), z.record(z.string(), z.unknown())], {
-      error: "retry options (an object) or false",
-    })),
-    retryMethods: z.optional(z.array(z.string({ error: "an HTTP method name" }), {
+    retry: z.optional(satisfying<false | Record<string, unknown>>(
+      (value) => value === false || isPlainObject(value),
+      "retry options (an object) or false",
+    )),
+    retryMethods: z.optional(z.array(satisfying<string>((value) => typeof value === "string", "an HTTP method name"), {
       error: "an array of HTTP method names",
     })),
     attemptTimeoutMs: z.optional(durationMs(0, true)),
     timeoutMs: z.optional(durationMs(0, true)),
-    circuitBreaker: z.optional(z.union([z.literal(false), z.record(z.string(), z.unknown())], {
-      error: "circuit breaker options (an object) or false",
-    })),
+    circuitBreaker: z.optional(satisfying<false | Record<string, unknown>>(
+      (value) => value === false || isPlainObject(value),
+      "circuit breaker options (an object) or false",
+    )),
     registry: z.optional(z.custom<CircuitBreakerRegistry>((value) => value instanceof CircuitBreakerRegistry, {
       error: "a CircuitBreakerRegistry",
     })),
-    bulkhead: z.optional(z.union([
-      z.custom<Bulkhead>((value) => value instanceof Bulkhead),
-      z.record(z.string(), z.unknown()),
-    ], { error: "a Bulkhead or bulkhead options" })),
+    bulkhead: z.optional(satisfying<Bulkhead | Record<string, unknown>>(
+      (value) => value instanceof Bulkhead || isPlainObject(value),
+      "a Bulkhead or bulkhead options",
+    )),
     isFailureResponse: z.optional(func<(response: Response) => boolean>()),
     clock: z.optional(clockSchema()),
   })

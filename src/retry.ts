@@ -36,6 +36,7 @@ import {
   lazy,
   oneOf,
   positiveNumber,
+  satisfying,
   validate,
 } from "./validation.ts";
 
@@ -118,12 +119,13 @@ export interface RetryEvents {
 }
 
 /** Built on the first construction, not at import. */
-const optionsSchema = lazy(() =>
+const optionsSchema = /* @__PURE__ */ lazy(() =>
   z.strictObject({
     maxAttempts: integer(1),
-    backoff: z.union([oneOf(["constant", "linear", "exponential"]), func<BackoffFunction>()], {
-      error: 'one of "constant", "linear", "exponential", or a function',
-    }),
+    backoff: satisfying<BackoffKind | BackoffFunction>(
+      (value) => typeof value === "function" || ["constant", "linear", "exponential"].includes(value as BackoffKind),
+      'one of "constant", "linear", "exponential", or a function',
+    ),
     baseDelayMs: durationMs(0),
     maxDelayMs: durationMs(0),
     maxElapsedMs: durationMs(0, true),

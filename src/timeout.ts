@@ -67,10 +67,10 @@ export interface TimeoutEvents {
 }
 
 // Schemas are built on first use, not at import.
-const timeoutMsSchema = lazy(() => durationMs(0, true));
-const strategySchema = lazy(() => oneOf(["cooperative", "aggressive"]));
+const timeoutMsSchema = /* @__PURE__ */ lazy(() => durationMs(0, true));
+const strategySchema = /* @__PURE__ */ lazy(() => oneOf(["cooperative", "aggressive"]));
 
-const optionsSchema = lazy(() =>
+const optionsSchema = /* @__PURE__ */ lazy(() =>
   z.strictObject({
     timeoutMs: timeoutMsSchema(),
     strategy: strategySchema(),
@@ -352,7 +352,7 @@ export interface TimeoutManagerOptions {
   clock?: Clock;
 }
 
-const managerSchema = lazy(() =>
+const managerSchema = /* @__PURE__ */ lazy(() =>
   z.strictObject({
     defaultMs: timeoutMsSchema(),
     strategy: strategySchema(),
@@ -360,7 +360,7 @@ const managerSchema = lazy(() =>
   })
 );
 
-const configureSchema = lazy(() => z.strictObject({ operation: name(), ms: timeoutMsSchema() }));
+const configureSchema = /* @__PURE__ */ lazy(() => z.strictObject({ operation: name(), ms: timeoutMsSchema() }));
 
 /**
  * Named timeouts: one default, overridden per operation name, as in the

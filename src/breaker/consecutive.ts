@@ -15,7 +15,7 @@ export interface ConsecutiveStrategyOptions {
   failures?: number;
 }
 
-const schema = lazy(() =>
+const schema = /* @__PURE__ */ lazy(() =>
   z.strictObject({
     maxFailures: integer(1),
     failures: z.optional(integer(0)),

@@ -14,7 +14,7 @@ export interface CountWindowStrategyOptions extends RateRuleOptions {
   windowSize: number;
 }
 
-const schema = lazy(() => z.strictObject({ windowSize: integer(1, 1_000_000), ...rateRuleShape() }));
+const schema = /* @__PURE__ */ lazy(() => z.strictObject({ windowSize: integer(1, 1_000_000), ...rateRuleShape() }));
 
 const FAILED = 1;
 const SLOW = 2;

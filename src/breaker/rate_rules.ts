@@ -34,7 +34,7 @@ export interface RateRuleOptions {
 }
 
 /** zod shape of {@link RateRuleOptions}. */
-export const rateRuleShape = lazy(() => ({
+export const rateRuleShape = /* @__PURE__ */ lazy(() => ({
   failureRateThreshold: z.optional(fraction()),
   minimumThroughput: z.optional(integer(1)),
   slowCallRateThreshold: z.optional(fraction()),

@@ -20,7 +20,7 @@ export interface TimeWindowStrategyOptions extends RateRuleOptions {
   windowBuckets?: number;
 }
 
-const schema = lazy(() =>
+const schema = /* @__PURE__ */ lazy(() =>
   z.strictObject({
     windowMs: durationMs(0, true),
     windowBuckets: z.optional(integer(1, 1_000)),

@@ -17,7 +17,7 @@ import { AlgorithmLimiter, type LimiterOptions } from "./limiter.ts";
 import { limiterShape, positiveWait, windowSchema, windowShape } from "./options.ts";
 import type { WindowOptions } from "./sliding_window.ts";
 
-const limiterSchema = lazy(() => z.strictObject({ ...windowShape(), ...limiterShape() }));
+const limiterSchema = /* @__PURE__ */ lazy(() => z.strictObject({ ...windowShape(), ...limiterShape() }));
 
 /** Plain, serializable fixed-window state. */
 export interface FixedWindowState {

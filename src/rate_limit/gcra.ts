@@ -22,7 +22,7 @@ import { AlgorithmLimiter, type LimiterOptions } from "./limiter.ts";
 import { bucketParams, bucketShape, limiterShape, positiveWait } from "./options.ts";
 import type { BucketOptions } from "./token_bucket.ts";
 
-const limiterSchema = lazy(() => z.strictObject({ ...bucketShape(), ...limiterShape() }));
+const limiterSchema = /* @__PURE__ */ lazy(() => z.strictObject({ ...bucketShape(), ...limiterShape() }));
 
 /** Relative rounding forgiven when comparing positions: a few ulps. */
 const ROUNDING = 4 * Number.EPSILON;

@@ -18,7 +18,7 @@ import { type Cell, type CellContext, decideOn, take, tryTake, waitFor } from ".
 import { checkCost, limiterShape } from "./options.ts";
 import type { Counters } from "./waiters.ts";
 
-const limiterSchema = lazy(() => z.strictObject(limiterShape()));
+const limiterSchema = /* @__PURE__ */ lazy(() => z.strictObject(limiterShape()));
 
 /** Options of {@link Limiter.acquire}. */
 export interface AcquireOptions {

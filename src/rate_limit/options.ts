@@ -12,30 +12,30 @@ import type { AlgorithmName, RateLimitAlgorithm } from "./algorithm.ts";
 // Shapes and schemas are built on first use (see `lazy`), never at import.
 
 /** Options of the rate-based algorithms (token bucket, GCRA). */
-export const bucketShape = lazy(() => ({
+export const bucketShape = /* @__PURE__ */ lazy(() => ({
   rate: z.optional(positiveNumber()),
   perMs: z.optional(durationMs(0, true)),
   burst: z.optional(positiveNumber(1, true)),
 }));
 
 /** Options of the window-based algorithms. */
-export const windowShape = lazy(() => ({
+export const windowShape = /* @__PURE__ */ lazy(() => ({
   limit: integer(1),
   windowMs: durationMs(0, true),
 }));
 
 /** Options every in-process limiter takes. */
-export const limiterShape = lazy(() => ({
+export const limiterShape = /* @__PURE__ */ lazy(() => ({
   name: z.optional(name()),
   clock: z.optional(clock()),
 }));
 
-const algorithmName = lazy(() => oneOf(["token-bucket", "gcra", "sliding-window", "fixed-window"]));
-const algorithmField = lazy(() => z.object({ algorithm: algorithmName() }));
-const bucketSchema = lazy(() => z.strictObject(bucketShape()));
+const algorithmName = /* @__PURE__ */ lazy(() => oneOf(["token-bucket", "gcra", "sliding-window", "fixed-window"]));
+const algorithmField = /* @__PURE__ */ lazy(() => z.object({ algorithm: algorithmName() }));
+const bucketSchema = /* @__PURE__ */ lazy(() => z.strictObject(bucketShape()));
 
 /** The schema of the window-based algorithms' options. */
-export const windowSchema = lazy(() => z.strictObject(windowShape()));
+export const windowSchema = /* @__PURE__ */ lazy(() => z.strictObject(windowShape()));
 const algorithmSchemas = new Map<AlgorithmName, z.ZodMiniObject>();
 
 /**

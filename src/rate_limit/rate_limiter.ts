@@ -30,7 +30,7 @@ export type RateLimited<A extends unknown[], R> = ((...args: A) => Promise<Await
   readonly limiter: RateLimiter;
 };
 
-const decoratorSchema = lazy(() =>
+const decoratorSchema = /* @__PURE__ */ lazy(() =>
   z.strictObject({
     ...bucketShape(),
     ...limiterShape(),

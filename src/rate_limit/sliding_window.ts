@@ -20,7 +20,7 @@ import type { RateLimitAlgorithm } from "./algorithm.ts";
 import { AlgorithmLimiter, type LimiterOptions } from "./limiter.ts";
 import { limiterShape, positiveWait, windowSchema, windowShape } from "./options.ts";
 
-const limiterSchema = lazy(() => z.strictObject({ ...windowShape(), ...limiterShape(), approximate: z.optional(boolean()) }));
+const limiterSchema = /* @__PURE__ */ lazy(() => z.strictObject({ ...windowShape(), ...limiterShape(), approximate: z.optional(boolean()) }));
 
 /** Options of the window-based algorithms. */
 export interface WindowOptions {

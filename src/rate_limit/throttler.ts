@@ -39,7 +39,7 @@ export interface ThrottleStats {
   readonly totalWaitMs: number;
 }
 
-const throttlerSchema = lazy(() =>
+const throttlerSchema = /* @__PURE__ */ lazy(() =>
   z.strictObject({
     calls: integer(1),
     periodMs: durationMs(0, true),

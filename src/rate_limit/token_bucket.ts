@@ -21,7 +21,7 @@ import type { RateLimitAlgorithm } from "./algorithm.ts";
 import { AlgorithmLimiter, type LimiterOptions } from "./limiter.ts";
 import { bucketParams, bucketShape, limiterShape, positiveWait } from "./options.ts";
 
-const limiterSchema = lazy(() => z.strictObject({ ...bucketShape(), ...limiterShape() }));
+const limiterSchema = /* @__PURE__ */ lazy(() => z.strictObject({ ...bucketShape(), ...limiterShape() }));
 
 /** Options of a rate-based algorithm (token bucket, GCRA). */
 export interface BucketOptions {
