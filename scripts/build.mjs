@@ -1,13 +1,18 @@
 // `npm run build`: dist/ with ESM .js and .d.ts from tsconfig.build.json.
 //
-// tsc rewrites `./x.ts` to `./x.js` in emitted JavaScript
-// (rewriteRelativeImportExtensions) but leaves `./x.ts` in declaration files,
-// which resolve to nothing in dist/ (only .js and .d.ts ship). The post-step
-// rewrites relative `.ts` specifiers in the .d.ts files to `.js`, as tsc does
-// for the .js files.
+// zod/mini is also bundled into dist/vendor/zod_mini.js: the handful of its
+// functions the library calls, as one file. dist/*.js import "#zod-mini",
+// which package.json's "imports" maps to that file under the "node"
+// condition (Node, Bun, Deno's npm support) and to "zod/mini" itself
+// everywhere else. Importing "zod/mini" from node_modules loads a hundred-odd
+// modules (every locale among them): ~40 ms of a cold start on Node, against
+// ~6 ms for the one file. Bundlers (browser, workerd conditions) keep
+// "zod/mini", whose modules they tree-shake better than one pre-bundled file.
+// The .d.ts files name "zod/mini" for their types; the sources (what JSR and
+// Deno run) import it as is.
 import { execFileSync } from "node:child_process";
-import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -21,6 +26,10 @@ execFileSync(process.execPath, [tsc, "-p", join(root, "tsconfig.build.json")], {
 const TS_SPECIFIER = /((?:\bfrom|\bimport)\s*\(?\s*)(["'])(\.\.?\/[^"']*?)\.(m?)ts\2/g;
 
 let files = 0;
+/** The .js files that import zod/mini, and every `z.<name>` they use. */
+const zodUsers = [];
+const zodNames = new Set();
+const ZOD_IMPORT = /^import \* as z from "zod\/mini";$/m;
 const walk = (dir) => {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
@@ -30,8 +39,38 @@ const walk = (dir) => {
       const rewritten = text.replace(TS_SPECIFIER, (_, prefix, quote, base, m) => `${prefix}${quote}${base}.${m}js${quote}`);
       if (rewritten !== text) writeFileSync(path, rewritten);
       files++;
+    } else if (entry.name.endsWith(".js")) {
+      const text = readFileSync(path, "utf8");
+      if (/from "zod/.test(text) && !ZOD_IMPORT.test(text)) {
+        throw new Error(`${path}: import zod only as \`import * as z from "zod/mini"\` (the build bundles it)`);
+      }
+      if (!ZOD_IMPORT.test(text)) continue;
+      zodUsers.push(path);
+      for (const [, name] of text.matchAll(/\bz\.([A-Za-z_$][\w$]*)/g)) zodNames.add(name);
     }
   }
 };
 walk(dist);
-console.log(`built dist/ (${files} declaration files)`);
+
+const vendored = join(dist, "vendor", "zod_mini.js");
+mkdirSync(dirname(vendored), { recursive: true });
+const { build } = await import("esbuild");
+const license = readFileSync(join(root, "node_modules", "zod", "LICENSE"), "utf8").trim();
+const { version } = JSON.parse(readFileSync(join(root, "node_modules", "zod", "package.json"), "utf8"));
+await build({
+  stdin: { contents: `export { ${[...zodNames].sort().join(", ")} } from "zod/mini";`, resolveDir: root, loader: "js" },
+  bundle: true,
+  format: "esm",
+  platform: "neutral",
+  outfile: vendored,
+  banner: { js: `/*!\n * zod ${version} (https://zod.dev), the parts of zod/mini bulwark uses, bundled by scripts/build.mjs.\n *\n * ${license.replaceAll("\n", "\n * ")}\n */` },
+  logLevel: "warning",
+});
+const { imports } = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
+if (imports?.["#zod-mini"]?.node !== `./${relative(root, vendored)}` || imports["#zod-mini"].default !== "zod/mini") {
+  throw new Error(`package.json needs "imports": { "#zod-mini": { "node": "./${relative(root, vendored)}", "default": "zod/mini" } }`);
+}
+for (const path of zodUsers) {
+  writeFileSync(path, readFileSync(path, "utf8").replace(ZOD_IMPORT, `import * as z from "#zod-mini";`));
+}
+console.log(`built dist/ (${files} declaration files; zod/mini's ${zodNames.size} functions in dist/vendor/zod_mini.js)`);
