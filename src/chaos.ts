@@ -57,9 +57,9 @@ export interface ChaosEvents {
 const optionsSchema = /* @__PURE__ */ lazy(() =>
   z.strictObject({
     faultRate: fraction(true),
-    fault: z.custom<Error | (() => unknown)>(
+    fault: satisfying<Error | (() => unknown)>(
       (value) => value instanceof Error || typeof value === "function",
-      { error: "an Error or a function returning the error to throw" },
+      "an Error or a function returning the error to throw",
     ),
     latencyMs: durationMs(0),
     latencyRate: fraction(true),

@@ -21,9 +21,10 @@ import { ConsecutiveStrategy } from "./breaker/consecutive.ts";
 import { CountWindowStrategy } from "./breaker/count_window.ts";
 import { TimeWindowStrategy } from "./breaker/time_window.ts";
 import { type Clock, systemClock } from "./clock.ts";
-import { defaultsFor, getConfiguration } from "./config.ts";
+import { defaultsFor } from "./config.ts";
 import { CircuitOpenError, ConfigError, type ConfigIssue } from "./errors.ts";
 import { Emitter, type Listener, type Unsubscribe } from "./events.ts";
+import { configuredSection } from "./internal/configured.ts";
 import { runInContext } from "./internal/context.ts";
 import { fuse, SLOW, type Stage } from "./internal/fused.ts";
 import { contextFor, type ExecutionContext, type Operation } from "./policy.ts";
@@ -37,6 +38,7 @@ import {
   lazy,
   name,
   oneOf,
+  safeParse,
   satisfying,
   toConfigIssues,
 } from "./validation.ts";
@@ -254,13 +256,13 @@ const optionsSchema = /* @__PURE__ */ lazy(() =>
     minimumThroughput: integer(1),
     slowCallDurationMs: durationMs(0, true),
     slowCallRateThreshold: fraction(),
-    strategy: z.optional(z.custom<BreakerStrategy>(
+    strategy: z.optional(satisfying<BreakerStrategy>(
       (value) =>
         typeof value === "object" && value !== null &&
         typeof (value as BreakerStrategy).record === "function" &&
         typeof (value as BreakerStrategy).reset === "function" &&
         typeof (value as BreakerStrategy).failureCount === "function",
-      { error: "a BreakerStrategy (an object with record, reset and failureCount)" },
+      "a BreakerStrategy (an object with record, reset and failureCount)",
     )),
     fallback: z.optional(func<(error: CircuitOpenError) => unknown>()),
     clock: z.optional(clock()),
@@ -319,27 +321,47 @@ function crossFieldIssues(given: Record<string, unknown>): ConfigIssue[] {
   return issues;
 }
 
+const NO_ERRORS: readonly ErrorClass[] = /* @__PURE__ */ Object.freeze([]);
+
 function resolve<F>(options: CircuitBreakerOptions<F>): ResolvedCircuitBreakerOptions<F> {
   if (typeof options !== "object" || options === null) {
     throw new ConfigError("CircuitBreaker", [{ field: "(options)", value: options, allowed: "an options object" }]);
   }
   // Keys given as `undefined` fall back to the defaults rather than erase them.
-  const given: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(options)) if (value !== undefined) given[key] = value;
-  const input = { ...defaultsFor("circuitBreaker"), ...given };
+  const given = options as Record<string, unknown>;
+  const input: Record<string, unknown> = defaultsFor("circuitBreaker");
+  for (const key of Object.keys(given)) if (given[key] !== undefined) input[key] = given[key];
   const schema = optionsSchema();
-  const result = schema.safeParse(input);
+  const result = safeParse(schema, input);
   const issues = result.success ? [] : toConfigIssues(schema, input, result.error.issues);
-  const reported = new Set(issues.map((issue) => issue.field));
-  for (const issue of crossFieldIssues(given)) if (!reported.has(issue.field)) issues.push(issue);
+  const rules = crossFieldIssues(given);
+  if (rules.length > 0) {
+    const reported = new Set(issues.map((issue) => issue.field));
+    for (const issue of rules) if (!reported.has(issue.field)) issues.push(issue);
+  }
   if (issues.length > 0) throw new ConfigError("CircuitBreaker", issues);
-  const { initialState: _, ...parsed } = result.data!;
+  const parsed = result.data!;
+  // One literal of a fixed shape: cheaper to build and freeze than a spread of `parsed`.
   return Object.freeze({
-    ...parsed,
     name: parsed.name ?? "circuit-breaker",
-    excludedErrors: Object.freeze([...(parsed.excludedErrors ?? [])]),
+    maxFailures: parsed.maxFailures,
+    resetTimeoutMs: parsed.resetTimeoutMs,
+    halfOpenMaxCalls: parsed.halfOpenMaxCalls,
+    successThreshold: parsed.successThreshold,
+    excludedErrors: parsed.excludedErrors === undefined ? NO_ERRORS : Object.freeze([...parsed.excludedErrors]),
+    isFailure: parsed.isFailure,
+    isResultFailure: parsed.isResultFailure,
+    windowSize: parsed.windowSize,
+    windowMs: parsed.windowMs,
+    windowBuckets: parsed.windowBuckets,
+    failureRateThreshold: parsed.failureRateThreshold,
+    minimumThroughput: parsed.minimumThroughput,
+    slowCallDurationMs: parsed.slowCallDurationMs,
+    slowCallRateThreshold: parsed.slowCallRateThreshold,
+    strategy: parsed.strategy,
+    fallback: parsed.fallback as ((error: CircuitOpenError) => F) | undefined,
     clock: parsed.clock ?? systemClock,
-  }) as unknown as ResolvedCircuitBreakerOptions<F>;
+  });
 }
 
 function strategyFor(
@@ -348,6 +370,12 @@ function strategyFor(
   initial: CircuitBreakerSnapshot | undefined,
 ): BreakerStrategy {
   if (options.strategy !== undefined) return options.strategy;
+  if (options.windowSize === undefined && options.windowMs === undefined) {
+    return new ConsecutiveStrategy({
+      maxFailures: options.maxFailures,
+      failures: initial?.state === "closed" ? initial.failureCount : 0,
+    });
+  }
   const rules = {
     failureRateThreshold: options.failureRateThreshold,
     minimumThroughput: options.minimumThroughput,
@@ -357,16 +385,10 @@ function strategyFor(
     ...(given.maxFailures === undefined ? {} : { maxFailures: options.maxFailures }),
   };
   if (options.windowSize !== undefined) return new CountWindowStrategy({ windowSize: options.windowSize, ...rules });
-  if (options.windowMs !== undefined) {
-    return new TimeWindowStrategy({
-      windowMs: options.windowMs,
-      ...(options.windowBuckets === undefined ? {} : { windowBuckets: options.windowBuckets }),
-      ...rules,
-    });
-  }
-  return new ConsecutiveStrategy({
-    maxFailures: options.maxFailures,
-    failures: initial?.state === "closed" ? initial.failureCount : 0,
+  return new TimeWindowStrategy({
+    windowMs: options.windowMs!,
+    ...(options.windowBuckets === undefined ? {} : { windowBuckets: options.windowBuckets }),
+    ...rules,
   });
 }
 
@@ -479,9 +501,9 @@ export class CircuitBreaker<F = never> {
     const rated = resolved.windowSize !== undefined || resolved.windowMs !== undefined ||
       resolved.strategy !== undefined;
     // Two clock reads per call are paid only by those who asked for slow calls.
-    const configured = getConfiguration().circuitBreaker ?? {};
+    const configured = configuredSection("circuitBreaker");
     const slowAsked = options.slowCallDurationMs !== undefined || options.slowCallRateThreshold !== undefined ||
-      configured.slowCallDurationMs !== undefined || configured.slowCallRateThreshold !== undefined;
+      configured?.slowCallDurationMs !== undefined || configured?.slowCallRateThreshold !== undefined;
     this.#timesCalls = rated && slowAsked;
     this.#needsNow = this.#timesCalls || resolved.windowMs !== undefined || resolved.strategy !== undefined;
     this.#excludedErrors = resolved.excludedErrors;

@@ -11,6 +11,7 @@
 import * as z from "zod/mini";
 import { ConfigError } from "./errors.ts";
 import { badOptions, throwIf } from "./internal/arguments.ts";
+import { configuredDefaults, configuredSection, setConfigured } from "./internal/configured.ts";
 import {
   durationMs,
   fraction,
@@ -186,8 +187,6 @@ export const builtInDefaults: {
   watchdog: { timeoutMs: 30_000 },
 };
 
-let configured: Defaults = {};
-
 /**
  * Sets process-wide defaults for components constructed afterwards.
  * Replaces the previous `configure()` call as a whole (call with `{}` to go
@@ -206,12 +205,12 @@ let configured: Defaults = {};
 export function configure(defaults: Defaults): void {
   throwIf(badOptions("configure", defaults, "defaults"));
   const parsed = validateDefaults(defaults ?? {});
-  configured = structuredClone(parsed);
+  setConfigured(structuredClone(parsed));
 }
 
 /** The defaults set by the last {@link configure} call (a copy). */
 export function getConfiguration(): Defaults {
-  return structuredClone(configured);
+  return structuredClone(configuredDefaults());
 }
 
 /**
@@ -221,7 +220,7 @@ export function getConfiguration(): Defaults {
 export function defaultsFor<S extends DefaultsSection>(
   section: S,
 ): Required<NonNullable<Defaults[S]>> {
-  return { ...builtInDefaults[section], ...configured[section] } as unknown as Required<
+  return { ...builtInDefaults[section], ...configuredSection(section) } as unknown as Required<
     NonNullable<Defaults[S]>
   >;
 }

@@ -101,9 +101,10 @@ const optionsSchema = /* @__PURE__ */ lazy(() =>
       (value) => value === false || isPlainObject(value),
       "circuit breaker options (an object) or false",
     )),
-    registry: z.optional(z.custom<CircuitBreakerRegistry>((value) => value instanceof CircuitBreakerRegistry, {
-      error: "a CircuitBreakerRegistry",
-    })),
+    registry: z.optional(satisfying<CircuitBreakerRegistry>(
+      (value) => value instanceof CircuitBreakerRegistry,
+      "a CircuitBreakerRegistry",
+    )),
     bulkhead: z.optional(satisfying<Bulkhead | Record<string, unknown>>(
       (value) => value instanceof Bulkhead || isPlainObject(value),
       "a Bulkhead or bulkhead options",

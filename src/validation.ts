@@ -35,7 +35,7 @@ export function lazy<T>(build: () => T): () => T {
  * is all of zod a bundle needs, rather than one zod schema class per type.
  */
 export function satisfying<T>(test: (value: unknown) => boolean, allowed: string): z.ZodMiniType<T> {
-  return z.custom<T>(test, { error: allowed });
+  return withRule(z.custom<T>(test, { error: allowed }), rule(TEST, { test }));
 }
 
 /**
@@ -48,37 +48,109 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
   return prototype === null || Object.prototype.hasOwnProperty.call(prototype, "isPrototypeOf");
 }
 
+/** A test that accepts only values the schema it belongs to accepts. */
+type Predicate = (value: unknown) => boolean;
+
+/**
+ * The fast path of validation. Each helper below registers, beside its zod
+ * schema, a rule accepting exactly what the schema accepts (or less);
+ * {@link safeParse} checks the rules first and asks zod only when one says
+ * no. A constructor given valid options (nearly always) then costs a few
+ * comparisons instead of a zod parse, and a bad one still gets zod's issues:
+ * zod's verdict is the one that stands.
+ *
+ * Rules are data of one shape, read by one function ({@link passes}), rather
+ * than a closure each: a call site that sees many closures goes megamorphic,
+ * and a 19-field options object then cost half a microsecond.
+ */
+interface Rule {
+  readonly kind: typeof NUMBER | typeof FUNCTION | typeof TEST;
+  /** `undefined` passes. */
+  readonly optional: boolean;
+  readonly integer: boolean;
+  readonly min: number;
+  readonly minInclusive: boolean;
+  readonly max: number;
+  readonly test: Predicate | undefined;
+}
+
+const NUMBER = 0;
+const FUNCTION = 1;
+const TEST = 2;
+
+/** Each schema's rule; `null` for a schema with no fast path. Filled on first use. */
+const rules = new WeakMap<object, Rule | null>();
+
+function rule(
+  kind: Rule["kind"],
+  { integer = false, min = -Infinity, minInclusive = true, max = Infinity, test }: Partial<Rule> = {},
+): Rule {
+  return { kind, optional: false, integer, min, minInclusive, max, test };
+}
+
+function withRule<S extends z.ZodMiniType>(schema: S, fast: Rule): S {
+  rules.set(schema, fast);
+  return schema;
+}
+
+function passes(fast: Rule, value: unknown): boolean {
+  if (value === undefined) return fast.optional;
+  switch (fast.kind) {
+    case NUMBER:
+      return typeof value === "number" &&
+        (fast.integer ? Number.isInteger(value) : Number.isFinite(value)) &&
+        (fast.minInclusive ? value >= fast.min : value > fast.min) &&
+        value <= fast.max;
+    case FUNCTION:
+      return typeof value === "function";
+    default:
+      return fast.test!(value);
+  }
+}
+
 /** A finite integer in `[min, max]`. */
 export function integer(min: number, max: number = Number.MAX_SAFE_INTEGER): z.ZodMiniType<number> {
   const allowed = max === Number.MAX_SAFE_INTEGER
     ? `an integer >= ${min}`
     : `an integer from ${min} to ${max}`;
   // A refinement rather than z.int(): the same check, without zod's number formats in every bundle.
-  return z.number({ error: allowed }).check(
-    z.refine(Number.isInteger, { error: allowed }),
-    z.minimum(min, { error: allowed }),
-    z.maximum(max, { error: allowed }),
+  return withRule(
+    z.number({ error: allowed }).check(
+      z.refine(Number.isInteger, { error: allowed }),
+      z.minimum(min, { error: allowed }),
+      z.maximum(max, { error: allowed }),
+    ),
+    rule(NUMBER, { integer: true, min, max }),
   );
 }
 
 /** A finite number of milliseconds, `>= min` (or `> min` when `exclusive`). */
 export function durationMs(min = 0, exclusive = false): z.ZodMiniType<number> {
   const allowed = `a finite number of milliseconds ${exclusive ? ">" : ">="} ${min}`;
-  return z.number({ error: allowed }).check(exclusive ? z.gt(min, { error: allowed }) : z.minimum(min, { error: allowed }));
+  return withRule(
+    z.number({ error: allowed }).check(exclusive ? z.gt(min, { error: allowed }) : z.minimum(min, { error: allowed })),
+    rule(NUMBER, { min, minInclusive: !exclusive }),
+  );
 }
 
 /** A finite number `> min` (or `>= min` when `inclusive`). */
 export function positiveNumber(min = 0, inclusive = false): z.ZodMiniType<number> {
   const allowed = `a finite number ${inclusive ? ">=" : ">"} ${min}`;
-  return z.number({ error: allowed }).check(inclusive ? z.minimum(min, { error: allowed }) : z.gt(min, { error: allowed }));
+  return withRule(
+    z.number({ error: allowed }).check(inclusive ? z.minimum(min, { error: allowed }) : z.gt(min, { error: allowed })),
+    rule(NUMBER, { min, minInclusive: inclusive }),
+  );
 }
 
 /** A fraction in `(0, 1]` (or `[0, 1]` when `allowZero`). */
 export function fraction(allowZero = false): z.ZodMiniType<number> {
   const allowed = allowZero ? "a number from 0 to 1" : "a number greater than 0 and at most 1";
-  return z.number({ error: allowed }).check(
-    z.maximum(1, { error: allowed }),
-    allowZero ? z.minimum(0, { error: allowed }) : z.gt(0, { error: allowed }),
+  return withRule(
+    z.number({ error: allowed }).check(
+      z.maximum(1, { error: allowed }),
+      allowZero ? z.minimum(0, { error: allowed }) : z.gt(0, { error: allowed }),
+    ),
+    rule(NUMBER, { min: 0, minInclusive: allowZero, max: 1 }),
   );
 }
 
@@ -91,7 +163,7 @@ export function oneOf<const T extends readonly [string, ...string[]]>(values: T)
 
 /** Any function. The type parameter only shapes the parsed output. */
 export function func<F extends (...args: never[]) => unknown>(): z.ZodMiniType<F> {
-  return satisfying<F>((value) => typeof value === "function", "a function");
+  return withRule(z.custom<F>((value) => typeof value === "function", { error: "a function" }), rule(FUNCTION));
 }
 
 /** A non-empty string. */
@@ -106,33 +178,34 @@ export function boolean(): z.ZodMiniType<boolean> {
 
 /** An object with the {@link Clock} methods. */
 export function clock(): z.ZodMiniType<Clock> {
-  return z.custom<Clock>(
+  return satisfying<Clock>(
     (value) =>
       typeof value === "object" && value !== null &&
       typeof (value as Clock).now === "function" &&
       typeof (value as Clock).wallNow === "function" &&
       typeof (value as Clock).sleep === "function" &&
       typeof (value as Clock).schedule === "function",
-    { error: "a Clock (an object with now, wallNow, sleep and schedule)" },
+    "a Clock (an object with now, wallNow, sleep and schedule)",
   );
 }
 
 /** An `AbortSignal` (checked by shape, so signals from any realm pass). */
 export function abortSignal(): z.ZodMiniType<AbortSignal> {
-  return z.custom<AbortSignal>(
+  return satisfying<AbortSignal>(
     (value) =>
       typeof value === "object" && value !== null &&
       typeof (value as AbortSignal).aborted === "boolean" &&
       typeof (value as AbortSignal).addEventListener === "function",
-    { error: "an AbortSignal" },
+    "an AbortSignal",
   );
 }
 
 /** A list of error classes (constructors). */
 export function errorClasses(): z.ZodMiniType<ReadonlyArray<abstract new (...args: never[]) => unknown>> {
-  return z.array(func<never>(), { error: "an array of error classes" }) as unknown as z.ZodMiniType<
-    ReadonlyArray<abstract new (...args: never[]) => unknown>
-  >;
+  return withRule(
+    z.array(func<never>(), { error: "an array of error classes" }),
+    rule(TEST, { test: (value) => Array.isArray(value) && value.every((item) => typeof item === "function") }),
+  ) as unknown as z.ZodMiniType<ReadonlyArray<abstract new (...args: never[]) => unknown>>;
 }
 
 function editDistance(a: string, b: string): number {
@@ -234,12 +307,74 @@ export function toConfigIssues(
   return out;
 }
 
+/** What zod's object schemas accept as an object: not null, not an array. */
+function isObject(input: unknown): input is Record<string, unknown> {
+  return typeof input === "object" && input !== null && !Array.isArray(input);
+}
+
+/** Whether `input` is an object whose every key is in `keys`. */
+function onlyKeys(input: unknown, keys: ReadonlySet<string>): input is Record<string, unknown> {
+  if (!isObject(input)) return false;
+  for (const key in input) if (!keys.has(key)) return false;
+  return true;
+}
+
+/** The fast rule of `schema` (see `rules`), built on first use. */
+function ruleOf(schema: Schema): Rule | null {
+  let fast = rules.get(schema);
+  if (fast !== undefined) return fast;
+  const def = (schema as unknown as { _zod: { def: Def & { catchall?: Schema } } })._zod.def;
+  fast = null;
+  if (def.type === "optional" && def.innerType !== undefined) {
+    const inner = ruleOf(def.innerType as unknown as Schema);
+    if (inner !== null) fast = { ...inner, optional: true };
+  } else if (def.type === "object" && def.shape !== undefined) {
+    // A strict object's catchall is `never`: every key must be known. (A
+    // loose one's extra keys pass here and are kept, where zod drops them
+    // from its copy: only the breaker's `initialState`, read from the
+    // caller's options, is such an object.)
+    const catchall = (def.catchall as unknown as { _zod: { def: Def } } | undefined)?._zod.def.type;
+    const names = Object.keys(def.shape);
+    const fields = names.map((key) => ruleOf(def.shape![key] as unknown as Schema));
+    if ((catchall === undefined || catchall === "never") && fields.every((field) => field !== null)) {
+      const keys = catchall === "never" ? new Set(names) : undefined;
+      const checks = fields as Rule[];
+      fast = rule(TEST, {
+        test: (value) => {
+          if (keys === undefined ? !isObject(value) : !onlyKeys(value, keys)) return false;
+          for (let i = 0; i < names.length; i++) {
+            if (!passes(checks[i]!, (value as Record<string, unknown>)[names[i]!])) return false;
+          }
+          return true;
+        },
+      });
+    }
+  }
+  rules.set(schema, fast);
+  return fast;
+}
+
+/**
+ * `schema.safeParse(input)`, through the fast path when it has one: valid
+ * input is returned as it is, without a zod parse (zod would return a copy:
+ * callers pass an object they built, or only read the result). Anything the
+ * fast path doubts goes to zod.
+ */
+export function safeParse<S extends Schema>(
+  schema: S,
+  input: unknown,
+): { success: true; data: z.output<S> } | { success: false; data?: undefined; error: { issues: z.core.$ZodIssue[] } } {
+  const fast = ruleOf(schema);
+  if (fast !== null && passes(fast, input)) return { success: true, data: input as z.output<S> };
+  return schema.safeParse(input) as ReturnType<typeof safeParse<S>>;
+}
+
 /**
  * Parses `input` with `schema`; on failure throws a {@link ConfigError} that
  * names every bad field of `target`.
  */
 export function validate<S extends Schema>(target: string, schema: S, input: unknown): z.output<S> {
-  const result = schema.safeParse(input);
+  const result = safeParse(schema, input);
   if (result.success) return result.data;
   throw new ConfigError(target, toConfigIssues(schema, input, result.error.issues));
 }

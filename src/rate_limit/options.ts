@@ -5,7 +5,8 @@
  * @module
  */
 import * as z from "zod/mini";
-import { defaultsFor, getConfiguration } from "../config.ts";
+import { defaultsFor } from "../config.ts";
+import { configuredSection } from "../internal/configured.ts";
 import { boolean, clock, durationMs, integer, lazy, name, oneOf, positiveNumber, type Shape, validate } from "../validation.ts";
 import type { AlgorithmName, RateLimitAlgorithm } from "./algorithm.ts";
 
@@ -86,7 +87,7 @@ export function bucketParams(target: string, input: unknown): BucketParams {
   return {
     rate,
     perMs: given.perMs ?? defaults.perMs,
-    burst: given.burst ?? getConfiguration().rateLimiter?.burst ?? Math.max(1, rate),
+    burst: given.burst ?? configuredSection("rateLimiter")?.burst ?? Math.max(1, rate),
   };
 }
 
