@@ -340,28 +340,13 @@ function resolve<F>(options: CircuitBreakerOptions<F>): ResolvedCircuitBreakerOp
     for (const issue of rules) if (!reported.has(issue.field)) issues.push(issue);
   }
   if (issues.length > 0) throw new ConfigError("CircuitBreaker", issues);
-  const parsed = result.data!;
-  // One literal of a fixed shape: cheaper to build and freeze than a spread of `parsed`.
+  const { initialState: _, ...parsed } = result.data!;
   return Object.freeze({
+    ...parsed,
     name: parsed.name ?? "circuit-breaker",
-    maxFailures: parsed.maxFailures,
-    resetTimeoutMs: parsed.resetTimeoutMs,
-    halfOpenMaxCalls: parsed.halfOpenMaxCalls,
-    successThreshold: parsed.successThreshold,
     excludedErrors: parsed.excludedErrors === undefined ? NO_ERRORS : Object.freeze([...parsed.excludedErrors]),
-    isFailure: parsed.isFailure,
-    isResultFailure: parsed.isResultFailure,
-    windowSize: parsed.windowSize,
-    windowMs: parsed.windowMs,
-    windowBuckets: parsed.windowBuckets,
-    failureRateThreshold: parsed.failureRateThreshold,
-    minimumThroughput: parsed.minimumThroughput,
-    slowCallDurationMs: parsed.slowCallDurationMs,
-    slowCallRateThreshold: parsed.slowCallRateThreshold,
-    strategy: parsed.strategy,
-    fallback: parsed.fallback as ((error: CircuitOpenError) => F) | undefined,
     clock: parsed.clock ?? systemClock,
-  });
+  }) as unknown as ResolvedCircuitBreakerOptions<F>;
 }
 
 function strategyFor(

@@ -5,7 +5,6 @@
  *
  * @module
  */
-import * as z from "zod/mini";
 import { Bulkhead, type BulkheadOptions } from "./bulkhead.ts";
 import { CircuitBreaker, type CircuitBreakerOptions } from "./circuit_breaker.ts";
 import { ConfigError, type ConfigIssue } from "./errors.ts";
@@ -26,7 +25,7 @@ import { fuse, fusedRunner, fusionEnabled, isFusable, type Runner, type Stage } 
 import type { ExecutionContext, Operation, Policy } from "./policy.ts";
 import { RetryPolicy, type RetryOptions } from "./retry.ts";
 import { TimeoutPolicy, type TimeoutOptions } from "./timeout.ts";
-import { closestKey, lazy, satisfying, toConfigIssues } from "./validation.ts";
+import { arrayOf, closestKey, lazy, toConfigIssues } from "./validation.ts";
 
 function isPolicy(value: unknown): value is Policy {
   return typeof (value as Policy | null)?.execute === "function";
@@ -34,9 +33,7 @@ function isPolicy(value: unknown): value is Policy {
 
 /** Built on the first construction, not at import. */
 const policiesSchema = /* @__PURE__ */ lazy(() =>
-  z.array(satisfying<Policy>(isPolicy, "a policy (an object with an execute(fn, signal) method)"), {
-    error: "an array of policies",
-  })
+  arrayOf<Policy>(isPolicy, "a policy (an object with an execute(fn, signal) method)", "an array of policies")
 );
 
 /**

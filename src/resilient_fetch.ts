@@ -22,7 +22,16 @@ import { Pipeline } from "./pipeline.ts";
 import type { ExecutionContext, Policy } from "./policy.ts";
 import { type RetryOptions, RetryPolicy } from "./retry.ts";
 import { TimeoutPolicy } from "./timeout.ts";
-import { clock as clockSchema, durationMs, func, isPlainObject, lazy, satisfying, validate } from "./validation.ts";
+import {
+  arrayOf,
+  clock as clockSchema,
+  durationMs,
+  func,
+  isPlainObject,
+  lazy,
+  satisfying,
+  validate,
+} from "./validation.ts";
 
 /** `fetch`'s signature. */
 export type FetchFunction = (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>;
@@ -92,9 +101,9 @@ const optionsSchema = /* @__PURE__ */ lazy(() =>
       (value) => value === false || isPlainObject(value),
       "retry options (an object) or false",
     )),
-    retryMethods: z.optional(z.array(satisfying<string>((value) => typeof value === "string", "an HTTP method name"), {
-      error: "an array of HTTP method names",
-    })),
+    retryMethods: z.optional(
+      arrayOf<string>((value) => typeof value === "string", "an HTTP method name", "an array of HTTP method names"),
+    ),
     attemptTimeoutMs: z.optional(durationMs(0, true)),
     timeoutMs: z.optional(durationMs(0, true)),
     circuitBreaker: z.optional(satisfying<false | Record<string, unknown>>(

@@ -200,12 +200,27 @@ export function abortSignal(): z.ZodMiniType<AbortSignal> {
   );
 }
 
+/**
+ * An array whose every item passes `test`: `allowed` is the message when the
+ * value is not an array, `itemAllowed` the one for a bad item, reported at
+ * the item's index (`excludedErrors.1`), as `z.array` would. A check on
+ * `z.custom` rather than `z.array`: one zod class fewer in every bundle.
+ */
+export function arrayOf<T>(test: (item: unknown) => boolean, itemAllowed: string, allowed: string): z.ZodMiniType<T[]> {
+  return withRule(
+    z.custom<T[]>(Array.isArray, { error: allowed }).check(z.check((payload) => {
+      if (!Array.isArray(payload.value)) return;
+      payload.value.forEach((item: unknown, index: number) => {
+        if (!test(item)) payload.issues.push({ code: "custom", message: itemAllowed, input: item, path: [index] });
+      });
+    })),
+    rule(TEST, { test: (value) => Array.isArray(value) && value.every(test) }),
+  );
+}
+
 /** A list of error classes (constructors). */
 export function errorClasses(): z.ZodMiniType<ReadonlyArray<abstract new (...args: never[]) => unknown>> {
-  return withRule(
-    z.array(func<never>(), { error: "an array of error classes" }),
-    rule(TEST, { test: (value) => Array.isArray(value) && value.every((item) => typeof item === "function") }),
-  ) as unknown as z.ZodMiniType<ReadonlyArray<abstract new (...args: never[]) => unknown>>;
+  return arrayOf((item) => typeof item === "function", "a function", "an array of error classes") as unknown as z.ZodMiniType<ReadonlyArray<abstract new (...args: never[]) => unknown>>;
 }
 
 function editDistance(a: string, b: string): number {

@@ -16,6 +16,7 @@ import {
 } from "../mod.ts";
 import {
   abortSignal,
+  arrayOf,
   boolean,
   clock,
   durationMs,
@@ -27,7 +28,9 @@ import {
   oneOf,
   positiveNumber,
   safeParse,
+  satisfying,
   type Schema,
+  toConfigIssues,
 } from "../src/validation.ts";
 import { thrown } from "./_support/thrown.ts";
 
@@ -59,6 +62,7 @@ describe("validation fast path", () => {
     "clock": clock(),
     "abortSignal": abortSignal(),
     "errorClasses": errorClasses(),
+    "arrayOf": arrayOf((item) => typeof item === "string", "a string", "an array of strings"),
   };
 
   for (const [label, schema] of Object.entries(leaves)) {
@@ -79,6 +83,24 @@ describe("validation fast path", () => {
     );
     fc.assert(fc.property(objects, (value) => {
       expect(safeParse(schema, value).success).toBe(schema.safeParse(value).success);
+    }));
+  });
+
+  it("arrayOf reports what z.array would: the same fields, values and messages", () => {
+    const isFunction = (item: unknown): boolean => typeof item === "function";
+    const ours = z.strictObject({ list: z.optional(arrayOf(isFunction, "a function", "an array of functions")) });
+    const zods = z.strictObject({
+      list: z.optional(z.array(satisfying(isFunction, "a function"), { error: "an array of functions" })),
+    });
+    const inputs = fc.record({ list: fc.oneof(values, fc.array(fc.oneof(values, fc.constant(() => 1)))) }, { requiredKeys: [] });
+    fc.assert(fc.property(inputs, (input) => {
+      const a = ours.safeParse(input);
+      const b = zods.safeParse(input);
+      expect(a.success).toBe(b.success);
+      expect(safeParse(ours, input).success).toBe(b.success);
+      if (!a.success && !b.success) {
+        expect(toConfigIssues(ours, input, a.error.issues)).toEqual(toConfigIssues(zods, input, b.error.issues));
+      }
     }));
   });
 
