@@ -340,7 +340,10 @@ function resolve<F>(options: CircuitBreakerOptions<F>): ResolvedCircuitBreakerOp
     for (const issue of rules) if (!reported.has(issue.field)) issues.push(issue);
   }
   if (issues.length > 0) throw new ConfigError("CircuitBreaker", issues);
-  const { initialState: _, ...parsed } = result.data!;
+  // `result.data` is `input` or zod's copy of it: ours, so trimmed in place
+  // (a rest-spread that leaves one key out costs a copy of its own).
+  const parsed: { initialState?: unknown } & Omit<NonNullable<typeof result.data>, "initialState"> = result.data!;
+  if (parsed.initialState !== undefined) delete parsed.initialState;
   return Object.freeze({
     ...parsed,
     name: parsed.name ?? "circuit-breaker",
