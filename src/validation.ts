@@ -108,49 +108,43 @@ function passes(fast: Rule, value: unknown): boolean {
   }
 }
 
+/**
+ * A number that passes `fast`, with `allowed` as the message. A `z.custom`
+ * reading the same rule as the fast path, rather than `z.number()` with
+ * `z.minimum()`/`z.gt()` checks: the same verdict (zod's numbers are finite
+ * too; `tests/validation.test.ts` compares the two), with no zod number class
+ * or check classes in any bundle.
+ */
+function number(fast: Rule, allowed: string): z.ZodMiniType<number> {
+  return withRule(z.custom<number>((value) => passes(fast, value), { error: allowed }), fast);
+}
+
 /** A finite integer in `[min, max]`. */
 export function integer(min: number, max: number = Number.MAX_SAFE_INTEGER): z.ZodMiniType<number> {
-  const allowed = max === Number.MAX_SAFE_INTEGER
-    ? `an integer >= ${min}`
-    : `an integer from ${min} to ${max}`;
-  // A refinement rather than z.int(): the same check, without zod's number formats in every bundle.
-  return withRule(
-    z.number({ error: allowed }).check(
-      z.refine(Number.isInteger, { error: allowed }),
-      z.minimum(min, { error: allowed }),
-      z.maximum(max, { error: allowed }),
-    ),
+  return number(
     rule(NUMBER, { integer: true, min, max }),
+    max === Number.MAX_SAFE_INTEGER ? `an integer >= ${min}` : `an integer from ${min} to ${max}`,
   );
 }
 
 /** A finite number of milliseconds, `>= min` (or `> min` when `exclusive`). */
 export function durationMs(min = 0, exclusive = false): z.ZodMiniType<number> {
-  const allowed = `a finite number of milliseconds ${exclusive ? ">" : ">="} ${min}`;
-  return withRule(
-    z.number({ error: allowed }).check(exclusive ? z.gt(min, { error: allowed }) : z.minimum(min, { error: allowed })),
+  return number(
     rule(NUMBER, { min, minInclusive: !exclusive }),
+    `a finite number of milliseconds ${exclusive ? ">" : ">="} ${min}`,
   );
 }
 
 /** A finite number `> min` (or `>= min` when `inclusive`). */
 export function positiveNumber(min = 0, inclusive = false): z.ZodMiniType<number> {
-  const allowed = `a finite number ${inclusive ? ">=" : ">"} ${min}`;
-  return withRule(
-    z.number({ error: allowed }).check(inclusive ? z.minimum(min, { error: allowed }) : z.gt(min, { error: allowed })),
-    rule(NUMBER, { min, minInclusive: inclusive }),
-  );
+  return number(rule(NUMBER, { min, minInclusive: inclusive }), `a finite number ${inclusive ? ">=" : ">"} ${min}`);
 }
 
 /** A fraction in `(0, 1]` (or `[0, 1]` when `allowZero`). */
 export function fraction(allowZero = false): z.ZodMiniType<number> {
-  const allowed = allowZero ? "a number from 0 to 1" : "a number greater than 0 and at most 1";
-  return withRule(
-    z.number({ error: allowed }).check(
-      z.maximum(1, { error: allowed }),
-      allowZero ? z.minimum(0, { error: allowed }) : z.gt(0, { error: allowed }),
-    ),
+  return number(
     rule(NUMBER, { min: 0, minInclusive: allowZero, max: 1 }),
+    allowZero ? "a number from 0 to 1" : "a number greater than 0 and at most 1",
   );
 }
 

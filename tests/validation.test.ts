@@ -74,6 +74,26 @@ describe("validation fast path", () => {
     });
   }
 
+  // The helpers check numbers with the fast path's rule; these are the zod
+  // schemas they replaced, whose verdicts they must keep.
+  const zodNumbers: Array<[string, Schema, Schema]> = [
+    ["integer(1)", integer(1), z.number().check(z.refine(Number.isInteger), z.minimum(1), z.maximum(Number.MAX_SAFE_INTEGER))],
+    ["integer(0, 255)", integer(0, 255), z.int().check(z.minimum(0), z.maximum(255))],
+    ["durationMs(0)", durationMs(0), z.number().check(z.minimum(0))],
+    ["durationMs(0, true)", durationMs(0, true), z.number().check(z.gt(0))],
+    ["positiveNumber()", positiveNumber(), z.number().check(z.gt(0))],
+    ["positiveNumber(1, true)", positiveNumber(1, true), z.number().check(z.minimum(1))],
+    ["fraction()", fraction(), z.number().check(z.gt(0), z.maximum(1))],
+    ["fraction(true)", fraction(true), z.number().check(z.minimum(0), z.maximum(1))],
+  ];
+  for (const [label, ours, zods] of zodNumbers) {
+    it(`${label}: the verdict of zod's number schema`, () => {
+      fc.assert(fc.property(values, (value) => {
+        expect(ours.safeParse(value).success).toBe(zods.safeParse(value).success);
+      }));
+    });
+  }
+
   it("a strict object: unknown keys, missing fields and bad fields all go to zod", () => {
     const schema = z.strictObject({ a: integer(1), b: z.optional(fraction()), c: z.optional(func()) });
     const objects = fc.oneof(
