@@ -1,18 +1,19 @@
 // `npm run build`: dist/ with ESM .js and .d.ts from tsconfig.build.json.
 //
-// zod/mini is also bundled into dist/vendor/zod_mini.js: the handful of its
-// functions the library calls, as one file. dist/*.js import "#zod-mini",
-// which package.json's "imports" maps to that file under the "node"
-// condition (Node, Bun, Deno's npm support) and to "zod/mini" itself
-// everywhere else. Importing "zod/mini" from node_modules loads a hundred-odd
-// modules (every locale among them): ~40 ms of a cold start on Node, against
-// ~6 ms for the one file. Bundlers (browser, workerd conditions) keep
-// "zod/mini", whose modules they tree-shake better than one pre-bundled file.
-// The .d.ts files name "zod/mini" for their types; the sources (what JSR and
-// Deno run) import it as is.
+// For Node (and Bun, and Deno's npm support: whatever matches the "node"
+// condition) each entry point is also bundled, with zod/mini, into
+// dist/node/ (shared code in chunks, so entry points share one state).
+// Importing the package as ~45 modules, zod/mini's hundred-odd (every locale
+// among them) included, took twice cockatiel's whole-process cold start;
+// the bundle, well under it. Each entry file (dist/mod.js, ...) becomes
+// `export * from "#bulwark/<name>"`, which package.json "imports" maps to
+// dist/node/<name>.js under "node" and to tsc's output, renamed
+// <file>_core.js, everywhere else: bundlers for browsers and Workers keep
+// separate modules and zod/mini's own, which tree-shake best. Types and the
+// sources (JSR, Deno) are untouched.
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { dirname, join, relative } from "node:path";
+import { copyFileSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -26,10 +27,6 @@ execFileSync(process.execPath, [tsc, "-p", join(root, "tsconfig.build.json")], {
 const TS_SPECIFIER = /((?:\bfrom|\bimport)\s*\(?\s*)(["'])(\.\.?\/[^"']*?)\.(m?)ts\2/g;
 
 let files = 0;
-/** The .js files that import zod/mini, and every `z.<name>` they use. */
-const zodUsers = [];
-const zodNames = new Set();
-const ZOD_IMPORT = /^import \* as z from "zod\/mini";$/m;
 const walk = (dir) => {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
@@ -39,38 +36,55 @@ const walk = (dir) => {
       const rewritten = text.replace(TS_SPECIFIER, (_, prefix, quote, base, m) => `${prefix}${quote}${base}.${m}js${quote}`);
       if (rewritten !== text) writeFileSync(path, rewritten);
       files++;
-    } else if (entry.name.endsWith(".js")) {
-      const text = readFileSync(path, "utf8");
-      if (/from "zod/.test(text) && !ZOD_IMPORT.test(text)) {
-        throw new Error(`${path}: import zod only as \`import * as z from "zod/mini"\` (the build bundles it)`);
-      }
-      if (!ZOD_IMPORT.test(text)) continue;
-      zodUsers.push(path);
-      for (const [, name] of text.matchAll(/\bz\.([A-Za-z_$][\w$]*)/g)) zodNames.add(name);
     }
   }
 };
 walk(dist);
 
-const vendored = join(dist, "vendor", "zod_mini.js");
-mkdirSync(dirname(vendored), { recursive: true });
+// Entry points, from package.json "exports": "." -> mod, "./testing" -> testing, ...
+const manifest = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
+const entries = Object.entries(manifest.exports)
+  .filter(([subpath]) => subpath !== "./package.json")
+  .map(([subpath, target]) => {
+    const name = subpath === "." ? "mod" : subpath.slice(2);
+    const core = target.replace(/\.js$/, "_core.js");
+    return { name, target, core, specifier: `#bulwark/${name}` };
+  });
+const expected = Object.fromEntries(
+  entries.map(({ name, core, specifier }) => [specifier, { node: `./dist/node/${name}.js`, default: core }]),
+);
+if (JSON.stringify(manifest.imports) !== JSON.stringify(expected)) {
+  throw new Error(`package.json "imports" must be:\n${JSON.stringify(expected, null, 2)}`);
+}
+for (const { target, core, specifier } of entries) {
+  renameSync(join(root, target), join(root, core));
+  writeFileSync(
+    join(root, target),
+    `// ${basename(core)} in browsers, Workers and bundlers; dist/node/ on Node (see package.json "imports").\nexport * from "${specifier}";\n`,
+  );
+}
+
 const { build } = await import("esbuild");
-const license = readFileSync(join(root, "node_modules", "zod", "LICENSE"), "utf8").trim();
 const { version } = JSON.parse(readFileSync(join(root, "node_modules", "zod", "package.json"), "utf8"));
 await build({
-  stdin: { contents: `export { ${[...zodNames].sort().join(", ")} } from "zod/mini";`, resolveDir: root, loader: "js" },
+  entryPoints: Object.fromEntries(entries.map(({ name, core }) => [name, join(root, core)])),
+  outdir: join(dist, "node"),
   bundle: true,
+  splitting: true,
   format: "esm",
-  platform: "neutral",
-  outfile: vendored,
-  banner: { js: `/*!\n * zod ${version} (https://zod.dev), the parts of zod/mini bulwark uses, bundled by scripts/build.mjs.\n *\n * ${license.replaceAll("\n", "\n * ")}\n */` },
+  platform: "node",
+  target: "node20",
+  plugins: [{
+    // Inside the bundle, an entry's `#bulwark/<name>` is its own source.
+    name: "entries",
+    setup(build) {
+      build.onResolve({ filter: /^#bulwark\// }, ({ path }) => ({
+        path: join(root, entries.find(({ specifier }) => specifier === path).core),
+      }));
+    },
+  }],
+  banner: { js: `/*! bulwark, bundled for Node by scripts/build.mjs. Includes zod ${version} (https://zod.dev), MIT License, Copyright (c) 2025 Colin McDonnell: see ./LICENSE-zod.txt */` },
   logLevel: "warning",
 });
-const { imports } = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
-if (imports?.["#zod-mini"]?.node !== `./${relative(root, vendored)}` || imports["#zod-mini"].default !== "zod/mini") {
-  throw new Error(`package.json needs "imports": { "#zod-mini": { "node": "./${relative(root, vendored)}", "default": "zod/mini" } }`);
-}
-for (const path of zodUsers) {
-  writeFileSync(path, readFileSync(path, "utf8").replace(ZOD_IMPORT, `import * as z from "#zod-mini";`));
-}
-console.log(`built dist/ (${files} declaration files; zod/mini's ${zodNames.size} functions in dist/vendor/zod_mini.js)`);
+copyFileSync(join(root, "node_modules", "zod", "LICENSE"), join(dist, "node", "LICENSE-zod.txt"));
+console.log(`built dist/ (${files} declaration files) and dist/node/ (${entries.map(({ name }) => name).join(", ")})`);
