@@ -123,7 +123,7 @@ const optionsSchema = /* @__PURE__ */ lazy(() =>
   z.strictObject({
     maxAttempts: integer(1),
     backoff: satisfying<BackoffKind | BackoffFunction>(
-      (value) => typeof value === "function" || ["constant", "linear", "exponential"].includes(value as BackoffKind),
+      (value) => typeof value === "function" || value === "constant" || value === "linear" || value === "exponential",
       'one of "constant", "linear", "exponential", or a function',
     ),
     baseDelayMs: durationMs(0),
