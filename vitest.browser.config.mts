@@ -16,7 +16,7 @@ export default defineConfig({
   cacheDir: "node_modules/.vite/chromium",
   // Bundled before the first test file loads: a dependency discovered
   // mid-run makes Vite reload the page under the running tests.
-  optimizeDeps: { include: ["fast-check", "zod"] },
+  optimizeDeps: { include: ["fast-check", "zod/mini"] },
   test: {
     include: testFilesFor("chromium"),
     browser: {

@@ -1,13 +1,19 @@
 // `npm run build`: dist/ with ESM .js and .d.ts from tsconfig.build.json.
 //
-// tsc rewrites `./x.ts` to `./x.js` in emitted JavaScript
-// (rewriteRelativeImportExtensions) but leaves `./x.ts` in declaration files,
-// which resolve to nothing in dist/ (only .js and .d.ts ship). The post-step
-// rewrites relative `.ts` specifiers in the .d.ts files to `.js`, as tsc does
-// for the .js files.
+// For Node (and Bun, and Deno's npm support: whatever matches the "node"
+// condition) each entry point is also bundled, with zod/mini, into
+// dist/node/ (shared code in chunks, so entry points share one state).
+// Importing the package as ~45 modules, zod/mini's hundred-odd (every locale
+// among them) included, took twice cockatiel's whole-process cold start;
+// the bundle, well under it. Each entry file (dist/mod.js, ...) becomes
+// `export * from "#bulwark/<name>"`, which package.json "imports" maps to
+// dist/node/<name>.js under "node" and to tsc's output, renamed
+// <file>_core.js, everywhere else: bundlers for browsers and Workers keep
+// separate modules and zod/mini's own, which tree-shake best. Types and the
+// sources (JSR, Deno) are untouched.
 import { execFileSync } from "node:child_process";
-import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { copyFileSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -34,4 +40,51 @@ const walk = (dir) => {
   }
 };
 walk(dist);
-console.log(`built dist/ (${files} declaration files)`);
+
+// Entry points, from package.json "exports": "." -> mod, "./testing" -> testing, ...
+const manifest = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
+const entries = Object.entries(manifest.exports)
+  .filter(([subpath]) => subpath !== "./package.json")
+  .map(([subpath, target]) => {
+    const name = subpath === "." ? "mod" : subpath.slice(2);
+    const core = target.replace(/\.js$/, "_core.js");
+    return { name, target, core, specifier: `#bulwark/${name}` };
+  });
+const expected = Object.fromEntries(
+  entries.map(({ name, core, specifier }) => [specifier, { node: `./dist/node/${name}.js`, default: core }]),
+);
+if (JSON.stringify(manifest.imports) !== JSON.stringify(expected)) {
+  throw new Error(`package.json "imports" must be:\n${JSON.stringify(expected, null, 2)}`);
+}
+for (const { target, core, specifier } of entries) {
+  renameSync(join(root, target), join(root, core));
+  writeFileSync(
+    join(root, target),
+    `// ${basename(core)} in browsers, Workers and bundlers; dist/node/ on Node (see package.json "imports").\nexport * from "${specifier}";\n`,
+  );
+}
+
+const { build } = await import("esbuild");
+const { version } = JSON.parse(readFileSync(join(root, "node_modules", "zod", "package.json"), "utf8"));
+await build({
+  entryPoints: Object.fromEntries(entries.map(({ name, core }) => [name, join(root, core)])),
+  outdir: join(dist, "node"),
+  bundle: true,
+  splitting: true,
+  format: "esm",
+  platform: "node",
+  target: "node20",
+  plugins: [{
+    // Inside the bundle, an entry's `#bulwark/<name>` is its own source.
+    name: "entries",
+    setup(build) {
+      build.onResolve({ filter: /^#bulwark\// }, ({ path }) => ({
+        path: join(root, entries.find(({ specifier }) => specifier === path).core),
+      }));
+    },
+  }],
+  banner: { js: `/*! bulwark, bundled for Node by scripts/build.mjs. Includes zod ${version} (https://zod.dev), MIT License, Copyright (c) 2025 Colin McDonnell: see ./LICENSE-zod.txt */` },
+  logLevel: "warning",
+});
+copyFileSync(join(root, "node_modules", "zod", "LICENSE"), join(dist, "node", "LICENSE-zod.txt"));
+console.log(`built dist/ (${files} declaration files) and dist/node/ (${entries.map(({ name }) => name).join(", ")})`);

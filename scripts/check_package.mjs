@@ -6,6 +6,8 @@
 //   consumer  a project that installs the tarball type-checks with
 //             moduleResolution nodenext and bundler, and imports every entry
 //             point at run time on this Node
+//   size      bundle size of each entry in size-budget.json, from the
+//             packed tarball, against its budget (scripts/size.mjs)
 //   jsr       `deno publish --dry-run` (JSR's checks, including slow types)
 import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -111,13 +113,20 @@ export async function jsr() {
   return result("jsr", [await run(bin("deno"), ["publish", "--dry-run", "--allow-dirty"], { cwd: root })]);
 }
 
-/** build, publint, attw, consumer (in order; the last three need the tarball). */
+/** build, publint, attw, consumer, size (in order; the last four need the tarball). */
 export async function packageChecks() {
   const workDir = mkdtempSync(join(tmpdir(), "bulwark-package-"));
   try {
     const built = await buildAndPack(workDir);
     if (built.tarball === undefined) return [built.result];
-    return [built.result, await publint(built.tarball), await attw(built.tarball), await consumer(built.tarball, workDir)];
+    return [
+      built.result,
+      await publint(built.tarball),
+      await attw(built.tarball),
+      await consumer(built.tarball, workDir),
+      // Imported here: size.mjs imports this file when run on its own.
+      await (await import("./size.mjs")).sizeCheck(built.tarball, workDir),
+    ];
   } finally {
     rmSync(workDir, { recursive: true, force: true });
   }

@@ -137,7 +137,7 @@ const legs = {
 };
 
 // The packaging checks run together, after one build.
-const aliases = { build: "package", publint: "package", attw: "package", consumer: "package" };
+const aliases = { build: "package", publint: "package", attw: "package", consumer: "package", size: "package" };
 const requested = process.argv.slice(2).map((name) => aliases[name] ?? name);
 for (const name of requested) {
   if (!(name in legs)) {
@@ -173,7 +173,7 @@ async function worker() {
 await Promise.all(Array.from({ length: jobs }, worker));
 rmSync(reports, { recursive: true, force: true });
 
-const order = ["node20", "node24", "deno", "bun", "workerd", "chromium", "doc", "typecheck", "build", "publint", "attw", "consumer", "jsr"];
+const order = ["node20", "node24", "deno", "bun", "workerd", "chromium", "doc", "typecheck", "build", "publint", "attw", "consumer", "size", "jsr"];
 results.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
 const passed = results.reduce((sum, r) => sum + r.passed, 0);
 const failed = results.reduce((sum, r) => sum + r.failed, 0);

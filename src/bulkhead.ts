@@ -4,9 +4,10 @@
  *
  * @module
  */
-import { z } from "zod";
+import * as z from "zod/mini";
 import { type CancelTimer, type Clock, systemClock } from "./clock.ts";
-import { defaultsFor, getConfiguration } from "./config.ts";
+import { defaultsFor } from "./config.ts";
+import { configuredSection } from "./internal/configured.ts";
 import { BulkheadRejectedError } from "./errors.ts";
 import { Emitter, type Listener, type Unsubscribe } from "./events.ts";
 import {
@@ -22,7 +23,7 @@ import {
 import { badFunction, badOptions, throwIf } from "./internal/arguments.ts";
 import { fuse, type FusablePolicy, SLOW, type Stage } from "./internal/fused.ts";
 import { contextFor, type ExecutionContext, type Operation } from "./policy.ts";
-import { clock as clockSchema, durationMs, integer, validate } from "./validation.ts";
+import { clock as clockSchema, durationMs, integer, lazy, validate } from "./validation.ts";
 
 /** Options of {@link Bulkhead}. Defaults cascade from `configure({ bulkhead })`. */
 export interface BulkheadOptions {
@@ -84,13 +85,16 @@ function defaultPollMs(): number {
   return navigator?.userAgent === "Cloudflare-Workers" ? WORKERS_POLL_MS : 0;
 }
 
-const optionsSchema = z.strictObject({
-  maxConcurrent: integer(1),
-  maxQueue: integer(0),
-  queueTimeoutMs: durationMs(0),
-  pollMs: durationMs(0),
-  clock: clockSchema(),
-});
+/** Built on the first construction, not at import. */
+const optionsSchema = /* @__PURE__ */ lazy(() =>
+  z.strictObject({
+    maxConcurrent: integer(1),
+    maxQueue: integer(0),
+    queueTimeoutMs: durationMs(0),
+    pollMs: durationMs(0),
+    clock: clockSchema(),
+  })
+);
 
 /** A queued call: a node of the waiters' doubly linked list. */
 class Waiter {
@@ -155,13 +159,13 @@ export class Bulkhead implements LayeredPolicy, FusablePolicy {
   constructor(options: BulkheadOptions = {}) {
     throwIf(badOptions("Bulkhead", options));
     this.options = Object.freeze(
-      validate("Bulkhead", optionsSchema, {
+      validate("Bulkhead", optionsSchema(), {
         ...defaultsFor("bulkhead"),
         clock: systemClock,
         ...options,
         // The built-in default depends on the runtime, so only a value the
         // user set (here or in configure()) is taken as given.
-        pollMs: options.pollMs ?? getConfiguration().bulkhead?.pollMs ?? defaultPollMs(),
+        pollMs: options.pollMs ?? configuredSection("bulkhead")?.pollMs ?? defaultPollMs(),
       }),
     );
   }

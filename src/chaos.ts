@@ -5,14 +5,14 @@
  *
  * @module
  */
-import { z } from "zod";
+import * as z from "zod/mini";
 import { type Clock, systemClock } from "./clock.ts";
 import { ChaosFaultError } from "./errors.ts";
 import { Emitter, type Listener, type Unsubscribe } from "./events.ts";
 import { badOptions, throwIf } from "./internal/arguments.ts";
 import { type ContextualPolicy, executeIn, invoke, runInContext, wrapIn } from "./internal/context.ts";
 import type { ExecutionContext, Operation } from "./policy.ts";
-import { clock as clockSchema, durationMs, fraction, func, validate } from "./validation.ts";
+import { clock as clockSchema, durationMs, fraction, func, lazy, satisfying, validate } from "./validation.ts";
 
 /** Options of {@link chaos}. */
 export interface ChaosOptions {
@@ -54,18 +54,24 @@ export interface ChaosEvents {
   latency: { readonly delayMs: number };
 }
 
-const optionsSchema = z.strictObject({
-  faultRate: fraction(true),
-  fault: z.custom<Error | (() => unknown)>(
-    (value) => value instanceof Error || typeof value === "function",
-    { error: "an Error or a function returning the error to throw" },
-  ),
-  latencyMs: durationMs(0),
-  latencyRate: fraction(true),
-  enabled: z.union([z.boolean(), func<() => boolean>()], { error: "a boolean or a function returning one" }),
-  random: func<() => number>(),
-  clock: clockSchema(),
-});
+/** Built on the first construction, not at import. */
+const optionsSchema = /* @__PURE__ */ lazy(() =>
+  z.strictObject({
+    faultRate: fraction(true),
+    fault: satisfying<Error | (() => unknown)>(
+      (value) => value instanceof Error || typeof value === "function",
+      "an Error or a function returning the error to throw",
+    ),
+    latencyMs: durationMs(0),
+    latencyRate: fraction(true),
+    enabled: satisfying<boolean | (() => boolean)>(
+      (value) => typeof value === "boolean" || typeof value === "function",
+      "a boolean or a function returning one",
+    ),
+    random: func<() => number>(),
+    clock: clockSchema(),
+  })
+);
 
 /**
  * Injects faults and latency into the calls it runs (see {@link chaos}).
@@ -87,7 +93,7 @@ export class ChaosPolicy implements ContextualPolicy {
   constructor(options: ChaosOptions = {}) {
     throwIf(badOptions("chaos", options));
     this.options = Object.freeze(
-      validate("chaos", optionsSchema, {
+      validate("chaos", optionsSchema(), {
         faultRate: options.fault === undefined ? 0 : 1,
         fault: () => new ChaosFaultError(),
         latencyMs: 0,

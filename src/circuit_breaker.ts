@@ -15,16 +15,17 @@
  *
  * @module
  */
-import { z } from "zod";
+import * as z from "zod/mini";
 import type { BreakerStrategy } from "./breaker/strategy.ts";
 import { ConsecutiveStrategy } from "./breaker/consecutive.ts";
 import { CountWindowStrategy } from "./breaker/count_window.ts";
 import { TimeWindowStrategy } from "./breaker/time_window.ts";
 import { type Clock, systemClock } from "./clock.ts";
-import { defaultsFor, getConfiguration } from "./config.ts";
+import { defaultsFor } from "./config.ts";
 import { CircuitOpenError, ConfigError, type ConfigIssue } from "./errors.ts";
 import { Emitter, type Listener, type Unsubscribe } from "./events.ts";
 import { badCall, badFunction, badOptions, throwIf } from "./internal/arguments.ts";
+import { configuredSection } from "./internal/configured.ts";
 import { runInContext } from "./internal/context.ts";
 import { fuse, SLOW, type Stage } from "./internal/fused.ts";
 import { contextFor, type ExecutionContext, type Operation } from "./policy.ts";
@@ -35,8 +36,11 @@ import {
   fraction,
   func,
   integer,
+  lazy,
   name,
   oneOf,
+  safeParse,
+  satisfying,
   toConfigIssues,
 } from "./validation.ts";
 
@@ -235,45 +239,44 @@ export type GuardedFunction<A extends unknown[], R, F = never> =
 
 const STATES = ["closed", "open", "half-open", "forced-open", "disabled"] as const;
 
-const snapshotSchema = z.object({
-  version: z.literal(1, { error: "1" }),
-  name: z.string({ error: "a string" }),
-  state: oneOf(STATES),
-  openedAt: z.number({ error: "epoch ms or null" }).nullable(),
-  failureCount: integer(0),
-  probeSuccesses: integer(0),
-}, { error: "a snapshot from CircuitBreaker.toJSON()" });
-
-const strategySchema = z.custom<BreakerStrategy>(
-  (value) =>
-    typeof value === "object" && value !== null &&
-    typeof (value as BreakerStrategy).record === "function" &&
-    typeof (value as BreakerStrategy).reset === "function" &&
-    typeof (value as BreakerStrategy).failureCount === "function",
-  { error: "a BreakerStrategy (an object with record, reset and failureCount)" },
+/** Built on the first construction, not at import. */
+const optionsSchema = /* @__PURE__ */ lazy(() =>
+  z.strictObject({
+    name: z.optional(name()),
+    maxFailures: integer(1),
+    resetTimeoutMs: durationMs(0),
+    halfOpenMaxCalls: integer(1),
+    successThreshold: integer(1),
+    excludedErrors: z.optional(errorClasses()),
+    isFailure: z.optional(func<(error: unknown) => boolean>()),
+    isResultFailure: z.optional(func<(result: unknown) => boolean>()),
+    windowSize: z.optional(integer(1, 1_000_000)),
+    windowMs: z.optional(durationMs(0, true)),
+    windowBuckets: z.optional(integer(1, 1_000)),
+    failureRateThreshold: fraction(),
+    minimumThroughput: integer(1),
+    slowCallDurationMs: durationMs(0, true),
+    slowCallRateThreshold: fraction(),
+    strategy: z.optional(satisfying<BreakerStrategy>(
+      (value) =>
+        typeof value === "object" && value !== null &&
+        typeof (value as BreakerStrategy).record === "function" &&
+        typeof (value as BreakerStrategy).reset === "function" &&
+        typeof (value as BreakerStrategy).failureCount === "function",
+      "a BreakerStrategy (an object with record, reset and failureCount)",
+    )),
+    fallback: z.optional(func<(error: CircuitOpenError) => unknown>()),
+    clock: z.optional(clock()),
+    initialState: z.optional(z.object({
+      version: satisfying<1>((value) => value === 1, "1"),
+      name: satisfying<string>((value) => typeof value === "string", "a string"),
+      state: oneOf(STATES),
+      openedAt: satisfying<number | null>((value) => value === null || Number.isFinite(value), "epoch ms or null"),
+      failureCount: integer(0),
+      probeSuccesses: integer(0),
+    }, { error: "a snapshot from CircuitBreaker.toJSON()" })),
+  })
 );
-
-const optionsSchema = z.strictObject({
-  name: name().optional(),
-  maxFailures: integer(1),
-  resetTimeoutMs: durationMs(0),
-  halfOpenMaxCalls: integer(1),
-  successThreshold: integer(1),
-  excludedErrors: errorClasses().optional(),
-  isFailure: func<(error: unknown) => boolean>().optional(),
-  isResultFailure: func<(result: unknown) => boolean>().optional(),
-  windowSize: integer(1, 1_000_000).optional(),
-  windowMs: durationMs(0, true).optional(),
-  windowBuckets: integer(1, 1_000).optional(),
-  failureRateThreshold: fraction(),
-  minimumThroughput: integer(1),
-  slowCallDurationMs: durationMs(0, true),
-  slowCallRateThreshold: fraction(),
-  strategy: strategySchema.optional(),
-  fallback: func<(error: CircuitOpenError) => unknown>().optional(),
-  clock: clock().optional(),
-  initialState: snapshotSchema.optional(),
-});
 
 const WINDOW_ONLY = ["failureRateThreshold", "minimumThroughput", "slowCallDurationMs", "slowCallRateThreshold"] as const;
 const NOT_WITH_STRATEGY = [
@@ -319,22 +322,31 @@ function crossFieldIssues(given: Record<string, unknown>): ConfigIssue[] {
   return issues;
 }
 
+const NO_ERRORS: readonly ErrorClass[] = /* @__PURE__ */ Object.freeze([]);
+
 function resolve<F>(options: CircuitBreakerOptions<F>): ResolvedCircuitBreakerOptions<F> {
   throwIf(badOptions("CircuitBreaker", options));
   // Keys given as `undefined` fall back to the defaults rather than erase them.
-  const given: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(options)) if (value !== undefined) given[key] = value;
-  const input = { ...defaultsFor("circuitBreaker"), ...given };
-  const result = optionsSchema.safeParse(input);
-  const issues = result.success ? [] : toConfigIssues(optionsSchema, input, result.error.issues);
-  const reported = new Set(issues.map((issue) => issue.field));
-  for (const issue of crossFieldIssues(given)) if (!reported.has(issue.field)) issues.push(issue);
+  const given = options as Record<string, unknown>;
+  const input: Record<string, unknown> = defaultsFor("circuitBreaker");
+  for (const key of Object.keys(given)) if (given[key] !== undefined) input[key] = given[key];
+  const schema = optionsSchema();
+  const result = safeParse(schema, input);
+  const issues = result.success ? [] : toConfigIssues(schema, input, result.error.issues);
+  const rules = crossFieldIssues(given);
+  if (rules.length > 0) {
+    const reported = new Set(issues.map((issue) => issue.field));
+    for (const issue of rules) if (!reported.has(issue.field)) issues.push(issue);
+  }
   if (issues.length > 0) throw new ConfigError("CircuitBreaker", issues);
-  const { initialState: _, ...parsed } = result.data!;
+  // `result.data` is `input` or zod's copy of it: ours, so trimmed in place
+  // (a rest-spread that leaves one key out costs a copy of its own).
+  const parsed: { initialState?: unknown } & Omit<NonNullable<typeof result.data>, "initialState"> = result.data!;
+  if (parsed.initialState !== undefined) delete parsed.initialState;
   return Object.freeze({
     ...parsed,
     name: parsed.name ?? "circuit-breaker",
-    excludedErrors: Object.freeze([...(parsed.excludedErrors ?? [])]),
+    excludedErrors: parsed.excludedErrors === undefined ? NO_ERRORS : Object.freeze([...parsed.excludedErrors]),
     clock: parsed.clock ?? systemClock,
   }) as unknown as ResolvedCircuitBreakerOptions<F>;
 }
@@ -345,6 +357,12 @@ function strategyFor(
   initial: CircuitBreakerSnapshot | undefined,
 ): BreakerStrategy {
   if (options.strategy !== undefined) return options.strategy;
+  if (options.windowSize === undefined && options.windowMs === undefined) {
+    return new ConsecutiveStrategy({
+      maxFailures: options.maxFailures,
+      failures: initial?.state === "closed" ? initial.failureCount : 0,
+    });
+  }
   const rules = {
     failureRateThreshold: options.failureRateThreshold,
     minimumThroughput: options.minimumThroughput,
@@ -354,16 +372,10 @@ function strategyFor(
     ...(given.maxFailures === undefined ? {} : { maxFailures: options.maxFailures }),
   };
   if (options.windowSize !== undefined) return new CountWindowStrategy({ windowSize: options.windowSize, ...rules });
-  if (options.windowMs !== undefined) {
-    return new TimeWindowStrategy({
-      windowMs: options.windowMs,
-      ...(options.windowBuckets === undefined ? {} : { windowBuckets: options.windowBuckets }),
-      ...rules,
-    });
-  }
-  return new ConsecutiveStrategy({
-    maxFailures: options.maxFailures,
-    failures: initial?.state === "closed" ? initial.failureCount : 0,
+  return new TimeWindowStrategy({
+    windowMs: options.windowMs!,
+    ...(options.windowBuckets === undefined ? {} : { windowBuckets: options.windowBuckets }),
+    ...rules,
   });
 }
 
@@ -476,9 +488,9 @@ export class CircuitBreaker<F = never> {
     const rated = resolved.windowSize !== undefined || resolved.windowMs !== undefined ||
       resolved.strategy !== undefined;
     // Two clock reads per call are paid only by those who asked for slow calls.
-    const configured = getConfiguration().circuitBreaker ?? {};
+    const configured = configuredSection("circuitBreaker");
     const slowAsked = options.slowCallDurationMs !== undefined || options.slowCallRateThreshold !== undefined ||
-      configured.slowCallDurationMs !== undefined || configured.slowCallRateThreshold !== undefined;
+      configured?.slowCallDurationMs !== undefined || configured?.slowCallRateThreshold !== undefined;
     this.#timesCalls = rated && slowAsked;
     this.#needsNow = this.#timesCalls || resolved.windowMs !== undefined || resolved.strategy !== undefined;
     this.#excludedErrors = resolved.excludedErrors;

@@ -8,73 +8,82 @@
  *
  * @module
  */
-import { z } from "zod";
-import { durationMs, fraction, integer, oneOf, positiveNumber, validate } from "./validation.ts";
+import * as z from "zod/mini";
+import { ConfigError } from "./errors.ts";
+import { badOptions, throwIf } from "./internal/arguments.ts";
+import { configuredDefaults, configuredSection, setConfigured } from "./internal/configured.ts";
+import {
+  durationMs,
+  fraction,
+  integer,
+  lazy,
+  oneOf,
+  positiveNumber,
+  type Schema,
+  type Shape,
+  validate,
+} from "./validation.ts";
 
-const circuitBreakerDefaults = z.strictObject({
-  maxFailures: integer(1).optional(),
-  resetTimeoutMs: durationMs(0).optional(),
-  halfOpenMaxCalls: integer(1).optional(),
-  successThreshold: integer(1).optional(),
-  failureRateThreshold: fraction().optional(),
-  minimumThroughput: integer(1).optional(),
-  slowCallDurationMs: durationMs(0, true).optional(),
-  slowCallRateThreshold: fraction().optional(),
-});
+/** A strict object of optional fields: every section, and the whole, is partial. */
+function section<S extends Shape>(shape: S) {
+  const optional = {} as { [K in keyof S]: z.ZodMiniOptional<S[K]> };
+  for (const key in shape) optional[key] = z.optional(shape[key]!);
+  return z.strictObject(optional, { error: "an object" });
+}
 
-const retryDefaults = z.strictObject({
-  maxAttempts: integer(1).optional(),
-  backoff: oneOf(["constant", "linear", "exponential"]).optional(),
-  baseDelayMs: durationMs(0).optional(),
-  maxDelayMs: durationMs(0).optional(),
-  maxElapsedMs: durationMs(0, true).optional(),
-  multiplier: positiveNumber(1, true).optional(),
-  jitter: oneOf(["none", "full", "equal", "decorrelated"]).optional(),
-});
+function buildSchema() {
+  return section({
+    circuitBreaker: section({
+      maxFailures: integer(1),
+      resetTimeoutMs: durationMs(0),
+      halfOpenMaxCalls: integer(1),
+      successThreshold: integer(1),
+      failureRateThreshold: fraction(),
+      minimumThroughput: integer(1),
+      slowCallDurationMs: durationMs(0, true),
+      slowCallRateThreshold: fraction(),
+    }),
+    retry: section({
+      maxAttempts: integer(1),
+      backoff: oneOf(["constant", "linear", "exponential"]),
+      baseDelayMs: durationMs(0),
+      maxDelayMs: durationMs(0),
+      maxElapsedMs: durationMs(0, true),
+      multiplier: positiveNumber(1, true),
+      jitter: oneOf(["none", "full", "equal", "decorrelated"]),
+    }),
+    timeout: section({
+      timeoutMs: durationMs(0, true),
+      strategy: oneOf(["cooperative", "aggressive"]),
+    }),
+    bulkhead: section({
+      maxConcurrent: integer(1),
+      maxQueue: integer(0),
+      queueTimeoutMs: durationMs(0),
+      pollMs: durationMs(0),
+    }),
+    rateLimiter: section({
+      rate: positiveNumber(),
+      perMs: durationMs(0, true),
+      burst: positiveNumber(1, true),
+      maxKeys: integer(1),
+    }),
+    shutdown: section({
+      timeoutMs: durationMs(0, true),
+      forceExitCode: integer(0, 255),
+    }),
+    heartbeat: section({
+      intervalMs: durationMs(0, true),
+      maxAgeMs: durationMs(0, true),
+    }),
+    watchdog: section({
+      timeoutMs: durationMs(0, true),
+    }),
+  });
+}
 
-const timeoutDefaults = z.strictObject({
-  timeoutMs: durationMs(0, true).optional(),
-  strategy: oneOf(["cooperative", "aggressive"]).optional(),
-});
-
-const bulkheadDefaults = z.strictObject({
-  maxConcurrent: integer(1).optional(),
-  maxQueue: integer(0).optional(),
-  queueTimeoutMs: durationMs(0).optional(),
-  pollMs: durationMs(0).optional(),
-});
-
-const rateLimiterDefaults = z.strictObject({
-  rate: positiveNumber().optional(),
-  perMs: durationMs(0, true).optional(),
-  burst: positiveNumber(1, true).optional(),
-  maxKeys: integer(1).optional(),
-});
-
-const shutdownDefaults = z.strictObject({
-  timeoutMs: durationMs(0, true).optional(),
-  forceExitCode: integer(0, 255).optional(),
-});
-
-const heartbeatDefaults = z.strictObject({
-  intervalMs: durationMs(0, true).optional(),
-  maxAgeMs: durationMs(0, true).optional(),
-});
-
-const watchdogDefaults = z.strictObject({
-  timeoutMs: durationMs(0, true).optional(),
-});
-
-const schema = z.strictObject({
-  circuitBreaker: circuitBreakerDefaults.optional(),
-  retry: retryDefaults.optional(),
-  timeout: timeoutDefaults.optional(),
-  bulkhead: bulkheadDefaults.optional(),
-  rateLimiter: rateLimiterDefaults.optional(),
-  shutdown: shutdownDefaults.optional(),
-  heartbeat: heartbeatDefaults.optional(),
-  watchdog: watchdogDefaults.optional(),
-});
+/** Built on the first `configure()`, not at import. */
+const schema = /* @__PURE__ */ lazy(buildSchema);
 
 /**
  * Process-wide defaults, one section per component. Every field optional.
@@ -110,11 +119,35 @@ export interface Defaults {
   watchdog?: { timeoutMs?: number };
 }
 
-type Parsed = z.output<typeof schema>;
+type Parsed = z.output<ReturnType<typeof buildSchema>>;
 const inSync: [Parsed, Defaults] extends [Defaults, Parsed] ? true : never = true;
 
-/** Schema of the whole defaults object accepted by {@link configure}. */
-export const defaultsSchema: z.ZodType<Defaults> = schema;
+/**
+ * Checks a whole defaults object, as {@link configure} takes it, without
+ * applying it; returns it parsed. `source` names where it came from in the
+ * error (a config file's path, say). Anything but a plain object throws
+ * {@link ConfigError} naming `(defaults)`; a bad value, one naming every bad
+ * field.
+ *
+ * @example
+ * ```ts
+ * import { ConfigError, validateDefaults } from "bulwark";
+ * validateDefaults({ retry: { maxAttempts: 5 } });
+ * let error: unknown;
+ * try {
+ *   validateDefaults({ retry: { maxAttempts: 0 } }, "bulwark.config.json");
+ * } catch (e) {
+ *   error = e;
+ * }
+ * if (!(error instanceof ConfigError) || error.issues[0]?.field !== "retry.maxAttempts") throw new Error("should refuse");
+ * ```
+ */
+export function validateDefaults(input: unknown, source = "configure()"): Defaults {
+  if (typeof input !== "object" || input === null || Array.isArray(input)) {
+    throw new ConfigError(source, [{ field: "(defaults)", value: input, allowed: "an object of defaults" }]);
+  }
+  return validate(source, schema() as Schema<Defaults>, input);
+}
 
 /** Names of the sections of {@link Defaults}. */
 export type DefaultsSection = keyof Defaults;
@@ -154,8 +187,6 @@ export const builtInDefaults: {
   watchdog: { timeoutMs: 30_000 },
 };
 
-let configured: Defaults = {};
-
 /**
  * Sets process-wide defaults for components constructed afterwards.
  * Replaces the previous `configure()` call as a whole (call with `{}` to go
@@ -172,13 +203,14 @@ let configured: Defaults = {};
  * ```
  */
 export function configure(defaults: Defaults): void {
-  const parsed = validate("configure()", defaultsSchema, defaults);
-  configured = structuredClone(parsed);
+  throwIf(badOptions("configure", defaults, "defaults"));
+  const parsed = validateDefaults(defaults ?? {});
+  setConfigured(structuredClone(parsed));
 }
 
 /** The defaults set by the last {@link configure} call (a copy). */
 export function getConfiguration(): Defaults {
-  return structuredClone(configured);
+  return structuredClone(configuredDefaults());
 }
 
 /**
@@ -188,7 +220,7 @@ export function getConfiguration(): Defaults {
 export function defaultsFor<S extends DefaultsSection>(
   section: S,
 ): Required<NonNullable<Defaults[S]>> {
-  return { ...builtInDefaults[section], ...configured[section] } as unknown as Required<
+  return { ...builtInDefaults[section], ...configuredSection(section) } as unknown as Required<
     NonNullable<Defaults[S]>
   >;
 }

@@ -3,11 +3,11 @@
  *
  * @module
  */
-import { z } from "zod";
+import * as z from "zod/mini";
 import { badFunction, badOptions, badSignal } from "./internal/arguments.ts";
 import { invoke, parentFor } from "./internal/context.ts";
 import type { Operation } from "./policy.ts";
-import { abortSignal, errorClasses, func, validate } from "./validation.ts";
+import { abortSignal, lazy, satisfying, validate } from "./validation.ts";
 
 /** Which errors a fallback handles: a list of error classes, or a predicate. */
 export type FallbackOn =
@@ -26,12 +26,18 @@ export interface FallbackOptions {
   signal?: AbortSignal;
 }
 
-const optionsSchema = z.strictObject({
-  on: z.union([errorClasses(), func<(error: unknown) => boolean>()], {
-    error: "an array of error classes or a function (error) => boolean",
-  }).optional(),
-  signal: abortSignal().optional(),
-});
+/** Built on first use, not at import. */
+const optionsSchema = /* @__PURE__ */ lazy(() =>
+  z.strictObject({
+    on: z.optional(satisfying<FallbackOn>(
+      (value) =>
+        typeof value === "function" ||
+        (Array.isArray(value) && value.every((errorClass) => typeof errorClass === "function")),
+      "an array of error classes or a function (error) => boolean",
+    )),
+    signal: z.optional(abortSignal()),
+  })
+);
 
 function handles(on: FallbackOn | undefined, error: unknown): boolean {
   if (on === undefined) return true;
@@ -70,7 +76,7 @@ export function fallback<T, F = T>(
     badSignal("fallback", options?.signal, "options.signal");
   if (misuse !== undefined) return Promise.reject(misuse);
   // Bad options are a programmer's error: thrown now, not as a rejection.
-  const { on, signal } = validate("fallback", optionsSchema, options) as FallbackOptions;
+  const { on, signal } = validate("fallback", optionsSchema(), options) as FallbackOptions;
   return run(fn, valueOrFunction, on, signal);
 }
 

@@ -5,7 +5,6 @@
  *
  * @module
  */
-import { z } from "zod";
 import { Bulkhead, type BulkheadOptions } from "./bulkhead.ts";
 import { CircuitBreaker, type CircuitBreakerOptions } from "./circuit_breaker.ts";
 import { ConfigError, type ConfigIssue, InvalidArgumentError } from "./errors.ts";
@@ -31,10 +30,9 @@ import { closestKey } from "./validation.ts";
 
 const POLICY = "a policy (an object with an execute(fn, signal) method)";
 
-const policySchema = z.custom<Policy>(
-  (value) => typeof (value as Policy | null)?.execute === "function",
-  { error: POLICY },
-);
+function isPolicy(value: unknown): value is Policy {
+  return typeof (value as Policy | null)?.execute === "function";
+}
 
 /** Refuses `policies` unless it is an array of policies (with the InvalidArgumentError naming the bad one). */
 function checkPolicies(target: string, policies: unknown): void {
@@ -219,10 +217,6 @@ function build<P extends Policy, O>(
     for (const issue of error.issues) issues.push({ ...issue, field: `${step}.${issue.field}` });
     return undefined;
   }
-}
-
-function isPolicy(value: unknown): value is Policy {
-  return policySchema.safeParse(value).success;
 }
 
 /** Checks `order`: known step names, none twice, every configured step present. */

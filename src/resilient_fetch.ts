@@ -17,7 +17,7 @@
  *
  * @module
  */
-import { z } from "zod";
+import * as z from "zod/mini";
 import { Bulkhead, type BulkheadOptions } from "./bulkhead.ts";
 import { CircuitBreaker, type CircuitBreakerOptions } from "./circuit_breaker.ts";
 import { CircuitBreakerRegistry } from "./circuit_breaker_registry.ts";
@@ -29,7 +29,16 @@ import { Pipeline } from "./pipeline.ts";
 import type { ExecutionContext, Policy } from "./policy.ts";
 import { type RetryOptions, RetryPolicy } from "./retry.ts";
 import { TimeoutPolicy } from "./timeout.ts";
-import { clock as clockSchema, durationMs, func, validate } from "./validation.ts";
+import {
+  arrayOf,
+  clock as clockSchema,
+  durationMs,
+  func,
+  isPlainObject,
+  lazy,
+  satisfying,
+  validate,
+} from "./validation.ts";
 
 /** `fetch`'s signature. */
 export type FetchFunction = (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>;
@@ -100,29 +109,35 @@ export function isFailureResponse(response: Response): boolean {
   return response.status >= 500 || response.status === 408 || response.status === 429;
 }
 
-const optionsSchema = z.strictObject({
-  fetch: func<FetchFunction>().optional(),
-  retry: z.union([z.literal(false), z.record(z.string(), z.unknown())], {
-    error: "retry options (an object) or false",
-  }).optional(),
-  retryMethods: z.array(z.string({ error: "an HTTP method name" }), {
-    error: "an array of HTTP method names",
-  }).optional(),
-  attemptTimeoutMs: durationMs(0, true).optional(),
-  timeoutMs: durationMs(0, true).optional(),
-  circuitBreaker: z.union([z.literal(false), z.record(z.string(), z.unknown())], {
-    error: "circuit breaker options (an object) or false",
-  }).optional(),
-  registry: z.custom<CircuitBreakerRegistry>((value) => value instanceof CircuitBreakerRegistry, {
-    error: "a CircuitBreakerRegistry",
-  }).optional(),
-  bulkhead: z.union([
-    z.custom<Bulkhead>((value) => value instanceof Bulkhead),
-    z.record(z.string(), z.unknown()),
-  ], { error: "a Bulkhead or bulkhead options" }).optional(),
-  isFailureResponse: func<(response: Response) => boolean>().optional(),
-  clock: clockSchema().optional(),
-});
+/** Built on the first call, not at import. */
+const optionsSchema = /* @__PURE__ */ lazy(() =>
+  z.strictObject({
+    fetch: z.optional(func<FetchFunction>()),
+    retry: z.optional(satisfying<false | Record<string, unknown>>(
+      (value) => value === false || isPlainObject(value),
+      "retry options (an object) or false",
+    )),
+    retryMethods: z.optional(
+      arrayOf<string>((value) => typeof value === "string", "an HTTP method name", "an array of HTTP method names"),
+    ),
+    attemptTimeoutMs: z.optional(durationMs(0, true)),
+    timeoutMs: z.optional(durationMs(0, true)),
+    circuitBreaker: z.optional(satisfying<false | Record<string, unknown>>(
+      (value) => value === false || isPlainObject(value),
+      "circuit breaker options (an object) or false",
+    )),
+    registry: z.optional(satisfying<CircuitBreakerRegistry>(
+      (value) => value instanceof CircuitBreakerRegistry,
+      "a CircuitBreakerRegistry",
+    )),
+    bulkhead: z.optional(satisfying<Bulkhead | Record<string, unknown>>(
+      (value) => value instanceof Bulkhead || isPlainObject(value),
+      "a Bulkhead or bulkhead options",
+    )),
+    isFailureResponse: z.optional(func<(response: Response) => boolean>()),
+    clock: z.optional(clockSchema()),
+  })
+);
 
 /** Builds a nested component, reporting its bad options under `prefix.`. */
 function nested<T>(prefix: string, build: () => T): T {
@@ -193,7 +208,7 @@ function whyNotRetryable(request: Request, init: RequestInit | undefined, retryM
  */
 export function createResilientFetch(options: ResilientFetchOptions = {}): ResilientFetch {
   throwIf(badOptions("createResilientFetch", options));
-  const parsed = validate("createResilientFetch", optionsSchema, options);
+  const parsed = validate("createResilientFetch", optionsSchema(), options);
   const clock = parsed.clock ?? systemClock;
   const isFailure = parsed.isFailureResponse ?? isFailureResponse;
   const retryMethods: ReadonlySet<string> = new Set(

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { z } from "zod";
+import * as z from "zod/mini";
 import { type BackoffFunction, type BackoffKind, backoffDelay, type Jitter } from "./backoff.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { defaultsFor } from "./config.ts";
@@ -35,8 +35,10 @@ import {
   durationMs,
   func,
   integer,
+  lazy,
   oneOf,
   positiveNumber,
+  satisfying,
   validate,
 } from "./validation.ts";
 
@@ -118,22 +120,26 @@ export interface RetryEvents {
   success: { readonly attempts: number };
 }
 
-const optionsSchema = z.strictObject({
-  maxAttempts: integer(1),
-  backoff: z.union([oneOf(["constant", "linear", "exponential"]), func<BackoffFunction>()], {
-    error: 'one of "constant", "linear", "exponential", or a function',
-  }),
-  baseDelayMs: durationMs(0),
-  maxDelayMs: durationMs(0),
-  maxElapsedMs: durationMs(0, true),
-  multiplier: positiveNumber(1, true),
-  jitter: oneOf(["none", "full", "equal", "decorrelated"]),
-  random: func<() => number>(),
-  retryOn: func<(error: unknown, attempt: number) => boolean>(),
-  retryOnResult: func<(result: unknown, attempt: number) => boolean>().optional(),
-  retryAfter: func<(errorOrResult: unknown, wallNowMs: number) => number | undefined>(),
-  clock: clockSchema(),
-});
+/** Built on the first construction, not at import. */
+const optionsSchema = /* @__PURE__ */ lazy(() =>
+  z.strictObject({
+    maxAttempts: integer(1),
+    backoff: satisfying<BackoffKind | BackoffFunction>(
+      (value) => typeof value === "function" || value === "constant" || value === "linear" || value === "exponential",
+      'one of "constant", "linear", "exponential", or a function',
+    ),
+    baseDelayMs: durationMs(0),
+    maxDelayMs: durationMs(0),
+    maxElapsedMs: durationMs(0, true),
+    multiplier: positiveNumber(1, true),
+    jitter: oneOf(["none", "full", "equal", "decorrelated"]),
+    random: func<() => number>(),
+    retryOn: func<(error: unknown, attempt: number) => boolean>(),
+    retryOnResult: z.optional(func<(result: unknown, attempt: number) => boolean>()),
+    retryAfter: func<(errorOrResult: unknown, wallNowMs: number) => number | undefined>(),
+    clock: clockSchema(),
+  })
+);
 
 const retryEveryError = (): boolean => true;
 
@@ -250,7 +256,7 @@ export class RetryPolicy implements LayeredPolicy, FusablePolicy {
     const defaults = defaultsFor("retry");
     if (typeof options.backoff === "function") defaults.jitter = "none";
     this.options = Object.freeze(
-      validate("RetryPolicy", optionsSchema, {
+      validate("RetryPolicy", optionsSchema(), {
         ...defaults,
         random: Math.random,
         retryOn: retryEveryError,

@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { z } from "zod";
+import * as z from "zod/mini";
 import { type Clock, systemClock } from "./clock.ts";
 import { defaultsFor } from "./config.ts";
 import { InvalidArgumentError, TimeoutError } from "./errors.ts";
@@ -30,7 +30,7 @@ import { badCall, badFunction, badOptions, badSignal, badString, throwIf } from 
 import { fuse, type FusablePolicy, type FusedCall, type Stage } from "./internal/fused.ts";
 import { type Deadline, type DeadlineQueue, deadlineQueueFor, DONE } from "./internal/deadline_queue.ts";
 import type { ExecutionContext, Operation } from "./policy.ts";
-import { clock as clockSchema, durationMs, name, oneOf, validate } from "./validation.ts";
+import { clock as clockSchema, durationMs, lazy, name, oneOf, validate } from "./validation.ts";
 
 /**
  * What a timeout does at its deadline. Both abort the operation's signal.
@@ -98,13 +98,17 @@ export interface TimeoutEvents {
   timeout: { readonly timeoutMs: number };
 }
 
-const timeoutMsSchema = durationMs(0, true);
+// Schemas are built on first use, not at import.
+const timeoutMsSchema = /* @__PURE__ */ lazy(() => durationMs(0, true));
+const strategySchema = /* @__PURE__ */ lazy(() => oneOf(["cooperative", "aggressive"]));
 
-const optionsSchema = z.strictObject({
-  timeoutMs: timeoutMsSchema,
-  strategy: oneOf(["cooperative", "aggressive"]),
-  clock: clockSchema(),
-});
+const optionsSchema = /* @__PURE__ */ lazy(() =>
+  z.strictObject({
+    timeoutMs: timeoutMsSchema(),
+    strategy: strategySchema(),
+    clock: clockSchema(),
+  })
+);
 
 /** What every call of one policy shares, built once per policy. */
 interface TimeoutShared {
@@ -279,7 +283,7 @@ export class TimeoutPolicy implements LayeredPolicy, FusablePolicy {
   constructor(options: TimeoutOptions = {}) {
     throwIf(badOptions("TimeoutPolicy", options));
     this.options = Object.freeze(
-      validate("TimeoutPolicy", optionsSchema, {
+      validate("TimeoutPolicy", optionsSchema(), {
         ...defaultsFor("timeout"),
         clock: systemClock,
         ...options,
@@ -402,13 +406,15 @@ export interface TimeoutManagerOptions {
   clock?: Clock;
 }
 
-const managerSchema = z.strictObject({
-  defaultMs: timeoutMsSchema,
-  strategy: oneOf(["cooperative", "aggressive"]),
-  clock: clockSchema(),
-});
+const managerSchema = /* @__PURE__ */ lazy(() =>
+  z.strictObject({
+    defaultMs: timeoutMsSchema(),
+    strategy: strategySchema(),
+    clock: clockSchema(),
+  })
+);
 
-const configureSchema = z.strictObject({ operation: name(), ms: timeoutMsSchema });
+const configureSchema = /* @__PURE__ */ lazy(() => z.strictObject({ operation: name(), ms: timeoutMsSchema() }));
 
 /**
  * Named timeouts: one default, overridden per operation name, as in the
@@ -434,7 +440,7 @@ export class TimeoutManager {
   constructor(options: TimeoutManagerOptions = {}) {
     throwIf(badOptions("TimeoutManager", options));
     const timeoutDefaults = defaultsFor("timeout");
-    const resolved = validate("TimeoutManager", managerSchema, {
+    const resolved = validate("TimeoutManager", managerSchema(), {
       defaultMs: timeoutDefaults.timeoutMs,
       strategy: timeoutDefaults.strategy,
       clock: systemClock,
@@ -458,7 +464,7 @@ export class TimeoutManager {
   configure(operation: string, ms: number): void {
     throwIf(badString("TimeoutManager.configure", operation, "operation"));
     if (typeof ms !== "number") throw new InvalidArgumentError("TimeoutManager.configure", "ms", ms, "a number of milliseconds");
-    validate("TimeoutManager.configure", configureSchema, { operation, ms });
+    validate("TimeoutManager.configure", configureSchema(), { operation, ms });
     this.#policies.set(operation, this.#policy(ms));
   }
 

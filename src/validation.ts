@@ -3,88 +3,218 @@
  * phrase, and one function that turns zod's issues into a {@link ConfigError}.
  * Validation runs once, at construction; never on a hot path.
  *
+ * The schemas are `zod/mini` ones, which a bundler tree-shakes down to the
+ * few checks used (classic `zod` costs ~90 KB gzipped in every bundle). A
+ * module builds its schemas with {@link lazy} on first use, never at import:
+ * importing the package costs no schema construction.
+ *
  * @module
  */
-import { z } from "zod";
+import * as z from "zod/mini";
 import type { Clock } from "./clock.ts";
 import { ConfigError, type ConfigIssue } from "./errors.ts";
 
+/** Any zod/mini schema. */
+export type Schema<T = unknown> = z.ZodMiniType<T>;
+
+/** An object schema's fields, for schemas built from shared parts. */
+export type Shape = Record<string, z.ZodMiniType>;
+
+/**
+ * `build()` on the first call, the same value on every later one: schemas
+ * built on first construction rather than at import time.
+ */
+export function lazy<T>(build: () => T): () => T {
+  let value: T | undefined;
+  return () => (value ??= build());
+}
+
+/**
+ * A value that passes `test`, with `allowed` as the message. Where a plain
+ * predicate says it all (a boolean, a function, one of a few strings), this
+ * is all of zod a bundle needs, rather than one zod schema class per type.
+ */
+export function satisfying<T>(test: (value: unknown) => boolean, allowed: string): z.ZodMiniType<T> {
+  return withRule(z.custom<T>(test, { error: allowed }), rule(TEST, { test }));
+}
+
+/**
+ * True for a plain object (an object literal, or one without a prototype):
+ * what zod's `record` accepts. Class instances and arrays are not.
+ */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
+  const prototype: unknown = Object.getPrototypeOf(value);
+  return prototype === null || Object.prototype.hasOwnProperty.call(prototype, "isPrototypeOf");
+}
+
+/** A test that accepts only values the schema it belongs to accepts. */
+type Predicate = (value: unknown) => boolean;
+
+/**
+ * The fast path of validation. Each helper below registers, beside its zod
+ * schema, a rule accepting exactly what the schema accepts (or less);
+ * {@link safeParse} checks the rules first and asks zod only when one says
+ * no. A constructor given valid options (nearly always) then costs a few
+ * comparisons instead of a zod parse, and a bad one still gets zod's issues:
+ * zod's verdict is the one that stands.
+ *
+ * Rules are data of one shape, read by one function ({@link passes}), rather
+ * than a closure each: a call site that sees many closures goes megamorphic,
+ * and a 19-field options object then cost half a microsecond.
+ */
+interface Rule {
+  readonly kind: typeof NUMBER | typeof FUNCTION | typeof TEST;
+  /** `undefined` passes. */
+  readonly optional: boolean;
+  readonly integer: boolean;
+  readonly min: number;
+  readonly minInclusive: boolean;
+  readonly max: number;
+  readonly test: Predicate | undefined;
+}
+
+const NUMBER = 0;
+const FUNCTION = 1;
+const TEST = 2;
+
+/** Each schema's rule; `null` for a schema with no fast path. Filled on first use. */
+const rules = new WeakMap<object, Rule | null>();
+
+function rule(
+  kind: Rule["kind"],
+  { integer = false, min = -Infinity, minInclusive = true, max = Infinity, test }: Partial<Rule> = {},
+): Rule {
+  return { kind, optional: false, integer, min, minInclusive, max, test };
+}
+
+function withRule<S extends z.ZodMiniType>(schema: S, fast: Rule): S {
+  rules.set(schema, fast);
+  return schema;
+}
+
+function passes(fast: Rule, value: unknown): boolean {
+  if (value === undefined) return fast.optional;
+  switch (fast.kind) {
+    case NUMBER:
+      return typeof value === "number" &&
+        (fast.integer ? Number.isInteger(value) : Number.isFinite(value)) &&
+        (fast.minInclusive ? value >= fast.min : value > fast.min) &&
+        value <= fast.max;
+    case FUNCTION:
+      return typeof value === "function";
+    default:
+      return fast.test!(value);
+  }
+}
+
+/**
+ * A number that passes `fast`, with `allowed` as the message. A `z.custom`
+ * reading the same rule as the fast path, rather than `z.number()` with
+ * `z.minimum()`/`z.gt()` checks: the same verdict (zod's numbers are finite
+ * too; `tests/validation.test.ts` compares the two), with no zod number class
+ * or check classes in any bundle.
+ */
+function number(fast: Rule, allowed: string): z.ZodMiniType<number> {
+  return withRule(z.custom<number>((value) => passes(fast, value), { error: allowed }), fast);
+}
+
 /** A finite integer in `[min, max]`. */
-export function integer(min: number, max: number = Number.MAX_SAFE_INTEGER): z.ZodNumber {
-  const allowed = max === Number.MAX_SAFE_INTEGER
-    ? `an integer >= ${min}`
-    : `an integer from ${min} to ${max}`;
-  return z.number({ error: allowed }).int({ error: allowed }).min(min, { error: allowed }).max(max, {
-    error: allowed,
-  });
+export function integer(min: number, max: number = Number.MAX_SAFE_INTEGER): z.ZodMiniType<number> {
+  return number(
+    rule(NUMBER, { integer: true, min, max }),
+    max === Number.MAX_SAFE_INTEGER ? `an integer >= ${min}` : `an integer from ${min} to ${max}`,
+  );
 }
 
 /** A finite number of milliseconds, `>= min` (or `> min` when `exclusive`). */
-export function durationMs(min = 0, exclusive = false): z.ZodNumber {
-  const allowed = `a finite number of milliseconds ${exclusive ? ">" : ">="} ${min}`;
-  const base = z.number({ error: allowed });
-  return exclusive ? base.gt(min, { error: allowed }) : base.min(min, { error: allowed });
+export function durationMs(min = 0, exclusive = false): z.ZodMiniType<number> {
+  return number(
+    rule(NUMBER, { min, minInclusive: !exclusive }),
+    `a finite number of milliseconds ${exclusive ? ">" : ">="} ${min}`,
+  );
 }
 
 /** A finite number `> min` (or `>= min` when `inclusive`). */
-export function positiveNumber(min = 0, inclusive = false): z.ZodNumber {
-  const allowed = `a finite number ${inclusive ? ">=" : ">"} ${min}`;
-  const base = z.number({ error: allowed });
-  return inclusive ? base.min(min, { error: allowed }) : base.gt(min, { error: allowed });
+export function positiveNumber(min = 0, inclusive = false): z.ZodMiniType<number> {
+  return number(rule(NUMBER, { min, minInclusive: inclusive }), `a finite number ${inclusive ? ">=" : ">"} ${min}`);
 }
 
 /** A fraction in `(0, 1]` (or `[0, 1]` when `allowZero`). */
-export function fraction(allowZero = false): z.ZodNumber {
-  const allowed = allowZero ? "a number from 0 to 1" : "a number greater than 0 and at most 1";
-  const base = z.number({ error: allowed }).max(1, { error: allowed });
-  return allowZero ? base.min(0, { error: allowed }) : base.gt(0, { error: allowed });
+export function fraction(allowZero = false): z.ZodMiniType<number> {
+  return number(
+    rule(NUMBER, { min: 0, minInclusive: allowZero, max: 1 }),
+    allowZero ? "a number from 0 to 1" : "a number greater than 0 and at most 1",
+  );
 }
 
 /** One of the given string literals. */
-export function oneOf<const T extends readonly [string, ...string[]]>(values: T): z.ZodEnum<{ [K in T[number]]: K }> {
+export function oneOf<const T extends readonly [string, ...string[]]>(values: T): z.ZodMiniType<T[number]> {
   const allowed = `one of ${values.map((v) => JSON.stringify(v)).join(", ")}`;
-  return z.enum(values, { error: allowed }) as unknown as z.ZodEnum<{ [K in T[number]]: K }>;
+  // A custom check rather than z.enum(): the same test, and less of zod in every bundle.
+  return satisfying<T[number]>((value) => values.includes(value as string), allowed);
 }
 
 /** Any function. The type parameter only shapes the parsed output. */
-export function func<F extends (...args: never[]) => unknown>(): z.ZodType<F> {
-  return z.custom<F>((value) => typeof value === "function", { error: "a function" });
+export function func<F extends (...args: never[]) => unknown>(): z.ZodMiniType<F> {
+  return withRule(z.custom<F>((value) => typeof value === "function", { error: "a function" }), rule(FUNCTION));
 }
 
 /** A non-empty string. */
-export function name(): z.ZodString {
-  return z.string({ error: "a non-empty string" }).min(1, { error: "a non-empty string" });
+export function name(): z.ZodMiniType<string> {
+  return satisfying<string>((value) => typeof value === "string" && value.length > 0, "a non-empty string");
+}
+
+/** A boolean. */
+export function boolean(): z.ZodMiniType<boolean> {
+  return satisfying<boolean>((value) => typeof value === "boolean", "a boolean");
 }
 
 /** An object with the {@link Clock} methods. */
-export function clock(): z.ZodType<Clock> {
-  return z.custom<Clock>(
+export function clock(): z.ZodMiniType<Clock> {
+  return satisfying<Clock>(
     (value) =>
       typeof value === "object" && value !== null &&
       typeof (value as Clock).now === "function" &&
       typeof (value as Clock).wallNow === "function" &&
       typeof (value as Clock).sleep === "function" &&
       typeof (value as Clock).schedule === "function",
-    { error: "a Clock (an object with now, wallNow, sleep and schedule)" },
+    "a Clock (an object with now, wallNow, sleep and schedule)",
   );
 }
 
 /** An `AbortSignal` (checked by shape, so signals from any realm pass). */
-export function abortSignal(): z.ZodType<AbortSignal> {
-  return z.custom<AbortSignal>(
+export function abortSignal(): z.ZodMiniType<AbortSignal> {
+  return satisfying<AbortSignal>(
     (value) =>
       typeof value === "object" && value !== null &&
       typeof (value as AbortSignal).aborted === "boolean" &&
       typeof (value as AbortSignal).addEventListener === "function",
-    { error: "an AbortSignal" },
+    "an AbortSignal",
+  );
+}
+
+/**
+ * An array whose every item passes `test`: `allowed` is the message when the
+ * value is not an array, `itemAllowed` the one for a bad item, reported at
+ * the item's index (`excludedErrors.1`), as `z.array` would. A check on
+ * `z.custom` rather than `z.array`: one zod class fewer in every bundle.
+ */
+export function arrayOf<T>(test: (item: unknown) => boolean, itemAllowed: string, allowed: string): z.ZodMiniType<T[]> {
+  return withRule(
+    z.custom<T[]>(Array.isArray, { error: allowed }).check(z.check((payload) => {
+      if (!Array.isArray(payload.value)) return;
+      payload.value.forEach((item: unknown, index: number) => {
+        if (!test(item)) payload.issues.push({ code: "custom", message: itemAllowed, input: item, path: [index] });
+      });
+    })),
+    rule(TEST, { test: (value) => Array.isArray(value) && value.every(test) }),
   );
 }
 
 /** A list of error classes (constructors). */
-export function errorClasses(): z.ZodType<ReadonlyArray<abstract new (...args: never[]) => unknown>> {
-  return z.array(func<never>(), { error: "an array of error classes" }) as unknown as z.ZodType<
-    ReadonlyArray<abstract new (...args: never[]) => unknown>
-  >;
+export function errorClasses(): z.ZodMiniType<ReadonlyArray<abstract new (...args: never[]) => unknown>> {
+  return arrayOf((item) => typeof item === "function", "a function", "an array of error classes") as unknown as z.ZodMiniType<ReadonlyArray<abstract new (...args: never[]) => unknown>>;
 }
 
 function editDistance(a: string, b: string): number {
@@ -128,22 +258,31 @@ function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
   return value;
 }
 
-function knownKeysAt(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
-  let current: z.ZodType | undefined = schema;
-  for (const key of path) {
-    const shape: Record<string, z.ZodType> | undefined = (current as z.ZodObject | undefined)?.shape;
-    current = shape?.[String(key)];
-    while (current instanceof z.ZodOptional || current instanceof z.ZodDefault) {
-      current = current.unwrap() as z.ZodType;
+/** The definition zod keeps on every schema, classic or mini: enough to walk an object's fields. */
+interface Def {
+  readonly type: string;
+  readonly shape?: Record<string, { readonly _zod: { readonly def: Def } }>;
+  readonly innerType?: { readonly _zod: { readonly def: Def } };
+}
+
+function knownKeysAt(schema: Schema, path: readonly PropertyKey[]): string[] {
+  let current: Def | undefined = (schema as unknown as { _zod: { def: Def } })._zod.def;
+  const unwrap = (): void => {
+    while (current?.innerType !== undefined && (current.type === "optional" || current.type === "default")) {
+      current = current.innerType._zod.def;
     }
+  };
+  unwrap();
+  for (const key of path) {
+    current = current?.shape?.[String(key)]?._zod.def;
+    unwrap();
   }
-  const shape = (current as z.ZodObject | undefined)?.shape;
-  return shape ? Object.keys(shape) : [];
+  return current?.shape ? Object.keys(current.shape) : [];
 }
 
 /** Converts zod issues to {@link ConfigIssue}s, one per bad field. */
 export function toConfigIssues(
-  schema: z.ZodType,
+  schema: Schema,
   input: unknown,
   issues: readonly z.core.$ZodIssue[],
   prefix = "",
@@ -177,12 +316,74 @@ export function toConfigIssues(
   return out;
 }
 
+/** What zod's object schemas accept as an object: not null, not an array. */
+function isObject(input: unknown): input is Record<string, unknown> {
+  return typeof input === "object" && input !== null && !Array.isArray(input);
+}
+
+/** Whether `input` is an object whose every key is in `keys`. */
+function onlyKeys(input: unknown, keys: ReadonlySet<string>): input is Record<string, unknown> {
+  if (!isObject(input)) return false;
+  for (const key in input) if (!keys.has(key)) return false;
+  return true;
+}
+
+/** The fast rule of `schema` (see `rules`), built on first use. */
+function ruleOf(schema: Schema): Rule | null {
+  let fast = rules.get(schema);
+  if (fast !== undefined) return fast;
+  const def = (schema as unknown as { _zod: { def: Def & { catchall?: Schema } } })._zod.def;
+  fast = null;
+  if (def.type === "optional" && def.innerType !== undefined) {
+    const inner = ruleOf(def.innerType as unknown as Schema);
+    if (inner !== null) fast = { ...inner, optional: true };
+  } else if (def.type === "object" && def.shape !== undefined) {
+    // A strict object's catchall is `never`: every key must be known. (A
+    // loose one's extra keys pass here and are kept, where zod drops them
+    // from its copy: only the breaker's `initialState`, read from the
+    // caller's options, is such an object.)
+    const catchall = (def.catchall as unknown as { _zod: { def: Def } } | undefined)?._zod.def.type;
+    const names = Object.keys(def.shape);
+    const fields = names.map((key) => ruleOf(def.shape![key] as unknown as Schema));
+    if ((catchall === undefined || catchall === "never") && fields.every((field) => field !== null)) {
+      const keys = catchall === "never" ? new Set(names) : undefined;
+      const checks = fields as Rule[];
+      fast = rule(TEST, {
+        test: (value) => {
+          if (keys === undefined ? !isObject(value) : !onlyKeys(value, keys)) return false;
+          for (let i = 0; i < names.length; i++) {
+            if (!passes(checks[i]!, (value as Record<string, unknown>)[names[i]!])) return false;
+          }
+          return true;
+        },
+      });
+    }
+  }
+  rules.set(schema, fast);
+  return fast;
+}
+
+/**
+ * `schema.safeParse(input)`, through the fast path when it has one: valid
+ * input is returned as it is, without a zod parse (zod would return a copy:
+ * callers pass an object they built, or only read the result). Anything the
+ * fast path doubts goes to zod.
+ */
+export function safeParse<S extends Schema>(
+  schema: S,
+  input: unknown,
+): { success: true; data: z.output<S> } | { success: false; data?: undefined; error: { issues: z.core.$ZodIssue[] } } {
+  const fast = ruleOf(schema);
+  if (fast !== null && passes(fast, input)) return { success: true, data: input as z.output<S> };
+  return schema.safeParse(input) as ReturnType<typeof safeParse<S>>;
+}
+
 /**
  * Parses `input` with `schema`; on failure throws a {@link ConfigError} that
  * names every bad field of `target`.
  */
-export function validate<S extends z.ZodType>(target: string, schema: S, input: unknown): z.output<S> {
-  const result = schema.safeParse(input);
+export function validate<S extends Schema>(target: string, schema: S, input: unknown): z.output<S> {
+  const result = safeParse(schema, input);
   if (result.success) return result.data;
   throw new ConfigError(target, toConfigIssues(schema, input, result.error.issues));
 }

@@ -54,3 +54,34 @@ describe("loadConfigFile (fs adapter)", () => {
     await expect(loadConfigFile(path)).rejects.toMatchObject({ code: "ENOENT" });
   });
 });
+
+describe("loadConfigFile: what a file may hold", () => {
+  let dir = "";
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), "bulwark-config-"));
+  });
+  afterEach(async () => {
+    configure({});
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("accepts a UTF-8 byte-order mark", async () => {
+    const path = join(dir, "bom.json");
+    await writeFile(path, `\uFEFF${JSON.stringify({ retry: { maxAttempts: 6 } })}`);
+    expect(await loadConfigFile(path)).toEqual({ retry: { maxAttempts: 6 } });
+    expect(defaultsFor("retry").maxAttempts).toBe(6);
+  });
+
+  it("refuses null or an array with a ConfigError naming the file, in our words", async () => {
+    for (const content of ["null", "[]", "3"]) {
+      const path = join(dir, "not-an-object.json");
+      await writeFile(path, content);
+      const error = await loadConfigFile(path).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as ConfigError).target).toBe(path);
+      expect((error as ConfigError).issues[0]?.field).toBe("(defaults)");
+      expect((error as ConfigError).message).toContain("must be an object of defaults");
+      expect((error as ConfigError).message).not.toContain("Invalid input");
+    }
+  });
+});

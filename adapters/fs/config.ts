@@ -11,8 +11,7 @@
  * @module
  */
 import { readFile } from "node:fs/promises";
-import { ConfigError, configure, type Defaults, defaultsSchema } from "../../mod.ts";
-import { toConfigIssues } from "../../src/validation.ts";
+import { ConfigError, configure, type Defaults, validateDefaults } from "../../mod.ts";
 
 /** The file name looked for by default, in the current working directory. */
 export const DEFAULT_CONFIG_FILE = "bulwark.config.json";
@@ -27,8 +26,9 @@ export interface LoadConfigFileOptions {
  * Reads `path` (default `bulwark.config.json`), validates it and applies it
  * with {@link configure}. Returns the defaults applied, or `undefined` when
  * the file is missing and `optional` is set. A file that is not valid JSON,
- * or holds a bad value, throws {@link ConfigError} naming the file and every
- * bad field, and leaves the current defaults untouched.
+ * holds anything but an object (`null`, `[]`), or a bad value, throws
+ * {@link ConfigError} naming the file and every bad field, and leaves the
+ * current defaults untouched. A UTF-8 byte-order mark is skipped.
  *
  * @example
  * ```ts
@@ -47,6 +47,8 @@ export async function loadConfigFile(
     if (options.optional && (error as { code?: string }).code === "ENOENT") return undefined;
     throw error;
   }
+  // Editors on Windows save UTF-8 with a byte-order mark, which JSON.parse refuses.
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -57,10 +59,7 @@ export async function loadConfigFile(
       allowed: `valid JSON (${(error as Error).message})`,
     }]);
   }
-  const result = defaultsSchema.safeParse(parsed);
-  if (!result.success) {
-    throw new ConfigError(path, toConfigIssues(defaultsSchema, parsed, result.error.issues));
-  }
-  configure(result.data);
-  return result.data;
+  const defaults = validateDefaults(parsed, path);
+  configure(defaults);
+  return defaults;
 }

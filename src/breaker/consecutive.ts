@@ -3,8 +3,8 @@
  *
  * @module
  */
-import { z } from "zod";
-import { integer, validate } from "../validation.ts";
+import * as z from "zod/mini";
+import { integer, lazy, validate } from "../validation.ts";
 import type { BreakerStrategy } from "./strategy.ts";
 
 /** Options of {@link ConsecutiveStrategy}. */
@@ -15,10 +15,12 @@ export interface ConsecutiveStrategyOptions {
   failures?: number;
 }
 
-const schema = z.strictObject({
-  maxFailures: integer(1),
-  failures: integer(0).optional(),
-});
+const schema = /* @__PURE__ */ lazy(() =>
+  z.strictObject({
+    maxFailures: integer(1),
+    failures: z.optional(integer(0)),
+  })
+);
 
 /**
  * Opens the circuit after `maxFailures` consecutive failures; any success
@@ -39,7 +41,7 @@ export class ConsecutiveStrategy implements BreakerStrategy {
   #failures: number;
 
   constructor(options: ConsecutiveStrategyOptions) {
-    const parsed = validate("ConsecutiveStrategy", schema, options);
+    const parsed = validate("ConsecutiveStrategy", schema(), options);
     this.#maxFailures = parsed.maxFailures;
     this.#failures = parsed.failures ?? 0;
   }

@@ -3,8 +3,8 @@
  *
  * @module
  */
-import { z } from "zod";
-import { integer, validate } from "../validation.ts";
+import * as z from "zod/mini";
+import { integer, lazy, validate } from "../validation.ts";
 import { type RateRuleOptions, RateRules, rateRuleShape } from "./rate_rules.ts";
 import type { BreakerStrategy } from "./strategy.ts";
 
@@ -14,7 +14,7 @@ export interface CountWindowStrategyOptions extends RateRuleOptions {
   windowSize: number;
 }
 
-const schema = z.strictObject({ windowSize: integer(1, 1_000_000), ...rateRuleShape });
+const schema = /* @__PURE__ */ lazy(() => z.strictObject({ windowSize: integer(1, 1_000_000), ...rateRuleShape() }));
 
 const FAILED = 1;
 const SLOW = 2;
@@ -48,7 +48,7 @@ export class CountWindowStrategy implements BreakerStrategy {
   #slowCalls = 0;
 
   constructor(options: CountWindowStrategyOptions) {
-    const parsed = validate("CountWindowStrategy", schema, options);
+    const parsed = validate("CountWindowStrategy", schema(), options);
     this.#ring = new Uint8Array(parsed.windowSize);
     this.#rules = new RateRules(parsed, parsed.windowSize);
   }

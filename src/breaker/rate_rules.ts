@@ -5,7 +5,8 @@
  * @module
  */
 import { defaultsFor } from "../config.ts";
-import { fraction, integer } from "../validation.ts";
+import * as z from "zod/mini";
+import { fraction, integer, lazy } from "../validation.ts";
 
 /** Options every sliding-window strategy takes besides the window's size. */
 export interface RateRuleOptions {
@@ -33,12 +34,12 @@ export interface RateRuleOptions {
 }
 
 /** zod shape of {@link RateRuleOptions}. */
-export const rateRuleShape = {
-  failureRateThreshold: fraction().optional(),
-  minimumThroughput: integer(1).optional(),
-  slowCallRateThreshold: fraction().optional(),
-  maxFailures: integer(1).optional(),
-};
+export const rateRuleShape = /* @__PURE__ */ lazy(() => ({
+  failureRateThreshold: z.optional(fraction()),
+  minimumThroughput: z.optional(integer(1)),
+  slowCallRateThreshold: z.optional(fraction()),
+  maxFailures: z.optional(integer(1)),
+}));
 
 /** The resolved rules; `decide` is called once per recorded call. */
 export class RateRules {

@@ -3,8 +3,8 @@
  *
  * @module
  */
-import { z } from "zod";
-import { durationMs, integer, validate } from "../validation.ts";
+import * as z from "zod/mini";
+import { durationMs, integer, lazy, validate } from "../validation.ts";
 import { type RateRuleOptions, RateRules, rateRuleShape } from "./rate_rules.ts";
 import type { BreakerStrategy } from "./strategy.ts";
 
@@ -20,11 +20,13 @@ export interface TimeWindowStrategyOptions extends RateRuleOptions {
   windowBuckets?: number;
 }
 
-const schema = z.strictObject({
-  windowMs: durationMs(0, true),
-  windowBuckets: integer(1, 1_000).optional(),
-  ...rateRuleShape,
-});
+const schema = /* @__PURE__ */ lazy(() =>
+  z.strictObject({
+    windowMs: durationMs(0, true),
+    windowBuckets: z.optional(integer(1, 1_000)),
+    ...rateRuleShape(),
+  })
+);
 
 /**
  * Opens the circuit when, over the calls that ended in the last `windowMs`
@@ -63,7 +65,7 @@ export class TimeWindowStrategy implements BreakerStrategy {
   #totalSlowCalls = 0;
 
   constructor(options: TimeWindowStrategyOptions) {
-    const parsed = validate("TimeWindowStrategy", schema, options);
+    const parsed = validate("TimeWindowStrategy", schema(), options);
     const buckets = parsed.windowBuckets ?? 10;
     this.#windowMs = parsed.windowMs;
     this.#buckets = buckets;

@@ -7,14 +7,13 @@
  *
  * @module
  */
-import { z } from "zod";
 import { badOptions, throwIf } from "../internal/arguments.ts";
 import { validate } from "../validation.ts";
 import type { RateLimitAlgorithm } from "./algorithm.ts";
 import { FixedWindow, FixedWindowLimiter } from "./fixed_window.ts";
 import { Gcra, GcraLimiter } from "./gcra.ts";
 import type { Limiter, LimiterOptions } from "./limiter.ts";
-import { algorithmOf, algorithmShape } from "./options.ts";
+import { algorithmOf, algorithmSchema } from "./options.ts";
 import {
   SlidingWindowCounter,
   SlidingWindowLimiter,
@@ -43,7 +42,7 @@ export type AlgorithmOptions =
 export function createAlgorithm(options: AlgorithmOptions): RateLimitAlgorithm {
   throwIf(badOptions("createAlgorithm", options));
   const algorithm = algorithmOf("createAlgorithm", options);
-  validate("createAlgorithm", z.strictObject(algorithmShape(algorithm)), options);
+  validate("createAlgorithm", algorithmSchema(algorithm), options);
   const { algorithm: _, ...rest } = options as AlgorithmOptions & { approximate?: boolean };
   switch (algorithm) {
     case "token-bucket":

@@ -10,13 +10,15 @@
  *
  * @module
  */
-import { z } from "zod";
+import * as z from "zod/mini";
 import { badOptions, throwIf } from "../internal/arguments.ts";
-import { validate } from "../validation.ts";
+import { lazy, validate } from "../validation.ts";
 import type { RateLimitAlgorithm } from "./algorithm.ts";
 import { AlgorithmLimiter, type LimiterOptions } from "./limiter.ts";
-import { limiterShape, positiveWait, windowShape } from "./options.ts";
+import { limiterShape, positiveWait, windowSchema, windowShape } from "./options.ts";
 import type { WindowOptions } from "./sliding_window.ts";
+
+const limiterSchema = /* @__PURE__ */ lazy(() => z.strictObject({ ...windowShape(), ...limiterShape() }));
 
 /** Plain, serializable fixed-window state. */
 export interface FixedWindowState {
@@ -46,7 +48,7 @@ export class FixedWindow implements RateLimitAlgorithm<FixedWindowState> {
 
   constructor(options: WindowOptions) {
     throwIf(badOptions("FixedWindow", options));
-    const { limit, windowMs } = validate("FixedWindow", z.strictObject(windowShape), options);
+    const { limit, windowMs } = validate("FixedWindow", windowSchema(), options);
     this.limit = limit;
     this.windowMs = windowMs;
   }
@@ -110,7 +112,7 @@ export class FixedWindowLimiter extends AlgorithmLimiter<FixedWindowState> {
 
   constructor(options: FixedWindowLimiterOptions) {
     throwIf(badOptions("FixedWindowLimiter", options));
-    validate("FixedWindowLimiter", z.strictObject({ ...windowShape, ...limiterShape }), options);
+    validate("FixedWindowLimiter", limiterSchema(), options);
     const { name, clock, ...window } = options;
     super(new FixedWindow(window), { name, clock });
   }

@@ -15,13 +15,15 @@
  *
  * @module
  */
-import { z } from "zod";
+import * as z from "zod/mini";
 import { badOptions, throwIf } from "../internal/arguments.ts";
-import { validate } from "../validation.ts";
+import { lazy, validate } from "../validation.ts";
 import type { RateLimitAlgorithm } from "./algorithm.ts";
 import { AlgorithmLimiter, type LimiterOptions } from "./limiter.ts";
 import { bucketParams, bucketShape, limiterShape, positiveWait } from "./options.ts";
 import type { BucketOptions } from "./token_bucket.ts";
+
+const limiterSchema = /* @__PURE__ */ lazy(() => z.strictObject({ ...bucketShape(), ...limiterShape() }));
 
 /** Relative rounding forgiven when comparing positions: a few ulps. */
 const ROUNDING = 4 * Number.EPSILON;
@@ -138,7 +140,7 @@ export class GcraLimiter extends AlgorithmLimiter<GcraState> {
 
   constructor(options: GcraLimiterOptions = {}) {
     throwIf(badOptions("GcraLimiter", options));
-    validate("GcraLimiter", z.strictObject({ ...bucketShape, ...limiterShape }), options);
+    validate("GcraLimiter", limiterSchema(), options);
     const { name, clock, ...bucket } = options;
     super(new Gcra(bucket), { name, clock });
   }

@@ -26,13 +26,13 @@
  *
  * @module
  */
-import { z } from "zod";
+import * as z from "zod/mini";
 import { type Clock, systemClock } from "../clock.ts";
 import { defaultsFor } from "../config.ts";
 import { type InvalidArgumentError, RateLimitExceededError } from "../errors.ts";
 import { badOptions, throwIf } from "../internal/arguments.ts";
-import { durationMs, integer, validate } from "../validation.ts";
-import type { RateLimitAlgorithm, RateLimitDecision } from "./algorithm.ts";
+import { durationMs, integer, lazy, validate } from "../validation.ts";
+import type { AlgorithmName, RateLimitAlgorithm, RateLimitDecision } from "./algorithm.ts";
 import { availableIn, type Cell, type CellContext, decideOn, take, tryTake, waitFor } from "./cell.ts";
 import { type AlgorithmOptions, createAlgorithm } from "./create.ts";
 import type { AcquireOptions, LimiterOptions, RateLimiterStats } from "./limiter.ts";
@@ -60,6 +60,22 @@ interface Entry<S extends object> extends Cell<S> {
 }
 
 const MAX_TOMBSTONE_SLOTS = 1 << 20;
+
+/** Built on first use, once per algorithm. */
+const keyedSchemas = new Map<AlgorithmName, z.ZodMiniObject>();
+function keyedSchema(kind: AlgorithmName): z.ZodMiniObject {
+  let schema = keyedSchemas.get(kind);
+  if (schema === undefined) {
+    schema = z.strictObject({
+      ...algorithmShape(kind),
+      ...limiterShape(),
+      maxKeys: z.optional(integer(1)),
+      idleMs: z.optional(durationMs(0, true)),
+    });
+    keyedSchemas.set(kind, schema);
+  }
+  return schema;
+}
 
 function describe(value: unknown): string {
   return typeof value === "symbol" ? value.toString() : `${typeof value} ${String(value)}`;
@@ -103,16 +119,12 @@ export class KeyedRateLimiter implements Disposable {
   constructor(options: KeyedRateLimiterOptions) {
     throwIf(badOptions("KeyedRateLimiter", options));
     const kind = algorithmOf("KeyedRateLimiter", options);
-    const keyedShape = {
-      ...limiterShape,
-      maxKeys: integer(1).optional(),
-      idleMs: durationMs(0, true).optional(),
+    const parsed = validate("KeyedRateLimiter", keyedSchema(kind), options) as {
+      name?: string;
+      clock?: Clock;
+      maxKeys?: number;
+      idleMs?: number;
     };
-    const parsed = validate(
-      "KeyedRateLimiter",
-      z.strictObject({ ...algorithmShape(kind), ...keyedShape }),
-      options,
-    ) as { name?: string; clock?: Clock; maxKeys?: number; idleMs?: number };
     const { name: _n, clock: _c, maxKeys: _m, idleMs: _i, ...algorithmOptions } = options;
     this.algorithm = createAlgorithm(algorithmOptions as AlgorithmOptions);
     this.name = parsed.name ?? this.algorithm.kind;

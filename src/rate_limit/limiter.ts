@@ -8,16 +8,18 @@
  *
  * @module
  */
-import { z } from "zod";
+import * as z from "zod/mini";
 import { type Clock, systemClock } from "../clock.ts";
 import { InvalidArgumentError, RateLimitExceededError } from "../errors.ts";
 import { contextFor, type Operation, type Policy } from "../policy.ts";
-import { validate } from "../validation.ts";
+import { lazy, validate } from "../validation.ts";
 import type { RateLimitAlgorithm, RateLimitDecision } from "./algorithm.ts";
 import { badCall, badOptions, throwIf } from "../internal/arguments.ts";
 import { availableIn, type Cell, type CellContext, decideOn, take, tryTake, waitFor } from "./cell.ts";
 import { badAcquire, badCost, limiterShape } from "./options.ts";
 import type { Counters } from "./waiters.ts";
+
+const limiterSchema = /* @__PURE__ */ lazy(() => z.strictObject(limiterShape()));
 
 /** Options of {@link Limiter.acquire}. */
 export interface AcquireOptions {
@@ -141,7 +143,7 @@ export class AlgorithmLimiter<S extends object> implements Limiter {
         ? new InvalidArgumentError("AlgorithmLimiter", "algorithm", algorithm, "a RateLimitAlgorithm (e.g. new TokenBucket())")
         : undefined) ?? badOptions("AlgorithmLimiter", options),
     );
-    const parsed = validate("AlgorithmLimiter", z.strictObject(limiterShape), options);
+    const parsed = validate("AlgorithmLimiter", limiterSchema(), options);
     this.#owner = new.target.name;
     this.algorithm = algorithm;
     this.name = parsed.name ?? algorithm.kind;

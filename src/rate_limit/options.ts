@@ -4,54 +4,70 @@
  *
  * @module
  */
-import { z } from "zod";
-import { defaultsFor, getConfiguration } from "../config.ts";
+import * as z from "zod/mini";
+import { defaultsFor } from "../config.ts";
 import { InvalidArgumentError } from "../errors.ts";
 import { badOptions, badSignal } from "../internal/arguments.ts";
-import { clock, durationMs, integer, name, oneOf, positiveNumber, validate } from "../validation.ts";
+import { configuredSection } from "../internal/configured.ts";
+import { boolean, clock, durationMs, integer, lazy, name, oneOf, positiveNumber, type Shape, validate } from "../validation.ts";
 import type { AlgorithmName, RateLimitAlgorithm } from "./algorithm.ts";
 import type { AcquireOptions } from "./limiter.ts";
 
+// Shapes and schemas are built on first use (see `lazy`), never at import.
+
 /** Options of the rate-based algorithms (token bucket, GCRA). */
-export const bucketShape = {
-  rate: positiveNumber().optional(),
-  perMs: durationMs(0, true).optional(),
-  burst: positiveNumber(1, true).optional(),
-};
+export const bucketShape = /* @__PURE__ */ lazy(() => ({
+  rate: z.optional(positiveNumber()),
+  perMs: z.optional(durationMs(0, true)),
+  burst: z.optional(positiveNumber(1, true)),
+}));
 
 /** Options of the window-based algorithms. */
-export const windowShape = {
+export const windowShape = /* @__PURE__ */ lazy(() => ({
   limit: integer(1),
   windowMs: durationMs(0, true),
-};
+}));
 
 /** Options every in-process limiter takes. */
-export const limiterShape = {
-  name: name().optional(),
-  clock: clock().optional(),
-};
+export const limiterShape = /* @__PURE__ */ lazy(() => ({
+  name: z.optional(name()),
+  clock: z.optional(clock()),
+}));
 
-const algorithmName = oneOf(["token-bucket", "gcra", "sliding-window", "fixed-window"]);
+const algorithmName = /* @__PURE__ */ lazy(() => oneOf(["token-bucket", "gcra", "sliding-window", "fixed-window"]));
+const algorithmField = /* @__PURE__ */ lazy(() => z.object({ algorithm: algorithmName() }));
+const bucketSchema = /* @__PURE__ */ lazy(() => z.strictObject(bucketShape()));
+
+/** The schema of the window-based algorithms' options. */
+export const windowSchema = /* @__PURE__ */ lazy(() => z.strictObject(windowShape()));
+const algorithmSchemas = new Map<AlgorithmName, z.ZodMiniObject>();
 
 /**
  * The zod shape of `algorithm`'s options, for components (keyed limiters,
  * store-backed limiters) that validate them alongside their own.
  */
-export function algorithmShape(algorithm: AlgorithmName): z.ZodRawShape {
+export function algorithmShape(algorithm: AlgorithmName): Shape {
   switch (algorithm) {
     case "token-bucket":
     case "gcra":
-      return { algorithm: algorithmName, ...bucketShape };
+      return { algorithm: algorithmName(), ...bucketShape() };
     case "sliding-window":
-      return { algorithm: algorithmName, ...windowShape, approximate: z.boolean({ error: "a boolean" }).optional() };
+      return { algorithm: algorithmName(), ...windowShape(), approximate: z.optional(boolean()) };
     case "fixed-window":
-      return { algorithm: algorithmName, ...windowShape };
+      return { algorithm: algorithmName(), ...windowShape() };
   }
+}
+
+/** The strict schema of `algorithm`'s options alone, built once per algorithm. */
+export function algorithmSchema(algorithm: AlgorithmName): z.ZodMiniObject {
+  let schema = algorithmSchemas.get(algorithm);
+  if (schema === undefined) algorithmSchemas.set(algorithm, schema = z.strictObject(algorithmShape(algorithm)));
+  return schema;
 }
 
 /** Reads and checks the `algorithm` field of `options`. */
 export function algorithmOf(target: string, options: unknown): AlgorithmName {
-  return validate(target, z.object({ algorithm: algorithmName }), options).algorithm;
+  return validate(target, algorithmField(), options).algorithm;
 }
 
 /** Resolved parameters of a rate-based algorithm. */
@@ -68,13 +84,13 @@ export interface BucketParams {
  * seeds, unless a default burst was configured.
  */
 export function bucketParams(target: string, input: unknown): BucketParams {
-  const given = validate(target, z.strictObject(bucketShape), input ?? {});
+  const given = validate(target, bucketSchema(), input ?? {});
   const defaults = defaultsFor("rateLimiter");
   const rate = given.rate ?? defaults.rate;
   return {
     rate,
     perMs: given.perMs ?? defaults.perMs,
-    burst: given.burst ?? getConfiguration().rateLimiter?.burst ?? Math.max(1, rate),
+    burst: given.burst ?? configuredSection("rateLimiter")?.burst ?? Math.max(1, rate),
   };
 }
 

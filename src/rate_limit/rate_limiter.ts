@@ -4,10 +4,10 @@
  *
  * @module
  */
-import { z } from "zod";
+import * as z from "zod/mini";
 import { type InvalidArgumentError, RateLimitExceededError } from "../errors.ts";
 import { badFunction, badOptions, throwIf } from "../internal/arguments.ts";
-import { durationMs, validate } from "../validation.ts";
+import { boolean, durationMs, lazy, validate } from "../validation.ts";
 import type { LimiterOptions } from "./limiter.ts";
 import { bucketShape, limiterShape } from "./options.ts";
 import { type BucketOptions, RateLimiter } from "./token_bucket.ts";
@@ -30,12 +30,14 @@ export type RateLimited<A extends unknown[], R> = ((...args: A) => Promise<Await
   readonly limiter: RateLimiter;
 };
 
-const decoratorSchema = z.strictObject({
-  ...bucketShape,
-  ...limiterShape,
-  blocking: z.boolean({ error: "a boolean" }).optional(),
-  timeoutMs: durationMs(0).optional(),
-});
+const decoratorSchema = /* @__PURE__ */ lazy(() =>
+  z.strictObject({
+    ...bucketShape(),
+    ...limiterShape(),
+    blocking: z.optional(boolean()),
+    timeoutMs: z.optional(durationMs(0)),
+  })
+);
 
 function wrap<A extends unknown[], R>(fn: (...args: A) => R, options: RateLimiterDecoratorOptions): RateLimited<A, R> {
   throwIf(badFunction("rateLimiter", fn));
@@ -100,11 +102,11 @@ export function rateLimiter<A extends unknown[], R>(
 ): RateLimited<A, R> | (<A2 extends unknown[], R2>(fn: (...args: A2) => R2) => RateLimited<A2, R2>) {
   if (typeof fnOrOptions === "function") {
     throwIf(badOptions("rateLimiter", options));
-    validate("rateLimiter()", decoratorSchema, options);
+    validate("rateLimiter()", decoratorSchema(), options);
     return wrap(fnOrOptions, options);
   }
   throwIf(badOptions("rateLimiter", fnOrOptions, "fnOrOptions"));
   const shared = fnOrOptions ?? {};
-  validate("rateLimiter()", decoratorSchema, shared);
+  validate("rateLimiter()", decoratorSchema(), shared);
   return <A2 extends unknown[], R2>(fn: (...args: A2) => R2) => wrap(fn, shared);
 }

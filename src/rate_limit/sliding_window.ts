@@ -14,12 +14,14 @@
  *
  * @module
  */
-import { z } from "zod";
+import * as z from "zod/mini";
 import { badOptions, throwIf } from "../internal/arguments.ts";
-import { validate } from "../validation.ts";
+import { boolean, lazy, validate } from "../validation.ts";
 import type { RateLimitAlgorithm } from "./algorithm.ts";
 import { AlgorithmLimiter, type LimiterOptions } from "./limiter.ts";
-import { limiterShape, positiveWait, windowShape } from "./options.ts";
+import { limiterShape, positiveWait, windowSchema, windowShape } from "./options.ts";
+
+const limiterSchema = /* @__PURE__ */ lazy(() => z.strictObject({ ...windowShape(), ...limiterShape(), approximate: z.optional(boolean()) }));
 
 /** Options of the window-based algorithms. */
 export interface WindowOptions {
@@ -61,7 +63,7 @@ export class SlidingWindowLog implements RateLimitAlgorithm<SlidingWindowLogStat
 
   constructor(options: WindowOptions) {
     throwIf(badOptions("SlidingWindowLog", options));
-    const { limit, windowMs } = validate("SlidingWindowLog", z.strictObject(windowShape), options);
+    const { limit, windowMs } = validate("SlidingWindowLog", windowSchema(), options);
     this.limit = limit;
     this.windowMs = windowMs;
   }
@@ -173,7 +175,7 @@ export class SlidingWindowCounter implements RateLimitAlgorithm<SlidingWindowCou
 
   constructor(options: WindowOptions) {
     throwIf(badOptions("SlidingWindowCounter", options));
-    const { limit, windowMs } = validate("SlidingWindowCounter", z.strictObject(windowShape), options);
+    const { limit, windowMs } = validate("SlidingWindowCounter", windowSchema(), options);
     this.limit = limit;
     this.windowMs = windowMs;
   }
@@ -286,11 +288,7 @@ export class SlidingWindowLimiter extends AlgorithmLimiter<SlidingWindowLogState
 
   constructor(options: SlidingWindowLimiterOptions) {
     throwIf(badOptions("SlidingWindowLimiter", options));
-    validate(
-      "SlidingWindowLimiter",
-      z.strictObject({ ...windowShape, ...limiterShape, approximate: z.boolean({ error: "a boolean" }).optional() }),
-      options,
-    );
+    validate("SlidingWindowLimiter", limiterSchema(), options);
     const { name, clock, approximate, ...window } = options;
     super(approximate ? new SlidingWindowCounter(window) : new SlidingWindowLog(window), { name, clock });
   }

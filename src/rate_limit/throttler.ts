@@ -6,11 +6,11 @@
  *
  * @module
  */
-import { z } from "zod";
+import * as z from "zod/mini";
 import { ConfigError, type InvalidArgumentError } from "../errors.ts";
 import { contextFor, type Operation, type Policy } from "../policy.ts";
 import { badCall, badFunction, badOptions, throwIf } from "../internal/arguments.ts";
-import { durationMs, integer, oneOf, positiveNumber, validate } from "../validation.ts";
+import { durationMs, integer, lazy, oneOf, positiveNumber, validate } from "../validation.ts";
 import type { AcquireOptions, Limiter, LimiterOptions } from "./limiter.ts";
 import { badAcquire, limiterShape } from "./options.ts";
 import { SlidingWindowLimiter } from "./sliding_window.ts";
@@ -40,13 +40,15 @@ export interface ThrottleStats {
   readonly totalWaitMs: number;
 }
 
-const throttlerSchema = z.strictObject({
-  calls: integer(1),
-  periodMs: durationMs(0, true),
-  burst: positiveNumber(1, true).optional(),
-  strategy: oneOf(["token-bucket", "sliding-window"]).optional(),
-  ...limiterShape,
-});
+const throttlerSchema = /* @__PURE__ */ lazy(() =>
+  z.strictObject({
+    calls: integer(1),
+    periodMs: durationMs(0, true),
+    burst: z.optional(positiveNumber(1, true)),
+    strategy: z.optional(oneOf(["token-bucket", "sliding-window"])),
+    ...limiterShape(),
+  })
+);
 
 const statsOf = new WeakMap<object, Throttler>();
 
@@ -74,7 +76,7 @@ export class Throttler implements Policy, Disposable {
 
   constructor(options: ThrottlerOptions) {
     throwIf(badOptions("Throttler", options));
-    const parsed = validate("Throttler", throttlerSchema, options);
+    const parsed = validate("Throttler", throttlerSchema(), options);
     const strategy = parsed.strategy ?? "token-bucket";
     const { name, clock } = parsed;
     if (strategy === "sliding-window") {

@@ -15,12 +15,14 @@
  *
  * @module
  */
-import { z } from "zod";
+import * as z from "zod/mini";
 import { badOptions, throwIf } from "../internal/arguments.ts";
-import { validate } from "../validation.ts";
+import { lazy, validate } from "../validation.ts";
 import type { RateLimitAlgorithm } from "./algorithm.ts";
 import { AlgorithmLimiter, type LimiterOptions } from "./limiter.ts";
 import { bucketParams, bucketShape, limiterShape, positiveWait } from "./options.ts";
+
+const limiterSchema = /* @__PURE__ */ lazy(() => z.strictObject({ ...bucketShape(), ...limiterShape() }));
 
 /** Options of a rate-based algorithm (token bucket, GCRA). */
 export interface BucketOptions {
@@ -150,7 +152,7 @@ export class RateLimiter extends AlgorithmLimiter<TokenBucketState> {
 
   constructor(options: RateLimiterOptions = {}) {
     throwIf(badOptions("RateLimiter", options));
-    validate("RateLimiter", z.strictObject({ ...bucketShape, ...limiterShape }), options);
+    validate("RateLimiter", limiterSchema(), options);
     const { name, clock, ...bucket } = options;
     super(new TokenBucket(bucket), { name, clock });
   }

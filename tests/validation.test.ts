@@ -1,0 +1,181 @@
+// Option validation on zod/mini: the fast path never accepts what zod
+// refuses, and arguments that are not options objects at all get our words,
+// not zod's.
+import fc from "fast-check";
+import * as z from "zod/mini";
+import { afterEach, describe, expect, it } from "vitest";
+import {
+  CircuitBreaker,
+  ConfigError,
+  configure,
+  defaultsFor,
+  InvalidArgumentError,
+  rateLimiter,
+  RetryPolicy,
+  validateDefaults,
+} from "../mod.ts";
+import {
+  abortSignal,
+  arrayOf,
+  boolean,
+  clock,
+  durationMs,
+  errorClasses,
+  fraction,
+  func,
+  integer,
+  name,
+  oneOf,
+  positiveNumber,
+  safeParse,
+  satisfying,
+  type Schema,
+  toConfigIssues,
+} from "../src/validation.ts";
+import { thrown } from "./_support/thrown.ts";
+
+afterEach(() => configure({}));
+
+/** Values near every boundary the helpers draw, and anything else. */
+const values = fc.oneof(
+  fc.constantFrom(0, -0, 1, -1, 0.5, 1.5, 255, 256, 1e-9, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER + 2),
+  fc.constantFrom(NaN, Infinity, -Infinity, null, undefined, "", "x", "full", true, false, [], {}, () => 1),
+  fc.double(),
+  fc.integer(),
+  fc.anything(),
+);
+
+describe("validation fast path", () => {
+  const leaves: Record<string, Schema> = {
+    "integer(1)": integer(1),
+    "integer(0, 255)": integer(0, 255),
+    "durationMs(0)": durationMs(0),
+    "durationMs(0, true)": durationMs(0, true),
+    "positiveNumber()": positiveNumber(),
+    "positiveNumber(1, true)": positiveNumber(1, true),
+    "fraction()": fraction(),
+    "fraction(true)": fraction(true),
+    "oneOf": oneOf(["none", "full"]),
+    "func": func(),
+    "name": name(),
+    "boolean": boolean(),
+    "clock": clock(),
+    "abortSignal": abortSignal(),
+    "errorClasses": errorClasses(),
+    "arrayOf": arrayOf((item) => typeof item === "string", "a string", "an array of strings"),
+  };
+
+  for (const [label, schema] of Object.entries(leaves)) {
+    it(`${label}: accepts only what zod accepts`, () => {
+      fc.assert(fc.property(values, (value) => {
+        const fast = safeParse(schema, value);
+        expect(fast.success).toBe(schema.safeParse(value).success);
+      }));
+    });
+  }
+
+  // The helpers check numbers with the fast path's rule; these are the zod
+  // schemas they replaced, whose verdicts they must keep.
+  const zodNumbers: Array<[string, Schema, Schema]> = [
+    ["integer(1)", integer(1), z.number().check(z.refine(Number.isInteger), z.minimum(1), z.maximum(Number.MAX_SAFE_INTEGER))],
+    ["integer(0, 255)", integer(0, 255), z.int().check(z.minimum(0), z.maximum(255))],
+    ["durationMs(0)", durationMs(0), z.number().check(z.minimum(0))],
+    ["durationMs(0, true)", durationMs(0, true), z.number().check(z.gt(0))],
+    ["positiveNumber()", positiveNumber(), z.number().check(z.gt(0))],
+    ["positiveNumber(1, true)", positiveNumber(1, true), z.number().check(z.minimum(1))],
+    ["fraction()", fraction(), z.number().check(z.gt(0), z.maximum(1))],
+    ["fraction(true)", fraction(true), z.number().check(z.minimum(0), z.maximum(1))],
+  ];
+  for (const [label, ours, zods] of zodNumbers) {
+    it(`${label}: the verdict of zod's number schema`, () => {
+      fc.assert(fc.property(values, (value) => {
+        expect(ours.safeParse(value).success).toBe(zods.safeParse(value).success);
+      }));
+    });
+  }
+
+  it("a strict object: unknown keys, missing fields and bad fields all go to zod", () => {
+    const schema = z.strictObject({ a: integer(1), b: z.optional(fraction()), c: z.optional(func()) });
+    const objects = fc.oneof(
+      fc.record({ a: values, b: values, c: values }, { requiredKeys: [] }),
+      fc.dictionary(fc.constantFrom("a", "b", "c", "d", "__proto__", "constructor"), values),
+      values,
+    );
+    fc.assert(fc.property(objects, (value) => {
+      expect(safeParse(schema, value).success).toBe(schema.safeParse(value).success);
+    }));
+  });
+
+  it("arrayOf reports what z.array would: the same fields, values and messages", () => {
+    const isFunction = (item: unknown): boolean => typeof item === "function";
+    const ours = z.strictObject({ list: z.optional(arrayOf(isFunction, "a function", "an array of functions")) });
+    const zods = z.strictObject({
+      list: z.optional(z.array(satisfying(isFunction, "a function"), { error: "an array of functions" })),
+    });
+    const inputs = fc.record({ list: fc.oneof(values, fc.array(fc.oneof(values, fc.constant(() => 1)))) }, { requiredKeys: [] });
+    fc.assert(fc.property(inputs, (input) => {
+      const a = ours.safeParse(input);
+      const b = zods.safeParse(input);
+      expect(a.success).toBe(b.success);
+      expect(safeParse(ours, input).success).toBe(b.success);
+      if (!a.success && !b.success) {
+        expect(toConfigIssues(ours, input, a.error.issues)).toEqual(toConfigIssues(zods, input, b.error.issues));
+      }
+    }));
+  });
+
+  it("gives zod's issues, with our messages, when the options are bad", () => {
+    const error = thrown(() => new RetryPolicy({ maxAttempts: 1.5, jitter: "sometimes" as never })) as ConfigError;
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error.issues.map((issue) => `${issue.field}: ${issue.allowed}`).sort()).toEqual([
+      'jitter: one of "none", "full", "equal", "decorrelated"',
+      "maxAttempts: an integer >= 1",
+    ]);
+  });
+
+  it("builds the same breaker either way", () => {
+    const breaker = new CircuitBreaker({ maxFailures: 2, resetTimeoutMs: 5, excludedErrors: [TypeError] });
+    expect(breaker.options.maxFailures).toBe(2);
+    expect(breaker.options.excludedErrors).toEqual([TypeError]);
+    expect(Object.isFrozen(breaker.options)).toBe(true);
+    expect(Object.isFrozen(breaker.options.excludedErrors)).toBe(true);
+  });
+});
+
+describe("arguments that are not options objects", () => {
+  it("configure() refuses null, an array or a number with InvalidArgumentError, and changes nothing", () => {
+    configure({ retry: { maxAttempts: 4 } });
+    for (const bad of [null, [], 42, "retry"]) {
+      const error = thrown(() => configure(bad as never)) as InvalidArgumentError;
+      expect(error).toBeInstanceOf(InvalidArgumentError);
+      expect(error.code).toBe("ERR_INVALID_ARGUMENT");
+      expect(error.argument).toBe("defaults");
+      expect(error.message).not.toContain("Invalid input");
+    }
+    expect(defaultsFor("retry").maxAttempts).toBe(4);
+  });
+
+  it("configure() names a section that is not an object, in our words", () => {
+    const error = thrown(() => configure({ retry: null as never })) as ConfigError;
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error.message).toContain("'retry' must be an object: current value is null");
+  });
+
+  it("validateDefaults() refuses null and arrays with a ConfigError naming the source", () => {
+    for (const bad of [null, [], 7]) {
+      const error = thrown(() => validateDefaults(bad, "bulwark.config.json")) as ConfigError;
+      expect(error).toBeInstanceOf(ConfigError);
+      expect(error.target).toBe("bulwark.config.json");
+      expect(error.issues).toEqual([{ field: "(defaults)", value: bad, allowed: "an object of defaults" }]);
+    }
+  });
+
+  it("rateLimiter(42) and rateLimiter(fn, 42) throw InvalidArgumentError", () => {
+    for (const call of [() => rateLimiter(42 as never), () => rateLimiter(() => 1, 42 as never), () => rateLimiter(null as never)]) {
+      const error = thrown(call) as InvalidArgumentError;
+      expect(error).toBeInstanceOf(InvalidArgumentError);
+      expect(error.argument).toBe("options");
+      expect(error.message).toContain("must be an options object or undefined");
+    }
+  });
+});
