@@ -105,7 +105,7 @@ export function rateLimiter<A extends unknown[], R>(
     validate("rateLimiter()", decoratorSchema(), options);
     return wrap(fnOrOptions, options);
   }
-  throwIf(badOptions("rateLimiter", fnOrOptions, "fnOrOptions"));
+  throwIf(badOptions("rateLimiter", fnOrOptions));
   const shared = fnOrOptions ?? {};
   validate("rateLimiter()", decoratorSchema(), shared);
   return <A2 extends unknown[], R2>(fn: (...args: A2) => R2) => wrap(fn, shared);
