@@ -270,6 +270,27 @@ describe("StoreAdapter", () => {
     expect(clock.pending).toBe(0);
   });
 
+  it("update: callers in one process take turns per key, so they never make each other retry", async () => {
+    const store = new AsyncMapStore();
+    const outputs = await Promise.all(Array.from({ length: 50 }, (_, i) => store.update(`k${i % 2}`, increment, 1)));
+    expect(outputs.sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, i) => Math.floor(i / 2) + 1));
+    expect(store.conflicts).toBe(0);
+  });
+
+  it("update: a hung turn holds the next caller up no longer than its own timeout", async () => {
+    const clock = new ManualClock();
+    const store = new AsyncMapStore({ clock, timeoutMs: 100 });
+    store.hang = true;
+    const first = store.update("k", increment, 1).catch((e: unknown) => e);
+    await clock.advance(10);
+    store.hang = false;
+    const second = store.update("k", increment, 1);
+    await clock.advance(90);
+    expect(await first).toMatchObject({ code: "ERR_STORE_TIMEOUT" });
+    expect(await second).toBe(1);
+    expect(clock.pending).toBe(0);
+  });
+
   it("update: UNCHANGED writes nothing, undefined deletes at the version read, a throwing transition's error is kept", async () => {
     const store = new AsyncMapStore();
     await store.set("k", 5);
