@@ -4,3 +4,6 @@
  * @module
  */
 export * from "./store.ts";
+export * from "./adapter.ts";
+export * from "./memory_store.ts";
+export * from "./requirements.ts";
