@@ -1,26 +1,38 @@
 /**
- * One limit per key (user, IP, API token) with bounded memory.
+ * One limit per key (user, IP, API token) with memory bounded in bytes.
  *
  * Every key shares one pure algorithm (parameters only) and keeps just its
- * state, so a key costs a map entry and a few numbers. Memory is bounded two
- * ways, without timers:
+ * state, so a key costs a map entry and a few numbers (the exact
+ * sliding-window log: a ring of the times admitted in its window, at most
+ * `limit` numbers). Memory is bounded without timers:
  *
- * - keys idle for `idleMs` are evicted (swept, oldest first, whenever a new
- *   key arrives, or by {@link KeyedRateLimiter.sweep});
- * - beyond `maxKeys` the least recently used key goes first.
+ * - at most `maxKeys` keys; beyond it one is evicted per new key, chosen by
+ *   CLOCK (second chance): a hand walks the keys in insertion order, passing
+ *   over, once, each key used since it last came by, and evicting the first
+ *   one that was not. A hit is a `Map.get` and two field writes, never a
+ *   reorder, so lookup costs the same with 1 or 10⁶ keys;
+ * - the exact logs of all keys hold at most `maxLogEntries` times together;
+ *   beyond it the same hand evicts keys;
+ * - keys idle for `idleMs` are evicted by a second hand that checks two keys
+ *   per new key, or all at once by {@link KeyedRateLimiter.sweep}.
  *
- * **No fresh burst after eviction.** A key evicted before its limit has fully
- * replenished leaves a tombstone: the time it will be full again, kept (the
- * latest wins) in a fixed table of slots picked by a salted hash of the key.
- * A key created while its slot's time is still ahead starts from
- * `algorithm.restore(now, fullAt)`: exactly the state it was evicted with for
- * the token bucket and GCRA (their refill is linear), a stricter one for the
- * windows. The table never grows (8 bytes per slot, a power of two >=
- * `maxKeys`, at most 2²⁰ slots). The price of a fixed table: a new key that
- * shares a slot with an evicted busy key starts as drained as that key was,
- * for at most one window. The salt is random per limiter, so nobody can aim
- * collisions at a chosen key. Idle eviction with the default `idleMs` (the
- * time a drained limit takes to replenish) never leaves a tombstone.
+ * **No fresh burst after eviction.** A key evicted before its limit has
+ * fully replenished leaves a summary of two numbers: the units it had in use
+ * and the time it is full again. Summaries live in a fixed table (4-way
+ * sets, as many slots as `maxKeys` rounded up to a power of two, at most
+ * 2²⁰; 20 bytes a slot, allocated on the first summary), tagged with 32 more
+ * bits of a salted hash of the key. The key, created again while its summary
+ * is still ahead, starts from `algorithm.restore(now, fullAt, used)`: exactly
+ * the state it was evicted with for the token bucket, GCRA and the fixed
+ * window, and for the windows never laxer. A brand-new key finds no summary
+ * unless its set and 32-bit tag both match another key's (about 4 in 2³² per
+ * new key while the table is full), so a flood of new keys does not start
+ * newcomers drained. The price of a bounded table: when more keys are
+ * evicted undrained within one window than a set holds, the summary that
+ * expires soonest is dropped (counted in `stats.tombstonesDropped`), and its
+ * key returns as a new key would. The salt is random per limiter, so nobody
+ * can aim collisions at a chosen key. Idle eviction with the default
+ * `idleMs` (the time a drained limit takes to replenish) never leaves one.
  *
  * Keys with callers waiting are never evicted.
  *
@@ -29,39 +41,94 @@
 import { z } from "zod";
 import { type Clock, systemClock } from "../clock.ts";
 import { defaultsFor } from "../config.ts";
-import { RateLimitExceededError } from "../errors.ts";
+import { ConfigError, RateLimitExceededError } from "../errors.ts";
 import { durationMs, integer, validate } from "../validation.ts";
 import type { RateLimitAlgorithm, RateLimitDecision } from "./algorithm.ts";
 import { type Cell, type CellContext, decideOn, take, tryTake, waitFor } from "./cell.ts";
 import { type AlgorithmOptions, createAlgorithm } from "./create.ts";
 import type { AcquireOptions, LimiterOptions, RateLimiterStats } from "./limiter.ts";
 import { algorithmOf, algorithmShape, checkCost, limiterShape } from "./options.ts";
+import { SlidingWindowLog, type SlidingWindowLogState } from "./sliding_window.ts";
+import type { BucketOptions } from "./token_bucket.ts";
 import type { Counters } from "./waiters.ts";
 
-/** Options of {@link KeyedRateLimiter}: an algorithm, its options, and the bounds. */
-export type KeyedRateLimiterOptions = AlgorithmOptions & LimiterOptions & {
-  /** Most keys held at once; beyond it the least recently used is evicted. Default `100_000`. */
-  maxKeys?: number;
-  /** Evict keys unused for this long. Default: the time a drained limit takes to refill. */
-  idleMs?: number;
-};
+/** Options of {@link KeyedRateLimiter}: an algorithm (default the token bucket), its options, and the bounds. */
+export type KeyedRateLimiterOptions = (AlgorithmOptions | ({ algorithm?: undefined } & BucketOptions)) &
+  LimiterOptions & {
+    /** Most keys held at once; beyond it one not used lately is evicted per new key. Default `100_000`. */
+    maxKeys?: number;
+    /** Evict keys unused for this long. Default: the time a drained limit takes to refill. */
+    idleMs?: number;
+    /**
+     * Most admission times the exact sliding-window logs of all keys hold
+     * together (8 bytes each); beyond it keys are evicted. At least `limit`.
+     * Default `4_194_304` (32 MiB). Ignored by the other algorithms, whose
+     * state does not grow.
+     */
+    maxLogEntries?: number;
+  };
 
 /** Counters of a {@link KeyedRateLimiter}. */
 export interface KeyedRateLimiterStats extends RateLimiterStats {
   /** Keys held now. */
   readonly keys: number;
-  /** Keys evicted so far (idle or least recently used). */
+  /** Keys evicted so far (idle, not used lately, or for the log budget). */
   readonly evictedKeys: number;
+  /** Admission times the exact sliding-window logs hold now (their capacity); 0 for the other algorithms. */
+  readonly logEntries: number;
+  /**
+   * Summaries of evicted, not yet replenished keys folded into their set's
+   * floor because the set was full: until the floor expires, a new key of
+   * that set starts with the floor's units in use.
+   */
+  readonly tombstonesFolded: number;
 }
 
 interface Entry<S extends object> extends Cell<S> {
+  readonly key: string;
   lastUsedMs: number;
+  /** Used since the eviction hand last passed (CLOCK's second chance). */
+  referenced: boolean;
+  /** Log entries counted for this key in the budget. */
+  held: number;
 }
 
+/** Ways per set of the summary table. */
+const WAYS = 4;
 const MAX_TOMBSTONE_SLOTS = 1 << 20;
+/** Keys the idle hand checks per new key. */
+const IDLE_CHECKS = 2;
+const DEFAULT_MAX_LOG_ENTRIES = 1 << 22;
 
 function describe(value: unknown): string {
   return typeof value === "symbol" ? value.toString() : `${typeof value} ${String(value)}`;
+}
+
+function idle(entry: Entry<object>): boolean {
+  return entry.queue === undefined || entry.queue.length === 0;
+}
+
+/** The fixed table of evicted keys' summaries: struct of arrays, one index per slot. */
+interface Tombstones {
+  /** When the key is full again; -Infinity for an empty slot. */
+  readonly fullAt: Float64Array;
+  /** Units it had in use when evicted. */
+  readonly used: Float64Array;
+  /** 32 bits of the key's hash that did not pick the set. */
+  readonly tags: Uint32Array;
+  /** Per set: the latest `fullAt` of the summaries folded out of it (a full set). */
+  readonly floorAt: Float64Array;
+  /** Per set: the most units in use among them. */
+  readonly floorUsed: Float64Array;
+}
+
+/** murmur3's 32-bit finalizer: every input bit reaches every output bit. */
+function mix(hash: number): number {
+  hash ^= hash >>> 16;
+  hash = Math.imul(hash, 0x85ebca6b);
+  hash ^= hash >>> 13;
+  hash = Math.imul(hash, 0xc2b2ae35);
+  return (hash ^ (hash >>> 16)) >>> 0;
 }
 
 /**
@@ -72,7 +139,7 @@ function describe(value: unknown): string {
  * import { KeyedRateLimiter } from "bulwark";
  * import { ManualClock } from "bulwark/testing";
  * const clock = new ManualClock();
- * const perUser = new KeyedRateLimiter({ algorithm: "token-bucket", rate: 1, perMs: 1_000, clock });
+ * const perUser = new KeyedRateLimiter({ rate: 1, perMs: 1_000, clock }); // token bucket by default
  * if (!perUser.tryAcquire("alice") || perUser.tryAcquire("alice")) throw new Error("alice: one per second");
  * if (!perUser.tryAcquire("bob")) throw new Error("bob has his own limit");
  * ```
@@ -86,33 +153,59 @@ export class KeyedRateLimiter implements Disposable {
   readonly maxKeys: number;
   /** Keys unused this long are evicted. */
   readonly idleMs: number;
+  /** Most admission times the exact logs of all keys hold together. */
+  readonly maxLogEntries: number;
   readonly #clock: Clock;
   readonly #counters: Counters = { acquired: 0, rejected: 0, waitedMs: 0 };
   readonly #context: CellContext<object>;
-  /** Insertion order is recency order: a used key is moved to the end. */
+  /** Insertion order is the order both hands walk. */
   readonly #entries = new Map<string, Entry<object>>();
-  readonly #tombstones: Float64Array;
-  readonly #mask: number;
+  /** The CLOCK hand that picks keys to evict. */
+  #hand: Iterator<Entry<object>> | undefined;
+  /** The hand that looks for idle keys. */
+  #idleHand: Iterator<Entry<object>> | undefined;
+  /** Whether keys hold exact logs, whose size the budget counts. */
+  readonly #logs: boolean;
+  #logEntries = 0;
+  #tombstones: Tombstones | undefined;
+  readonly #slots: number;
+  #folded = 0;
   /** Drawn on first use: Workers refuse randomness at global scope, where limiters are often built. */
-  #salt: number | undefined;
+  #salt: Uint32Array | undefined;
+  /** The last {@link KeyedRateLimiter.#hash}: first slot of the key's set, and its tag. */
+  #set = 0;
+  #tag = 0;
   readonly #scratch: object;
-  #newest: string | undefined;
   #evicted = 0;
 
-  constructor(options: KeyedRateLimiterOptions) {
-    const kind = algorithmOf("KeyedRateLimiter", options);
+  constructor(options: KeyedRateLimiterOptions = {}) {
+    // The token bucket unless another algorithm is named, as for RateLimiter.
+    const given = options !== null && typeof options === "object" && options.algorithm === undefined
+      ? { ...options, algorithm: "token-bucket" as const }
+      : options;
+    const kind = algorithmOf("KeyedRateLimiter", given);
     const keyedShape = {
       ...limiterShape,
       maxKeys: integer(1).optional(),
       idleMs: durationMs(0, true).optional(),
+      maxLogEntries: integer(1).optional(),
     };
     const parsed = validate(
       "KeyedRateLimiter",
       z.strictObject({ ...algorithmShape(kind), ...keyedShape }),
-      options,
-    ) as { name?: string; clock?: Clock; maxKeys?: number; idleMs?: number };
-    const { name: _n, clock: _c, maxKeys: _m, idleMs: _i, ...algorithmOptions } = options;
+      given,
+    ) as { name?: string; clock?: Clock; maxKeys?: number; idleMs?: number; maxLogEntries?: number };
+    const { name: _n, clock: _c, maxKeys: _m, idleMs: _i, maxLogEntries: _l, ...algorithmOptions } = given;
     this.algorithm = createAlgorithm(algorithmOptions as AlgorithmOptions);
+    this.#logs = this.algorithm instanceof SlidingWindowLog;
+    this.maxLogEntries = parsed.maxLogEntries ?? DEFAULT_MAX_LOG_ENTRIES;
+    if (this.#logs && this.maxLogEntries < this.algorithm.limit) {
+      throw new ConfigError("KeyedRateLimiter", [{
+        field: "maxLogEntries",
+        value: this.maxLogEntries,
+        allowed: `at least limit (${this.algorithm.limit}): one key's exact log holds up to limit times`,
+      }]);
+    }
     this.name = parsed.name ?? this.algorithm.kind;
     this.#clock = parsed.clock ?? systemClock;
     this.maxKeys = parsed.maxKeys ?? defaultsFor("rateLimiter").maxKeys;
@@ -120,8 +213,7 @@ export class KeyedRateLimiter implements Disposable {
     this.#context = { algorithm: this.algorithm, clock: this.#clock, counters: this.#counters, name: this.name };
     let slots = 16;
     while (slots < this.maxKeys && slots < MAX_TOMBSTONE_SLOTS) slots *= 2;
-    this.#tombstones = new Float64Array(slots).fill(-Infinity);
-    this.#mask = slots - 1;
+    this.#slots = slots;
     this.#scratch = this.algorithm.initial(this.#clock.now());
   }
 
@@ -139,6 +231,8 @@ export class KeyedRateLimiter implements Disposable {
       totalWaitedMs: c.waitedMs,
       keys: this.#entries.size,
       evictedKeys: this.#evicted,
+      logEntries: this.#logEntries,
+      tombstonesFolded: this.#folded,
     };
   }
 
@@ -151,25 +245,34 @@ export class KeyedRateLimiter implements Disposable {
   tryAcquire(key: string, cost = 1): boolean {
     if (cost !== 1) checkCost(this.algorithm, cost);
     const now = this.#clock.now();
-    return tryTake(this.#context, this.#entry(key, now), now, cost);
+    const entry = this.#entry(key, now);
+    const taken = tryTake(this.#context, entry, now, cost);
+    if (this.#logs) this.#count(entry, now);
+    return taken;
   }
 
   /** Takes units for `key`, waiting in FIFO order (per key) until they are due. */
   acquire(key: string, options?: AcquireOptions): Promise<void> {
     let entry: Entry<object>;
+    const now = this.#clock.now();
     try {
-      entry = this.#entry(key, this.#clock.now());
+      entry = this.#entry(key, now);
     } catch (error) {
       return Promise.reject(error);
     }
-    return take(this.#context, entry, options?.cost ?? 1, options?.timeoutMs, options?.signal);
+    const taken = take(this.#context, entry, options?.cost ?? 1, options?.timeoutMs, options?.signal);
+    if (this.#logs) this.#count(entry, now);
+    return taken;
   }
 
   /** Like {@link KeyedRateLimiter.tryAcquire}, returning the full decision (for HTTP headers). */
   consume(key: string, cost = 1): RateLimitDecision {
     if (cost !== 1) checkCost(this.algorithm, cost);
     const now = this.#clock.now();
-    return decideOn(this.#context, this.#entry(key, now), now, cost);
+    const entry = this.#entry(key, now);
+    const decision = decideOn(this.#context, entry, now, cost);
+    if (this.#logs) this.#count(entry, now);
+    return decision;
   }
 
   /** Ms until `cost` units could be taken for `key` (0 if now). */
@@ -186,8 +289,9 @@ export class KeyedRateLimiter implements Disposable {
   }
 
   /**
-   * Gives `key` a full limit again, or, without a key, forgets every key and
-   * tombstone. An administrative override: it is the one way to a fresh burst.
+   * Gives `key` a full limit again, or, without a key, forgets every key's
+   * use and every summary. An administrative override: it is the one way to
+   * a fresh burst.
    */
   reset(key?: string): void {
     const now = this.#clock.now();
@@ -195,18 +299,27 @@ export class KeyedRateLimiter implements Disposable {
       for (const entry of this.#entries.values()) {
         entry.state = this.algorithm.initial(now);
         entry.queue?.refresh();
+        if (this.#logs) this.#count(entry, now);
       }
-      this.#tombstones.fill(-Infinity);
+      this.#tombstones?.fullAt.fill(-Infinity);
+      this.#tombstones?.floorAt.fill(-Infinity);
       return;
     }
     const entry = this.#entry(key, now);
     entry.state = this.algorithm.initial(now);
     entry.queue?.refresh();
+    if (this.#logs) this.#count(entry, now);
   }
 
   /** Evicts every key idle for `idleMs` or more; returns how many went. */
   sweep(): number {
-    return this.#sweepIdle(this.#clock.now());
+    const now = this.#clock.now();
+    const cutoff = now - this.idleMs;
+    const before = this.#evicted;
+    for (const entry of this.#entries.values()) {
+      if (entry.lastUsedMs <= cutoff && idle(entry)) this.#evict(entry, now);
+    }
+    return this.#evicted - before;
   }
 
   /** Rejects every waiting caller with a {@link RateLimitExceededError}. */
@@ -223,66 +336,180 @@ export class KeyedRateLimiter implements Disposable {
     if (typeof key !== "string") {
       throw new TypeError(`Rate limit key must be a string: current value is ${describe(key)}`);
     }
-    const entries = this.#entries;
-    let entry = entries.get(key);
+    const entry = this.#entries.get(key);
     if (entry !== undefined) {
-      if (key !== this.#newest) {
-        entries.delete(key);
-        entries.set(key, entry);
-        this.#newest = key;
-      }
+      // No reorder: the eviction hand reads these two fields.
       entry.lastUsedMs = now;
+      entry.referenced = true;
       return entry;
     }
-    this.#sweepIdle(now);
-    if (entries.size >= this.maxKeys) this.#evictLeastRecent(now);
-    const fullAt = this.#tombstones[this.#slot(key)]!;
-    const state = fullAt > now ? this.algorithm.restore(now, fullAt) : this.algorithm.initial(now);
-    entry = { state, queue: undefined, lastUsedMs: now };
-    entries.set(key, entry);
-    this.#newest = key;
+    return this.#create(key, now);
+  }
+
+  #create(key: string, now: number): Entry<object> {
+    this.#sweepSome(now);
+    if (this.#entries.size >= this.maxKeys) this.#evictOne(now, undefined);
+    const entry: Entry<object> = {
+      key,
+      state: this.#recall(key, now),
+      queue: undefined,
+      lastUsedMs: now,
+      // Not referenced yet: a key seen once goes before one seen again.
+      referenced: false,
+      held: 0,
+    };
+    this.#entries.set(key, entry);
     return entry;
   }
 
-  #sweepIdle(now: number): number {
-    const before = this.#evicted;
+  /** The idle hand: checks the next few keys, evicting those idle for `idleMs`. */
+  #sweepSome(now: number): void {
     const cutoff = now - this.idleMs;
-    for (const [key, entry] of this.#entries) {
-      // Recency order: the first key used after the cutoff ends the sweep.
-      if (entry.lastUsedMs > cutoff) break;
-      if (entry.queue === undefined || entry.queue.length === 0) this.#evict(key, entry, now);
-    }
-    return this.#evicted - before;
-  }
-
-  #evictLeastRecent(now: number): void {
-    for (const [key, entry] of this.#entries) {
-      if (entry.queue === undefined || entry.queue.length === 0) {
-        this.#evict(key, entry, now);
-        return;
+    for (let checks = Math.min(IDLE_CHECKS, this.#entries.size); checks > 0; checks--) {
+      let step = this.#idleHand?.next();
+      if (step === undefined || step.done) {
+        this.#idleHand = this.#entries.values();
+        step = this.#idleHand.next();
+        if (step.done) return;
       }
+      const entry = step.value;
+      if (entry.lastUsedMs <= cutoff && idle(entry)) this.#evict(entry, now);
     }
   }
 
-  #evict(key: string, entry: Entry<object>, now: number): void {
-    this.#entries.delete(key);
-    if (key === this.#newest) this.#newest = undefined;
+  /**
+   * The CLOCK hand: evicts the next key not used since the hand last passed
+   * it (clearing the mark of those that were), never `keep` nor a key with
+   * waiters. False when two turns found none.
+   */
+  #evictOne(now: number, keep: Entry<object> | undefined): boolean {
+    for (let turns = 2 * this.#entries.size + 1; turns > 0; turns--) {
+      let step = this.#hand?.next();
+      if (step === undefined || step.done) {
+        this.#hand = this.#entries.values();
+        step = this.#hand.next();
+        if (step.done) return false;
+      }
+      const entry = step.value;
+      if (entry === keep || !idle(entry)) continue;
+      if (entry.referenced) {
+        entry.referenced = false;
+        continue;
+      }
+      this.#evict(entry, now);
+      return true;
+    }
+    return false;
+  }
+
+  /** Counts the log of `entry` in the budget, evicting other keys while it is exceeded. */
+  #count(entry: Entry<object>, now: number): void {
+    const held = (entry.state as SlidingWindowLogState).times.length;
+    if (held === entry.held) return;
+    this.#logEntries += held - entry.held;
+    entry.held = held;
+    while (this.#logEntries > this.maxLogEntries && this.#evictOne(now, entry));
+  }
+
+  #evict(entry: Entry<object>, now: number): void {
+    this.#entries.delete(entry.key);
     this.#evicted++;
+    this.#logEntries -= entry.held;
     const left = this.algorithm.resetAfter(entry.state, now);
     if (left > 0) {
-      const slot = this.#slot(key);
-      if (this.#tombstones[slot]! < now + left) this.#tombstones[slot] = now + left;
+      const used = this.algorithm.limit - this.algorithm.available(entry.state, now);
+      this.#remember(entry.key, used, now + left, now);
     }
   }
 
-  /** FNV-1a over the key's UTF-16 units, salted per limiter. */
-  #slot(key: string): number {
-    this.#salt ??= crypto.getRandomValues(new Uint32Array(1))[0]!;
-    let hash = 0x811c9dc5 ^ this.#salt;
-    for (let i = 0; i < key.length; i++) {
-      hash ^= key.charCodeAt(i);
-      hash = Math.imul(hash, 0x01000193);
+  /**
+   * Keeps an evicted key's summary in a free or expired way of its set; in a
+   * full set, the one expiring first is folded into the set's floor.
+   */
+  #remember(key: string, used: number, fullAt: number, now: number): void {
+    const table = this.#tombstones ??= {
+      fullAt: new Float64Array(this.#slots).fill(-Infinity),
+      used: new Float64Array(this.#slots),
+      tags: new Uint32Array(this.#slots),
+      floorAt: new Float64Array(this.#slots / WAYS).fill(-Infinity),
+      floorUsed: new Float64Array(this.#slots / WAYS),
+    };
+    this.#hash(key);
+    const set = this.#set;
+    const tag = this.#tag;
+    let way = set;
+    for (let i = set; i < set + WAYS; i++) {
+      const at = table.fullAt[i]!;
+      if (table.tags[i] === tag && at > now) {
+        // The same key again (or its 2⁻³² twin): keep the stricter of both.
+        table.fullAt[i] = Math.max(at, fullAt);
+        table.used[i] = Math.max(table.used[i]!, used);
+        return;
+      }
+      if (at < table.fullAt[way]!) way = i;
     }
-    return (hash ^ (hash >>> 15)) & this.#mask;
+    if (table.fullAt[way]! > now) {
+      // Every way is live: the one that protects for less goes to the floor.
+      this.#folded++;
+      if (table.fullAt[way]! >= fullAt) {
+        this.#fold(table, set, used, fullAt, now);
+        return;
+      }
+      this.#fold(table, set, table.used[way]!, table.fullAt[way]!, now);
+    }
+    table.fullAt[way] = fullAt;
+    table.used[way] = used;
+    table.tags[way] = tag;
+  }
+
+  /** Raises the floor of `set` to cover a summary it can no longer hold apart. */
+  #fold(table: Tombstones, set: number, used: number, fullAt: number, now: number): void {
+    const index = set / WAYS;
+    if (table.floorAt[index]! > now) {
+      table.floorAt[index] = Math.max(table.floorAt[index]!, fullAt);
+      table.floorUsed[index] = Math.max(table.floorUsed[index]!, used);
+    } else {
+      table.floorAt[index] = fullAt;
+      table.floorUsed[index] = used;
+    }
+  }
+
+  /**
+   * A new key's state: restored from its own summary if it left one that is
+   * still ahead, else from its set's floor while that is ahead.
+   */
+  #recall(key: string, now: number): object {
+    const table = this.#tombstones;
+    if (table !== undefined) {
+      this.#hash(key);
+      const set = this.#set;
+      for (let i = set; i < set + WAYS; i++) {
+        if (table.tags[i] !== this.#tag || !(table.fullAt[i]! > now)) continue;
+        const fullAt = table.fullAt[i]!;
+        // The summary lives on in the key's state: free its way.
+        table.fullAt[i] = -Infinity;
+        return this.algorithm.restore(now, fullAt, table.used[i]);
+      }
+      const floorAt = table.floorAt[set / WAYS]!;
+      if (floorAt > now) return this.algorithm.restore(now, floorAt, table.floorUsed[set / WAYS]);
+    }
+    return this.algorithm.initial(now);
+  }
+
+  /**
+   * Two salted 32-bit FNV-1a lanes over the key's UTF-16 units, finalized:
+   * one picks the set, the other is the tag.
+   */
+  #hash(key: string): void {
+    const salt = this.#salt ??= crypto.getRandomValues(new Uint32Array(2));
+    let a = 0x811c9dc5 ^ salt[0]!;
+    let b = 0x9e3779b9 ^ salt[1]!;
+    for (let i = 0; i < key.length; i++) {
+      const unit = key.charCodeAt(i);
+      a = Math.imul(a ^ unit, 0x01000193);
+      b = Math.imul(b ^ unit, 0x5bd1e995);
+    }
+    this.#set = (mix(a) & (this.#slots - 1)) & ~(WAYS - 1);
+    this.#tag = mix(b ^ a);
   }
 }
