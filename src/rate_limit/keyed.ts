@@ -91,6 +91,15 @@ interface Entry<S extends object> extends Cell<S> {
   referenced: boolean;
   /** Log entries counted for this key in the budget. */
   held: number;
+  /** Insertion number: a hand's pass ends at the first key inserted after it began. */
+  readonly seq: number;
+}
+
+/** A hand walking the keys in insertion order, one pass at a time. */
+interface Hand {
+  iterator: Iterator<Entry<object>> | undefined;
+  /** The pass covers keys with `seq` below this. */
+  end: number;
 }
 
 /** Ways per set of the summary table. */
@@ -161,9 +170,10 @@ export class KeyedRateLimiter implements Disposable {
   /** Insertion order is the order both hands walk. */
   readonly #entries = new Map<string, Entry<object>>();
   /** The CLOCK hand that picks keys to evict. */
-  #hand: Iterator<Entry<object>> | undefined;
+  readonly #hand: Hand = { iterator: undefined, end: 0 };
   /** The hand that looks for idle keys. */
-  #idleHand: Iterator<Entry<object>> | undefined;
+  readonly #idleHand: Hand = { iterator: undefined, end: 0 };
+  #inserted = 0;
   /** Whether keys hold exact logs, whose size the budget counts. */
   readonly #logs: boolean;
   #logEntries = 0;
@@ -357,6 +367,7 @@ export class KeyedRateLimiter implements Disposable {
       // Not referenced yet: a key seen once goes before one seen again.
       referenced: false,
       held: 0,
+      seq: this.#inserted++,
     };
     this.#entries.set(key, entry);
     return entry;
@@ -366,13 +377,7 @@ export class KeyedRateLimiter implements Disposable {
   #sweepSome(now: number): void {
     const cutoff = now - this.idleMs;
     for (let checks = Math.min(IDLE_CHECKS, this.#entries.size); checks > 0; checks--) {
-      let step = this.#idleHand?.next();
-      if (step === undefined || step.done) {
-        this.#idleHand = this.#entries.values();
-        step = this.#idleHand.next();
-        if (step.done) return;
-      }
-      const entry = step.value;
+      const entry = this.#turn(this.#idleHand)!;
       if (entry.lastUsedMs <= cutoff && idle(entry)) this.#evict(entry, now);
     }
   }
@@ -384,13 +389,8 @@ export class KeyedRateLimiter implements Disposable {
    */
   #evictOne(now: number, keep: Entry<object> | undefined): boolean {
     for (let turns = 2 * this.#entries.size + 1; turns > 0; turns--) {
-      let step = this.#hand?.next();
-      if (step === undefined || step.done) {
-        this.#hand = this.#entries.values();
-        step = this.#hand.next();
-        if (step.done) return false;
-      }
-      const entry = step.value;
+      const entry = this.#turn(this.#hand);
+      if (entry === undefined) return false;
       if (entry === keep || !idle(entry)) continue;
       if (entry.referenced) {
         entry.referenced = false;
@@ -400,6 +400,20 @@ export class KeyedRateLimiter implements Disposable {
       return true;
     }
     return false;
+  }
+
+  /**
+   * The next key under `hand`. A pass ends at the first key inserted since
+   * it began, as if new keys went in behind the hand: otherwise a hand at
+   * the end of the map would only ever see the newest keys.
+   */
+  #turn(hand: Hand): Entry<object> | undefined {
+    const step = hand.iterator?.next();
+    if (step !== undefined && !step.done && step.value.seq < hand.end) return step.value;
+    hand.iterator = this.#entries.values();
+    hand.end = this.#inserted;
+    const first = hand.iterator.next();
+    return first.done ? undefined : first.value;
   }
 
   /** Counts the log of `entry` in the budget, evicting other keys while it is exceeded. */
