@@ -77,11 +77,13 @@ export interface KeyedRateLimiterStats extends RateLimiterStats {
   /** Admission times the exact sliding-window logs hold now (their capacity); 0 for the other algorithms. */
   readonly logEntries: number;
   /**
-   * Summaries of evicted, not yet replenished keys folded into their set's
-   * floor because the set was full: until the floor expires, a new key of
-   * that set starts with the floor's units in use.
+   * Summaries of evicted, not yet replenished keys dropped because their set
+   * of the table was full of summaries expiring later: such a key, back
+   * within its window, starts full as a new key does. Nonzero means more
+   * keys are evicted undrained per window than the table holds: raise
+   * `maxKeys`.
    */
-  readonly tombstonesFolded: number;
+  readonly tombstonesDropped: number;
 }
 
 interface Entry<S extends object> extends Cell<S> {
@@ -103,7 +105,8 @@ interface Hand {
 }
 
 /** Ways per set of the summary table. */
-const WAYS = 4;
+const WAYS = 8;
+const MIN_TOMBSTONE_SLOTS = 1 << 10;
 const MAX_TOMBSTONE_SLOTS = 1 << 20;
 /** Keys the idle hand checks per new key. */
 const IDLE_CHECKS = 2;
@@ -125,10 +128,6 @@ interface Tombstones {
   readonly used: Float64Array;
   /** 32 bits of the key's hash that did not pick the set. */
   readonly tags: Uint32Array;
-  /** Per set: the latest `fullAt` of the summaries folded out of it (a full set). */
-  readonly floorAt: Float64Array;
-  /** Per set: the most units in use among them. */
-  readonly floorUsed: Float64Array;
 }
 
 /** murmur3's 32-bit finalizer: every input bit reaches every output bit. */
@@ -179,7 +178,7 @@ export class KeyedRateLimiter implements Disposable {
   #logEntries = 0;
   #tombstones: Tombstones | undefined;
   readonly #slots: number;
-  #folded = 0;
+  #dropped = 0;
   /** Drawn on first use: Workers refuse randomness at global scope, where limiters are often built. */
   #salt: Uint32Array | undefined;
   /** The last {@link KeyedRateLimiter.#hash}: first slot of the key's set, and its tag. */
@@ -221,8 +220,9 @@ export class KeyedRateLimiter implements Disposable {
     this.maxKeys = parsed.maxKeys ?? defaultsFor("rateLimiter").maxKeys;
     this.idleMs = parsed.idleMs ?? this.algorithm.windowMs;
     this.#context = { algorithm: this.algorithm, clock: this.#clock, counters: this.#counters, name: this.name };
-    let slots = 16;
-    while (slots < this.maxKeys && slots < MAX_TOMBSTONE_SLOTS) slots *= 2;
+    // Room for summaries of two to four times maxKeys evicted keys per window.
+    let slots = MIN_TOMBSTONE_SLOTS;
+    while (slots < 2 * this.maxKeys && slots < MAX_TOMBSTONE_SLOTS) slots *= 2;
     this.#slots = slots;
     this.#scratch = this.algorithm.initial(this.#clock.now());
   }
@@ -242,7 +242,7 @@ export class KeyedRateLimiter implements Disposable {
       keys: this.#entries.size,
       evictedKeys: this.#evicted,
       logEntries: this.#logEntries,
-      tombstonesFolded: this.#folded,
+      tombstonesDropped: this.#dropped,
     };
   }
 
@@ -312,7 +312,6 @@ export class KeyedRateLimiter implements Disposable {
         if (this.#logs) this.#count(entry, now);
       }
       this.#tombstones?.fullAt.fill(-Infinity);
-      this.#tombstones?.floorAt.fill(-Infinity);
       return;
     }
     const entry = this.#entry(key, now);
@@ -437,16 +436,14 @@ export class KeyedRateLimiter implements Disposable {
   }
 
   /**
-   * Keeps an evicted key's summary in a free or expired way of its set; in a
-   * full set, the one expiring first is folded into the set's floor.
+   * Keeps an evicted key's summary in a free or expired way of its set;
+   * in a full set, drops whichever of it and the live ones expires first.
    */
   #remember(key: string, used: number, fullAt: number, now: number): void {
     const table = this.#tombstones ??= {
       fullAt: new Float64Array(this.#slots).fill(-Infinity),
       used: new Float64Array(this.#slots),
       tags: new Uint32Array(this.#slots),
-      floorAt: new Float64Array(this.#slots / WAYS).fill(-Infinity),
-      floorUsed: new Float64Array(this.#slots / WAYS),
     };
     this.#hash(key);
     const set = this.#set;
@@ -463,49 +460,26 @@ export class KeyedRateLimiter implements Disposable {
       if (at < table.fullAt[way]!) way = i;
     }
     if (table.fullAt[way]! > now) {
-      // Every way is live: the one that protects for less goes to the floor.
-      this.#folded++;
-      if (table.fullAt[way]! >= fullAt) {
-        this.#fold(table, set, used, fullAt, now);
-        return;
-      }
-      this.#fold(table, set, table.used[way]!, table.fullAt[way]!, now);
+      this.#dropped++;
+      if (table.fullAt[way]! >= fullAt) return;
     }
     table.fullAt[way] = fullAt;
     table.used[way] = used;
     table.tags[way] = tag;
   }
 
-  /** Raises the floor of `set` to cover a summary it can no longer hold apart. */
-  #fold(table: Tombstones, set: number, used: number, fullAt: number, now: number): void {
-    const index = set / WAYS;
-    if (table.floorAt[index]! > now) {
-      table.floorAt[index] = Math.max(table.floorAt[index]!, fullAt);
-      table.floorUsed[index] = Math.max(table.floorUsed[index]!, used);
-    } else {
-      table.floorAt[index] = fullAt;
-      table.floorUsed[index] = used;
-    }
-  }
-
-  /**
-   * A new key's state: restored from its own summary if it left one that is
-   * still ahead, else from its set's floor while that is ahead.
-   */
+  /** A new key's state: restored from its summary if it left one that is still ahead. */
   #recall(key: string, now: number): object {
     const table = this.#tombstones;
     if (table !== undefined) {
       this.#hash(key);
-      const set = this.#set;
-      for (let i = set; i < set + WAYS; i++) {
+      for (let i = this.#set; i < this.#set + WAYS; i++) {
         if (table.tags[i] !== this.#tag || !(table.fullAt[i]! > now)) continue;
         const fullAt = table.fullAt[i]!;
         // The summary lives on in the key's state: free its way.
         table.fullAt[i] = -Infinity;
         return this.algorithm.restore(now, fullAt, table.used[i]);
       }
-      const floorAt = table.floorAt[set / WAYS]!;
-      if (floorAt > now) return this.algorithm.restore(now, floorAt, table.floorUsed[set / WAYS]);
     }
     return this.algorithm.initial(now);
   }

@@ -1,0 +1,55 @@
+// KeyedRateLimiter.tryAcquire as the number of keys in use grows: one hot
+// key, 1,000 and 100,000 keys taken in turn (each call a hit), and 200,000
+// keys through a limiter of 100,000 (each call a miss: a new key, an
+// eviction and its summary). Token bucket, limits so high every call is
+// admitted.
+//
+//   npx --yes -p node@24 node bench/keyed_lookup.bench.ts
+//   npx esbuild bench/keyed_lookup.bench.ts --bundle --platform=node --format=esm \
+//     --outfile=/tmp/keyed_lookup.mjs && node /tmp/keyed_lookup.mjs        # Node 20
+//
+// Results go to docs/benchmarks.md ("Keyed limiter: memory, newcomers, many keys").
+import { bench, do_not_optimize, group, run, summary } from "mitata";
+import { KeyedRateLimiter } from "../src/rate_limit/mod.ts";
+
+const HUGE = 1e12;
+
+function keysOf(count: number): string[] {
+  const keys = Array.from({ length: count }, (_, i) => `user-${i}`);
+  // A fixed shuffle, so consecutive calls do not walk the table in order.
+  let seed = 42;
+  for (let i = keys.length - 1; i > 0; i--) {
+    seed = (Math.imul(seed, 1_103_515_245) + 12_345) >>> 0;
+    const j = seed % (i + 1);
+    [keys[i], keys[j]] = [keys[j]!, keys[i]!];
+  }
+  return keys;
+}
+
+function caseFor(keyCount: number, maxKeys = 100_000): () => boolean {
+  const limiter = new KeyedRateLimiter({ algorithm: "token-bucket", rate: HUGE, perMs: 1_000, maxKeys });
+  const keys = keysOf(keyCount);
+  for (const key of keys) limiter.tryAcquire(key);
+  let i = 0;
+  return () => {
+    const key = keys[i]!;
+    if (++i === keys.length) i = 0;
+    return limiter.tryAcquire(key);
+  };
+}
+
+const cases: Array<[string, () => boolean]> = [
+  ["1 key", caseFor(1)],
+  ["1,000 keys", caseFor(1_000)],
+  ["100,000 keys", caseFor(100_000)],
+  ["200,000 keys, maxKeys 100,000 (every call a miss)", caseFor(200_000)],
+];
+for (const [, call] of cases) for (let i = 0; i < 300_000; i++) call();
+
+summary(() => {
+  group("KeyedRateLimiter.tryAcquire (token bucket, admitted)", () => {
+    for (const [name, call] of cases) bench(name, () => do_not_optimize(call()));
+  });
+});
+
+await run();
