@@ -2,7 +2,8 @@
 // key, 1,000 and 100,000 keys taken in turn (each call a hit), and 200,000
 // keys through a limiter of 100,000 (each call a miss: a new key, an
 // eviction and its summary). Token bucket, limits so high every call is
-// admitted.
+// admitted. The floor rows read the clock and get an entry from a bare Map
+// over the same keys: what any map-based design pays before deciding.
 //
 //   npx --yes -p node@24 node bench/keyed_lookup.bench.ts
 //   npx esbuild bench/keyed_lookup.bench.ts --bundle --platform=node --format=esm \
@@ -38,7 +39,24 @@ function caseFor(keyCount: number, maxKeys = 100_000): () => boolean {
   };
 }
 
+/** The floor: a bare Map.get of an entry-shaped value over the same keys, plus the clock read. */
+function mapFor(keyCount: number): () => boolean {
+  const map = new Map<string, { state: { anchorMs: number; consumed: number }; lastUsedMs: number }>();
+  const keys = keysOf(keyCount);
+  for (const key of keys) map.set(key, { state: { anchorMs: performance.now(), consumed: 0 }, lastUsedMs: 0 });
+  let i = 0;
+  return () => {
+    const key = keys[i]!;
+    if (++i === keys.length) i = 0;
+    const entry = map.get(key)!;
+    entry.lastUsedMs = performance.now();
+    return entry.state.consumed === 0;
+  };
+}
+
 const cases: Array<[string, () => boolean]> = [
+  ["floor: performance.now() + Map.get, 1 key", mapFor(1)],
+  ["floor: performance.now() + Map.get, 100,000 keys", mapFor(100_000)],
   ["1 key", caseFor(1)],
   ["1,000 keys", caseFor(1_000)],
   ["100,000 keys", caseFor(100_000)],

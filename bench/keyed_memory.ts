@@ -141,7 +141,7 @@ if (sections.includes("newcomers")) {
       );
     }
   }
-  console.log("\n## drained keys admitted on return, by flood size (fixed window, limit 5, maxKeys 1,000: 1,024 summary slots)");
+  console.log("\n## drained keys admitted on return, by flood size (fixed window, limit 5, maxKeys 1,000: 2,048 summary slots)");
   console.log("| distinct keys in the window | newcomers refused | summaries dropped | drained keys admitted on return |");
   console.log("|---:|---:|---:|---:|");
   for (const keys of [1_500, 2_000, 3_000, 5_000, 10_000, 100_000]) {
