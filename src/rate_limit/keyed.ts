@@ -10,7 +10,7 @@
  *   CLOCK (second chance): a hand walks the keys in insertion order, passing
  *   over, once, each key used since it last came by, and evicting the first
  *   one that was not. A hit is a `Map.get` and two field writes, never a
- *   reorder, so lookup costs the same with 1 or 10⁶ keys;
+ *   reorder (`Map.delete` + `Map.set`, as an exact LRU would need);
  * - the exact logs of all keys hold at most `maxLogEntries` times together;
  *   beyond it the same hand evicts keys;
  * - keys idle for `idleMs` are evicted by a second hand that checks two keys
@@ -18,21 +18,21 @@
  *
  * **No fresh burst after eviction.** A key evicted before its limit has
  * fully replenished leaves a summary of two numbers: the units it had in use
- * and the time it is full again. Summaries live in a fixed table (4-way
- * sets, as many slots as `maxKeys` rounded up to a power of two, at most
- * 2²⁰; 20 bytes a slot, allocated on the first summary), tagged with 32 more
- * bits of a salted hash of the key. The key, created again while its summary
- * is still ahead, starts from `algorithm.restore(now, fullAt, used)`: exactly
- * the state it was evicted with for the token bucket, GCRA and the fixed
- * window, and for the windows never laxer. A brand-new key finds no summary
- * unless its set and 32-bit tag both match another key's (about 4 in 2³² per
- * new key while the table is full), so a flood of new keys does not start
- * newcomers drained. The price of a bounded table: when more keys are
- * evicted undrained within one window than a set holds, the summary that
- * expires soonest is dropped (counted in `stats.tombstonesDropped`), and its
- * key returns as a new key would. The salt is random per limiter, so nobody
- * can aim collisions at a chosen key. Idle eviction with the default
- * `idleMs` (the time a drained limit takes to replenish) never leaves one.
+ * and the time it is full again. Created again while that time is ahead, it
+ * starts from `algorithm.restore(now, fullAt, used)`: exactly the state it
+ * was evicted with for the token bucket, GCRA and the fixed window, never a
+ * laxer one for the sliding windows. Summaries live in a fixed table of
+ * 8-way sets (slots: a power of two >= `2 × maxKeys`, from 2¹⁰ to 2²⁰; 20
+ * bytes each, allocated at the first summary), found by a salted hash of the
+ * key and told apart by a 32-bit tag from a second hash, so a brand-new key
+ * matches another key's summary with odds of 8 in 2³²: a flood of new keys
+ * does not start newcomers drained. The price of a bounded table: when more
+ * keys are evicted unreplenished within one window than a set holds, the
+ * summary expiring first is dropped (`stats.tombstonesDropped`) and its key,
+ * if it returns within its window, starts full as a new key would. The salt
+ * is random per limiter, so nobody can aim collisions at a chosen key. Idle
+ * eviction with the default `idleMs` (the time a drained limit takes to
+ * replenish) never leaves a summary. Figures: `docs/architecture.md`.
  *
  * Keys with callers waiting are never evicted.
  *
@@ -289,13 +289,17 @@ export class KeyedRateLimiter implements Disposable {
   timeUntilAvailable(key: string, cost = 1): number {
     if (cost !== 1) checkCost(this.algorithm, cost);
     const now = this.#clock.now();
-    return waitFor(this.#context, this.#entry(key, now), now, cost, this.#scratch);
+    const entry = this.#entry(key, now);
+    if (this.#logs) this.#count(entry, now);
+    return waitFor(this.#context, entry, now, cost, this.#scratch);
   }
 
   /** Units `key` could take now. */
   available(key: string): number {
     const now = this.#clock.now();
-    return this.algorithm.available(this.#entry(key, now).state, now);
+    const entry = this.#entry(key, now);
+    if (this.#logs) this.#count(entry, now);
+    return this.algorithm.available(entry.state, now);
   }
 
   /**
@@ -415,7 +419,12 @@ export class KeyedRateLimiter implements Disposable {
     return first.done ? undefined : first.value;
   }
 
-  /** Counts the log of `entry` in the budget, evicting other keys while it is exceeded. */
+  /**
+   * Counts the log of `entry` in the budget, evicting other keys while it is
+   * exceeded. Called after every call on a key (a restored key may bring
+   * `used` times); what waiters are granted later is counted at the key's
+   * next call.
+   */
   #count(entry: Entry<object>, now: number): void {
     const held = (entry.state as SlidingWindowLogState).times.length;
     if (held === entry.held) return;
