@@ -116,7 +116,7 @@ function describe(value: unknown): string {
   return typeof value === "symbol" ? value.toString() : `${typeof value} ${String(value)}`;
 }
 
-function idle(entry: Entry<object>): boolean {
+function noWaiters(entry: Entry<object>): boolean {
   return entry.queue === undefined || entry.queue.length === 0;
 }
 
@@ -330,7 +330,7 @@ export class KeyedRateLimiter implements Disposable {
     const cutoff = now - this.idleMs;
     const before = this.#evicted;
     for (const entry of this.#entries.values()) {
-      if (entry.lastUsedMs <= cutoff && idle(entry)) this.#evict(entry, now);
+      if (entry.lastUsedMs <= cutoff && noWaiters(entry)) this.#evict(entry, now);
     }
     return this.#evicted - before;
   }
@@ -381,7 +381,7 @@ export class KeyedRateLimiter implements Disposable {
     const cutoff = now - this.idleMs;
     for (let checks = Math.min(IDLE_CHECKS, this.#entries.size); checks > 0; checks--) {
       const entry = this.#turn(this.#idleHand)!;
-      if (entry.lastUsedMs <= cutoff && idle(entry)) this.#evict(entry, now);
+      if (entry.lastUsedMs <= cutoff && noWaiters(entry)) this.#evict(entry, now);
     }
   }
 
@@ -394,7 +394,7 @@ export class KeyedRateLimiter implements Disposable {
     for (let turns = 2 * this.#entries.size + 1; turns > 0; turns--) {
       const entry = this.#turn(this.#hand);
       if (entry === undefined) return false;
-      if (entry === keep || !idle(entry)) continue;
+      if (entry === keep || !noWaiters(entry)) continue;
       if (entry.referenced) {
         entry.referenced = false;
         continue;
