@@ -380,7 +380,8 @@ export class KeyedRateLimiter implements Disposable {
   #sweepSome(now: number): void {
     const cutoff = now - this.idleMs;
     for (let checks = Math.min(IDLE_CHECKS, this.#entries.size); checks > 0; checks--) {
-      const entry = this.#turn(this.#idleHand)!;
+      const entry = this.#turn(this.#idleHand);
+      if (entry === undefined) return;
       if (entry.lastUsedMs <= cutoff && noWaiters(entry)) this.#evict(entry, now);
     }
   }
