@@ -2,8 +2,9 @@
 // key, 1,000 and 100,000 keys taken in turn (each call a hit), and 200,000
 // keys through a limiter of 100,000 (each call a miss: a new key, an
 // eviction and its summary). Token bucket, limits so high every call is
-// admitted. The floor rows read the clock and get an entry from a bare Map
-// over the same keys: what any map-based design pays before deciding.
+// admitted. The floor rows do the same with a bare Map over the same keys:
+// read the clock and get an entry (a hit), or delete the oldest key and add
+// the new one (a miss): what any map-based design pays before deciding.
 //
 //   npx --yes -p node@24 node bench/keyed_lookup.bench.ts
 //   npx esbuild bench/keyed_lookup.bench.ts --bundle --packages=external --platform=node \
@@ -28,9 +29,12 @@ function keysOf(count: number): string[] {
 }
 
 function caseFor(keyCount: number, maxKeys = 100_000): () => boolean {
-  const limiter = new KeyedRateLimiter({ algorithm: "token-bucket", rate: HUGE, perMs: 1_000, maxKeys });
+  // A long idleMs: with this rate the default (the refill time) is ~0, and
+  // idle eviction would turn every call into a miss.
+  const limiter = new KeyedRateLimiter({ algorithm: "token-bucket", rate: HUGE, perMs: 1_000, maxKeys, idleMs: 3_600_000 });
   const keys = keysOf(keyCount);
   for (const key of keys) limiter.tryAcquire(key);
+  if (limiter.size !== Math.min(keyCount, maxKeys)) throw new Error(`${limiter.size} keys held, not ${keyCount}`);
   let i = 0;
   return () => {
     const key = keys[i]!;
@@ -54,12 +58,31 @@ function mapFor(keyCount: number): () => boolean {
   };
 }
 
+/** The floor of a miss: a bare Map of maxKeys entries that deletes its oldest key and adds the new one. */
+function churnFor(keyCount: number, maxKeys: number): () => boolean {
+  const map = new Map<string, { key: string }>();
+  const keys = keysOf(keyCount);
+  for (let i = 0; i < maxKeys; i++) map.set(keys[i]!, { key: keys[i]! });
+  let i = maxKeys;
+  return () => {
+    const key = keys[i]!;
+    // The map holds the maxKeys keys before this one: the oldest is maxKeys back.
+    const oldest = keys[(i + keyCount - maxKeys) % keyCount]!;
+    if (++i === keys.length) i = 0;
+    if (map.get(key) !== undefined) return true;
+    map.delete(oldest);
+    map.set(key, { key });
+    return false;
+  };
+}
+
 const cases: Array<[string, () => boolean]> = [
   ["floor: performance.now() + Map.get, 1 key", mapFor(1)],
   ["floor: performance.now() + Map.get, 100,000 keys", mapFor(100_000)],
   ["1 key", caseFor(1)],
   ["1,000 keys", caseFor(1_000)],
   ["100,000 keys", caseFor(100_000)],
+  ["floor: Map.get + Map.delete + Map.set, 200,000 keys through 100,000", churnFor(200_000, 100_000)],
   ["200,000 keys, maxKeys 100,000 (every call a miss)", caseFor(200_000)],
 ];
 for (const [, call] of cases) for (let i = 0; i < 300_000; i++) call();
