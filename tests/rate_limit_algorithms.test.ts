@@ -346,3 +346,96 @@ describe("bad input", () => {
     expect(() => createAlgorithm({ algorithm: "leaky" } as never)).toThrow(ConfigError);
   });
 });
+
+describe("the exact log's memory follows its use, not its limit", () => {
+  it("grows by doubling as the window fills, and gives the room back once it empties", () => {
+    const log = new SlidingWindowLog({ limit: 10_000, windowMs: 1_000 });
+    const state = log.initial(0);
+    expect(state.times.length).toBe(8);
+    log.step(state, 0, 1, state);
+    expect(state.times.length).toBe(8);
+    for (let i = 0; i < 99; i++) log.step(state, i, 1, state);
+    expect(state.times.length).toBe(128);
+    expect(log.available(state, 500)).toBe(9_900);
+    log.step(state, 5_000, 1, state);
+    expect(state.times.length).toBe(8);
+    expect(log.step(state, 5_000, 10_000, state)).toBeGreaterThan(0);
+    expect(log.step(state, 5_000, 9_999, state)).toBe(0);
+    expect(state.times.length).toBe(10_000);
+  });
+
+  it("stays exact while it grows and shrinks (reference model, limits up to 60)", () => {
+    fc.assert(
+      fc.property(
+        fc.record({ limit: fc.integer({ min: 1, max: 60 }), windowMs: fc.integer({ min: 1, max: 1_000 }) }),
+        calls(25),
+        ({ limit, windowMs }, sequence) => {
+          const log = new SlidingWindowLog({ limit, windowMs });
+          const admitted: number[] = [];
+          const state = log.initial(0);
+          let now = 0;
+          // The most units held at once since the window was last empty.
+          let peak = 0;
+          for (const { dt, cost } of sequence) {
+            if (cost > limit) continue;
+            now += dt;
+            const live = admitted.filter((t) => now - t < windowMs);
+            if (live.length === 0) peak = 0;
+            const wait = log.step(state, now, cost, state);
+            if (live.length + cost <= limit) {
+              expect(wait).toBe(0);
+              for (let i = 0; i < cost; i++) admitted.push(now);
+            } else {
+              expect(wait).toBe(live[live.length + cost - limit - 1]! + windowMs - now);
+            }
+            const held = admitted.filter((t) => now - t < windowMs).length;
+            expect(log.available(state, now)).toBe(limit - held);
+            peak = Math.max(peak, held);
+            // Less than twice the most the window held (or the starting 8), never more than limit.
+            expect(state.times.length).toBeLessThanOrEqual(Math.min(limit, Math.max(8, 2 * peak)));
+          }
+        },
+      ),
+    );
+  });
+});
+
+describe("restore(now, fullAt, used): the summary a keyed limiter keeps of an evicted key", () => {
+  const algorithms: Array<[string, () => RateLimitAlgorithm, "exact" | "stricter"]> = [
+    ["token-bucket", () => new TokenBucket({ rate: 7, perMs: 1_000, burst: 5 }), "exact"],
+    ["gcra", () => new Gcra({ rate: 7, perMs: 1_000, burst: 5 }), "exact"],
+    ["sliding-window log", () => new SlidingWindowLog({ limit: 5, windowMs: 700 }), "stricter"],
+    ["sliding-window counter", () => new SlidingWindowCounter({ limit: 5, windowMs: 700 }), "stricter"],
+    ["fixed-window", () => new FixedWindow({ limit: 5, windowMs: 700 }), "exact"],
+  ];
+  for (const [name, make, kind] of algorithms) {
+    it(`${name}: never laxer than the evicted state, and charges only the units it had in use`, () => {
+      fc.assert(
+        fc.property(calls(5), fc.integer({ min: 0, max: 1_500 }), fc.integer({ min: 0, max: 1_500 }), (sequence, idle, later) => {
+          const algorithm = make();
+          const state = algorithm.initial(0);
+          let now = 0;
+          for (const { dt, cost } of sequence) {
+            now += dt % 200;
+            algorithm.step(state, now, Math.min(cost, algorithm.limit), state);
+          }
+          const evictedAt = now + idle;
+          const left = algorithm.resetAfter(state, evictedAt);
+          const used = algorithm.limit - algorithm.available(state, evictedAt);
+          const back = evictedAt + later;
+          const restored = left > 0
+            ? algorithm.restore(back, evictedAt + left, used)
+            : algorithm.initial(back);
+          for (let t = back; t <= back + 2 * algorithm.windowMs; t += 50) {
+            const real = algorithm.available(state, t);
+            const summary = algorithm.available(restored, t);
+            expect(summary).toBeLessThanOrEqual(real + 1e-9);
+            if (kind === "exact") expect(summary).toBeCloseTo(real, 6);
+          }
+          // At the moment it returns, it has at least what was left at eviction.
+          expect(algorithm.available(restored, back)).toBeGreaterThanOrEqual(algorithm.limit - used - 1e-9);
+        }),
+      );
+    });
+  }
+});

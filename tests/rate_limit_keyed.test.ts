@@ -67,9 +67,8 @@ describe("KeyedRateLimiter", () => {
       while (limiter.tryAcquire("victim"));
       const wait = limiter.timeUntilAvailable("victim");
       expect(wait).toBeGreaterThan(0);
-      // Two other keys push it out.
-      limiter.tryAcquire("x");
-      limiter.tryAcquire("y");
+      // Other keys push it out (CLOCK passes over it once: it was used).
+      for (let i = 0; i < 10 && limiter.has("victim"); i++) limiter.tryAcquire(`other-${i}`);
       expect(limiter.has("victim")).toBe(false);
       expect(limiter.tryAcquire("victim")).toBe(false);
       expect(limiter.timeUntilAvailable("victim")).toBeGreaterThan(wait - 1e-9);
@@ -171,5 +170,176 @@ describe("KeyedRateLimiter", () => {
     expect(limiter.tryAcquire("k")).toBe(false);
     limiter.reset("k");
     expect(limiter.tryAcquire("k")).toBe(true);
+  });
+});
+
+describe("KeyedRateLimiter: memory bounded in bytes, fair to newcomers", () => {
+  const algorithms: AlgorithmOptions[] = [
+    { algorithm: "token-bucket", rate: 5, perMs: 60_000, burst: 5 },
+    { algorithm: "gcra", rate: 5, perMs: 60_000, burst: 5 },
+    { algorithm: "sliding-window", limit: 5, windowMs: 60_000 },
+    { algorithm: "sliding-window", limit: 5, windowMs: 60_000, approximate: true },
+    { algorithm: "fixed-window", limit: 5, windowMs: 60_000 },
+  ];
+  const labelOf = (options: AlgorithmOptions): string =>
+    `${options.algorithm}${"approximate" in options && options.approximate ? " (approximate)" : ""}`;
+
+  it("defaults to the token bucket, as RateLimiter does", () => {
+    const clock = new ManualClock();
+    const limiter = new KeyedRateLimiter({ rate: 2, perMs: 1_000, clock });
+    expect(limiter.algorithm.kind).toBe("token-bucket");
+    expect([limiter.tryAcquire("k"), limiter.tryAcquire("k"), limiter.tryAcquire("k")]).toEqual([true, true, false]);
+    expect(limiter.consume("k").retryAfterMs).toBe(500);
+    const defaults = new KeyedRateLimiter();
+    expect(defaults.algorithm.kind).toBe("token-bucket");
+    expect(defaults.algorithm.limit).toBe(10);
+    expect(thrown(() => new KeyedRateLimiter({ limit: 5, windowMs: 1_000 } as never))).toBeInstanceOf(ConfigError);
+  });
+
+  it("a lightly used exact log stays small however large its limit", () => {
+    const limiter = new KeyedRateLimiter({
+      algorithm: "sliding-window",
+      limit: 10_000,
+      windowMs: 60_000,
+      clock: new ManualClock(),
+    });
+    for (let i = 0; i < 1_000; i++) limiter.tryAcquire(`user-${i}`);
+    // 8 times per key, not 10,000.
+    expect(limiter.stats.logEntries).toBe(8_000);
+  });
+
+  it("holds at most maxLogEntries times in all exact logs together", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(
+          fc.record({
+            key: fc.integer({ min: 0, max: 20 }),
+            cost: fc.integer({ min: 1, max: 10 }),
+            dt: fc.integer({ min: 0, max: 400 }),
+          }),
+          { maxLength: 150 },
+        ),
+        async (calls) => {
+          const clock = new ManualClock();
+          const limiter = new KeyedRateLimiter({
+            algorithm: "sliding-window",
+            limit: 10,
+            windowMs: 1_000,
+            maxKeys: 8,
+            maxLogEntries: 30,
+            clock,
+          });
+          for (const { key, cost, dt } of calls) {
+            await clock.advance(dt);
+            limiter.tryAcquire(`k${key}`, cost);
+            expect(limiter.stats.logEntries).toBeLessThanOrEqual(30);
+            expect(limiter.size).toBeLessThanOrEqual(8);
+          }
+        },
+      ),
+      { numRuns: 100 },
+    );
+    const error = thrown(() =>
+      new KeyedRateLimiter({ algorithm: "sliding-window", limit: 100, windowMs: 1_000, maxLogEntries: 99 })
+    ) as ConfigError;
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error.issues.map((issue) => issue.field)).toEqual(["maxLogEntries"]);
+  });
+
+  it("holds at most maxKeys keys of every algorithm, whatever the traffic", async () => {
+    for (const options of [...algorithms, { algorithm: "sliding-window", limit: 50, windowMs: 1_000 } as const]) {
+      const clock = new ManualClock();
+      const limiter = new KeyedRateLimiter({ ...options, maxKeys: 50, clock });
+      for (let i = 0; i < 5_000; i++) {
+        limiter.tryAcquire(`k${(i * 7919) % 900}`, 1 + (i % 5));
+        if (i % 100 === 0) await clock.advance(37);
+        if (limiter.size > 50) throw new Error(`${labelOf(options)}: ${limiter.size} keys at ${i}`);
+      }
+      expect(limiter.size).toBe(50);
+    }
+  });
+
+  for (const options of algorithms) {
+    const label = labelOf(options);
+
+    it(`${label}: brand-new keys are admitted under a flood of new keys (no shared slots)`, () => {
+      for (const take of [1, 5]) {
+        const clock = new ManualClock({ now: 1_000 });
+        const limiter = new KeyedRateLimiter({ ...options, maxKeys: 100, clock });
+        let refused = 0;
+        for (let i = 0; i < 20_000; i++) {
+          if (i % 10 === 9) {
+            if (!limiter.tryAcquire(`newcomer-${i}`)) refused++;
+          } else {
+            limiter.tryAcquire(`flood-${i}`, take);
+          }
+        }
+        // Documented bound: a newcomer matches an unrelated summary with odds of 8 in 2³².
+        expect(refused).toBe(0);
+        expect(limiter.stats.evictedKeys).toBeGreaterThan(19_000);
+      }
+    });
+
+    it(`${label}: an evicted key comes back with what it had left, never more`, () => {
+      const clock = new ManualClock({ now: 1_000 });
+      const limiter = new KeyedRateLimiter({ ...options, maxKeys: 100, clock });
+      limiter.tryAcquire("light", 2);
+      while (limiter.tryAcquire("drained"));
+      for (let i = 0; limiter.has("light") || limiter.has("drained"); i++) limiter.tryAcquire(`other-${i}`);
+      expect(limiter.available("drained")).toBeLessThan(1e-9);
+      expect(limiter.tryAcquire("drained")).toBe(false);
+      const left = limiter.available("light");
+      expect(left).toBeLessThanOrEqual(3 + 1e-9);
+      // Exact for the token bucket, GCRA and fixed window; the windows keep all 3 too.
+      expect(left).toBeGreaterThanOrEqual(3 - 1e-6);
+      expect(limiter.stats.tombstonesDropped).toBe(0);
+    });
+
+    it(`${label}: a drained key evicted by a flood gets no fresh burst unless its summary was dropped`, () => {
+      const clock = new ManualClock({ now: 1_000 });
+      const limiter = new KeyedRateLimiter({ ...options, maxKeys: 100, clock });
+      // 150 drained keys through 100 slots: the table (1,024 summaries) has ample room.
+      for (let i = 0; i < 150; i++) limiter.tryAcquire(`flood-${i}`, 5);
+      let fresh = 0;
+      for (let round = 0; round < 3; round++) {
+        for (let i = 0; i < 150; i++) if (limiter.tryAcquire(`flood-${i}`)) fresh++;
+      }
+      expect(limiter.stats.tombstonesDropped).toBe(0);
+      expect(fresh).toBe(0);
+    });
+  }
+
+  it("a flood larger than the table drops summaries, counts them, and still spares newcomers", () => {
+    const clock = new ManualClock({ now: 1_000 });
+    const limiter = new KeyedRateLimiter({ algorithm: "fixed-window", limit: 5, windowMs: 60_000, maxKeys: 10, clock });
+    for (let i = 0; i < 5_000; i++) limiter.tryAcquire(`flood-${i}`, 5);
+    let fresh = 0;
+    for (let i = 0; i < 5_000; i++) if (limiter.tryAcquire(`flood-${i}`)) fresh++;
+    const dropped = limiter.stats.tombstonesDropped;
+    expect(dropped).toBeGreaterThan(0);
+    // Only a key whose summary was dropped can start full again.
+    expect(fresh).toBeGreaterThan(0);
+    expect(fresh).toBeLessThanOrEqual(dropped);
+    expect(limiter.tryAcquire("newcomer")).toBe(true);
+  });
+
+  it("CLOCK keeps a key in use through a flood of keys seen once", () => {
+    const limiter = new KeyedRateLimiter({ algorithm: "fixed-window", limit: 1e9, windowMs: 1_000, maxKeys: 10, clock: new ManualClock() });
+    for (let i = 0; i < 10_000; i++) {
+      limiter.tryAcquire("hot");
+      limiter.tryAcquire(`once-${i}`);
+      expect(limiter.has("hot")).toBe(true);
+    }
+    expect(limiter.size).toBe(10);
+  });
+
+  it("evicts an idle key within a pass of the idle hand (two keys checked per new key)", async () => {
+    const clock = new ManualClock();
+    const limiter = new KeyedRateLimiter({ algorithm: "fixed-window", limit: 5, windowMs: 1_000, clock });
+    for (let i = 0; i < 100; i++) limiter.tryAcquire(`old-${i}`);
+    await clock.advance(1_000);
+    for (let i = 0; i < 50; i++) limiter.tryAcquire(`new-${i}`);
+    expect(limiter.size).toBe(50);
+    expect(limiter.stats.tombstonesDropped).toBe(0);
   });
 });

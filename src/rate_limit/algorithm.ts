@@ -42,10 +42,12 @@ export interface RateLimitAlgorithm<S extends object = object> {
   initial(now: number): S;
   /**
    * A state at `now` that is exactly as strict as, or stricter than, any state
-   * that becomes fully replenished at `fullAt`. Used to restore a key evicted
-   * from a keyed limiter without handing it a fresh burst.
+   * that had `used` units in use at some time up to `now` (default: all of
+   * `limit`) and becomes fully replenished at `fullAt`. Used to restore a key
+   * evicted from a keyed limiter from a two-number summary, without handing
+   * it a fresh burst.
    */
-  restore(now: number, fullAt: number): S;
+  restore(now: number, fullAt: number, used?: number): S;
   /** A deep copy of `state`. */
   clone(state: Readonly<S>): S;
   /**

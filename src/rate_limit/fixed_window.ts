@@ -57,10 +57,10 @@ export class FixedWindow implements RateLimitAlgorithm<FixedWindowState> {
     return { window: Math.floor(now / this.windowMs), count: 0 };
   }
 
-  restore(now: number, fullAt: number): FixedWindowState {
-    // The evicted window ends at fullAt; a full window until then is as strict.
+  restore(now: number, fullAt: number, used: number = this.limit): FixedWindowState {
+    // The evicted window ends at fullAt, so `now` is still in it: its count, exactly.
     const state = this.initial(now);
-    if (fullAt > now) state.count = this.limit;
+    if (fullAt > now) state.count = Math.min(this.limit, used);
     return state;
   }
 

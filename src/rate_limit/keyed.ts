@@ -1,26 +1,38 @@
 /**
- * One limit per key (user, IP, API token) with bounded memory.
+ * One limit per key (user, IP, API token) with memory bounded in bytes.
  *
  * Every key shares one pure algorithm (parameters only) and keeps just its
- * state, so a key costs a map entry and a few numbers. Memory is bounded two
- * ways, without timers:
+ * state, so a key costs a map entry and a few numbers (the exact
+ * sliding-window log: a ring of the times admitted in its window, at most
+ * `limit` numbers). Memory is bounded without timers:
  *
- * - keys idle for `idleMs` are evicted (swept, oldest first, whenever a new
- *   key arrives, or by {@link KeyedRateLimiter.sweep});
- * - beyond `maxKeys` the least recently used key goes first.
+ * - at most `maxKeys` keys; beyond it one is evicted per new key, chosen by
+ *   CLOCK (second chance): a hand walks the keys in insertion order, passing
+ *   over, once, each key used since it last came by, and evicting the first
+ *   one that was not. A hit is a `Map.get` and two field writes, never a
+ *   reorder (`Map.delete` + `Map.set`, as an exact LRU would need);
+ * - the exact logs of all keys hold at most `maxLogEntries` times together;
+ *   beyond it the same hand evicts keys;
+ * - keys idle for `idleMs` are evicted by a second hand that checks two keys
+ *   per new key, or all at once by {@link KeyedRateLimiter.sweep}.
  *
- * **No fresh burst after eviction.** A key evicted before its limit has fully
- * replenished leaves a tombstone: the time it will be full again, kept (the
- * latest wins) in a fixed table of slots picked by a salted hash of the key.
- * A key created while its slot's time is still ahead starts from
- * `algorithm.restore(now, fullAt)`: exactly the state it was evicted with for
- * the token bucket and GCRA (their refill is linear), a stricter one for the
- * windows. The table never grows (8 bytes per slot, a power of two >=
- * `maxKeys`, at most 2²⁰ slots). The price of a fixed table: a new key that
- * shares a slot with an evicted busy key starts as drained as that key was,
- * for at most one window. The salt is random per limiter, so nobody can aim
- * collisions at a chosen key. Idle eviction with the default `idleMs` (the
- * time a drained limit takes to replenish) never leaves a tombstone.
+ * **No fresh burst after eviction.** A key evicted before its limit has
+ * fully replenished leaves a summary of two numbers: the units it had in use
+ * and the time it is full again. Created again while that time is ahead, it
+ * starts from `algorithm.restore(now, fullAt, used)`: exactly the state it
+ * was evicted with for the token bucket, GCRA and the fixed window, never a
+ * laxer one for the sliding windows. Summaries live in a fixed table of
+ * 8-way sets (slots: a power of two >= `2 × maxKeys`, from 2¹⁰ to 2²⁰; 20
+ * bytes each, allocated at the first summary), found by a salted hash of the
+ * key and told apart by a 32-bit tag from a second hash, so a brand-new key
+ * matches another key's summary with odds of 8 in 2³²: a flood of new keys
+ * does not start newcomers drained. The price of a bounded table: when more
+ * keys are evicted unreplenished within one window than a set holds, the
+ * summary expiring first is dropped (`stats.tombstonesDropped`) and its key,
+ * if it returns within its window, starts full as a new key would. The salt
+ * is random per limiter, so nobody can aim collisions at a chosen key. Idle
+ * eviction with the default `idleMs` (the time a drained limit takes to
+ * replenish) never leaves a summary. Figures: `docs/architecture.md`.
  *
  * Keys with callers waiting are never evicted.
  *
@@ -29,7 +41,7 @@
 import * as z from "zod/mini";
 import { type Clock, systemClock } from "../clock.ts";
 import { defaultsFor } from "../config.ts";
-import { type InvalidArgumentError, RateLimitExceededError } from "../errors.ts";
+import { ConfigError, type InvalidArgumentError, RateLimitExceededError } from "../errors.ts";
 import { badOptions, throwIf } from "../internal/arguments.ts";
 import { durationMs, integer, lazy, validate } from "../validation.ts";
 import type { AlgorithmName, RateLimitAlgorithm, RateLimitDecision } from "./algorithm.ts";
@@ -37,29 +49,69 @@ import { availableIn, type Cell, type CellContext, decideOn, take, tryTake, wait
 import { type AlgorithmOptions, createAlgorithm } from "./create.ts";
 import type { AcquireOptions, LimiterOptions, RateLimiterStats } from "./limiter.ts";
 import { algorithmOf, algorithmShape, badAcquire, badCost, badKey, limiterShape } from "./options.ts";
+import { SlidingWindowLog, type SlidingWindowLogState } from "./sliding_window.ts";
+import type { BucketOptions } from "./token_bucket.ts";
 import type { Counters } from "./waiters.ts";
 
-/** Options of {@link KeyedRateLimiter}: an algorithm, its options, and the bounds. */
-export type KeyedRateLimiterOptions = AlgorithmOptions & LimiterOptions & {
-  /** Most keys held at once; beyond it the least recently used is evicted. Default `100_000`. */
-  maxKeys?: number;
-  /** Evict keys unused for this long. Default: the time a drained limit takes to refill. */
-  idleMs?: number;
-};
+/** Options of {@link KeyedRateLimiter}: an algorithm (default the token bucket), its options, and the bounds. */
+export type KeyedRateLimiterOptions = (AlgorithmOptions | ({ algorithm?: undefined } & BucketOptions)) &
+  LimiterOptions & {
+    /** Most keys held at once; beyond it one not used lately is evicted per new key. Default `100_000`. */
+    maxKeys?: number;
+    /** Evict keys unused for this long. Default: the time a drained limit takes to refill. */
+    idleMs?: number;
+    /**
+     * Most admission times the exact sliding-window logs of all keys hold
+     * together (8 bytes each); beyond it keys are evicted. At least `limit`.
+     * Default `4_194_304` (32 MiB). Ignored by the other algorithms, whose
+     * state does not grow.
+     */
+    maxLogEntries?: number;
+  };
 
 /** Counters of a {@link KeyedRateLimiter}. */
 export interface KeyedRateLimiterStats extends RateLimiterStats {
   /** Keys held now. */
   readonly keys: number;
-  /** Keys evicted so far (idle or least recently used). */
+  /** Keys evicted so far (idle, not used lately, or for the log budget). */
   readonly evictedKeys: number;
+  /** Admission times the exact sliding-window logs hold now (their capacity); 0 for the other algorithms. */
+  readonly logEntries: number;
+  /**
+   * Summaries of evicted, not yet replenished keys dropped because their set
+   * of the table was full of summaries expiring later: such a key, back
+   * within its window, starts full as a new key does. Nonzero means more
+   * keys are evicted undrained per window than the table holds: raise
+   * `maxKeys`.
+   */
+  readonly tombstonesDropped: number;
 }
 
 interface Entry<S extends object> extends Cell<S> {
+  readonly key: string;
   lastUsedMs: number;
+  /** Used since the eviction hand last passed (CLOCK's second chance). */
+  referenced: boolean;
+  /** Log entries counted for this key in the budget. */
+  held: number;
+  /** Insertion number: a hand's pass ends at the first key inserted after it began. */
+  readonly seq: number;
 }
 
+/** A hand walking the keys in insertion order, one pass at a time. */
+interface Hand {
+  iterator: Iterator<Entry<object>> | undefined;
+  /** The pass covers keys with `seq` below this. */
+  end: number;
+}
+
+/** Ways per set of the summary table. */
+const WAYS = 8;
+const MIN_TOMBSTONE_SLOTS = 1 << 10;
 const MAX_TOMBSTONE_SLOTS = 1 << 20;
+/** Keys the idle hand checks per new key. */
+const IDLE_CHECKS = 2;
+const DEFAULT_MAX_LOG_ENTRIES = 1 << 22;
 
 /** Built on first use, once per algorithm. */
 const keyedSchemas = new Map<AlgorithmName, z.ZodMiniObject>();
@@ -71,6 +123,7 @@ function keyedSchema(kind: AlgorithmName): z.ZodMiniObject {
       ...limiterShape(),
       maxKeys: z.optional(integer(1)),
       idleMs: z.optional(durationMs(0, true)),
+      maxLogEntries: z.optional(integer(1)),
     });
     keyedSchemas.set(kind, schema);
   }
@@ -81,6 +134,29 @@ function describe(value: unknown): string {
   return typeof value === "symbol" ? value.toString() : `${typeof value} ${String(value)}`;
 }
 
+function noWaiters(entry: Entry<object>): boolean {
+  return entry.queue === undefined || entry.queue.length === 0;
+}
+
+/** The fixed table of evicted keys' summaries: struct of arrays, one index per slot. */
+interface Tombstones {
+  /** When the key is full again; -Infinity for an empty slot. */
+  readonly fullAt: Float64Array;
+  /** Units it had in use when evicted. */
+  readonly used: Float64Array;
+  /** 32 bits of the key's hash that did not pick the set. */
+  readonly tags: Uint32Array;
+}
+
+/** murmur3's 32-bit finalizer: every input bit reaches every output bit. */
+function mix(hash: number): number {
+  hash ^= hash >>> 16;
+  hash = Math.imul(hash, 0x85ebca6b);
+  hash ^= hash >>> 13;
+  hash = Math.imul(hash, 0xc2b2ae35);
+  return (hash ^ (hash >>> 16)) >>> 0;
+}
+
 /**
  * A rate limit per key, with bounded memory.
  *
@@ -89,7 +165,7 @@ function describe(value: unknown): string {
  * import { KeyedRateLimiter } from "bulwark";
  * import { ManualClock } from "bulwark/testing";
  * const clock = new ManualClock();
- * const perUser = new KeyedRateLimiter({ algorithm: "token-bucket", rate: 1, perMs: 1_000, clock });
+ * const perUser = new KeyedRateLimiter({ rate: 1, perMs: 1_000, clock }); // token bucket by default
  * if (!perUser.tryAcquire("alice") || perUser.tryAcquire("alice")) throw new Error("alice: one per second");
  * if (!perUser.tryAcquire("bob")) throw new Error("bob has his own limit");
  * ```
@@ -103,39 +179,64 @@ export class KeyedRateLimiter implements Disposable {
   readonly maxKeys: number;
   /** Keys unused this long are evicted. */
   readonly idleMs: number;
+  /** Most admission times the exact logs of all keys hold together. */
+  readonly maxLogEntries: number;
   readonly #clock: Clock;
   readonly #counters: Counters = { acquired: 0, rejected: 0, waitedMs: 0 };
   readonly #context: CellContext<object>;
-  /** Insertion order is recency order: a used key is moved to the end. */
+  /** Insertion order is the order both hands walk. */
   readonly #entries = new Map<string, Entry<object>>();
-  readonly #tombstones: Float64Array;
-  readonly #mask: number;
+  /** The CLOCK hand that picks keys to evict. */
+  readonly #hand: Hand = { iterator: undefined, end: 0 };
+  /** The hand that looks for idle keys. */
+  readonly #idleHand: Hand = { iterator: undefined, end: 0 };
+  #inserted = 0;
+  /** Whether keys hold exact logs, whose size the budget counts. */
+  readonly #logs: boolean;
+  #logEntries = 0;
+  #tombstones: Tombstones | undefined;
+  readonly #slots: number;
+  #dropped = 0;
   /** Drawn on first use: Workers refuse randomness at global scope, where limiters are often built. */
-  #salt: number | undefined;
+  #salt: Uint32Array | undefined;
+  /** The last {@link KeyedRateLimiter.#hash}: first slot of the key's set, and its tag. */
+  #set = 0;
+  #tag = 0;
   readonly #scratch: object;
-  #newest: string | undefined;
   #evicted = 0;
 
-  constructor(options: KeyedRateLimiterOptions) {
+  constructor(options: KeyedRateLimiterOptions = {}) {
     throwIf(badOptions("KeyedRateLimiter", options));
-    const kind = algorithmOf("KeyedRateLimiter", options);
-    const parsed = validate("KeyedRateLimiter", keyedSchema(kind), options) as {
+    // The token bucket unless another algorithm is named, as for RateLimiter.
+    const given = options.algorithm === undefined ? { ...options, algorithm: "token-bucket" as const } : options;
+    const kind = algorithmOf("KeyedRateLimiter", given);
+    const parsed = validate("KeyedRateLimiter", keyedSchema(kind), given) as {
       name?: string;
       clock?: Clock;
       maxKeys?: number;
       idleMs?: number;
+      maxLogEntries?: number;
     };
-    const { name: _n, clock: _c, maxKeys: _m, idleMs: _i, ...algorithmOptions } = options;
+    const { name: _n, clock: _c, maxKeys: _m, idleMs: _i, maxLogEntries: _l, ...algorithmOptions } = given;
     this.algorithm = createAlgorithm(algorithmOptions as AlgorithmOptions);
+    this.#logs = this.algorithm instanceof SlidingWindowLog;
+    this.maxLogEntries = parsed.maxLogEntries ?? DEFAULT_MAX_LOG_ENTRIES;
+    if (this.#logs && this.maxLogEntries < this.algorithm.limit) {
+      throw new ConfigError("KeyedRateLimiter", [{
+        field: "maxLogEntries",
+        value: this.maxLogEntries,
+        allowed: `at least limit (${this.algorithm.limit}): one key's exact log holds up to limit times`,
+      }]);
+    }
     this.name = parsed.name ?? this.algorithm.kind;
     this.#clock = parsed.clock ?? systemClock;
     this.maxKeys = parsed.maxKeys ?? defaultsFor("rateLimiter").maxKeys;
     this.idleMs = parsed.idleMs ?? this.algorithm.windowMs;
     this.#context = { algorithm: this.algorithm, clock: this.#clock, counters: this.#counters, name: this.name };
-    let slots = 16;
-    while (slots < this.maxKeys && slots < MAX_TOMBSTONE_SLOTS) slots *= 2;
-    this.#tombstones = new Float64Array(slots).fill(-Infinity);
-    this.#mask = slots - 1;
+    // Room for summaries of two to four times maxKeys evicted keys per window.
+    let slots = MIN_TOMBSTONE_SLOTS;
+    while (slots < 2 * this.maxKeys && slots < MAX_TOMBSTONE_SLOTS) slots *= 2;
+    this.#slots = slots;
     this.#scratch = this.algorithm.initial(this.#clock.now());
   }
 
@@ -153,6 +254,8 @@ export class KeyedRateLimiter implements Disposable {
       totalWaitedMs: c.waitedMs,
       keys: this.#entries.size,
       evictedKeys: this.#evicted,
+      logEntries: this.#logEntries,
+      tombstonesDropped: this.#dropped,
     };
   }
 
@@ -166,7 +269,10 @@ export class KeyedRateLimiter implements Disposable {
     throwIf(badKey("KeyedRateLimiter", "tryAcquire", key));
     if (cost !== 1) throwIf(badCost("KeyedRateLimiter", "tryAcquire", this.algorithm, cost));
     const now = this.#clock.now();
-    return tryTake(this.#context, this.#entry(key, now), now, cost);
+    const entry = this.#entry(key, now);
+    const taken = tryTake(this.#context, entry, now, cost);
+    if (this.#logs) this.#count(entry, now);
+    return taken;
   }
 
   /** Takes units for `key`, waiting in FIFO order (per key) until they are due. */
@@ -175,12 +281,15 @@ export class KeyedRateLimiter implements Disposable {
       badAcquire("KeyedRateLimiter", "acquire", this.algorithm, options);
     if (error !== undefined) return Promise.reject(error);
     let entry: Entry<object>;
+    const now = this.#clock.now();
     try {
-      entry = this.#entry(key, this.#clock.now());
+      entry = this.#entry(key, now);
     } catch (error) {
       return Promise.reject(error);
     }
-    return take(this.#context, entry, options?.cost ?? 1, options?.timeoutMs, options?.signal);
+    const taken = take(this.#context, entry, options?.cost ?? 1, options?.timeoutMs, options?.signal);
+    if (this.#logs) this.#count(entry, now);
+    return taken;
   }
 
   /** Like {@link KeyedRateLimiter.tryAcquire}, returning the full decision (for HTTP headers). */
@@ -188,7 +297,10 @@ export class KeyedRateLimiter implements Disposable {
     throwIf(badKey("KeyedRateLimiter", "consume", key));
     if (cost !== 1) throwIf(badCost("KeyedRateLimiter", "consume", this.algorithm, cost));
     const now = this.#clock.now();
-    return decideOn(this.#context, this.#entry(key, now), now, cost);
+    const entry = this.#entry(key, now);
+    const decision = decideOn(this.#context, entry, now, cost);
+    if (this.#logs) this.#count(entry, now);
+    return decision;
   }
 
   /** Ms until `cost` units could be taken for `key` (0 if now). */
@@ -196,14 +308,18 @@ export class KeyedRateLimiter implements Disposable {
     throwIf(badKey("KeyedRateLimiter", "timeUntilAvailable", key));
     if (cost !== 1) throwIf(badCost("KeyedRateLimiter", "timeUntilAvailable", this.algorithm, cost));
     const now = this.#clock.now();
-    return waitFor(this.#context, this.#entry(key, now), now, cost, this.#scratch);
+    const entry = this.#entry(key, now);
+    if (this.#logs) this.#count(entry, now);
+    return waitFor(this.#context, entry, now, cost, this.#scratch);
   }
 
   /** Units `key` could take now. */
   available(key: string): number {
     throwIf(badKey("KeyedRateLimiter", "available", key));
     const now = this.#clock.now();
-    return availableIn(this.#context, this.#entry(key, now), now);
+    const entry = this.#entry(key, now);
+    if (this.#logs) this.#count(entry, now);
+    return availableIn(this.#context, entry, now);
   }
 
   /**
@@ -218,6 +334,7 @@ export class KeyedRateLimiter implements Disposable {
     const entry = this.#entry(key, now);
     entry.state = this.algorithm.initial(now);
     entry.queue?.refresh();
+    if (this.#logs) this.#count(entry, now);
   }
 
   /** Gives every key a full limit again and forgets every tombstone (see {@link KeyedRateLimiter.reset}). */
@@ -226,13 +343,20 @@ export class KeyedRateLimiter implements Disposable {
     for (const entry of this.#entries.values()) {
       entry.state = this.algorithm.initial(now);
       entry.queue?.refresh();
+      if (this.#logs) this.#count(entry, now);
     }
-    this.#tombstones.fill(-Infinity);
+    this.#tombstones?.fullAt.fill(-Infinity);
   }
 
   /** Evicts every key idle for `idleMs` or more; returns how many went. */
   sweep(): number {
-    return this.#sweepIdle(this.#clock.now());
+    const now = this.#clock.now();
+    const cutoff = now - this.idleMs;
+    const before = this.#evicted;
+    for (const entry of this.#entries.values()) {
+      if (entry.lastUsedMs <= cutoff && noWaiters(entry)) this.#evict(entry, now);
+    }
+    return this.#evicted - before;
   }
 
   /** Rejects every waiting caller with a {@link RateLimitExceededError}. */
@@ -249,66 +373,165 @@ export class KeyedRateLimiter implements Disposable {
     if (typeof key !== "string") {
       throw new TypeError(`Rate limit key must be a string: current value is ${describe(key)}`);
     }
-    const entries = this.#entries;
-    let entry = entries.get(key);
+    const entry = this.#entries.get(key);
     if (entry !== undefined) {
-      if (key !== this.#newest) {
-        entries.delete(key);
-        entries.set(key, entry);
-        this.#newest = key;
-      }
+      // No reorder: the eviction hand reads these two fields.
       entry.lastUsedMs = now;
+      entry.referenced = true;
       return entry;
     }
-    this.#sweepIdle(now);
-    if (entries.size >= this.maxKeys) this.#evictLeastRecent(now);
-    const fullAt = this.#tombstones[this.#slot(key)]!;
-    const state = fullAt > now ? this.algorithm.restore(now, fullAt) : this.algorithm.initial(now);
-    entry = { state, queue: undefined, lastUsedMs: now };
-    entries.set(key, entry);
-    this.#newest = key;
+    return this.#create(key, now);
+  }
+
+  #create(key: string, now: number): Entry<object> {
+    this.#sweepSome(now);
+    if (this.#entries.size >= this.maxKeys) this.#evictOne(now, undefined);
+    const entry: Entry<object> = {
+      key,
+      state: this.#recall(key, now),
+      queue: undefined,
+      lastUsedMs: now,
+      // Not referenced yet: a key seen once goes before one seen again.
+      referenced: false,
+      held: 0,
+      seq: this.#inserted++,
+    };
+    this.#entries.set(key, entry);
     return entry;
   }
 
-  #sweepIdle(now: number): number {
-    const before = this.#evicted;
+  /** The idle hand: checks the next few keys, evicting those idle for `idleMs`. */
+  #sweepSome(now: number): void {
     const cutoff = now - this.idleMs;
-    for (const [key, entry] of this.#entries) {
-      // Recency order: the first key used after the cutoff ends the sweep.
-      if (entry.lastUsedMs > cutoff) break;
-      if (entry.queue === undefined || entry.queue.length === 0) this.#evict(key, entry, now);
+    for (let checks = Math.min(IDLE_CHECKS, this.#entries.size); checks > 0; checks--) {
+      const entry = this.#turn(this.#idleHand);
+      if (entry === undefined) return;
+      if (entry.lastUsedMs <= cutoff && noWaiters(entry)) this.#evict(entry, now);
     }
-    return this.#evicted - before;
   }
 
-  #evictLeastRecent(now: number): void {
-    for (const [key, entry] of this.#entries) {
-      if (entry.queue === undefined || entry.queue.length === 0) {
-        this.#evict(key, entry, now);
-        return;
+  /**
+   * The CLOCK hand: evicts the next key not used since the hand last passed
+   * it (clearing the mark of those that were), never `keep` nor a key with
+   * waiters. False when two turns found none.
+   */
+  #evictOne(now: number, keep: Entry<object> | undefined): boolean {
+    for (let turns = 2 * this.#entries.size + 1; turns > 0; turns--) {
+      const entry = this.#turn(this.#hand);
+      if (entry === undefined) return false;
+      if (entry === keep || !noWaiters(entry)) continue;
+      if (entry.referenced) {
+        entry.referenced = false;
+        continue;
       }
+      this.#evict(entry, now);
+      return true;
     }
+    return false;
   }
 
-  #evict(key: string, entry: Entry<object>, now: number): void {
-    this.#entries.delete(key);
-    if (key === this.#newest) this.#newest = undefined;
+  /**
+   * The next key under `hand`. A pass ends at the first key inserted since
+   * it began, as if new keys went in behind the hand: otherwise a hand at
+   * the end of the map would only ever see the newest keys.
+   */
+  #turn(hand: Hand): Entry<object> | undefined {
+    const step = hand.iterator?.next();
+    if (step !== undefined && !step.done && step.value.seq < hand.end) return step.value;
+    hand.iterator = this.#entries.values();
+    hand.end = this.#inserted;
+    const first = hand.iterator.next();
+    return first.done ? undefined : first.value;
+  }
+
+  /**
+   * Counts the log of `entry` in the budget, evicting other keys while it is
+   * exceeded. Called after every call on a key (a restored key may bring
+   * `used` times); what waiters are granted later is counted at the key's
+   * next call.
+   */
+  #count(entry: Entry<object>, now: number): void {
+    const held = (entry.state as SlidingWindowLogState).times.length;
+    if (held === entry.held) return;
+    this.#logEntries += held - entry.held;
+    entry.held = held;
+    while (this.#logEntries > this.maxLogEntries && this.#evictOne(now, entry));
+  }
+
+  #evict(entry: Entry<object>, now: number): void {
+    this.#entries.delete(entry.key);
     this.#evicted++;
+    this.#logEntries -= entry.held;
     const left = this.algorithm.resetAfter(entry.state, now);
     if (left > 0) {
-      const slot = this.#slot(key);
-      if (this.#tombstones[slot]! < now + left) this.#tombstones[slot] = now + left;
+      const used = this.algorithm.limit - this.algorithm.available(entry.state, now);
+      this.#remember(entry.key, used, now + left, now);
     }
   }
 
-  /** FNV-1a over the key's UTF-16 units, salted per limiter. */
-  #slot(key: string): number {
-    this.#salt ??= crypto.getRandomValues(new Uint32Array(1))[0]!;
-    let hash = 0x811c9dc5 ^ this.#salt;
-    for (let i = 0; i < key.length; i++) {
-      hash ^= key.charCodeAt(i);
-      hash = Math.imul(hash, 0x01000193);
+  /**
+   * Keeps an evicted key's summary in a free or expired way of its set;
+   * in a full set, drops whichever of it and the live ones expires first.
+   */
+  #remember(key: string, used: number, fullAt: number, now: number): void {
+    const table = this.#tombstones ??= {
+      fullAt: new Float64Array(this.#slots).fill(-Infinity),
+      used: new Float64Array(this.#slots),
+      tags: new Uint32Array(this.#slots),
+    };
+    this.#hash(key);
+    const set = this.#set;
+    const tag = this.#tag;
+    let way = set;
+    for (let i = set; i < set + WAYS; i++) {
+      const at = table.fullAt[i]!;
+      if (table.tags[i] === tag && at > now) {
+        // The same key again (or its 2⁻³² twin): keep the stricter of both.
+        table.fullAt[i] = Math.max(at, fullAt);
+        table.used[i] = Math.max(table.used[i]!, used);
+        return;
+      }
+      if (at < table.fullAt[way]!) way = i;
     }
-    return (hash ^ (hash >>> 15)) & this.#mask;
+    if (table.fullAt[way]! > now) {
+      this.#dropped++;
+      if (table.fullAt[way]! >= fullAt) return;
+    }
+    table.fullAt[way] = fullAt;
+    table.used[way] = used;
+    table.tags[way] = tag;
+  }
+
+  /** A new key's state: restored from its summary if it left one that is still ahead. */
+  #recall(key: string, now: number): object {
+    const table = this.#tombstones;
+    if (table !== undefined) {
+      this.#hash(key);
+      for (let i = this.#set; i < this.#set + WAYS; i++) {
+        if (table.tags[i] !== this.#tag || !(table.fullAt[i]! > now)) continue;
+        const fullAt = table.fullAt[i]!;
+        // The summary lives on in the key's state: free its way.
+        table.fullAt[i] = -Infinity;
+        return this.algorithm.restore(now, fullAt, table.used[i]);
+      }
+    }
+    return this.algorithm.initial(now);
+  }
+
+  /**
+   * Two salted 32-bit FNV-1a lanes over the key's UTF-16 units, finalized:
+   * one picks the set, the other is the tag.
+   */
+  #hash(key: string): void {
+    const salt = this.#salt ??= crypto.getRandomValues(new Uint32Array(2));
+    let a = 0x811c9dc5 ^ salt[0]!;
+    let b = 0x9e3779b9 ^ salt[1]!;
+    for (let i = 0; i < key.length; i++) {
+      const unit = key.charCodeAt(i);
+      a = Math.imul(a ^ unit, 0x01000193);
+      b = Math.imul(b ^ unit, 0x5bd1e995);
+    }
+    this.#set = (mix(a) & (this.#slots - 1)) & ~(WAYS - 1);
+    this.#tag = mix(b ^ a);
   }
 }

@@ -4,9 +4,10 @@
  * Two pure cores (see `algorithm.ts`) behind one in-process limiter
  * ({@link SlidingWindowLimiter}):
  *
- * - {@link SlidingWindowLog}, exact: a ring buffer of the last `limit`
- *   admission times (one slot per unit). O(1) amortised per call, O(limit)
- *   memory per limit; costs must be whole numbers.
+ * - {@link SlidingWindowLog}, exact: a ring buffer of the admission times
+ *   still in the window (one slot per unit). O(1) amortised per call;
+ *   memory grows with the units admitted in the window, up to 8 bytes ×
+ *   `limit`; costs must be whole numbers.
  * - {@link SlidingWindowCounter}, the two-window approximation: counts of the
  *   current and previous fixed windows, the previous one weighted by how much
  *   of it the sliding window still covers. O(1) time and three numbers of
@@ -33,7 +34,12 @@ export interface WindowOptions {
 
 /** Plain, serializable state of {@link SlidingWindowLog}. */
 export interface SlidingWindowLogState {
-  /** Ring buffer of admission times, `limit` long. */
+  /**
+   * Ring buffer of admission times. Its length is the capacity: it starts
+   * small and doubles as the window fills, up to `limit`, and drops back to
+   * the starting size once the window is empty, so a lightly used limit
+   * stays small however large `limit` is.
+   */
   times: number[];
   /** Index of the oldest entry. */
   head: number;
@@ -41,9 +47,17 @@ export interface SlidingWindowLogState {
   size: number;
 }
 
+/** Capacity a log starts with (or `limit`, if smaller): 8 admission times. */
+const LOG_START = 8;
+
 /**
  * The exact sliding-window log as a pure state machine. An entry admitted at
  * `t` counts while `now - t < windowMs`. Times must not go backwards.
+ *
+ * Memory: one number (8 bytes) per unit admitted in the last `windowMs`, in a
+ * ring that grows by doubling (at most `limit` numbers, so at most
+ * `8 × limit` bytes plus the array's header) and shrinks back to 8 numbers
+ * when the window empties.
  *
  * @example
  * ```ts
@@ -69,15 +83,18 @@ export class SlidingWindowLog implements RateLimitAlgorithm<SlidingWindowLogStat
   }
 
   initial(_now: number): SlidingWindowLogState {
-    return { times: new Array<number>(this.limit).fill(0), head: 0, size: 0 };
+    return { times: new Array<number>(Math.min(this.limit, LOG_START)).fill(0), head: 0, size: 0 };
   }
 
-  restore(now: number, fullAt: number): SlidingWindowLogState {
+  restore(now: number, fullAt: number, used: number = this.limit): SlidingWindowLogState {
     const state = this.initial(now);
-    if (fullAt > now) {
-      // A full log that empties at fullAt: at least as strict as the evicted one.
-      state.times.fill(fullAt - this.windowMs);
-      state.size = this.limit;
+    const count = Math.min(this.limit, Math.ceil(used));
+    if (fullAt > now && count > 0) {
+      // `used` entries that all expire at fullAt: the evicted ones expired at
+      // fullAt or earlier, so this is at least as strict.
+      if (count > state.times.length) state.times = new Array<number>(count);
+      state.times.fill(fullAt - this.windowMs, 0, count);
+      state.size = count;
     }
     return state;
   }
@@ -88,7 +105,7 @@ export class SlidingWindowLog implements RateLimitAlgorithm<SlidingWindowLogStat
 
   step(state: Readonly<SlidingWindowLogState>, now: number, cost: number, next: SlidingWindowLogState): number {
     const times = state.times;
-    const capacity = this.limit;
+    const capacity = times.length;
     const cutoff = now - this.windowMs;
     let head = state.head;
     let size = state.size;
@@ -96,7 +113,8 @@ export class SlidingWindowLog implements RateLimitAlgorithm<SlidingWindowLogStat
       if (++head === capacity) head = 0;
       size--;
     }
-    if (size + cost <= capacity) {
+    // An emptied window gives a grown ring back (the regrow below).
+    if (size + cost <= capacity && (size > 0 || capacity <= LOG_START)) {
       const out = next.times;
       for (let i = 0; i < cost; i++) {
         let slot = head + size + i;
@@ -107,11 +125,18 @@ export class SlidingWindowLog implements RateLimitAlgorithm<SlidingWindowLogStat
       next.size = size + cost;
       return 0;
     }
+    if (size + cost <= this.limit) {
+      next.times = this.#regrow(times, head, size, size + cost, now);
+      next.head = 0;
+      next.size = size + cost;
+      return 0;
+    }
     // Housekeeping only: expired entries are dropped once, not rescanned.
     next.head = head;
     next.size = size;
-    if (cost > capacity) return Infinity;
-    let slot = head + size + cost - capacity - 1;
+    if (cost > this.limit) return Infinity;
+    // Admission needs the (size + cost - limit) oldest entries gone: wait for the last of them.
+    let slot = head + size + cost - this.limit - 1;
     if (slot >= capacity) slot -= capacity;
     return positiveWait(times[slot]! + this.windowMs - now);
   }
@@ -123,18 +148,37 @@ export class SlidingWindowLog implements RateLimitAlgorithm<SlidingWindowLogStat
   resetAfter(state: Readonly<SlidingWindowLogState>, now: number): number {
     if (state.size === 0) return 0;
     let newest = state.head + state.size - 1;
-    if (newest >= this.limit) newest -= this.limit;
+    if (newest >= state.times.length) newest -= state.times.length;
     const wait = state.times[newest]! + this.windowMs - now;
     return wait > 0 ? wait : 0;
+  }
+
+  /**
+   * A ring holding the `size` live entries from `head`, then `needed - size`
+   * admissions at `now`: doubled when it is too small, back to the starting
+   * size when the window had emptied.
+   */
+  #regrow(times: readonly number[], head: number, size: number, needed: number, now: number): number[] {
+    let capacity = size === 0 ? Math.min(this.limit, LOG_START) : times.length * 2;
+    while (capacity < needed) capacity *= 2;
+    if (capacity > this.limit) capacity = this.limit;
+    const out = new Array<number>(capacity).fill(now);
+    for (let i = 0; i < size; i++) {
+      let slot = head + i;
+      if (slot >= times.length) slot -= times.length;
+      out[i] = times[slot]!;
+    }
+    return out;
   }
 
   /** Entries still inside the window at `now`. */
   #live(state: Readonly<SlidingWindowLogState>, now: number): number {
     const cutoff = now - this.windowMs;
+    const capacity = state.times.length;
     let head = state.head;
     let size = state.size;
     while (size > 0 && state.times[head]! <= cutoff) {
-      if (++head === this.limit) head = 0;
+      if (++head === capacity) head = 0;
       size--;
     }
     return size;
@@ -184,13 +228,19 @@ export class SlidingWindowCounter implements RateLimitAlgorithm<SlidingWindowCou
     return { window: Math.floor(now / this.windowMs), previous: 0, current: 0 };
   }
 
-  restore(now: number, fullAt: number): SlidingWindowCounterState {
+  restore(now: number, fullAt: number, used: number = this.limit): SlidingWindowCounterState {
     const state = this.initial(now);
-    // Full windows, so at least as strict as whatever was evicted; the
-    // evicted state was full again by the end of the next window at the latest.
-    if (fullAt > now) {
-      state.previous = this.limit;
-      if (fullAt > (state.window + 1) * this.windowMs) state.current = this.limit;
+    const units = Math.min(this.limit, used);
+    if (fullAt <= now || units <= 0) return state;
+    if (fullAt > (state.window + 1) * this.windowMs) {
+      // Units were admitted in this window: hold all `used` through it; they
+      // then fade over the next one, as the evicted ones do at the latest.
+      state.current = units;
+    } else {
+      // Only the previous window's units remain, fading to 0 by this
+      // window's end: weigh them so that `used` still counts now.
+      const share = 1 - (now / this.windowMs - state.window);
+      state.previous = units < this.limit * share ? units / share : this.limit;
     }
     return state;
   }
@@ -261,7 +311,7 @@ export class SlidingWindowCounter implements RateLimitAlgorithm<SlidingWindowCou
 export interface SlidingWindowLimiterOptions extends WindowOptions, LimiterOptions {
   /**
    * Use the two-window counter approximation ({@link SlidingWindowCounter}):
-   * O(1) memory instead of O(limit). Default `false`: the exact log.
+   * O(1) memory instead of up to 8 bytes per unit of `limit`. Default `false`: the exact log.
    */
   approximate?: boolean;
 }
