@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { type Json, type Transition, UNCHANGED } from "../../src/store/store.ts";
+import { type Json, type Transition, type TransitionResult, UNCHANGED } from "../../src/store/store.ts";
 
 /** Longest row SQLite-backed Durable Object storage accepts (a string, BLOB or row). */
 const MAX_ROW_BYTES = 2_000_000;
@@ -31,24 +31,36 @@ export type WireWriteResult =
 /** The outcome of a decision, as it crosses RPC. */
 export type WireUpdateResult =
   | { readonly ok: true; readonly output: Json }
-  | { readonly ok: false; readonly reason: "unknown-transition" | "too-large"; readonly detail: string };
+  | { readonly ok: false; readonly reason: "unknown-transition" | "too-large" | "threw"; readonly detail: string };
 
 /**
- * The object's RPC surface: what `DurableObjectStore` calls on a stub.
- * Keys arrive prefixed; values as JSON text; TTLs in ms (`null`: none).
+ * The object's RPC surface: what `DurableObjectStore` calls on a stub. Keys
+ * arrive prefixed, values as JSON text. Writes carry the version and expiry
+ * the store drew, and conditional ones the store's `nowMs`, so that every
+ * operation but `update` agrees with the store's clock; `update` runs on the
+ * object's own `Date.now()`.
  */
 export interface StateObjectRpc {
-  /** The live entry under `key`, or `null`. */
-  get(key: string): Promise<WireEntry | null>;
+  /** The entry under `key`, or `null` (an entry expired at `nowMs` is deleted). */
+  get(key: string, nowMs: number): Promise<WireEntry | null>;
   /** Writes unconditionally. */
-  set(key: string, value: string, ttlMs: number | null): Promise<WireEntry>;
-  /** Removes `key`; whether there was a live entry. */
-  delete(key: string): Promise<boolean>;
-  /** Writes only if there is no live entry. */
-  insertIfAbsent(key: string, value: string, ttlMs: number | null): Promise<WireWriteResult>;
-  /** Writes only if the live entry's version is `expected` (`null`: no live entry). */
-  compareAndSet(key: string, expected: string | null, value: string, ttlMs: number | null): Promise<WireWriteResult>;
-  /** Runs the transition registered as `name` on `key`, with the object's `Date.now()`. */
+  set(key: string, value: string, version: string, expiresAt: number | null): Promise<void>;
+  /** Removes `key`; whether there was an entry live at `nowMs`. */
+  delete(key: string, nowMs: number): Promise<boolean>;
+  /** Writes only if there is no entry live at `nowMs`. */
+  insertIfAbsent(key: string, value: string, version: string, expiresAt: number | null, nowMs: number): Promise<WireWriteResult>;
+  /** Writes only if the entry live at `nowMs` has version `expected`. */
+  compareAndSet(
+    key: string,
+    expected: string,
+    value: string,
+    version: string,
+    expiresAt: number | null,
+    nowMs: number,
+  ): Promise<WireWriteResult>;
+  /** Deletes only if the entry's version is `expected`; whether it did. */
+  compareAndDelete(key: string, expected: string): Promise<boolean>;
+  /** Runs the transition registered as `name` on `key`, at the object's `Date.now()`. */
   update(key: string, name: string, input: Json): Promise<WireUpdateResult>;
 }
 
@@ -136,7 +148,10 @@ const SCHEMA = `CREATE TABLE IF NOT EXISTS bulwark_entries (
  * const db = new DatabaseSync(":memory:");
  * const ctx = {
  *   storage: {
- *     sql: { exec: (query: string, ...args: any[]) => ({ toArray: () => db.prepare(query).all(...args) as Record<string, unknown>[] }) },
+ *     sql: { exec: (query: string, ...args: any[]) => {
+ *         const rows = db.prepare(query).all(...args) as Record<string, unknown>[];
+ *         return { toArray: () => rows };
+ *       } },
  *     getAlarm: async () => null,
  *     setAlarm: async () => {},
  *   },
@@ -165,32 +180,48 @@ export function stateObjectClass(Base: DurableObjectBase, options: StateObjectOp
       this.#sql.exec(SCHEMA);
     }
 
-    get(key: string): Promise<WireEntry | null> {
-      return Promise.resolve(this.#live(key, Date.now()));
+    get(key: string, nowMs: number): Promise<WireEntry | null> {
+      return Promise.resolve(this.#live(key, nowMs));
     }
 
-    set(key: string, value: string, ttlMs: number | null): Promise<WireEntry> {
-      return this.#afterWrite(this.#write(key, value, ttlMs, Date.now()));
+    set(key: string, value: string, version: string, expiresAt: number | null): Promise<void> {
+      return this.#write(key, { value, version, expiresAt });
     }
 
-    delete(key: string): Promise<boolean> {
-      const live = this.#live(key, Date.now()) !== null;
+    delete(key: string, nowMs: number): Promise<boolean> {
+      const live = this.#live(key, nowMs) !== null;
       this.#sql.exec("DELETE FROM bulwark_entries WHERE key = ?", key);
       return Promise.resolve(live);
     }
 
-    async insertIfAbsent(key: string, value: string, ttlMs: number | null): Promise<WireWriteResult> {
-      const now = Date.now();
-      const current = this.#live(key, now);
+    async insertIfAbsent(key: string, value: string, version: string, expiresAt: number | null, nowMs: number): Promise<WireWriteResult> {
+      const current = this.#live(key, nowMs);
       if (current !== null) return { ok: false, current };
-      return { ok: true, entry: await this.#afterWrite(this.#write(key, value, ttlMs, now)) };
+      const entry = { value, version, expiresAt };
+      await this.#write(key, entry);
+      return { ok: true, entry };
     }
 
-    async compareAndSet(key: string, expected: string | null, value: string, ttlMs: number | null): Promise<WireWriteResult> {
-      const now = Date.now();
-      const current = this.#live(key, now);
-      if ((current?.version ?? null) !== expected) return { ok: false, current };
-      return { ok: true, entry: await this.#afterWrite(this.#write(key, value, ttlMs, now)) };
+    async compareAndSet(
+      key: string,
+      expected: string,
+      value: string,
+      version: string,
+      expiresAt: number | null,
+      nowMs: number,
+    ): Promise<WireWriteResult> {
+      const current = this.#live(key, nowMs);
+      if (current?.version !== expected) return { ok: false, current };
+      const entry = { value, version, expiresAt };
+      await this.#write(key, entry);
+      return { ok: true, entry };
+    }
+
+    compareAndDelete(key: string, expected: string): Promise<boolean> {
+      const found = this.#sql.exec("SELECT version FROM bulwark_entries WHERE key = ?", key).toArray()[0];
+      if (found?.version !== expected) return Promise.resolve(false);
+      this.#sql.exec("DELETE FROM bulwark_entries WHERE key = ?", key);
+      return Promise.resolve(true);
     }
 
     async update(key: string, name: string, input: Json): Promise<WireUpdateResult> {
@@ -206,7 +237,15 @@ export function stateObjectClass(Base: DurableObjectBase, options: StateObjectOp
       }
       const now = Date.now();
       const current = this.#live(key, now);
-      const result = transition.apply(current === null ? undefined : JSON.parse(current.value) as Json, input, now);
+      let result: TransitionResult;
+      try {
+        result = transition.apply(current === null ? undefined : JSON.parse(current.value) as Json, input, now);
+      } catch (error) {
+        return { ok: false, reason: "threw", detail: `transition '${name}' threw: ${error instanceof Error ? error.message : String(error)}` };
+      }
+      if (typeof result !== "object" || result === null || !("next" in result) || !("output" in result)) {
+        return { ok: false, reason: "threw", detail: `transition '${name}' returned ${String(result)}, not { next, output, ttlMs? }` };
+      }
       if (result.next === UNCHANGED) return { ok: true, output: result.output };
       if (result.next === undefined) {
         this.#sql.exec("DELETE FROM bulwark_entries WHERE key = ?", key);
@@ -221,7 +260,7 @@ export function stateObjectClass(Base: DurableObjectBase, options: StateObjectOp
           detail: `transition '${name}' produced ${bytes} bytes of key and value; Durable Object storage allows at most ${MAX_ROW_BYTES}`,
         };
       }
-      await this.#afterWrite(this.#write(key, text, result.ttlMs ?? null, now));
+      await this.#write(key, { value: text, version: crypto.randomUUID(), expiresAt: result.ttlMs === undefined ? null : now + result.ttlMs });
       return { ok: true, output: result.output };
     }
 
@@ -244,26 +283,21 @@ export function stateObjectClass(Base: DurableObjectBase, options: StateObjectOp
       return { value: String(row.value), version: String(row.version), expiresAt };
     }
 
-    #write(key: string, value: string, ttlMs: number | null, now: number): WireEntry {
-      const entry: WireEntry = { value, version: crypto.randomUUID(), expiresAt: ttlMs === null ? null : now + ttlMs };
+    /** Writes `entry`, then schedules its clean-up if it expires before the next one due. */
+    async #write(key: string, entry: WireEntry): Promise<void> {
       this.#sql.exec(
         `INSERT INTO bulwark_entries (key, value, version, expires_at) VALUES (?, ?, ?, ?)
          ON CONFLICT (key) DO UPDATE SET value = excluded.value, version = excluded.version, expires_at = excluded.expires_at`,
         key,
-        value,
+        entry.value,
         entry.version,
         entry.expiresAt,
       );
-      return entry;
-    }
-
-    /** Schedules the clean-up of an entry with a TTL, if no earlier one is due. */
-    async #afterWrite(entry: WireEntry): Promise<WireEntry> {
       if (entry.expiresAt !== null) {
+        // Storage calls keep the object's input gate closed: no other call runs in between.
         const scheduled = await this.#storage.getAlarm();
         if (scheduled === null || scheduled > entry.expiresAt) await this.#storage.setAlarm(entry.expiresAt);
       }
-      return entry;
     }
   };
 }
