@@ -9,6 +9,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { Bulkhead, createResilientFetch, RateLimiter, TimeoutPolicy } from "../../mod.ts";
 import { stateObjectClass } from "../../adapters/cloudflare/mod.ts";
+import { storeRoute } from "./store_routes.ts";
 import { TEST_TRANSITIONS } from "./store_transitions.ts";
 
 /** The Durable Object behind DurableObjectStore (bound as STATE_OBJECTS in wrangler.toml). */
@@ -68,6 +69,7 @@ export default {
       case "/limiter":
         return report(() => limiter.acquire().then(() => "acquired"));
       default:
+        if (url.pathname.startsWith("/store/")) return storeRoute(url);
         return new Response("bulwark test worker");
     }
   },
