@@ -16,8 +16,8 @@ import {
   type StateObjectRpc,
 } from "../adapters/cloudflare/mod.ts";
 import { ConfigError, InvalidArgumentError, StoreError } from "../mod.ts";
-import { ManualClock } from "../src/testing/mod.ts";
-import { addTransition, clockTransition } from "./_support/store_transitions.ts";
+import { ManualClock, runStoreConformance, type StoreConformanceReport } from "../src/testing/mod.ts";
+import { addTransition, clockTransition, CONFORMANCE_TTL_MS } from "./_support/store_transitions.ts";
 
 /** What `promise` rejects with; fails the test if it resolves. */
 async function rejection(promise: Promise<unknown>): Promise<unknown> {
@@ -65,6 +65,66 @@ function countingObjects(): DurableObjectNamespaceLike & { names: string[]; stub
   };
   return counting;
 }
+
+/** Never settles: an engine that does not answer. */
+const never = (): Promise<never> => new Promise(() => {});
+const hangingKv: KvNamespaceLike = { getWithMetadata: never, put: never, delete: never };
+const hangingObjects: DurableObjectNamespaceLike = {
+  idFromName: (name) => name,
+  get: () => new Proxy({}, { get: () => never }),
+};
+const hangingStatement = { bind: () => hangingStatement, first: never, run: never };
+const hangingDb = { prepare: () => hangingStatement };
+
+/** The failed checks, with their errors, for a readable assertion. */
+function failures(report: StoreConformanceReport): string[] {
+  return report.failed.map(({ name, error }) => `${name}: ${error instanceof Error ? error.message : String(error)}`);
+}
+
+// The conformance suite of bulwark/testing on the real local engines. KV
+// keeps time on the store's side only (expiry beside the value, checked by
+// the store's clock), so it runs on a ManualClock; the Durable Object runs
+// transitions on its own clock, and D1's update loop backs off on the
+// store's clock, so they run on real time, with TTLs long enough not to
+// lapse between two calls on a busy machine. KV is not
+// atomic, so the suite skips its race checks there (as the store declares);
+// KV paces writes of a key to one per second by default, which local KV
+// does not need and the suite's bursts of writes to one key would turn into
+// minutes, so the suite runs with onWriteTooSoon: "ignore" (the pacing is
+// tested below).
+describe("the store conformance suite on the local engines", () => {
+  it("passes on KvStore (race checks skipped: not atomic)", async () => {
+    const p = prefix();
+    const clock = new ManualClock();
+    const report = await runStoreConformance(() => new KvStore(env.STATE_KV, { prefix: p, clock, onWriteTooSoon: "ignore" }), {
+      advance: (ms) => clock.advance(ms),
+      makeHangingStore: () => new KvStore(hangingKv, { prefix: p, clock, timeoutMs: 200 }),
+    });
+    expect(failures(report)).toEqual([]);
+    expect(report.skipped.map((s) => s.reason)).toEqual(Array(3).fill("the store declares atomic: false"));
+    expect(report.passed.length).toBeGreaterThan(15);
+  }, 120_000);
+
+  it("passes on DurableObjectStore, every check", async () => {
+    const p = prefix();
+    const report = await runStoreConformance(() => new DurableObjectStore(env.STATE_OBJECTS, { prefix: p }), {
+      ttlMs: CONFORMANCE_TTL_MS,
+      makeHangingStore: () => new DurableObjectStore(hangingObjects, { prefix: p, timeoutMs: 200 }),
+    });
+    expect(failures(report)).toEqual([]);
+    expect(report.skipped).toEqual([]);
+  }, 120_000);
+
+  it("passes on D1Store, every check", async () => {
+    const p = prefix();
+    const report = await runStoreConformance(() => new D1Store(env.STATE_DB, { prefix: p }), {
+      ttlMs: CONFORMANCE_TTL_MS,
+      makeHangingStore: () => new D1Store(hangingDb, { prefix: p, timeoutMs: 200 }),
+    });
+    expect(failures(report)).toEqual([]);
+    expect(report.skipped).toEqual([]);
+  }, 120_000);
+});
 
 describe("KvStore on local Workers KV", () => {
   it("declares what KV guarantees: eventual, not atomic, 512-byte keys, 60 s TTLs, one write per second", () => {

@@ -1,10 +1,10 @@
 /**
  * Checks shared by the Cloudflare stores' constructors: the binding
- * argument, and their own options beside the common ones.
+ * argument (their own options are zod/mini shapes handed to the base).
  *
  * @module
  */
-import { ConfigError, type ConfigIssue, InvalidArgumentError } from "../../src/errors.ts";
+import { InvalidArgumentError } from "../../src/errors.ts";
 import type { Binding } from "./bindings.ts";
 
 /**
@@ -20,21 +20,4 @@ export function checkBinding<T extends object>(target: string, binding: unknown,
     return binding as T;
   }
   throw new InvalidArgumentError(target, "binding", binding, `${what} (with ${methods.join(", ")}) or a function returning one`);
-}
-
-/** One rule for an adapter's own option: `undefined` passes, `check` says whether a given value does. */
-export interface OptionRule {
-  readonly allowed: string;
-  readonly check: (value: unknown) => boolean;
-}
-
-/** Throws `ConfigError` naming every own option of `options` that breaks its rule. */
-export function checkOwnOptions(target: string, options: unknown, rules: Record<string, OptionRule>): void {
-  if (typeof options !== "object" || options === null) return; // the base reports a non-object
-  const issues: ConfigIssue[] = [];
-  for (const [field, rule] of Object.entries(rules)) {
-    const value = (options as Record<string, unknown>)[field];
-    if (value !== undefined && !rule.check(value)) issues.push({ field, value, allowed: rule.allowed });
-  }
-  if (issues.length > 0) throw new ConfigError(target, issues);
 }

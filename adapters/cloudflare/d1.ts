@@ -10,11 +10,13 @@ import {
   type RawWrite,
   type RawWriteResult,
   StoreAdapter,
+  type StoreAdapterOptionShape,
   type StoreAdapterOptions,
 } from "../../src/store/adapter.ts";
 import type { StoreCapabilities } from "../../src/store/store.ts";
 import { type Binding, type D1DatabaseLike, resolveBinding } from "./bindings.ts";
-import { checkBinding, checkOwnOptions } from "./checks.ts";
+import { checkBinding } from "./checks.ts";
+import * as z from "zod/mini";
 
 /** D1's largest string, BLOB or row, in bytes. */
 const D1_MAX_ROW_BYTES = 2_000_000;
@@ -23,6 +25,14 @@ const D1_MAX_KEY_BYTES = 2_048;
 /** Room in the row for the version, the expiry and SQLite's record header. */
 const ROW_OVERHEAD_BYTES = 128;
 const TABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+
+let ownOptions: StoreAdapterOptionShape | undefined;
+
+/** Built on first construction, never at import. */
+function d1Options(): StoreAdapterOptionShape {
+  const allowed = "a SQL identifier (a letter or _, then letters, digits or _; at most 63 characters)";
+  return (ownOptions ??= { table: z.optional(z.string({ error: allowed }).check(z.regex(TABLE_NAME, { error: allowed }))) });
+}
 
 /** Options of {@link D1Store}: the common store options, plus the table. */
 export interface D1StoreOptions extends StoreAdapterOptions {
@@ -98,15 +108,10 @@ export class D1Store extends StoreAdapter {
   #ready = false;
 
   constructor(database: Binding<D1DatabaseLike>, options?: D1StoreOptions) {
-    super("D1Store", options, ["table"]);
-    this.#database = checkBinding<D1DatabaseLike>("D1Store", database, "a D1 database", ["prepare"]);
-    checkOwnOptions("D1Store", options, {
-      table: {
-        allowed: "a SQL identifier (a letter or _, then letters, digits or _; at most 63 characters)",
-        check: (value) => typeof value === "string" && TABLE_NAME.test(value),
-      },
-    });
-    this.table = options?.table ?? "bulwark_store";
+    const binding = checkBinding<D1DatabaseLike>("D1Store", database, "a D1 database", ["prepare"]);
+    super("D1Store", options, d1Options());
+    this.#database = binding;
+    this.table = (this.adapterOptions as D1StoreOptions).table ?? "bulwark_store";
   }
 
   /**

@@ -11,11 +11,13 @@ import {
   type RawWrite,
   type RawWriteResult,
   StoreAdapter,
+  type StoreAdapterOptionShape,
   type StoreAdapterOptions,
 } from "../../src/store/adapter.ts";
 import type { Json, StoreCapabilities, Transition } from "../../src/store/store.ts";
 import { type Binding, type DurableObjectNamespaceLike, resolveBinding } from "./bindings.ts";
-import { checkBinding, checkOwnOptions } from "./checks.ts";
+import { checkBinding } from "./checks.ts";
+import * as z from "zod/mini";
 import type { StateObjectRpc, WireEntry, WireWriteResult } from "./state_object.ts";
 
 /** Our bound on keys (the Durable Object storage API's own key limit). */
@@ -24,6 +26,16 @@ const DO_MAX_KEY_BYTES = 2_048;
 const DO_MAX_ROW_BYTES = 2_000_000;
 /** Room in the row for the version, the expiry and SQLite's record header. */
 const ROW_OVERHEAD_BYTES = 128;
+
+let ownOptions: StoreAdapterOptionShape | undefined;
+
+/** Built on first construction, never at import. */
+function durableObjectOptions(): StoreAdapterOptionShape {
+  const allowed = "a function (key: string) => string";
+  return (ownOptions ??= {
+    shard: z.optional(z.custom<(key: string) => string>((value) => typeof value === "function", { error: allowed })),
+  });
+}
 
 /** Options of {@link DurableObjectStore}: the common store options, plus which object holds a key. */
 export interface DurableObjectStoreOptions extends StoreAdapterOptions {
@@ -101,15 +113,13 @@ export class DurableObjectStore extends StoreAdapter {
   readonly #shard: ((key: string) => string) | undefined;
 
   constructor(namespace: Binding<DurableObjectNamespaceLike>, options?: DurableObjectStoreOptions) {
-    super("DurableObjectStore", options, ["shard"]);
-    this.#namespace = checkBinding<DurableObjectNamespaceLike>("DurableObjectStore", namespace, "a Durable Object namespace", [
+    const binding = checkBinding<DurableObjectNamespaceLike>("DurableObjectStore", namespace, "a Durable Object namespace", [
       "idFromName",
       "get",
     ]);
-    checkOwnOptions("DurableObjectStore", options, {
-      shard: { allowed: "a function (key: string) => string", check: (value) => typeof value === "function" },
-    });
-    this.#shard = options?.shard;
+    super("DurableObjectStore", options, durableObjectOptions());
+    this.#namespace = binding;
+    this.#shard = (this.adapterOptions as DurableObjectStoreOptions).shard;
   }
 
   protected async getRaw(key: string, _options: RawOptions): Promise<RawEntry | undefined> {

@@ -13,11 +13,13 @@ import {
   type RawWrite,
   type RawWriteResult,
   StoreAdapter,
+  type StoreAdapterOptionShape,
   type StoreAdapterOptions,
 } from "../../src/store/adapter.ts";
+import * as z from "zod/mini";
 import type { StoreCapabilities } from "../../src/store/store.ts";
 import { type Binding, type KvNamespaceLike, resolveBinding } from "./bindings.ts";
-import { checkBinding, checkOwnOptions } from "./checks.ts";
+import { checkBinding } from "./checks.ts";
 
 /** Workers KV's limits, as documented by Cloudflare. */
 const KV_MAX_KEY_BYTES = 512;
@@ -28,6 +30,14 @@ const KV_MIN_WRITE_INTERVAL_MS = 1_000;
 const MAX_VERSION_BYTES = 40;
 /** How many keys' last writes to remember before forgetting those older than the interval. */
 const WRITE_LOG_SWEEP_AT = 1_024;
+
+let ownOptions: StoreAdapterOptionShape | undefined;
+
+/** Built on first construction, never at import. */
+function kvOptions(): StoreAdapterOptionShape {
+  const allowed = `"wait", "fail" or "ignore"`;
+  return (ownOptions ??= { onWriteTooSoon: z.optional(z.enum(["wait", "fail", "ignore"], { error: allowed })) });
+}
 
 /** Options of {@link KvStore}: the common store options, plus what to do with a write too soon after the last. */
 export interface KvStoreOptions extends StoreAdapterOptions {
@@ -40,12 +50,15 @@ export interface KvStoreOptions extends StoreAdapterOptions {
    *   writes of one key go out in the order they were made, one per second.
    *   A write that would have to wait past `timeoutMs` fails at once.
    * - `"fail"`: fails at once with `StoreError` `ERR_STORE`, writing nothing.
+   * - `"ignore"`: writes at once and lets KV answer (in production, a 429
+   *   as `ERR_STORE`); for local engines, which have no such limit, and
+   *   callers that pace their own writes.
    *
    * Either way only this store's own writes are known: a write from another
    * isolate within the same second still gets KV's 429, reported as
    * `ERR_STORE` with the engine's error as `cause`.
    */
-  onWriteTooSoon?: "wait" | "fail";
+  onWriteTooSoon?: "wait" | "fail" | "ignore";
 }
 
 /**
@@ -100,17 +113,15 @@ export class KvStore extends StoreAdapter {
     runsTransitions: false,
   };
   readonly #namespace: Binding<KvNamespaceLike>;
-  readonly #onWriteTooSoon: "wait" | "fail";
+  readonly #onWriteTooSoon: "wait" | "fail" | "ignore";
   /** Per key, when (this store's monotonic clock) its next write may go out. */
   readonly #nextWriteAt = new Map<string, number>();
 
   constructor(namespace: Binding<KvNamespaceLike>, options?: KvStoreOptions) {
-    super("KvStore", options, ["onWriteTooSoon"]);
-    this.#namespace = checkBinding<KvNamespaceLike>("KvStore", namespace, "a KV namespace", ["getWithMetadata", "put", "delete"]);
-    checkOwnOptions("KvStore", options, {
-      onWriteTooSoon: { allowed: `"wait" or "fail"`, check: (value) => value === "wait" || value === "fail" },
-    });
-    this.#onWriteTooSoon = options?.onWriteTooSoon ?? "wait";
+    const binding = checkBinding<KvNamespaceLike>("KvStore", namespace, "a KV namespace", ["getWithMetadata", "put", "delete"]);
+    super("KvStore", options, kvOptions());
+    this.#namespace = binding;
+    this.#onWriteTooSoon = (this.adapterOptions as KvStoreOptions).onWriteTooSoon ?? "wait";
   }
 
   protected async getRaw(key: string): Promise<RawEntry | undefined> {
@@ -160,6 +171,14 @@ export class KvStore extends StoreAdapter {
 
   /** Writes the envelope, one write per second per key (see {@link KvStoreOptions.onWriteTooSoon}). */
   async #put(key: string, write: RawWrite, options: RawOptions, operation: StoreOperation): Promise<void> {
+    if (this.#onWriteTooSoon !== "ignore") await this.#pace(key, options, operation);
+    const text = encodeEnvelope(write.json, write.version, write.expiresAt);
+    const expirationTtl = write.nativeTtlMs === undefined ? undefined : Math.ceil(write.nativeTtlMs / 1_000);
+    await resolveBinding(this.#namespace).put(key, text, expirationTtl === undefined ? undefined : { expirationTtl });
+  }
+
+  /** Waits for the key's next write slot, or fails if it may not. */
+  async #pace(key: string, options: RawOptions, operation: StoreOperation): Promise<void> {
     const now = this.clock.now();
     const slot = Math.max(now, this.#nextWriteAt.get(key) ?? now);
     const waitMs = slot - now;
@@ -177,9 +196,6 @@ export class KvStore extends StoreAdapter {
     }
     this.#remember(key, slot + KV_MIN_WRITE_INTERVAL_MS, now);
     if (waitMs > 0) await this.clock.sleep(waitMs, options.signal);
-    const text = encodeEnvelope(write.json, write.version, write.expiresAt);
-    const expirationTtl = write.nativeTtlMs === undefined ? undefined : Math.ceil(write.nativeTtlMs / 1_000);
-    await resolveBinding(this.#namespace).put(key, text, expirationTtl === undefined ? undefined : { expirationTtl });
   }
 
   #remember(key: string, nextWriteAt: number, now: number): void {

@@ -10,10 +10,12 @@ import { D1Store, DurableObjectStore, KvStore } from "../../adapters/cloudflare/
 import type { Store } from "../../mod.ts";
 import { addTransition } from "./store_transitions.ts";
 
+// Generous timeouts: 50 concurrent compare-and-set loops on local D1 take
+// seconds on a busy machine.
 const stores: Record<string, Store> = {
-  kv: new KvStore(() => env.STATE_KV, { prefix: "routes:" }),
-  do: new DurableObjectStore(() => env.STATE_OBJECTS, { prefix: "routes:" }),
-  d1: new D1Store(() => env.STATE_DB, { prefix: "routes:", table: "bulwark_routes" }),
+  kv: new KvStore(() => env.STATE_KV, { prefix: "routes:", timeoutMs: 30_000 }),
+  do: new DurableObjectStore(() => env.STATE_OBJECTS, { prefix: "routes:", timeoutMs: 30_000 }),
+  d1: new D1Store(() => env.STATE_DB, { prefix: "routes:", table: "bulwark_routes", timeoutMs: 30_000 }),
 };
 
 /** A stub kept from an earlier request: what the stores never do (a stub belongs to the request that made it). */

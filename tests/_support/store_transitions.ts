@@ -3,7 +3,7 @@
  * name them in `DurableObjectStore.update` (a transition's code cannot cross
  * RPC; the object runs the one registered under the name).
  */
-import type { Json, Transition } from "../../mod.ts";
+import { type Json, type Transition, UNCHANGED } from "../../mod.ts";
 
 /** Adds `input` (a number) to the key's count and answers with the new count; the key expires after `ttlMs` if the input says so. */
 export const addTransition: Transition<{ add: number; ttlMs?: number }, number> = {
@@ -22,4 +22,31 @@ export const clockTransition: Transition<null, number> = {
   },
 };
 
-export const TEST_TRANSITIONS: readonly Transition[] = [addTransition as unknown as Transition, clockTransition as unknown as Transition];
+/**
+ * The transitions `runStoreConformance` (bulwark/testing) names, registered
+ * under the same names with the same behaviour, so that the suite's
+ * `update` checks run inside the object. (A copy: the suite keeps them
+ * private. If they drifted apart, the suite would fail on the object.)
+ */
+/** The `ttlMs` the Durable Object's conformance run passes to the suite, which its "ttl" transition uses. */
+export const CONFORMANCE_TTL_MS = 1_000;
+
+const CONFORMANCE_TRANSITIONS: readonly Transition[] = [
+  {
+    name: "bulwark.conformance.increment",
+    apply: (current, input) => {
+      const next = (typeof current === "number" ? current : 0) + (input as number);
+      return { next, output: next };
+    },
+  },
+  { name: "bulwark.conformance.same", apply: () => ({ next: "same", output: null }) },
+  { name: "bulwark.conformance.ttl", apply: () => ({ next: 1, ttlMs: CONFORMANCE_TTL_MS, output: null }) },
+  { name: "bulwark.conformance.peek", apply: (current) => ({ next: UNCHANGED, output: current ?? null }) },
+  { name: "bulwark.conformance.remove", apply: () => ({ next: undefined, output: null }) },
+];
+
+export const TEST_TRANSITIONS: readonly Transition[] = [
+  addTransition as unknown as Transition,
+  clockTransition as unknown as Transition,
+  ...CONFORMANCE_TRANSITIONS,
+];
