@@ -17,7 +17,7 @@ import {
 } from "../adapters/cloudflare/mod.ts";
 import { ConfigError, InvalidArgumentError, StoreError } from "../mod.ts";
 import { ManualClock, runStoreConformance, type StoreConformanceReport } from "../src/testing/mod.ts";
-import { addTransition, clockTransition, CONFORMANCE_TTL_MS } from "./_support/store_transitions.ts";
+import { addTransition, clockTransition, CONFORMANCE_TTL_MS, fillTransition } from "./_support/store_transitions.ts";
 
 /** What `promise` rejects with; fails the test if it resolves. */
 async function rejection(promise: Promise<unknown>): Promise<unknown> {
@@ -303,6 +303,17 @@ describe("DurableObjectStore on a local SQLite-backed Durable Object", () => {
     expect(error).toMatchObject({ code: "ERR_STORE", operation: "update", key: "k" });
     expect((error as Error).message).toContain("no transition 'app.unregistered'");
     expect((error as Error).message).toContain("stateObjectClass(DurableObject, { transitions");
+  });
+
+  it("refuses a transition's value over maxValueBytes with ERR_STORE_LIMIT, writing nothing", async () => {
+    const store = new DurableObjectStore(env.STATE_OBJECTS, { prefix: prefix() });
+    const max = store.capabilities.maxValueBytes;
+    await store.update("k", fillTransition, max - 2); // exactly at the limit, quotes included
+    const before = await store.get("k");
+    expect((before?.value as string).length).toBe(max - 2);
+    const error = await rejection(store.update("k", fillTransition, max - 1));
+    expect(error).toMatchObject({ code: "ERR_STORE_LIMIT", operation: "update", limit: max, actual: max + 1 });
+    expect((await store.get("k"))?.version).toBe(before?.version);
   });
 
   it("gives transitions the object's own clock, whatever the store's clock says", async () => {

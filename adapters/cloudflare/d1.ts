@@ -3,6 +3,7 @@
  *
  * @module
  */
+import * as z from "zod/mini";
 import type { Json } from "../../src/store/store.ts";
 import {
   type RawEntry,
@@ -16,7 +17,6 @@ import {
 import type { StoreCapabilities } from "../../src/store/store.ts";
 import { type Binding, type D1DatabaseLike, resolveBinding } from "./bindings.ts";
 import { checkBinding } from "./checks.ts";
-import * as z from "zod/mini";
 
 /** D1's largest string, BLOB or row, in bytes. */
 const D1_MAX_ROW_BYTES = 2_000_000;

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import * as z from "zod/mini";
 import { StoreError } from "../../src/errors.ts";
 import {
   type RawEntry,
@@ -17,15 +18,8 @@ import {
 import type { Json, StoreCapabilities, Transition } from "../../src/store/store.ts";
 import { type Binding, type DurableObjectNamespaceLike, resolveBinding } from "./bindings.ts";
 import { checkBinding } from "./checks.ts";
-import * as z from "zod/mini";
-import type { StateObjectRpc, WireEntry, WireWriteResult } from "./state_object.ts";
+import { DO_MAX_KEY_BYTES, DO_MAX_VALUE_BYTES, type StateObjectRpc, type WireEntry, type WireWriteResult } from "./state_object.ts";
 
-/** Our bound on keys (the Durable Object storage API's own key limit). */
-const DO_MAX_KEY_BYTES = 2_048;
-/** SQLite-backed Durable Object storage's largest row, in bytes. */
-const DO_MAX_ROW_BYTES = 2_000_000;
-/** Room in the row for the version, the expiry and SQLite's record header. */
-const ROW_OVERHEAD_BYTES = 128;
 
 let ownOptions: StoreAdapterOptionShape | undefined;
 
@@ -104,7 +98,7 @@ export class DurableObjectStore extends StoreAdapter {
     atomic: true,
     consistency: "strong",
     maxKeyBytes: DO_MAX_KEY_BYTES,
-    maxValueBytes: DO_MAX_ROW_BYTES - DO_MAX_KEY_BYTES - ROW_OVERHEAD_BYTES,
+    maxValueBytes: DO_MAX_VALUE_BYTES,
     minTtlMs: 0,
     minWriteIntervalMs: 0,
     runsTransitions: true,
@@ -153,7 +147,11 @@ export class DurableObjectStore extends StoreAdapter {
   protected override async updateRaw<I extends Json, O extends Json>(key: string, transition: Transition<I, O>, input: I): Promise<O> {
     const outcome = await this.#object(key).update(key, transition.name, input);
     if (outcome.ok) return outcome.output as O;
-    throw new StoreError("ERR_STORE", this.name, "update", key.slice(this.prefix.length), outcome.detail);
+    const unprefixed = key.slice(this.prefix.length);
+    if (outcome.reason === "too-large") {
+      throw new StoreError("ERR_STORE_LIMIT", this.name, "update", unprefixed, outcome.detail, { limit: outcome.limit, actual: outcome.actual });
+    }
+    throw new StoreError("ERR_STORE", this.name, "update", unprefixed, outcome.detail);
   }
 
   /** A fresh stub of the object that holds the full `key`. */

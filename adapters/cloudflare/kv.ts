@@ -3,6 +3,7 @@
  *
  * @module
  */
+import * as z from "zod/mini";
 import { StoreError, type StoreOperation } from "../../src/errors.ts";
 import {
   decodeEnvelope,
@@ -16,7 +17,6 @@ import {
   type StoreAdapterOptionShape,
   type StoreAdapterOptions,
 } from "../../src/store/adapter.ts";
-import * as z from "zod/mini";
 import type { StoreCapabilities } from "../../src/store/store.ts";
 import { type Binding, type KvNamespaceLike, resolveBinding } from "./bindings.ts";
 import { checkBinding } from "./checks.ts";

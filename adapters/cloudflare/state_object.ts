@@ -7,8 +7,14 @@
  */
 import { type Json, type Transition, type TransitionResult, UNCHANGED } from "../../src/store/store.ts";
 
-/** Longest row SQLite-backed Durable Object storage accepts (a string, BLOB or row). */
-const MAX_ROW_BYTES = 2_000_000;
+/** Our bound on keys (the Durable Object storage API's own key limit). */
+export const DO_MAX_KEY_BYTES = 2_048;
+/**
+ * The largest value's JSON: SQLite-backed Durable Object storage takes rows
+ * of up to 2,000,000 bytes; room is left for the longest key, the version,
+ * the expiry and SQLite's record header.
+ */
+export const DO_MAX_VALUE_BYTES = 2_000_000 - DO_MAX_KEY_BYTES - 128;
 
 /**
  * One entry as it crosses RPC: the value as JSON text (the client has
@@ -31,7 +37,8 @@ export type WireWriteResult =
 /** The outcome of a decision, as it crosses RPC. */
 export type WireUpdateResult =
   | { readonly ok: true; readonly output: Json }
-  | { readonly ok: false; readonly reason: "unknown-transition" | "too-large" | "threw"; readonly detail: string };
+  | { readonly ok: false; readonly reason: "unknown-transition" | "threw"; readonly detail: string }
+  | { readonly ok: false; readonly reason: "too-large"; readonly detail: string; readonly limit: number; readonly actual: number };
 
 /**
  * The object's RPC surface: what `DurableObjectStore` calls on a stub. Keys
@@ -252,12 +259,14 @@ export function stateObjectClass(Base: DurableObjectBase, options: StateObjectOp
         return { ok: true, output: result.output };
       }
       const text = JSON.stringify(result.next);
-      const bytes = new TextEncoder().encode(text).length + new TextEncoder().encode(key).length;
-      if (bytes > MAX_ROW_BYTES) {
+      const bytes = new TextEncoder().encode(text).length;
+      if (bytes > DO_MAX_VALUE_BYTES) {
         return {
           ok: false,
           reason: "too-large",
-          detail: `transition '${name}' produced ${bytes} bytes of key and value; Durable Object storage allows at most ${MAX_ROW_BYTES}`,
+          detail: `transition '${name}' produced a value of ${bytes} bytes of JSON; durable-object allows at most ${DO_MAX_VALUE_BYTES}`,
+          limit: DO_MAX_VALUE_BYTES,
+          actual: bytes,
         };
       }
       await this.#write(key, { value: text, version: crypto.randomUUID(), expiresAt: result.ttlMs === undefined ? null : now + result.ttlMs });

@@ -22,6 +22,12 @@ export const clockTransition: Transition<null, number> = {
   },
 };
 
+/** Writes a string of `input` x's. */
+export const fillTransition: Transition<number, null> = {
+  name: "bulwark.test.fill",
+  apply: (_current, input) => ({ next: "x".repeat(input), output: null }),
+};
+
 /**
  * The transitions `runStoreConformance` (bulwark/testing) names, registered
  * under the same names with the same behaviour, so that the suite's
@@ -48,5 +54,6 @@ const CONFORMANCE_TRANSITIONS: readonly Transition[] = [
 export const TEST_TRANSITIONS: readonly Transition[] = [
   addTransition as unknown as Transition,
   clockTransition as unknown as Transition,
+  fillTransition as unknown as Transition,
   ...CONFORMANCE_TRANSITIONS,
 ];
