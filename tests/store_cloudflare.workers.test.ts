@@ -218,6 +218,33 @@ describe("KvStore on local Workers KV", () => {
     expect((error as StoreError).message).toContain("past timeoutMs (500)");
   });
 
+  it("stops waiting for its write slot when aborted, and never writes", async () => {
+    const clock = new ManualClock();
+    const kv = recordingKv();
+    const store = new KvStore(kv, { prefix: prefix(), clock });
+    await store.set("k", 1);
+    const controller = new AbortController();
+    const reason = new Error("caller gave up");
+    const waiting = rejection(store.set("k", 2, { signal: controller.signal }));
+    controller.abort(reason);
+    expect(await waiting).toBe(reason);
+    await clock.advance(5_000);
+    expect(kv.puts.length).toBe(1);
+    expect(clock.pending).toBe(0);
+  });
+
+  it("reports KV's 429 (another isolate wrote the key this second) as ERR_STORE with the engine's error as cause", async () => {
+    const tooMany = new Error("KV PUT failed: 429 Too Many Requests");
+    const store = new KvStore({
+      getWithMetadata: (key, options) => env.STATE_KV.getWithMetadata(key, options),
+      put: () => Promise.reject(tooMany),
+      delete: (key) => env.STATE_KV.delete(key),
+    });
+    const error = await rejection(store.set("k", 1));
+    expect(error).toBeInstanceOf(StoreError);
+    expect(error).toMatchObject({ code: "ERR_STORE", operation: "set", cause: tooMany });
+  });
+
   it("refuses a key over 512 bytes before any I/O", async () => {
     const kv = recordingKv();
     const store = new KvStore(kv, { prefix: "p:" });
