@@ -218,6 +218,26 @@ describe("KvStore on local Workers KV", () => {
     expect((error as StoreError).message).toContain("past timeoutMs (500)");
   });
 
+  it("counts the time its read took against timeoutMs before waiting for the slot", async () => {
+    const clock = new ManualClock();
+    const kv = recordingKv();
+    const slowReads: KvNamespaceLike = {
+      ...kv,
+      getWithMetadata: async (key, options) => {
+        await clock.advance(300);
+        return await kv.getWithMetadata(key, options);
+      },
+      put: (key, value, options) => kv.put(key, value, options),
+    };
+    const store = new KvStore(slowReads, { prefix: prefix(), clock, timeoutMs: 1_000 });
+    const first = await store.set("k", 1);
+    // Read 300 ms, then 700 ms more to wait: the 1000 ms budget is spent.
+    const error = await rejection(store.compareAndSet("k", first.version, 2));
+    expect(error).toMatchObject({ code: "ERR_STORE", operation: "compareAndSet" });
+    expect((error as Error).message).toContain("past timeoutMs (1000)");
+    expect(kv.puts.length).toBe(1);
+  });
+
   it("stops waiting for its write slot when aborted, and never writes", async () => {
     const clock = new ManualClock();
     const kv = recordingKv();

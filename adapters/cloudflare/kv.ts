@@ -130,7 +130,7 @@ export class KvStore extends StoreAdapter {
   }
 
   protected async setRaw(key: string, write: RawWrite, options: RawOptions): Promise<string> {
-    await this.#put(key, write, options, "set");
+    await this.#put(key, write, options, "set", this.clock.now());
     return write.version;
   }
 
@@ -145,20 +145,22 @@ export class KvStore extends StoreAdapter {
 
   // Best effort (capabilities.atomic is false): KV has no conditional write.
   protected async insertRaw(key: string, write: RawWrite, options: RawOptions): Promise<RawWriteResult> {
+    const started = this.clock.now();
     const current = await this.getRaw(key);
     if (current !== undefined && (current.expiresAt === undefined || current.expiresAt > write.nowMs)) {
       return { ok: false, current };
     }
-    await this.#put(key, write, options, "insertIfAbsent");
+    await this.#put(key, write, options, "insertIfAbsent", started);
     return { ok: true, version: write.version };
   }
 
   protected async compareAndSetRaw(key: string, expected: string, write: RawWrite, options: RawOptions): Promise<RawWriteResult> {
+    const started = this.clock.now();
     const current = await this.getRaw(key);
     if (current?.version !== expected || (current.expiresAt !== undefined && current.expiresAt <= write.nowMs)) {
       return { ok: false, current };
     }
-    await this.#put(key, write, options, "compareAndSet");
+    await this.#put(key, write, options, "compareAndSet", started);
     return { ok: true, version: write.version };
   }
 
@@ -169,21 +171,29 @@ export class KvStore extends StoreAdapter {
     return true;
   }
 
-  /** Writes the envelope, one write per second per key (see {@link KvStoreOptions.onWriteTooSoon}). */
-  async #put(key: string, write: RawWrite, options: RawOptions, operation: StoreOperation): Promise<void> {
-    if (this.#onWriteTooSoon !== "ignore") await this.#pace(key, options, operation);
+  /**
+   * Writes the envelope, one write per second per key (see
+   * {@link KvStoreOptions.onWriteTooSoon}); `started` is when the operation
+   * began (this store's clock), for what is left of its `timeoutMs`.
+   */
+  async #put(key: string, write: RawWrite, options: RawOptions, operation: StoreOperation, started: number): Promise<void> {
+    if (this.#onWriteTooSoon !== "ignore") await this.#pace(key, options, operation, started);
     const text = encodeEnvelope(write.json, write.version, write.expiresAt);
     const expirationTtl = write.nativeTtlMs === undefined ? undefined : Math.ceil(write.nativeTtlMs / 1_000);
     await resolveBinding(this.#namespace).put(key, text, expirationTtl === undefined ? undefined : { expirationTtl });
   }
 
-  /** Waits for the key's next write slot, or fails if it may not. */
-  async #pace(key: string, options: RawOptions, operation: StoreOperation): Promise<void> {
+  /**
+   * Waits for the key's next write slot, or fails at once if it may not wait
+   * (`"fail"`) or the wait would outlast the operation's `timeoutMs` (so a
+   * write never lands after its caller was told it timed out).
+   */
+  async #pace(key: string, options: RawOptions, operation: StoreOperation, started: number): Promise<void> {
     const now = this.clock.now();
     const slot = Math.max(now, this.#nextWriteAt.get(key) ?? now);
     const waitMs = slot - now;
     if (waitMs > 0) {
-      if (this.#onWriteTooSoon === "fail" || waitMs >= this.timeoutMs) {
+      if (this.#onWriteTooSoon === "fail" || waitMs >= this.timeoutMs - (now - started)) {
         throw new StoreError(
           "ERR_STORE",
           this.name,
