@@ -102,6 +102,27 @@ describe("guard: public entry points import at global scope in workerd", () => {
     expect(started.exports?.sort()).toEqual(["breaker", "keyed", "limiter", "pipeline", "upstream"]);
   }, 30_000);
 
+  it("lets a Worker build its Cloudflare stores at global scope, touching no binding until a request", async () => {
+    // Bindings that throw if touched: constructing a store must not read,
+    // write or even resolve its binding (the lazy form is only called per operation).
+    const started = await startInWorkerd(`
+      import { D1Store, DurableObjectStore, KvStore, LaggingKvNamespace, stateObjectClass } from "./adapters/cloudflare/mod.ts";
+      const touched = () => { throw new Error("binding touched at import"); };
+      const kv = { getWithMetadata: touched, put: touched, delete: touched };
+      const entry = {
+        kv: new KvStore(kv),
+        lazyKv: new KvStore(touched),
+        lagging: new KvStore(new LaggingKvNamespace(kv)),
+        objects: new DurableObjectStore({ idFromName: touched, get: touched }),
+        lazyObjects: new DurableObjectStore(touched, { shard: (key) => key.slice(0, 4) }),
+        d1: new D1Store({ prepare: touched }),
+        lazyD1: new D1Store(touched, { table: "app_state" }),
+        StateObject: stateObjectClass(class { constructor(ctx, env) {} }),
+      };`);
+    expect(started.error).toBeUndefined();
+    expect(started.exports?.sort()).toEqual(["StateObject", "d1", "kv", "lagging", "lazyD1", "lazyKv", "lazyObjects", "objects"]);
+  }, 30_000);
+
   it("fails an entry that creates an AbortController at import", async () => {
     const started = await startInWorkerd(`const shared = new AbortController();\nconst entry = { shared };`);
     expect(started.error).toContain("Disallowed operation called within global scope");

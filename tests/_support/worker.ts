@@ -2,9 +2,18 @@
  * The test Worker's entry (`main` in wrangler.toml). The workerd leg runs the
  * test files inside this Worker's isolate; Durable Object classes that tests
  * bind to are exported from here. Routes under `/timeout` exercise policies
- * shared by concurrent requests (tests/shared_across_requests.workers.test.ts).
+ * shared by concurrent requests (tests/shared_across_requests.workers.test.ts);
+ * routes under `/store` exercise the Cloudflare stores from concurrent
+ * requests (tests/store_cloudflare.workers.test.ts).
  */
+import { DurableObject } from "cloudflare:workers";
 import { Bulkhead, createResilientFetch, RateLimiter, TimeoutPolicy } from "../../mod.ts";
+import { stateObjectClass } from "../../adapters/cloudflare/mod.ts";
+import { storeRoute } from "./store_routes.ts";
+import { TEST_TRANSITIONS } from "./store_transitions.ts";
+
+/** The Durable Object behind DurableObjectStore (bound as STATE_OBJECTS in wrangler.toml). */
+export class BulwarkStateObject extends stateObjectClass(DurableObject, { transitions: TEST_TRANSITIONS }) {}
 
 // Built at global scope and shared by every request, as users do.
 const timeout = new TimeoutPolicy({ timeoutMs: 100 });
@@ -65,6 +74,7 @@ export default {
       case "/limiter":
         return report(() => limiter.acquire().then(() => "acquired"));
       default:
+        if (url.pathname.startsWith("/store/")) return storeRoute(url);
         return new Response("bulwark test worker");
     }
   },
