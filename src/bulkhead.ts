@@ -8,6 +8,7 @@ import * as z from "zod/mini";
 import { type CancelTimer, type Clock, systemClock } from "./clock.ts";
 import { defaultsFor } from "./config.ts";
 import { configuredSection } from "./internal/configured.ts";
+import { onCloudflareWorkers } from "./internal/runtime.ts";
 import { BulkheadRejectedError } from "./errors.ts";
 import { Emitter, type Listener, type Unsubscribe } from "./events.ts";
 import {
@@ -81,8 +82,7 @@ const WORKERS_POLL_MS = 5;
  * import.
  */
 function defaultPollMs(): number {
-  const navigator = (globalThis as { navigator?: { userAgent?: unknown } }).navigator;
-  return navigator?.userAgent === "Cloudflare-Workers" ? WORKERS_POLL_MS : 0;
+  return onCloudflareWorkers() ? WORKERS_POLL_MS : 0;
 }
 
 /** Built on the first construction, not at import. */

@@ -14,6 +14,7 @@ import * as z from "zod/mini";
 import { type Clock, systemClock } from "../clock.ts";
 import { InvalidArgumentError, ResilienceError, StoreError, type StoreOperation } from "../errors.ts";
 import { badOptions, badSignal, badString } from "../internal/arguments.ts";
+import { onCloudflareWorkers } from "../internal/runtime.ts";
 import { validate } from "../validation.ts";
 import {
   type Json,
@@ -402,6 +403,8 @@ export abstract class StoreAdapter implements Store {
   readonly #target: string;
   #nextVersion: (() => string) | undefined;
   #conflicts = 0;
+  /** Whether callers of this process take turns per key in {@link StoreAdapter.update} (not on Workers); decided on first use. */
+  #takesTurns: boolean | undefined;
   readonly #updateQueue = new Map<string, Promise<void>>();
 
   /**
@@ -695,7 +698,29 @@ export abstract class StoreAdapter implements Store {
     // A compare-and-set loop: callers in this process take turns per key, so
     // they never make each other retry (only other processes can). The turn
     // passes when the caller's promise settles, which timeoutMs bounds, so a
-    // hung engine call cannot hold up the queue for longer than that.
+    // hung engine call cannot hold up the queue for longer than that. Not on
+    // Workers: there a request must not start its I/O from another request's
+    // settled promise, so each caller runs its own loop and may retry.
+    if (this.#takesTurns ??= !onCloudflareWorkers()) return this.#updateInTurn(full, key, transition, input, signal, cancelled);
+    return this.#run(
+      "update",
+      key,
+      signal,
+      () => this.updateRaw(full, transition, input, { signal }, cancelled.signal),
+      (output) => output,
+      (reason) => cancelled.abort(reason),
+    );
+  }
+
+  /** {@link StoreAdapter.update}'s compare-and-set loop, after the callers ahead on `full` have had their turn. */
+  #updateInTurn<I extends Json, O extends Json>(
+    full: string,
+    key: string,
+    transition: Transition<I, O>,
+    input: I,
+    signal: AbortSignal | undefined,
+    cancelled: AbortController,
+  ): Promise<O> {
     const queue = this.#updateQueue;
     const previous = queue.get(full);
     const result = this.#run(
