@@ -20,6 +20,7 @@ import {
   wrapIn,
 } from "./internal/context.ts";
 import { badFunction, badOptions, throwIf } from "./internal/arguments.ts";
+import { onWorkers } from "./internal/runtime.ts";
 import { fuse, type FusablePolicy, SLOW, type Stage } from "./internal/fused.ts";
 import { contextFor, type ExecutionContext, type Operation } from "./policy.ts";
 import { clock as clockSchema, durationMs, integer, validate } from "./validation.ts";
@@ -80,8 +81,7 @@ const WORKERS_POLL_MS = 5;
  * import.
  */
 function defaultPollMs(): number {
-  const navigator = (globalThis as { navigator?: { userAgent?: unknown } }).navigator;
-  return navigator?.userAgent === "Cloudflare-Workers" ? WORKERS_POLL_MS : 0;
+  return onWorkers() ? WORKERS_POLL_MS : 0;
 }
 
 const optionsSchema = z.strictObject({

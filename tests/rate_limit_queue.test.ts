@@ -35,125 +35,206 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
   throw new Error("expected a rejection");
 }
 
+type WakeMode = "handover" | "self";
+const MODES: readonly WakeMode[] = ["handover", "self"];
+
 interface Kind {
   readonly name: string;
   /** 10,000 units per second: burst 1, or windows of 100 per 10 ms. */
-  make(clock: Clock): Limiter;
+  make(clock: Clock, wakeMode?: WakeMode): Limiter;
 }
 
 const KINDS: readonly Kind[] = [
-  { name: "token bucket", make: (clock) => new RateLimiter({ rate: 10_000, perMs: 1_000, burst: 1, clock }) },
-  { name: "GCRA", make: (clock) => new GcraLimiter({ rate: 10_000, perMs: 1_000, burst: 1, clock }) },
-  { name: "sliding window (log)", make: (clock) => new SlidingWindowLimiter({ limit: 100, windowMs: 10, clock }) },
+  {
+    name: "token bucket",
+    make: (clock, wakeMode) => new RateLimiter({ rate: 10_000, perMs: 1_000, burst: 1, clock, wakeMode }),
+  },
+  {
+    name: "GCRA",
+    make: (clock, wakeMode) => new GcraLimiter({ rate: 10_000, perMs: 1_000, burst: 1, clock, wakeMode }),
+  },
+  {
+    name: "sliding window (log)",
+    make: (clock, wakeMode) => new SlidingWindowLimiter({ limit: 100, windowMs: 10, clock, wakeMode }),
+  },
   {
     // Saturated, the two-window estimate admits limit − 1 per window: 9,900/s.
     name: "sliding window (counter)",
-    make: (clock) => new SlidingWindowLimiter({ limit: 100, windowMs: 10, approximate: true, clock }),
+    make: (clock, wakeMode) =>
+      new SlidingWindowLimiter({ limit: 100, windowMs: 10, approximate: true, clock, wakeMode }),
   },
-  { name: "fixed window", make: (clock) => new FixedWindowLimiter({ limit: 100, windowMs: 10, clock }) },
+  {
+    name: "fixed window",
+    make: (clock, wakeMode) => new FixedWindowLimiter({ limit: 100, windowMs: 10, clock, wakeMode }),
+  },
 ];
+
+/** Queues 5,000 acquire() on `limiter`, lets them all be granted; returns the grant order and times. */
+async function drainFiveThousand(clock: CountingClock, limiter: Limiter): Promise<{ times: number[]; queued: number }> {
+  const order: number[] = [];
+  const times: number[] = [];
+  const waits = Array.from({ length: 5_000 }, (_, i) =>
+    limiter.acquire().then(() => {
+      order.push(i);
+      times.push(clock.now());
+    }));
+  const queued = limiter.waiting;
+  expect(queued).toBeGreaterThanOrEqual(4_900);
+  await clock.advance(480);
+  expect(order.length).toBeLessThan(5_000);
+  await clock.advance(30);
+  await Promise.all(waits);
+  expect(order).toEqual(Array.from({ length: 5_000 }, (_, i) => i));
+  const last = times[times.length - 1]!;
+  expect(last).toBeGreaterThanOrEqual(489);
+  expect(last).toBeLessThanOrEqual(505);
+  // The configured rate, delivered: 5,000 grants in about 0.5 s.
+  expect(5_000 / (last / 1_000)).toBeGreaterThan(9_800);
+  expect(clock.pending).toBe(0);
+  expect(limiter.waiting).toBe(0);
+  expect(limiter.stats.totalAcquired).toBe(5_000);
+  return { times, queued };
+}
 
 describe("a limiter with many queued callers", () => {
   for (const kind of KINDS) {
-    it(`${kind.name}: 5,000 queued acquire() at 10,000/s settle at 0.5 s, FIFO, one timer each`, async () => {
-      // Timers fire up to 0.9 ms early, as setTimeout's do against performance.now().
+    it(`${kind.name}, hand-over: 5,000 queued acquire() at 10,000/s settle at 0.5 s, FIFO, one timer per wake-up`, async () => {
+      // Timers fire on whole milliseconds, and up to 0.9 ms early, as setTimeout's do against performance.now().
+      const clock = new CountingClock(0.9, 1);
+      const limiter = kind.make(clock, "handover");
+      const { queued } = await drainFiveThousand(clock, limiter);
+      // One timer per millisecond at most (per window for the windows), not one per waiter.
+      expect(clock.scheduled).toBeLessThanOrEqual(510);
+      expect(clock.scheduled).toBeLessThan(queued / 9);
+      expect(clock.fired).toBe(clock.scheduled);
+    }, 30_000);
+
+    it(`${kind.name}, self-wake: 5,000 queued acquire() at 10,000/s settle at 0.5 s, FIFO, one timer each`, async () => {
       const clock = new CountingClock(0.9);
-      const limiter = kind.make(clock);
-      const order: number[] = [];
-      const times: number[] = [];
-      const waits = Array.from({ length: 5_000 }, (_, i) =>
-        limiter.acquire().then(() => {
-          order.push(i);
-          times.push(clock.now());
-        }));
-      const queued = limiter.waiting;
-      expect(queued).toBeGreaterThanOrEqual(4_900);
+      const limiter = kind.make(clock, "self");
+      const waits = drainFiveThousand(clock, limiter);
       // One timer per waiter, set when it queued: none per millisecond, none per other waiter.
+      const queued = limiter.waiting;
       expect(clock.scheduled).toBe(queued);
-      await clock.advance(480);
-      expect(order.length).toBeLessThan(5_000);
-      await clock.advance(30);
-      await Promise.all(waits);
-      expect(order).toEqual(Array.from({ length: 5_000 }, (_, i) => i));
-      const last = times[times.length - 1]!;
-      expect(last).toBeGreaterThanOrEqual(489);
-      expect(last).toBeLessThanOrEqual(505);
-      // The configured rate, delivered: 5,000 grants in about 0.5 s.
-      expect(5_000 / (last / 1_000)).toBeGreaterThan(9_800);
+      await waits;
       expect(clock.fired).toBe(queued);
       expect(clock.scheduled).toBe(queued);
-      expect(clock.pending).toBe(0);
-      expect(limiter.waiting).toBe(0);
-      expect(limiter.stats.totalAcquired).toBe(5_000);
     }, 30_000);
   }
 
-  it("a timer firing early by under a millisecond grants; one firing earlier sets one more timer, never a loop", async () => {
-    for (const [earlyMs, timersPerWaiter] of [[0.9, 1], [5, 2]] as const) {
-      const clock = new CountingClock(earlyMs);
-      const limiter = new RateLimiter({ rate: 100, perMs: 1_000, burst: 1, clock });
+  for (const wakeMode of MODES) {
+    it(`${wakeMode}: a timer firing early by under a millisecond grants; one firing earlier sets one more timer, never a loop`, async () => {
+      for (const [earlyMs, extra] of [[0.9, false], [5, true]] as const) {
+        const clock = new CountingClock(earlyMs);
+        const limiter = new RateLimiter({ rate: 100, perMs: 1_000, burst: 1, clock, wakeMode });
+        limiter.tryAcquire();
+        const times: number[] = [];
+        const waits = Array.from({ length: 100 }, () => limiter.acquire().then(() => times.push(clock.now())));
+        await clock.advance(1_010);
+        await Promise.all(waits);
+        // Self-wake: every waiter's timer was set outside a timer callback, so
+        // each may fire early; hand-over: only the first timer was.
+        const early = extra ? (wakeMode === "self" ? 100 : 1) : 0;
+        expect(clock.scheduled).toBe(100 + early);
+        // Never more than one millisecond ahead of the reserved time (10 ms apart).
+        times.forEach((time, i) => expect(time).toBeGreaterThanOrEqual(10 * (i + 1) - 1));
+        expect(limiter.tryAcquire()).toBe(true);
+      }
+    });
+
+    it(`${wakeMode}: a grant a little early still holds the limit until its time`, async () => {
+      const clock = new CountingClock(0.9);
+      const limiter = new FixedWindowLimiter({ limit: 1, windowMs: 10, clock, wakeMode });
       limiter.tryAcquire();
-      const times: number[] = [];
-      const waits = Array.from({ length: 100 }, () => limiter.acquire().then(() => times.push(clock.now())));
-      await clock.advance(1_010);
-      await Promise.all(waits);
-      expect(clock.scheduled).toBe(100 * timersPerWaiter);
-      // Never more than one millisecond ahead of the reserved time (10 ms apart).
-      times.forEach((time, i) => expect(time).toBeGreaterThanOrEqual(10 * (i + 1) - 1));
+      let granted = false;
+      void limiter.acquire().then(() => (granted = true)); // due in the window from 10 ms
+      await clock.advance(9.5);
+      expect(granted).toBe(true);
+      // Still window 0 on the clock, but window 1 is taken: no one slips into window 0 behind it.
+      expect(limiter.tryAcquire()).toBe(false);
+      await clock.advance(0.5);
+      expect(limiter.tryAcquire()).toBe(false);
+      await clock.advance(10);
       expect(limiter.tryAcquire()).toBe(true);
-    }
-  });
+    });
 
-  it("a reservation granted a little early still holds the limit until its time", async () => {
-    const clock = new CountingClock(0.9);
-    const limiter = new FixedWindowLimiter({ limit: 1, windowMs: 10, clock });
-    limiter.tryAcquire();
-    let granted = false;
-    void limiter.acquire().then(() => (granted = true)); // reserved in the window from 10 ms
-    await clock.advance(9.5);
-    expect(granted).toBe(true);
-    // Still window 0 on the clock, but window 1 is taken: no one slips into window 0 behind it.
-    expect(limiter.tryAcquire()).toBe(false);
-    await clock.advance(0.5);
-    expect(limiter.tryAcquire()).toBe(false);
-    await clock.advance(10);
-    expect(limiter.tryAcquire()).toBe(true);
-  });
+    it(`${wakeMode}: a wait longer than the longest timer (2³¹ − 1 ms) takes one more timer, not an early grant`, async () => {
+      const clock = new CountingClock();
+      const limiter = new RateLimiter({ rate: 1, perMs: 3_000_000_000, burst: 1, clock, wakeMode });
+      limiter.tryAcquire();
+      let granted = false;
+      void limiter.acquire().then(() => (granted = true));
+      await clock.advance(2 ** 31);
+      expect(granted).toBe(false);
+      await clock.advance(3_000_000_000 - 2 ** 31);
+      expect(granted).toBe(true);
+      expect(clock.scheduled).toBe(2);
+    });
 
-  it("a wait longer than the longest timer (2³¹ − 1 ms) takes one more timer, not an early grant", async () => {
+    it(`${wakeMode}: what is available counts grants, not reservations: never negative while callers wait`, async () => {
+      const clock = new CountingClock();
+      const limiter = new RateLimiter({ rate: 10, perMs: 1_000, burst: 2, clock, wakeMode });
+      const keyed = new KeyedRateLimiter({
+        algorithm: "token-bucket",
+        rate: 10,
+        perMs: 1_000,
+        burst: 2,
+        clock,
+        wakeMode,
+      });
+      limiter.tryAcquire(2);
+      keyed.tryAcquire("k", 2);
+      const waits = Array.from({ length: 10 }, () => [limiter.acquire(), keyed.acquire("k")]).flat();
+      await clock.advance(50);
+      expect(limiter.available).toBeCloseTo(0.5, 9);
+      expect(keyed.available("k")).toBeCloseTo(0.5, 9);
+      expect(limiter.consume().remaining).toBe(0);
+      await clock.advance(1_000);
+      await Promise.all(waits);
+      // The last grant was at 1,000 ms; 50 ms of refill since.
+      expect(limiter.available).toBeCloseTo(0.5, 9);
+      expect(keyed.available("k")).toBeCloseTo(0.5, 9);
+    });
+
+    it(`${wakeMode}: timeouts are decided up front, behind everyone queued, and reserve nothing when refused`, async () => {
+      const clock = new CountingClock();
+      const limiter = new RateLimiter({ rate: 10, perMs: 1_000, burst: 1, clock, wakeMode });
+      limiter.tryAcquire();
+      const first = limiter.acquire({ timeoutMs: 100 }); // due at 100
+      const refused = await rejection(limiter.acquire({ timeoutMs: 199 })); // would be due at 200
+      expect(refused).toBeInstanceOf(RateLimitExceededError);
+      expect((refused as RateLimitExceededError).retryAfterMs).toBe(200);
+      expect(clock.scheduled).toBe(1);
+      // The refused caller took no place: the next one is due at 200.
+      let servedAt: number | undefined;
+      const second = limiter.acquire({ timeoutMs: 200 }).then(() => (servedAt = clock.now()));
+      expect(limiter.timeUntilAvailable()).toBe(300);
+      await clock.advance(200);
+      await Promise.all([first, second]);
+      expect(servedAt).toBe(200);
+    });
+  }
+
+  it("hand-over, reset(): the callers waiting are served from the fresh state at once, in order", async () => {
     const clock = new CountingClock();
-    const limiter = new RateLimiter({ rate: 1, perMs: 3_000_000_000, burst: 1, clock });
-    limiter.tryAcquire();
-    let granted = false;
-    void limiter.acquire().then(() => (granted = true));
-    await clock.advance(2 ** 31);
-    expect(granted).toBe(false);
-    await clock.advance(3_000_000_000 - 2 ** 31);
-    expect(granted).toBe(true);
-    expect(clock.scheduled).toBe(2);
-  });
-
-  it("what is available counts grants, not reservations: never negative while callers wait", async () => {
-    const clock = new CountingClock();
-    const limiter = new RateLimiter({ rate: 10, perMs: 1_000, burst: 2, clock });
-    const keyed = new KeyedRateLimiter({ algorithm: "token-bucket", rate: 10, perMs: 1_000, burst: 2, clock });
+    const limiter = new RateLimiter({ rate: 10, perMs: 1_000, burst: 2, clock, wakeMode: "handover" });
     limiter.tryAcquire(2);
-    keyed.tryAcquire("k", 2);
-    const waits = Array.from({ length: 10 }, () => [limiter.acquire(), keyed.acquire("k")]).flat();
-    await clock.advance(50);
-    expect(limiter.available).toBeCloseTo(0.5, 9);
-    expect(keyed.available("k")).toBeCloseTo(0.5, 9);
-    expect(limiter.consume().remaining).toBe(0);
+    const served: number[] = [];
+    const first = [limiter.acquire(), limiter.acquire()].map((p) => p.then(() => served.push(clock.now())));
+    limiter.reset();
+    // Still strictly FIFO: the fresh burst is not for jumping the queue.
+    expect(limiter.tryAcquire()).toBe(false);
+    const later = limiter.acquire().then(() => served.push(clock.now()));
     await clock.advance(1_000);
-    await Promise.all(waits);
-    // The last grant was at 1,000 ms; 50 ms of refill since.
-    expect(limiter.available).toBeCloseTo(0.5, 9);
-    expect(keyed.available("k")).toBeCloseTo(0.5, 9);
+    await Promise.all([...first, later]);
+    // The fresh bucket (2) serves the two waiters now; the newcomer waits for the next token.
+    expect(served).toEqual([0, 0, 100]);
+    expect(clock.pending).toBe(0);
   });
 
-  it("reset(): callers already waiting keep their times, newcomers are served behind them from the fresh state", async () => {
+  it("self-wake, reset(): callers already waiting keep their times, newcomers are served behind them from the fresh state", async () => {
     const clock = new CountingClock();
-    const limiter = new RateLimiter({ rate: 10, perMs: 1_000, burst: 2, clock });
+    const limiter = new RateLimiter({ rate: 10, perMs: 1_000, burst: 2, clock, wakeMode: "self" });
     limiter.tryAcquire(2);
     const served: number[] = [];
     const first = [limiter.acquire(), limiter.acquire()].map((p) => p.then(() => served.push(clock.now())));
@@ -168,44 +249,24 @@ describe("a limiter with many queued callers", () => {
     expect(clock.pending).toBe(0);
   });
 
-  it("timeouts are decided up front, behind every reservation, and reserve nothing when refused", async () => {
-    const clock = new CountingClock();
-    const limiter = new RateLimiter({ rate: 10, perMs: 1_000, burst: 1, clock });
-    limiter.tryAcquire();
-    const first = limiter.acquire({ timeoutMs: 100 }); // due at 100
-    const refused = await rejection(limiter.acquire({ timeoutMs: 199 })); // would be due at 200
-    expect(refused).toBeInstanceOf(RateLimitExceededError);
-    expect((refused as RateLimitExceededError).retryAfterMs).toBe(200);
-    expect(clock.scheduled).toBe(1);
-    // The refused caller took no place: the next one is due at 200.
-    let servedAt: number | undefined;
-    const second = limiter.acquire({ timeoutMs: 200 }).then(() => (servedAt = clock.now()));
-    expect(limiter.timeUntilAvailable()).toBe(300);
-    await clock.advance(200);
-    await Promise.all([first, second]);
-    expect(servedAt).toBe(200);
-  });
-
-  it("100,000 waiters, half aborted: the rest are granted at their reserved times, and nothing is left", async () => {
-    const clock = new CountingClock();
-    // 50,000/s: one unit every 0.02 ms.
-    const limiter = new RateLimiter({ rate: 50_000, perMs: 1_000, burst: 1, clock });
+  /**
+   * 100,000 callers at 50,000/s (one unit every 0.02 ms), every other one
+   * aborted as soon as all are queued; returns each survivor's grant time.
+   */
+  async function halfAborted(clock: CountingClock, wakeMode: WakeMode): Promise<{ limiter: Limiter; times: number[] }> {
+    const limiter = new RateLimiter({ rate: 50_000, perMs: 1_000, burst: 1, clock, wakeMode });
     limiter.tryAcquire();
     const n = 100_000;
     // Every other waiter will give up (only they need a signal).
     const controllers = Array.from({ length: n }, (_, i) => (i % 2 === 1 ? new AbortController() : undefined));
-    let granted = 0;
+    const times: number[] = [];
     let aborted = 0;
-    let lastGrant = 0;
     let outOfOrder = 0;
     const waits = controllers.map((controller, i) =>
       limiter.acquire(controller && { signal: controller.signal }).then(
         () => {
-          granted++;
-          const now = clock.now();
-          // Each survivor at its own slot: (i + 1) × 0.02 ms.
-          if (Math.abs(now - (i + 1) * 0.02) > 1e-6 || now < lastGrant) outOfOrder++;
-          lastGrant = now;
+          if (times.length !== i / 2) outOfOrder++;
+          times.push(clock.now());
         },
         () => aborted++,
       )
@@ -216,94 +277,176 @@ describe("a limiter with many queued callers", () => {
     await clock.manual.flush();
     expect(aborted).toBe(n / 2);
     expect(limiter.waiting).toBe(n / 2);
-    expect(clock.pending).toBe(n / 2);
     await clock.advance(2_000);
     await Promise.all(waits);
-    expect(granted).toBe(n / 2);
+    expect(times).toHaveLength(n / 2);
     expect(outOfOrder).toBe(0);
-    expect(lastGrant).toBeLessThanOrEqual(2_000);
-    expect(clock.fired).toBe(n / 2);
-    expect(clock.scheduled).toBe(n);
+    // Nothing left: no waiter, no timer.
     expect(limiter.waiting).toBe(0);
     expect(clock.pending).toBe(0);
+    return { limiter, times };
+  }
+
+  it("hand-over: 100,000 waiters, half aborted: the rest are granted at the configured rate, one timer per wake-up, and nothing is left", async () => {
+    // setTimeout's whole milliseconds: about 50 grants per wake-up at 50,000/s.
+    const clock = new CountingClock(0, 1);
+    const { limiter, times } = await halfAborted(clock, "handover");
+    // The survivors move up into the aborted callers' slots: 50,000 at 50,000/s take 1 s.
+    const last = times[times.length - 1]!;
+    expect(last).toBeGreaterThanOrEqual(999);
+    expect(last).toBeLessThanOrEqual(1_001);
+    // No grant ahead of its time, none more than a tick behind it.
+    times.forEach((time, k) => {
+      if (time < (k + 1) * 0.02 - 1e-6 || time > (k + 1) * 0.02 + 1) throw new Error(`grant ${k} at ${time}`);
+    });
+    // One timer per wake-up (a millisecond tick), none per waiter, none per abort.
+    expect(clock.scheduled).toBeLessThanOrEqual(1_002);
+    expect(clock.fired).toBe(clock.scheduled);
     // Nothing held over: the limit is back to its configured rate at once.
     await clock.advance(0.02);
     expect(limiter.tryAcquire()).toBe(true);
     expect(limiter.tryAcquire()).toBe(false);
   }, 60_000);
 
-  it("gives the units of aborted waiters back to whoever queues next", async () => {
+  it("self-wake: 100,000 waiters, half aborted: the rest keep their reserved times (half the rate), and nothing is left", async () => {
     const clock = new CountingClock();
-    const limiter = new RateLimiter({ rate: 1_000, perMs: 1_000, burst: 1, clock });
+    const { limiter, times } = await halfAborted(clock, "self");
+    // Each survivor at its own slot: (i + 1) × 0.02 ms, i counting the aborted too.
+    times.forEach((time, k) => {
+      if (Math.abs(time - (2 * k + 1) * 0.02) > 1e-6) throw new Error(`grant ${k} at ${time}`);
+    });
+    expect(times[times.length - 1]).toBeLessThanOrEqual(2_000);
+    expect(clock.fired).toBe(50_000);
+    expect(clock.scheduled).toBe(100_000);
+    await clock.advance(0.02);
+    expect(limiter.tryAcquire()).toBe(true);
+    expect(limiter.tryAcquire()).toBe(false);
+  }, 60_000);
+
+  it("hand-over: aborts at the front let those behind move up at once, with no timer per abort", async () => {
+    const clock = new CountingClock();
+    const limiter = new RateLimiter({ rate: 1_000, perMs: 1_000, burst: 1, clock, wakeMode: "handover" });
     limiter.tryAcquire();
     const controllers = Array.from({ length: 1_000 }, () => new AbortController());
-    const waits = controllers.map((c) => limiter.acquire({ signal: c.signal }).then(() => "granted", () => "aborted"));
-    expect(limiter.timeUntilAvailable()).toBe(1_001);
-    // The last 900 give up, latest first. Their units go to the next caller,
-    // all but at most a quarter of the live reservations' worth (replays are
-    // amortised over aborts and enqueues).
-    for (let i = 999; i >= 100; i--) controllers[i]!.abort();
-    const wait = limiter.timeUntilAvailable();
-    expect(wait).toBeGreaterThanOrEqual(101);
-    expect(wait).toBeLessThanOrEqual(101 + 25);
-    let servedAt: number | undefined;
-    const next = limiter.acquire().then(() => (servedAt = clock.now()));
-    await clock.advance(wait);
-    await next;
-    expect(servedAt).toBe(wait);
-    expect((await Promise.all(waits)).filter((w) => w === "granted")).toHaveLength(100);
-    // Once nobody waits, everything aborted is given back, whatever the order.
-    const more = Array.from({ length: 100 }, () => new AbortController());
-    const moreWaits = more.map((c) => limiter.acquire({ signal: c.signal }).catch(() => "aborted"));
-    for (const c of more) c.abort();
-    expect(await Promise.all(moreWaits)).toEqual(more.map(() => "aborted"));
-    expect(limiter.waiting).toBe(0);
-    await clock.advance(1);
-    expect(limiter.tryAcquire()).toBe(true);
-    // And so are the units of callers rejected by dispose.
-    const rejected = [limiter.acquire(), limiter.acquire(), limiter.acquire()].map(rejection);
-    limiter[Symbol.dispose]();
-    for (const error of await Promise.all(rejected)) expect(error).toBeInstanceOf(RateLimitExceededError);
-    await clock.advance(1);
-    expect(limiter.tryAcquire()).toBe(true);
+    const times: number[] = [];
+    const waits = controllers.map((c) => limiter.acquire({ signal: c.signal }).then(() => times.push(clock.now()), () => undefined));
+    expect(clock.scheduled).toBe(1);
+    // The first 500 give up, first first: each time the next is first, due when the one before was.
+    for (let i = 0; i < 500; i++) controllers[i]!.abort();
+    expect(clock.scheduled).toBe(1);
+    // A newcomer is told the projected wait (an upper bound: aborted callers
+    // still count until a replay), and served at the first free slot.
+    const told = limiter.timeUntilAvailable();
+    expect(told).toBeGreaterThanOrEqual(501);
+    expect(told).toBeLessThanOrEqual(1_001);
+    let newcomerAt: number | undefined;
+    const newcomer = limiter.acquire().then(() => (newcomerAt = clock.now()));
+    await clock.advance(600);
+    await Promise.all([...waits, newcomer]);
+    expect(times).toEqual(Array.from({ length: 500 }, (_, i) => i + 1));
+    expect(newcomerAt).toBe(501);
     expect(clock.pending).toBe(0);
   });
 
-  it("enqueue and abort cost the same work with 1,000 or 20,000 waiters; aborting all of n costs O(n)", async () => {
-    const work: number[] = [];
-    for (const n of [1_000, 20_000]) {
-      const algorithm = counted(new TokenBucket({ rate: 1_000, perMs: 1_000, burst: 1 }));
-      const limiter = new AlgorithmLimiter(algorithm, { clock: new ManualClock() });
+  it("self-wake: aborts at the front leave their slots empty; newcomers queue behind the live ones", async () => {
+    const clock = new CountingClock();
+    const limiter = new RateLimiter({ rate: 1_000, perMs: 1_000, burst: 1, clock, wakeMode: "self" });
+    limiter.tryAcquire();
+    const controllers = Array.from({ length: 1_000 }, () => new AbortController());
+    const times: number[] = [];
+    const waits = controllers.map((c) => limiter.acquire({ signal: c.signal }).then(() => times.push(clock.now()), () => undefined));
+    for (let i = 0; i < 500; i++) controllers[i]!.abort();
+    let newcomerAt: number | undefined;
+    const newcomer = limiter.acquire().then(() => (newcomerAt = clock.now()));
+    await clock.advance(1_100);
+    await Promise.all([...waits, newcomer]);
+    // The survivors keep their times: nothing for the first 500 ms.
+    expect(times).toEqual(Array.from({ length: 500 }, (_, i) => 501 + i));
+    expect(newcomerAt).toBe(1_001);
+  });
+
+  for (const wakeMode of MODES) {
+    it(`${wakeMode}: gives the units of aborted waiters back (to those behind, or to whoever queues next)`, async () => {
+      const clock = new CountingClock();
+      const limiter = new RateLimiter({ rate: 1_000, perMs: 1_000, burst: 1, clock, wakeMode });
       limiter.tryAcquire();
-      const controllers = Array.from({ length: n }, () => new AbortController());
-      const waits = controllers.map((c) => limiter.acquire({ signal: c.signal }).catch(() => undefined));
-      const before = algorithm.work;
-      // 100 rounds of churn in the middle of the queue: one abort, one enqueue.
-      for (let round = 0; round < 100; round++) {
-        controllers[Math.floor(n / 2) + round]!.abort();
-        const extra = new AbortController();
-        controllers.push(extra);
-        waits.push(limiter.acquire({ signal: extra.signal }).catch(() => undefined));
-      }
-      work.push(algorithm.work - before);
-      const beforeAll = algorithm.work;
-      // Abort everyone, in a scrambled order.
-      let seed = 42;
-      const order = [...controllers.keys()];
-      for (let i = order.length - 1; i > 0; i--) {
-        seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
-        const j = seed % (i + 1);
-        [order[i], order[j]] = [order[j]!, order[i]!];
-      }
-      for (const i of order) controllers[i]!.abort();
-      await Promise.all(waits);
+      const controllers = Array.from({ length: 1_000 }, () => new AbortController());
+      const waits = controllers.map((c) => limiter.acquire({ signal: c.signal }).then(() => "granted", () => "aborted"));
+      expect(limiter.timeUntilAvailable()).toBe(1_001);
+      // The last 900 give up, latest first. Their units go to the next caller,
+      // all but at most a quarter of the live reservations' worth (replays are
+      // amortised over aborts and enqueues).
+      for (let i = 999; i >= 100; i--) controllers[i]!.abort();
+      const wait = limiter.timeUntilAvailable();
+      expect(wait).toBeGreaterThanOrEqual(101);
+      expect(wait).toBeLessThanOrEqual(101 + 25);
+      let servedAt: number | undefined;
+      const next = limiter.acquire().then(() => (servedAt = clock.now()));
+      await clock.advance(wait);
+      await next;
+      // Self-wake: at the time it was told; hand-over: at the first free slot, never later.
+      expect(servedAt).toBe(wakeMode === "self" ? wait : 101);
+      expect((await Promise.all(waits)).filter((w) => w === "granted")).toHaveLength(100);
+      while (limiter.tryAcquire());
+      // Once nobody waits, everything aborted is given back, whatever the order.
+      const more = Array.from({ length: 100 }, () => new AbortController());
+      const moreWaits = more.map((c) => limiter.acquire({ signal: c.signal }).catch(() => "aborted"));
+      for (const c of more) c.abort();
+      expect(await Promise.all(moreWaits)).toEqual(more.map(() => "aborted"));
       expect(limiter.waiting).toBe(0);
-      // Replays after mass aborts are paid for by the aborts: O(1) amortised.
-      expect(algorithm.work - beforeAll).toBeLessThan(6 * controllers.length);
-    }
-    expect(work[0]).toBe(work[1]);
-    expect(work[0]).toBeLessThanOrEqual(100 * 4);
-  }, 60_000);
+      await clock.advance(1);
+      expect(limiter.tryAcquire()).toBe(true);
+      // And so are the units of callers rejected by dispose.
+      const rejected = [limiter.acquire(), limiter.acquire(), limiter.acquire()].map(rejection);
+      limiter[Symbol.dispose]();
+      for (const error of await Promise.all(rejected)) expect(error).toBeInstanceOf(RateLimitExceededError);
+      await clock.advance(1);
+      expect(limiter.tryAcquire()).toBe(true);
+      expect(clock.pending).toBe(0);
+    });
+
+    it(`${wakeMode}: enqueue and abort cost the same work with 1,000 or 20,000 waiters; aborting all of n costs O(n)`, async () => {
+      const work: number[] = [];
+      for (const n of [1_000, 20_000]) {
+        const algorithm = counted(new TokenBucket({ rate: 1_000, perMs: 1_000, burst: 1 }));
+        const clock = new CountingClock();
+        const limiter = new AlgorithmLimiter(algorithm, { clock, wakeMode });
+        limiter.tryAcquire();
+        const controllers = Array.from({ length: n }, () => new AbortController());
+        const waits = controllers.map((c) => limiter.acquire({ signal: c.signal }).catch(() => undefined));
+        const before = algorithm.work;
+        const timers = clock.scheduled;
+        // 100 rounds of churn in the middle of the queue: one abort, one enqueue.
+        for (let round = 0; round < 100; round++) {
+          controllers[Math.floor(n / 2) + round]!.abort();
+          const extra = new AbortController();
+          controllers.push(extra);
+          waits.push(limiter.acquire({ signal: extra.signal }).catch(() => undefined));
+        }
+        work.push(algorithm.work - before);
+        // Self-wake: a timer per newcomer; hand-over: none.
+        expect(clock.scheduled - timers).toBe(wakeMode === "self" ? 100 : 0);
+        const beforeAll = algorithm.work;
+        // Abort everyone, in a scrambled order.
+        let seed = 42;
+        const order = [...controllers.keys()];
+        for (let i = order.length - 1; i > 0; i--) {
+          seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+          const j = seed % (i + 1);
+          [order[i], order[j]] = [order[j]!, order[i]!];
+        }
+        for (const i of order) controllers[i]!.abort();
+        await Promise.all(waits);
+        expect(limiter.waiting).toBe(0);
+        expect(clock.pending).toBe(0);
+        // Replays after mass aborts are paid for by the aborts: O(1) amortised
+        // (a hand-over replay searches each caller's time afresh: a few steps each).
+        expect(algorithm.work - beforeAll).toBeLessThan((wakeMode === "self" ? 6 : 12) * controllers.length);
+      }
+      expect(work[0]).toBe(work[1]);
+      expect(work[0]).toBeLessThanOrEqual(100 * 4);
+    }, 60_000);
+  }
 });
 
 describe("grant times never exceed the configured rate (fast-check)", () => {

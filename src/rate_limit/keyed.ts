@@ -35,8 +35,8 @@ import { durationMs, integer, validate } from "../validation.ts";
 import type { RateLimitAlgorithm, RateLimitDecision } from "./algorithm.ts";
 import { availableIn, type Cell, type CellContext, decideOn, take, tryTake, waitFor } from "./cell.ts";
 import { type AlgorithmOptions, createAlgorithm } from "./create.ts";
-import type { AcquireOptions, LimiterOptions, RateLimiterStats } from "./limiter.ts";
-import { algorithmOf, algorithmShape, badAcquire, badCost, badKey, limiterShape } from "./options.ts";
+import type { AcquireOptions, LimiterOptions, RateLimiterStats, WakeMode } from "./limiter.ts";
+import { algorithmOf, algorithmShape, badAcquire, badCost, badKey, limiterShape, wakeModeOf } from "./options.ts";
 import type { Counters } from "./waiters.ts";
 
 /** Options of {@link KeyedRateLimiter}: an algorithm, its options, and the bounds. */
@@ -87,6 +87,8 @@ export class KeyedRateLimiter implements Disposable {
   readonly maxKeys: number;
   /** Keys unused this long are evicted. */
   readonly idleMs: number;
+  /** How callers waiting on a key are woken (see `LimiterOptions.wakeMode`). */
+  readonly wakeMode: WakeMode;
   readonly #clock: Clock;
   readonly #counters: Counters = { acquired: 0, rejected: 0, waitedMs: 0 };
   readonly #context: CellContext<object>;
@@ -112,14 +114,21 @@ export class KeyedRateLimiter implements Disposable {
       "KeyedRateLimiter",
       z.strictObject({ ...algorithmShape(kind), ...keyedShape }),
       options,
-    ) as { name?: string; clock?: Clock; maxKeys?: number; idleMs?: number };
-    const { name: _n, clock: _c, maxKeys: _m, idleMs: _i, ...algorithmOptions } = options;
+    ) as { name?: string; clock?: Clock; maxKeys?: number; idleMs?: number; wakeMode?: WakeMode };
+    const { name: _n, clock: _c, maxKeys: _m, idleMs: _i, wakeMode: _w, ...algorithmOptions } = options;
     this.algorithm = createAlgorithm(algorithmOptions as AlgorithmOptions);
     this.name = parsed.name ?? this.algorithm.kind;
     this.#clock = parsed.clock ?? systemClock;
     this.maxKeys = parsed.maxKeys ?? defaultsFor("rateLimiter").maxKeys;
     this.idleMs = parsed.idleMs ?? this.algorithm.windowMs;
-    this.#context = { algorithm: this.algorithm, clock: this.#clock, counters: this.#counters, name: this.name };
+    this.wakeMode = wakeModeOf(parsed.wakeMode);
+    this.#context = {
+      algorithm: this.algorithm,
+      clock: this.#clock,
+      counters: this.#counters,
+      name: this.name,
+      wakeMode: this.wakeMode,
+    };
     let slots = 16;
     while (slots < this.maxKeys && slots < MAX_TOMBSTONE_SLOTS) slots *= 2;
     this.#tombstones = new Float64Array(slots).fill(-Infinity);

@@ -8,9 +8,10 @@ import { z } from "zod";
 import { defaultsFor, getConfiguration } from "../config.ts";
 import { InvalidArgumentError } from "../errors.ts";
 import { badOptions, badSignal } from "../internal/arguments.ts";
+import { onWorkers } from "../internal/runtime.ts";
 import { clock, durationMs, integer, name, oneOf, positiveNumber, validate } from "../validation.ts";
 import type { AlgorithmName, RateLimitAlgorithm } from "./algorithm.ts";
-import type { AcquireOptions } from "./limiter.ts";
+import type { AcquireOptions, WakeMode } from "./limiter.ts";
 
 /** Options of the rate-based algorithms (token bucket, GCRA). */
 export const bucketShape = {
@@ -29,7 +30,17 @@ export const windowShape = {
 export const limiterShape = {
   name: name().optional(),
   clock: clock().optional(),
+  wakeMode: oneOf(["handover", "self"]).optional(),
 };
+
+/**
+ * The wake mode in force: the one given, else `configure({ rateLimiter })`'s,
+ * else `"self"` on Cloudflare Workers and `"handover"` elsewhere. Read at
+ * construction, never at import.
+ */
+export function wakeModeOf(given: WakeMode | undefined): WakeMode {
+  return given ?? getConfiguration().rateLimiter?.wakeMode ?? (onWorkers() ? "self" : "handover");
+}
 
 const algorithmName = oneOf(["token-bucket", "gcra", "sliding-window", "fixed-window"]);
 

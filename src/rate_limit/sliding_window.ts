@@ -291,8 +291,8 @@ export class SlidingWindowLimiter extends AlgorithmLimiter<SlidingWindowLogState
       z.strictObject({ ...windowShape, ...limiterShape, approximate: z.boolean({ error: "a boolean" }).optional() }),
       options,
     );
-    const { name, clock, approximate, ...window } = options;
-    super(approximate ? new SlidingWindowCounter(window) : new SlidingWindowLog(window), { name, clock });
+    const { name, clock, wakeMode, approximate, ...window } = options;
+    super(approximate ? new SlidingWindowCounter(window) : new SlidingWindowLog(window), { name, clock, wakeMode });
   }
 
   /** Units counted in the window now (an estimate when `approximate`). */
