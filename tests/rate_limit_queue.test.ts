@@ -461,7 +461,12 @@ describe("grant times never exceed the configured rate (fast-check)", () => {
     { minLength: 1, maxLength: 40 },
   );
 
-  /** Replays `run` on `limiter`; returns the grants as [time, cost], in grant order. */
+  /**
+   * Replays `run` on `limiter`; returns the grants as [time, cost], in grant
+   * order. Checks on the way that no caller is granted later than
+   * `timeUntilAvailable` told it just before it queued: what makes a
+   * timeout decided up front hold.
+   */
   async function replay(clock: ManualClock, limiter: Limiter, run: Array<{
     gapMs: number;
     cost: number;
@@ -481,10 +486,14 @@ describe("grant times never exceed the configured rate (fast-check)", () => {
       }
       const controller = new AbortController();
       if (caller.abortAfterMs !== undefined) aborts.push([clock.now() + caller.abortAfterMs, controller]);
+      const told = clock.now() + limiter.timeUntilAvailable(caller.cost);
       waits.push(limiter.acquire({ cost: caller.cost, signal: controller.signal }).then(() => {
         grants.push([clock.now(), caller.cost]);
         order.push(i);
-      }, () => undefined));
+        if (clock.now() > told + 1e-6) throw new Error(`caller ${i} granted at ${clock.now()}, told ${told}`);
+      }, (error: unknown) => {
+        if (!controller.signal.aborted) throw error;
+      }));
     }
     for (let t = 0; t < 10; t++) {
       await clock.advance(20);
@@ -499,11 +508,13 @@ describe("grant times never exceed the configured rate (fast-check)", () => {
 
   const EPS = 1e-6;
 
-  it("token bucket and GCRA: any interval [a, b] admits at most burst + rate × (b − a)", async () => {
+  const wakeModes = fc.constantFrom<WakeMode>("handover", "self");
+
+  it("token bucket and GCRA, both wake modes: any interval [a, b] admits at most burst + rate × (b − a)", async () => {
     await fc.assert(
-      fc.asyncProperty(fc.boolean(), fc.integer({ min: 1, max: 20 }), fc.integer({ min: 4, max: 8 }), runs, async (gcra, rate, burst, run) => {
+      fc.asyncProperty(wakeModes, fc.boolean(), fc.integer({ min: 1, max: 20 }), fc.integer({ min: 4, max: 8 }), runs, async (wakeMode, gcra, rate, burst, run) => {
         const clock = new ManualClock();
-        const options = { rate, perMs: 100, burst, clock };
+        const options = { rate, perMs: 100, burst, clock, wakeMode };
         const limiter = gcra ? new GcraLimiter(options) : new RateLimiter(options);
         const { grants, order } = await replay(clock, limiter, run);
         expect(order).toEqual([...order].sort((a, b) => a - b));
@@ -515,15 +526,15 @@ describe("grant times never exceed the configured rate (fast-check)", () => {
           }
         }
       }),
-      { numRuns: 40 },
+      { numRuns: 100 },
     );
   }, 60_000);
 
-  it("sliding window (log): any window of windowMs admits at most limit", async () => {
+  it("sliding window (log), both wake modes: any window of windowMs admits at most limit", async () => {
     await fc.assert(
-      fc.asyncProperty(fc.integer({ min: 4, max: 8 }), fc.integer({ min: 10, max: 100 }), runs, async (limit, windowMs, run) => {
+      fc.asyncProperty(wakeModes, fc.integer({ min: 4, max: 8 }), fc.integer({ min: 10, max: 100 }), runs, async (wakeMode, limit, windowMs, run) => {
         const clock = new ManualClock();
-        const limiter = new SlidingWindowLimiter({ limit, windowMs, clock });
+        const limiter = new SlidingWindowLimiter({ limit, windowMs, clock, wakeMode });
         const { grants, order } = await replay(clock, limiter, run);
         expect(order).toEqual([...order].sort((a, b) => a - b));
         for (const [end] of grants) {
@@ -532,17 +543,17 @@ describe("grant times never exceed the configured rate (fast-check)", () => {
           expect(units).toBeLessThanOrEqual(limit);
         }
       }),
-      { numRuns: 40 },
+      { numRuns: 100 },
     );
   }, 60_000);
 
-  it("fixed window and sliding window (counter): each fixed window admits at most limit", async () => {
+  it("fixed window and sliding window (counter), both wake modes: each fixed window admits at most limit", async () => {
     await fc.assert(
-      fc.asyncProperty(fc.boolean(), fc.integer({ min: 4, max: 8 }), fc.integer({ min: 10, max: 100 }), runs, async (counter, limit, windowMs, run) => {
+      fc.asyncProperty(wakeModes, fc.boolean(), fc.integer({ min: 4, max: 8 }), fc.integer({ min: 10, max: 100 }), runs, async (wakeMode, counter, limit, windowMs, run) => {
         const clock = new ManualClock();
         const limiter = counter
-          ? new SlidingWindowLimiter({ limit, windowMs, approximate: true, clock })
-          : new FixedWindowLimiter({ limit, windowMs, clock });
+          ? new SlidingWindowLimiter({ limit, windowMs, approximate: true, clock, wakeMode })
+          : new FixedWindowLimiter({ limit, windowMs, clock, wakeMode });
         const { grants, order } = await replay(clock, limiter, run);
         expect(order).toEqual([...order].sort((a, b) => a - b));
         const perWindow = new Map<number, number>();
@@ -552,7 +563,7 @@ describe("grant times never exceed the configured rate (fast-check)", () => {
         }
         for (const units of perWindow.values()) expect(units).toBeLessThanOrEqual(limit);
       }),
-      { numRuns: 40 },
+      { numRuns: 100 },
     );
   }, 60_000);
 });
