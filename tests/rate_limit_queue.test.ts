@@ -7,6 +7,8 @@ import { describe, expect, it } from "vitest";
 import {
   AlgorithmLimiter,
   type Clock,
+  ConfigError,
+  configure,
   createAlgorithm,
   createRateLimiter,
   FixedWindowLimiter,
@@ -25,6 +27,7 @@ import {
 import { ManualClock } from "../src/testing/mod.ts";
 import { counted, CountingClock } from "./_support/counting.ts";
 import { thrown } from "./_support/thrown.ts";
+import { withUserAgent } from "./_support/user_agent.ts";
 
 async function rejection(promise: Promise<unknown>): Promise<unknown> {
   try {
@@ -446,6 +449,115 @@ describe("a limiter with many queued callers", () => {
       expect(work[0]).toBe(work[1]);
       expect(work[0]).toBeLessThanOrEqual(100 * 4);
     }, 60_000);
+  }
+});
+
+describe("the wake mode: hand-over off Workers, self-wake on Workers, or as given", () => {
+  /** One limiter of every kind, built with `options`; their wake modes. */
+  function modes(options: { wakeMode?: WakeMode } = {}): WakeMode[] {
+    const clock = new ManualClock();
+    return [
+      new RateLimiter({ clock, ...options }).wakeMode,
+      new GcraLimiter({ clock, ...options }).wakeMode,
+      new SlidingWindowLimiter({ limit: 5, windowMs: 1_000, clock, ...options }).wakeMode,
+      new FixedWindowLimiter({ limit: 5, windowMs: 1_000, clock, ...options }).wakeMode,
+      new AlgorithmLimiter(new TokenBucket(), { clock, ...options }).wakeMode,
+      createRateLimiter({ algorithm: "gcra", clock, ...options }).wakeMode,
+      new Throttler({ calls: 5, periodMs: 1_000, clock, ...options }).limiter.wakeMode,
+      new Throttler({ calls: 5, periodMs: 1_000, strategy: "sliding-window", clock, ...options }).limiter.wakeMode,
+      rateLimiter(() => 1, { clock, ...options }).limiter.wakeMode,
+      new KeyedRateLimiter({ algorithm: "fixed-window", limit: 5, windowMs: 1_000, clock, ...options }).wakeMode,
+    ];
+  }
+
+  it("defaults to self-wake on this runtime if it is Workers, to hand-over elsewhere", () => {
+    const userAgent = (globalThis as { navigator?: { userAgent?: unknown } }).navigator?.userAgent;
+    const expected = userAgent === "Cloudflare-Workers" ? "self" : "handover";
+    expect(modes()).toEqual(modes().map(() => expected));
+  });
+
+  it("reads the runtime when a limiter is built", () => {
+    let onWorkers: WakeMode[] = [];
+    let elsewhere: WakeMode[] = [];
+    const changed = withUserAgent("Cloudflare-Workers", () => (onWorkers = modes())) &&
+      withUserAgent("Mozilla/5.0", () => (elsewhere = modes()));
+    if (!changed) return; // This runtime's navigator cannot be replaced; the test above covers it.
+    expect(onWorkers).toEqual(onWorkers.map(() => "self"));
+    expect(elsewhere).toEqual(elsewhere.map(() => "handover"));
+  });
+
+  it("takes an explicit wakeMode, or configure()'s, as given on every runtime", () => {
+    for (const userAgent of ["Cloudflare-Workers", "Mozilla/5.0"]) {
+      withUserAgent(userAgent, () => {
+        for (const wakeMode of MODES) {
+          expect(modes({ wakeMode })).toEqual(modes().map(() => wakeMode));
+          configure({ rateLimiter: { wakeMode } });
+          try {
+            expect(modes()).toEqual(modes().map(() => wakeMode));
+            const other = wakeMode === "self" ? "handover" : "self";
+            expect(modes({ wakeMode: other })).toEqual(modes().map(() => other));
+          } finally {
+            configure({});
+          }
+        }
+      });
+    }
+  });
+
+  it("refuses a wake mode it does not know, naming the field", () => {
+    for (const make of [
+      () => new RateLimiter({ wakeMode: "fast" as never }),
+      () => new KeyedRateLimiter({ algorithm: "gcra", wakeMode: "poll" as never }),
+      () => new Throttler({ calls: 1, periodMs: 1, wakeMode: 1 as never }),
+      () => configure({ rateLimiter: { wakeMode: "both" as never } }),
+    ]) {
+      const error = thrown(make) as ConfigError;
+      expect(error).toBeInstanceOf(ConfigError);
+      expect(error.issues).toHaveLength(1);
+      expect(error.issues[0]!.field.endsWith("wakeMode")).toBe(true);
+      expect(error.issues[0]!.allowed).toContain('"handover"');
+    }
+    expect(new RateLimiter().wakeMode).toBe(modes()[0]);
+  });
+
+  for (const wakeMode of MODES) {
+    it(`${wakeMode}: a keyed limiter keeps one queue per key; an abort on one key moves nobody on another`, async () => {
+      const clock = new CountingClock();
+      const limiter = new KeyedRateLimiter({
+        algorithm: "token-bucket",
+        rate: 10,
+        perMs: 1_000,
+        burst: 1,
+        clock,
+        wakeMode,
+      });
+      const served: string[] = [];
+      const waits: Promise<unknown>[] = [];
+      const controllers: AbortController[] = [];
+      for (const key of ["a", "b"]) {
+        limiter.tryAcquire(key);
+        for (let i = 0; i < 3; i++) {
+          const controller = new AbortController();
+          controllers.push(controller);
+          waits.push(
+            limiter.acquire(key, { signal: controller.signal })
+              .then(() => served.push(`${key}${i}@${clock.now()}`), () => undefined),
+          );
+        }
+      }
+      // Hand-over: one timer per key's queue; self-wake: one per waiter.
+      expect(clock.pending).toBe(wakeMode === "handover" ? 2 : 6);
+      controllers[0]!.abort(); // a0, first on key a
+      await clock.advance(1_000);
+      await Promise.all(waits);
+      // Hand-over: a1 takes a0's slot; self-wake: it keeps its own. Key b is untouched.
+      expect(served).toEqual(
+        wakeMode === "handover"
+          ? ["a1@100", "b0@100", "a2@200", "b1@200", "b2@300"]
+          : ["b0@100", "a1@200", "b1@200", "a2@300", "b2@300"],
+      );
+      expect(clock.pending).toBe(0);
+    });
   }
 });
 
