@@ -55,6 +55,22 @@ export interface RateLimiterStats {
 /**
  * How callers waiting in `acquire` are woken (see
  * {@link LimiterOptions.wakeMode}).
+ *
+ * @example
+ * ```ts
+ * import { RateLimiter } from "bulwark";
+ * import { ManualClock } from "bulwark/testing";
+ * const clock = new ManualClock();
+ * const limiter = new RateLimiter({ rate: 10, perMs: 1_000, burst: 1, clock, wakeMode: "handover" });
+ * limiter.tryAcquire();
+ * const gaveUp = new AbortController();
+ * void limiter.acquire({ signal: gaveUp.signal }).catch(() => {}); // due at 100 ms
+ * let grantedAt = -1;
+ * void limiter.acquire().then(() => (grantedAt = clock.now())); // due at 200 ms
+ * gaveUp.abort();
+ * await clock.advance(200);
+ * if (grantedAt !== 100) throw new Error("the caller behind takes the aborted slot");
+ * ```
  */
 export type WakeMode = "handover" | "self";
 
@@ -75,17 +91,18 @@ export interface LimiterOptions {
    *   to those behind it at once, so the limit delivers its configured rate
    *   however many abort (100,000 callers at 50,000/s with half aborted:
    *   the 50,000 left are granted in 1 s). Callers are woken by the code of
-   *   whoever ran the timer: not possible on Cloudflare Workers.
+   *   whoever ran the timer: not possible on Cloudflare Workers (safe there
+   *   only for a limiter that serves a single request).
    * - `"self"`: each caller reserves its grant time when it queues and is
    *   woken by its own timer then, never by another caller's code: the only
    *   mode that works for a limiter shared by the requests of a Workers
    *   isolate. The price: one timer per waiting caller, and the callers
    *   behind an aborted one keep their times, so its units go only to
    *   callers who queue later. With half of 100,000 callers at 50,000/s
-   *   aborted, the 50,000 left are granted at 25,000/s (2 s); a run of
-   *   1,000 aborts at the front of a queue at 1,000/s holds a newcomer
-   *   behind their empty slots for up to 1 s (until at most a quarter of
-   *   the live reservations' worth of aborted ones are held back).
+   *   aborted, the 50,000 left are granted at 25,000/s (2 s, not 1); with
+   *   the first 500 of 1,000 callers at 1,000/s aborted, the rest wait
+   *   0.5 s behind their empty slots and a newcomer 0.97 s, not 0.5 s
+   *   (measured in docs/benchmarks.md).
    *
    * Default: `"self"` on Cloudflare Workers (`navigator.userAgent` is
    * `"Cloudflare-Workers"`, read when the limiter is built), `"handover"`

@@ -473,6 +473,8 @@ export class WaitQueue<S extends object> {
     this.#unlink(waiter);
     if (this.#dead++ === 0) this.#ops = 0;
     this.#ops++;
+    // Rejected first: whatever the clock does below, the caller hears of its abort.
+    waiter.reject(waiter.signal!.reason);
     if (this.#length === 0) this.#settle();
     else if (!this.#handover) this.#replayIfPaid();
     else {
@@ -482,7 +484,6 @@ export class WaitQueue<S extends object> {
       // The units it waited for are the next caller's, at once if they have come.
       if (first) this.#arm(this.#headDue(), now);
     }
-    waiter.reject(waiter.signal!.reason);
   }
 
   /** Drops the aborted reservations once enough aborts and enqueues have paid for the replay. */
