@@ -22,8 +22,9 @@
  * time the first caller's units come on the granted state. When it fires,
  * it grants every caller whose units have come, in order (each accounted
  * at the time its units came, so a timer firing late catches up rather
- * than losing the rate), and sets one timer for the new first caller: one
- * timer per wake-up, not per waiter. An abort unlinks the caller in O(1);
+ * than losing the rate; never before the caller queued, the last grant, or
+ * the abort that made it first), and sets one timer for the new first
+ * caller: one timer per wake-up, not per waiter. An abort unlinks the caller in O(1);
  * if it was first, the timer moves earlier when the new first caller is
  * due earlier (otherwise it fires as set, finds the caller not yet due and
  * is set once more). Aborted units are thus at once available to those
