@@ -8,7 +8,6 @@ import * as z from "zod/mini";
 import { type CancelTimer, type Clock, systemClock } from "./clock.ts";
 import { defaultsFor } from "./config.ts";
 import { configuredSection } from "./internal/configured.ts";
-import { onCloudflareWorkers } from "./internal/runtime.ts";
 import { BulkheadRejectedError } from "./errors.ts";
 import { Emitter, type Listener, type Unsubscribe } from "./events.ts";
 import {
@@ -22,6 +21,7 @@ import {
   wrapIn,
 } from "./internal/context.ts";
 import { badFunction, badOptions, throwIf } from "./internal/arguments.ts";
+import { onWorkers } from "./internal/runtime.ts";
 import { fuse, type FusablePolicy, SLOW, type Stage } from "./internal/fused.ts";
 import { contextFor, type ExecutionContext, type Operation } from "./policy.ts";
 import { clock as clockSchema, durationMs, integer, lazy, validate } from "./validation.ts";
@@ -82,7 +82,7 @@ const WORKERS_POLL_MS = 5;
  * import.
  */
 function defaultPollMs(): number {
-  return onCloudflareWorkers() ? WORKERS_POLL_MS : 0;
+  return onWorkers() ? WORKERS_POLL_MS : 0;
 }
 
 /** Built on the first construction, not at import. */

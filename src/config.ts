@@ -67,6 +67,7 @@ function buildSchema() {
       perMs: durationMs(0, true),
       burst: positiveNumber(1, true),
       maxKeys: integer(1),
+      wakeMode: oneOf(["handover", "self"]),
     }),
     shutdown: section({
       timeoutMs: durationMs(0, true),
@@ -113,7 +114,13 @@ export interface Defaults {
   };
   timeout?: { timeoutMs?: number; strategy?: "cooperative" | "aggressive" };
   bulkhead?: { maxConcurrent?: number; maxQueue?: number; queueTimeoutMs?: number; pollMs?: number };
-  rateLimiter?: { rate?: number; perMs?: number; burst?: number; maxKeys?: number };
+  rateLimiter?: {
+    rate?: number;
+    perMs?: number;
+    burst?: number;
+    maxKeys?: number;
+    wakeMode?: "handover" | "self";
+  };
   shutdown?: { timeoutMs?: number; forceExitCode?: number };
   heartbeat?: { intervalMs?: number; maxAgeMs?: number };
   watchdog?: { timeoutMs?: number };
@@ -180,8 +187,9 @@ export const builtInDefaults: {
   },
   timeout: { timeoutMs: 30_000, strategy: "cooperative" },
   bulkhead: { maxConcurrent: 10, maxQueue: 0, queueTimeoutMs: 0, pollMs: 0 },
-  // `burst` follows `rate` unless configured: a bucket holds one period's worth.
-  rateLimiter: { rate: 10, perMs: 1_000, burst: 10, maxKeys: 100_000 },
+  // `burst` follows `rate` unless configured: a bucket holds one period's
+  // worth. `wakeMode` is "self" on Cloudflare Workers unless configured.
+  rateLimiter: { rate: 10, perMs: 1_000, burst: 10, maxKeys: 100_000, wakeMode: "handover" },
   shutdown: { timeoutMs: 30_000, forceExitCode: 1 },
   heartbeat: { intervalMs: 10_000, maxAgeMs: 30_000 },
   watchdog: { timeoutMs: 30_000 },

@@ -3,6 +3,7 @@ import fc from "fast-check";
 import { Bulkhead, bulkhead, BulkheadRejectedError, ConfigError, configure } from "../mod.ts";
 import { ManualClock } from "../src/testing/mod.ts";
 import { deferred, outcome } from "./_support/promises.ts";
+import { withUserAgent } from "./_support/user_agent.ts";
 
 const flush = (): Promise<void> => new ManualClock().flush();
 
@@ -292,22 +293,6 @@ describe("Bulkhead with pollMs (queued calls wake themselves, as Workers need)",
   });
 });
 
-/** Runs `body` with `navigator.userAgent` reading `userAgent`; false if the runtime will not let the test change it. */
-function withUserAgent(userAgent: string, body: () => void): boolean {
-  const previous = Object.getOwnPropertyDescriptor(globalThis, "navigator");
-  try {
-    Object.defineProperty(globalThis, "navigator", { value: { userAgent }, configurable: true, writable: true });
-  } catch {
-    return false;
-  }
-  try {
-    body();
-  } finally {
-    if (previous === undefined) delete (globalThis as { navigator?: unknown }).navigator;
-    else Object.defineProperty(globalThis, "navigator", previous);
-  }
-  return true;
-}
 
 describe("Bulkhead's default pollMs (safe on Workers, where a request cannot wake another)", () => {
   it("polls every 5 ms on this runtime if it is Workers, hands over elsewhere", () => {

@@ -75,9 +75,9 @@ describe("RateLimiter (token bucket)", () => {
     expect(limiter.stats.totalWaitedMs).toBe(500 + 600 + 700 + 800);
   });
 
-  it("gives each waiter one timer, due exactly when its tokens are (no polling)", async () => {
+  it("self-wake: gives each waiter one timer, due exactly when its tokens are (no polling)", async () => {
     const clock = new ManualClock();
-    const limiter = new RateLimiter({ rate: 4, perMs: 1_000, burst: 1, clock });
+    const limiter = new RateLimiter({ rate: 4, perMs: 1_000, burst: 1, clock, wakeMode: "self" });
     limiter.tryAcquire();
     const done: number[] = [];
     for (let i = 0; i < 100; i++) limiter.acquire().then(() => done.push(clock.now()));
@@ -115,9 +115,50 @@ describe("RateLimiter (token bucket)", () => {
     expect((error as RateLimitExceededError).retryAfterMs).toBe(100);
   });
 
-  it("removes an aborted waiter at once and gives back nothing; the rest keep their times", async () => {
+  it("hand-over: one timer for the queue, due exactly when the first waiter's tokens are (no polling)", async () => {
     const clock = new ManualClock();
-    const limiter = new RateLimiter({ rate: 10, perMs: 1_000, burst: 5, clock });
+    const limiter = new RateLimiter({ rate: 4, perMs: 1_000, burst: 1, clock, wakeMode: "handover" });
+    limiter.tryAcquire();
+    const done: number[] = [];
+    for (let i = 0; i < 100; i++) limiter.acquire().then(() => done.push(clock.now()));
+    expect(limiter.waiting).toBe(100);
+    expect(clock.pending).toBe(1);
+    await clock.advance(249);
+    expect(done).toEqual([]);
+    await clock.advance(1);
+    expect(done).toEqual([250]);
+    // The timer that granted the first set the one for the next.
+    expect(clock.pending).toBe(1);
+    await clock.advance(25_000);
+    expect(done).toHaveLength(100);
+    expect(done.every((t, i) => t === 250 * (i + 1))).toBe(true);
+    expect(clock.pending).toBe(0);
+  });
+
+  it("hand-over: an aborted waiter leaves at once and its units go to the waiters behind it", async () => {
+    const clock = new ManualClock();
+    const limiter = new RateLimiter({ rate: 10, perMs: 1_000, burst: 5, clock, wakeMode: "handover" });
+    limiter.tryAcquire(5);
+    await clock.advance(200); // 2 tokens in the bucket
+    const controller = new AbortController();
+    const head = limiter.acquire({ cost: 5, signal: controller.signal }); // due at 500
+    const behind = limiter.acquire({ cost: 2 }); // projected at 700
+    let servedAt: number | undefined;
+    void behind.then(() => (servedAt = clock.now()));
+    const reason = new Error("caller gave up");
+    controller.abort(reason);
+    expect(await rejection(head)).toBe(reason);
+    // The 2 tokens in the bucket are the next waiter's now, not at 700.
+    await clock.advance(0);
+    expect(servedAt).toBe(200);
+    expect(limiter.waiting).toBe(0);
+    expect(limiter.tokens).toBeCloseTo(0, 12);
+    expect(clock.pending).toBe(0);
+  });
+
+  it("self-wake: removes an aborted waiter at once and gives back nothing; the rest keep their times", async () => {
+    const clock = new ManualClock();
+    const limiter = new RateLimiter({ rate: 10, perMs: 1_000, burst: 5, clock, wakeMode: "self" });
     limiter.tryAcquire(5);
     await clock.advance(200); // 2 tokens in the bucket
     const controller = new AbortController();

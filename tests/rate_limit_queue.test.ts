@@ -7,6 +7,8 @@ import { describe, expect, it } from "vitest";
 import {
   AlgorithmLimiter,
   type Clock,
+  ConfigError,
+  configure,
   createAlgorithm,
   createRateLimiter,
   FixedWindowLimiter,
@@ -25,6 +27,7 @@ import {
 import { ManualClock } from "../src/testing/mod.ts";
 import { counted, CountingClock } from "./_support/counting.ts";
 import { thrown } from "./_support/thrown.ts";
+import { withUserAgent } from "./_support/user_agent.ts";
 
 async function rejection(promise: Promise<unknown>): Promise<unknown> {
   try {
@@ -35,125 +38,206 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
   throw new Error("expected a rejection");
 }
 
+type WakeMode = "handover" | "self";
+const MODES: readonly WakeMode[] = ["handover", "self"];
+
 interface Kind {
   readonly name: string;
   /** 10,000 units per second: burst 1, or windows of 100 per 10 ms. */
-  make(clock: Clock): Limiter;
+  make(clock: Clock, wakeMode?: WakeMode): Limiter;
 }
 
 const KINDS: readonly Kind[] = [
-  { name: "token bucket", make: (clock) => new RateLimiter({ rate: 10_000, perMs: 1_000, burst: 1, clock }) },
-  { name: "GCRA", make: (clock) => new GcraLimiter({ rate: 10_000, perMs: 1_000, burst: 1, clock }) },
-  { name: "sliding window (log)", make: (clock) => new SlidingWindowLimiter({ limit: 100, windowMs: 10, clock }) },
+  {
+    name: "token bucket",
+    make: (clock, wakeMode) => new RateLimiter({ rate: 10_000, perMs: 1_000, burst: 1, clock, wakeMode }),
+  },
+  {
+    name: "GCRA",
+    make: (clock, wakeMode) => new GcraLimiter({ rate: 10_000, perMs: 1_000, burst: 1, clock, wakeMode }),
+  },
+  {
+    name: "sliding window (log)",
+    make: (clock, wakeMode) => new SlidingWindowLimiter({ limit: 100, windowMs: 10, clock, wakeMode }),
+  },
   {
     // Saturated, the two-window estimate admits limit − 1 per window: 9,900/s.
     name: "sliding window (counter)",
-    make: (clock) => new SlidingWindowLimiter({ limit: 100, windowMs: 10, approximate: true, clock }),
+    make: (clock, wakeMode) =>
+      new SlidingWindowLimiter({ limit: 100, windowMs: 10, approximate: true, clock, wakeMode }),
   },
-  { name: "fixed window", make: (clock) => new FixedWindowLimiter({ limit: 100, windowMs: 10, clock }) },
+  {
+    name: "fixed window",
+    make: (clock, wakeMode) => new FixedWindowLimiter({ limit: 100, windowMs: 10, clock, wakeMode }),
+  },
 ];
+
+/** Queues 5,000 acquire() on `limiter`, lets them all be granted; returns the grant order and times. */
+async function drainFiveThousand(clock: CountingClock, limiter: Limiter): Promise<{ times: number[]; queued: number }> {
+  const order: number[] = [];
+  const times: number[] = [];
+  const waits = Array.from({ length: 5_000 }, (_, i) =>
+    limiter.acquire().then(() => {
+      order.push(i);
+      times.push(clock.now());
+    }));
+  const queued = limiter.waiting;
+  expect(queued).toBeGreaterThanOrEqual(4_900);
+  await clock.advance(480);
+  expect(order.length).toBeLessThan(5_000);
+  await clock.advance(30);
+  await Promise.all(waits);
+  expect(order).toEqual(Array.from({ length: 5_000 }, (_, i) => i));
+  const last = times[times.length - 1]!;
+  expect(last).toBeGreaterThanOrEqual(489);
+  expect(last).toBeLessThanOrEqual(505);
+  // The configured rate, delivered: 5,000 grants in about 0.5 s.
+  expect(5_000 / (last / 1_000)).toBeGreaterThan(9_800);
+  expect(clock.pending).toBe(0);
+  expect(limiter.waiting).toBe(0);
+  expect(limiter.stats.totalAcquired).toBe(5_000);
+  return { times, queued };
+}
 
 describe("a limiter with many queued callers", () => {
   for (const kind of KINDS) {
-    it(`${kind.name}: 5,000 queued acquire() at 10,000/s settle at 0.5 s, FIFO, one timer each`, async () => {
-      // Timers fire up to 0.9 ms early, as setTimeout's do against performance.now().
+    it(`${kind.name}, hand-over: 5,000 queued acquire() at 10,000/s settle at 0.5 s, FIFO, one timer per wake-up`, async () => {
+      // Timers fire on whole milliseconds, and up to 0.9 ms early, as setTimeout's do against performance.now().
+      const clock = new CountingClock(0.9, 1);
+      const limiter = kind.make(clock, "handover");
+      const { queued } = await drainFiveThousand(clock, limiter);
+      // One timer per millisecond at most (per window for the windows), not one per waiter.
+      expect(clock.scheduled).toBeLessThanOrEqual(510);
+      expect(clock.scheduled).toBeLessThan(queued / 9);
+      expect(clock.fired).toBe(clock.scheduled);
+    }, 30_000);
+
+    it(`${kind.name}, self-wake: 5,000 queued acquire() at 10,000/s settle at 0.5 s, FIFO, one timer each`, async () => {
       const clock = new CountingClock(0.9);
-      const limiter = kind.make(clock);
-      const order: number[] = [];
-      const times: number[] = [];
-      const waits = Array.from({ length: 5_000 }, (_, i) =>
-        limiter.acquire().then(() => {
-          order.push(i);
-          times.push(clock.now());
-        }));
-      const queued = limiter.waiting;
-      expect(queued).toBeGreaterThanOrEqual(4_900);
+      const limiter = kind.make(clock, "self");
+      const waits = drainFiveThousand(clock, limiter);
       // One timer per waiter, set when it queued: none per millisecond, none per other waiter.
+      const queued = limiter.waiting;
       expect(clock.scheduled).toBe(queued);
-      await clock.advance(480);
-      expect(order.length).toBeLessThan(5_000);
-      await clock.advance(30);
-      await Promise.all(waits);
-      expect(order).toEqual(Array.from({ length: 5_000 }, (_, i) => i));
-      const last = times[times.length - 1]!;
-      expect(last).toBeGreaterThanOrEqual(489);
-      expect(last).toBeLessThanOrEqual(505);
-      // The configured rate, delivered: 5,000 grants in about 0.5 s.
-      expect(5_000 / (last / 1_000)).toBeGreaterThan(9_800);
+      await waits;
       expect(clock.fired).toBe(queued);
       expect(clock.scheduled).toBe(queued);
-      expect(clock.pending).toBe(0);
-      expect(limiter.waiting).toBe(0);
-      expect(limiter.stats.totalAcquired).toBe(5_000);
     }, 30_000);
   }
 
-  it("a timer firing early by under a millisecond grants; one firing earlier sets one more timer, never a loop", async () => {
-    for (const [earlyMs, timersPerWaiter] of [[0.9, 1], [5, 2]] as const) {
-      const clock = new CountingClock(earlyMs);
-      const limiter = new RateLimiter({ rate: 100, perMs: 1_000, burst: 1, clock });
+  for (const wakeMode of MODES) {
+    it(`${wakeMode}: a timer firing early by under a millisecond grants; one firing earlier sets one more timer, never a loop`, async () => {
+      for (const [earlyMs, extra] of [[0.9, false], [5, true]] as const) {
+        const clock = new CountingClock(earlyMs);
+        const limiter = new RateLimiter({ rate: 100, perMs: 1_000, burst: 1, clock, wakeMode });
+        limiter.tryAcquire();
+        const times: number[] = [];
+        const waits = Array.from({ length: 100 }, () => limiter.acquire().then(() => times.push(clock.now())));
+        await clock.advance(1_010);
+        await Promise.all(waits);
+        // Self-wake: every waiter's timer was set outside a timer callback, so
+        // each may fire early; hand-over: only the first timer was.
+        const early = extra ? (wakeMode === "self" ? 100 : 1) : 0;
+        expect(clock.scheduled).toBe(100 + early);
+        // Never more than one millisecond ahead of the reserved time (10 ms apart).
+        times.forEach((time, i) => expect(time).toBeGreaterThanOrEqual(10 * (i + 1) - 1));
+        expect(limiter.tryAcquire()).toBe(true);
+      }
+    });
+
+    it(`${wakeMode}: a grant a little early still holds the limit until its time`, async () => {
+      const clock = new CountingClock(0.9);
+      const limiter = new FixedWindowLimiter({ limit: 1, windowMs: 10, clock, wakeMode });
       limiter.tryAcquire();
-      const times: number[] = [];
-      const waits = Array.from({ length: 100 }, () => limiter.acquire().then(() => times.push(clock.now())));
-      await clock.advance(1_010);
-      await Promise.all(waits);
-      expect(clock.scheduled).toBe(100 * timersPerWaiter);
-      // Never more than one millisecond ahead of the reserved time (10 ms apart).
-      times.forEach((time, i) => expect(time).toBeGreaterThanOrEqual(10 * (i + 1) - 1));
+      let granted = false;
+      void limiter.acquire().then(() => (granted = true)); // due in the window from 10 ms
+      await clock.advance(9.5);
+      expect(granted).toBe(true);
+      // Still window 0 on the clock, but window 1 is taken: no one slips into window 0 behind it.
+      expect(limiter.tryAcquire()).toBe(false);
+      await clock.advance(0.5);
+      expect(limiter.tryAcquire()).toBe(false);
+      await clock.advance(10);
       expect(limiter.tryAcquire()).toBe(true);
-    }
-  });
+    });
 
-  it("a reservation granted a little early still holds the limit until its time", async () => {
-    const clock = new CountingClock(0.9);
-    const limiter = new FixedWindowLimiter({ limit: 1, windowMs: 10, clock });
-    limiter.tryAcquire();
-    let granted = false;
-    void limiter.acquire().then(() => (granted = true)); // reserved in the window from 10 ms
-    await clock.advance(9.5);
-    expect(granted).toBe(true);
-    // Still window 0 on the clock, but window 1 is taken: no one slips into window 0 behind it.
-    expect(limiter.tryAcquire()).toBe(false);
-    await clock.advance(0.5);
-    expect(limiter.tryAcquire()).toBe(false);
-    await clock.advance(10);
-    expect(limiter.tryAcquire()).toBe(true);
-  });
+    it(`${wakeMode}: a wait longer than the longest timer (2³¹ − 1 ms) takes one more timer, not an early grant`, async () => {
+      const clock = new CountingClock();
+      const limiter = new RateLimiter({ rate: 1, perMs: 3_000_000_000, burst: 1, clock, wakeMode });
+      limiter.tryAcquire();
+      let granted = false;
+      void limiter.acquire().then(() => (granted = true));
+      await clock.advance(2 ** 31);
+      expect(granted).toBe(false);
+      await clock.advance(3_000_000_000 - 2 ** 31);
+      expect(granted).toBe(true);
+      expect(clock.scheduled).toBe(2);
+    });
 
-  it("a wait longer than the longest timer (2³¹ − 1 ms) takes one more timer, not an early grant", async () => {
+    it(`${wakeMode}: what is available counts grants, not reservations: never negative while callers wait`, async () => {
+      const clock = new CountingClock();
+      const limiter = new RateLimiter({ rate: 10, perMs: 1_000, burst: 2, clock, wakeMode });
+      const keyed = new KeyedRateLimiter({
+        algorithm: "token-bucket",
+        rate: 10,
+        perMs: 1_000,
+        burst: 2,
+        clock,
+        wakeMode,
+      });
+      limiter.tryAcquire(2);
+      keyed.tryAcquire("k", 2);
+      const waits = Array.from({ length: 10 }, () => [limiter.acquire(), keyed.acquire("k")]).flat();
+      await clock.advance(50);
+      expect(limiter.available).toBeCloseTo(0.5, 9);
+      expect(keyed.available("k")).toBeCloseTo(0.5, 9);
+      expect(limiter.consume().remaining).toBe(0);
+      await clock.advance(1_000);
+      await Promise.all(waits);
+      // The last grant was at 1,000 ms; 50 ms of refill since.
+      expect(limiter.available).toBeCloseTo(0.5, 9);
+      expect(keyed.available("k")).toBeCloseTo(0.5, 9);
+    });
+
+    it(`${wakeMode}: timeouts are decided up front, behind everyone queued, and reserve nothing when refused`, async () => {
+      const clock = new CountingClock();
+      const limiter = new RateLimiter({ rate: 10, perMs: 1_000, burst: 1, clock, wakeMode });
+      limiter.tryAcquire();
+      const first = limiter.acquire({ timeoutMs: 100 }); // due at 100
+      const refused = await rejection(limiter.acquire({ timeoutMs: 199 })); // would be due at 200
+      expect(refused).toBeInstanceOf(RateLimitExceededError);
+      expect((refused as RateLimitExceededError).retryAfterMs).toBe(200);
+      expect(clock.scheduled).toBe(1);
+      // The refused caller took no place: the next one is due at 200.
+      let servedAt: number | undefined;
+      const second = limiter.acquire({ timeoutMs: 200 }).then(() => (servedAt = clock.now()));
+      expect(limiter.timeUntilAvailable()).toBe(300);
+      await clock.advance(200);
+      await Promise.all([first, second]);
+      expect(servedAt).toBe(200);
+    });
+  }
+
+  it("hand-over, reset(): the callers waiting are served from the fresh state at once, in order", async () => {
     const clock = new CountingClock();
-    const limiter = new RateLimiter({ rate: 1, perMs: 3_000_000_000, burst: 1, clock });
-    limiter.tryAcquire();
-    let granted = false;
-    void limiter.acquire().then(() => (granted = true));
-    await clock.advance(2 ** 31);
-    expect(granted).toBe(false);
-    await clock.advance(3_000_000_000 - 2 ** 31);
-    expect(granted).toBe(true);
-    expect(clock.scheduled).toBe(2);
-  });
-
-  it("what is available counts grants, not reservations: never negative while callers wait", async () => {
-    const clock = new CountingClock();
-    const limiter = new RateLimiter({ rate: 10, perMs: 1_000, burst: 2, clock });
-    const keyed = new KeyedRateLimiter({ algorithm: "token-bucket", rate: 10, perMs: 1_000, burst: 2, clock });
+    const limiter = new RateLimiter({ rate: 10, perMs: 1_000, burst: 2, clock, wakeMode: "handover" });
     limiter.tryAcquire(2);
-    keyed.tryAcquire("k", 2);
-    const waits = Array.from({ length: 10 }, () => [limiter.acquire(), keyed.acquire("k")]).flat();
-    await clock.advance(50);
-    expect(limiter.available).toBeCloseTo(0.5, 9);
-    expect(keyed.available("k")).toBeCloseTo(0.5, 9);
-    expect(limiter.consume().remaining).toBe(0);
+    const served: number[] = [];
+    const first = [limiter.acquire(), limiter.acquire()].map((p) => p.then(() => served.push(clock.now())));
+    limiter.reset();
+    // Still strictly FIFO: the fresh burst is not for jumping the queue.
+    expect(limiter.tryAcquire()).toBe(false);
+    const later = limiter.acquire().then(() => served.push(clock.now()));
     await clock.advance(1_000);
-    await Promise.all(waits);
-    // The last grant was at 1,000 ms; 50 ms of refill since.
-    expect(limiter.available).toBeCloseTo(0.5, 9);
-    expect(keyed.available("k")).toBeCloseTo(0.5, 9);
+    await Promise.all([...first, later]);
+    // The fresh bucket (2) serves the two waiters now; the newcomer waits for the next token.
+    expect(served).toEqual([0, 0, 100]);
+    expect(clock.pending).toBe(0);
   });
 
-  it("reset(): callers already waiting keep their times, newcomers are served behind them from the fresh state", async () => {
+  it("self-wake, reset(): callers already waiting keep their times, newcomers are served behind them from the fresh state", async () => {
     const clock = new CountingClock();
-    const limiter = new RateLimiter({ rate: 10, perMs: 1_000, burst: 2, clock });
+    const limiter = new RateLimiter({ rate: 10, perMs: 1_000, burst: 2, clock, wakeMode: "self" });
     limiter.tryAcquire(2);
     const served: number[] = [];
     const first = [limiter.acquire(), limiter.acquire()].map((p) => p.then(() => served.push(clock.now())));
@@ -168,44 +252,24 @@ describe("a limiter with many queued callers", () => {
     expect(clock.pending).toBe(0);
   });
 
-  it("timeouts are decided up front, behind every reservation, and reserve nothing when refused", async () => {
-    const clock = new CountingClock();
-    const limiter = new RateLimiter({ rate: 10, perMs: 1_000, burst: 1, clock });
-    limiter.tryAcquire();
-    const first = limiter.acquire({ timeoutMs: 100 }); // due at 100
-    const refused = await rejection(limiter.acquire({ timeoutMs: 199 })); // would be due at 200
-    expect(refused).toBeInstanceOf(RateLimitExceededError);
-    expect((refused as RateLimitExceededError).retryAfterMs).toBe(200);
-    expect(clock.scheduled).toBe(1);
-    // The refused caller took no place: the next one is due at 200.
-    let servedAt: number | undefined;
-    const second = limiter.acquire({ timeoutMs: 200 }).then(() => (servedAt = clock.now()));
-    expect(limiter.timeUntilAvailable()).toBe(300);
-    await clock.advance(200);
-    await Promise.all([first, second]);
-    expect(servedAt).toBe(200);
-  });
-
-  it("100,000 waiters, half aborted: the rest are granted at their reserved times, and nothing is left", async () => {
-    const clock = new CountingClock();
-    // 50,000/s: one unit every 0.02 ms.
-    const limiter = new RateLimiter({ rate: 50_000, perMs: 1_000, burst: 1, clock });
+  /**
+   * 100,000 callers at 50,000/s (one unit every 0.02 ms), every other one
+   * aborted as soon as all are queued; returns each survivor's grant time.
+   */
+  async function halfAborted(clock: CountingClock, wakeMode: WakeMode): Promise<{ limiter: Limiter; times: number[] }> {
+    const limiter = new RateLimiter({ rate: 50_000, perMs: 1_000, burst: 1, clock, wakeMode });
     limiter.tryAcquire();
     const n = 100_000;
     // Every other waiter will give up (only they need a signal).
     const controllers = Array.from({ length: n }, (_, i) => (i % 2 === 1 ? new AbortController() : undefined));
-    let granted = 0;
+    const times: number[] = [];
     let aborted = 0;
-    let lastGrant = 0;
     let outOfOrder = 0;
     const waits = controllers.map((controller, i) =>
       limiter.acquire(controller && { signal: controller.signal }).then(
         () => {
-          granted++;
-          const now = clock.now();
-          // Each survivor at its own slot: (i + 1) × 0.02 ms.
-          if (Math.abs(now - (i + 1) * 0.02) > 1e-6 || now < lastGrant) outOfOrder++;
-          lastGrant = now;
+          if (times.length !== i / 2) outOfOrder++;
+          times.push(clock.now());
         },
         () => aborted++,
       )
@@ -216,94 +280,285 @@ describe("a limiter with many queued callers", () => {
     await clock.manual.flush();
     expect(aborted).toBe(n / 2);
     expect(limiter.waiting).toBe(n / 2);
-    expect(clock.pending).toBe(n / 2);
     await clock.advance(2_000);
     await Promise.all(waits);
-    expect(granted).toBe(n / 2);
+    expect(times).toHaveLength(n / 2);
     expect(outOfOrder).toBe(0);
-    expect(lastGrant).toBeLessThanOrEqual(2_000);
-    expect(clock.fired).toBe(n / 2);
-    expect(clock.scheduled).toBe(n);
+    // Nothing left: no waiter, no timer.
     expect(limiter.waiting).toBe(0);
     expect(clock.pending).toBe(0);
+    return { limiter, times };
+  }
+
+  it("hand-over: 100,000 waiters, half aborted: the rest are granted at the configured rate, one timer per wake-up, and nothing is left", async () => {
+    // setTimeout's whole milliseconds: about 50 grants per wake-up at 50,000/s.
+    const clock = new CountingClock(0, 1);
+    const { limiter, times } = await halfAborted(clock, "handover");
+    // The survivors move up into the aborted callers' slots: 50,000 at 50,000/s take 1 s.
+    const last = times[times.length - 1]!;
+    expect(last).toBeGreaterThanOrEqual(999);
+    expect(last).toBeLessThanOrEqual(1_001);
+    // No grant ahead of its time, none more than a tick behind it.
+    times.forEach((time, k) => {
+      if (time < (k + 1) * 0.02 - 1e-6 || time > (k + 1) * 0.02 + 1) throw new Error(`grant ${k} at ${time}`);
+    });
+    // One timer per wake-up (a millisecond tick), none per waiter, none per abort.
+    expect(clock.scheduled).toBeLessThanOrEqual(1_002);
+    expect(clock.fired).toBe(clock.scheduled);
     // Nothing held over: the limit is back to its configured rate at once.
     await clock.advance(0.02);
     expect(limiter.tryAcquire()).toBe(true);
     expect(limiter.tryAcquire()).toBe(false);
   }, 60_000);
 
-  it("gives the units of aborted waiters back to whoever queues next", async () => {
+  it("self-wake: 100,000 waiters, half aborted: the rest keep their reserved times (half the rate), and nothing is left", async () => {
     const clock = new CountingClock();
-    const limiter = new RateLimiter({ rate: 1_000, perMs: 1_000, burst: 1, clock });
+    const { limiter, times } = await halfAborted(clock, "self");
+    // Each survivor at its own slot: (i + 1) × 0.02 ms, i counting the aborted too.
+    times.forEach((time, k) => {
+      if (Math.abs(time - (2 * k + 1) * 0.02) > 1e-6) throw new Error(`grant ${k} at ${time}`);
+    });
+    expect(times[times.length - 1]).toBeLessThanOrEqual(2_000);
+    expect(clock.fired).toBe(50_000);
+    expect(clock.scheduled).toBe(100_000);
+    await clock.advance(0.02);
+    expect(limiter.tryAcquire()).toBe(true);
+    expect(limiter.tryAcquire()).toBe(false);
+  }, 60_000);
+
+  it("hand-over: aborts at the front let those behind move up at once, with no timer per abort", async () => {
+    const clock = new CountingClock();
+    const limiter = new RateLimiter({ rate: 1_000, perMs: 1_000, burst: 1, clock, wakeMode: "handover" });
     limiter.tryAcquire();
     const controllers = Array.from({ length: 1_000 }, () => new AbortController());
-    const waits = controllers.map((c) => limiter.acquire({ signal: c.signal }).then(() => "granted", () => "aborted"));
-    expect(limiter.timeUntilAvailable()).toBe(1_001);
-    // The last 900 give up, latest first. Their units go to the next caller,
-    // all but at most a quarter of the live reservations' worth (replays are
-    // amortised over aborts and enqueues).
-    for (let i = 999; i >= 100; i--) controllers[i]!.abort();
-    const wait = limiter.timeUntilAvailable();
-    expect(wait).toBeGreaterThanOrEqual(101);
-    expect(wait).toBeLessThanOrEqual(101 + 25);
-    let servedAt: number | undefined;
-    const next = limiter.acquire().then(() => (servedAt = clock.now()));
-    await clock.advance(wait);
-    await next;
-    expect(servedAt).toBe(wait);
-    expect((await Promise.all(waits)).filter((w) => w === "granted")).toHaveLength(100);
-    // Once nobody waits, everything aborted is given back, whatever the order.
-    const more = Array.from({ length: 100 }, () => new AbortController());
-    const moreWaits = more.map((c) => limiter.acquire({ signal: c.signal }).catch(() => "aborted"));
-    for (const c of more) c.abort();
-    expect(await Promise.all(moreWaits)).toEqual(more.map(() => "aborted"));
-    expect(limiter.waiting).toBe(0);
-    await clock.advance(1);
-    expect(limiter.tryAcquire()).toBe(true);
-    // And so are the units of callers rejected by dispose.
-    const rejected = [limiter.acquire(), limiter.acquire(), limiter.acquire()].map(rejection);
-    limiter[Symbol.dispose]();
-    for (const error of await Promise.all(rejected)) expect(error).toBeInstanceOf(RateLimitExceededError);
-    await clock.advance(1);
-    expect(limiter.tryAcquire()).toBe(true);
+    const times: number[] = [];
+    const waits = controllers.map((c) => limiter.acquire({ signal: c.signal }).then(() => times.push(clock.now()), () => undefined));
+    expect(clock.scheduled).toBe(1);
+    // The first 500 give up, first first: each time the next is first, due when the one before was.
+    for (let i = 0; i < 500; i++) controllers[i]!.abort();
+    expect(clock.scheduled).toBe(1);
+    // A newcomer is told the projected wait (an upper bound: aborted callers
+    // still count until a replay), and served at the first free slot.
+    const told = limiter.timeUntilAvailable();
+    expect(told).toBeGreaterThanOrEqual(501);
+    expect(told).toBeLessThanOrEqual(1_001);
+    let newcomerAt: number | undefined;
+    const newcomer = limiter.acquire().then(() => (newcomerAt = clock.now()));
+    await clock.advance(600);
+    await Promise.all([...waits, newcomer]);
+    expect(times).toEqual(Array.from({ length: 500 }, (_, i) => i + 1));
+    expect(newcomerAt).toBe(501);
     expect(clock.pending).toBe(0);
   });
 
-  it("enqueue and abort cost the same work with 1,000 or 20,000 waiters; aborting all of n costs O(n)", async () => {
-    const work: number[] = [];
-    for (const n of [1_000, 20_000]) {
-      const algorithm = counted(new TokenBucket({ rate: 1_000, perMs: 1_000, burst: 1 }));
-      const limiter = new AlgorithmLimiter(algorithm, { clock: new ManualClock() });
+  it("self-wake: aborts at the front leave their slots empty; newcomers queue behind the live ones", async () => {
+    const clock = new CountingClock();
+    const limiter = new RateLimiter({ rate: 1_000, perMs: 1_000, burst: 1, clock, wakeMode: "self" });
+    limiter.tryAcquire();
+    const controllers = Array.from({ length: 1_000 }, () => new AbortController());
+    const times: number[] = [];
+    const waits = controllers.map((c) => limiter.acquire({ signal: c.signal }).then(() => times.push(clock.now()), () => undefined));
+    for (let i = 0; i < 500; i++) controllers[i]!.abort();
+    let newcomerAt: number | undefined;
+    const newcomer = limiter.acquire().then(() => (newcomerAt = clock.now()));
+    await clock.advance(1_100);
+    await Promise.all([...waits, newcomer]);
+    // The survivors keep their times: nothing for the first 500 ms.
+    expect(times).toEqual(Array.from({ length: 500 }, (_, i) => 501 + i));
+    expect(newcomerAt).toBe(1_001);
+  });
+
+  for (const wakeMode of MODES) {
+    it(`${wakeMode}: gives the units of aborted waiters back (to those behind, or to whoever queues next)`, async () => {
+      const clock = new CountingClock();
+      const limiter = new RateLimiter({ rate: 1_000, perMs: 1_000, burst: 1, clock, wakeMode });
       limiter.tryAcquire();
-      const controllers = Array.from({ length: n }, () => new AbortController());
-      const waits = controllers.map((c) => limiter.acquire({ signal: c.signal }).catch(() => undefined));
-      const before = algorithm.work;
-      // 100 rounds of churn in the middle of the queue: one abort, one enqueue.
-      for (let round = 0; round < 100; round++) {
-        controllers[Math.floor(n / 2) + round]!.abort();
-        const extra = new AbortController();
-        controllers.push(extra);
-        waits.push(limiter.acquire({ signal: extra.signal }).catch(() => undefined));
-      }
-      work.push(algorithm.work - before);
-      const beforeAll = algorithm.work;
-      // Abort everyone, in a scrambled order.
-      let seed = 42;
-      const order = [...controllers.keys()];
-      for (let i = order.length - 1; i > 0; i--) {
-        seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
-        const j = seed % (i + 1);
-        [order[i], order[j]] = [order[j]!, order[i]!];
-      }
-      for (const i of order) controllers[i]!.abort();
-      await Promise.all(waits);
+      const controllers = Array.from({ length: 1_000 }, () => new AbortController());
+      const waits = controllers.map((c) => limiter.acquire({ signal: c.signal }).then(() => "granted", () => "aborted"));
+      expect(limiter.timeUntilAvailable()).toBe(1_001);
+      // The last 900 give up, latest first. Their units go to the next caller,
+      // all but at most a quarter of the live reservations' worth (replays are
+      // amortised over aborts and enqueues).
+      for (let i = 999; i >= 100; i--) controllers[i]!.abort();
+      const wait = limiter.timeUntilAvailable();
+      expect(wait).toBeGreaterThanOrEqual(101);
+      expect(wait).toBeLessThanOrEqual(101 + 25);
+      let servedAt: number | undefined;
+      const next = limiter.acquire().then(() => (servedAt = clock.now()));
+      await clock.advance(wait);
+      await next;
+      // Self-wake: at the time it was told; hand-over: at the first free slot, never later.
+      expect(servedAt).toBe(wakeMode === "self" ? wait : 101);
+      expect((await Promise.all(waits)).filter((w) => w === "granted")).toHaveLength(100);
+      while (limiter.tryAcquire());
+      // Once nobody waits, everything aborted is given back, whatever the order.
+      const more = Array.from({ length: 100 }, () => new AbortController());
+      const moreWaits = more.map((c) => limiter.acquire({ signal: c.signal }).catch(() => "aborted"));
+      for (const c of more) c.abort();
+      expect(await Promise.all(moreWaits)).toEqual(more.map(() => "aborted"));
       expect(limiter.waiting).toBe(0);
-      // Replays after mass aborts are paid for by the aborts: O(1) amortised.
-      expect(algorithm.work - beforeAll).toBeLessThan(6 * controllers.length);
+      await clock.advance(1);
+      expect(limiter.tryAcquire()).toBe(true);
+      // And so are the units of callers rejected by dispose.
+      const rejected = [limiter.acquire(), limiter.acquire(), limiter.acquire()].map(rejection);
+      limiter[Symbol.dispose]();
+      for (const error of await Promise.all(rejected)) expect(error).toBeInstanceOf(RateLimitExceededError);
+      await clock.advance(1);
+      expect(limiter.tryAcquire()).toBe(true);
+      expect(clock.pending).toBe(0);
+    });
+
+    it(`${wakeMode}: enqueue and abort cost the same work with 1,000 or 20,000 waiters; aborting all of n costs O(n)`, async () => {
+      const work: number[] = [];
+      for (const n of [1_000, 20_000]) {
+        const algorithm = counted(new TokenBucket({ rate: 1_000, perMs: 1_000, burst: 1 }));
+        const clock = new CountingClock();
+        const limiter = new AlgorithmLimiter(algorithm, { clock, wakeMode });
+        limiter.tryAcquire();
+        const controllers = Array.from({ length: n }, () => new AbortController());
+        const waits = controllers.map((c) => limiter.acquire({ signal: c.signal }).catch(() => undefined));
+        const before = algorithm.work;
+        const timers = clock.scheduled;
+        // 100 rounds of churn in the middle of the queue: one abort, one enqueue.
+        for (let round = 0; round < 100; round++) {
+          controllers[Math.floor(n / 2) + round]!.abort();
+          const extra = new AbortController();
+          controllers.push(extra);
+          waits.push(limiter.acquire({ signal: extra.signal }).catch(() => undefined));
+        }
+        work.push(algorithm.work - before);
+        // Self-wake: a timer per newcomer; hand-over: none.
+        expect(clock.scheduled - timers).toBe(wakeMode === "self" ? 100 : 0);
+        const beforeAll = algorithm.work;
+        // Abort everyone, in a scrambled order.
+        let seed = 42;
+        const order = [...controllers.keys()];
+        for (let i = order.length - 1; i > 0; i--) {
+          seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+          const j = seed % (i + 1);
+          [order[i], order[j]] = [order[j]!, order[i]!];
+        }
+        for (const i of order) controllers[i]!.abort();
+        await Promise.all(waits);
+        expect(limiter.waiting).toBe(0);
+        expect(clock.pending).toBe(0);
+        // Replays after mass aborts are paid for by the aborts: O(1) amortised
+        // (a hand-over replay searches each caller's time afresh: a few steps each).
+        expect(algorithm.work - beforeAll).toBeLessThan((wakeMode === "self" ? 6 : 12) * controllers.length);
+      }
+      expect(work[0]).toBe(work[1]);
+      expect(work[0]).toBeLessThanOrEqual(100 * 4);
+    }, 60_000);
+  }
+});
+
+describe("the wake mode: hand-over off Workers, self-wake on Workers, or as given", () => {
+  /** One limiter of every kind, built with `options`; their wake modes. */
+  function modes(options: { wakeMode?: WakeMode } = {}): WakeMode[] {
+    const clock = new ManualClock();
+    return [
+      new RateLimiter({ clock, ...options }).wakeMode,
+      new GcraLimiter({ clock, ...options }).wakeMode,
+      new SlidingWindowLimiter({ limit: 5, windowMs: 1_000, clock, ...options }).wakeMode,
+      new FixedWindowLimiter({ limit: 5, windowMs: 1_000, clock, ...options }).wakeMode,
+      new AlgorithmLimiter(new TokenBucket(), { clock, ...options }).wakeMode,
+      createRateLimiter({ algorithm: "gcra", clock, ...options }).wakeMode,
+      new Throttler({ calls: 5, periodMs: 1_000, clock, ...options }).limiter.wakeMode,
+      new Throttler({ calls: 5, periodMs: 1_000, strategy: "sliding-window", clock, ...options }).limiter.wakeMode,
+      rateLimiter(() => 1, { clock, ...options }).limiter.wakeMode,
+      new KeyedRateLimiter({ algorithm: "fixed-window", limit: 5, windowMs: 1_000, clock, ...options }).wakeMode,
+    ];
+  }
+
+  it("defaults to self-wake on this runtime if it is Workers, to hand-over elsewhere", () => {
+    const userAgent = (globalThis as { navigator?: { userAgent?: unknown } }).navigator?.userAgent;
+    const expected = userAgent === "Cloudflare-Workers" ? "self" : "handover";
+    expect(modes()).toEqual(modes().map(() => expected));
+  });
+
+  it("reads the runtime when a limiter is built", () => {
+    let onWorkers: WakeMode[] = [];
+    let elsewhere: WakeMode[] = [];
+    const changed = withUserAgent("Cloudflare-Workers", () => (onWorkers = modes())) &&
+      withUserAgent("Mozilla/5.0", () => (elsewhere = modes()));
+    if (!changed) return; // This runtime's navigator cannot be replaced; the test above covers it.
+    expect(onWorkers).toEqual(onWorkers.map(() => "self"));
+    expect(elsewhere).toEqual(elsewhere.map(() => "handover"));
+  });
+
+  it("takes an explicit wakeMode, or configure()'s, as given on every runtime", () => {
+    for (const userAgent of ["Cloudflare-Workers", "Mozilla/5.0"]) {
+      withUserAgent(userAgent, () => {
+        for (const wakeMode of MODES) {
+          expect(modes({ wakeMode })).toEqual(modes().map(() => wakeMode));
+          configure({ rateLimiter: { wakeMode } });
+          try {
+            expect(modes()).toEqual(modes().map(() => wakeMode));
+            const other = wakeMode === "self" ? "handover" : "self";
+            expect(modes({ wakeMode: other })).toEqual(modes().map(() => other));
+          } finally {
+            configure({});
+          }
+        }
+      });
     }
-    expect(work[0]).toBe(work[1]);
-    expect(work[0]).toBeLessThanOrEqual(100 * 4);
-  }, 60_000);
+  });
+
+  it("refuses a wake mode it does not know, naming the field", () => {
+    for (const make of [
+      () => new RateLimiter({ wakeMode: "fast" as never }),
+      () => new KeyedRateLimiter({ algorithm: "gcra", wakeMode: "poll" as never }),
+      () => new Throttler({ calls: 1, periodMs: 1, wakeMode: 1 as never }),
+      () => configure({ rateLimiter: { wakeMode: "both" as never } }),
+    ]) {
+      const error = thrown(make) as ConfigError;
+      expect(error).toBeInstanceOf(ConfigError);
+      expect(error.issues).toHaveLength(1);
+      expect(error.issues[0]!.field.endsWith("wakeMode")).toBe(true);
+      expect(error.issues[0]!.allowed).toContain('"handover"');
+    }
+    expect(new RateLimiter().wakeMode).toBe(modes()[0]);
+  });
+
+  for (const wakeMode of MODES) {
+    it(`${wakeMode}: a keyed limiter keeps one queue per key; an abort on one key moves nobody on another`, async () => {
+      const clock = new CountingClock();
+      const limiter = new KeyedRateLimiter({
+        algorithm: "token-bucket",
+        rate: 10,
+        perMs: 1_000,
+        burst: 1,
+        clock,
+        wakeMode,
+      });
+      const served: string[] = [];
+      const waits: Promise<unknown>[] = [];
+      const controllers: AbortController[] = [];
+      for (const key of ["a", "b"]) {
+        limiter.tryAcquire(key);
+        for (let i = 0; i < 3; i++) {
+          const controller = new AbortController();
+          controllers.push(controller);
+          waits.push(
+            limiter.acquire(key, { signal: controller.signal })
+              .then(() => served.push(`${key}${i}@${clock.now()}`), () => undefined),
+          );
+        }
+      }
+      // Hand-over: one timer per key's queue; self-wake: one per waiter.
+      expect(clock.pending).toBe(wakeMode === "handover" ? 2 : 6);
+      controllers[0]!.abort(); // a0, first on key a
+      await clock.advance(1_000);
+      await Promise.all(waits);
+      // Hand-over: a1 takes a0's slot; self-wake: it keeps its own. Key b is untouched.
+      expect(served).toEqual(
+        wakeMode === "handover"
+          ? ["a1@100", "b0@100", "a2@200", "b1@200", "b2@300"]
+          : ["b0@100", "a1@200", "b1@200", "a2@300", "b2@300"],
+      );
+      expect(clock.pending).toBe(0);
+    });
+  }
 });
 
 describe("grant times never exceed the configured rate (fast-check)", () => {
@@ -318,7 +573,12 @@ describe("grant times never exceed the configured rate (fast-check)", () => {
     { minLength: 1, maxLength: 40 },
   );
 
-  /** Replays `run` on `limiter`; returns the grants as [time, cost], in grant order. */
+  /**
+   * Replays `run` on `limiter`; returns the grants as [time, cost], in grant
+   * order. Checks on the way that no caller is granted later than
+   * `timeUntilAvailable` told it just before it queued: what makes a
+   * timeout decided up front hold.
+   */
   async function replay(clock: ManualClock, limiter: Limiter, run: Array<{
     gapMs: number;
     cost: number;
@@ -338,10 +598,14 @@ describe("grant times never exceed the configured rate (fast-check)", () => {
       }
       const controller = new AbortController();
       if (caller.abortAfterMs !== undefined) aborts.push([clock.now() + caller.abortAfterMs, controller]);
+      const told = clock.now() + limiter.timeUntilAvailable(caller.cost);
       waits.push(limiter.acquire({ cost: caller.cost, signal: controller.signal }).then(() => {
         grants.push([clock.now(), caller.cost]);
         order.push(i);
-      }, () => undefined));
+        if (clock.now() > told + 1e-6) throw new Error(`caller ${i} granted at ${clock.now()}, told ${told}`);
+      }, (error: unknown) => {
+        if (!controller.signal.aborted) throw error;
+      }));
     }
     for (let t = 0; t < 10; t++) {
       await clock.advance(20);
@@ -356,11 +620,13 @@ describe("grant times never exceed the configured rate (fast-check)", () => {
 
   const EPS = 1e-6;
 
-  it("token bucket and GCRA: any interval [a, b] admits at most burst + rate × (b − a)", async () => {
+  const wakeModes = fc.constantFrom<WakeMode>("handover", "self");
+
+  it("token bucket and GCRA, both wake modes: any interval [a, b] admits at most burst + rate × (b − a)", async () => {
     await fc.assert(
-      fc.asyncProperty(fc.boolean(), fc.integer({ min: 1, max: 20 }), fc.integer({ min: 4, max: 8 }), runs, async (gcra, rate, burst, run) => {
+      fc.asyncProperty(wakeModes, fc.boolean(), fc.integer({ min: 1, max: 20 }), fc.integer({ min: 4, max: 8 }), runs, async (wakeMode, gcra, rate, burst, run) => {
         const clock = new ManualClock();
-        const options = { rate, perMs: 100, burst, clock };
+        const options = { rate, perMs: 100, burst, clock, wakeMode };
         const limiter = gcra ? new GcraLimiter(options) : new RateLimiter(options);
         const { grants, order } = await replay(clock, limiter, run);
         expect(order).toEqual([...order].sort((a, b) => a - b));
@@ -372,15 +638,15 @@ describe("grant times never exceed the configured rate (fast-check)", () => {
           }
         }
       }),
-      { numRuns: 40 },
+      { numRuns: 100 },
     );
   }, 60_000);
 
-  it("sliding window (log): any window of windowMs admits at most limit", async () => {
+  it("sliding window (log), both wake modes: any window of windowMs admits at most limit", async () => {
     await fc.assert(
-      fc.asyncProperty(fc.integer({ min: 4, max: 8 }), fc.integer({ min: 10, max: 100 }), runs, async (limit, windowMs, run) => {
+      fc.asyncProperty(wakeModes, fc.integer({ min: 4, max: 8 }), fc.integer({ min: 10, max: 100 }), runs, async (wakeMode, limit, windowMs, run) => {
         const clock = new ManualClock();
-        const limiter = new SlidingWindowLimiter({ limit, windowMs, clock });
+        const limiter = new SlidingWindowLimiter({ limit, windowMs, clock, wakeMode });
         const { grants, order } = await replay(clock, limiter, run);
         expect(order).toEqual([...order].sort((a, b) => a - b));
         for (const [end] of grants) {
@@ -389,17 +655,17 @@ describe("grant times never exceed the configured rate (fast-check)", () => {
           expect(units).toBeLessThanOrEqual(limit);
         }
       }),
-      { numRuns: 40 },
+      { numRuns: 100 },
     );
   }, 60_000);
 
-  it("fixed window and sliding window (counter): each fixed window admits at most limit", async () => {
+  it("fixed window and sliding window (counter), both wake modes: each fixed window admits at most limit", async () => {
     await fc.assert(
-      fc.asyncProperty(fc.boolean(), fc.integer({ min: 4, max: 8 }), fc.integer({ min: 10, max: 100 }), runs, async (counter, limit, windowMs, run) => {
+      fc.asyncProperty(wakeModes, fc.boolean(), fc.integer({ min: 4, max: 8 }), fc.integer({ min: 10, max: 100 }), runs, async (wakeMode, counter, limit, windowMs, run) => {
         const clock = new ManualClock();
         const limiter = counter
-          ? new SlidingWindowLimiter({ limit, windowMs, approximate: true, clock })
-          : new FixedWindowLimiter({ limit, windowMs, clock });
+          ? new SlidingWindowLimiter({ limit, windowMs, approximate: true, clock, wakeMode })
+          : new FixedWindowLimiter({ limit, windowMs, clock, wakeMode });
         const { grants, order } = await replay(clock, limiter, run);
         expect(order).toEqual([...order].sort((a, b) => a - b));
         const perWindow = new Map<number, number>();
@@ -409,7 +675,7 @@ describe("grant times never exceed the configured rate (fast-check)", () => {
         }
         for (const units of perWindow.values()) expect(units).toBeLessThanOrEqual(limit);
       }),
-      { numRuns: 40 },
+      { numRuns: 100 },
     );
   }, 60_000);
 });

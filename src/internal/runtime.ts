@@ -1,18 +1,16 @@
 /**
- * What the core needs to know about the runtime it runs on, read from
- * web-standard globals only, and only when asked (never at import).
+ * What the core may need to know about the runtime it runs on. Read when a
+ * component is built, never at import.
  *
  * @module
  */
 
 /**
- * True on Cloudflare Workers, which documents `navigator.userAgent ===
- * "Cloudflare-Workers"`. There, a request must never wait on a promise that
- * another request's code settles (workerd cancels it as hung, or refuses its
- * I/O): components that would hand work from one caller to the next choose
- * a design where each caller wakes itself.
+ * Whether this is Cloudflare Workers, where a request is never resumed by
+ * another request's code: `navigator.userAgent` is `"Cloudflare-Workers"`
+ * there (the web-standard value Cloudflare documents for detecting it).
  */
-export function onCloudflareWorkers(): boolean {
+export function onWorkers(): boolean {
   const navigator = (globalThis as { navigator?: { userAgent?: unknown } }).navigator;
   return navigator?.userAgent === "Cloudflare-Workers";
 }

@@ -9,6 +9,7 @@
 import type { Clock } from "../clock.ts";
 import { RateLimitExceededError } from "../errors.ts";
 import type { RateLimitAlgorithm, RateLimitDecision } from "./algorithm.ts";
+import type { WakeMode } from "./limiter.ts";
 import { type Counters, WaitQueue } from "./waiters.ts";
 
 /** One limit: its state and, once someone had to wait, its queue. */
@@ -23,6 +24,8 @@ export interface CellContext<S extends object> {
   readonly clock: Clock;
   readonly counters: Counters;
   readonly name: string;
+  /** How the cells' queues wake their waiters. */
+  readonly wakeMode: WakeMode;
   /** Write-only target of the queues' probes, made on first need and shared by every cell. */
   scratch?: S;
 }

@@ -113,8 +113,8 @@ export class FixedWindowLimiter extends AlgorithmLimiter<FixedWindowState> {
   constructor(options: FixedWindowLimiterOptions) {
     throwIf(badOptions("FixedWindowLimiter", options));
     validate("FixedWindowLimiter", limiterSchema(), options);
-    const { name, clock, ...window } = options;
-    super(new FixedWindow(window), { name, clock });
+    const { name, clock, wakeMode, ...window } = options;
+    super(new FixedWindow(window), { name, clock, wakeMode });
   }
 
   /** Units counted in the current window. */

@@ -141,7 +141,7 @@ export class GcraLimiter extends AlgorithmLimiter<GcraState> {
   constructor(options: GcraLimiterOptions = {}) {
     throwIf(badOptions("GcraLimiter", options));
     validate("GcraLimiter", limiterSchema(), options);
-    const { name, clock, ...bucket } = options;
-    super(new Gcra(bucket), { name, clock });
+    const { name, clock, wakeMode, ...bucket } = options;
+    super(new Gcra(bucket), { name, clock, wakeMode });
   }
 }

@@ -47,8 +47,8 @@ import { durationMs, integer, lazy, validate } from "../validation.ts";
 import type { AlgorithmName, RateLimitAlgorithm, RateLimitDecision } from "./algorithm.ts";
 import { availableIn, type Cell, type CellContext, decideOn, take, tryTake, waitFor } from "./cell.ts";
 import { type AlgorithmOptions, createAlgorithm } from "./create.ts";
-import type { AcquireOptions, LimiterOptions, RateLimiterStats } from "./limiter.ts";
-import { algorithmOf, algorithmShape, badAcquire, badCost, badKey, limiterShape } from "./options.ts";
+import type { AcquireOptions, LimiterOptions, RateLimiterStats, WakeMode } from "./limiter.ts";
+import { algorithmOf, algorithmShape, badAcquire, badCost, badKey, limiterShape, wakeModeOf } from "./options.ts";
 import { SlidingWindowLog, type SlidingWindowLogState } from "./sliding_window.ts";
 import type { BucketOptions } from "./token_bucket.ts";
 import type { Counters } from "./waiters.ts";
@@ -181,6 +181,8 @@ export class KeyedRateLimiter implements Disposable {
   readonly idleMs: number;
   /** Most admission times the exact logs of all keys hold together. */
   readonly maxLogEntries: number;
+  /** How callers waiting on a key are woken (see `LimiterOptions.wakeMode`). */
+  readonly wakeMode: WakeMode;
   readonly #clock: Clock;
   readonly #counters: Counters = { acquired: 0, rejected: 0, waitedMs: 0 };
   readonly #context: CellContext<object>;
@@ -216,8 +218,9 @@ export class KeyedRateLimiter implements Disposable {
       maxKeys?: number;
       idleMs?: number;
       maxLogEntries?: number;
+      wakeMode?: WakeMode;
     };
-    const { name: _n, clock: _c, maxKeys: _m, idleMs: _i, maxLogEntries: _l, ...algorithmOptions } = given;
+    const { name: _n, clock: _c, maxKeys: _m, idleMs: _i, maxLogEntries: _l, wakeMode: _w, ...algorithmOptions } = given;
     this.algorithm = createAlgorithm(algorithmOptions as AlgorithmOptions);
     this.#logs = this.algorithm instanceof SlidingWindowLog;
     this.maxLogEntries = parsed.maxLogEntries ?? DEFAULT_MAX_LOG_ENTRIES;
@@ -232,7 +235,14 @@ export class KeyedRateLimiter implements Disposable {
     this.#clock = parsed.clock ?? systemClock;
     this.maxKeys = parsed.maxKeys ?? defaultsFor("rateLimiter").maxKeys;
     this.idleMs = parsed.idleMs ?? this.algorithm.windowMs;
-    this.#context = { algorithm: this.algorithm, clock: this.#clock, counters: this.#counters, name: this.name };
+    this.wakeMode = wakeModeOf(parsed.wakeMode);
+    this.#context = {
+      algorithm: this.algorithm,
+      clock: this.#clock,
+      counters: this.#counters,
+      name: this.name,
+      wakeMode: this.wakeMode,
+    };
     // Room for summaries of two to four times maxKeys evicted keys per window.
     let slots = MIN_TOMBSTONE_SLOTS;
     while (slots < 2 * this.maxKeys && slots < MAX_TOMBSTONE_SLOTS) slots *= 2;

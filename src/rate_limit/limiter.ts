@@ -16,7 +16,7 @@ import { lazy, validate } from "../validation.ts";
 import type { RateLimitAlgorithm, RateLimitDecision } from "./algorithm.ts";
 import { badCall, badOptions, throwIf } from "../internal/arguments.ts";
 import { availableIn, type Cell, type CellContext, decideOn, take, tryTake, waitFor } from "./cell.ts";
-import { badAcquire, badCost, limiterShape } from "./options.ts";
+import { badAcquire, badCost, limiterShape, wakeModeOf } from "./options.ts";
 import type { Counters } from "./waiters.ts";
 
 const limiterSchema = /* @__PURE__ */ lazy(() => z.strictObject(limiterShape()));
@@ -37,8 +37,9 @@ export interface AcquireOptions {
   timeoutMs?: number;
   /**
    * Aborting removes the caller from the queue at once (O(1)); it rejects
-   * with the signal's reason, and the units it had reserved go to whoever
-   * queues next (see `waiters.ts`).
+   * with the signal's reason. Its units go to the callers behind it
+   * (`wakeMode: "handover"`) or to whoever queues next (`"self"`; see
+   * {@link LimiterOptions.wakeMode}).
    */
   signal?: AbortSignal;
 }
@@ -53,12 +54,64 @@ export interface RateLimiterStats {
   readonly totalWaitedMs: number;
 }
 
+/**
+ * How callers waiting in `acquire` are woken (see
+ * {@link LimiterOptions.wakeMode}).
+ *
+ * @example
+ * ```ts
+ * import { RateLimiter } from "bulwark";
+ * import { ManualClock } from "bulwark/testing";
+ * const clock = new ManualClock();
+ * const limiter = new RateLimiter({ rate: 10, perMs: 1_000, burst: 1, clock, wakeMode: "handover" });
+ * limiter.tryAcquire();
+ * const gaveUp = new AbortController();
+ * void limiter.acquire({ signal: gaveUp.signal }).catch(() => {}); // due at 100 ms
+ * let grantedAt = -1;
+ * void limiter.acquire().then(() => (grantedAt = clock.now())); // due at 200 ms
+ * gaveUp.abort();
+ * await clock.advance(200);
+ * if (grantedAt !== 100) throw new Error("the caller behind takes the aborted slot");
+ * ```
+ */
+export type WakeMode = "handover" | "self";
+
 /** Options every in-process limiter takes. */
 export interface LimiterOptions {
   /** Name used in errors and headers. Default: the algorithm's name. */
   name?: string;
   /** Time source. Default {@link systemClock}. */
   clock?: Clock;
+  /**
+   * How callers waiting in `acquire` are woken. Either way they are served
+   * in FIFO order, a caller whose wait would pass its `timeoutMs` is refused
+   * at once, and `tryAcquire` refuses while anyone waits.
+   *
+   * - `"handover"`: one timer per queue, for the first caller's due time;
+   *   when it fires it grants every caller whose units have come, in order,
+   *   and sets one timer for the next. A caller that aborts leaves its units
+   *   to those behind it at once, so the limit delivers its configured rate
+   *   however many abort (100,000 callers at 50,000/s with half aborted:
+   *   the 50,000 left are granted in 1 s). Callers are woken by the code of
+   *   whoever ran the timer: not possible on Cloudflare Workers (safe there
+   *   only for a limiter that serves a single request).
+   * - `"self"`: each caller reserves its grant time when it queues and is
+   *   woken by its own timer then, never by another caller's code: the only
+   *   mode that works for a limiter shared by the requests of a Workers
+   *   isolate. The price: one timer per waiting caller, and the callers
+   *   behind an aborted one keep their times, so its units go only to
+   *   callers who queue later. With half of 100,000 callers at 50,000/s
+   *   aborted, the 50,000 left are granted at 25,000/s (2 s, not 1); with
+   *   the first 500 of 1,000 callers at 1,000/s aborted, the rest wait
+   *   0.5 s behind their empty slots and a newcomer 0.97 s, not 0.5 s
+   *   (measured in docs/benchmarks.md).
+   *
+   * Default: `"self"` on Cloudflare Workers (`navigator.userAgent` is
+   * `"Cloudflare-Workers"`, read when the limiter is built), `"handover"`
+   * elsewhere; a value given here or to `configure({ rateLimiter })` wins on
+   * every runtime.
+   */
+  wakeMode?: WakeMode;
 }
 
 /**
@@ -78,6 +131,8 @@ export interface Limiter extends Policy, Disposable {
   readonly available: number;
   /** Callers currently waiting in `acquire`. */
   readonly waiting: number;
+  /** How waiting callers are woken (see {@link LimiterOptions.wakeMode}). */
+  readonly wakeMode: WakeMode;
   /** Counters since creation. */
   readonly stats: RateLimiterStats;
   /**
@@ -86,10 +141,10 @@ export interface Limiter extends Policy, Disposable {
    */
   tryAcquire(cost?: number): boolean;
   /**
-   * Takes units, waiting in FIFO order until they are due: a caller who must
-   * wait reserves its grant time at once and is woken by its own timer then.
-   * Rejects with {@link InvalidArgumentError}, queueing nothing, for options
-   * that are not an object or hold a bad `cost`, `timeoutMs` or `signal`.
+   * Takes units, waiting in FIFO order until they are due (woken as
+   * {@link Limiter.wakeMode} says). Rejects with {@link InvalidArgumentError},
+   * queueing nothing, for options that are not an object or hold a bad
+   * `cost`, `timeoutMs` or `signal`.
    */
   acquire(options?: AcquireOptions): Promise<void>;
   /** Like {@link Limiter.tryAcquire}, returning the full decision (for HTTP headers). */
@@ -97,9 +152,10 @@ export interface Limiter extends Policy, Disposable {
   /** Ms until `cost` units could be taken, behind everyone waiting (0 if now). */
   timeUntilAvailable(cost?: number): number;
   /**
-   * Back to the initial state (full). Callers already waiting keep the times
-   * they were given (nothing may wake them earlier); callers after them are
-   * served behind them from the fresh state.
+   * Back to the initial state (full). Callers already waiting are served
+   * from it first, in order: at once with `wakeMode: "handover"`; at the
+   * times they reserved with `"self"` (nothing may wake them earlier), and
+   * newcomers behind them from the fresh state.
    */
   reset(): void;
 }
@@ -128,6 +184,7 @@ export interface Limiter extends Policy, Disposable {
 export class AlgorithmLimiter<S extends object> implements Limiter {
   readonly name: string;
   readonly algorithm: RateLimitAlgorithm<S>;
+  readonly wakeMode: WakeMode;
   readonly #context: CellContext<S>;
   readonly #cell: Cell<S>;
   /** Write-only target of `timeUntilAvailable`, so asking allocates nothing. */
@@ -148,7 +205,14 @@ export class AlgorithmLimiter<S extends object> implements Limiter {
     this.algorithm = algorithm;
     this.name = parsed.name ?? algorithm.kind;
     this.#clock = parsed.clock ?? systemClock;
-    this.#context = { algorithm, clock: this.#clock, counters: this.#counters, name: this.name };
+    this.wakeMode = wakeModeOf(parsed.wakeMode);
+    this.#context = {
+      algorithm,
+      clock: this.#clock,
+      counters: this.#counters,
+      name: this.name,
+      wakeMode: this.wakeMode,
+    };
     const now = this.#clock.now();
     this.#cell = { state: algorithm.initial(now), queue: undefined };
     this.#scratch = algorithm.initial(now);

@@ -9,9 +9,10 @@ import { defaultsFor } from "../config.ts";
 import { InvalidArgumentError } from "../errors.ts";
 import { badOptions, badSignal } from "../internal/arguments.ts";
 import { configuredSection } from "../internal/configured.ts";
+import { onWorkers } from "../internal/runtime.ts";
 import { boolean, clock, durationMs, integer, lazy, name, oneOf, positiveNumber, type Shape, validate } from "../validation.ts";
 import type { AlgorithmName, RateLimitAlgorithm } from "./algorithm.ts";
-import type { AcquireOptions } from "./limiter.ts";
+import type { AcquireOptions, WakeMode } from "./limiter.ts";
 
 // Shapes and schemas are built on first use (see `lazy`), never at import.
 
@@ -32,7 +33,17 @@ export const windowShape = /* @__PURE__ */ lazy(() => ({
 export const limiterShape = /* @__PURE__ */ lazy(() => ({
   name: z.optional(name()),
   clock: z.optional(clock()),
+  wakeMode: z.optional(oneOf(["handover", "self"])),
 }));
+
+/**
+ * The wake mode in force: the one given, else `configure({ rateLimiter })`'s,
+ * else `"self"` on Cloudflare Workers and `"handover"` elsewhere. Read at
+ * construction, never at import.
+ */
+export function wakeModeOf(given: WakeMode | undefined): WakeMode {
+  return given ?? configuredSection("rateLimiter")?.wakeMode ?? (onWorkers() ? "self" : "handover");
+}
 
 const algorithmName = /* @__PURE__ */ lazy(() => oneOf(["token-bucket", "gcra", "sliding-window", "fixed-window"]));
 const algorithmField = /* @__PURE__ */ lazy(() => z.object({ algorithm: algorithmName() }));

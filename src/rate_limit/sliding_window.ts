@@ -339,8 +339,8 @@ export class SlidingWindowLimiter extends AlgorithmLimiter<SlidingWindowLogState
   constructor(options: SlidingWindowLimiterOptions) {
     throwIf(badOptions("SlidingWindowLimiter", options));
     validate("SlidingWindowLimiter", limiterSchema(), options);
-    const { name, clock, approximate, ...window } = options;
-    super(approximate ? new SlidingWindowCounter(window) : new SlidingWindowLog(window), { name, clock });
+    const { name, clock, wakeMode, approximate, ...window } = options;
+    super(approximate ? new SlidingWindowCounter(window) : new SlidingWindowLog(window), { name, clock, wakeMode });
   }
 
   /** Units counted in the window now (an estimate when `approximate`). */

@@ -78,7 +78,7 @@ export class Throttler implements Policy, Disposable {
     throwIf(badOptions("Throttler", options));
     const parsed = validate("Throttler", throttlerSchema(), options);
     const strategy = parsed.strategy ?? "token-bucket";
-    const { name, clock } = parsed;
+    const { name, clock, wakeMode } = parsed;
     if (strategy === "sliding-window") {
       if (parsed.burst !== undefined) {
         throw new ConfigError("Throttler", [{
@@ -87,7 +87,7 @@ export class Throttler implements Policy, Disposable {
           allowed: 'unset with strategy "sliding-window" (a window has no burst)',
         }]);
       }
-      this.limiter = new SlidingWindowLimiter({ limit: parsed.calls, windowMs: parsed.periodMs, name, clock });
+      this.limiter = new SlidingWindowLimiter({ limit: parsed.calls, windowMs: parsed.periodMs, name, clock, wakeMode });
     } else {
       this.limiter = new RateLimiter({
         rate: parsed.calls,
@@ -95,6 +95,7 @@ export class Throttler implements Policy, Disposable {
         burst: parsed.burst ?? parsed.calls,
         name,
         clock,
+        wakeMode,
       });
     }
   }

@@ -153,8 +153,8 @@ export class RateLimiter extends AlgorithmLimiter<TokenBucketState> {
   constructor(options: RateLimiterOptions = {}) {
     throwIf(badOptions("RateLimiter", options));
     validate("RateLimiter", limiterSchema(), options);
-    const { name, clock, ...bucket } = options;
-    super(new TokenBucket(bucket), { name, clock });
+    const { name, clock, wakeMode, ...bucket } = options;
+    super(new TokenBucket(bucket), { name, clock, wakeMode });
   }
 
   /** Tokens per `perMs`. */

@@ -1,60 +1,80 @@
 /**
  * The FIFO of callers waiting on one limit. Internal: used by the in-process
- * limiters and by each key of a keyed limiter.
+ * limiters and by each key of a keyed limiter. Two ways to wake them (the
+ * limiter's `wakeMode`), on one projection of the future.
  *
- * **Reservation at enqueue.** A caller who must wait is given its grant time
- * at once: the earliest time the limit admits its units behind every
- * reservation already made, found by the algorithm's own pure `step`. The
- * reservation is committed to the limit's state there and then, so the state
- * always describes the future once everyone queued is served, and the next
+ * **A projection at enqueue.** A caller who must wait is given a time at
+ * once: the earliest time the limit admits its units behind every caller
+ * already queued, found by the algorithm's own pure `step`, and committed to
+ * the projected state (the limit once everyone queued is served). The next
  * caller's time is one `step` (or two, for rounding) away: enqueue is O(1)
- * whatever the queue's length.
+ * whatever the queue's length. The projection decides timeouts up front (a
+ * caller whose time would be more than `timeoutMs` away is refused at once,
+ * with that wait, and queues nothing) and answers `timeUntilAvailable`.
+ * Beside it the queue keeps the *granted* state: the limit with only the
+ * grants made so far.
  *
- * - **One timer per waiter, set once, for its grant time.** When it fires
- *   the waiter resolves itself: its units were accounted for when it was
- *   queued, so it never checks whether it is the head and never sleeps
- *   again. Waiters are granted at exactly the configured rate (measured in
- *   docs/benchmarks.md), with one timer firing per grant.
- * - **Each waiter is woken by its own timer, never by another caller's
- *   code.** On Cloudflare Workers a timer belongs to the request that set it
- *   and a promise settled from another request never resumes the one
- *   awaiting it (workerd cancels it as hung), so a limiter shared by the
- *   requests of an isolate must not hand units from one request to the
- *   next. Reservations need no hand-over at all.
- * - **Strict FIFO.** Grant times never decrease along the queue, so a large
- *   request is never overtaken by smaller ones behind it, and `tryAcquire`
- *   refuses while anyone waits (or until the last reservation's time has
- *   come). On a real clock two waiters due within the same millisecond may
- *   resume in either order; their units were reserved in order.
- * - **Timeouts are decided up front**: a caller whose reserved time would be
- *   more than `timeoutMs` away is refused at once, with that wait, and
- *   reserves nothing.
+ * - **Strict FIFO** in both modes: a large request is never overtaken by
+ *   smaller ones behind it, and `tryAcquire` refuses while anyone waits (or
+ *   until the last grant's time has come, see jitter below).
+ *
+ * **Hand-over** (the default off Workers): one timer per queue, for the
+ * time the first caller's units come on the granted state. When it fires,
+ * it grants every caller whose units have come, in order (each accounted
+ * at the time its units came, so a timer firing late catches up rather
+ * than losing the rate; never before the caller queued, the last grant, or
+ * the abort that made it first), and sets one timer for the new first
+ * caller: one timer per wake-up, not per waiter. An abort unlinks the caller in O(1);
+ * if it was first, the timer moves earlier when the new first caller is
+ * due earlier (otherwise it fires as set, finds the caller not yet due and
+ * is set once more). Aborted units are thus at once available to those
+ * behind: the survivors are granted at the configured rate. The projection
+ * then overstates waits (aborted callers stay in it until a replay, below):
+ * a caller is never granted later than it was told, possibly earlier.
+ *
+ * **Self-wake** (the default on Cloudflare Workers): the projected time is
+ * the caller's reservation, and the caller is woken by its own timer then,
+ * never by another caller's code. On Workers a timer belongs to the request
+ * that set it and a promise settled from another request never resumes the
+ * one awaiting it (workerd cancels it as hung), so a limiter shared by the
+ * requests of an isolate must not hand units from one request to the next.
+ * Its units were accounted for when it queued, so a waiter never checks
+ * whether it is first and never sleeps again: one timer firing per grant.
+ * On a real clock two waiters due within the same millisecond may resume
+ * in either order; their units were reserved in order. The price: the
+ * waiters behind an aborted one keep their times (nothing may wake them
+ * earlier), so its units go only to callers who queue later (see abort).
+ *
  * - **Timer jitter never loops.** `setTimeout` counts whole milliseconds
  *   from a loop time that can lag `performance.now()`, so a timer may fire
- *   a little early. A waiter woken at most {@link EARLY_MS} early takes its
- *   reservation (the state already holds it); one woken earlier than that
- *   sets one more timer for the rest, never a polling loop. (So does a wait
- *   beyond the longest timer a runtime honours, 2³¹ − 1 ms.)
- * - **Abort is O(1)**: unlink, clear the timer, remove the listener. The
- *   waiters behind keep their times (nothing may wake them earlier, see
- *   above). The aborted units are given back to whoever enqueues next: the
- *   queue also keeps the *settled* state (the limit with only the granted
- *   reservations applied); when the queue empties, that becomes the state,
- *   and once aborted reservations outnumber the live ones the state is
- *   rebuilt from it by replaying the live reservations at their times. That
- *   replay costs O(live) and happens once aborts and enqueues since the
- *   first abort number more than a quarter of the live reservations, so
- *   abort and enqueue stay amortised O(1), and the aborted reservations
- *   still held back never number more than a quarter of the live ones. (If
- *   those include the last reservation, a newcomer still queues behind its
- *   time until the next replay or until the queue empties: the price of
- *   never replaying more often than aborts and enqueues pay for.)
+ *   a little early. A timer that fires at most {@link EARLY_MS} before the
+ *   time it was set for counts as firing then: the grants it makes are
+ *   accounted at their times, and `tryAcquire` stays refused until the last
+ *   of them has come, so nobody slips in behind. One that fires earlier than
+ *   that sets one more timer for the rest, never a polling loop (so does a
+ *   wait beyond the longest timer a runtime honours, 2³¹ − 1 ms); a clock
+ *   that fires again without time moving on is taken at its word.
+ * - **Abort is O(1)**: unlink, clear the caller's timer (self-wake), remove
+ *   its listener. When the queue empties (served, aborted or rejected by
+ *   dispose) the granted state becomes the state, so every aborted unit is
+ *   back. While callers remain, the projection still counts aborted
+ *   reservations; it is rebuilt from the granted state by replaying the
+ *   live ones (at their reserved times in self-wake mode, as early as they
+ *   now come in hand-over mode) once aborts and enqueues since the first
+ *   abort number more than a quarter of the live callers. That replay costs
+ *   O(live), paid for by those calls, so abort and enqueue stay amortised
+ *   O(1), and the aborted reservations held back never number more than a
+ *   quarter of the live ones. In self-wake mode, if those include the last
+ *   reservation, a newcomer still queues behind its time until the next
+ *   replay or until the queue empties: the price of never replaying more
+ *   often than aborts and enqueues pay for.
  *
  * @module
  */
 import type { CancelTimer, Clock } from "../clock.ts";
 import { RateLimitExceededError } from "../errors.ts";
 import type { RateLimitAlgorithm } from "./algorithm.ts";
+import type { WakeMode } from "./limiter.ts";
 
 /**
  * The algorithms floor a refusal's wait at a nanosecond (`positiveWait`);
@@ -78,8 +98,9 @@ function later(time: number, wait: number, rounding: boolean): number {
 const MIN_WAIT_MS = 0.001;
 
 /**
- * How early a waiter's timer may fire and still grant: timers count whole
- * milliseconds, so a timer set for 0.4 ms ahead fires "early" by up to one.
+ * How early a timer may fire and still count as firing at its time: timers
+ * count whole milliseconds, so a timer set for 0.4 ms ahead fires "early"
+ * by up to one.
  */
 export const EARLY_MS = 1;
 
@@ -121,19 +142,23 @@ export interface QueueContext<S extends object> {
   readonly clock: Clock;
   readonly counters: Counters;
   readonly name: string;
+  readonly wakeMode: WakeMode;
+  /** Write-only target of probes, shared with the limiter. */
+  scratch?: S;
 }
 
 interface Waiter {
   readonly cost: number;
-  /** The reserved grant time: its timer fires then. */
+  /** The projected grant time: self-wake, its timer fires then; hand-over, the latest it is granted. */
   readonly at: number;
   readonly enqueuedAt: number;
   readonly resolve: () => void;
   readonly reject: (reason: unknown) => void;
   readonly signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
+  /** Its own timer (self-wake mode). */
   cancelTimer: CancelTimer | undefined;
-  /** When its timer was last set. */
+  /** When its own timer was last set. */
   armedAt: number;
   queued: boolean;
   prev: Waiter | undefined;
@@ -178,19 +203,36 @@ function commit<S extends object>(algorithm: RateLimitAlgorithm<S>, state: S, at
   }
 }
 
-/** A FIFO of reservations on one {@link StateHolder}. */
+/**
+ * A FIFO of callers on one {@link StateHolder}: while anyone waits, the
+ * holder's state is the projection and the queue keeps the granted state.
+ */
 export class WaitQueue<S extends object> {
   readonly #context: QueueContext<S>;
   readonly #holder: StateHolder<S>;
+  readonly #handover: boolean;
   #head: Waiter | undefined;
   #tail: Waiter | undefined;
   #length = 0;
   /** The latest time the holder's state was stepped at by a reservation: nothing may step it earlier. */
   #horizon = -Infinity;
-  /** While anyone waits: the state with only the granted reservations applied. */
+  /** While anyone waits: the state with only the grants made so far applied. */
   #settled: S | undefined;
   /** The latest time {@link WaitQueue.#settled} was stepped at. */
   #settledAt = -Infinity;
+  /** Hand-over mode: the queue's one timer, set for the first caller. */
+  #timer: CancelTimer | undefined;
+  /** The time {@link WaitQueue.#timer} was set for. */
+  #armedFor = 0;
+  /** When {@link WaitQueue.#timer} was set. */
+  #armedAt = 0;
+  /**
+   * Hand-over: when the first caller became first by an abort ahead of it.
+   * Its grant is never accounted earlier: units that came while another
+   * caller held the head were not handed out then, and accounting them in
+   * the past would let them count against a window already over.
+   */
+  #headSince = -Infinity;
   /** Aborted reservations still counted in the holder's state. */
   #dead = 0;
   /** Aborts and enqueues since the first of those aborted reservations: what pays for a replay. */
@@ -199,6 +241,7 @@ export class WaitQueue<S extends object> {
   constructor(context: QueueContext<S>, holder: StateHolder<S>) {
     this.#context = context;
     this.#holder = holder;
+    this.#handover = context.wakeMode === "handover";
   }
 
   /** Callers waiting. */
@@ -229,9 +272,9 @@ export class WaitQueue<S extends object> {
   }
 
   /**
-   * Reserves `cost` units behind everyone queued and waits for them. Rejects
-   * at once with {@link RateLimitExceededError}, reserving nothing, if they
-   * would come more than `timeoutMs` from `now`.
+   * Queues for `cost` units behind everyone queued and waits for them.
+   * Rejects at once with {@link RateLimitExceededError}, queueing nothing,
+   * if they would come more than `timeoutMs` from `now`.
    */
   enqueue(
     cost: number,
@@ -272,7 +315,13 @@ export class WaitQueue<S extends object> {
         signal.addEventListener("abort", waiter.onAbort, { once: true });
       }
       try {
-        waiter.cancelTimer = context.clock.schedule(() => this.#wake(waiter), timerMs(at - now));
+        if (!this.#handover) {
+          waiter.cancelTimer = context.clock.schedule(() => this.#wake(waiter), timerMs(at - now));
+        } else if (this.#length === 0) {
+          // The first caller: on the granted state (the state, while nobody
+          // waits) its projected time is when its units come.
+          this.#arm(at, now);
+        }
       } catch (error) {
         if (waiter.onAbort !== undefined) signal!.removeEventListener("abort", waiter.onAbort);
         throw error;
@@ -282,8 +331,10 @@ export class WaitQueue<S extends object> {
   }
 
   /**
-   * The holder's state was replaced by a fresh one (a reset): the waiters
-   * keep their times, so their reservations are applied to it again.
+   * The holder's state was replaced by a fresh one (a reset), which becomes
+   * the granted state. Self-wake: the waiters keep their times, so their
+   * reservations are applied to it again. Hand-over: they are served from
+   * it as their units come, from now on.
    */
   refresh(): void {
     this.#horizon = -Infinity;
@@ -292,9 +343,11 @@ export class WaitQueue<S extends object> {
       this.#settled = undefined;
       return;
     }
+    const now = this.#context.clock.now();
     this.#settled = this.#context.algorithm.clone(this.#holder.state);
-    this.#settledAt = this.#context.clock.now();
+    this.#settledAt = now;
     this.#rebuild();
+    if (this.#handover) this.#arm(this.#headDue(), now);
   }
 
   /** Rejects every waiter with `reason`, stops their timers, and gives back what they reserved. */
@@ -324,7 +377,7 @@ export class WaitQueue<S extends object> {
     this.#length++;
   }
 
-  /** `waiter`'s own timer fired: its units were reserved, so it takes them. */
+  /** Self-wake: `waiter`'s own timer fired: its units were reserved, so it takes them. */
   #wake(waiter: Waiter): void {
     waiter.cancelTimer = undefined;
     if (!waiter.queued) return;
@@ -349,14 +402,89 @@ export class WaitQueue<S extends object> {
     waiter.resolve();
   }
 
+  /**
+   * Hand-over: the time the first caller's units come on the granted state
+   * (never before it queued, nor before the last grant).
+   */
+  #headDue(): number {
+    const head = this.#head!;
+    const context = this.#context;
+    const from = Math.max(head.enqueuedAt, this.#settledAt, this.#headSince);
+    return admissionTime(context.algorithm, this.#settled!, from, head.cost, this.#scratch());
+  }
+
+  #scratch(): S {
+    return this.#context.scratch ??= this.#context.algorithm.initial(0);
+  }
+
+  /**
+   * Hand-over: makes the queue's timer fire by `due`. A timer already set
+   * for no later is kept; it sets the next one when it fires.
+   */
+  #arm(due: number, now: number): void {
+    if (this.#timer !== undefined) {
+      if (this.#armedFor <= due) return;
+      this.#timer();
+      this.#timer = undefined;
+    }
+    this.#timer = this.#context.clock.schedule(() => this.#fire(), timerMs(due > now ? due - now : 0));
+    this.#armedFor = due;
+    this.#armedAt = now;
+  }
+
+  /** Hand-over: the queue's timer fired. */
+  #fire(): void {
+    this.#timer = undefined;
+    if (this.#head === undefined) return;
+    const now = this.#context.clock.now();
+    // Within EARLY_MS of its time (or on a clock that fired without moving
+    // on), a timer counts as firing at its time; earlier (a lagging loop
+    // time, a wait capped at the longest timer), it grants what has come.
+    const onTime = now >= this.#armedFor - EARLY_MS || now <= this.#armedAt;
+    this.#serve(now, onTime && this.#armedFor > now ? this.#armedFor : now);
+  }
+
+  /**
+   * Hand-over: grants, in order, every caller whose units come by `until`,
+   * each accounted at the time they came; then sets the timer for the next.
+   */
+  #serve(now: number, until: number): void {
+    const context = this.#context;
+    const algorithm = context.algorithm;
+    const settled = this.#settled!;
+    while (this.#head !== undefined) {
+      const waiter = this.#head;
+      const due = this.#headDue();
+      if (due > until) {
+        this.#arm(due, now);
+        return;
+      }
+      this.#settledAt = commit(algorithm, settled, due, waiter.cost);
+      this.#unlink(waiter);
+      context.counters.acquired++;
+      context.counters.waitedMs += now - waiter.enqueuedAt;
+      waiter.resolve();
+    }
+    this.#settle();
+  }
+
   #abort(waiter: Waiter): void {
     if (!waiter.queued) return;
+    const first = waiter === this.#head;
     this.#unlink(waiter);
     if (this.#dead++ === 0) this.#ops = 0;
     this.#ops++;
-    if (this.#length === 0) this.#settle();
-    else this.#replayIfPaid();
+    // Rejected first: whatever the clock does below, the caller hears of its abort.
     waiter.reject(waiter.signal!.reason);
+    if (this.#length === 0) this.#settle();
+    else if (!this.#handover) this.#replayIfPaid();
+    else {
+      const now = this.#context.clock.now();
+      if (first) this.#headSince = now;
+      this.#replayIfPaid();
+      // The units it waited for are the next caller's, at once if they have come.
+      if (first) this.#arm(this.#headDue(), now);
+    }
   }
 
   /** Drops the aborted reservations once enough aborts and enqueues have paid for the replay. */
@@ -366,6 +494,10 @@ export class WaitQueue<S extends object> {
 
   /** Nobody waits any more: the granted state is the state. */
   #settle(): void {
+    if (this.#timer !== undefined) {
+      this.#timer();
+      this.#timer = undefined;
+    }
     if (this.#settled === undefined) return;
     this.#holder.state = this.#settled;
     this.#horizon = this.#settledAt;
@@ -373,13 +505,20 @@ export class WaitQueue<S extends object> {
     this.#dead = 0;
   }
 
-  /** The state = the granted state plus every live reservation, at its time: drops the aborted ones. */
+  /**
+   * The projection = the granted state plus every live caller (at its
+   * reserved time in self-wake mode, as early as its units come in
+   * hand-over mode): drops the aborted ones.
+   */
   #rebuild(): void {
     const algorithm = this.#context.algorithm;
     const state = algorithm.clone(this.#settled!);
-    let time = this.#settledAt;
+    const handover = this.#handover;
+    // Hand-over: nobody is granted before now, nor the first before it became first.
+    let time = handover ? Math.max(this.#settledAt, this.#headSince, this.#context.clock.now()) : this.#settledAt;
     for (let waiter = this.#head; waiter !== undefined; waiter = waiter.next) {
-      time = commit(algorithm, state, waiter.at > time ? waiter.at : time, waiter.cost);
+      const from = handover ? waiter.enqueuedAt : waiter.at;
+      time = commit(algorithm, state, from > time ? from : time, waiter.cost);
     }
     this.#holder.state = state;
     this.#horizon = time;

@@ -14,7 +14,7 @@ import * as z from "zod/mini";
 import { type Clock, systemClock } from "../clock.ts";
 import { InvalidArgumentError, ResilienceError, StoreError, type StoreOperation } from "../errors.ts";
 import { badOptions, badSignal, badString } from "../internal/arguments.ts";
-import { onCloudflareWorkers } from "../internal/runtime.ts";
+import { onWorkers } from "../internal/runtime.ts";
 import { validate } from "../validation.ts";
 import {
   type Json,
@@ -701,7 +701,7 @@ export abstract class StoreAdapter implements Store {
     // hung engine call cannot hold up the queue for longer than that. Not on
     // Workers: there a request must not start its I/O from another request's
     // settled promise, so each caller runs its own loop and may retry.
-    if (this.#takesTurns ??= !onCloudflareWorkers()) return this.#updateInTurn(full, key, transition, input, signal, cancelled);
+    if (this.#takesTurns ??= !onWorkers()) return this.#updateInTurn(full, key, transition, input, signal, cancelled);
     return this.#run(
       "update",
       key,

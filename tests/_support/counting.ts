@@ -6,18 +6,22 @@ import { ManualClock } from "../../src/testing/mod.ts";
  * A {@link ManualClock} that counts the timers set and fired, and can fire
  * timers `earlyMs` early, as `setTimeout` does against `performance.now()`
  * when it counts from a loop time that lags: only timers set outside a timer
- * callback (the loop time is fresh when timers run).
+ * callback (the loop time is fresh when timers run). With `tickMs`, timers
+ * fire only on multiples of it, as `setTimeout`'s whole milliseconds do:
+ * one set for 0.02 ms ahead fires at the next tick.
  */
 export class CountingClock implements Clock {
   readonly manual: ManualClock;
   scheduled = 0;
   fired = 0;
   readonly #earlyMs: number;
+  readonly #tickMs: number;
   #inTimer = false;
 
-  constructor(earlyMs = 0) {
+  constructor(earlyMs = 0, tickMs = 0) {
     this.manual = new ManualClock();
     this.#earlyMs = earlyMs;
+    this.#tickMs = tickMs;
   }
 
   now(): number {
@@ -35,6 +39,11 @@ export class CountingClock implements Clock {
   schedule(callback: () => void, ms: number): CancelTimer {
     this.scheduled++;
     const early = this.#inTimer ? 0 : this.#earlyMs;
+    let delay = Math.max(0, ms - early);
+    if (this.#tickMs > 0) {
+      const now = this.manual.now();
+      delay = Math.ceil((now + delay) / this.#tickMs) * this.#tickMs - now;
+    }
     return this.manual.schedule(() => {
       this.fired++;
       this.#inTimer = true;
@@ -43,7 +52,7 @@ export class CountingClock implements Clock {
       } finally {
         this.#inTimer = false;
       }
-    }, Math.max(0, ms - early));
+    }, delay);
   }
 
   advance(ms: number): Promise<void> {

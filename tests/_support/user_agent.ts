@@ -1,0 +1,18 @@
+/** The runtime as tests of defaults read from it see it. */
+
+/** Runs `body` with `navigator.userAgent` reading `userAgent`; false if the runtime will not let the test change it. */
+export function withUserAgent(userAgent: string, body: () => void): boolean {
+  const previous = Object.getOwnPropertyDescriptor(globalThis, "navigator");
+  try {
+    Object.defineProperty(globalThis, "navigator", { value: { userAgent }, configurable: true, writable: true });
+  } catch {
+    return false;
+  }
+  try {
+    body();
+  } finally {
+    if (previous === undefined) delete (globalThis as { navigator?: unknown }).navigator;
+    else Object.defineProperty(globalThis, "navigator", previous);
+  }
+  return true;
+}
