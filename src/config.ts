@@ -10,6 +10,7 @@
  */
 import { z } from "zod";
 import { durationMs, fraction, integer, oneOf, positiveNumber, validate } from "./validation.ts";
+import { defaultsChanged } from "./internal/forms.ts";
 
 const circuitBreakerDefaults = z.strictObject({
   maxFailures: integer(1).optional(),
@@ -174,6 +175,7 @@ let configured: Defaults = {};
 export function configure(defaults: Defaults): void {
   const parsed = validate("configure()", defaultsSchema, defaults);
   configured = structuredClone(parsed);
+  defaultsChanged();
 }
 
 /** The defaults set by the last {@link configure} call (a copy). */
