@@ -851,11 +851,19 @@ export class CircuitBreaker<F = never> {
 
   #bindClosedHandlers(): void {
     const epoch = this.#epoch;
+    // Without a result predicate or a clock read, a success only counts:
+    // the shortest path, for the most common breaker.
+    const countOnly = this.#isResultFailure === undefined && !this.#needsNow;
     this.#closedHandlers = {
-      onResult: (value) => {
-        this.#onResult(value, ADMITTED, epoch, 0);
-        return value;
-      },
+      onResult: countOnly
+        ? (value) => {
+          this.#closedSuccess(epoch);
+          return value;
+        }
+        : (value) => {
+          this.#onResult(value, ADMITTED, epoch, 0);
+          return value;
+        },
       onError: (error) => {
         this.#onError(error, ADMITTED, epoch, 0);
       },
@@ -998,6 +1006,15 @@ export class CircuitBreaker<F = never> {
   #counts(error: unknown): boolean {
     for (const type of this.#excludedErrors) if (error instanceof type) return false;
     return this.#isFailure === undefined || this.#isFailure(error);
+  }
+
+  /** What {@link CircuitBreaker.#settle} does for a success admitted while closed, neither slow nor timed. */
+  #closedSuccess(epoch: number): void {
+    this.#successfulCalls++;
+    if (this.#events.has("success")) this.#events.emit("success", { name: this.name, slow: false });
+    if (epoch === this.#epoch && this.#state === "closed" && this.#strategy.record(false, false, 0)) {
+      this.#transition("open");
+    }
   }
 
   /** Counts an outcome and applies it to the state it was admitted in, if that state still holds. */

@@ -72,6 +72,8 @@ export class CountWindowStrategy implements BreakerStrategy {
     if (failed) this.#failures++;
     if (slow) this.#slowCalls++;
     this.#next = slot + 1 === ring.length ? 0 : slot + 1;
+    // A success that is not slow opens nothing: it only ends a run of failures.
+    if (!failed && !slow) return this.#rules.succeeded();
     return this.#rules.decide(failed, slow, this.#calls, this.#failures, this.#slowCalls);
   }
 
