@@ -1,4 +1,4 @@
-// `npm run bench [-- <area> ...] [--quick] [--runtimes=node24,node20,deno,bun] [--out=<file>] [--no-build]`
+// `npm run bench [-- <area> ...] [--quick] [--groups=<id>,...] [--rounds=<n>] [--runtimes=node24,node20,deno,bun] [--out=<file>] [--no-build]`
 //
 // Builds dist/ (the benches import bulwark from there, as users do), then
 // runs bench/<area>.bench.ts (all by default) on each runtime, one process
@@ -26,6 +26,8 @@ const quick = argv.includes("--quick");
 const runtimeIds = (flag("runtimes") ?? "node24,node20,deno,bun").split(",");
 const out = resolve(root, flag("out") ?? "bench/results.md");
 const areas = argv.filter((arg) => !arg.startsWith("--"));
+// Passed on to every bench file as they are.
+const passed = argv.filter((arg) => arg.startsWith("--groups=") || arg.startsWith("--rounds="));
 
 const files = readdirSync(join(root, "bench"))
   .filter((name) => name.endsWith(".bench.ts"))
@@ -91,7 +93,7 @@ for (const id of runtimeIds) {
     const json = join(work, `${id}-${file}.json`);
     const before = loadavg()[0].toFixed(1);
     const [command0, ...rest] = prefix;
-    const { status } = spawnSync(command0, [...rest, join("bench", file), `--json=${json}`, ...(quick ? ["--quick"] : [])], {
+    const { status } = spawnSync(command0, [...rest, join("bench", file), `--json=${json}`, ...(quick ? ["--quick"] : []), ...passed], {
       cwd: root,
       stdio: "inherit",
     });

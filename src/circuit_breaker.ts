@@ -27,6 +27,7 @@ import { Emitter, type Listener, type Unsubscribe } from "./events.ts";
 import { badCall, badFunction, badOptions, throwIf } from "./internal/arguments.ts";
 import { configuredSection } from "./internal/configured.ts";
 import { runInContext } from "./internal/context.ts";
+import { asCircuitOpenError, openMessage } from "./internal/refusal.ts";
 import { fuse, SLOW, type Stage } from "./internal/fused.ts";
 import { contextFor, type ExecutionContext, type Operation } from "./policy.ts";
 import {
@@ -602,6 +603,17 @@ export class CircuitBreaker<F = never> {
     // A misuse is the caller's error, not the dependency's: never counted.
     const misuse = badCall("CircuitBreaker.execute", fn, signal);
     if (misuse !== undefined) return Promise.reject(misuse);
+    if (this.#state !== "closed" && this.#fallback === undefined) {
+      const remainingMs = this.#refusal();
+      if (remainingMs >= 0) {
+        // Built in this frame, not in a helper: each frame a stack trace
+        // walks costs V8 about as much as the error itself (see
+        // internal/refusal.ts). No throw either: the caller gets a
+        // rejected promise, and throwing costs more than building it.
+        const error = new Error(this.#refusalMessage(remainingMs));
+        return Promise.reject(this.#refused(error, remainingMs));
+      }
+    }
     return this.#execute(fn, contextFor(signal));
   }
 
@@ -618,10 +630,13 @@ export class CircuitBreaker<F = never> {
     const fast = this.#state === "closed" && !this.#timesCalls;
     const admission = fast ? ADMITTED : this.#admit();
     if (admission === REJECTED) {
+      const remainingMs = this.#refusedMs();
+      const error = this.#refused(new Error(this.#refusalMessage(remainingMs)), remainingMs);
+      if (this.#fallback === undefined) return Promise.reject(error);
       try {
-        return Promise.resolve(this.#reject() as Awaited<F>);
-      } catch (error) {
-        return Promise.reject(error);
+        return Promise.resolve(this.#fallback(error) as Awaited<F>);
+      } catch (fallbackError) {
+        return Promise.reject(fallbackError);
       }
     }
     const epoch = this.#epoch;
@@ -848,11 +863,19 @@ export class CircuitBreaker<F = never> {
 
   #bindClosedHandlers(): void {
     const epoch = this.#epoch;
+    // Without a result predicate or a clock read, a success only counts:
+    // the shortest path, for the most common breaker.
+    const countOnly = this.#isResultFailure === undefined && !this.#needsNow;
     this.#closedHandlers = {
-      onResult: (value) => {
-        this.#onResult(value, ADMITTED, epoch, 0);
-        return value;
-      },
+      onResult: countOnly
+        ? (value) => {
+          this.#closedSuccess(epoch);
+          return value;
+        }
+        : (value) => {
+          this.#onResult(value, ADMITTED, epoch, 0);
+          return value;
+        },
       onError: (error) => {
         this.#onError(error, ADMITTED, epoch, 0);
       },
@@ -907,22 +930,53 @@ export class CircuitBreaker<F = never> {
     }
   }
 
+  /** Refuses a synchronous call: throws the error, or returns `fallback`'s result. */
   #reject(): F {
-    const error = this.#state === "forced-open"
-      ? new CircuitOpenError(this.name, Infinity, `Circuit '${this.name}' is forced open`)
-      : this.#state === "half-open"
-      ? new CircuitOpenError(
-        this.name,
-        0,
-        `Circuit '${this.name}' is half-open and its ${this.#halfOpenMaxCalls} probe slot${
-          this.#halfOpenMaxCalls === 1 ? " is" : "s are"
-        } busy`,
-      )
-      : new CircuitOpenError(this.name, this.remainingMs);
-    this.#rejectedCalls++;
-    if (this.#events.has("reject")) this.#events.emit("reject", { name: this.name, error });
+    const remainingMs = this.#refusedMs();
+    const error = this.#refused(new Error(this.#refusalMessage(remainingMs)), remainingMs);
     if (this.#fallback === undefined) throw error;
     return this.#fallback(error);
+  }
+
+  /**
+   * Whether a call made now is refused, without admitting it: the ms until
+   * a probe is allowed if so (`Infinity` when forced open, `0` when
+   * half-open with every probe slot taken), else `-1`. Reads the clock
+   * once, for both the open → half-open check and the remaining time.
+   */
+  #refusal(): number {
+    if (this.#state === "forced-open") return Infinity;
+    if (this.#state === "open") {
+      // The tests of #refresh and remainingMs, on one clock read.
+      const now = this.#clock.now();
+      if (now - this.#openedAt < this.#resetTimeoutMs) return Math.max(0, this.#openedAt + this.#resetTimeoutMs - now);
+      this.#transition("half-open");
+    }
+    return this.#state === "half-open" && this.#probesInFlight >= this.#halfOpenMaxCalls ? 0 : -1;
+  }
+
+  /** What a refusal decided by {@link CircuitBreaker.#admit} reports as `remainingMs`. */
+  #refusedMs(): number {
+    return this.#state === "forced-open" ? Infinity : this.#state === "half-open" ? 0 : this.remainingMs;
+  }
+
+  /** The message of a refusal in the current state, as `CircuitOpenError`'s constructor words it. */
+  #refusalMessage(remainingMs: number): string {
+    if (this.#state === "forced-open") return `Circuit '${this.name}' is forced open`;
+    if (this.#state === "half-open") {
+      return `Circuit '${this.name}' is half-open and its ${this.#halfOpenMaxCalls} probe slot${
+        this.#halfOpenMaxCalls === 1 ? " is" : "s are"
+      } busy`;
+    }
+    return openMessage(this.name, remainingMs);
+  }
+
+  /** Makes `error` (a fresh `new Error(message)`) the refusal, counts it and reports it. */
+  #refused(error: Error, remainingMs: number): CircuitOpenError {
+    const refusal = asCircuitOpenError(error, this.name, remainingMs);
+    this.#rejectedCalls++;
+    if (this.#events.has("reject")) this.#events.emit("reject", { name: this.name, error: refusal });
+    return refusal;
   }
 
   #onResult(result: unknown, admission: number, epoch: number, start: number): void {
@@ -964,6 +1018,15 @@ export class CircuitBreaker<F = never> {
   #counts(error: unknown): boolean {
     for (const type of this.#excludedErrors) if (error instanceof type) return false;
     return this.#isFailure === undefined || this.#isFailure(error);
+  }
+
+  /** What {@link CircuitBreaker.#settle} does for a success admitted while closed, neither slow nor timed. */
+  #closedSuccess(epoch: number): void {
+    this.#successfulCalls++;
+    if (this.#events.has("success")) this.#events.emit("success", { name: this.name, slow: false });
+    if (epoch === this.#epoch && this.#state === "closed" && this.#strategy.record(false, false, 0)) {
+      this.#transition("open");
+    }
   }
 
   /** Counts an outcome and applies it to the state it was admitted in, if that state still holds. */

@@ -23,6 +23,7 @@ import {
   type Shape,
   validate,
 } from "./validation.ts";
+import { defaultsChanged } from "./internal/forms.ts";
 
 /** A strict object of optional fields: every section, and the whole, is partial. */
 function section<S extends Shape>(shape: S) {
@@ -214,6 +215,7 @@ export function configure(defaults: Defaults): void {
   throwIf(badOptions("configure", defaults, "defaults"));
   const parsed = validateDefaults(defaults ?? {});
   setConfigured(structuredClone(parsed));
+  defaultsChanged();
 }
 
 /** The defaults set by the last {@link configure} call (a copy). */

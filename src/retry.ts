@@ -28,6 +28,7 @@ import {
   wrapIn,
 } from "./internal/context.ts";
 import { badFunction, badOptions, badSignal, throwIf } from "./internal/arguments.ts";
+import { defaultsGeneration, FORMS_KEPT, policyKeyCount } from "./internal/forms.ts";
 import { fuse, type FusablePolicy, type FusedCall, type Runner, type Stage } from "./internal/fused.ts";
 import { contextFor, type ExecutionContext, type Operation } from "./policy.ts";
 import {
@@ -510,6 +511,91 @@ export interface RetryCallOptions<T = unknown> extends Omit<RetryOptions, "retry
   signal?: AbortSignal;
 }
 
+/** A policy built by the direct call {@link retry}, beside the option values it was built from. */
+interface RetryForm {
+  readonly policy: RetryPolicy;
+  readonly generation: number;
+  readonly keys: number;
+  /** `Math.random` when it was built: the default `random`, which tests replace. */
+  readonly mathRandom: () => number;
+  readonly maxAttempts: unknown;
+  readonly backoff: unknown;
+  readonly baseDelayMs: unknown;
+  readonly maxDelayMs: unknown;
+  readonly maxElapsedMs: unknown;
+  readonly multiplier: unknown;
+  readonly jitter: unknown;
+  readonly random: unknown;
+  readonly retryOn: unknown;
+  readonly retryOnResult: unknown;
+  readonly retryAfter: unknown;
+  readonly clock: unknown;
+}
+
+const NO_OPTIONS: RetryCallOptions<unknown> = {};
+/** The policies `retry(fn, options)` built last (see internal/forms.ts). */
+const retryForms: RetryForm[] = [];
+let nextRetryForm = 0;
+
+/** The policy for `retry(fn, options)`: one built earlier for the same option values, else a new one. */
+function retryPolicyFor(options: RetryCallOptions<unknown>): RetryPolicy {
+  const keys = policyKeyCount(options);
+  const generation = defaultsGeneration();
+  for (let i = 0; i < retryForms.length; i++) {
+    const form = retryForms[i]!;
+    if (
+      form.keys === keys && form.generation === generation && form.mathRandom === Math.random &&
+      form.maxAttempts === options.maxAttempts && form.backoff === options.backoff &&
+      form.baseDelayMs === options.baseDelayMs && form.maxDelayMs === options.maxDelayMs &&
+      form.maxElapsedMs === options.maxElapsedMs && form.multiplier === options.multiplier &&
+      form.jitter === options.jitter && form.random === options.random && form.retryOn === options.retryOn &&
+      form.retryOnResult === options.retryOnResult && form.retryAfter === options.retryAfter &&
+      form.clock === options.clock
+    ) {
+      return form.policy;
+    }
+  }
+  return newRetryForm(options, keys, generation);
+}
+
+/** Builds (and validates) the policy for `options`, and keeps it if its keys are exactly its options. */
+function newRetryForm(options: RetryCallOptions<unknown>, keys: number, generation: number): RetryPolicy {
+  const { maxAttempts, backoff, baseDelayMs, maxDelayMs, maxElapsedMs, multiplier, jitter, random, retryOn } = options;
+  const { retryOnResult, retryAfter, clock } = options;
+  const read = {
+    maxAttempts,
+    backoff,
+    baseDelayMs,
+    maxDelayMs,
+    maxElapsedMs,
+    multiplier,
+    jitter,
+    random,
+    retryOn,
+    retryOnResult,
+    retryAfter,
+    clock,
+  };
+  const given: Record<string, unknown> = {};
+  let defined = 0;
+  for (const [key, value] of Object.entries(read)) {
+    if (value === undefined) continue;
+    given[key] = value;
+    defined++;
+  }
+  if (keys !== defined) {
+    // Unknown keys, keys given as undefined, not a plain object: validated as given, never kept.
+    const { signal: _, ...policyOptions } = options;
+    return new RetryPolicy(policyOptions as RetryOptions);
+  }
+  // Built from the values just read, which the next call compares against.
+  const policy = new RetryPolicy(given as RetryOptions);
+  const form: RetryForm = { policy, generation, keys, mathRandom: Math.random, ...read };
+  if (retryForms.length < FORMS_KEPT) retryForms.push(form);
+  else retryForms[nextRetryForm++ % FORMS_KEPT] = form;
+  return policy;
+}
+
 /** What {@link retry} returns in decorator mode. */
 export type RetryDecorator = <A extends unknown[], R>(
   fn: (...args: A) => R | PromiseLike<R>,
@@ -526,8 +612,11 @@ export type RetryDecorator = <A extends unknown[], R>(
  * argument of the wrong type is an `InvalidArgumentError`: the direct call
  * rejects with it (`retry(undefined, options)`, `retry(3, fn)`: the
  * operation comes first), the decorator throws it (`retry(3)`, or a
- * non-function given to the decorator). For a hot path, build a
- * {@link RetryPolicy} once and call `execute`.
+ * non-function given to the decorator). The direct call reuses the policy
+ * it built for the same option values (compared with `===`, under the same
+ * `configure()` defaults), so a literal written at the call site costs
+ * about what `RetryPolicy.execute` does; options that change on every call
+ * (a new `retryOn` closure each time) are validated and built each time.
  *
  * @example
  * ```ts
@@ -558,8 +647,8 @@ export function retry<T>(
           : misuse,
       );
     }
-    const { signal, ...options } = maybeOptions ?? {};
-    return new RetryPolicy(options as RetryOptions).execute(fnOrOptions as Operation<T>, signal);
+    const options = (maybeOptions ?? NO_OPTIONS) as RetryCallOptions<unknown>;
+    return retryPolicyFor(options).execute(fnOrOptions as Operation<T>, options.signal);
   }
   throwIf(badOptions("retry", fnOrOptions));
   const { signal, ...options } = (fnOrOptions ?? {}) as RetryCallOptions<T>;

@@ -27,6 +27,7 @@ import {
   wrapIn,
 } from "./internal/context.ts";
 import { badCall, badFunction, badOptions, badSignal, badString, throwIf } from "./internal/arguments.ts";
+import { defaultsGeneration, FORMS_KEPT, policyKeyCount } from "./internal/forms.ts";
 import { fuse, type FusablePolicy, type FusedCall, type Stage } from "./internal/fused.ts";
 import { type Deadline, type DeadlineQueue, deadlineQueueFor, DONE } from "./internal/deadline_queue.ts";
 import type { ExecutionContext, Operation } from "./policy.ts";
@@ -376,7 +377,10 @@ export interface WithTimeoutOptions extends TimeoutOptions {
 
 /**
  * Runs `fn` once under a deadline: `fn` receives an `AbortSignal` that aborts
- * at `timeoutMs`. For repeated calls, build a {@link TimeoutPolicy} once.
+ * at `timeoutMs`. The policy built for the same option values (compared
+ * with `===`, under the same `configure()` defaults) is reused, so a
+ * literal written at the call site costs about what `TimeoutPolicy.execute`
+ * does.
  * Rejects with an `InvalidArgumentError` when `fn` is not a function or
  * `options` is not an options object (`withTimeout(fn, 50)`: write
  * `{ timeoutMs: 50 }`).
@@ -392,8 +396,55 @@ export function withTimeout<T>(fn: Operation<T>, options: WithTimeoutOptions): P
   const misuse = badFunction("withTimeout", fn) ?? badOptions("withTimeout", options) ??
     badSignal("withTimeout", options?.signal, "options.signal");
   if (misuse !== undefined) return Promise.reject(misuse);
-  const { signal, ...policyOptions } = options ?? {};
-  return new TimeoutPolicy(policyOptions).execute(fn, signal);
+  const given = options ?? NO_OPTIONS;
+  return timeoutPolicyFor(given).execute(fn, given.signal);
+}
+
+/** A policy built by {@link withTimeout}, beside the option values it was built from. */
+interface TimeoutForm {
+  readonly policy: TimeoutPolicy;
+  readonly generation: number;
+  readonly keys: number;
+  readonly timeoutMs: unknown;
+  readonly strategy: unknown;
+  readonly clock: unknown;
+}
+
+const NO_OPTIONS: WithTimeoutOptions = {};
+/** The policies `withTimeout(fn, options)` built last (see internal/forms.ts). */
+const timeoutForms: TimeoutForm[] = [];
+let nextTimeoutForm = 0;
+
+/** The policy for `withTimeout(fn, options)`: one built earlier for the same option values, else a new one. */
+function timeoutPolicyFor(options: WithTimeoutOptions): TimeoutPolicy {
+  const keys = policyKeyCount(options);
+  const generation = defaultsGeneration();
+  for (let i = 0; i < timeoutForms.length; i++) {
+    const form = timeoutForms[i]!;
+    if (
+      form.keys === keys && form.generation === generation && form.timeoutMs === options.timeoutMs &&
+      form.strategy === options.strategy && form.clock === options.clock
+    ) {
+      return form.policy;
+    }
+  }
+  const { timeoutMs, strategy, clock } = options;
+  const defined = (timeoutMs === undefined ? 0 : 1) + (strategy === undefined ? 0 : 1) + (clock === undefined ? 0 : 1);
+  if (keys !== defined) {
+    // Unknown keys, keys given as undefined, not a plain object: validated as given, never kept.
+    const { signal: _, ...policyOptions } = options;
+    return new TimeoutPolicy(policyOptions);
+  }
+  // Built from the values just read, which the next call compares against.
+  const policy = new TimeoutPolicy({
+    ...(timeoutMs === undefined ? {} : { timeoutMs }),
+    ...(strategy === undefined ? {} : { strategy }),
+    ...(clock === undefined ? {} : { clock }),
+  });
+  const form: TimeoutForm = { policy, generation, keys, timeoutMs, strategy, clock };
+  if (timeoutForms.length < FORMS_KEPT) timeoutForms.push(form);
+  else timeoutForms[nextTimeoutForm++ % FORMS_KEPT] = form;
+  return policy;
 }
 
 /** Options of {@link TimeoutManager}. */

@@ -60,18 +60,26 @@ export class CountWindowStrategy implements BreakerStrategy {
   record(failed: boolean, slow: boolean, _now?: number): boolean {
     const ring = this.#ring;
     const slot = this.#next;
+    this.#next = slot + 1 === ring.length ? 0 : slot + 1;
+    const outcome = (failed ? FAILED : 0) | (slow ? SLOW : 0);
     if (this.#calls === ring.length) {
-      // The window is full: the oldest call, in this slot, leaves it.
+      // The window is full: the oldest call, in this slot, leaves it. When it
+      // had the same outcome (a success replacing a success, mostly), the
+      // totals stand and the slot is left as it is.
       const evicted = ring[slot]!;
-      this.#failures -= evicted & FAILED;
-      this.#slowCalls -= evicted >> 1;
+      if (evicted !== outcome) {
+        ring[slot] = outcome;
+        this.#failures += (outcome & FAILED) - (evicted & FAILED);
+        this.#slowCalls += (outcome >> 1) - (evicted >> 1);
+      }
     } else {
       this.#calls++;
+      ring[slot] = outcome;
+      this.#failures += outcome & FAILED;
+      this.#slowCalls += outcome >> 1;
     }
-    ring[slot] = (failed ? FAILED : 0) | (slow ? SLOW : 0);
-    if (failed) this.#failures++;
-    if (slow) this.#slowCalls++;
-    this.#next = slot + 1 === ring.length ? 0 : slot + 1;
+    // A success that is not slow opens nothing: it only ends a run of failures.
+    if (outcome === 0) return this.#rules.succeeded();
     return this.#rules.decide(failed, slow, this.#calls, this.#failures, this.#slowCalls);
   }
 

@@ -69,6 +69,12 @@ export class RateRules {
       (slow && slowCalls / calls >= this.#slowRate);
   }
 
+  /** What {@link RateRules.decide} does for a success that is not slow: ends a run of failures, opens nothing. */
+  succeeded(): false {
+    this.#consecutive = 0;
+    return false;
+  }
+
   reset(): void {
     this.#consecutive = 0;
   }

@@ -44,15 +44,35 @@ export class FusedCall {
   readonly fn: Operation<unknown>;
   /** The context the next layer inward receives; a timeout's entry replaces it. */
   context: ExecutionContext | undefined;
-  /** Each entered layer's state, by position in the segment. */
-  readonly states: unknown[];
+  // Each entered layer's state, by position in the segment: the first
+  // four in fields (one allocation per call, not two), the others in `more`.
+  state0: unknown = undefined;
+  state1: unknown = undefined;
+  state2: unknown = undefined;
+  state3: unknown = undefined;
+  more: unknown[] | undefined = undefined;
   /** How many stages, outermost first, have entered. */
   entered = 0;
 
-  constructor(fn: Operation<unknown>, context: ExecutionContext | undefined, size: number) {
+  constructor(fn: Operation<unknown>, context: ExecutionContext | undefined) {
     this.fn = fn;
     this.context = context;
-    this.states = new Array(size);
+  }
+
+  /** The state of the stage at `index`. */
+  stateAt(index: number): unknown {
+    switch (index) {
+      case 0:
+        return this.state0;
+      case 1:
+        return this.state1;
+      case 2:
+        return this.state2;
+      case 3:
+        return this.state3;
+      default:
+        return this.more![index - 4];
+    }
   }
 }
 
@@ -134,7 +154,7 @@ class Segment {
   run(fn: Operation<unknown>, parent: ExecutionContext | undefined): Promise<unknown> {
     const stages = this.#stages;
     const size = stages.length;
-    const call = new FusedCall(fn, parent, size);
+    const call = new FusedCall(fn, parent);
     try {
       const entered = this.#enter(call, size);
       if (entered < size) return this.#later(this.#layered[entered]!(fn, call.context), call, entered - 1);
@@ -159,32 +179,33 @@ class Segment {
 
   /** Enters every stage, outermost first; returns the position of one that said {@link SLOW}, or `size`. */
   #enter(call: FusedCall, size: number): number {
-    const states = call.states;
     let state: unknown;
     if (size > 0) {
       if ((state = this.#s0!.enter(call)) === SLOW) return 0;
-      states[0] = state;
+      call.state0 = state;
       call.entered = 1;
     }
     if (size > 1) {
       if ((state = this.#s1!.enter(call)) === SLOW) return 1;
-      states[1] = state;
+      call.state1 = state;
       call.entered = 2;
     }
     if (size > 2) {
       if ((state = this.#s2!.enter(call)) === SLOW) return 2;
-      states[2] = state;
+      call.state2 = state;
       call.entered = 3;
     }
     if (size > 3) {
       if ((state = this.#s3!.enter(call)) === SLOW) return 3;
-      states[3] = state;
+      call.state3 = state;
       call.entered = 4;
     }
+    if (size <= 4) return size;
     const stages = this.#stages;
+    const more = call.more = new Array(size - 4);
     for (let index = 4; index < size; index++) {
       if ((state = stages[index]!.enter(call)) === SLOW) return index;
-      states[index] = state;
+      more[index - 4] = state;
       call.entered = index + 1;
     }
     return size;
@@ -197,11 +218,10 @@ class Segment {
    */
   exitValue(call: FusedCall, from: number, value: unknown): unknown {
     if (from > 3) return this.exit(call, from, false, value);
-    const states = call.states;
     let outcome: unknown = value;
     try {
       if (from >= 3) {
-        outcome = this.#s3!.onValue(states[3], outcome, call);
+        outcome = this.#s3!.onValue(call.state3, outcome, call);
         if (this.#s3!.mayWait && isThenable(outcome)) return this.#later(Promise.resolve(outcome), call, 2);
       }
     } catch (error) {
@@ -209,7 +229,7 @@ class Segment {
     }
     try {
       if (from >= 2) {
-        outcome = this.#s2!.onValue(states[2], outcome, call);
+        outcome = this.#s2!.onValue(call.state2, outcome, call);
         if (this.#s2!.mayWait && isThenable(outcome)) return this.#later(Promise.resolve(outcome), call, 1);
       }
     } catch (error) {
@@ -217,14 +237,14 @@ class Segment {
     }
     try {
       if (from >= 1) {
-        outcome = this.#s1!.onValue(states[1], outcome, call);
+        outcome = this.#s1!.onValue(call.state1, outcome, call);
         if (this.#s1!.mayWait && isThenable(outcome)) return this.#later(Promise.resolve(outcome), call, 0);
       }
     } catch (error) {
       return this.exit(call, 0, true, error);
     }
     if (from >= 0) {
-      outcome = this.#s0!.onValue(states[0], outcome, call);
+      outcome = this.#s0!.onValue(call.state0, outcome, call);
       if (this.#s0!.mayWait && isThenable(outcome)) return this.#later(Promise.resolve(outcome), call, -1);
     }
     return outcome;
@@ -237,8 +257,8 @@ class Segment {
       const stage = stages[index]!;
       try {
         outcome = failed
-          ? stage.onError(call.states[index], outcome, call)
-          : stage.onValue(call.states[index], outcome, call);
+          ? stage.onError(call.stateAt(index), outcome, call)
+          : stage.onValue(call.stateAt(index), outcome, call);
         failed = false;
       } catch (error) {
         outcome = error;
@@ -266,7 +286,7 @@ class Segment {
     const starters = this.#starters;
     for (let i = 0; i < starters.length; i++) {
       const { stage, index } = starters[i]!;
-      if (index <= from) stage.started!(call.states[index]);
+      if (index <= from) stage.started!(call.stateAt(index));
     }
   }
 }
