@@ -23,6 +23,11 @@ import {
   versionSource,
 } from "../mod.ts";
 import { ManualClock } from "../src/testing/mod.ts";
+import { withUserAgent } from "./_support/user_agent.ts";
+
+function onWorkersNow(): boolean {
+  return (globalThis as { navigator?: { userAgent?: unknown } }).navigator?.userAgent === "Cloudflare-Workers";
+}
 
 /** An engine over a Map that answers a microtask later, with switches for tests. */
 class AsyncMapStore extends StoreAdapter {
@@ -271,11 +276,22 @@ describe("StoreAdapter", () => {
     expect(clock.pending).toBe(0);
   });
 
-  it("update: callers in one process take turns per key, so they never make each other retry", async () => {
+  it("update: callers in one process take turns per key, so they never make each other retry (except on Workers)", async () => {
     const store = new AsyncMapStore();
     const outputs = await Promise.all(Array.from({ length: 50 }, (_, i) => store.update(`k${i % 2}`, increment, 1)));
     expect(outputs.sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, i) => Math.floor(i / 2) + 1));
-    expect(store.conflicts).toBe(0);
+    if (!onWorkersNow()) expect(store.conflicts).toBe(0);
+  });
+
+  it("update on Workers: each caller runs its own loop (no request starts I/O from another's promise), the sum stays exact", async () => {
+    const store = new AsyncMapStore();
+    let first: Promise<number> | undefined;
+    // The choice is made on the first update; where the runtime will not let the test pose as Workers, only workerd checks it.
+    if (!withUserAgent("Cloudflare-Workers", () => void (first = store.update("k", increment, 1))) && !onWorkersNow()) return;
+    first ??= store.update("k", increment, 1);
+    const outputs = await Promise.all([first, ...Array.from({ length: 19 }, () => store.update("k", increment, 1))]);
+    expect(outputs.sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    expect(store.conflicts).toBeGreaterThan(0);
   });
 
   it("update: a hung turn holds the next caller up no longer than its own timeout", async () => {
