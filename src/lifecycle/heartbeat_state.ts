@@ -75,7 +75,7 @@ export function parseHeartbeatState(value: unknown): HeartbeatState | string {
 }
 
 function seconds(ms: number): string {
-  return `${(ms / 1000).toFixed(1)} s`;
+  return ms < 1_000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
 }
 
 /** Reads `key` from `store` and judges it against `maxAgeMs` at wall time `nowMs`. Never rejects. */

@@ -1,0 +1,6 @@
+/**
+ * Deno: termination signals for {@link GracefulShutdown} (`denoSignals`).
+ *
+ * @module
+ */
+export * from "./signals.ts";
