@@ -45,12 +45,16 @@ class FakeSignals implements SignalSource {
 
 const never = () => new Promise<void>(() => {});
 
+/** A source with no signals: Workers refuse a GracefulShutdown without one. */
+const quiet: SignalSource = { name: "quiet", on: () => () => {} };
+const onWorkers = (globalThis as { navigator?: { userAgent?: string } }).navigator?.userAgent === "Cloudflare-Workers";
+
 describe("GracefulShutdown", () => {
   afterEach(() => configure({}));
 
   it("runs callbacks by priority, ties in registration order, sync and async", async () => {
     const order: string[] = [];
-    const shutdown = new GracefulShutdown();
+    const shutdown = new GracefulShutdown({ signalSource: quiet });
     shutdown.register("cache", () => void order.push("cache"), { priority: 20 });
     shutdown.register("db", async () => void order.push("db"), { priority: 10 });
     shutdown.register("logs", () => void order.push("logs"));
@@ -65,7 +69,7 @@ describe("GracefulShutdown", () => {
   });
 
   it("reports a callback that throws or rejects, and still runs the rest", async () => {
-    const shutdown = new GracefulShutdown();
+    const shutdown = new GracefulShutdown({ signalSource: quiet });
     const boom = new Error("boom");
     shutdown.register("a", () => {
       throw boom;
@@ -81,7 +85,7 @@ describe("GracefulShutdown", () => {
 
   it("bounds a hanging callback by its own timeout, aborts its signal, and runs the next (ManualClock)", async () => {
     const clock = new ManualClock();
-    const shutdown = new GracefulShutdown({ timeoutMs: 10_000, clock });
+    const shutdown = new GracefulShutdown({ signalSource: quiet, timeoutMs: 10_000, clock });
     let seen: AbortSignal | undefined;
     const ran: string[] = [];
     shutdown.register("hangs", ({ signal }) => {
@@ -105,7 +109,7 @@ describe("GracefulShutdown", () => {
 
   it("bounds everything by the total timeout: later callbacks are skipped and reported", async () => {
     const clock = new ManualClock();
-    const shutdown = new GracefulShutdown({ timeoutMs: 5_000, clock });
+    const shutdown = new GracefulShutdown({ signalSource: quiet, timeoutMs: 5_000, clock });
     shutdown.register("slow", () => clock.sleep(3_000), { priority: 1 });
     shutdown.register("hangs", never, { priority: 2 });
     shutdown.register("never-runs", () => {}, { priority: 3 });
@@ -123,7 +127,7 @@ describe("GracefulShutdown", () => {
 
   it("trigger() runs once: a second call gets the same report", async () => {
     let runs = 0;
-    const shutdown = new GracefulShutdown();
+    const shutdown = new GracefulShutdown({ signalSource: quiet });
     shutdown.register("once", () => void runs++);
     const [a, b] = await Promise.all([shutdown.trigger(), shutdown.trigger()]);
     expect(a).toBe(b);
@@ -132,7 +136,7 @@ describe("GracefulShutdown", () => {
   });
 
   it("refuses a duplicate name and any registration during shutdown with ShutdownError", async () => {
-    const shutdown = new GracefulShutdown();
+    const shutdown = new GracefulShutdown({ signalSource: quiet });
     shutdown.register("db", () => {});
     expect(() => shutdown.register("db", () => {})).toThrow(ShutdownError);
     void shutdown.trigger();
@@ -148,7 +152,7 @@ describe("GracefulShutdown", () => {
   });
 
   it("unregister returns whether something was removed", () => {
-    const shutdown = new GracefulShutdown();
+    const shutdown = new GracefulShutdown({ signalSource: quiet });
     shutdown.register("test", () => {});
     expect(shutdown.unregister("test")).toBe(true);
     expect(shutdown.unregister("test")).toBe(false);
@@ -182,6 +186,11 @@ describe("GracefulShutdown", () => {
   });
 
   it("install() without a signal source is a ShutdownError naming the adapters; trigger() still works", async () => {
+    if (onWorkers) {
+      // Workers refuse the construction itself (tests/lifecycle.workers.test.ts).
+      expect(() => new GracefulShutdown()).toThrow(ShutdownUnsupportedError);
+      return;
+    }
     const shutdown = new GracefulShutdown();
     expect(() => shutdown.install()).toThrow(/nodeSignals\(\).*denoSignals\(\).*browserSignals\(\)/);
     expect((await shutdown.trigger()).completed).toBe(true);
@@ -191,7 +200,7 @@ describe("GracefulShutdown", () => {
     const source: SignalSource = { name: "page", defaultSignals: ["pagehide"], on: () => () => {} };
     expect(new GracefulShutdown({ signalSource: source }).signals).toEqual(["pagehide"]);
     expect(new GracefulShutdown({ signalSource: source, signals: ["SIGHUP"] }).signals).toEqual(["SIGHUP"]);
-    expect(new GracefulShutdown().signals).toEqual(["SIGTERM", "SIGINT"]);
+    expect(new GracefulShutdown({ signalSource: quiet }).signals).toEqual(["SIGTERM", "SIGINT"]);
   });
 
   it("a signal runs the shutdown, then exits with exitCode (0)", async () => {
@@ -239,7 +248,7 @@ describe("GracefulShutdown", () => {
 
   it("wait() resolves true once a shutdown begins, false after its timeout (ManualClock)", async () => {
     const clock = new ManualClock();
-    const shutdown = new GracefulShutdown({ clock });
+    const shutdown = new GracefulShutdown({ signalSource: quiet, clock });
     let timedOut: boolean | undefined;
     void shutdown.wait(1_000).then((v) => (timedOut = v));
     await clock.advance(1_000);
@@ -265,7 +274,7 @@ describe("GracefulShutdown", () => {
   });
 
   it("emits shutdown, callback and done events", async () => {
-    const shutdown = new GracefulShutdown();
+    const shutdown = new GracefulShutdown({ signalSource: quiet });
     shutdown.register("x", () => {});
     const seen: string[] = [];
     shutdown.on("shutdown", (e) => seen.push(`shutdown:${e.reason}`));
@@ -277,10 +286,10 @@ describe("GracefulShutdown", () => {
 
   it("takes timeoutMs and forceExitCode from configure()", () => {
     configure({ shutdown: { timeoutMs: 1_234, forceExitCode: 9 } });
-    const shutdown = new GracefulShutdown();
+    const shutdown = new GracefulShutdown({ signalSource: quiet });
     expect(shutdown.timeoutMs).toBe(1_234);
     expect(shutdown.forceExitCode).toBe(9);
-    expect(new GracefulShutdown({ timeoutMs: 5 }).timeoutMs).toBe(5);
+    expect(new GracefulShutdown({ signalSource: quiet, timeoutMs: 5 }).timeoutMs).toBe(5);
   });
 
   it("refuses bad options with a ConfigError naming each field", () => {
@@ -294,12 +303,12 @@ describe("GracefulShutdown", () => {
     expect((caught as ConfigError).issues.map((i) => i.field).sort()).toEqual(
       ["forceExitCode", "signalSource", "signals", "timeoutMs"],
     );
-    expect(() => new GracefulShutdown({ timeoutMs: Number.NaN })).toThrow(ConfigError);
+    expect(() => new GracefulShutdown({ signalSource: quiet, timeoutMs: Number.NaN })).toThrow(ConfigError);
     expect(() => new GracefulShutdown(42 as never)).toThrow(InvalidArgumentError);
   });
 
   it("refuses bad register() arguments before touching anything", () => {
-    const shutdown = new GracefulShutdown();
+    const shutdown = new GracefulShutdown({ signalSource: quiet });
     expect(() => shutdown.register(1 as never, () => {})).toThrow(InvalidArgumentError);
     expect(() => shutdown.register("x", "close" as never)).toThrow(InvalidArgumentError);
     expect(() => shutdown.register("x", () => {}, 5 as never)).toThrow(InvalidArgumentError);
@@ -310,7 +319,7 @@ describe("GracefulShutdown", () => {
   });
 
   it("wait() rejects a bad timeout with InvalidArgumentError", async () => {
-    const shutdown = new GracefulShutdown();
+    const shutdown = new GracefulShutdown({ signalSource: quiet });
     await expect(shutdown.wait(-1)).rejects.toBeInstanceOf(InvalidArgumentError);
     await expect(shutdown.wait(Number.NaN)).rejects.toBeInstanceOf(InvalidArgumentError);
   });
