@@ -216,6 +216,38 @@ describe("Heartbeat", () => {
     expect(clock.pending).toBe(0);
   });
 
+  it("stop() and shutdown() from the heartbeat's own callbacks settle, and end the loop", async () => {
+    const clock = new ManualClock();
+    const target = { isDead: false };
+    const heartbeat: Heartbeat = new Heartbeat({
+      store: new MemoryStore({ clock }),
+      intervalMs: 1_000,
+      target,
+      onTargetDead: () => heartbeat.shutdown(),
+      clock,
+    });
+    await heartbeat.start();
+    target.isDead = true;
+    await clock.advance(1_000);
+    expect(heartbeat.isShutdown).toBe(true);
+    expect(heartbeat.isRunning).toBe(false);
+    expect(clock.pending).toBe(0);
+    let stopped = false;
+    const again: Heartbeat = new Heartbeat({
+      store: new MemoryStore({ clock }),
+      intervalMs: 1_000,
+      onBeat: async () => {
+        await again.stop();
+        stopped = true;
+      },
+      clock,
+    });
+    await again.start();
+    await clock.advance(1_000);
+    expect(stopped).toBe(true);
+    expect(clock.pending).toBe(0);
+  });
+
   it("intervalMs from configure(); negative, NaN and zero intervals are ConfigErrors", () => {
     configure({ heartbeat: { intervalMs: 2_500 } });
     expect(new Heartbeat().intervalMs).toBe(2_500);

@@ -240,7 +240,10 @@ export class Heartbeat {
     if (this.#running && generation === this.#generation) this.#schedule(generation);
   }
 
-  /** Stops the loop, clears its timer and waits for a beat in flight. Idempotent. */
+  /**
+   * Stops the loop, clears its timer and waits for a beat being written.
+   * Idempotent; safe to call (and await) from the heartbeat's own callbacks.
+   */
   async stop(): Promise<void> {
     this.#running = false;
     this.#generation++;
@@ -343,10 +346,7 @@ export class Heartbeat {
   #schedule(generation: number): void {
     this.#cancel = this.#clock.schedule(() => {
       this.#cancel = undefined;
-      const tick = this.#tick();
-      this.#inFlight = tick;
-      void tick.then(() => {
-        if (this.#inFlight === tick) this.#inFlight = undefined;
+      void this.#tick().then(() => {
         if (this.#running && generation === this.#generation) this.#schedule(generation);
       });
     }, this.intervalMs);
@@ -361,12 +361,18 @@ export class Heartbeat {
       alert("error", `Heartbeat: ${what} threw: ${String(error)}`, { key: this.key, error });
     };
     let state: HeartbeatState | undefined;
+    // stop() waits for the write, never for the callbacks: one of them may be what called stop().
+    const write = this.beat();
+    const settled = write.then(() => {}, () => {});
+    this.#inFlight = settled;
     try {
-      state = await this.beat();
+      state = await write;
     } catch (error) {
       const missed = error as HeartbeatError;
       alert("heartbeat", missed.message, { key: this.key, error: missed });
       await callSafely(onMissedBeat && (() => onMissedBeat(missed)), reportError("onMissedBeat"));
+    } finally {
+      if (this.#inFlight === settled) this.#inFlight = undefined;
     }
     if (state !== undefined) await callSafely(onBeat && (() => onBeat(state)), reportError("onBeat"));
     if (target !== undefined) {
