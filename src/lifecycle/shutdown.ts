@@ -305,9 +305,9 @@ export class GracefulShutdown {
    *   on(signal) { installed.add(signal); return () => { installed.delete(signal); }; },
    * };
    * const shutdown = new GracefulShutdown({ signalSource: source }).install();
-   * if (!shutdown.isInstalled || installed.size !== 2) throw new Error("not installed");
+   * const whileInstalled = [...installed];
    * shutdown.uninstall();
-   * if (installed.size !== 0) throw new Error("handlers left behind");
+   * if (whileInstalled.join() !== "SIGTERM,SIGINT" || installed.size > 0) throw new Error("handlers left behind");
    * ```
    */
   install(): this {
