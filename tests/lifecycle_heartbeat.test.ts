@@ -248,6 +248,30 @@ describe("Heartbeat", () => {
     expect(clock.pending).toBe(0);
   });
 
+  it("alarm(): re-arms intervalMs ahead, then beats; a failed beat still re-arms; nothing after shutdown (Durable Object alarms)", async () => {
+    const clock = new ManualClock({ wallNow: 1_000_000 });
+    const flaky = flakyStore(clock);
+    const alarms: number[] = [];
+    const storage = { setAlarm: (at: number) => void alarms.push(at) };
+    const missed: HeartbeatError[] = [];
+    const heartbeat = new Heartbeat({ store: flaky.store, intervalMs: 5_000, onMissedBeat: (e) => void missed.push(e), clock });
+    await heartbeat.alarm(storage);
+    expect(alarms).toEqual([1_005_000]);
+    expect(await Heartbeat.isAlive(flaky.store, 1_000, { clock })).toBe(true);
+    await clock.advance(5_000);
+    flaky.fail(true);
+    await heartbeat.alarm(storage);
+    expect(alarms).toEqual([1_005_000, 1_010_000]);
+    expect(missed.length).toBe(1);
+    await heartbeat.shutdown();
+    await heartbeat.alarm(storage);
+    expect(alarms.length).toBe(2);
+    await expect(heartbeat.alarm({} as never)).rejects.toBeInstanceOf(InvalidArgumentError);
+    const failing = new Heartbeat({ store: new MemoryStore({ clock }), clock });
+    await expect(failing.alarm({ setAlarm: () => Promise.reject(new Error("storage down")) })).rejects.toThrow("storage down");
+    expect(clock.pending).toBe(0);
+  });
+
   it("intervalMs from configure(); negative, NaN and zero intervals are ConfigErrors", () => {
     configure({ heartbeat: { intervalMs: 2_500 } });
     expect(new Heartbeat().intervalMs).toBe(2_500);

@@ -20,6 +20,15 @@ export interface HeartbeatTarget {
   readonly isDead: boolean;
 }
 
+/**
+ * What an alarm-driven heartbeat needs of a Durable Object: its storage's
+ * `setAlarm` (`this.ctx.storage` in the object).
+ */
+export interface AlarmScheduler {
+  /** Schedules the object's `alarm()` at `scheduledTime` (epoch ms), replacing any alarm set before. */
+  setAlarm(scheduledTime: number): unknown;
+}
+
 /** Options of {@link Heartbeat}. Defaults cascade from `configure({ heartbeat })`. */
 export interface HeartbeatOptions {
   /**
@@ -261,6 +270,36 @@ export class Heartbeat {
   /** Shuts the heartbeat down. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.shutdown();
+  }
+
+  /**
+   * One beat of an alarm-driven heartbeat, for a Durable Object (Workers
+   * have no long-lived loop): call it from the object's `alarm()` handler,
+   * and once to begin. It re-arms the alarm `intervalMs` ahead first, so a
+   * failing beat never ends the chain, then beats as the loop does
+   * (`onMissedBeat`, `onBeat`, `target`). After `shutdown()` it neither beats
+   * nor re-arms. Rejects only if `setAlarm` fails (the runtime then retries
+   * the alarm) or `scheduler` has no `setAlarm` ({@link InvalidArgumentError}).
+   *
+   * @example
+   * ```ts
+   * import { type AlarmScheduler, Heartbeat, MemoryStore } from "bulwark";
+   * // In a Durable Object: async alarm() { await this.heartbeat.alarm(this.ctx.storage); }
+   * const alarms: number[] = [];
+   * const storage: AlarmScheduler = { setAlarm: (at) => { alarms.push(at); } };
+   * const store = new MemoryStore();
+   * const heartbeat = new Heartbeat({ store, intervalMs: 10_000 });
+   * await heartbeat.alarm(storage);
+   * if (alarms.length !== 1 || !(await Heartbeat.isAlive(store, 30_000))) throw new Error("should beat and re-arm");
+   * ```
+   */
+  async alarm(scheduler: AlarmScheduler): Promise<void> {
+    if (typeof scheduler !== "object" || scheduler === null || typeof scheduler.setAlarm !== "function") {
+      throw new InvalidArgumentError("Heartbeat.alarm", "scheduler", scheduler, "an object with setAlarm (a Durable Object's storage)");
+    }
+    if (this.#shutdown) return;
+    await scheduler.setAlarm(this.#clock.wallNow() + this.intervalMs);
+    await this.#tick();
   }
 
   /**
