@@ -83,10 +83,21 @@ export interface RawWrite {
   readonly nowMs: number;
 }
 
+/**
+ * What a raw write made: the version the entry now has, and the expiry the
+ * engine computed on its own clock (Redis `TIME`, PostgreSQL `now()`), so
+ * that every client reads the same `expiresAt`. Without `expiresAt`, the
+ * entry's is {@link RawWrite.expiresAt}.
+ */
+export interface RawWritten {
+  readonly version: string;
+  readonly expiresAt?: number | undefined;
+}
+
 /** The result of a raw conditional write. */
 export type RawWriteResult =
-  /** Written; `version` is the version it now has (usually {@link RawWrite.version}). */
-  | { readonly ok: true; readonly version: string }
+  /** Written; `version` is the version it now has (usually {@link RawWrite.version}); `expiresAt` as in {@link RawWritten}. */
+  | { readonly ok: true; readonly version: string; readonly expiresAt?: number | undefined }
   /** Not written; `current` is what the engine holds (expired or not; `undefined` if nothing). */
   | { readonly ok: false; readonly current: RawEntry | undefined };
 
@@ -104,7 +115,11 @@ const MAX_BACKOFF_MS = 50;
 
 /** A transition's own exception, carried through {@link StoreAdapter} unchanged (it is the caller's bug, not the engine's). */
 class TransitionThrew {
-  constructor(readonly error: unknown) {}
+  // No parameter property: Node's type stripping (the benchmarks) refuses them.
+  readonly error: unknown;
+  constructor(error: unknown) {
+    this.error = error;
+  }
 }
 
 /** zod/mini schemas of an adapter's own options, by option name: merged into the common ones. */
@@ -297,6 +312,8 @@ export function decodeEnvelope(text: string): RawEntry {
   return { value: record.v as Json, version: record.r, expiresAt: record.e ?? undefined };
 }
 
+const NOOP = (): void => {};
+
 function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
   return typeof value === "object" && value !== null && typeof (value as PromiseLike<T>).then === "function";
 }
@@ -385,6 +402,7 @@ export abstract class StoreAdapter implements Store {
   readonly #target: string;
   #nextVersion: (() => string) | undefined;
   #conflicts = 0;
+  readonly #updateQueue = new Map<string, Promise<void>>();
 
   /**
    * @param target The class name used in errors, e.g. `"RedisStore"`.
@@ -419,8 +437,15 @@ export abstract class StoreAdapter implements Store {
    */
   protected abstract getRaw(key: string, options: RawOptions): RawEntry | undefined | PromiseLike<RawEntry | undefined>;
 
-  /** Writes unconditionally; returns the version the entry now has (usually `write.version`). */
-  protected abstract setRaw(key: string, write: RawWrite, options: RawOptions): string | PromiseLike<string>;
+  /**
+   * Writes unconditionally; returns the version the entry now has (usually
+   * `write.version`), or a {@link RawWritten} when the engine computed the expiry.
+   */
+  protected abstract setRaw(
+    key: string,
+    write: RawWrite,
+    options: RawOptions,
+  ): string | RawWritten | PromiseLike<string | RawWritten>;
 
   /** Removes the key; returns whether there was an entry live at `nowMs` (epoch ms). */
   protected abstract deleteRaw(key: string, options: RawOptions, nowMs: number): boolean | PromiseLike<boolean>;
@@ -454,9 +479,11 @@ export abstract class StoreAdapter implements Store {
 
   /**
    * Runs a transition on the full `key` and returns its output. The default
-   * is a compare-and-set loop over the raw methods (at most
+   * is a compare-and-set loop over the raw methods, callers of this process
+   * taking turns per key (so only other processes cause retries; at most
    * {@link MAX_UPDATE_ATTEMPTS} rounds, a short jittered backoff on the
-   * store's clock after each lost race). Override it where the engine runs
+   * store's clock after each lost race). Turns are taken only when
+   * `runsTransitions` is `false`. Override it where the engine runs
    * the transition next to the data (and declare `runsTransitions`): call
    * {@link StoreAdapter.applyTransition} to run and check it.
    * `cancelled` aborts when the caller stops waiting (timeout, abort): stop there.
@@ -576,11 +603,10 @@ export abstract class StoreAdapter implements Store {
     const checked = this.#checkWrite("set", key, value, options);
     if (checked instanceof ResilienceError) return Promise.reject(checked);
     const { full, write, signal } = checked;
-    return this.#run("set", key, signal, () => this.setRaw(full, write, { signal }), (version) => ({
-      value,
-      version,
-      expiresAt: write.expiresAt,
-    }));
+    return this.#run("set", key, signal, () => this.setRaw(full, write, { signal }), (written) =>
+      typeof written === "string"
+        ? { value, version: written, expiresAt: write.expiresAt }
+        : { value, version: written.version, expiresAt: "expiresAt" in written ? written.expiresAt : write.expiresAt });
   }
 
   /** Removes `key`; resolves to whether there was a live entry. */
@@ -656,14 +682,39 @@ export abstract class StoreAdapter implements Store {
     if (signal?.aborted) return Promise.reject(signal.reason);
     // The loop must stop when the caller stops waiting; a controller only for update.
     const cancelled = new AbortController();
-    return this.#run(
+    if (this.capabilities.runsTransitions) {
+      return this.#run(
+        "update",
+        key,
+        signal,
+        () => this.updateRaw(full, transition, input, { signal }, cancelled.signal),
+        (output) => output,
+        (reason) => cancelled.abort(reason),
+      );
+    }
+    // A compare-and-set loop: callers in this process take turns per key, so
+    // they never make each other retry (only other processes can). The turn
+    // passes when the caller's promise settles, which timeoutMs bounds, so a
+    // hung engine call cannot hold up the queue for longer than that.
+    const queue = this.#updateQueue;
+    const previous = queue.get(full);
+    const result = this.#run(
       "update",
       key,
       signal,
-      () => this.updateRaw(full, transition, input, { signal }, cancelled.signal),
+      () =>
+        previous === undefined
+          ? this.updateRaw(full, transition, input, { signal }, cancelled.signal)
+          : previous.then(() => this.updateRaw(full, transition, input, { signal }, cancelled.signal)),
       (output) => output,
       (reason) => cancelled.abort(reason),
     );
+    const turn = result.then(NOOP, NOOP);
+    queue.set(full, turn);
+    void turn.then(() => {
+      if (queue.get(full) === turn) queue.delete(full);
+    });
+    return result;
   }
 
   // ---- Internals. --------------------------------------------------------
@@ -748,7 +799,10 @@ export abstract class StoreAdapter implements Store {
   }
 
   #writeResult<V extends Json>(outcome: RawWriteResult, value: V, write: RawWrite): StoreWriteResult<V> {
-    if (outcome.ok) return { ok: true, entry: { value, version: outcome.version, expiresAt: write.expiresAt } };
+    if (outcome.ok) {
+      const expiresAt = "expiresAt" in outcome ? outcome.expiresAt : write.expiresAt;
+      return { ok: true, entry: { value, version: outcome.version, expiresAt } };
+    }
     const current = outcome.current;
     return {
       ok: false,
