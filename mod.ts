@@ -1,6 +1,7 @@
 /**
  * bulwark: portable resilience for TypeScript. Circuit breaker, retry,
- * timeout, bulkhead, fallback, pipelines and rate limiting, on Node, Deno,
+ * timeout, bulkhead, fallback, pipelines, rate limiting, graceful shutdown,
+ * heartbeats and watchdogs, on Node, Deno,
  * Bun, browsers and Cloudflare Workers.
  *
  * This entry re-exports the pure core. Runtime- and product-specific pieces
@@ -26,3 +27,4 @@ export * from "./src/breaker/mod.ts";
 export * from "./src/circuit_breaker.ts";
 export * from "./src/circuit_breaker_registry.ts";
 export * from "./src/resilient_fetch.ts";
+export * from "./src/lifecycle/mod.ts";

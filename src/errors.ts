@@ -18,7 +18,12 @@ export type ResilienceErrorCode =
   | "ERR_INVALID_ARGUMENT"
   | "ERR_STORE"
   | "ERR_STORE_TIMEOUT"
-  | "ERR_STORE_LIMIT";
+  | "ERR_STORE_LIMIT"
+  | "ERR_SHUTDOWN"
+  | "ERR_SHUTDOWN_UNSUPPORTED"
+  | "ERR_HEARTBEAT"
+  | "ERR_WATCHDOG"
+  | "ERR_WATCHDOG_TIMEOUT";
 
 /**
  * Base class of every error thrown by bulwark.
@@ -311,5 +316,120 @@ export class StoreError extends ResilienceError {
     this.timeoutMs = options.timeoutMs;
     this.limit = options.limit;
     this.actual = options.actual;
+  }
+}
+
+/**
+ * A graceful shutdown was misused: a callback registered twice under one
+ * name, a registration after shutdown began, handlers installed twice, or
+ * signal handlers asked of a shutdown that has no signal source.
+ *
+ * @example
+ * ```ts
+ * import { GracefulShutdown, ShutdownError } from "bulwark";
+ * const shutdown = new GracefulShutdown({ signalSource: { name: "none", on: () => () => {} } });
+ * shutdown.register("db", () => {});
+ * try {
+ *   shutdown.register("db", () => {});
+ *   throw new Error("should refuse a duplicate name");
+ * } catch (error) {
+ *   if (!(error instanceof ShutdownError) || error.code !== "ERR_SHUTDOWN") throw error;
+ * }
+ * ```
+ */
+export class ShutdownError extends ResilienceError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("ERR_SHUTDOWN", message, options);
+  }
+}
+
+/**
+ * The runtime has no termination signals for a {@link GracefulShutdown} to
+ * listen to: Cloudflare Workers. There, finish work with `ctx.waitUntil(promise)`
+ * (the isolate stays alive until it settles) and schedule clean-up with a
+ * Durable Object alarm (`state.storage.setAlarm(...)`).
+ *
+ * @example
+ * ```ts
+ * import { ResilienceError, ShutdownUnsupportedError } from "bulwark";
+ * const error = new ShutdownUnsupportedError("Cloudflare Workers");
+ * if (!(error instanceof ResilienceError) || !error.message.includes("ctx.waitUntil")) throw error;
+ * ```
+ */
+export class ShutdownUnsupportedError extends ResilienceError {
+  /** The runtime, e.g. `"Cloudflare Workers"`. */
+  readonly runtime: string;
+
+  constructor(runtime: string) {
+    super(
+      "ERR_SHUTDOWN_UNSUPPORTED",
+      `GracefulShutdown: ${runtime} has no termination signals. Use ctx.waitUntil(promise) to finish work after a ` +
+        "response, and Durable Object alarms (state.storage.setAlarm) for clean-up that must run later; " +
+        "or pass an explicit signalSource.",
+    );
+    this.runtime = runtime;
+  }
+}
+
+/**
+ * A heartbeat could not do its work: its store could not be written (at
+ * `start()` or by `beat()`; the error of the store is the `cause`), or it was
+ * started twice, or after `shutdown()`.
+ *
+ * @example
+ * ```ts
+ * import { HeartbeatError, ResilienceError } from "bulwark";
+ * const error = new HeartbeatError("state file /nope/app.heartbeat is not writable");
+ * if (!(error instanceof ResilienceError) || error.code !== "ERR_HEARTBEAT") throw error;
+ * ```
+ */
+export class HeartbeatError extends ResilienceError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("ERR_HEARTBEAT", message, options);
+  }
+}
+
+/**
+ * A watchdog was misused (started twice, or after `shutdown()`). Base class
+ * of {@link WatchdogTimeoutError}.
+ *
+ * @example
+ * ```ts
+ * import { ResilienceError, WatchdogError } from "bulwark";
+ * const error = new WatchdogError("Watchdog 'worker' is already running");
+ * if (!(error instanceof ResilienceError) || error.code !== "ERR_WATCHDOG") throw error;
+ * ```
+ */
+export class WatchdogError extends ResilienceError {
+  constructor(message: string, options?: { cause?: unknown; code?: "ERR_WATCHDOG" | "ERR_WATCHDOG_TIMEOUT" }) {
+    super(options?.code ?? "ERR_WATCHDOG", message, options);
+  }
+}
+
+/**
+ * A watched block stalled: no ping for longer than the watchdog's
+ * `timeoutMs`. Thrown when a {@link watchdogContext} created with
+ * `raiseOnTimeout` is disposed after a stall.
+ *
+ * @example
+ * ```ts
+ * import { WatchdogError, WatchdogTimeoutError } from "bulwark";
+ * const error = new WatchdogTimeoutError("worker", 31_000);
+ * if (!(error instanceof WatchdogError) || error.inactiveMs !== 31_000) throw error;
+ * if (error.code !== "ERR_WATCHDOG_TIMEOUT") throw error;
+ * ```
+ */
+export class WatchdogTimeoutError extends WatchdogError {
+  /** The watchdog's name. */
+  readonly watchdogName: string;
+  /** Ms without a ping when the stall was detected. */
+  readonly inactiveMs: number;
+
+  constructor(watchdogName: string, inactiveMs: number, message?: string) {
+    super(message ?? `Watchdog '${watchdogName}' timed out: no activity for ${Math.round(inactiveMs)} ms`, {
+      code: "ERR_WATCHDOG_TIMEOUT",
+    });
+    this.watchdogName = watchdogName;
+    this.inactiveMs = inactiveMs;
   }
 }
