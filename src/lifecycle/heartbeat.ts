@@ -10,9 +10,9 @@ import { defaultsFor } from "../config.ts";
 import { HeartbeatError, InvalidArgumentError } from "../errors.ts";
 import { badOptions, throwIf } from "../internal/arguments.ts";
 import type { Json, Store } from "../store/store.ts";
-import { clock as clockSchema, durationMs, func, name as nameSchema } from "../validation.ts";
+import { clock as clockSchema, durationMs, func, lazy, name as nameSchema, validate } from "../validation.ts";
 import { checkHeartbeat, type HeartbeatCheck, type HeartbeatState, parseHeartbeatState } from "./heartbeat_state.ts";
-import { callSafely, check, type OnAlert, once } from "./options.ts";
+import { callSafely, type OnAlert } from "./options.ts";
 
 /** Something whose liveness a heartbeat watches: polled each beat. */
 export interface HeartbeatTarget {
@@ -95,7 +95,7 @@ function isStore(value: unknown): value is Store {
     typeof (value as Store).set === "function";
 }
 
-const optionsSchema = once(() =>
+const optionsSchema = lazy(() =>
   z.strictObject({
     store: z.optional(z.custom<Store>(isStore, { error: "a Store (an object with get and set)" })),
     stateFile: z.optional(
@@ -198,7 +198,7 @@ export class Heartbeat {
   constructor(options: HeartbeatOptions = {}) {
     throwIf(badOptions("Heartbeat", options));
     const { maxAgeMs: _maxAgeMs, ...configured } = defaultsFor("heartbeat");
-    const resolved: Resolved = check("Heartbeat", optionsSchema(), {
+    const resolved: Resolved = validate("Heartbeat", optionsSchema(), {
       ...configured,
       key: "heartbeat",
       metadata: {},

@@ -1,26 +1,10 @@
 /**
- * What the lifecycle components share to validate their options: zod/mini
- * schemas, built on first use (never at import), and a typed `validate`.
+ * What the lifecycle components share: the alert hook's type and a safe way
+ * to call user callbacks. (Options are validated with `validate()` and
+ * schemas built by `lazy()`, from `src/validation.ts`, as everywhere else.)
  *
  * @module
  */
-
-import * as z from "zod/mini";
-import { validate } from "../validation.ts";
-
-/**
- * `validate()` for a zod/mini schema, typed by the schema's output. (The
- * cast bridges the classic and mini zod types; both parse alike.)
- */
-export function check<T>(target: string, schema: z.ZodMiniType<T>, input: unknown): T {
-  return validate(target, schema as unknown as Parameters<typeof validate>[1], input) as T;
-}
-
-/** `build()` on the first call, the same value after: schemas built on first construction. */
-export function once<T>(build: () => T): () => T {
-  let value: T | undefined;
-  return () => (value ??= build());
-}
 
 /** An alert hook, as in the seeds: `(channel, message, context)`. May be async; its errors are swallowed. */
 export type OnAlert = (channel: string, message: string, context: Readonly<Record<string, unknown>>) => unknown;
@@ -41,9 +25,4 @@ export async function callSafely(fn: (() => unknown) | undefined, onError: (erro
       // The error hook itself failed: nothing sensible is left to do.
     }
   }
-}
-
-/** `true` or `false`. */
-export function flag(): z.ZodMiniType<boolean> {
-  return z.boolean({ error: "true or false" });
 }

@@ -11,8 +11,7 @@ import { defaultsFor } from "../config.ts";
 import { InvalidArgumentError, ShutdownError, ShutdownUnsupportedError, TimeoutError } from "../errors.ts";
 import { Emitter, type Unsubscribe } from "../events.ts";
 import { badFunction, badOptions, badString, throwIf } from "../internal/arguments.ts";
-import { clock as clockSchema, durationMs, integer } from "../validation.ts";
-import { check, once } from "./options.ts";
+import { clock as clockSchema, durationMs, integer, lazy, validate } from "../validation.ts";
 import { isWorkersRuntime, type SignalSource } from "./signals.ts";
 
 /** What a clean-up callback receives: a signal aborted when its time is up. */
@@ -118,14 +117,14 @@ interface Resolved {
   readonly clock: Clock;
 }
 
-const signalsSchema = once(() =>
+const signalsSchema = lazy(() =>
   z.custom<readonly string[]>(
     (value) => Array.isArray(value) && value.every((item) => typeof item === "string" && item.length > 0),
     { error: "an array of signal names (non-empty strings)" },
   )
 );
 
-const sourceSchema = once(() =>
+const sourceSchema = lazy(() =>
   z.custom<SignalSource>(
     (value) =>
       typeof value === "object" && value !== null && typeof (value as SignalSource).on === "function" &&
@@ -134,7 +133,7 @@ const sourceSchema = once(() =>
   )
 );
 
-const optionsSchema = once(() =>
+const optionsSchema = lazy(() =>
   z.strictObject({
     timeoutMs: durationMs(0, true),
     signals: z.optional(signalsSchema()),
@@ -145,7 +144,7 @@ const optionsSchema = once(() =>
   })
 );
 
-const registerSchema = once(() =>
+const registerSchema = lazy(() =>
   z.strictObject({
     priority: integer(Number.MIN_SAFE_INTEGER),
     timeoutMs: z.optional(durationMs(0, true)),
@@ -200,7 +199,7 @@ export class GracefulShutdown {
   constructor(options: GracefulShutdownOptions = {}) {
     throwIf(badOptions("GracefulShutdown", options));
     if (options.signalSource === undefined && isWorkersRuntime()) throw new ShutdownUnsupportedError("Cloudflare Workers");
-    const resolved: Resolved = check("GracefulShutdown", optionsSchema(), {
+    const resolved: Resolved = validate("GracefulShutdown", optionsSchema(), {
       ...defaultsFor("shutdown"),
       exitCode: 0,
       clock: systemClock,
@@ -259,7 +258,7 @@ export class GracefulShutdown {
     throwIf(badString("GracefulShutdown.register", name, "name"));
     throwIf(badFunction("GracefulShutdown.register", callback, "callback"));
     throwIf(badOptions("GracefulShutdown.register", options));
-    const resolved = check("GracefulShutdown.register", registerSchema(), { priority: 100, ...options });
+    const resolved = validate("GracefulShutdown.register", registerSchema(), { priority: 100, ...options });
     if (this.#running !== undefined) {
       throw new ShutdownError(`GracefulShutdown: cannot register '${name}': shutdown is in progress`);
     }

@@ -10,9 +10,9 @@ import { defaultsFor } from "../config.ts";
 import { WatchdogError, WatchdogTimeoutError } from "../errors.ts";
 import { badOptions, throwIf } from "../internal/arguments.ts";
 import type { Store } from "../store/store.ts";
-import { clock as clockSchema, durationMs, func, name as nameSchema } from "../validation.ts";
+import { boolean, clock as clockSchema, durationMs, func, lazy, name as nameSchema, validate } from "../validation.ts";
 import { checkHeartbeat } from "./heartbeat_state.ts";
-import { callSafely, check, flag, type OnAlert, once } from "./options.ts";
+import { callSafely, type OnAlert } from "./options.ts";
 
 /** The shortest watchdog timeout, in ms: shorter ones are raised to it (as in the seeds). */
 export const WATCHDOG_MIN_TIMEOUT_MS = 1_000;
@@ -71,18 +71,18 @@ interface Resolved {
   readonly clock: Clock;
 }
 
-const optionsSchema = once(() =>
+const optionsSchema = lazy(() =>
   z.strictObject({
     timeoutMs: durationMs(0, true),
     onTimeout: z.optional(func<() => unknown>()),
     onAlert: z.optional(func<OnAlert>()),
     name: nameSchema(),
-    raiseOnTimeout: flag(),
+    raiseOnTimeout: boolean(),
     clock: clockSchema(),
   })
 );
 
-const heartbeatSchema = once(() =>
+const heartbeatSchema = lazy(() =>
   z.strictObject({
     maxAgeMs: durationMs(0, true),
     checkIntervalMs: z.optional(durationMs(0, true)),
@@ -139,7 +139,7 @@ export class Watchdog {
 
   constructor(options: WatchdogOptions = {}) {
     throwIf(badOptions("Watchdog", options));
-    const resolved: Resolved = check("Watchdog", optionsSchema(), {
+    const resolved: Resolved = validate("Watchdog", optionsSchema(), {
       ...defaultsFor("watchdog"),
       name: "watchdog",
       raiseOnTimeout: false,
@@ -182,7 +182,7 @@ export class Watchdog {
       throw new WatchdogError(`Watchdog.fromHeartbeat: 'store' must be a Store: current value is ${String(store)}`);
     }
     const { maxAgeMs, checkIntervalMs, key, ...watchdogOptions } = options;
-    const own = check("Watchdog.fromHeartbeat", heartbeatSchema(), {
+    const own = validate("Watchdog.fromHeartbeat", heartbeatSchema(), {
       maxAgeMs: maxAgeMs ?? defaultsFor("heartbeat").maxAgeMs,
       checkIntervalMs,
       key: key ?? "heartbeat",
@@ -299,11 +299,11 @@ export class Watchdog {
     this.#cancel?.();
     this.#cancel = this.#clock.schedule(() => {
       this.#cancel = undefined;
-      void this.#check();
+      void this.#validate();
     }, ms);
   }
 
-  async #check(): Promise<void> {
+  async #validate(): Promise<void> {
     if (!this.#running) return;
     if (this.#probe !== undefined) {
       let inactiveMs: number;
