@@ -12,7 +12,8 @@ import { InvalidArgumentError, ShutdownError, ShutdownUnsupportedError, TimeoutE
 import { Emitter, type Unsubscribe } from "../events.ts";
 import { badFunction, badOptions, badString, throwIf } from "../internal/arguments.ts";
 import { clock as clockSchema, durationMs, integer, lazy, validate } from "../validation.ts";
-import { isWorkersRuntime, type SignalSource } from "./signals.ts";
+import { onWorkers } from "../internal/runtime.ts";
+import type { SignalSource } from "./signals.ts";
 
 /** What a clean-up callback receives: a signal aborted when its time is up. */
 export interface CleanupContext {
@@ -198,7 +199,7 @@ export class GracefulShutdown {
 
   constructor(options: GracefulShutdownOptions = {}) {
     throwIf(badOptions("GracefulShutdown", options));
-    if (options.signalSource === undefined && isWorkersRuntime()) throw new ShutdownUnsupportedError("Cloudflare Workers");
+    if (options.signalSource === undefined && onWorkers()) throw new ShutdownUnsupportedError("Cloudflare Workers");
     const resolved: Resolved = validate("GracefulShutdown", optionsSchema(), {
       ...defaultsFor("shutdown"),
       exitCode: 0,

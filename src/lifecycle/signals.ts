@@ -57,9 +57,3 @@ export interface SignalSource {
    */
   exit?(code: number): void;
 }
-
-/** True inside Cloudflare Workers (workerd), read at call time, never at import. */
-export function isWorkersRuntime(): boolean {
-  const navigator = (globalThis as { navigator?: { userAgent?: unknown } }).navigator;
-  return navigator?.userAgent === "Cloudflare-Workers";
-}
