@@ -4,3 +4,5 @@
  * @module
  */
 export * from "./store.ts";
+export * from "./adapter.ts";
+export * from "./memory_store.ts";

@@ -64,7 +64,12 @@ export interface StoreCapabilities {
   readonly consistency: "strong" | "eventual";
   /** Longest key, in UTF-8 bytes, prefix included. */
   readonly maxKeyBytes: number;
-  /** Largest value, in UTF-8 bytes of its JSON (with any bookkeeping the adapter adds). */
+  /**
+   * Largest value, in UTF-8 bytes of `JSON.stringify(value)`. An adapter that
+   * keeps bookkeeping beside the value (a version, an expiry) declares the
+   * engine's limit minus its worst case, so that callers (and the
+   * conformance suite) can tell exactly what fits.
+   */
   readonly maxValueBytes: number;
   /** Shortest TTL the engine expires natively (0: any). Shorter TTLs are checked on read. */
   readonly minTtlMs: number;

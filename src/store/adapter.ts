@@ -1,0 +1,815 @@
+/**
+ * The common half of every store adapter: option validation, argument
+ * checks, key prefixing, byte limits before any I/O, a `timeoutMs` bound and
+ * an abort signal on every operation, engine errors wrapped into
+ * {@link StoreError}, expiry kept beside the value where the engine cannot
+ * expire it natively, versions where the engine has none, and `update` as a
+ * bounded compare-and-set loop. An adapter extends {@link StoreAdapter} and
+ * implements the six raw methods, which see full (prefixed) keys and
+ * already-checked input.
+ *
+ * @module
+ */
+import * as z from "zod/mini";
+import { type Clock, systemClock } from "../clock.ts";
+import { InvalidArgumentError, ResilienceError, StoreError, type StoreOperation } from "../errors.ts";
+import { badOptions, badSignal, badString } from "../internal/arguments.ts";
+import { validate } from "../validation.ts";
+import {
+  type Json,
+  type Store,
+  type StoreCapabilities,
+  type StoreEntry,
+  type StoreOperationOptions,
+  type StoreWriteOptions,
+  type StoreWriteResult,
+  type Transition,
+  UNCHANGED,
+} from "./store.ts";
+
+/** Options every adapter accepts (adapters add their own beside them). */
+export interface StoreAdapterOptions {
+  /** Prepended to every key. Default `"bulwark:"`. */
+  prefix?: string;
+  /** Bound on every operation, in ms; past it the operation fails with `ERR_STORE_TIMEOUT`. Default `5000`. */
+  timeoutMs?: number;
+  /** Time source for timeouts, expiry (`wallNow`) and backoff. Default `systemClock`. */
+  clock?: Clock;
+}
+
+/** {@link StoreAdapterOptions} after defaults. */
+export interface ResolvedStoreAdapterOptions {
+  readonly prefix: string;
+  readonly timeoutMs: number;
+  readonly clock: Clock;
+}
+
+/**
+ * An entry as an adapter reads it from its engine: the value, its version,
+ * and its expiry (epoch ms) or `undefined`. The adapter may return an entry
+ * that has expired (an engine that expires lazily, or a TTL shorter than its
+ * native minimum): {@link StoreAdapter} drops it.
+ */
+export interface RawEntry {
+  readonly value: Json;
+  readonly version: string;
+  readonly expiresAt: number | undefined;
+}
+
+/** What a raw write is asked to store, all checked and computed by {@link StoreAdapter}. */
+export interface RawWrite {
+  /** The value. */
+  readonly value: Json;
+  /** `JSON.stringify(value)`, already measured against {@link StoreCapabilities.maxValueBytes}. */
+  readonly json: string;
+  /**
+   * A fresh version for this write, from {@link StoreAdapter.newVersion}.
+   * An engine with its own versions (Deno KV versionstamps) may ignore it
+   * and return its own from the write.
+   */
+  readonly version: string;
+  /** Wall-clock epoch ms after which the entry is gone; `undefined`: never. Keep it beside the value. */
+  readonly expiresAt: number | undefined;
+  /**
+   * The TTL to give the engine, in ms: the caller's `ttlMs` raised to
+   * {@link StoreCapabilities.minTtlMs} (the entry is still dropped on read
+   * at `expiresAt`); `undefined`: no native expiry.
+   */
+  readonly nativeTtlMs: number | undefined;
+  /**
+   * The store's wall-clock now (epoch ms). A conditional write treats an
+   * entry whose `expiresAt` is at or before it as absent.
+   */
+  readonly nowMs: number;
+}
+
+/** The result of a raw conditional write. */
+export type RawWriteResult =
+  /** Written; `version` is the version it now has (usually {@link RawWrite.version}). */
+  | { readonly ok: true; readonly version: string }
+  /** Not written; `current` is what the engine holds (expired or not; `undefined` if nothing). */
+  | { readonly ok: false; readonly current: RawEntry | undefined };
+
+/** Options handed to every raw method. */
+export interface RawOptions {
+  /** The caller's signal, if any, to pass to an engine call that accepts one. The base already races it. */
+  readonly signal: AbortSignal | undefined;
+}
+
+/** The maximum compare-and-set rounds of the default {@link StoreAdapter.updateRaw} before it fails with `ERR_STORE`. */
+export const MAX_UPDATE_ATTEMPTS = 100;
+
+/** The longest backoff (ms) between two rounds of the default {@link StoreAdapter.updateRaw}. */
+const MAX_BACKOFF_MS = 50;
+
+/** A transition's own exception, carried through {@link StoreAdapter} unchanged (it is the caller's bug, not the engine's). */
+class TransitionThrew {
+  constructor(readonly error: unknown) {}
+}
+
+let buildSchema: (() => z.ZodMiniType<StoreAdapterOptions>) | undefined;
+let schema: z.ZodMiniType<StoreAdapterOptions> | undefined;
+
+/** Built on first use, never at import. */
+function optionsSchema(): z.ZodMiniType<StoreAdapterOptions> {
+  buildSchema ??= () => {
+    const timeout = "a finite number of milliseconds > 0";
+    return z.strictObject({
+      prefix: z.optional(z.string({ error: "a string" })),
+      timeoutMs: z.optional(
+        z.number({ error: timeout }).check(z.gt(0, { error: timeout }), z.lte(2_147_483_647, { error: timeout })),
+      ),
+      clock: z.optional(z.custom<Clock>(
+        (value) =>
+          typeof value === "object" && value !== null &&
+          typeof (value as Clock).now === "function" &&
+          typeof (value as Clock).wallNow === "function" &&
+          typeof (value as Clock).sleep === "function" &&
+          typeof (value as Clock).schedule === "function",
+        { error: "a Clock (an object with now, wallNow, sleep and schedule)" },
+      )),
+    }) as unknown as z.ZodMiniType<StoreAdapterOptions>;
+  };
+  return (schema ??= buildSchema());
+}
+
+/**
+ * Validates the common adapter options (throws `ConfigError` naming every
+ * bad field) and applies the defaults. `extra` names the adapter's own
+ * option keys, which are left for the adapter to validate.
+ *
+ * @example
+ * ```ts
+ * import { resolveStoreAdapterOptions } from "bulwark";
+ * const resolved = resolveStoreAdapterOptions("MyStore", { prefix: "app:" });
+ * if (resolved.prefix !== "app:" || resolved.timeoutMs !== 5_000) throw new Error("defaults");
+ * ```
+ */
+export function resolveStoreAdapterOptions(
+  target: string,
+  options: StoreAdapterOptions | undefined,
+  extra: readonly string[] = [],
+): ResolvedStoreAdapterOptions {
+  const bad = badOptions(target, options);
+  if (bad !== undefined) throw bad;
+  const common: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(options ?? {})) if (!extra.includes(key)) common[key] = value;
+  const parsed = validate(
+    target,
+    optionsSchema() as unknown as Parameters<typeof validate>[1],
+    common,
+  ) as StoreAdapterOptions;
+  return {
+    prefix: parsed.prefix ?? "bulwark:",
+    timeoutMs: parsed.timeoutMs ?? 5_000,
+    clock: parsed.clock ?? systemClock,
+  };
+}
+
+/**
+ * UTF-8 length of `text` in bytes, as `TextEncoder` would encode it (a lone
+ * surrogate counts as the 3 bytes of U+FFFD), without allocating.
+ *
+ * @example
+ * ```ts
+ * import { utf8ByteLength } from "bulwark";
+ * if (utf8ByteLength("aé€😀") !== 1 + 2 + 3 + 4) throw new Error("wrong length");
+ * ```
+ */
+export function utf8ByteLength(text: string): number {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x80) bytes += 1;
+    else if (code < 0x800) bytes += 2;
+    else if (code >= 0xd800 && code <= 0xdbff && i + 1 < text.length) {
+      const next = text.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        bytes += 4;
+        i++;
+      } else bytes += 3;
+    } else bytes += 3;
+  }
+  return bytes;
+}
+
+/**
+ * Makes opaque version strings for engines that have none: a random
+ * per-source part (so two processes never collide) and a counter (so every
+ * write of this source differs). Randomness is drawn when the source is
+ * created, never at import.
+ *
+ * @example
+ * ```ts
+ * import { versionSource } from "bulwark";
+ * const next = versionSource();
+ * if (next() === next()) throw new Error("versions must differ");
+ * ```
+ */
+export function versionSource(): () => string {
+  const random = new Uint32Array(2);
+  crypto.getRandomValues(random);
+  const base = random[0]!.toString(36) + random[1]!.toString(36) + ".";
+  let counter = 0;
+  return () => base + (counter++).toString(36);
+}
+
+/**
+ * The worst-case bytes {@link encodeEnvelope} adds around a value's JSON for
+ * versions of at most `maxVersionBytes`: subtract it from the engine's limit
+ * to declare {@link StoreCapabilities.maxValueBytes}.
+ *
+ * @example
+ * ```ts
+ * import { encodeEnvelope, envelopeOverheadBytes, utf8ByteLength } from "bulwark";
+ * const text = encodeEnvelope("{}", "v1", 1_700_000_000_000);
+ * if (utf8ByteLength(text) - 2 > envelopeOverheadBytes(2)) throw new Error("overhead underestimated");
+ * ```
+ */
+export function envelopeOverheadBytes(maxVersionBytes: number): number {
+  // {"r":"<version>","e":<up to 17 characters>,"v":<json>}
+  return '{"r":"'.length + maxVersionBytes + '","e":'.length + 17 + ',"v":'.length + "}".length;
+}
+
+/**
+ * One string holding a value's JSON, its version and its expiry, for engines
+ * that store strings (Workers KV, Redis, files). `json` is inserted as is
+ * (already `JSON.stringify`ed), so nothing is serialised twice.
+ *
+ * @example
+ * ```ts
+ * import { decodeEnvelope, encodeEnvelope } from "bulwark";
+ * const entry = decodeEnvelope(encodeEnvelope('{"a":[1]}', "v7", undefined));
+ * if (entry.version !== "v7" || entry.expiresAt !== undefined) throw new Error("round trip");
+ * ```
+ */
+export function encodeEnvelope(json: string, version: string, expiresAt: number | undefined): string {
+  return `{"r":${JSON.stringify(version)},"e":${expiresAt === undefined ? "null" : String(expiresAt)},"v":${json}}`;
+}
+
+/**
+ * Reads what {@link encodeEnvelope} wrote; throws an `Error` (which
+ * {@link StoreAdapter} reports as `ERR_STORE`) on anything else.
+ *
+ * @example
+ * ```ts
+ * import { decodeEnvelope } from "bulwark";
+ * let threw = false;
+ * try { decodeEnvelope("not json"); } catch { threw = true; }
+ * if (!threw) throw new Error("should refuse");
+ * ```
+ */
+export function decodeEnvelope(text: string): RawEntry {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`unreadable record (not JSON): ${text.slice(0, 80)}`, { cause: error });
+  }
+  const record = parsed as { r?: unknown; e?: unknown; v?: unknown } | null;
+  if (
+    typeof record !== "object" || record === null || typeof record.r !== "string" ||
+    !(record.e === null || typeof record.e === "number") || !("v" in record)
+  ) {
+    throw new Error(`unreadable record (not a bulwark envelope): ${text.slice(0, 80)}`);
+  }
+  return { value: record.v as Json, version: record.r, expiresAt: record.e ?? undefined };
+}
+
+function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof value === "object" && value !== null && typeof (value as PromiseLike<T>).then === "function";
+}
+
+const NOT_JSON = "a JSON value (null, a boolean, a finite number, a string, an array or a plain object of them)";
+
+/**
+ * The base of every store adapter. It implements {@link Store} over six raw
+ * methods an adapter writes for its engine ({@link StoreAdapter.getRaw},
+ * {@link StoreAdapter.setRaw}, {@link StoreAdapter.deleteRaw},
+ * {@link StoreAdapter.insertRaw}, {@link StoreAdapter.compareAndSetRaw},
+ * {@link StoreAdapter.compareAndDeleteRaw}) and, optionally, a native
+ * {@link StoreAdapter.updateRaw}.
+ *
+ * Before a raw method runs, the base has checked every argument
+ * (`InvalidArgumentError`), prefixed the key, measured key and value against
+ * the declared limits (`ERR_STORE_LIMIT`), turned `ttlMs` into `expiresAt`
+ * and a native TTL, drawn a fresh version, and refused an already aborted
+ * signal. While it runs, the base races it against `timeoutMs` (a timer on
+ * the clock, cleared when it settles) and the signal (listener removed
+ * after). Whatever it throws becomes a `StoreError("ERR_STORE")` with the
+ * engine's error as `cause`. What it reads is dropped if expired.
+ *
+ * Raw methods may return plain values instead of promises (an in-process
+ * engine): then no timer is armed at all.
+ *
+ * @example
+ * ```ts
+ * import { type Json, type RawEntry, type RawOptions, type RawWrite, type RawWriteResult, StoreAdapter, type StoreCapabilities } from "bulwark";
+ *
+ * // A toy adapter over a Map (MemoryStore is the real one).
+ * class MapStore extends StoreAdapter {
+ *   readonly name = "map";
+ *   readonly capabilities: StoreCapabilities = {
+ *     atomic: true, consistency: "strong", maxKeyBytes: 256, maxValueBytes: 1024,
+ *     minTtlMs: 0, minWriteIntervalMs: 0, runsTransitions: false,
+ *   };
+ *   #map = new Map<string, RawEntry>();
+ *   constructor() { super("MapStore", {}); }
+ *   protected getRaw(key: string): RawEntry | undefined { return this.#map.get(key); }
+ *   protected setRaw(key: string, write: RawWrite): string {
+ *     this.#map.set(key, { value: JSON.parse(write.json) as Json, version: write.version, expiresAt: write.expiresAt });
+ *     return write.version;
+ *   }
+ *   protected deleteRaw(key: string, _options: RawOptions, nowMs: number): boolean {
+ *     const entry = this.#map.get(key);
+ *     this.#map.delete(key);
+ *     return entry !== undefined && (entry.expiresAt === undefined || entry.expiresAt > nowMs);
+ *   }
+ *   protected insertRaw(key: string, write: RawWrite): RawWriteResult {
+ *     const current = this.#map.get(key);
+ *     if (current !== undefined && (current.expiresAt === undefined || current.expiresAt > write.nowMs)) return { ok: false, current };
+ *     return { ok: true, version: this.setRaw(key, write) };
+ *   }
+ *   protected compareAndSetRaw(key: string, expected: string, write: RawWrite): RawWriteResult {
+ *     const current = this.#map.get(key);
+ *     if (current?.version !== expected || (current.expiresAt !== undefined && current.expiresAt <= write.nowMs)) return { ok: false, current };
+ *     return { ok: true, version: this.setRaw(key, write) };
+ *   }
+ *   protected compareAndDeleteRaw(key: string, expected: string): boolean {
+ *     if (this.#map.get(key)?.version !== expected) return false;
+ *     return this.#map.delete(key);
+ *   }
+ * }
+ *
+ * const store = new MapStore();
+ * const first = await store.set("k", { n: 1 });
+ * const second = await store.compareAndSet("k", first.version, { n: 2 });
+ * const stale = await store.compareAndSet("k", first.version, { n: 3 });
+ * if (!second.ok || stale.ok) throw new Error("compare-and-set");
+ * ```
+ */
+export abstract class StoreAdapter implements Store {
+  /** Name used in errors, e.g. `"redis"`. */
+  abstract readonly name: string;
+  /** What this adapter guarantees, and its engine's limits. */
+  abstract readonly capabilities: StoreCapabilities;
+  /** Prepended to every key. */
+  readonly prefix: string;
+  /** Bound on every operation, in ms. */
+  readonly timeoutMs: number;
+  /** Time source for timeouts, expiry and backoff. */
+  protected readonly clock: Clock;
+  readonly #target: string;
+  #nextVersion: (() => string) | undefined;
+  #conflicts = 0;
+
+  /**
+   * @param target The class name used in errors, e.g. `"RedisStore"`.
+   * @param options The caller's options; `extraOptionKeys` are the adapter's own, validated by it.
+   */
+  constructor(target: string, options: StoreAdapterOptions | undefined, extraOptionKeys: readonly string[] = []) {
+    const resolved = resolveStoreAdapterOptions(target, options, extraOptionKeys);
+    this.#target = target;
+    this.prefix = resolved.prefix;
+    this.timeoutMs = resolved.timeoutMs;
+    this.clock = resolved.clock;
+  }
+
+  /** How many compare-and-set rounds of `update` lost a race and were retried, since construction. */
+  get conflicts(): number {
+    return this.#conflicts;
+  }
+
+  // ---- The raw methods: what an adapter writes. -------------------------
+
+  /**
+   * Reads the entry under the full `key`, or `undefined`. May return an
+   * expired entry; the base drops it.
+   */
+  protected abstract getRaw(key: string, options: RawOptions): RawEntry | undefined | PromiseLike<RawEntry | undefined>;
+
+  /** Writes unconditionally; returns the version the entry now has (usually `write.version`). */
+  protected abstract setRaw(key: string, write: RawWrite, options: RawOptions): string | PromiseLike<string>;
+
+  /** Removes the key; returns whether there was an entry live at `nowMs` (epoch ms). */
+  protected abstract deleteRaw(key: string, options: RawOptions, nowMs: number): boolean | PromiseLike<boolean>;
+
+  /**
+   * Writes only if there is no entry live at `write.nowMs` (an expired one
+   * is replaced). Atomic if {@link StoreCapabilities.atomic} is declared.
+   */
+  protected abstract insertRaw(key: string, write: RawWrite, options: RawOptions): RawWriteResult | PromiseLike<RawWriteResult>;
+
+  /**
+   * Writes only if the entry's version is `expectedVersion` and it is live
+   * at `write.nowMs`. Atomic if {@link StoreCapabilities.atomic} is declared.
+   */
+  protected abstract compareAndSetRaw(
+    key: string,
+    expectedVersion: string,
+    write: RawWrite,
+    options: RawOptions,
+  ): RawWriteResult | PromiseLike<RawWriteResult>;
+
+  /**
+   * Deletes only if the entry's version is `expectedVersion`; returns
+   * whether it did. Used by the default `update` when a transition deletes.
+   */
+  protected abstract compareAndDeleteRaw(
+    key: string,
+    expectedVersion: string,
+    options: RawOptions,
+  ): boolean | PromiseLike<boolean>;
+
+  /**
+   * Runs a transition on the full `key` and returns its output. The default
+   * is a compare-and-set loop over the raw methods (at most
+   * {@link MAX_UPDATE_ATTEMPTS} rounds, a short jittered backoff on the
+   * store's clock after each lost race). Override it where the engine runs
+   * the transition next to the data (and declare `runsTransitions`): call
+   * {@link StoreAdapter.applyTransition} to run and check it.
+   * `cancelled` aborts when the caller stops waiting (timeout, abort): stop there.
+   */
+  protected updateRaw<I extends Json, O extends Json>(
+    key: string,
+    transition: Transition<I, O>,
+    input: I,
+    options: RawOptions,
+    cancelled: AbortSignal,
+  ): O | PromiseLike<O> {
+    return this.#casLoop(key, transition, input, options, cancelled);
+  }
+
+  async #casLoop<I extends Json, O extends Json>(
+    key: string,
+    transition: Transition<I, O>,
+    input: I,
+    options: RawOptions,
+    cancelled: AbortSignal,
+  ): Promise<O> {
+    for (let attempt = 0; attempt < MAX_UPDATE_ATTEMPTS; attempt++) {
+      if (cancelled.aborted) throw cancelled.reason;
+      const nowMs = this.clock.wallNow();
+      const found = await this.getRaw(key, options);
+      const current = found !== undefined && isLive(found, nowMs) ? found : undefined;
+      const result = this.applyTransition(transition, current?.value, input, nowMs);
+      if (result.next === UNCHANGED) return result.output;
+      let won: boolean;
+      if (result.next === undefined) {
+        won = current === undefined || await this.compareAndDeleteRaw(key, current.version, options);
+      } else {
+        const write = this.prepareWrite(result.json!, result.next, result.ttlMs, nowMs);
+        const outcome = current === undefined
+          ? await this.insertRaw(key, write, options)
+          : await this.compareAndSetRaw(key, current.version, write, options);
+        won = outcome.ok;
+      }
+      if (won) return result.output;
+      this.#conflicts++;
+      if (attempt > 0) {
+        // Jittered, growing backoff so that contenders spread out; the first retry is immediate.
+        const ceiling = Math.min(MAX_BACKOFF_MS, 2 ** Math.min(attempt, 6));
+        await this.clock.sleep(Math.random() * ceiling, cancelled);
+      }
+    }
+    throw new Error(`update lost ${MAX_UPDATE_ATTEMPTS} compare-and-set races in a row`);
+  }
+
+  // ---- Helpers for adapter writers. --------------------------------------
+
+  /** A fresh opaque version (random per store instance, counter per write). */
+  protected newVersion(): string {
+    return (this.#nextVersion ??= versionSource())();
+  }
+
+  /**
+   * Runs `transition.apply` and checks its result: `next` must be JSON,
+   * `undefined` or {@link UNCHANGED}, `ttlMs` absent or finite > 0. For a
+   * native `updateRaw`; `json` is `JSON.stringify(next)` when there is
+   * something to write, already measured against `maxValueBytes`.
+   */
+  protected applyTransition<I extends Json, O extends Json>(
+    transition: Transition<I, O>,
+    current: Json | undefined,
+    input: I,
+    nowMs: number,
+  ): { next: Json | undefined | typeof UNCHANGED; ttlMs: number | undefined; output: O; json: string | undefined } {
+    let result;
+    try {
+      result = transition.apply(current, input, nowMs);
+    } catch (error) {
+      throw new TransitionThrew(error);
+    }
+    const where = `transition '${transition.name}'`;
+    if (typeof result !== "object" || result === null || !("next" in result) || !("output" in result)) {
+      throw new TransitionThrew(
+        new InvalidArgumentError(`${this.#target}.update`, `${where} result`, result, "an object { next, output, ttlMs? }"),
+      );
+    }
+    const ttlMs = result.ttlMs;
+    if (ttlMs !== undefined && !(typeof ttlMs === "number" && Number.isFinite(ttlMs) && ttlMs > 0)) {
+      throw new TransitionThrew(
+        new InvalidArgumentError(`${this.#target}.update`, `${where} result.ttlMs`, ttlMs, "a finite number of milliseconds > 0 or undefined"),
+      );
+    }
+    let json: string | undefined;
+    if (result.next !== UNCHANGED && result.next !== undefined) {
+      const text = this.#stringify(result.next, `${where} result.next`, "update");
+      if (typeof text !== "string") throw new TransitionThrew(text);
+      json = text;
+      const limit = this.#valueLimit("update", undefined, json);
+      if (limit !== undefined) throw limit;
+    }
+    return { next: result.next, ttlMs, output: result.output, json };
+  }
+
+  // ---- The Store interface. ----------------------------------------------
+
+  /** The entry under `key`, or `undefined` if there is none or it expired. */
+  get(key: string, options?: StoreOperationOptions): Promise<StoreEntry | undefined> {
+    const signal = options?.signal;
+    const bad = this.#badKeyAndOptions("get", key, options);
+    if (bad !== undefined) return Promise.reject(bad);
+    const full = this.prefix + key;
+    const limit = this.#keyLimit("get", key, full);
+    if (limit !== undefined) return Promise.reject(limit);
+    return this.#run("get", key, signal, () => this.getRaw(full, { signal }), (found) => {
+      if (found === undefined) return undefined;
+      if (!isLive(found, this.clock.wallNow())) return undefined;
+      return { value: found.value, version: found.version, expiresAt: found.expiresAt };
+    });
+  }
+
+  /** Writes `value` under `key` unconditionally; resolves to the new entry. */
+  set<V extends Json>(key: string, value: V, options?: StoreWriteOptions): Promise<StoreEntry<V>> {
+    const checked = this.#checkWrite("set", key, value, options);
+    if (checked instanceof ResilienceError) return Promise.reject(checked);
+    const { full, write, signal } = checked;
+    return this.#run("set", key, signal, () => this.setRaw(full, write, { signal }), (version) => ({
+      value,
+      version,
+      expiresAt: write.expiresAt,
+    }));
+  }
+
+  /** Removes `key`; resolves to whether there was a live entry. */
+  delete(key: string, options?: StoreOperationOptions): Promise<boolean> {
+    const signal = options?.signal;
+    const bad = this.#badKeyAndOptions("delete", key, options);
+    if (bad !== undefined) return Promise.reject(bad);
+    const full = this.prefix + key;
+    const limit = this.#keyLimit("delete", key, full);
+    if (limit !== undefined) return Promise.reject(limit);
+    const nowMs = this.clock.wallNow();
+    return this.#run("delete", key, signal, () => this.deleteRaw(full, { signal }, nowMs), (existed) => existed);
+  }
+
+  /** Writes `value` only if `key` has no live entry. */
+  insertIfAbsent<V extends Json>(key: string, value: V, options?: StoreWriteOptions): Promise<StoreWriteResult<V>> {
+    const checked = this.#checkWrite("insertIfAbsent", key, value, options);
+    if (checked instanceof ResilienceError) return Promise.reject(checked);
+    const { full, write, signal } = checked;
+    return this.#run(
+      "insertIfAbsent",
+      key,
+      signal,
+      () => this.insertRaw(full, write, { signal }),
+      (outcome) => this.#writeResult(outcome, value, write),
+    );
+  }
+
+  /** Writes `value` only if the live entry's version is `expectedVersion` (`undefined`: only if there is none). */
+  compareAndSet<V extends Json>(
+    key: string,
+    expectedVersion: string | undefined,
+    value: V,
+    options?: StoreWriteOptions,
+  ): Promise<StoreWriteResult<V>> {
+    if (expectedVersion !== undefined && typeof expectedVersion !== "string") {
+      return Promise.reject(
+        new InvalidArgumentError(`${this.#target}.compareAndSet`, "expectedVersion", expectedVersion, "a version string or undefined"),
+      );
+    }
+    const checked = this.#checkWrite("compareAndSet", key, value, options);
+    if (checked instanceof ResilienceError) return Promise.reject(checked);
+    const { full, write, signal } = checked;
+    return this.#run(
+      "compareAndSet",
+      key,
+      signal,
+      () =>
+        expectedVersion === undefined
+          ? this.insertRaw(full, write, { signal })
+          : this.compareAndSetRaw(full, expectedVersion, write, { signal }),
+      (outcome) => this.#writeResult(outcome, value, write),
+    );
+  }
+
+  /** Runs `transition` on `key` atomically; resolves to its output. */
+  update<I extends Json, O extends Json>(
+    key: string,
+    transition: Transition<I, O>,
+    input: I,
+    options?: StoreOperationOptions,
+  ): Promise<O> {
+    const signal = options?.signal;
+    const bad = this.#badKeyAndOptions("update", key, options) ??
+      (typeof transition !== "object" || transition === null || typeof transition.name !== "string" ||
+          typeof transition.apply !== "function"
+        ? new InvalidArgumentError(`${this.#target}.update`, "transition", transition, "a Transition ({ name: string, apply: function })")
+        : undefined);
+    if (bad !== undefined) return Promise.reject(bad);
+    const full = this.prefix + key;
+    const limit = this.#keyLimit("update", key, full);
+    if (limit !== undefined) return Promise.reject(limit);
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    // The loop must stop when the caller stops waiting; a controller only for update.
+    const cancelled = new AbortController();
+    return this.#run(
+      "update",
+      key,
+      signal,
+      () => this.updateRaw(full, transition, input, { signal }, cancelled.signal),
+      (output) => output,
+      (reason) => cancelled.abort(reason),
+    );
+  }
+
+  // ---- Internals. --------------------------------------------------------
+
+  #badKeyAndOptions(operation: StoreOperation, key: unknown, options: StoreOperationOptions | undefined) {
+    const target = `${this.#target}.${operation}`;
+    return badString(target, key, "key") ?? badOptions(target, options) ?? badSignal(target, options?.signal, "options.signal");
+  }
+
+  #keyLimit(operation: StoreOperation, key: string, full: string): StoreError | undefined {
+    const max = this.capabilities.maxKeyBytes;
+    // Cheap bound first: a UTF-16 unit is at most 3 bytes.
+    if (full.length * 3 <= max) return undefined;
+    const bytes = utf8ByteLength(full);
+    if (bytes <= max) return undefined;
+    return new StoreError(
+      "ERR_STORE_LIMIT",
+      this.name,
+      operation,
+      key,
+      `key is ${bytes} bytes (prefix included); ${this.name} allows at most ${max}`,
+      { limit: max, actual: bytes },
+    );
+  }
+
+  #valueLimit(operation: StoreOperation, key: string | undefined, json: string): StoreError | undefined {
+    const max = this.capabilities.maxValueBytes;
+    if (json.length * 3 <= max) return undefined;
+    const bytes = utf8ByteLength(json);
+    if (bytes <= max) return undefined;
+    return new StoreError(
+      "ERR_STORE_LIMIT",
+      this.name,
+      operation,
+      key,
+      `value is ${bytes} bytes of JSON; ${this.name} allows at most ${max}`,
+      { limit: max, actual: bytes },
+    );
+  }
+
+  #stringify(value: unknown, argument: string, operation: StoreOperation): string | InvalidArgumentError {
+    let json: string | undefined;
+    try {
+      json = JSON.stringify(value);
+    } catch {
+      json = undefined;
+    }
+    return typeof json === "string" ? json : new InvalidArgumentError(`${this.#target}.${operation}`, argument, value, NOT_JSON);
+  }
+
+  /** A {@link RawWrite} for `json`, with expiry from `ttlMs` at `nowMs`. */
+  protected prepareWrite(json: string, value: Json, ttlMs: number | undefined, nowMs: number = this.clock.wallNow()): RawWrite {
+    return {
+      value,
+      json,
+      version: this.newVersion(),
+      expiresAt: ttlMs === undefined ? undefined : nowMs + ttlMs,
+      nativeTtlMs: ttlMs === undefined ? undefined : Math.max(ttlMs, this.capabilities.minTtlMs),
+      nowMs,
+    };
+  }
+
+  #checkWrite(
+    operation: StoreOperation,
+    key: string,
+    value: Json,
+    options: StoreWriteOptions | undefined,
+  ): ResilienceError | { full: string; write: RawWrite; signal: AbortSignal | undefined } {
+    const target = `${this.#target}.${operation}`;
+    const bad = this.#badKeyAndOptions(operation, key, options);
+    if (bad !== undefined) return bad;
+    const ttlMs = options?.ttlMs;
+    if (ttlMs !== undefined && !(typeof ttlMs === "number" && Number.isFinite(ttlMs) && ttlMs > 0)) {
+      return new InvalidArgumentError(target, "options.ttlMs", ttlMs, "a finite number of milliseconds > 0 or undefined");
+    }
+    const json = this.#stringify(value, "value", operation);
+    if (typeof json !== "string") return json;
+    const full = this.prefix + key;
+    const limit = this.#keyLimit(operation, key, full) ?? this.#valueLimit(operation, key, json);
+    if (limit !== undefined) return limit;
+    return { full, write: this.prepareWrite(json, value, ttlMs), signal: options?.signal };
+  }
+
+  #writeResult<V extends Json>(outcome: RawWriteResult, value: V, write: RawWrite): StoreWriteResult<V> {
+    if (outcome.ok) return { ok: true, entry: { value, version: outcome.version, expiresAt: write.expiresAt } };
+    const current = outcome.current;
+    return {
+      ok: false,
+      current: current !== undefined && isLive(current, this.clock.wallNow())
+        ? { value: current.value, version: current.version, expiresAt: current.expiresAt }
+        : undefined,
+    };
+  }
+
+  #wrap(operation: StoreOperation, key: string, error: unknown, signal: AbortSignal | undefined): unknown {
+    if (error instanceof TransitionThrew) return error.error;
+    if (error instanceof ResilienceError) return error;
+    if (signal?.aborted && error === signal.reason) return error;
+    const detail = error instanceof Error ? error.message : String(error);
+    return new StoreError("ERR_STORE", this.name, operation, key, detail, { cause: error });
+  }
+
+  /**
+   * Runs `work`, synchronously settled (no timer) or raced against the
+   * timeout and the signal; `done` maps its result.
+   */
+  #run<R, T>(
+    operation: StoreOperation,
+    key: string,
+    signal: AbortSignal | undefined,
+    work: () => R | PromiseLike<R>,
+    done: (result: R) => T,
+    onGiveUp?: (reason: unknown) => void,
+  ): Promise<T> {
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    let pending: R | PromiseLike<R>;
+    try {
+      pending = work();
+    } catch (error) {
+      return Promise.reject(this.#wrap(operation, key, error, signal));
+    }
+    if (!isThenable(pending)) {
+      try {
+        return Promise.resolve(done(pending));
+      } catch (error) {
+        return Promise.reject(this.#wrap(operation, key, error, signal));
+      }
+    }
+    return new Promise<T>((resolve, reject) => {
+      let settled = false;
+      const finish = (fail: boolean, value: unknown) => {
+        if (settled) return;
+        settled = true;
+        cancelTimer();
+        signal?.removeEventListener("abort", onAbort);
+        if (fail) {
+          onGiveUp?.(value);
+          reject(value);
+        } else resolve(value as T);
+      };
+      const onAbort = () => finish(true, signal!.reason);
+      const cancelTimer = this.clock.schedule(() => {
+        finish(
+          true,
+          new StoreError("ERR_STORE_TIMEOUT", this.name, operation, key, `no answer within ${this.timeoutMs} ms`, {
+            timeoutMs: this.timeoutMs,
+          }),
+        );
+      }, this.timeoutMs);
+      signal?.addEventListener("abort", onAbort, { once: true });
+      pending.then(
+        (result) => {
+          let mapped: T;
+          try {
+            mapped = done(result);
+          } catch (error) {
+            finish(true, this.#wrap(operation, key, error, signal));
+            return;
+          }
+          finish(false, mapped);
+        },
+        (error: unknown) => finish(true, this.#wrap(operation, key, error, signal)),
+      );
+    });
+  }
+}
+
+/**
+ * Whether `entry` is live at `nowMs` (epoch ms): it never expires, or
+ * expires after `nowMs`.
+ *
+ * @example
+ * ```ts
+ * import { isLive } from "bulwark";
+ * if (!isLive({ expiresAt: undefined }, 5) || isLive({ expiresAt: 5 }, 5)) throw new Error("isLive");
+ * ```
+ */
+export function isLive(entry: { readonly expiresAt: number | undefined }, nowMs: number): boolean {
+  return entry.expiresAt === undefined || entry.expiresAt > nowMs;
+}
