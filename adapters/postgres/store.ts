@@ -232,9 +232,10 @@ export class PostgresStore extends StoreAdapter {
     } catch (error) {
       if (!this.#migrateOnFirstUse || sqlState(error) !== UNDEFINED_TABLE) throw error;
     }
-    // One migration for every operation that found the table missing at once.
+    // One migration for every operation that finds the table missing at
+    // once; a later miss (the table dropped, a fresh database) migrates again.
     this.#migrating ??= this.#query(this.#sql.migrate, []).then(
-      () => undefined,
+      () => void (this.#migrating = undefined),
       (error: unknown) => {
         this.#migrating = undefined;
         throw error;

@@ -22,11 +22,14 @@ export interface Contender {
   readonly done: Promise<void>;
 }
 
-/** Starts the child and resolves once it is connected and waiting for `go()`. */
-export async function startContender(args: string[]): Promise<Contender> {
+let bundled: string | undefined;
+
+/** The child script as one .mjs, built once per test process and removed when it exits. */
+function bundle(): string {
+  if (bundled !== undefined) return bundled;
   const dir = join(ROOT, "node_modules", ".cache", "bulwark-tests");
   mkdirSync(dir, { recursive: true });
-  const bundle = join(dir, `store_child_${process.pid}_${Math.random().toString(36).slice(2)}.mjs`);
+  const file = join(dir, `store_child_${process.pid}_${Math.random().toString(36).slice(2)}.mjs`);
   const built = spawnSync(join(ROOT, "node_modules", ".bin", "esbuild"), [
     join(ROOT, "tests", "_support", "store_child.ts"),
     "--bundle",
@@ -37,15 +40,20 @@ export async function startContender(args: string[]): Promise<Contender> {
     "--external:ioredis",
     "--external:pg",
     "--external:postgres",
-    `--outfile=${bundle}`,
+    `--outfile=${file}`,
   ], { encoding: "utf8" });
   if (built.status !== 0) throw new Error(`esbuild failed: ${built.stderr}${built.error ?? ""}`);
-  const child: ChildProcess = spawn(nodeBinary(), [bundle, ...args], { stdio: ["pipe", "pipe", "pipe"] });
+  process.on("exit", () => rmSync(file, { force: true }));
+  return (bundled = file);
+}
+
+/** Starts the child and resolves once it is connected and waiting for `go()`. */
+export async function startContender(args: string[]): Promise<Contender> {
+  const child: ChildProcess = spawn(nodeBinary(), [bundle(), ...args], { stdio: ["pipe", "pipe", "pipe"] });
   let output = "";
   child.stdout!.on("data", (chunk) => (output += chunk));
   child.stderr!.on("data", (chunk) => (output += chunk));
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  exited.finally(() => rmSync(bundle, { force: true }));
   await new Promise<void>((resolve, reject) => {
     const onData = () => {
       if (output.includes("ready\n")) {

@@ -187,7 +187,7 @@ export interface PostgresServer {
   readonly host: string;
   /** `postgres://postgres@127.0.0.1:<port>/postgres` */
   readonly url: string;
-  /** Stops the server at once (`pg_ctl stop -m immediate`): the clients see their connections drop. */
+  /** Stops the server (`pg_ctl stop -m fast`: sessions terminated, data kept): the clients see their connections drop. */
   stop(): Promise<void>;
   /** Starts it again on the same port, with its data. */
   start(): Promise<void>;
@@ -217,12 +217,12 @@ export async function startPostgres(): Promise<PostgresServer> {
   const port = await freePort();
   const pgCtl = join(bin, "pg_ctl");
   const readLog = () => (existsSync(logFile) ? readFileSync(logFile, "utf8") : "");
-  const stopNow = () => {
+  const stopNow = (mode = "immediate") => {
     if (existsSync(join(data, "postmaster.pid"))) {
-      spawnSync(...asServerUser(pgCtl, ["-D", data, "-m", "immediate", "-w", "stop"]));
+      spawnSync(...asServerUser(pgCtl, ["-D", data, "-m", mode, "-w", "stop"]));
     }
   };
-  const untrack = track(stopNow);
+  const untrack = track(() => stopNow());
   // Speed over durability: a throwaway cluster.
   const options = `-p ${port} -k ${dir} -c listen_addresses=${HOST} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=60`;
   const start = async () => {
@@ -231,7 +231,7 @@ export async function startPostgres(): Promise<PostgresServer> {
     await waitFor("PostgreSQL", () => answers(port, Uint8Array.of(0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f), "N"), 10_000, readLog);
   };
   const stop = async () => {
-    stopNow();
+    stopNow("fast");
     const deadline = Date.now() + 10_000;
     while ((await listening(port)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
   };
