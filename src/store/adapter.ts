@@ -107,14 +107,19 @@ class TransitionThrew {
   constructor(readonly error: unknown) {}
 }
 
-let buildSchema: (() => z.ZodMiniType<StoreAdapterOptions>) | undefined;
-let schema: z.ZodMiniType<StoreAdapterOptions> | undefined;
+/** zod/mini schemas of an adapter's own options, by option name: merged into the common ones. */
+export type StoreAdapterOptionShape = Readonly<Record<string, z.ZodMiniType>>;
 
-/** Built on first use, never at import. */
-function optionsSchema(): z.ZodMiniType<StoreAdapterOptions> {
-  buildSchema ??= () => {
+const NO_EXTRA: StoreAdapterOptionShape = {};
+// One schema per adapter shape, built on first construction, never at import.
+let schemas: WeakMap<StoreAdapterOptionShape, z.ZodMiniType> | undefined;
+
+function optionsSchema(extra: StoreAdapterOptionShape): z.ZodMiniType {
+  schemas ??= new WeakMap();
+  let schema = schemas.get(extra);
+  if (schema === undefined) {
     const timeout = "a finite number of milliseconds > 0";
-    return z.strictObject({
+    schema = z.strictObject({
       prefix: z.optional(z.string({ error: "a string" })),
       timeoutMs: z.optional(
         z.number({ error: timeout }).check(z.gt(0, { error: timeout }), z.lte(2_147_483_647, { error: timeout })),
@@ -128,15 +133,21 @@ function optionsSchema(): z.ZodMiniType<StoreAdapterOptions> {
           typeof (value as Clock).schedule === "function",
         { error: "a Clock (an object with now, wallNow, sleep and schedule)" },
       )),
-    }) as unknown as z.ZodMiniType<StoreAdapterOptions>;
-  };
-  return (schema ??= buildSchema());
+      ...extra,
+    });
+    schemas.set(extra, schema);
+  }
+  return schema;
 }
 
 /**
- * Validates the common adapter options (throws `ConfigError` naming every
- * bad field) and applies the defaults. `extra` names the adapter's own
- * option keys, which are left for the adapter to validate.
+ * Validates the common adapter options and the adapter's own (`extra`: a
+ * zod/mini schema per option name; fields it does not name are refused as
+ * unknown), throwing one `ConfigError` that names every bad field; applies
+ * the defaults. `parsed` holds every option as validated.
+ *
+ * `extra` may also be a list of option names the adapter validates itself
+ * (they are then passed through unchecked).
  *
  * @example
  * ```ts
@@ -148,21 +159,31 @@ function optionsSchema(): z.ZodMiniType<StoreAdapterOptions> {
 export function resolveStoreAdapterOptions(
   target: string,
   options: StoreAdapterOptions | undefined,
-  extra: readonly string[] = [],
-): ResolvedStoreAdapterOptions {
+  extra: StoreAdapterOptionShape | readonly string[] = NO_EXTRA,
+): ResolvedStoreAdapterOptions & { readonly parsed: Readonly<Record<string, unknown>> } {
   const bad = badOptions(target, options);
   if (bad !== undefined) throw bad;
-  const common: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(options ?? {})) if (!extra.includes(key)) common[key] = value;
+  let input: Record<string, unknown> = { ...options };
+  let passThrough: Record<string, unknown> = {};
+  let shape: StoreAdapterOptionShape = NO_EXTRA;
+  if (Array.isArray(extra)) {
+    input = {};
+    for (const [key, value] of Object.entries(options ?? {})) {
+      if (extra.includes(key)) passThrough[key] = value;
+      else input[key] = value;
+    }
+  } else shape = extra as StoreAdapterOptionShape;
   const parsed = validate(
     target,
-    optionsSchema() as unknown as Parameters<typeof validate>[1],
-    common,
-  ) as StoreAdapterOptions;
+    optionsSchema(shape) as unknown as Parameters<typeof validate>[1],
+    input,
+  ) as Record<string, unknown>;
+  passThrough = { ...passThrough, ...parsed };
   return {
-    prefix: parsed.prefix ?? "bulwark:",
-    timeoutMs: parsed.timeoutMs ?? 5_000,
-    clock: parsed.clock ?? systemClock,
+    prefix: (parsed.prefix as string | undefined) ?? "bulwark:",
+    timeoutMs: (parsed.timeoutMs as number | undefined) ?? 5_000,
+    clock: (parsed.clock as Clock | undefined) ?? systemClock,
+    parsed: passThrough,
   };
 }
 
@@ -359,16 +380,26 @@ export abstract class StoreAdapter implements Store {
   readonly timeoutMs: number;
   /** Time source for timeouts, expiry and backoff. */
   protected readonly clock: Clock;
+  /** Every option as validated (the common ones and the adapter's own), before defaults. */
+  protected readonly adapterOptions: Readonly<Record<string, unknown>>;
   readonly #target: string;
   #nextVersion: (() => string) | undefined;
   #conflicts = 0;
 
   /**
    * @param target The class name used in errors, e.g. `"RedisStore"`.
-   * @param options The caller's options; `extraOptionKeys` are the adapter's own, validated by it.
+   * @param options The caller's options.
+   * @param extraOptions The adapter's own options: a zod/mini schema per name
+   *   (validated with the common ones, in one `ConfigError`; read them back
+   *   from {@link StoreAdapter.adapterOptions}), or a list of names it validates itself.
    */
-  constructor(target: string, options: StoreAdapterOptions | undefined, extraOptionKeys: readonly string[] = []) {
-    const resolved = resolveStoreAdapterOptions(target, options, extraOptionKeys);
+  constructor(
+    target: string,
+    options: StoreAdapterOptions | undefined,
+    extraOptions: StoreAdapterOptionShape | readonly string[] = NO_EXTRA,
+  ) {
+    const resolved = resolveStoreAdapterOptions(target, options, extraOptions);
+    this.adapterOptions = resolved.parsed;
     this.#target = target;
     this.prefix = resolved.prefix;
     this.timeoutMs = resolved.timeoutMs;

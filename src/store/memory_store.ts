@@ -1,5 +1,4 @@
 import * as z from "zod/mini";
-import { validate } from "../validation.ts";
 import {
   isLive,
   type RawEntry,
@@ -8,6 +7,7 @@ import {
   type RawWriteResult,
   StoreAdapter,
   type StoreAdapterOptions,
+  type StoreAdapterOptionShape,
 } from "./adapter.ts";
 import { type Json, type StoreCapabilities, type Transition, UNCHANGED } from "./store.ts";
 
@@ -30,21 +30,16 @@ interface Slot {
   readonly expiresAt: number | undefined;
 }
 
-const OWN_OPTIONS = ["maxEntries", "maxKeyBytes", "maxValueBytes"] as const;
+let ownOptions: StoreAdapterOptionShape | undefined;
 
-let ownSchema: z.ZodMiniType<Pick<MemoryStoreOptions, (typeof OWN_OPTIONS)[number]>> | undefined;
-
-function memoryOptionsSchema(): z.ZodMiniType<Pick<MemoryStoreOptions, (typeof OWN_OPTIONS)[number]>> {
-  const count = (allowed: string) =>
-    z.optional(z.number({ error: allowed }).check(
-      z.refine(Number.isSafeInteger, { error: allowed }),
-      z.minimum(1, { error: allowed }),
+/** Built on first construction, never at import. */
+function memoryOptions(): StoreAdapterOptionShape {
+  const count = () =>
+    z.optional(z.number({ error: "an integer >= 1" }).check(
+      z.refine(Number.isSafeInteger, { error: "an integer >= 1" }),
+      z.minimum(1, { error: "an integer >= 1" }),
     ));
-  return (ownSchema ??= z.object({
-    maxEntries: count("an integer >= 1"),
-    maxKeyBytes: count("an integer >= 1"),
-    maxValueBytes: count("an integer >= 1"),
-  }) as unknown as z.ZodMiniType<Pick<MemoryStoreOptions, (typeof OWN_OPTIONS)[number]>>);
+  return (ownOptions ??= { maxEntries: count(), maxKeyBytes: count(), maxValueBytes: count() });
 }
 
 /** How many entries a write checks for expiry on the way (the amortized sweep). */
@@ -89,12 +84,8 @@ export class MemoryStore extends StoreAdapter {
   #writesSinceFullSweep = Infinity;
 
   constructor(options: MemoryStoreOptions = {}) {
-    super("MemoryStore", options, OWN_OPTIONS);
-    const own = validate(
-      "MemoryStore",
-      memoryOptionsSchema() as unknown as Parameters<typeof validate>[1],
-      Object.fromEntries(OWN_OPTIONS.filter((k) => k in options).map((k) => [k, options[k]])),
-    ) as Pick<MemoryStoreOptions, (typeof OWN_OPTIONS)[number]>;
+    super("MemoryStore", options, memoryOptions());
+    const own = this.adapterOptions as Pick<MemoryStoreOptions, "maxEntries" | "maxKeyBytes" | "maxValueBytes">;
     this.maxEntries = own.maxEntries ?? 10_000;
     this.capabilities = {
       atomic: true,
