@@ -12,7 +12,7 @@ import {
   type RedisStoreOptions,
   redisTransitionPort,
 } from "../adapters/redis/mod.ts";
-import { ManualClock } from "../src/testing/mod.ts";
+import { ManualClock, runStoreConformance } from "../src/testing/mod.ts";
 import { startContender } from "./_support/child_process.ts";
 import { type RedisServer, startRedis } from "./_support/servers.ts";
 import { clockProbe, increment } from "./_support/store_transitions.ts";
@@ -106,6 +106,19 @@ for (const kind of CLIENTS) {
       await a?.close();
       await b?.close();
     });
+
+    it("passes the Store conformance suite on the real server", async () => {
+      const never = () => new Promise<unknown>(() => {});
+      const report = await runStoreConformance(() => store(a, { prefix: "conformance:" }), {
+        // Real time on a loaded machine: a TTL long enough for three round trips before the first read.
+        ttlMs: 400,
+        // A client whose server never answers, for the timeout and abort checks.
+        makeHangingStore: () => new RedisStore({ client: { evalsha: never, eval: never }, timeoutMs: 100 }),
+      });
+      expect(report.failed.map((f) => `${f.name}: ${String(f.error)}`)).toEqual([]);
+      expect(report.skipped).toEqual([]);
+      expect(report.passed.length).toBeGreaterThanOrEqual(21);
+    }, SLOW_TEST_MS);
 
     it("round-trips values, versions change on every write, delete reports a live entry", async () => {
       const s = store(a, { prefix: freshPrefix() });

@@ -4,18 +4,18 @@
  *
  * @module
  */
+import * as z from "zod/mini";
 import {
-  ConfigError,
-  type ConfigIssue,
   type Json,
   MAX_UPDATE_ATTEMPTS,
   type RawEntry,
   type RawOptions,
   type RawWrite,
   type RawWriteResult,
-  resolveStoreAdapterOptions,
+  type RawWritten,
   StoreAdapter,
   type StoreAdapterOptions,
+  type StoreAdapterOptionShape,
   type StoreCapabilities,
   type Transition,
   UNCHANGED,
@@ -27,8 +27,6 @@ import { isTableName, type Statements, statements, TABLE_NAME_RULE } from "./sql
 const POSTGRES_MAX_KEY_BYTES = 2048;
 /** `text` holds up to 1 GB; bulwark allows values up to 256 MiB. */
 const POSTGRES_MAX_VALUE_BYTES = 256 * 1024 * 1024;
-const TARGET = "PostgresStore";
-const OWN_OPTIONS = ["query", "table", "migrate", "maxKeyBytes", "maxValueBytes"] as const;
 /** SQLSTATE undefined_table: the table is not there yet. */
 const UNDEFINED_TABLE = "42P01";
 
@@ -51,41 +49,27 @@ export interface PostgresStoreOptions extends StoreAdapterOptions {
   maxValueBytes?: number;
 }
 
-function checkBytes(issues: ConfigIssue[], field: string, value: unknown, max: number): void {
-  if (value === undefined) return;
-  if (typeof value !== "number" || !Number.isInteger(value) || value < 1 || value > max) {
-    issues.push({ field, value, allowed: `an integer from 1 to ${max}` });
-  }
-}
+let ownOptions: StoreAdapterOptionShape | undefined;
 
-/** Every bad field of `options`, the common ones included, in one ConfigError. */
-function checkOptions(options: PostgresStoreOptions | undefined): void {
-  if (typeof options !== "object" || options === null) return; // the base refuses it with InvalidArgumentError
-  const issues: ConfigIssue[] = [];
-  if (typeof options.query !== "function") {
-    issues.push({
-      field: "query",
-      value: options.query,
-      allowed: "a function (sql, params) => Promise<{ rows }>: wrap your driver with fromPg or fromPostgresJs",
-    });
-  }
-  if (options.table !== undefined && !isTableName(options.table)) {
-    issues.push({ field: "table", value: options.table, allowed: TABLE_NAME_RULE });
-  }
-  if (options.migrate !== undefined && options.migrate !== "on-first-use" && options.migrate !== "manual") {
-    issues.push({ field: "migrate", value: options.migrate, allowed: 'one of "on-first-use", "manual"' });
-  }
-  checkBytes(issues, "maxKeyBytes", options.maxKeyBytes, POSTGRES_MAX_KEY_BYTES);
-  checkBytes(issues, "maxValueBytes", options.maxValueBytes, POSTGRES_MAX_VALUE_BYTES);
-  if (issues.length === 0) return;
-  let common: readonly ConfigIssue[] = [];
-  try {
-    resolveStoreAdapterOptions(TARGET, options, OWN_OPTIONS);
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    common = error.issues;
-  }
-  throw new ConfigError(TARGET, [...common, ...issues]);
+/** Built on first construction, never at import. */
+function postgresOptions(): StoreAdapterOptionShape {
+  const limit = (max: number) => {
+    const bytes = `an integer from 1 to ${max}`;
+    return z.optional(z.number({ error: bytes }).check(
+      z.refine(Number.isSafeInteger, { error: bytes }),
+      z.minimum(1, { error: bytes }),
+      z.maximum(max, { error: bytes }),
+    ));
+  };
+  return (ownOptions ??= {
+    query: z.custom<SqlQuery>((value) => typeof value === "function", {
+      error: "a function (sql, params) => Promise<{ rows }>: wrap your driver with fromPg or fromPostgresJs",
+    }),
+    table: z.optional(z.custom<string>(isTableName, { error: TABLE_NAME_RULE })),
+    migrate: z.optional(z.enum(["on-first-use", "manual"], { error: 'one of "on-first-use", "manual"' })),
+    maxKeyBytes: limit(POSTGRES_MAX_KEY_BYTES),
+    maxValueBytes: limit(POSTGRES_MAX_VALUE_BYTES),
+  });
 }
 
 function text(row: SqlRow, column: string): string {
@@ -102,6 +86,12 @@ function entryOf(row: SqlRow): RawEntry {
     version: text(row, "version"),
     expiresAt: expires === null || expires === undefined ? undefined : Number(expires),
   };
+}
+
+/** The version and the expiry the server computed, from a row with `version`, `expires_at` (text). */
+function written(row: SqlRow): RawWritten {
+  const expires = row.expires_at;
+  return { version: text(row, "version"), expiresAt: expires === null || expires === undefined ? undefined : Number(expires) };
 }
 
 /** The whole TTL in integer ms as text (`$n::bigint` takes no fractions), or null for none. */
@@ -161,17 +151,20 @@ export class PostgresStore extends StoreAdapter {
 
   /** Throws `ConfigError` naming every bad option. */
   constructor(options: PostgresStoreOptions) {
-    checkOptions(options);
-    super(TARGET, options, OWN_OPTIONS);
-    this.#query = options.query;
-    this.table = options.table ?? "bulwark_store";
+    super("PostgresStore", options, postgresOptions());
+    const own = this.adapterOptions as Pick<
+      PostgresStoreOptions,
+      "query" | "table" | "migrate" | "maxKeyBytes" | "maxValueBytes"
+    >;
+    this.#query = own.query;
+    this.table = own.table ?? "bulwark_store";
     this.#sql = statements(this.table);
-    this.#migrateOnFirstUse = (options.migrate ?? "on-first-use") === "on-first-use";
+    this.#migrateOnFirstUse = (own.migrate ?? "on-first-use") === "on-first-use";
     this.capabilities = {
       atomic: true,
       consistency: "strong",
-      maxKeyBytes: options.maxKeyBytes ?? POSTGRES_MAX_KEY_BYTES,
-      maxValueBytes: options.maxValueBytes ?? 1024 * 1024,
+      maxKeyBytes: own.maxKeyBytes ?? POSTGRES_MAX_KEY_BYTES,
+      maxValueBytes: own.maxValueBytes ?? 1024 * 1024,
       minTtlMs: 0,
       minWriteIntervalMs: 0,
       runsTransitions: false,
@@ -250,9 +243,9 @@ export class PostgresStore extends StoreAdapter {
     return rows.length === 0 ? undefined : entryOf(rows[0]!);
   }
 
-  protected async setRaw(key: string, write: RawWrite): Promise<string> {
+  protected async setRaw(key: string, write: RawWrite): Promise<RawWritten> {
     const { rows } = await this.#statement(this.#sql.set, [key, write.json, ttlParameter(write)]);
-    return text(rows[0] ?? {}, "version");
+    return written(rows[0] ?? {});
   }
 
   protected async deleteRaw(key: string): Promise<boolean> {
@@ -278,7 +271,7 @@ export class PostgresStore extends StoreAdapter {
       ? await this.#statement(this.#sql.insertIfAbsent, [key, write.json, ttlParameter(write)])
       : await this.#statement(this.#sql.compareAndSet, [key, write.json, ttlParameter(write), expected]);
     const row = rows[0];
-    if (row?.ok === true) return { ok: true, version: text(row, "version") };
+    if (row?.ok === true) return { ok: true, ...written(row) };
     const current = row === undefined ? undefined : entryOf(row);
     // The statement's snapshot shows what it would have won against: the
     // winner committed after it began. Read again to report the winner.

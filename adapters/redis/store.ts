@@ -4,18 +4,18 @@
  *
  * @module
  */
+import * as z from "zod/mini";
 import {
-  ConfigError,
-  type ConfigIssue,
   type Json,
   MAX_UPDATE_ATTEMPTS,
   type RawEntry,
   type RawOptions,
   type RawWrite,
   type RawWriteResult,
-  resolveStoreAdapterOptions,
+  type RawWritten,
   StoreAdapter,
   type StoreAdapterOptions,
+  type StoreAdapterOptionShape,
   type StoreCapabilities,
   type Transition,
   UNCHANGED,
@@ -34,8 +34,6 @@ import {
 
 /** Redis' own limit on a key and on a string value: 512 MiB. */
 const REDIS_MAX_BYTES = 512 * 1024 * 1024;
-const TARGET = "RedisStore";
-const OWN_OPTIONS = ["client", "maxKeyBytes", "maxValueBytes", "ports"] as const;
 
 /** Options of {@link RedisStore}. */
 export interface RedisStoreOptions extends StoreAdapterOptions {
@@ -59,42 +57,32 @@ function isClient(value: unknown): value is RedisScriptClient {
     typeof (value as RedisScriptClient).evalsha === "function";
 }
 
-function checkBytes(issues: ConfigIssue[], field: string, value: unknown): void {
-  if (value === undefined) return;
-  if (typeof value !== "number" || !Number.isInteger(value) || value < 1 || value > REDIS_MAX_BYTES) {
-    issues.push({ field, value, allowed: `an integer from 1 to ${REDIS_MAX_BYTES} (Redis' limit)` });
-  }
+function isPortList(value: unknown): value is readonly RedisTransitionPort[] {
+  return Array.isArray(value) &&
+    value.every((port) => typeof port?.name === "string" && typeof port?.script?.run === "function");
 }
 
-/** Every bad field of `options`, the common ones included, in one ConfigError. */
-function checkOptions(options: RedisStoreOptions | undefined): void {
-  if (typeof options !== "object" || options === null) return; // the base refuses it with InvalidArgumentError
-  const issues: ConfigIssue[] = [];
-  if (!isClient(options.client)) {
-    issues.push({
-      field: "client",
-      value: options.client,
-      allowed: "a RedisScriptClient (an object with eval and evalsha): wrap yours with fromNodeRedis, fromIoRedis or fromUpstash",
-    });
-  }
-  checkBytes(issues, "maxKeyBytes", options.maxKeyBytes);
-  checkBytes(issues, "maxValueBytes", options.maxValueBytes);
-  const ports = options.ports;
-  if (
-    ports !== undefined &&
-    !(Array.isArray(ports) && ports.every((p) => typeof p?.name === "string" && typeof p?.script?.run === "function"))
-  ) {
-    issues.push({ field: "ports", value: ports, allowed: "an array of ports made by redisTransitionPort()" });
-  }
-  if (issues.length === 0) return;
-  let common: readonly ConfigIssue[] = [];
-  try {
-    resolveStoreAdapterOptions(TARGET, options, OWN_OPTIONS);
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    common = error.issues;
-  }
-  throw new ConfigError(TARGET, [...common, ...issues]);
+let ownOptions: StoreAdapterOptionShape | undefined;
+
+/** Built on first construction, never at import. */
+function redisOptions(): StoreAdapterOptionShape {
+  const bytes = `an integer from 1 to ${REDIS_MAX_BYTES} (Redis' limit)`;
+  const limit = () =>
+    z.optional(z.number({ error: bytes }).check(
+      z.refine(Number.isSafeInteger, { error: bytes }),
+      z.minimum(1, { error: bytes }),
+      z.maximum(REDIS_MAX_BYTES, { error: bytes }),
+    ));
+  return (ownOptions ??= {
+    client: z.custom<RedisScriptClient>(isClient, {
+      error: "a RedisScriptClient (an object with eval and evalsha): wrap yours with fromNodeRedis, fromIoRedis or fromUpstash",
+    }),
+    maxKeyBytes: limit(),
+    maxValueBytes: limit(),
+    ports: z.optional(z.custom<readonly RedisTransitionPort[]>(isPortList, {
+      error: "an array of ports made by redisTransitionPort()",
+    })),
+  });
 }
 
 function unexpected(reply: unknown): Error {
@@ -121,10 +109,19 @@ function asText(reply: unknown): string {
   return reply;
 }
 
+/** `W<version>\n<expiresAt>`: the version and the expiry the server computed. */
+function parseWritten(text: string): RawWritten {
+  const newline = text.indexOf("\n");
+  if (text[0] !== "W" || newline < 0) throw unexpected(text);
+  const expires = text.slice(newline + 1);
+  return { version: text.slice(1, newline), expiresAt: expires === "" ? undefined : Number(expires) };
+}
+
 /** `W...` (written), `D1` (deleted) or `C` + entry (lost). */
-function parseWrite(reply: unknown, version: string): RawWriteResult {
+function parseWrite(reply: unknown): RawWriteResult {
   const text = asText(reply);
-  if (text[0] === "W" || text === "D1") return { ok: true, version };
+  if (text[0] === "W") return { ok: true, ...parseWritten(text) };
+  if (text === "D1") return { ok: true, version: "" };
   if (text[0] === "C") return { ok: false, current: parseEntry(text, 1) };
   throw unexpected(reply);
 }
@@ -144,9 +141,8 @@ function ttlArgument(write: RawWrite): string {
  * - A key is a hash: the value's JSON, a version (random per store instance
  *   plus a counter: never reused, even after a delete) and its expiry.
  * - TTLs are Redis' own (`PEXPIRE`): the key is gone on time on the server.
- *   The `expiresAt` you read is computed from the server's `TIME`, so
- *   clients with skewed clocks agree. (The entry that `set` resolves to
- *   carries the client's estimate.)
+ *   Every `expiresAt` (read or written) is computed from the server's
+ *   `TIME`, so clients with skewed clocks agree.
  * - `update()` reads the key with the server's time (one round trip), runs
  *   the transition here and writes back conditionally (a second): two round
  *   trips, and two more per lost race. A transition with a Lua port
@@ -175,20 +171,20 @@ export class RedisStore extends StoreAdapter {
 
   /** Throws `ConfigError` naming every bad option. */
   constructor(options: RedisStoreOptions) {
-    checkOptions(options);
-    super(TARGET, options, OWN_OPTIONS);
-    this.#client = options.client;
+    super("RedisStore", options, redisOptions());
+    const own = this.adapterOptions as Pick<RedisStoreOptions, "client" | "maxKeyBytes" | "maxValueBytes" | "ports">;
+    this.#client = own.client;
     this.capabilities = {
       atomic: true,
       consistency: "strong",
-      maxKeyBytes: options.maxKeyBytes ?? 1024,
-      maxValueBytes: options.maxValueBytes ?? 1024 * 1024,
+      maxKeyBytes: own.maxKeyBytes ?? 1024,
+      maxValueBytes: own.maxValueBytes ?? 1024 * 1024,
       minTtlMs: 1,
       minWriteIntervalMs: 0,
       runsTransitions: false,
     };
     const ports = new Map(BUILTIN_REDIS_PORTS);
-    for (const port of options.ports ?? []) ports.set(port.name, port);
+    for (const port of own.ports ?? []) ports.set(port.name, port);
     this.#ports = ports;
   }
 
@@ -205,10 +201,8 @@ export class RedisStore extends StoreAdapter {
     return parseEntry(asText(await this.#run(GET, key, [])), 0);
   }
 
-  protected async setRaw(key: string, write: RawWrite): Promise<string> {
-    const reply = asText(await this.#run(SET, key, [write.json, write.version, ttlArgument(write)]));
-    if (reply[0] !== "W") throw unexpected(reply);
-    return write.version;
+  protected async setRaw(key: string, write: RawWrite): Promise<RawWritten> {
+    return parseWritten(asText(await this.#run(SET, key, [write.json, write.version, ttlArgument(write)])));
   }
 
   protected async deleteRaw(key: string): Promise<boolean> {
@@ -218,16 +212,16 @@ export class RedisStore extends StoreAdapter {
   }
 
   protected async insertRaw(key: string, write: RawWrite): Promise<RawWriteResult> {
-    return parseWrite(await this.#run(COMMIT, key, ["", "w", write.json, write.version, ttlArgument(write)]), write.version);
+    return parseWrite(await this.#run(COMMIT, key, ["", "w", write.json, write.version, ttlArgument(write)]));
   }
 
   protected async compareAndSetRaw(key: string, expectedVersion: string, write: RawWrite): Promise<RawWriteResult> {
     const args = [expectedVersion, "w", write.json, write.version, ttlArgument(write)];
-    return parseWrite(await this.#run(COMMIT, key, args), write.version);
+    return parseWrite(await this.#run(COMMIT, key, args));
   }
 
   protected async compareAndDeleteRaw(key: string, expectedVersion: string): Promise<boolean> {
-    return parseWrite(await this.#run(COMMIT, key, [expectedVersion, "d", "", "", ""]), "").ok;
+    return parseWrite(await this.#run(COMMIT, key, [expectedVersion, "d", "", "", ""])).ok;
   }
 
   /**
@@ -263,7 +257,7 @@ export class RedisStore extends StoreAdapter {
       } else {
         const write = this.prepareWrite(result.json!, result.next, result.ttlMs, nowMs);
         const args = [current?.version ?? "", "w", write.json, write.version, ttlArgument(write)];
-        won = parseWrite(await this.#run(COMMIT, key, args), write.version).ok;
+        won = parseWrite(await this.#run(COMMIT, key, args)).ok;
       }
       if (won) return result.output;
       // Contenders spread out: the first retry is immediate, then a short jittered backoff.

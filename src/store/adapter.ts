@@ -83,10 +83,21 @@ export interface RawWrite {
   readonly nowMs: number;
 }
 
+/**
+ * What a raw write made: the version the entry now has, and the expiry the
+ * engine computed on its own clock (Redis `TIME`, PostgreSQL `now()`), so
+ * that every client reads the same `expiresAt`. Without `expiresAt`, the
+ * entry's is {@link RawWrite.expiresAt}.
+ */
+export interface RawWritten {
+  readonly version: string;
+  readonly expiresAt?: number | undefined;
+}
+
 /** The result of a raw conditional write. */
 export type RawWriteResult =
-  /** Written; `version` is the version it now has (usually {@link RawWrite.version}). */
-  | { readonly ok: true; readonly version: string }
+  /** Written; `version` is the version it now has (usually {@link RawWrite.version}); `expiresAt` as in {@link RawWritten}. */
+  | { readonly ok: true; readonly version: string; readonly expiresAt?: number | undefined }
   /** Not written; `current` is what the engine holds (expired or not; `undefined` if nothing). */
   | { readonly ok: false; readonly current: RawEntry | undefined };
 
@@ -419,8 +430,15 @@ export abstract class StoreAdapter implements Store {
    */
   protected abstract getRaw(key: string, options: RawOptions): RawEntry | undefined | PromiseLike<RawEntry | undefined>;
 
-  /** Writes unconditionally; returns the version the entry now has (usually `write.version`). */
-  protected abstract setRaw(key: string, write: RawWrite, options: RawOptions): string | PromiseLike<string>;
+  /**
+   * Writes unconditionally; returns the version the entry now has (usually
+   * `write.version`), or a {@link RawWritten} when the engine computed the expiry.
+   */
+  protected abstract setRaw(
+    key: string,
+    write: RawWrite,
+    options: RawOptions,
+  ): string | RawWritten | PromiseLike<string | RawWritten>;
 
   /** Removes the key; returns whether there was an entry live at `nowMs` (epoch ms). */
   protected abstract deleteRaw(key: string, options: RawOptions, nowMs: number): boolean | PromiseLike<boolean>;
@@ -576,11 +594,10 @@ export abstract class StoreAdapter implements Store {
     const checked = this.#checkWrite("set", key, value, options);
     if (checked instanceof ResilienceError) return Promise.reject(checked);
     const { full, write, signal } = checked;
-    return this.#run("set", key, signal, () => this.setRaw(full, write, { signal }), (version) => ({
-      value,
-      version,
-      expiresAt: write.expiresAt,
-    }));
+    return this.#run("set", key, signal, () => this.setRaw(full, write, { signal }), (written) =>
+      typeof written === "string"
+        ? { value, version: written, expiresAt: write.expiresAt }
+        : { value, version: written.version, expiresAt: "expiresAt" in written ? written.expiresAt : write.expiresAt });
   }
 
   /** Removes `key`; resolves to whether there was a live entry. */
@@ -748,7 +765,10 @@ export abstract class StoreAdapter implements Store {
   }
 
   #writeResult<V extends Json>(outcome: RawWriteResult, value: V, write: RawWrite): StoreWriteResult<V> {
-    if (outcome.ok) return { ok: true, entry: { value, version: outcome.version, expiresAt: write.expiresAt } };
+    if (outcome.ok) {
+      const expiresAt = "expiresAt" in outcome ? outcome.expiresAt : write.expiresAt;
+      return { ok: true, entry: { value, version: outcome.version, expiresAt } };
+    }
     const current = outcome.current;
     return {
       ok: false,
