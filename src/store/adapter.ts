@@ -115,7 +115,11 @@ const MAX_BACKOFF_MS = 50;
 
 /** A transition's own exception, carried through {@link StoreAdapter} unchanged (it is the caller's bug, not the engine's). */
 class TransitionThrew {
-  constructor(readonly error: unknown) {}
+  // No parameter property: Node's type stripping (the benchmarks) refuses them.
+  readonly error: unknown;
+  constructor(error: unknown) {
+    this.error = error;
+  }
 }
 
 /** zod/mini schemas of an adapter's own options, by option name: merged into the common ones. */
