@@ -108,7 +108,7 @@ const legs = {
     return jsr();
   },
   async deno() {
-    const done = await run(bin("deno"), ["test", "--allow-all", "--no-check", ...testFilesFor("deno")], {
+    const done = await run(bin("deno"), ["test", "--allow-all", "--unstable-kv", "--no-check", ...testFilesFor("deno")], {
       cwd: root,
       env: { BULWARK_LEG: "deno" },
     });
@@ -119,7 +119,7 @@ const legs = {
     // Every `@example` in the sources is type-checked and run, importing
     // "bulwark" as a user would (scripts/deno_doctest.json maps it here).
     const files = sourceFiles();
-    const done = await run(bin("deno"), ["test", "--doc", "--allow-all", "--config", "scripts/deno_doctest.json", ...files], {
+    const done = await run(bin("deno"), ["test", "--doc", "--allow-all", "--unstable-kv", "--config", "scripts/deno_doctest.json", ...files], {
       cwd: root,
     });
     const summary = /^(?:ok|FAILED) \| (\d+) passed(?: \(\d+ steps?\))? \| (\d+) failed/m.exec(done.output);

@@ -1,7 +1,8 @@
 /**
  * File-system adapters for Node, Deno and Bun: loading defaults from a JSON
- * config file. (File-backed state stores join them with the state-store work.)
+ * config file, and {@link FileStore}, a state store with one file per key.
  *
  * @module
  */
 export * from "./config.ts";
+export * from "./file_store.ts";

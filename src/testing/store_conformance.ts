@@ -10,7 +10,11 @@ export interface StoreConformanceOptions {
    * wait (`setTimeout`).
    */
   advance?: (ms: number) => Promise<void>;
-  /** The TTL the expiry checks use, in ms. Default `50`. */
+  /**
+   * The TTL the expiry checks use, in ms: long enough for a few round trips
+   * of the engine, since the entry must still be there right after writing.
+   * Default `250`.
+   */
   ttlMs?: number;
   /**
    * Makes a store of the same kind whose engine never answers (an adapter
@@ -187,7 +191,7 @@ export async function runStoreConformance(
     throw new InvalidArgumentError("runStoreConformance", "makeStore", makeStore, "a function returning a Store");
   }
   const advance = options.advance ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
-  const ttlMs = options.ttlMs ?? 50;
+  const ttlMs = options.ttlMs ?? 250;
   const contenders = options.contenders ?? 50;
   const checkTimeoutMs = options.checkTimeoutMs ?? 10_000;
   const run = `conformance:${Math.random().toString(36).slice(2, 10)}`;
@@ -344,11 +348,11 @@ export async function runStoreConformance(
     if (typeof written.expiresAt !== "number" || !Number.isFinite(written.expiresAt)) {
       fail(`set with ttlMs must resolve to a numeric expiresAt, got ${show(written.expiresAt)}`);
     }
-    await store.set(kept, 1, { ttlMs });
-    await store.set(kept, 2);
     const before = await store.get(key);
     if (before?.value !== "soon gone") fail("the entry must be there before its TTL");
     if (before.expiresAt !== written.expiresAt) fail(`get's expiresAt ${before.expiresAt} differs from set's ${written.expiresAt}`);
+    await store.set(kept, 1, { ttlMs });
+    await store.set(kept, 2);
     await advance(ttlMs + Math.max(20, ttlMs / 2));
     if ((await store.get(key)) !== undefined) fail(`the entry is still there ${ttlMs} ms after its TTL`);
     expectJson((await store.get(kept))?.value, 2, "an entry rewritten without TTL");

@@ -1,0 +1,6 @@
+/**
+ * Deno adapters: {@link DenoKvStore}, a state store over Deno KV.
+ *
+ * @module
+ */
+export * from "./deno_kv_store.ts";
