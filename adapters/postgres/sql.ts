@@ -12,7 +12,7 @@
 const TABLE_NAME = /^(?:[A-Za-z_][A-Za-z0-9_]{0,62}\.)?[A-Za-z_][A-Za-z0-9_]{0,50}$/;
 
 /** What a valid table name looks like, for error messages. */
-export const TABLE_NAME_RULE =
+export const TABLE_NAME_RULE: string =
   "an SQL identifier (letters, digits, underscores, not starting with a digit, at most 51 characters), optionally schema-qualified";
 
 /** Whether `name` is a table name {@link PostgresStore} accepts. */

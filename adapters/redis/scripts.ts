@@ -154,7 +154,19 @@ export interface RedisTransitionPort {
   readonly script: RedisScript;
 }
 
-/** Builds a {@link RedisTransitionPort} from the body of its Lua function. See there. */
+/**
+ * Builds a {@link RedisTransitionPort} from the body of its Lua function
+ * (see there for what the body receives and returns). Register it with
+ * `new RedisStore({ client, ports: [port] })`.
+ *
+ * @example
+ * ```ts
+ * import { redisTransitionPort } from "bulwark/redis";
+ * const keep = redisTransitionPort("example.peek", "return { keep = true, output = current }");
+ * // The whole script: decoding, the body, the write; cached by its SHA-1.
+ * if (!keep.script.source.includes("keep = true") || (await keep.script.sha1()).length !== 40) throw new Error("unexpected");
+ * ```
+ */
 export function redisTransitionPort(name: string, lua: string): RedisTransitionPort {
   if (typeof name !== "string" || name === "") throw new TypeError(`redisTransitionPort: name must be a non-empty string, got ${String(name)}`);
   if (typeof lua !== "string") throw new TypeError(`redisTransitionPort: lua must be a string, got ${typeof lua}`);
