@@ -159,15 +159,15 @@ for (const kind of CLIENTS) {
     it("expires on the server: PEXPIRE set, key gone from Redis after the TTL", async () => {
       const prefix = freshPrefix();
       const s = store(a, { prefix });
-      const written = await s.set("short", "x", { ttlMs: 150 });
+      // Long enough for the checks before it lapses on a loaded machine.
+      const written = await s.set("short", "x", { ttlMs: 500 });
       const pttl = Number(await a.command("PTTL", `${prefix}short`));
       expect(pttl).toBeGreaterThan(0);
-      expect(pttl).toBeLessThanOrEqual(150);
+      expect(pttl).toBeLessThanOrEqual(500);
       const read = await s.get("short");
       expect(read?.value).toBe("x");
-      expect(read?.expiresAt).toBeGreaterThan(Date.now() - 5_000);
-      expect(written.expiresAt).toBeDefined();
-      await new Promise((resolve) => setTimeout(resolve, 250));
+      expect(read?.expiresAt).toBe(written.expiresAt);
+      await new Promise((resolve) => setTimeout(resolve, 700));
       expect(Number(await a.command("EXISTS", `${prefix}short`))).toBe(0);
       expect(await s.get("short")).toBeUndefined();
       // Expired is absent for the conditional writes too.
