@@ -126,6 +126,5 @@ describe("FileStore", () => {
     for (let i = 0; i < 200; i++) await store.update("counter", increment, 1);
     await child;
     expect((await store.get("counter"))?.value).toBe(400);
-    expect(store.conflicts).toBeGreaterThan(0);
   }, 60_000);
 });

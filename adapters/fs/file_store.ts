@@ -12,6 +12,7 @@ import {
   decodeEnvelope,
   encodeEnvelope,
   isLive,
+  type Json,
   type RawEntry,
   type RawWrite,
   type RawWriteResult,
@@ -19,6 +20,8 @@ import {
   type StoreAdapterOptions,
   type StoreAdapterOptionShape,
   type StoreCapabilities,
+  type Transition,
+  UNCHANGED,
 } from "../../mod.ts";
 
 /** Options of {@link FileStore}. */
@@ -68,7 +71,8 @@ function errorCode(error: unknown): unknown {
  * - Writes take the key's lock file (created with `O_EXCL`, removed after),
  *   so `insertIfAbsent`, `compareAndSet` and `update` are atomic across every
  *   process of the host that shares the directory: `atomic: true`, strong
- *   consistency. The limits of that claim: a local file system (network file
+ *   consistency. `update` runs its transition while holding the lock (one
+ *   read, one write, no retry loop). The limits of that claim: a local file system (network file
  *   systems may not honour `O_EXCL`), and a process that crashes while
  *   holding a lock leaves it for `lockStaleMs`, after which it is broken.
  * - TTL is kept in the file and checked on read; expired files stay until
@@ -115,7 +119,8 @@ export class FileStore extends StoreAdapter {
       maxValueBytes: own.maxValueBytes ?? 1_048_576,
       minTtlMs: 0,
       minWriteIntervalMs: 0,
-      runsTransitions: false,
+      // A transition runs while the key's lock is held: one read and one write, no retry loop.
+      runsTransitions: true,
     };
   }
 
@@ -213,6 +218,27 @@ export class FileStore extends StoreAdapter {
       if (found?.version !== expectedVersion) return false;
       await unlink(path);
       return true;
+    });
+  }
+
+  protected override updateRaw<I extends Json, O extends Json>(
+    key: string,
+    transition: Transition<I, O>,
+    input: I,
+  ): Promise<O> {
+    const path = this.#path(key);
+    return this.#exclusive(path, async () => {
+      const nowMs = this.clock.wallNow();
+      const found = await this.#read(path);
+      const current = found !== undefined && isLive(found, nowMs) ? found : undefined;
+      const result = this.applyTransition(transition, current?.value, input, nowMs);
+      if (result.next === UNCHANGED) return result.output;
+      if (result.next === undefined) {
+        if (found !== undefined) await unlink(path);
+      } else {
+        await this.#replace(path, this.prepareWrite(result.json!, result.next, result.ttlMs, nowMs));
+      }
+      return result.output;
     });
   }
 

@@ -312,6 +312,8 @@ export function decodeEnvelope(text: string): RawEntry {
   return { value: record.v as Json, version: record.r, expiresAt: record.e ?? undefined };
 }
 
+const NOOP = (): void => {};
+
 function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
   return typeof value === "object" && value !== null && typeof (value as PromiseLike<T>).then === "function";
 }
@@ -400,6 +402,7 @@ export abstract class StoreAdapter implements Store {
   readonly #target: string;
   #nextVersion: (() => string) | undefined;
   #conflicts = 0;
+  readonly #updateQueue = new Map<string, Promise<void>>();
 
   /**
    * @param target The class name used in errors, e.g. `"RedisStore"`.
@@ -476,9 +479,11 @@ export abstract class StoreAdapter implements Store {
 
   /**
    * Runs a transition on the full `key` and returns its output. The default
-   * is a compare-and-set loop over the raw methods (at most
+   * is a compare-and-set loop over the raw methods, callers of this process
+   * taking turns per key (so only other processes cause retries; at most
    * {@link MAX_UPDATE_ATTEMPTS} rounds, a short jittered backoff on the
-   * store's clock after each lost race). Override it where the engine runs
+   * store's clock after each lost race). Turns are taken only when
+   * `runsTransitions` is `false`. Override it where the engine runs
    * the transition next to the data (and declare `runsTransitions`): call
    * {@link StoreAdapter.applyTransition} to run and check it.
    * `cancelled` aborts when the caller stops waiting (timeout, abort): stop there.
@@ -677,14 +682,39 @@ export abstract class StoreAdapter implements Store {
     if (signal?.aborted) return Promise.reject(signal.reason);
     // The loop must stop when the caller stops waiting; a controller only for update.
     const cancelled = new AbortController();
-    return this.#run(
+    if (this.capabilities.runsTransitions) {
+      return this.#run(
+        "update",
+        key,
+        signal,
+        () => this.updateRaw(full, transition, input, { signal }, cancelled.signal),
+        (output) => output,
+        (reason) => cancelled.abort(reason),
+      );
+    }
+    // A compare-and-set loop: callers in this process take turns per key, so
+    // they never make each other retry (only other processes can). The turn
+    // passes when the caller's promise settles, which timeoutMs bounds, so a
+    // hung engine call cannot hold up the queue for longer than that.
+    const queue = this.#updateQueue;
+    const previous = queue.get(full);
+    const result = this.#run(
       "update",
       key,
       signal,
-      () => this.updateRaw(full, transition, input, { signal }, cancelled.signal),
+      () =>
+        previous === undefined
+          ? this.updateRaw(full, transition, input, { signal }, cancelled.signal)
+          : previous.then(() => this.updateRaw(full, transition, input, { signal }, cancelled.signal)),
       (output) => output,
       (reason) => cancelled.abort(reason),
     );
+    const turn = result.then(NOOP, NOOP);
+    queue.set(full, turn);
+    void turn.then(() => {
+      if (queue.get(full) === turn) queue.delete(full);
+    });
+    return result;
   }
 
   // ---- Internals. --------------------------------------------------------
