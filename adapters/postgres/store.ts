@@ -174,7 +174,8 @@ export class PostgresStore extends StoreAdapter {
   /**
    * Creates the table, its version sequence and its expiry index if they
    * are missing (idempotent; concurrent calls from many processes are
-   * serialized by an advisory lock). One round trip. Bounded by `timeoutMs`.
+   * serialized by an advisory lock). One round trip. Rejects with the
+   * driver's error, or an `Error` once `timeoutMs` passes.
    *
    * @example
    * ```ts
@@ -191,7 +192,7 @@ export class PostgresStore extends StoreAdapter {
 
   /**
    * Deletes the rows that have expired (they are already invisible) and
-   * resolves to how many. One round trip. Bounded by `timeoutMs`.
+   * resolves to how many. One round trip. Rejects like {@link PostgresStore.migrate}.
    *
    * @example
    * ```ts
