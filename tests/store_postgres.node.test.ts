@@ -270,6 +270,13 @@ for (const driver of DRIVERS) {
       await expect(s.get(42 as unknown as string)).rejects.toBeInstanceOf(InvalidArgumentError);
       expect(query.calls).toBe(0);
     });
+
+    it("a key with U+0000 (which text cannot hold) fails with ERR_STORE; in a value it is escaped and fine", async () => {
+      const s = store(a, { table: freshTable() });
+      await expect(s.set("a\u0000b", 1)).rejects.toMatchObject({ code: "ERR_STORE" });
+      await s.set("nul", "a\u0000b");
+      expect((await s.get("nul"))?.value).toBe("a\u0000b");
+    });
   });
 }
 
