@@ -291,8 +291,10 @@ export class FileStore extends StoreAdapter {
 
   /** Takes the lock file (exclusive create), waiting with backoff at most `timeoutMs`; resolves to its release. */
   async #lock(lockPath: string): Promise<() => Promise<void>> {
-    // The operation's own timeout (the base's timer) fires first; this only stops the wait behind it.
-    const deadline = this.clock.now() + 2 * this.timeoutMs;
+    // The operation's own timeout (the base's timer) fires first, even on a
+    // stalled event loop; this only ends the wait behind it.
+    const patienceMs = 2 * this.timeoutMs + 1_000;
+    const deadline = this.clock.now() + patienceMs;
     const token = randomBytes(8).toString("hex");
     for (let attempt = 0;; attempt++) {
       try {
@@ -317,7 +319,7 @@ export class FileStore extends StoreAdapter {
         if (errorCode(error) === "ENOENT") continue;
         throw error;
       }
-      if (this.clock.now() >= deadline) throw new Error(`lock ${lockPath} still held after ${2 * this.timeoutMs} ms`);
+      if (this.clock.now() >= deadline) throw new Error(`lock ${lockPath} still held after ${patienceMs} ms`);
       await this.clock.sleep(Math.random() * Math.min(20, 1 + attempt));
     }
   }
