@@ -22,11 +22,8 @@ export interface Contender {
   readonly done: Promise<void>;
 }
 
-let bundled: string | undefined;
-
-/** The child script as one .mjs, built once per test process and removed when it exits. */
+/** The child script as one .mjs (removed by the caller once the child has loaded it). */
 function bundle(): string {
-  if (bundled !== undefined) return bundled;
   const dir = join(ROOT, "node_modules", ".cache", "bulwark-tests");
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `store_child_${process.pid}_${Math.random().toString(36).slice(2)}.mjs`);
@@ -43,27 +40,33 @@ function bundle(): string {
     `--outfile=${file}`,
   ], { encoding: "utf8" });
   if (built.status !== 0) throw new Error(`esbuild failed: ${built.stderr}${built.error ?? ""}`);
-  process.on("exit", () => rmSync(file, { force: true }));
-  return (bundled = file);
+  return file;
 }
 
 /** Starts the child and resolves once it is connected and waiting for `go()`. */
 export async function startContender(args: string[]): Promise<Contender> {
-  const child: ChildProcess = spawn(nodeBinary(), [bundle(), ...args], { stdio: ["pipe", "pipe", "pipe"] });
+  const file = bundle();
+  const child: ChildProcess = spawn(nodeBinary(), [file, ...args], { stdio: ["pipe", "pipe", "pipe"] });
   let output = "";
   child.stdout!.on("data", (chunk) => (output += chunk));
   child.stderr!.on("data", (chunk) => (output += chunk));
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  await new Promise<void>((resolve, reject) => {
-    const onData = () => {
-      if (output.includes("ready\n")) {
-        child.stdout!.off("data", onData);
-        resolve();
-      }
-    };
-    child.stdout!.on("data", onData);
-    exited.then((code) => reject(new Error(`contender exited (${code}) before it was ready:\n${output}`)));
-  });
+  // Loaded once the child is ready (or gone): the file is not needed after that.
+  const removeBundle = () => rmSync(file, { force: true });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const onData = () => {
+        if (output.includes("ready\n")) {
+          child.stdout!.off("data", onData);
+          resolve();
+        }
+      };
+      child.stdout!.on("data", onData);
+      exited.then((code) => reject(new Error(`contender exited (${code}) before it was ready:\n${output}`)));
+    });
+  } finally {
+    removeBundle();
+  }
   return {
     go: () => child.stdin!.write("go\n"),
     done: exited.then((code) => {
