@@ -9,6 +9,7 @@ import {
   type Json,
   MAX_UPDATE_ATTEMPTS,
   MemoryStore,
+  requireStore,
   type RawEntry,
   type RawWrite,
   type RawWriteResult,
@@ -400,5 +401,36 @@ describe("MemoryStore against a model", () => {
       ),
       { numRuns: 100 },
     );
+  });
+});
+
+describe("requireStore", () => {
+  const needs = { atomic: true, strong: true, why: "two instances could both take the last token" };
+  const eventual = { ...new MemoryStore().capabilities, atomic: false, consistency: "eventual" as const };
+
+  it("accepts a store that has what is needed, and anything with bestEffort", () => {
+    requireStore("Limiter", new MemoryStore(), needs);
+    const weak = Object.assign(new MemoryStore(), { name: "kv" });
+    Object.defineProperty(weak, "capabilities", { value: eventual });
+    requireStore("Limiter", weak, needs, true);
+  });
+
+  it("refuses the others with a ConfigError that names the store, what is missing and why", () => {
+    const weak = Object.assign(new MemoryStore(), { name: "workers-kv" });
+    Object.defineProperty(weak, "capabilities", { value: eventual });
+    let error: unknown;
+    try {
+      requireStore("Limiter", weak, needs);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as ConfigError).message;
+    expect(message).toContain("'store' must be a store with atomic operations");
+    expect(message).toContain("strong consistency");
+    expect(message).toContain("two instances could both take the last token");
+    expect(message).toContain("bestEffort: true");
+    expect(message).toContain('current value is "workers-kv"');
+    expect(() => requireStore("Limiter", 42, needs, true)).toThrow(ConfigError);
   });
 });

@@ -6,3 +6,4 @@
 export * from "./store.ts";
 export * from "./adapter.ts";
 export * from "./memory_store.ts";
+export * from "./requirements.ts";

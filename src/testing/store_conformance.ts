@@ -20,7 +20,9 @@ export interface StoreConformanceOptions {
    * Makes a store of the same kind whose engine never answers (an adapter
    * over a request that never completes), for the timeout and abort checks.
    * Its `timeoutMs` is read from the store (`store.timeoutMs`) or
-   * {@link StoreConformanceOptions.hangingTimeoutMs}. Without it those checks are skipped.
+   * {@link StoreConformanceOptions.hangingTimeoutMs}; keep it short (100 ms):
+   * the timeout check waits it out three times. Without it those checks
+   * are skipped.
    */
   makeHangingStore?: () => Store | Promise<Store>;
   /** The hanging store's `timeoutMs`, if it has no `timeoutMs` property. */
