@@ -106,15 +106,19 @@ function listening(port: number): Promise<boolean> {
   });
 }
 
-/** Every server still running, stopped if the test process exits without `close()`. */
+/** Every server still running, stopped and removed if the test process exits without `close()`. */
 const running = new Set<() => void>();
 let exitHookInstalled = false;
 function track(stopNow: () => void): () => void {
   if (!exitHookInstalled) {
     exitHookInstalled = true;
-    process.on("exit", () => {
+    const stopAll = () => {
       for (const stop of running) stop();
-    });
+      running.clear();
+    };
+    process.on("exit", stopAll);
+    // Deno's test runner ends without Node's "exit" event; it fires "unload".
+    if ("Deno" in globalThis) globalThis.addEventListener("unload", stopAll);
   }
   running.add(stopNow);
   return () => running.delete(stopNow);
@@ -141,7 +145,10 @@ export async function startRedis(): Promise<RedisServer> {
   const port = await freePort();
   let child: ChildProcess | undefined;
   let output = "";
-  const untrack = track(() => child?.kill("SIGKILL"));
+  const untrack = track(() => {
+    child?.kill("SIGKILL");
+    rmSync(dir, { recursive: true, force: true });
+  });
 
   const start = async () => {
     output = "";
@@ -222,7 +229,10 @@ export async function startPostgres(): Promise<PostgresServer> {
       spawnSync(...asServerUser(pgCtl, ["-D", data, "-m", mode, "-w", "stop"]));
     }
   };
-  const untrack = track(() => stopNow());
+  const untrack = track(() => {
+    stopNow();
+    rmSync(dir, { recursive: true, force: true });
+  });
   // Speed over durability: a throwaway cluster.
   const options = `-p ${port} -k ${dir} -c listen_addresses=${HOST} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=60`;
   const start = async () => {
