@@ -426,7 +426,9 @@ export class GracefulShutdown {
     const results: CleanupResult[] = [];
     for (const entry of callbacks) {
       const remaining = deadline - clock.now();
-      const result = remaining <= 0
+      // Under a millisecond left counts as passed: timers may fire a hair
+      // early, and a callback started then would race the forced exit.
+      const result = remaining < 1
         ? { name: entry.name, priority: entry.priority, status: "skipped" as const, durationMs: 0 }
         : await this.#runOne(entry, Math.min(entry.timeoutMs ?? remaining, remaining));
       results.push(result);

@@ -17,6 +17,8 @@ interface TestEnv {
   readonly STATE_OBJECTS: DurableObjectNamespaceLike;
   /** D1 database for D1Store. */
   readonly STATE_DB: D1DatabaseLike;
+  /** Durable Object namespace of HeartbeatObject (an alarm-driven Heartbeat). */
+  readonly HEARTBEAT_OBJECTS: DurableObjectNamespaceLike;
 }
 
 declare module "cloudflare:test" {

@@ -7,13 +7,56 @@
  * requests (tests/store_cloudflare.workers.test.ts).
  */
 import { DurableObject } from "cloudflare:workers";
-import { Bulkhead, createResilientFetch, RateLimiter, TimeoutPolicy } from "../../mod.ts";
-import { stateObjectClass } from "../../adapters/cloudflare/mod.ts";
+import { Bulkhead, createResilientFetch, Heartbeat, RateLimiter, TimeoutPolicy } from "../../mod.ts";
+import { KvStore, stateObjectClass } from "../../adapters/cloudflare/mod.ts";
 import { storeRoute } from "./store_routes.ts";
 import { TEST_TRANSITIONS } from "./store_transitions.ts";
 
 /** The Durable Object behind DurableObjectStore (bound as STATE_OBJECTS in wrangler.toml). */
 export class BulwarkStateObject extends stateObjectClass(DurableObject, { transitions: TEST_TRANSITIONS }) {}
+
+/** What an object's storage offers the alarm-driven heartbeat (and the test). */
+interface AlarmStorage {
+  setAlarm(scheduledTime: number): Promise<void>;
+  getAlarm(): Promise<number | null>;
+}
+
+/**
+ * An alarm-driven Heartbeat, as docs/lifecycle.md shows it: `begin()` beats
+ * once and arms the alarm; each `alarm()` re-arms it and beats into Workers
+ * KV, where anyone can read it (bound as HEARTBEAT_OBJECTS).
+ */
+export class HeartbeatObject extends DurableObject {
+  readonly #storage: AlarmStorage;
+  readonly #heartbeat: Heartbeat;
+  #beats = 0;
+
+  constructor(ctx: { storage: AlarmStorage }, env: { STATE_KV: ConstructorParameters<typeof KvStore>[0] }) {
+    super(ctx as never, env as never);
+    this.#storage = ctx.storage;
+    this.#heartbeat = new Heartbeat({
+      store: new KvStore(env.STATE_KV, { onWriteTooSoon: "ignore" }),
+      key: "heartbeat:object",
+      intervalMs: 10_000,
+      metadata: { role: "alarm" },
+      onBeat: () => {
+        this.#beats++;
+      },
+    });
+  }
+
+  async begin(): Promise<void> {
+    await this.#heartbeat.alarm(this.#storage);
+  }
+
+  async alarm(): Promise<void> {
+    await this.#heartbeat.alarm(this.#storage);
+  }
+
+  async status(): Promise<{ beats: number; alarm: number | null }> {
+    return { beats: this.#beats, alarm: await this.#storage.getAlarm() };
+  }
+}
 
 // Built at global scope and shared by every request, as users do.
 const timeout = new TimeoutPolicy({ timeoutMs: 100 });
