@@ -273,7 +273,7 @@ function newToken(): string {
  * const again = await records.acquire("order-42", { fingerprint: "sha256:ab12" });
  * if (again.outcome !== "in-progress") throw new Error("claimed by the first call");
  * await records.complete("order-42", claim.token, { id: 7 });
- * if ((await records.get("order-42"))?.id !== 7) throw new Error("the result is stored");
+ * if ((await records.get<{ id: number }>("order-42"))?.id !== 7) throw new Error("the result is stored");
  * const other = await records.acquire("order-42", { fingerprint: "sha256:ffff" });
  * if (other.outcome !== "fingerprint-mismatch") throw new Error("another payload");
  * ```
@@ -416,12 +416,12 @@ export class IdempotencyStore {
    * import { MemoryIdempotencyStore } from "bulwark";
    * const records = new MemoryIdempotencyStore();
    * await records.set("k", { ok: true });
-   * if ((await records.get("k"))?.ok !== true) throw new Error("stored");
+   * if ((await records.get<{ ok: boolean }>("k"))?.ok !== true) throw new Error("stored");
    * ```
    */
-  async get(key: string, options: { signal?: AbortSignal } = {}): Promise<Json | undefined> {
+  async get<V extends Json = Json>(key: string, options: { signal?: AbortSignal } = {}): Promise<V | undefined> {
     const record = await this.#read("IdempotencyStore.get", key, options);
-    return record?.status === "completed" ? record.result : undefined;
+    return record?.status === "completed" ? record.result as V | undefined : undefined;
   }
 
   /**
