@@ -198,7 +198,7 @@ describe("idempotent", () => {
       fingerprint: false,
       signal: (signal) => signal,
     });
-    void run();
+    void run(undefined);
     for (let i = 0; i < 5; i++) await macrotask();
     const controller = new AbortController();
     const waiting = run(controller.signal).catch((e: unknown) => e);
