@@ -1,12 +1,33 @@
-import type { Context, MiddlewareHandler } from "hono";
 import * as z from "zod/mini";
 import { IdempotencyStore, idempotencyKeyProblem } from "../../src/idempotency/idempotency_store.ts";
 import { badOptions, throwIf } from "../../src/internal/arguments.ts";
 import type { Json, Store } from "../../src/store/store.ts";
 import { arrayOf, boolean, durationMs, func, integer, lazy, satisfying, validate } from "../../src/validation.ts";
 
+/**
+ * What the middleware reads of a Hono `Context`. Declared here, structurally,
+ * so that the types of `bulwark/hono` do not import `hono` (an optional peer
+ * dependency): Hono's `Context` is one.
+ */
+export interface IdempotencyContext {
+  readonly req: {
+    readonly method: string;
+    readonly path: string;
+    readonly raw: Request;
+    header(name: string): string | undefined;
+  };
+  readonly res: Response;
+  readonly error: Error | undefined;
+}
+
+/** A Hono middleware: what `app.use()` takes. */
+export type IdempotencyMiddleware<C extends IdempotencyContext = IdempotencyContext> = (
+  c: C,
+  next: () => Promise<void>,
+) => Promise<Response | void>;
+
 /** Options of {@link idempotency}. */
-export interface HonoIdempotencyOptions {
+export interface HonoIdempotencyOptions<C extends IdempotencyContext = IdempotencyContext> {
   /** Where records live: an {@link IdempotencyStore}, or any atomic {@link Store}. */
   store: IdempotencyStore | Store;
   /** Refuse (400) a request of `methods` without an `Idempotency-Key` header. Default `false`: it passes through. */
@@ -21,7 +42,7 @@ export interface HonoIdempotencyOptions {
    * Whose key it is (a tenant, user or API key), so that one client can never
    * replay another's response. Default: one scope for all clients.
    */
-  scope?: (c: Context) => string | undefined | Promise<string | undefined>;
+  scope?: (c: C) => string | undefined | Promise<string | undefined>;
   /** Largest body fingerprinted, in bytes; a larger one is refused with 413. Default `1_048_576`. */
   maxBodyBytes?: number;
   /** Store 5xx responses too (replayed like any other). Default `false`: a 5xx releases the key, so the client may retry. */
@@ -35,7 +56,7 @@ const optionsSchema = /* @__PURE__ */ lazy(() =>
     methods: arrayOf<string>((item) => typeof item === "string" && item.length > 0, "an HTTP method", "an array of HTTP methods"),
     ttlMs: z.optional(durationMs(0, true)),
     inProgressTtlMs: z.optional(durationMs(0, true)),
-    scope: z.optional(func<(c: Context) => string | undefined>()),
+    scope: z.optional(func<(c: never) => string | undefined>()),
     maxBodyBytes: integer(0),
     storeServerErrors: boolean(),
   })
@@ -173,7 +194,9 @@ const NOT_REPLAYED = new Set(["set-cookie", "connection", "keep-alive", "transfe
  * if ((await first.json()).order !== (await replay.json()).order) throw new Error("the same answer");
  * ```
  */
-export function idempotency(options: HonoIdempotencyOptions): MiddlewareHandler {
+export function idempotency<C extends IdempotencyContext = IdempotencyContext>(
+  options: HonoIdempotencyOptions<C>,
+): IdempotencyMiddleware<C> {
   throwIf(badOptions("idempotency", options));
   const resolved = validate("idempotency", optionsSchema(), {
     required: false,
@@ -186,7 +209,7 @@ export function idempotency(options: HonoIdempotencyOptions): MiddlewareHandler 
     ? resolved.store
     : new IdempotencyStore({ store: resolved.store as Store });
   const methods = new Set(resolved.methods.map((method) => method.toUpperCase()));
-  const scopeOf = resolved.scope as HonoIdempotencyOptions["scope"];
+  const scopeOf = resolved.scope as HonoIdempotencyOptions<C>["scope"];
 
   return async (c, next) => {
     const method = c.req.method.toUpperCase();
