@@ -84,7 +84,15 @@ export interface IdempotencyCompleteOptions {
   signal?: AbortSignal;
 }
 
-/** Longest idempotency key, in characters. */
+/**
+ * Longest idempotency key, in characters.
+ *
+ * @example
+ * ```ts
+ * import { idempotencyKeyProblem, MAX_IDEMPOTENCY_KEY_LENGTH } from "bulwark";
+ * if (idempotencyKeyProblem("k".repeat(MAX_IDEMPOTENCY_KEY_LENGTH)) !== undefined) throw new Error("fits");
+ * ```
+ */
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
 
 const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
