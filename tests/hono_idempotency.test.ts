@@ -85,6 +85,47 @@ describe("idempotency middleware (bulwark/hono)", () => {
     expect(calls.length).toBe(1);
   });
 
+  it("with waitMs, 100 concurrent identical POSTs all get the one answer, every duplicate a marked replay", async () => {
+    const gate = deferred();
+    const clock = new ManualClock();
+    const { post, calls } = app({ waitMs: 5_000, clock }, async () => {
+      await gate.promise;
+      return new Response(JSON.stringify({ charged: true }), { status: 201, headers: { "content-type": "application/json" } });
+    });
+    const first = post('"burst"');
+    for (let i = 0; i < 10; i++) await macrotask();
+    const others = Array.from({ length: 99 }, () => post('"burst"'));
+    for (let i = 0; i < 10; i++) await macrotask();
+    gate.resolve();
+    let settled = false;
+    const all = Promise.all([first, ...others]).finally(() => (settled = true));
+    for (let i = 0; i < 200 && !settled; i++) {
+      await clock.advance(25);
+      await macrotask();
+    }
+    const responses = await all;
+    expect(calls.length).toBe(1);
+    expect(responses.map((r) => r.status)).toEqual(Array.from({ length: 100 }, () => 201));
+    expect(responses.filter((r) => r.headers.get("idempotency-replayed") === "true").length).toBe(99);
+    for (const response of responses) expect(await response.json()).toEqual({ charged: true });
+    expect(clock.pending).toBe(0);
+  });
+
+  it("with waitMs, a duplicate still in flight after the wait gets the 409", async () => {
+    const clock = new ManualClock();
+    const { post } = app({ waitMs: 100, clock }, () => new Promise<Response>(() => {}));
+    void post('"stuck"');
+    for (let i = 0; i < 10; i++) await macrotask();
+    let answer: Response | undefined;
+    const duplicate = Promise.resolve(post('"stuck"')).then((r) => (answer = r));
+    for (let i = 0; i < 20 && answer === undefined; i++) {
+      await clock.advance(25);
+      await macrotask();
+    }
+    await duplicate;
+    await expectProblem(answer!, 409, "urn:bulwark:idempotency:in-progress");
+  });
+
   it("422 for the key reused with another body, path or method", async () => {
     const { post, calls } = app();
     await post('"k"', { amount: 10 });

@@ -2,7 +2,18 @@ import * as z from "zod/mini";
 import { IdempotencyStore, idempotencyKeyProblem } from "../../src/idempotency/idempotency_store.ts";
 import { badOptions, throwIf } from "../../src/internal/arguments.ts";
 import type { Json, Store } from "../../src/store/store.ts";
-import { arrayOf, boolean, durationMs, func, integer, lazy, satisfying, validate } from "../../src/validation.ts";
+import { type Clock, systemClock } from "../../src/clock.ts";
+import {
+  arrayOf,
+  boolean,
+  clock as clockSchema,
+  durationMs,
+  func,
+  integer,
+  lazy,
+  satisfying,
+  validate,
+} from "../../src/validation.ts";
 
 /**
  * What the middleware reads of a Hono `Context`. Declared here, structurally,
@@ -47,6 +58,14 @@ export interface HonoIdempotencyOptions<C extends IdempotencyContext = Idempoten
   maxBodyBytes?: number;
   /** Store 5xx responses too (replayed like any other). Default `false`: a 5xx releases the key, so the client may retry. */
   storeServerErrors?: boolean;
+  /**
+   * How long a duplicate of a request in flight waits for its answer, in ms,
+   * polling the store, before the 409. Default `0`: 409 at once, as the
+   * draft says; a wait answers duplicates with the replay instead.
+   */
+  waitMs?: number;
+  /** Time source of the wait. Default `systemClock`. */
+  clock?: Clock;
 }
 
 const optionsSchema = /* @__PURE__ */ lazy(() =>
@@ -59,6 +78,8 @@ const optionsSchema = /* @__PURE__ */ lazy(() =>
     scope: z.optional(func<(c: never) => string | undefined>()),
     maxBodyBytes: integer(0),
     storeServerErrors: boolean(),
+    waitMs: durationMs(0),
+    clock: clockSchema(),
   })
 );
 
@@ -203,6 +224,8 @@ export function idempotency<C extends IdempotencyContext = IdempotencyContext>(
     methods: ["POST", "PATCH"],
     maxBodyBytes: 1_048_576,
     storeServerErrors: false,
+    waitMs: 0,
+    clock: systemClock,
     ...options,
   });
   const records = resolved.store instanceof IdempotencyStore
@@ -230,10 +253,21 @@ export function idempotency<C extends IdempotencyContext = IdempotencyContext>(
     const scope = await scopeOf?.(c);
     // A scoped key is hashed with its scope: one fixed length, whatever the scope.
     const storeKey = scope === undefined ? key! : `s:${await sha256Hex(scope, "\n", key!)}`;
-    const claim = await records.acquire(storeKey, {
-      fingerprint,
-      ...(resolved.inProgressTtlMs === undefined ? {} : { inProgressTtlMs: resolved.inProgressTtlMs }),
-    });
+    const acquire = () =>
+      records.acquire(storeKey, {
+        fingerprint,
+        ...(resolved.inProgressTtlMs === undefined ? {} : { inProgressTtlMs: resolved.inProgressTtlMs }),
+      });
+    let claim = await acquire();
+    // With waitMs, a duplicate polls the store with its own timers (on
+    // Workers no request may be woken by another's code) until the first
+    // answer is stored, its claim lapses, or waitMs passes.
+    for (let waited = 0, delay = 25; claim.outcome === "in-progress" && waited < resolved.waitMs; delay = Math.min(delay * 2, 1_000)) {
+      const step = Math.min(delay, resolved.waitMs - waited);
+      await resolved.clock.sleep(step, c.req.raw.signal);
+      waited += step;
+      claim = await acquire();
+    }
     switch (claim.outcome) {
       case "fingerprint-mismatch":
         return problem("mismatch", "This Idempotency-Key was used with another method, path or body");
