@@ -23,6 +23,7 @@ export * from "./src/chaos.ts";
 export * from "./src/pipeline.ts";
 export * from "./src/rate_limit/mod.ts";
 export * from "./src/store/mod.ts";
+export * from "./src/idempotency/mod.ts";
 export * from "./src/breaker/mod.ts";
 export * from "./src/circuit_breaker.ts";
 export * from "./src/circuit_breaker_registry.ts";

@@ -23,7 +23,11 @@ export type ResilienceErrorCode =
   | "ERR_SHUTDOWN_UNSUPPORTED"
   | "ERR_HEARTBEAT"
   | "ERR_WATCHDOG"
-  | "ERR_WATCHDOG_TIMEOUT";
+  | "ERR_WATCHDOG_TIMEOUT"
+  | "ERR_IDEMPOTENCY_KEY"
+  | "ERR_IDEMPOTENCY_CONFLICT"
+  | "ERR_IDEMPOTENCY_MISMATCH"
+  | "ERR_IDEMPOTENCY_STORED_FAILURE";
 
 /**
  * Base class of every error thrown by bulwark.
@@ -431,5 +435,111 @@ export class WatchdogTimeoutError extends WatchdogError {
     });
     this.watchdogName = watchdogName;
     this.inactiveMs = inactiveMs;
+  }
+}
+
+/**
+ * An idempotency key was refused: empty, longer than 255 characters, or
+ * holding a character outside printable ASCII (0x20 to 0x7E). Nothing was
+ * stored or claimed.
+ *
+ * @example
+ * ```ts
+ * import { IdempotencyKeyError, MemoryIdempotencyStore } from "bulwark";
+ * const store = new MemoryIdempotencyStore();
+ * const error = await store.get("café").catch((e: unknown) => e);
+ * if (!(error instanceof IdempotencyKeyError) || error.code !== "ERR_IDEMPOTENCY_KEY") throw error;
+ * ```
+ */
+export class IdempotencyKeyError extends ResilienceError {
+  /** The key given. */
+  readonly key: unknown;
+  /** What is wrong with it, in words. */
+  readonly reason: string;
+
+  constructor(key: unknown, reason: string) {
+    super(
+      "ERR_IDEMPOTENCY_KEY",
+      `Invalid idempotency key ${show(key)}: ${reason} (allowed: 1 to 255 printable ASCII characters)`,
+    );
+    this.key = key;
+    this.reason = reason;
+  }
+}
+
+/**
+ * The key is claimed by a call still in progress (and `onConflict` is
+ * `"throw"`, or waiting for its result ran out of `waitTimeoutMs`). The
+ * caller may retry later: the first call's result will then be replayed.
+ *
+ * @example
+ * ```ts
+ * import { IdempotencyConflictError, ResilienceError } from "bulwark";
+ * const error = new IdempotencyConflictError("order-1", 0);
+ * if (!(error instanceof ResilienceError) || error.code !== "ERR_IDEMPOTENCY_CONFLICT") throw error;
+ * ```
+ */
+export class IdempotencyConflictError extends ResilienceError {
+  /** The idempotency key (without the store's prefix). */
+  readonly key: string;
+  /** How long this caller waited for the first call's result, in ms (0 with `onConflict: "throw"`). */
+  readonly waitedMs: number;
+
+  constructor(key: string, waitedMs: number) {
+    super(
+      "ERR_IDEMPOTENCY_CONFLICT",
+      waitedMs > 0
+        ? `Idempotency key '${key}' is still in progress after waiting ${Math.round(waitedMs)} ms`
+        : `Idempotency key '${key}' is already in progress`,
+    );
+    this.key = key;
+    this.waitedMs = waitedMs;
+  }
+}
+
+/**
+ * The key was used before with a different payload (its fingerprint
+ * differs): a client bug, never replayed, never run.
+ *
+ * @example
+ * ```ts
+ * import { IdempotencyMismatchError } from "bulwark";
+ * const error = new IdempotencyMismatchError("order-1");
+ * if (error.code !== "ERR_IDEMPOTENCY_MISMATCH" || error.key !== "order-1") throw error;
+ * ```
+ */
+export class IdempotencyMismatchError extends ResilienceError {
+  /** The idempotency key (without the store's prefix). */
+  readonly key: string;
+
+  constructor(key: string) {
+    super("ERR_IDEMPOTENCY_MISMATCH", `Idempotency key '${key}' was already used with a different payload`);
+    this.key = key;
+  }
+}
+
+/**
+ * The replay of a call whose failure was stored (`storeFailures`): the
+ * first call threw, and every later call with its key throws this, carrying
+ * the first error's `name` and `message` (the error object itself could
+ * not be stored).
+ *
+ * @example
+ * ```ts
+ * import { IdempotencyStoredFailureError } from "bulwark";
+ * const error = new IdempotencyStoredFailureError("order-1", { name: "TypeError", message: "card declined" });
+ * if (error.code !== "ERR_IDEMPOTENCY_STORED_FAILURE" || error.failure.message !== "card declined") throw error;
+ * ```
+ */
+export class IdempotencyStoredFailureError extends ResilienceError {
+  /** The idempotency key (without the store's prefix). */
+  readonly key: string;
+  /** The first call's error, as stored. */
+  readonly failure: { readonly name: string; readonly message: string };
+
+  constructor(key: string, failure: { readonly name: string; readonly message: string }) {
+    super("ERR_IDEMPOTENCY_STORED_FAILURE", `Idempotency key '${key}' replays a stored failure: ${failure.name}: ${failure.message}`);
+    this.key = key;
+    this.failure = failure;
   }
 }

@@ -114,6 +114,55 @@ export class MemoryStore extends StoreAdapter {
   }
 
   /**
+   * Entries not expired (O(n): for stats, not for a hot path).
+   *
+   * @example
+   * ```ts
+   * import { MemoryStore } from "bulwark";
+   * import { ManualClock } from "bulwark/testing";
+   * const clock = new ManualClock();
+   * const store = new MemoryStore({ clock });
+   * await store.set("short", 1, { ttlMs: 10 });
+   * await store.set("long", 2);
+   * await clock.advance(10);
+   * if (store.countLive() !== 1 || store.size !== 2) throw new Error("one live, one expired not yet swept");
+   * ```
+   */
+  countLive(): number {
+    const nowMs = this.clock.wallNow();
+    let live = 0;
+    for (const slot of this.#entries.values()) if (isLive(slot, nowMs)) live++;
+    return live;
+  }
+
+  /**
+   * Drops every expired entry now and returns how many (expired entries are
+   * never read anyway: this only frees their memory at once).
+   *
+   * @example
+   * ```ts
+   * import { MemoryStore } from "bulwark";
+   * import { ManualClock } from "bulwark/testing";
+   * const clock = new ManualClock();
+   * const store = new MemoryStore({ clock });
+   * await store.set("k", 1, { ttlMs: 10 });
+   * await clock.advance(10);
+   * if (store.purgeExpired() !== 1 || store.size !== 0) throw new Error("purged");
+   * ```
+   */
+  purgeExpired(): number {
+    const nowMs = this.clock.wallNow();
+    let purged = 0;
+    for (const [key, slot] of this.#entries) {
+      if (!isLive(slot, nowMs)) {
+        this.#entries.delete(key);
+        purged++;
+      }
+    }
+    return purged;
+  }
+
+  /**
    * Removes every entry.
    *
    * @example
