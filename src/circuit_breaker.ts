@@ -22,7 +22,7 @@ import { CountWindowStrategy } from "./breaker/count_window.ts";
 import { TimeWindowStrategy } from "./breaker/time_window.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { defaultsFor } from "./config.ts";
-import { CircuitOpenError, ConfigError, type ConfigIssue } from "./errors.ts";
+import { CircuitOpenError, ConfigError, type ConfigIssue, TimeoutError } from "./errors.ts";
 import { Emitter, type Listener, type Unsubscribe } from "./events.ts";
 import { badCall, badFunction, badOptions, throwIf } from "./internal/arguments.ts";
 import { configuredSection } from "./internal/configured.ts";
@@ -94,7 +94,13 @@ export interface CircuitBreakerOptions<F = never> {
   successThreshold?: number;
   /** Errors of these classes never count: neither failure nor success. */
   excludedErrors?: readonly ErrorClass[];
-  /** Whether a thrown error counts as a failure (after `excludedErrors`). Default: every error. */
+  /**
+   * Whether a thrown error counts as a failure (after `excludedErrors`).
+   * Default: every error except the caller's own cancellation (the call
+   * rejects with the reason of the caller's signal after that signal
+   * aborted), which counts neither way, as in Polly. Given, it decides for
+   * every error, cancellations included: `() => true` counts them.
+   */
   isFailure?: (error: unknown) => boolean;
   /**
    * Whether a returned value counts as a failure, e.g.
@@ -383,6 +389,30 @@ interface ClosedHandlers {
   readonly onResult: <T>(value: T) => T;
   readonly onError: (error: unknown) => void;
   readonly onErrorRethrow: (error: unknown) => never;
+  /** As `onErrorRethrow`, for a call made with a caller's context (its signal may have aborted). */
+  readonly onErrorRethrowIn: (error: unknown, caller: ExecutionContext) => never;
+}
+
+/** A fused call's state when the caller gave a signal: the handlers and the caller's context. */
+class CallerState {
+  readonly handlers: ClosedHandlers;
+  readonly caller: ExecutionContext;
+  constructor(handlers: ClosedHandlers, caller: ExecutionContext) {
+    this.handlers = handlers;
+    this.caller = caller;
+  }
+}
+
+/**
+ * True when `error` is the caller's own cancellation: the caller's signal
+ * has aborted and the call rejected with its reason. A bulwark
+ * `TimeoutError` stays a failure: a deadline that passed (an enclosing
+ * timeout's signal) is the dependency being slow, not the caller leaving.
+ */
+function isCancellation(error: unknown, caller: ExecutionContext | undefined): boolean {
+  if (caller === undefined) return false;
+  const signal = caller.signal;
+  return signal.aborted && error === signal.reason && !(error instanceof TimeoutError);
 }
 
 const ADMITTED = 0;
@@ -602,7 +632,11 @@ export class CircuitBreaker<F = never> {
     // A misuse is the caller's error, not the dependency's: never counted.
     const misuse = badCall("CircuitBreaker.execute", fn, signal);
     if (misuse !== undefined) return Promise.reject(misuse);
-    return this.#execute(fn, contextFor(signal));
+    // A call cancelled before it starts is refused, as every policy does: not run, not counted.
+    if (signal === undefined) return this.#execute(fn, contextFor(undefined), undefined);
+    if (signal.aborted) return Promise.reject(signal.reason);
+    const context = contextFor(signal);
+    return this.#execute(fn, context, context);
   }
 
   /**
@@ -610,10 +644,11 @@ export class CircuitBreaker<F = never> {
    * without reading its signal (a timeout's signal is built on first read).
    */
   [runInContext]<T>(fn: Operation<T>, parent: ExecutionContext | undefined): Promise<T | Awaited<F>> {
-    return this.#execute(fn, parent ?? contextFor(undefined));
+    return this.#execute(fn, parent ?? contextFor(undefined), parent);
   }
 
-  #execute<T>(fn: Operation<T>, context: ExecutionContext): Promise<T | Awaited<F>> {
+  /** `caller` is the caller's context when there is a signal: its abort is a cancellation, not a failure. */
+  #execute<T>(fn: Operation<T>, context: ExecutionContext, caller: ExecutionContext | undefined): Promise<T | Awaited<F>> {
     // The hot path (closed, calls not timed) skips admission and uses prebuilt handlers.
     const fast = this.#state === "closed" && !this.#timesCalls;
     const admission = fast ? ADMITTED : this.#admit();
@@ -630,18 +665,27 @@ export class CircuitBreaker<F = never> {
     try {
       promise = Promise.resolve(fn(context));
     } catch (error) {
-      return this.#failedSync(error, admission, epoch, start);
+      return this.#failedSync(error, admission, epoch, start, caller);
     }
-    if (!fast) return this.#observe(promise, admission, epoch, start);
+    if (!fast) return this.#observe(promise, admission, epoch, start, caller);
     const handlers = this.#closedHandlers;
     if (this.#observeOnly) {
       // Watch the outcome on the side and hand back the call's own promise:
       // our reaction runs first, and the caller waits no extra turn.
-      promise.then(handlers.onResult, handlers.onError);
+      // (A closure only for a call with a signal: its abort is not a failure.)
+      promise.then(
+        handlers.onResult,
+        caller === undefined ? handlers.onError : (error: unknown) => {
+          this.#onError(error, ADMITTED, epoch, 0, caller);
+        },
+      );
       return promise;
     }
     // A user predicate may throw: its error must reach the caller.
-    return promise.then(handlers.onResult, handlers.onErrorRethrow);
+    return promise.then(
+      handlers.onResult,
+      caller === undefined ? handlers.onErrorRethrow : (error: unknown) => handlers.onErrorRethrowIn(error, caller),
+    );
   }
 
   /**
@@ -670,10 +714,10 @@ export class CircuitBreaker<F = never> {
       // A `then` getter that throws is the operation failing.
       thenable = isThenable(result);
     } catch (error) {
-      this.#onError(error, admission, epoch, start);
+      this.#onError(error, admission, epoch, start, undefined);
       throw error;
     }
-    if (thenable) return this.#observe(Promise.resolve(result), admission, epoch, start) as T;
+    if (thenable) return this.#observe(Promise.resolve(result), admission, epoch, start, undefined) as T;
     this.#onResult(result, admission, epoch, start);
     return result;
   }
@@ -840,9 +884,17 @@ export class CircuitBreaker<F = never> {
   [fuse](): Stage {
     return {
       mayWait: false,
-      enter: (): unknown => (this.#state === "closed" && !this.#timesCalls ? this.#closedHandlers : SLOW),
-      onValue: (handlers, value): unknown => (handlers as ClosedHandlers).onResult(value),
-      onError: (handlers, error): never => (handlers as ClosedHandlers).onErrorRethrow(error),
+      enter: (call): unknown => {
+        if (this.#state !== "closed" || this.#timesCalls) return SLOW;
+        // The caller's context is kept for the exit: a timeout inside replaces `call.context`.
+        return call.context === undefined ? this.#closedHandlers : new CallerState(this.#closedHandlers, call.context);
+      },
+      onValue: (state, value): unknown =>
+        (state instanceof CallerState ? state.handlers : state as ClosedHandlers).onResult(value),
+      onError: (state, error): never =>
+        state instanceof CallerState
+          ? state.handlers.onErrorRethrowIn(error, state.caller)
+          : (state as ClosedHandlers).onErrorRethrow(error),
     };
   }
 
@@ -854,37 +906,53 @@ export class CircuitBreaker<F = never> {
         return value;
       },
       onError: (error) => {
-        this.#onError(error, ADMITTED, epoch, 0);
+        this.#onError(error, ADMITTED, epoch, 0, undefined);
       },
       onErrorRethrow: (error) => {
-        this.#onError(error, ADMITTED, epoch, 0);
+        this.#onError(error, ADMITTED, epoch, 0, undefined);
+        throw error;
+      },
+      onErrorRethrowIn: (error, caller) => {
+        this.#onError(error, ADMITTED, epoch, 0, caller);
         throw error;
       },
     };
   }
 
   /** Settles `admission` when `promise` settles; per-call handlers, for the paths off the hot one. */
-  #observe<T>(promise: Promise<T>, admission: number, epoch: number, start: number): Promise<T> {
+  #observe<T>(
+    promise: Promise<T>,
+    admission: number,
+    epoch: number,
+    start: number,
+    caller: ExecutionContext | undefined,
+  ): Promise<T> {
     const onResult = (value: T): T => {
       this.#onResult(value, admission, epoch, start);
       return value;
     };
     if (this.#observeOnly) {
       promise.then(onResult, (error: unknown) => {
-        this.#onError(error, admission, epoch, start);
+        this.#onError(error, admission, epoch, start, caller);
       });
       return promise;
     }
     return promise.then(onResult, (error: unknown) => {
-      this.#onError(error, admission, epoch, start);
+      this.#onError(error, admission, epoch, start, caller);
       throw error;
     });
   }
 
   /** Settles a call whose function threw synchronously, as a rejected promise. */
-  #failedSync(error: unknown, admission: number, epoch: number, start: number): Promise<never> {
+  #failedSync(
+    error: unknown,
+    admission: number,
+    epoch: number,
+    start: number,
+    caller: ExecutionContext | undefined,
+  ): Promise<never> {
     try {
-      this.#onError(error, admission, epoch, start);
+      this.#onError(error, admission, epoch, start, caller);
     } catch (predicateError) {
       return Promise.reject(predicateError);
     }
@@ -943,12 +1011,18 @@ export class CircuitBreaker<F = never> {
     this.#settle(failed, slow, admission, epoch, now, failed ? result : undefined);
   }
 
-  #onError(error: unknown, admission: number, epoch: number, start: number): void {
+  #onError(
+    error: unknown,
+    admission: number,
+    epoch: number,
+    start: number,
+    caller: ExecutionContext | undefined,
+  ): void {
     const now = this.#needsNow ? this.#clock.now() : 0;
     const slow = this.#timesCalls && now - start > this.#slowCallDurationMs;
     let counts: boolean;
     try {
-      counts = this.#counts(error);
+      counts = this.#counts(error, caller);
     } catch (predicateError) {
       this.#settle(true, slow, admission, epoch, now, error);
       throw predicateError;
@@ -961,9 +1035,9 @@ export class CircuitBreaker<F = never> {
     if (admission === PROBE && epoch === this.#epoch) this.#probesInFlight--;
   }
 
-  #counts(error: unknown): boolean {
+  #counts(error: unknown, caller: ExecutionContext | undefined): boolean {
     for (const type of this.#excludedErrors) if (error instanceof type) return false;
-    return this.#isFailure === undefined || this.#isFailure(error);
+    return this.#isFailure === undefined ? !isCancellation(error, caller) : this.#isFailure(error);
   }
 
   /** Counts an outcome and applies it to the state it was admitted in, if that state still holds. */

@@ -279,8 +279,16 @@ export function createResilientFetch(options: ResilientFetchOptions = {}): Resil
 
     // Signals are passed on only when there is one: reading the signal of a
     // call made without one would build a new AbortController for nothing.
-    const send = (context: ExecutionContext): Promise<Response> =>
-      baseFetch(sendOnce ? request : request.clone(), { signal: signalOf(context) });
+    const send = (context: ExecutionContext): Promise<Response> => {
+      const signal = signalOf(context);
+      const sent = baseFetch(sendOnce ? request : request.clone(), { signal });
+      // Some runtimes' fetch (workerd's) rejects with a copy of the abort
+      // reason: hand the breaker the reason itself, so that it sees the
+      // caller's cancellation for what it is, not the origin failing.
+      return signal === undefined ? sent : sent.catch((error: unknown) => {
+        throw signal.aborted ? signal.reason : error;
+      });
+    };
     const timedSend = attemptTimeout === undefined
       ? send
       : (context: ExecutionContext) => attemptTimeout.execute(send, signalOf(context));
