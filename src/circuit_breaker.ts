@@ -5,7 +5,7 @@
  * ```
  *  closed ──(strategy trips)──▶ open ──(resetTimeoutMs)──▶ half-open
  *    ▲                           ▲                            │
- *    │                           └──────(a probe fails)───────┤
+ *    │                           └(probe fails, slow or hangs)┤
  *    └────────────(successThreshold probes succeed)───────────┘
  * ```
  *
@@ -90,6 +90,17 @@ export interface CircuitBreakerOptions<F = never> {
   resetTimeoutMs?: number;
   /** Probes allowed in flight at once while half-open. Default `1`. */
   halfOpenMaxCalls?: number;
+  /**
+   * How long probes may stay in flight without a verdict while half-open
+   * (resilience4j's `maxWaitDurationInHalfOpenState`): past it, a probe
+   * that never settles no longer holds its slot, the circuit reopens
+   * (event `probeTimeout`, then `open`) and probes again after
+   * `resetTimeoutMs`; the late outcome is counted in `stats` only.
+   * Default `60_000` (from `configure()`), so that a hung probe cannot
+   * wedge a breaker nobody configured; `Number.MAX_SAFE_INTEGER` waits
+   * for ever.
+   */
+  halfOpenMaxWaitMs?: number;
   /** Successful probes needed to close the circuit. Default `1`. */
   successThreshold?: number;
   /** Errors of these classes never count: neither failure nor success. */
@@ -151,6 +162,7 @@ export type ResolvedCircuitBreakerOptions<F = never> = Readonly<
       | "maxFailures"
       | "resetTimeoutMs"
       | "halfOpenMaxCalls"
+      | "halfOpenMaxWaitMs"
       | "successThreshold"
       | "failureRateThreshold"
       | "minimumThroughput"
@@ -212,6 +224,16 @@ export interface CircuitFailureEvent {
   readonly error: unknown;
 }
 
+/** Payload of the `probeTimeout` event. */
+export interface CircuitProbeTimeoutEvent {
+  /** The breaker's name. */
+  readonly name: string;
+  /** Probes still in flight, whose slots are released. */
+  readonly probesInFlight: number;
+  /** Ms since the oldest of them started: at least `halfOpenMaxWaitMs`. */
+  readonly waitedMs: number;
+}
+
 /** Payload of the `reject` event. */
 export interface CircuitRejectEvent {
   /** The breaker's name. */
@@ -236,6 +258,8 @@ export interface CircuitBreakerEvents {
   failure: CircuitFailureEvent;
   /** A call was rejected without running. */
   reject: CircuitRejectEvent;
+  /** Half-open probes went `halfOpenMaxWaitMs` without a verdict: the circuit reopens (an `open` event follows). */
+  probeTimeout: CircuitProbeTimeoutEvent;
 }
 
 /** A function guarded by a breaker: same parameters, async result, the breaker attached. */
@@ -252,6 +276,7 @@ const optionsSchema = /* @__PURE__ */ lazy(() =>
     maxFailures: integer(1),
     resetTimeoutMs: durationMs(0),
     halfOpenMaxCalls: integer(1),
+    halfOpenMaxWaitMs: durationMs(0, true),
     successThreshold: integer(1),
     excludedErrors: z.optional(errorClasses()),
     isFailure: z.optional(func<(error: unknown) => boolean>()),
@@ -440,9 +465,12 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
  *   `maxFailures` in a row if given here;
  * - with `strategy`: whatever it decides.
  *
- * While half-open, any failure reopens the circuit at once and
- * `successThreshold` successes close it; calls beyond `halfOpenMaxCalls`
- * in flight are rejected. A call that ends after the state it started in
+ * While half-open, any failure reopens the circuit at once, and so does a
+ * slow probe when the breaker trips on slow calls; `successThreshold`
+ * successes close it; calls beyond `halfOpenMaxCalls` in flight are
+ * rejected. Probes in flight for `halfOpenMaxWaitMs` without a verdict
+ * reopen it (noticed, like the reset timeout, when the breaker is next
+ * called or read). A call that ends after the state it started in
  * has been left (say, a slow call admitted while closed that finishes after
  * the circuit opened) is counted in `stats` but changes no state.
  *
@@ -475,6 +503,7 @@ export class CircuitBreaker<F = never> {
   readonly #events = new Emitter<CircuitBreakerEvents>();
   readonly #resetTimeoutMs: number;
   readonly #halfOpenMaxCalls: number;
+  readonly #halfOpenMaxWaitMs: number;
   readonly #successThreshold: number;
   readonly #slowCallDurationMs: number;
   /** Slow-call tracking is on: each call reads the clock when it starts and ends. */
@@ -495,6 +524,8 @@ export class CircuitBreaker<F = never> {
   #openedAt = 0;
   #openedAtWall: number | null = null;
   #probesInFlight = 0;
+  /** Monotonic ms when a probe slot was taken with none in flight. */
+  #probesSince = 0;
   #probeSuccesses = 0;
   /** Outcome handlers of the hot path, bound to the current closed epoch: built per transition, not per call. */
   #closedHandlers!: ClosedHandlers;
@@ -513,6 +544,7 @@ export class CircuitBreaker<F = never> {
     this.#clock = resolved.clock;
     this.#resetTimeoutMs = resolved.resetTimeoutMs;
     this.#halfOpenMaxCalls = resolved.halfOpenMaxCalls;
+    this.#halfOpenMaxWaitMs = resolved.halfOpenMaxWaitMs;
     this.#successThreshold = resolved.successThreshold;
     this.#slowCallDurationMs = resolved.slowCallDurationMs;
     const rated = resolved.windowSize !== undefined || resolved.windowMs !== undefined ||
@@ -968,7 +1000,7 @@ export class CircuitBreaker<F = never> {
         return ADMITTED;
       case "half-open":
         if (this.#probesInFlight >= this.#halfOpenMaxCalls) return REJECTED;
-        this.#probesInFlight++;
+        if (this.#probesInFlight++ === 0) this.#probesSince = this.#clock.now();
         return PROBE;
       default:
         return REJECTED;
@@ -1055,19 +1087,40 @@ export class CircuitBreaker<F = never> {
     if (this.#state === "closed") {
       if (this.#strategy.record(failed, slow, now)) this.#transition("open");
     } else if (this.#state === "half-open") {
-      if (failed) this.#transition("open");
+      // `slow` is measured only when the breaker trips on slow calls: then a
+      // slow probe is judged as the strategy would judge it, not a success.
+      if (failed || slow) this.#transition("open");
       else if (++this.#probeSuccesses >= this.#successThreshold) this.#transition("closed");
     }
   }
 
-  /** The lazy open → half-open transition. */
+  /** The lazy open → half-open transition, and half-open → open when probes hang. */
   #refresh(): void {
+    if (this.#state === "half-open" && this.#probesInFlight > 0) this.#expireProbes();
     if (this.#state === "open" && this.#clock.now() - this.#openedAt >= this.#resetTimeoutMs) {
       this.#transition("half-open");
     }
   }
 
-  #transition(to: CircuitState): void {
+  /** Reopens the circuit if its probes have gone `halfOpenMaxWaitMs` without a verdict. */
+  #expireProbes(): void {
+    const waitedMs = this.#clock.now() - this.#probesSince;
+    if (waitedMs < this.#halfOpenMaxWaitMs) return;
+    const probesInFlight = this.#probesInFlight;
+    // Released first: a listener that reads the state does not see them again.
+    this.#probesInFlight = 0;
+    if (this.#events.has("probeTimeout")) {
+      this.#events.emit("probeTimeout", { name: this.name, probesInFlight, waitedMs });
+    }
+    // A new epoch: the hung probes' outcomes, if they ever come, change
+    // nothing. Opened when the bound passed, not when it was noticed: a
+    // breaker left alone for an hour probes again on its next call.
+    if (this.#state === "half-open") this.#transition("open", this.#probesSince + this.#halfOpenMaxWaitMs);
+  }
+
+
+  /** `openedAt`: monotonic ms the circuit opened, when earlier than now. */
+  #transition(to: CircuitState, openedAt?: number): void {
     const from = this.#state;
     if (from === to) return;
     this.#state = to;
@@ -1076,8 +1129,9 @@ export class CircuitBreaker<F = never> {
     this.#probeSuccesses = 0;
     this.#stateChanges++;
     if (to === "open" || to === "forced-open") {
-      this.#openedAt = this.#clock.now();
-      this.#openedAtWall = this.#clock.wallNow();
+      const now = this.#clock.now();
+      this.#openedAt = openedAt ?? now;
+      this.#openedAtWall = this.#clock.wallNow() - (now - this.#openedAt);
     } else if (to !== "half-open") {
       this.#openedAtWall = null;
     }
