@@ -263,9 +263,14 @@ export function createResilientFetch(options: ResilientFetchOptions = {}): Resil
     const initSignal = init?.signal;
     const misuse = initSignal === null ? undefined : badSignal("resilientFetch", initSignal, "init.signal");
     if (misuse !== undefined) return Promise.reject(misuse);
+    const callerSignal = initSignal ?? (input instanceof Request ? input.signal : undefined);
     let request: Request;
     try {
-      request = new Request(input, init);
+      // Not linked to the caller's signal: a Request that follows a signal
+      // listens to it until garbage-collected (undici's does), one listener
+      // per call left on a long-lived signal. The layers below pass the
+      // signal on to each attempt's fetch, which lets go when it settles.
+      request = new Request(input, callerSignal == null ? init : { ...init, signal: null });
     } catch (error) {
       return Promise.reject(error);
     }
@@ -311,7 +316,6 @@ export function createResilientFetch(options: ResilientFetchOptions = {}): Resil
         );
       });
     };
-    const callerSignal = init?.signal ?? (input instanceof Request ? input.signal : undefined);
     if (callerSignal == null) return outerPipeline.execute(attempts, undefined);
     // Reject with the caller's own reason: some runtimes' fetch (workerd's)
     // rejects with a copy of it.
