@@ -20,19 +20,21 @@ import type { BreakerStrategy } from "./breaker/strategy.ts";
 import { ConsecutiveStrategy } from "./breaker/consecutive.ts";
 import { CountWindowStrategy } from "./breaker/count_window.ts";
 import { TimeWindowStrategy } from "./breaker/time_window.ts";
+import { type BackoffFunction, type BackoffKind, backoffDelay } from "./backoff.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { defaultsFor } from "./config.ts";
 import { CircuitOpenError, ConfigError, type ConfigIssue, TimeoutError } from "./errors.ts";
 import { Emitter, type Listener, type Unsubscribe } from "./events.ts";
 import { badCall, badFunction, badOptions, throwIf } from "./internal/arguments.ts";
 import { configuredSection } from "./internal/configured.ts";
-import { runInContext } from "./internal/context.ts";
+import { invoke, runInContext } from "./internal/context.ts";
 import { fuse, SLOW, type Stage } from "./internal/fused.ts";
 import { contextFor, type ExecutionContext, type Operation } from "./policy.ts";
 import {
   clock,
   durationMs,
   errorClasses,
+  positiveNumber,
   fraction,
   func,
   integer,
@@ -88,6 +90,15 @@ export interface CircuitBreakerOptions<F = never> {
   maxFailures?: number;
   /** How long the circuit stays open before probes are let through. Default `60_000`. */
   resetTimeoutMs?: number;
+  /**
+   * A growing open period (cockatiel's backoff on `halfOpenAfter`,
+   * resilience4j's interval function): the n-th opening in a row (probes
+   * failing each time) stays open for the backoff's n-th delay, starting
+   * from `resetTimeoutMs`, so a dependency that fails every probe is probed
+   * less and less often. Back to `resetTimeoutMs` when the circuit closes
+   * (or `reset()`). Default: none, every open period is `resetTimeoutMs`.
+   */
+  resetBackoff?: CircuitResetBackoff;
   /** Probes allowed in flight at once while half-open. Default `1`. */
   halfOpenMaxCalls?: number;
   /**
@@ -152,6 +163,20 @@ export interface CircuitBreakerOptions<F = never> {
   initialState?: CircuitBreakerSnapshot;
 }
 
+/**
+ * The growth of the open period ({@link CircuitBreakerOptions.resetBackoff}),
+ * computed by the retry's `backoffDelay` with `resetTimeoutMs` as its base
+ * delay and no jitter.
+ */
+export interface CircuitResetBackoff {
+  /** Shape of the growth, or the open period in ms for the n-th opening in a row. Default `"exponential"`. */
+  readonly backoff?: BackoffKind | BackoffFunction;
+  /** Growth factor of `"exponential"`. Default `2`. */
+  readonly multiplier?: number;
+  /** The longest open period. Default `10 × resetTimeoutMs`. */
+  readonly maxDelayMs?: number;
+}
+
 /** The options a breaker runs with: given options over `configure()` over built-in defaults. */
 export type ResolvedCircuitBreakerOptions<F = never> = Readonly<
   & Omit<CircuitBreakerOptions<F>, "initialState">
@@ -204,6 +229,12 @@ export interface CircuitStateChange {
   readonly at: number;
   /** The breaker's state after the transition: what a store persists. */
   readonly snapshot: CircuitBreakerSnapshot;
+  /**
+   * On a transition to `"open"`: the error (or the result judged a
+   * failure) that opened the circuit; `undefined` when slow calls or a
+   * hung probe opened it. See {@link CircuitBreaker.openError}.
+   */
+  readonly error?: unknown;
 }
 
 /** Payload of the `success` event. */
@@ -212,6 +243,13 @@ export interface CircuitSuccessEvent {
   readonly name: string;
   /** The call took longer than `slowCallDurationMs`. */
   readonly slow: boolean;
+  /**
+   * How long the call took, in ms on the breaker's clock (`0` for
+   * `recordSuccess()`). Calls are timed only while a `success` or `failure`
+   * listener (or a slow-call rule) is there: a call started before the
+   * first such listener reports `0`.
+   */
+  readonly durationMs: number;
 }
 
 /** Payload of the `failure` event. */
@@ -220,6 +258,8 @@ export interface CircuitFailureEvent {
   readonly name: string;
   /** The call took longer than `slowCallDurationMs`. */
   readonly slow: boolean;
+  /** How long the call took, in ms (as in {@link CircuitSuccessEvent.durationMs}). */
+  readonly durationMs: number;
   /** The error thrown, or the result `isResultFailure` judged a failure. */
   readonly error: unknown;
 }
@@ -275,6 +315,14 @@ const optionsSchema = /* @__PURE__ */ lazy(() =>
     name: z.optional(name()),
     maxFailures: integer(1),
     resetTimeoutMs: durationMs(0),
+    resetBackoff: z.optional(z.strictObject({
+      backoff: z.optional(satisfying<BackoffKind | BackoffFunction>(
+        (value) => typeof value === "function" || value === "constant" || value === "linear" || value === "exponential",
+        "'constant', 'linear', 'exponential' or a function (n) => ms",
+      )),
+      multiplier: z.optional(positiveNumber(1, true)),
+      maxDelayMs: z.optional(durationMs(0)),
+    }, { error: "an object { backoff?, multiplier?, maxDelayMs? }" })),
     halfOpenMaxCalls: integer(1),
     halfOpenMaxWaitMs: durationMs(0, true),
     successThreshold: integer(1),
@@ -443,6 +491,8 @@ function isCancellation(error: unknown, caller: ExecutionContext | undefined): b
 const ADMITTED = 0;
 const PROBE = 1;
 const REJECTED = -1;
+/** The start of a call that was not timed. */
+const NOT_TIMED = -1;
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return value !== null && (typeof value === "object" || typeof value === "function") &&
@@ -509,7 +559,20 @@ export class CircuitBreaker<F = never> {
   /** Slow-call tracking is on: each call reads the clock when it starts and ends. */
   readonly #timesCalls: boolean;
   /** The strategy needs the time a call ends (time window, custom strategy, slow calls). */
-  readonly #needsNow: boolean;
+  readonly #strategyNeedsNow: boolean;
+  /** Calls read the clock when they start: slow calls, or a `success`/`failure` listener wants `durationMs`. */
+  #timed: boolean;
+  /** Calls read the clock when they end. */
+  #needsNow: boolean;
+  /** `success` and `failure` listeners: calls are timed only while there are some. */
+  #outcomeListeners = 0;
+  readonly #resetBackoff: Parameters<typeof backoffDelay>[0] | undefined;
+  /** How long the current open period lasts. */
+  #openPeriodMs: number;
+  /** Openings since the circuit was last closed (for `resetBackoff`). */
+  #openings = 0;
+  /** The error that last opened the circuit (undefined when closed, or not opened by an error). */
+  #openError: unknown = undefined;
   readonly #excludedErrors: readonly ErrorClass[];
   readonly #isFailure: ((error: unknown) => boolean) | undefined;
   readonly #isResultFailure: ((result: unknown) => boolean) | undefined;
@@ -554,7 +617,19 @@ export class CircuitBreaker<F = never> {
     const slowAsked = options.slowCallDurationMs !== undefined || options.slowCallRateThreshold !== undefined ||
       configured?.slowCallDurationMs !== undefined || configured?.slowCallRateThreshold !== undefined;
     this.#timesCalls = rated && slowAsked;
-    this.#needsNow = this.#timesCalls || resolved.windowMs !== undefined || resolved.strategy !== undefined;
+    this.#timed = this.#timesCalls;
+    this.#strategyNeedsNow = this.#timesCalls || resolved.windowMs !== undefined || resolved.strategy !== undefined;
+    this.#needsNow = this.#strategyNeedsNow;
+    this.#openPeriodMs = resolved.resetTimeoutMs;
+    const growth = resolved.resetBackoff;
+    this.#resetBackoff = growth === undefined ? undefined : {
+      backoff: growth.backoff ?? "exponential",
+      baseDelayMs: resolved.resetTimeoutMs,
+      maxDelayMs: growth.maxDelayMs ?? 10 * resolved.resetTimeoutMs,
+      multiplier: growth.multiplier ?? 2,
+      jitter: "none",
+      random: Math.random,
+    };
     this.#excludedErrors = resolved.excludedErrors;
     this.#isFailure = resolved.isFailure;
     this.#isResultFailure = resolved.isResultFailure;
@@ -644,7 +719,27 @@ export class CircuitBreaker<F = never> {
     this.#refresh();
     if (this.#state === "forced-open") return Infinity;
     if (this.#state !== "open") return 0;
-    return Math.max(0, this.#openedAt + this.#resetTimeoutMs - this.#clock.now());
+    return Math.max(0, this.#openedAt + this.#openPeriodMs - this.#clock.now());
+  }
+
+  /**
+   * The error (or the result judged a failure) that last opened the
+   * circuit, as Polly keeps it; also the `cause` of the
+   * {@link CircuitOpenError}s it rejects with. `undefined` while closed,
+   * and when the circuit was opened by slow calls, a hung probe,
+   * `forceOpen()` or `initialState`.
+   *
+   * @example
+   * ```ts
+   * import { CircuitBreaker } from "bulwark";
+   * const breaker = new CircuitBreaker({ maxFailures: 1 });
+   * breaker.recordFailure(new Error("db down"));
+   * if ((breaker.openError as Error).message !== "db down") throw new Error("unexpected");
+   * ```
+   */
+  get openError(): unknown {
+    this.#refresh();
+    return this.#state === "closed" || this.#state === "disabled" ? undefined : this.#openError;
   }
 
   /**
@@ -682,7 +777,9 @@ export class CircuitBreaker<F = never> {
   /** `caller` is the caller's context when there is a signal: its abort is a cancellation, not a failure. */
   #execute<T>(fn: Operation<T>, context: ExecutionContext, caller: ExecutionContext | undefined): Promise<T | Awaited<F>> {
     // The hot path (closed, calls not timed) skips admission and uses prebuilt handlers.
-    const fast = this.#state === "closed" && !this.#timesCalls;
+    const fast = this.#state === "closed" && !this.#timed;
+    // Disabled: runs the call and records nothing (no stats, no events).
+    if (!fast && this.#state === "disabled") return invoke(fn, context);
     const admission = fast ? ADMITTED : this.#admit();
     if (admission === REJECTED) {
       try {
@@ -692,7 +789,7 @@ export class CircuitBreaker<F = never> {
       }
     }
     const epoch = this.#epoch;
-    const start = this.#timesCalls ? this.#clock.now() : 0;
+    const start = this.#timed ? this.#clock.now() : NOT_TIMED;
     let promise: Promise<T>;
     try {
       promise = Promise.resolve(fn(context));
@@ -708,7 +805,7 @@ export class CircuitBreaker<F = never> {
       promise.then(
         handlers.onResult,
         caller === undefined ? handlers.onError : (error: unknown) => {
-          this.#onError(error, ADMITTED, epoch, 0, caller);
+          this.#onError(error, ADMITTED, epoch, NOT_TIMED, caller);
         },
       );
       return promise;
@@ -735,10 +832,11 @@ export class CircuitBreaker<F = never> {
    */
   executeSync<T>(fn: () => T): T | F {
     throwIf(badFunction("CircuitBreaker.executeSync", fn));
+    if (this.#state === "disabled") return fn();
     const admission = this.#admit();
     if (admission === REJECTED) return this.#reject();
     const epoch = this.#epoch;
-    const start = this.#timesCalls ? this.#clock.now() : 0;
+    const start = this.#timed ? this.#clock.now() : NOT_TIMED;
     let result: T;
     let thenable: boolean;
     try {
@@ -853,7 +951,9 @@ export class CircuitBreaker<F = never> {
    */
   recordSuccess(): void {
     this.#refresh();
-    this.#settle(false, false, ADMITTED, this.#epoch, this.#needsNow ? this.#clock.now() : 0, undefined);
+    if (this.#state === "disabled") return;
+    const now = this.#needsNow ? this.#clock.now() : 0;
+    this.#settle(false, false, ADMITTED, this.#epoch, now, now, undefined);
   }
 
   /**
@@ -870,7 +970,9 @@ export class CircuitBreaker<F = never> {
    */
   recordFailure(error?: unknown): void {
     this.#refresh();
-    this.#settle(true, false, ADMITTED, this.#epoch, this.#needsNow ? this.#clock.now() : 0, error);
+    if (this.#state === "disabled") return;
+    const now = this.#needsNow ? this.#clock.now() : 0;
+    this.#settle(true, false, ADMITTED, this.#epoch, now, now, error);
   }
 
   /**
@@ -887,7 +989,24 @@ export class CircuitBreaker<F = never> {
    * ```
    */
   on<K extends keyof CircuitBreakerEvents>(event: K, listener: Listener<CircuitBreakerEvents[K]>): Unsubscribe {
-    return this.#events.on(event, listener);
+    const off = this.#events.on(event, listener);
+    if (event !== "success" && event !== "failure") return off;
+    // Calls are timed (for `durationMs`) only while someone listens.
+    this.#countOutcomeListeners(1);
+    let on = true;
+    return () => {
+      if (on) {
+        on = false;
+        this.#countOutcomeListeners(-1);
+      }
+      off();
+    };
+  }
+
+  #countOutcomeListeners(delta: number): void {
+    this.#outcomeListeners += delta;
+    this.#timed = this.#timesCalls || this.#outcomeListeners > 0;
+    this.#needsNow = this.#strategyNeedsNow || this.#timed;
   }
 
   /**
@@ -917,7 +1036,7 @@ export class CircuitBreaker<F = never> {
     return {
       mayWait: false,
       enter: (call): unknown => {
-        if (this.#state !== "closed" || this.#timesCalls) return SLOW;
+        if (this.#state !== "closed" || this.#timed) return SLOW;
         // The caller's context is kept for the exit: a timeout inside replaces `call.context`.
         return call.context === undefined ? this.#closedHandlers : new CallerState(this.#closedHandlers, call.context);
       },
@@ -934,18 +1053,18 @@ export class CircuitBreaker<F = never> {
     const epoch = this.#epoch;
     this.#closedHandlers = {
       onResult: (value) => {
-        this.#onResult(value, ADMITTED, epoch, 0);
+        this.#onResult(value, ADMITTED, epoch, NOT_TIMED);
         return value;
       },
       onError: (error) => {
-        this.#onError(error, ADMITTED, epoch, 0, undefined);
+        this.#onError(error, ADMITTED, epoch, NOT_TIMED, undefined);
       },
       onErrorRethrow: (error) => {
-        this.#onError(error, ADMITTED, epoch, 0, undefined);
+        this.#onError(error, ADMITTED, epoch, NOT_TIMED, undefined);
         throw error;
       },
       onErrorRethrowIn: (error, caller) => {
-        this.#onError(error, ADMITTED, epoch, 0, caller);
+        this.#onError(error, ADMITTED, epoch, NOT_TIMED, caller);
         throw error;
       },
     };
@@ -1018,7 +1137,7 @@ export class CircuitBreaker<F = never> {
           this.#halfOpenMaxCalls === 1 ? " is" : "s are"
         } busy`,
       )
-      : new CircuitOpenError(this.name, this.remainingMs);
+      : new CircuitOpenError(this.name, this.remainingMs, undefined, { cause: this.#openError });
     this.#rejectedCalls++;
     if (this.#events.has("reject")) this.#events.emit("reject", { name: this.name, error });
     if (this.#fallback === undefined) throw error;
@@ -1029,7 +1148,7 @@ export class CircuitBreaker<F = never> {
     const now = this.#needsNow ? this.#clock.now() : 0;
     const slow = this.#timesCalls && now - start > this.#slowCallDurationMs;
     if (this.#isResultFailure === undefined) {
-      this.#settle(false, slow, admission, epoch, now, undefined);
+      this.#settle(false, slow, admission, epoch, now, start, undefined);
       return;
     }
     let failed: boolean;
@@ -1037,10 +1156,10 @@ export class CircuitBreaker<F = never> {
       failed = this.#isResultFailure(result);
     } catch (predicateError) {
       // A throwing predicate must not leak a probe slot.
-      this.#settle(true, slow, admission, epoch, now, predicateError);
+      this.#settle(true, slow, admission, epoch, now, start, predicateError);
       throw predicateError;
     }
-    this.#settle(failed, slow, admission, epoch, now, failed ? result : undefined);
+    this.#settle(failed, slow, admission, epoch, now, start, failed ? result : undefined);
   }
 
   #onError(
@@ -1056,11 +1175,11 @@ export class CircuitBreaker<F = never> {
     try {
       counts = this.#counts(error, caller);
     } catch (predicateError) {
-      this.#settle(true, slow, admission, epoch, now, error);
+      this.#settle(true, slow, admission, epoch, now, start, error);
       throw predicateError;
     }
     if (counts) {
-      this.#settle(true, slow, admission, epoch, now, error);
+      this.#settle(true, slow, admission, epoch, now, start, error);
       return;
     }
     this.#ignoredCalls++;
@@ -1073,23 +1192,41 @@ export class CircuitBreaker<F = never> {
   }
 
   /** Counts an outcome and applies it to the state it was admitted in, if that state still holds. */
-  #settle(failed: boolean, slow: boolean, admission: number, epoch: number, now: number, error: unknown): void {
+  #settle(
+    failed: boolean,
+    slow: boolean,
+    admission: number,
+    epoch: number,
+    now: number,
+    start: number,
+    error: unknown,
+  ): void {
     if (slow) this.#slowCalls++;
     if (failed) {
       this.#failedCalls++;
-      if (this.#events.has("failure")) this.#events.emit("failure", { name: this.name, slow, error });
+      if (this.#events.has("failure")) {
+        this.#events.emit("failure", { name: this.name, slow, durationMs: start < 0 ? 0 : now - start, error });
+      }
     } else {
       this.#successfulCalls++;
-      if (this.#events.has("success")) this.#events.emit("success", { name: this.name, slow });
+      if (this.#events.has("success")) {
+        this.#events.emit("success", { name: this.name, slow, durationMs: start < 0 ? 0 : now - start });
+      }
     }
     if (epoch !== this.#epoch) return;
     if (admission === PROBE) this.#probesInFlight--;
     if (this.#state === "closed") {
-      if (this.#strategy.record(failed, slow, now)) this.#transition("open");
+      if (this.#strategy.record(failed, slow, now)) {
+        this.#openError = failed ? error : undefined;
+        this.#transition("open");
+      }
     } else if (this.#state === "half-open") {
       // `slow` is measured only when the breaker trips on slow calls: then a
       // slow probe is judged as the strategy would judge it, not a success.
-      if (failed || slow) this.#transition("open");
+      if (failed || slow) {
+        this.#openError = failed ? error : undefined;
+        this.#transition("open");
+      }
       else if (++this.#probeSuccesses >= this.#successThreshold) this.#transition("closed");
     }
   }
@@ -1097,7 +1234,7 @@ export class CircuitBreaker<F = never> {
   /** The lazy open → half-open transition, and half-open → open when probes hang. */
   #refresh(): void {
     if (this.#state === "half-open" && this.#probesInFlight > 0) this.#expireProbes();
-    if (this.#state === "open" && this.#clock.now() - this.#openedAt >= this.#resetTimeoutMs) {
+    if (this.#state === "open" && this.#clock.now() - this.#openedAt >= this.#openPeriodMs) {
       this.#transition("half-open");
     }
   }
@@ -1115,6 +1252,7 @@ export class CircuitBreaker<F = never> {
     // A new epoch: the hung probes' outcomes, if they ever come, change
     // nothing. Opened when the bound passed, not when it was noticed: a
     // breaker left alone for an hour probes again on its next call.
+    this.#openError = undefined;
     if (this.#state === "half-open") this.#transition("open", this.#probesSince + this.#halfOpenMaxWaitMs);
   }
 
@@ -1128,12 +1266,26 @@ export class CircuitBreaker<F = never> {
     this.#probesInFlight = 0;
     this.#probeSuccesses = 0;
     this.#stateChanges++;
+    if (to === "open") {
+      // The n-th opening in a row stays open for the n-th delay of the backoff.
+      this.#openings++;
+      if (this.#resetBackoff !== undefined) {
+        this.#openPeriodMs = backoffDelay(this.#resetBackoff, this.#openings, this.#openPeriodMs);
+      }
+    } else if (to === "forced-open") {
+      this.#openError = undefined;
+    }
     if (to === "open" || to === "forced-open") {
       const now = this.#clock.now();
       this.#openedAt = openedAt ?? now;
       this.#openedAtWall = this.#clock.wallNow() - (now - this.#openedAt);
     } else if (to !== "half-open") {
       this.#openedAtWall = null;
+    }
+    if (to === "closed" || to === "disabled") {
+      this.#openings = 0;
+      this.#openPeriodMs = this.#resetTimeoutMs;
+      this.#openError = undefined;
     }
     if (to === "closed") {
       this.#strategy.reset();
@@ -1155,6 +1307,7 @@ export class CircuitBreaker<F = never> {
       to,
       at: this.#clock.wallNow(),
       snapshot: this.#snapshot(),
+      ...(to === "open" ? { error: this.#openError } : {}),
     };
     // One delivery: a listener that changes the state again (reset() on
     // open) has its events delivered after both of these.
