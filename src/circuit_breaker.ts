@@ -466,6 +466,11 @@ interface ClosedHandlers {
   readonly onErrorRethrowIn: (error: unknown, caller: ExecutionContext) => never;
 }
 
+/** As {@link CircuitBreaker}'s `#onErrorIn`, rethrowing: outside `#execute` for the same reason. */
+function rethrowIn(handlers: ClosedHandlers, caller: ExecutionContext): (error: unknown) => never {
+  return (error) => handlers.onErrorRethrowIn(error, caller);
+}
+
 /** A fused call's state when the caller gave a signal: the handlers and the caller's context. */
 class CallerState {
   readonly handlers: ClosedHandlers;
@@ -802,19 +807,25 @@ export class CircuitBreaker<F = never> {
       // Watch the outcome on the side and hand back the call's own promise:
       // our reaction runs first, and the caller waits no extra turn.
       // (A closure only for a call with a signal: its abort is not a failure.)
-      promise.then(
-        handlers.onResult,
-        caller === undefined ? handlers.onError : (error: unknown) => {
-          this.#onError(error, ADMITTED, epoch, NOT_TIMED, caller);
-        },
-      );
+      promise.then(handlers.onResult, caller === undefined ? handlers.onError : this.#onErrorIn(epoch, caller));
       return promise;
     }
     // A user predicate may throw: its error must reach the caller.
     return promise.then(
       handlers.onResult,
-      caller === undefined ? handlers.onErrorRethrow : (error: unknown) => handlers.onErrorRethrowIn(error, caller),
+      caller === undefined ? handlers.onErrorRethrow : rethrowIn(handlers, caller),
     );
+  }
+
+  /**
+   * The closed path's error handler for a call made with a signal. Built
+   * here, not in `#execute`: a closure there would make every call allocate
+   * its context, signal or not.
+   */
+  #onErrorIn(epoch: number, caller: ExecutionContext): (error: unknown) => void {
+    return (error) => {
+      this.#onError(error, ADMITTED, epoch, NOT_TIMED, caller);
+    };
   }
 
   /**
@@ -1202,17 +1213,10 @@ export class CircuitBreaker<F = never> {
     error: unknown,
   ): void {
     if (slow) this.#slowCalls++;
-    if (failed) {
-      this.#failedCalls++;
-      if (this.#events.has("failure")) {
-        this.#events.emit("failure", { name: this.name, slow, durationMs: start < 0 ? 0 : now - start, error });
-      }
-    } else {
-      this.#successfulCalls++;
-      if (this.#events.has("success")) {
-        this.#events.emit("success", { name: this.name, slow, durationMs: start < 0 ? 0 : now - start });
-      }
-    }
+    if (failed) this.#failedCalls++;
+    else this.#successfulCalls++;
+    // A field read, not a lookup of listeners, on the path of every call.
+    if (this.#outcomeListeners > 0) this.#emitOutcome(failed, slow, start < 0 ? 0 : now - start, error);
     if (epoch !== this.#epoch) return;
     if (admission === PROBE) this.#probesInFlight--;
     if (this.#state === "closed") {
@@ -1228,6 +1232,14 @@ export class CircuitBreaker<F = never> {
         this.#transition("open");
       }
       else if (++this.#probeSuccesses >= this.#successThreshold) this.#transition("closed");
+    }
+  }
+
+  #emitOutcome(failed: boolean, slow: boolean, durationMs: number, error: unknown): void {
+    if (failed) {
+      if (this.#events.has("failure")) this.#events.emit("failure", { name: this.name, slow, durationMs, error });
+    } else if (this.#events.has("success")) {
+      this.#events.emit("success", { name: this.name, slow, durationMs });
     }
   }
 
