@@ -13,7 +13,7 @@
 // sources (JSR, Deno) are untouched.
 import { execFileSync } from "node:child_process";
 import { copyFileSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join, relative, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -26,14 +26,39 @@ execFileSync(process.execPath, [tsc, "-p", join(root, "tsconfig.build.json")], {
 // from "./x.ts" | import("./x.ts") | import "./x.ts"  (relative specifiers only)
 const TS_SPECIFIER = /((?:\bfrom|\bimport)\s*\(?\s*)(["'])(\.\.?\/[^"']*?)\.(m?)ts\2/g;
 
+// Declarations of explicit resource management (ES2026), which our
+// `Disposable` classes need, for consumers whose `lib` lacks
+// "esnext.disposable" and who have no @types/node: the same declarations as
+// TypeScript's lib and @types/node, so they merge with them where present.
+// Referenced by each declaration file that uses them (not a global
+// augmentation in the sources: JSR refuses those, and Deno has them).
+const DISPOSABLE = "disposable.d.ts";
+writeFileSync(
+  join(dist, DISPOSABLE),
+  [
+    "// Explicit resource management (ES2026), as in TypeScript's lib.esnext.disposable.",
+    "interface SymbolConstructor {",
+    "  readonly dispose: unique symbol;",
+    "}",
+    "interface Disposable {",
+    "  [Symbol.dispose](): void;",
+    "}",
+    "",
+  ].join("\n"),
+);
+
 let files = 0;
 const walk = (dir) => {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
     if (entry.isDirectory()) walk(path);
-    else if (entry.name.endsWith(".d.ts")) {
+    else if (entry.name.endsWith(".d.ts") && entry.name !== DISPOSABLE) {
       const text = readFileSync(path, "utf8");
-      const rewritten = text.replace(TS_SPECIFIER, (_, prefix, quote, base, m) => `${prefix}${quote}${base}.${m}js${quote}`);
+      let rewritten = text.replace(TS_SPECIFIER, (_, prefix, quote, base, m) => `${prefix}${quote}${base}.${m}js${quote}`);
+      if (/\bDisposable\b|Symbol\.dispose\b/.test(rewritten)) {
+        const target = relative(dirname(path), join(dist, DISPOSABLE)).split(sep).join("/");
+        rewritten = `/// <reference path="${target.startsWith(".") ? target : `./${target}`}" />\n${rewritten}`;
+      }
       if (rewritten !== text) writeFileSync(path, rewritten);
       files++;
     }

@@ -95,16 +95,25 @@ export async function consumer(tarball, workDir) {
     noEmit: true,
     skipLibCheck: false,
   };
-  const typecheck = async (label, module, moduleResolution) => {
+  const typecheck = async (label, module, moduleResolution, overrides = {}) => {
     writeFileSync(
       join(dir, `tsconfig.${label}.json`),
-      JSON.stringify({ compilerOptions: { ...compilerOptions, module, moduleResolution }, files: ["consumer.ts"] }),
+      JSON.stringify({
+        compilerOptions: { ...compilerOptions, module, moduleResolution, ...overrides },
+        files: ["consumer.ts"],
+      }),
     );
     return { label, ...(await run(node, [tsc, "-p", `tsconfig.${label}.json`], { cwd: dir })) };
   };
   return result("consumer", [
     await typecheck("nodenext", "NodeNext", "NodeNext"),
     await typecheck("bundler", "Preserve", "Bundler"),
+    // A strict consumer with an older lib and no @types/node: the
+    // declarations bring what they need of explicit resource management.
+    await typecheck("es2022", "NodeNext", "NodeNext", {
+      lib: ["ES2022", "DOM"],
+      exactOptionalPropertyTypes: true,
+    }),
     { label: "import on node", ...(await run(node, ["consumer.mjs"], { cwd: dir })) },
   ]);
 }

@@ -5,7 +5,7 @@
  * ```
  *  closed ──(strategy trips)──▶ open ──(resetTimeoutMs)──▶ half-open
  *    ▲                           ▲                            │
- *    │                           └──────(a probe fails)───────┤
+ *    │                           └(probe fails, slow or hangs)┤
  *    └────────────(successThreshold probes succeed)───────────┘
  * ```
  *
@@ -20,13 +20,14 @@ import type { BreakerStrategy } from "./breaker/strategy.ts";
 import { ConsecutiveStrategy } from "./breaker/consecutive.ts";
 import { CountWindowStrategy } from "./breaker/count_window.ts";
 import { TimeWindowStrategy } from "./breaker/time_window.ts";
+import { type BackoffFunction, type BackoffKind, backoffDelay } from "./backoff.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { defaultsFor } from "./config.ts";
-import { CircuitOpenError, ConfigError, type ConfigIssue } from "./errors.ts";
+import { CircuitOpenError, ConfigError, type ConfigIssue, TimeoutError } from "./errors.ts";
 import { Emitter, type Listener, type Unsubscribe } from "./events.ts";
 import { badCall, badFunction, badOptions, throwIf } from "./internal/arguments.ts";
 import { configuredSection } from "./internal/configured.ts";
-import { runInContext } from "./internal/context.ts";
+import { invoke, runInContext } from "./internal/context.ts";
 import { asCircuitOpenError, openMessage } from "./internal/refusal.ts";
 import { fuse, SLOW, type Stage } from "./internal/fused.ts";
 import { contextFor, type ExecutionContext, type Operation } from "./policy.ts";
@@ -34,6 +35,7 @@ import {
   clock,
   durationMs,
   errorClasses,
+  positiveNumber,
   fraction,
   func,
   integer,
@@ -89,13 +91,39 @@ export interface CircuitBreakerOptions<F = never> {
   maxFailures?: number;
   /** How long the circuit stays open before probes are let through. Default `60_000`. */
   resetTimeoutMs?: number;
+  /**
+   * A growing open period (cockatiel's backoff on `halfOpenAfter`,
+   * resilience4j's interval function): the n-th opening in a row (probes
+   * failing each time) stays open for the backoff's n-th delay, starting
+   * from `resetTimeoutMs`, so a dependency that fails every probe is probed
+   * less and less often. Back to `resetTimeoutMs` when the circuit closes
+   * (or `reset()`). Default: none, every open period is `resetTimeoutMs`.
+   */
+  resetBackoff?: CircuitResetBackoff;
   /** Probes allowed in flight at once while half-open. Default `1`. */
   halfOpenMaxCalls?: number;
+  /**
+   * How long probes may stay in flight without a verdict while half-open
+   * (resilience4j's `maxWaitDurationInHalfOpenState`): past it, a probe
+   * that never settles no longer holds its slot, the circuit reopens
+   * (event `probeTimeout`, then `open`) and probes again after
+   * `resetTimeoutMs`; the late outcome is counted in `stats` only.
+   * Default `60_000` (from `configure()`), so that a hung probe cannot
+   * wedge a breaker nobody configured; `Number.MAX_SAFE_INTEGER` waits
+   * for ever.
+   */
+  halfOpenMaxWaitMs?: number;
   /** Successful probes needed to close the circuit. Default `1`. */
   successThreshold?: number;
   /** Errors of these classes never count: neither failure nor success. */
   excludedErrors?: readonly ErrorClass[];
-  /** Whether a thrown error counts as a failure (after `excludedErrors`). Default: every error. */
+  /**
+   * Whether a thrown error counts as a failure (after `excludedErrors`).
+   * Default: every error except the caller's own cancellation (the call
+   * rejects with the reason of the caller's signal after that signal
+   * aborted), which counts neither way, as in Polly. Given, it decides for
+   * every error, cancellations included: `() => true` counts them.
+   */
   isFailure?: (error: unknown) => boolean;
   /**
    * Whether a returned value counts as a failure, e.g.
@@ -136,6 +164,20 @@ export interface CircuitBreakerOptions<F = never> {
   initialState?: CircuitBreakerSnapshot;
 }
 
+/**
+ * The growth of the open period ({@link CircuitBreakerOptions.resetBackoff}),
+ * computed by the retry's `backoffDelay` with `resetTimeoutMs` as its base
+ * delay and no jitter.
+ */
+export interface CircuitResetBackoff {
+  /** Shape of the growth, or the open period in ms for the n-th opening in a row. Default `"exponential"`. */
+  readonly backoff?: BackoffKind | BackoffFunction;
+  /** Growth factor of `"exponential"`. Default `2`. */
+  readonly multiplier?: number;
+  /** The longest open period. Default `10 × resetTimeoutMs`. */
+  readonly maxDelayMs?: number;
+}
+
 /** The options a breaker runs with: given options over `configure()` over built-in defaults. */
 export type ResolvedCircuitBreakerOptions<F = never> = Readonly<
   & Omit<CircuitBreakerOptions<F>, "initialState">
@@ -146,6 +188,7 @@ export type ResolvedCircuitBreakerOptions<F = never> = Readonly<
       | "maxFailures"
       | "resetTimeoutMs"
       | "halfOpenMaxCalls"
+      | "halfOpenMaxWaitMs"
       | "successThreshold"
       | "failureRateThreshold"
       | "minimumThroughput"
@@ -187,6 +230,12 @@ export interface CircuitStateChange {
   readonly at: number;
   /** The breaker's state after the transition: what a store persists. */
   readonly snapshot: CircuitBreakerSnapshot;
+  /**
+   * On a transition to `"open"`: the error (or the result judged a
+   * failure) that opened the circuit; `undefined` when slow calls or a
+   * hung probe opened it. See {@link CircuitBreaker.openError}.
+   */
+  readonly error?: unknown;
 }
 
 /** Payload of the `success` event. */
@@ -195,6 +244,13 @@ export interface CircuitSuccessEvent {
   readonly name: string;
   /** The call took longer than `slowCallDurationMs`. */
   readonly slow: boolean;
+  /**
+   * How long the call took, in ms on the breaker's clock (`0` for
+   * `recordSuccess()`). Calls are timed only while a `success` or `failure`
+   * listener (or a slow-call rule) is there: a call started before the
+   * first such listener reports `0`.
+   */
+  readonly durationMs: number;
 }
 
 /** Payload of the `failure` event. */
@@ -203,8 +259,20 @@ export interface CircuitFailureEvent {
   readonly name: string;
   /** The call took longer than `slowCallDurationMs`. */
   readonly slow: boolean;
+  /** How long the call took, in ms (as in {@link CircuitSuccessEvent.durationMs}). */
+  readonly durationMs: number;
   /** The error thrown, or the result `isResultFailure` judged a failure. */
   readonly error: unknown;
+}
+
+/** Payload of the `probeTimeout` event. */
+export interface CircuitProbeTimeoutEvent {
+  /** The breaker's name. */
+  readonly name: string;
+  /** Probes still in flight, whose slots are released. */
+  readonly probesInFlight: number;
+  /** Ms since the oldest of them started: at least `halfOpenMaxWaitMs`. */
+  readonly waitedMs: number;
 }
 
 /** Payload of the `reject` event. */
@@ -231,6 +299,8 @@ export interface CircuitBreakerEvents {
   failure: CircuitFailureEvent;
   /** A call was rejected without running. */
   reject: CircuitRejectEvent;
+  /** Half-open probes went `halfOpenMaxWaitMs` without a verdict: the circuit reopens (an `open` event follows). */
+  probeTimeout: CircuitProbeTimeoutEvent;
 }
 
 /** A function guarded by a breaker: same parameters, async result, the breaker attached. */
@@ -246,7 +316,16 @@ const optionsSchema = /* @__PURE__ */ lazy(() =>
     name: z.optional(name()),
     maxFailures: integer(1),
     resetTimeoutMs: durationMs(0),
+    resetBackoff: z.optional(z.strictObject({
+      backoff: z.optional(satisfying<BackoffKind | BackoffFunction>(
+        (value) => typeof value === "function" || value === "constant" || value === "linear" || value === "exponential",
+        "'constant', 'linear', 'exponential' or a function (n) => ms",
+      )),
+      multiplier: z.optional(positiveNumber(1, true)),
+      maxDelayMs: z.optional(durationMs(0)),
+    }, { error: "an object { backoff?, multiplier?, maxDelayMs? }" })),
     halfOpenMaxCalls: integer(1),
+    halfOpenMaxWaitMs: durationMs(0, true),
     successThreshold: integer(1),
     excludedErrors: z.optional(errorClasses()),
     isFailure: z.optional(func<(error: unknown) => boolean>()),
@@ -384,11 +463,42 @@ interface ClosedHandlers {
   readonly onResult: <T>(value: T) => T;
   readonly onError: (error: unknown) => void;
   readonly onErrorRethrow: (error: unknown) => never;
+  /** As `onErrorRethrow`, for a call made with a caller's context (its signal may have aborted). */
+  readonly onErrorRethrowIn: (error: unknown, caller: ExecutionContext) => never;
+}
+
+/** As {@link CircuitBreaker}'s `#onErrorIn`, rethrowing: outside `#execute` for the same reason. */
+function rethrowIn(handlers: ClosedHandlers, caller: ExecutionContext): (error: unknown) => never {
+  return (error) => handlers.onErrorRethrowIn(error, caller);
+}
+
+/** A fused call's state when the caller gave a signal: the handlers and the caller's context. */
+class CallerState {
+  readonly handlers: ClosedHandlers;
+  readonly caller: ExecutionContext;
+  constructor(handlers: ClosedHandlers, caller: ExecutionContext) {
+    this.handlers = handlers;
+    this.caller = caller;
+  }
+}
+
+/**
+ * True when `error` is the caller's own cancellation: the caller's signal
+ * has aborted and the call rejected with its reason. A bulwark
+ * `TimeoutError` stays a failure: a deadline that passed (an enclosing
+ * timeout's signal) is the dependency being slow, not the caller leaving.
+ */
+function isCancellation(error: unknown, caller: ExecutionContext | undefined): boolean {
+  if (caller === undefined) return false;
+  const signal = caller.signal;
+  return signal.aborted && error === signal.reason && !(error instanceof TimeoutError);
 }
 
 const ADMITTED = 0;
 const PROBE = 1;
 const REJECTED = -1;
+/** The start of a call that was not timed. */
+const NOT_TIMED = -1;
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return value !== null && (typeof value === "object" || typeof value === "function") &&
@@ -411,9 +521,12 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
  *   `maxFailures` in a row if given here;
  * - with `strategy`: whatever it decides.
  *
- * While half-open, any failure reopens the circuit at once and
- * `successThreshold` successes close it; calls beyond `halfOpenMaxCalls`
- * in flight are rejected. A call that ends after the state it started in
+ * While half-open, any failure reopens the circuit at once, and so does a
+ * slow probe when the breaker trips on slow calls; `successThreshold`
+ * successes close it; calls beyond `halfOpenMaxCalls` in flight are
+ * rejected. Probes in flight for `halfOpenMaxWaitMs` without a verdict
+ * reopen it (noticed, like the reset timeout, when the breaker is next
+ * called or read). A call that ends after the state it started in
  * has been left (say, a slow call admitted while closed that finishes after
  * the circuit opened) is counted in `stats` but changes no state.
  *
@@ -446,12 +559,26 @@ export class CircuitBreaker<F = never> {
   readonly #events = new Emitter<CircuitBreakerEvents>();
   readonly #resetTimeoutMs: number;
   readonly #halfOpenMaxCalls: number;
+  readonly #halfOpenMaxWaitMs: number;
   readonly #successThreshold: number;
   readonly #slowCallDurationMs: number;
   /** Slow-call tracking is on: each call reads the clock when it starts and ends. */
   readonly #timesCalls: boolean;
   /** The strategy needs the time a call ends (time window, custom strategy, slow calls). */
-  readonly #needsNow: boolean;
+  readonly #strategyNeedsNow: boolean;
+  /** Calls read the clock when they start: slow calls, or a `success`/`failure` listener wants `durationMs`. */
+  #timed: boolean;
+  /** Calls read the clock when they end. */
+  #needsNow: boolean;
+  /** `success` and `failure` listeners: calls are timed only while there are some. */
+  #outcomeListeners = 0;
+  readonly #resetBackoff: Parameters<typeof backoffDelay>[0] | undefined;
+  /** How long the current open period lasts. */
+  #openPeriodMs: number;
+  /** Openings since the circuit was last closed (for `resetBackoff`). */
+  #openings = 0;
+  /** The error that last opened the circuit (undefined when closed, or not opened by an error). */
+  #openError: unknown = undefined;
   readonly #excludedErrors: readonly ErrorClass[];
   readonly #isFailure: ((error: unknown) => boolean) | undefined;
   readonly #isResultFailure: ((result: unknown) => boolean) | undefined;
@@ -466,6 +593,8 @@ export class CircuitBreaker<F = never> {
   #openedAt = 0;
   #openedAtWall: number | null = null;
   #probesInFlight = 0;
+  /** Monotonic ms when a probe slot was taken with none in flight. */
+  #probesSince = 0;
   #probeSuccesses = 0;
   /** Outcome handlers of the hot path, bound to the current closed epoch: built per transition, not per call. */
   #closedHandlers!: ClosedHandlers;
@@ -484,6 +613,7 @@ export class CircuitBreaker<F = never> {
     this.#clock = resolved.clock;
     this.#resetTimeoutMs = resolved.resetTimeoutMs;
     this.#halfOpenMaxCalls = resolved.halfOpenMaxCalls;
+    this.#halfOpenMaxWaitMs = resolved.halfOpenMaxWaitMs;
     this.#successThreshold = resolved.successThreshold;
     this.#slowCallDurationMs = resolved.slowCallDurationMs;
     const rated = resolved.windowSize !== undefined || resolved.windowMs !== undefined ||
@@ -493,7 +623,19 @@ export class CircuitBreaker<F = never> {
     const slowAsked = options.slowCallDurationMs !== undefined || options.slowCallRateThreshold !== undefined ||
       configured?.slowCallDurationMs !== undefined || configured?.slowCallRateThreshold !== undefined;
     this.#timesCalls = rated && slowAsked;
-    this.#needsNow = this.#timesCalls || resolved.windowMs !== undefined || resolved.strategy !== undefined;
+    this.#timed = this.#timesCalls;
+    this.#strategyNeedsNow = this.#timesCalls || resolved.windowMs !== undefined || resolved.strategy !== undefined;
+    this.#needsNow = this.#strategyNeedsNow;
+    this.#openPeriodMs = resolved.resetTimeoutMs;
+    const growth = resolved.resetBackoff;
+    this.#resetBackoff = growth === undefined ? undefined : {
+      backoff: growth.backoff ?? "exponential",
+      baseDelayMs: resolved.resetTimeoutMs,
+      maxDelayMs: growth.maxDelayMs ?? 10 * resolved.resetTimeoutMs,
+      multiplier: growth.multiplier ?? 2,
+      jitter: "none",
+      random: Math.random,
+    };
     this.#excludedErrors = resolved.excludedErrors;
     this.#isFailure = resolved.isFailure;
     this.#isResultFailure = resolved.isResultFailure;
@@ -583,7 +725,27 @@ export class CircuitBreaker<F = never> {
     this.#refresh();
     if (this.#state === "forced-open") return Infinity;
     if (this.#state !== "open") return 0;
-    return Math.max(0, this.#openedAt + this.#resetTimeoutMs - this.#clock.now());
+    return Math.max(0, this.#openedAt + this.#openPeriodMs - this.#clock.now());
+  }
+
+  /**
+   * The error (or the result judged a failure) that last opened the
+   * circuit, as Polly keeps it; also the `cause` of the
+   * {@link CircuitOpenError}s it rejects with. `undefined` while closed,
+   * and when the circuit was opened by slow calls, a hung probe,
+   * `forceOpen()` or `initialState`.
+   *
+   * @example
+   * ```ts
+   * import { CircuitBreaker } from "bulwark";
+   * const breaker = new CircuitBreaker({ maxFailures: 1 });
+   * breaker.recordFailure(new Error("db down"));
+   * if ((breaker.openError as Error).message !== "db down") throw new Error("unexpected");
+   * ```
+   */
+  get openError(): unknown {
+    this.#refresh();
+    return this.#state === "closed" || this.#state === "disabled" ? undefined : this.#openError;
   }
 
   /**
@@ -603,18 +765,22 @@ export class CircuitBreaker<F = never> {
     // A misuse is the caller's error, not the dependency's: never counted.
     const misuse = badCall("CircuitBreaker.execute", fn, signal);
     if (misuse !== undefined) return Promise.reject(misuse);
-    if (this.#state !== "closed" && this.#fallback === undefined) {
+    // A call cancelled before it starts is refused, as every policy does: not run, not counted.
+    if (signal !== undefined && signal.aborted) return Promise.reject(signal.reason);
+    if ((this.#state === "open" || this.#state === "forced-open") && this.#fallback === undefined) {
       const remainingMs = this.#refusal();
       if (remainingMs >= 0) {
         // Built in this frame, not in a helper: each frame a stack trace
         // walks costs V8 about as much as the error itself (see
         // internal/refusal.ts). No throw either: the caller gets a
         // rejected promise, and throwing costs more than building it.
-        const error = new Error(this.#refusalMessage(remainingMs));
+        const error = new Error(this.#refusalMessage(remainingMs), this.#refusalCause());
         return Promise.reject(this.#refused(error, remainingMs));
       }
     }
-    return this.#execute(fn, contextFor(signal));
+    if (signal === undefined) return this.#execute(fn, contextFor(undefined), undefined);
+    const context = contextFor(signal);
+    return this.#execute(fn, context, context);
   }
 
   /**
@@ -622,16 +788,19 @@ export class CircuitBreaker<F = never> {
    * without reading its signal (a timeout's signal is built on first read).
    */
   [runInContext]<T>(fn: Operation<T>, parent: ExecutionContext | undefined): Promise<T | Awaited<F>> {
-    return this.#execute(fn, parent ?? contextFor(undefined));
+    return this.#execute(fn, parent ?? contextFor(undefined), parent);
   }
 
-  #execute<T>(fn: Operation<T>, context: ExecutionContext): Promise<T | Awaited<F>> {
+  /** `caller` is the caller's context when there is a signal: its abort is a cancellation, not a failure. */
+  #execute<T>(fn: Operation<T>, context: ExecutionContext, caller: ExecutionContext | undefined): Promise<T | Awaited<F>> {
     // The hot path (closed, calls not timed) skips admission and uses prebuilt handlers.
-    const fast = this.#state === "closed" && !this.#timesCalls;
+    const fast = this.#state === "closed" && !this.#timed;
+    // Disabled: runs the call and records nothing (no stats, no events).
+    if (!fast && this.#state === "disabled") return invoke(fn, context);
     const admission = fast ? ADMITTED : this.#admit();
     if (admission === REJECTED) {
       const remainingMs = this.#refusedMs();
-      const error = this.#refused(new Error(this.#refusalMessage(remainingMs)), remainingMs);
+      const error = this.#refused(new Error(this.#refusalMessage(remainingMs), this.#refusalCause()), remainingMs);
       if (this.#fallback === undefined) return Promise.reject(error);
       try {
         return Promise.resolve(this.#fallback(error) as Awaited<F>);
@@ -640,23 +809,38 @@ export class CircuitBreaker<F = never> {
       }
     }
     const epoch = this.#epoch;
-    const start = this.#timesCalls ? this.#clock.now() : 0;
+    const start = this.#timed ? this.#clock.now() : NOT_TIMED;
     let promise: Promise<T>;
     try {
       promise = Promise.resolve(fn(context));
     } catch (error) {
-      return this.#failedSync(error, admission, epoch, start);
+      return this.#failedSync(error, admission, epoch, start, caller);
     }
-    if (!fast) return this.#observe(promise, admission, epoch, start);
+    if (!fast) return this.#observe(promise, admission, epoch, start, caller);
     const handlers = this.#closedHandlers;
     if (this.#observeOnly) {
       // Watch the outcome on the side and hand back the call's own promise:
       // our reaction runs first, and the caller waits no extra turn.
-      promise.then(handlers.onResult, handlers.onError);
+      // (A closure only for a call with a signal: its abort is not a failure.)
+      promise.then(handlers.onResult, caller === undefined ? handlers.onError : this.#onErrorIn(epoch, caller));
       return promise;
     }
     // A user predicate may throw: its error must reach the caller.
-    return promise.then(handlers.onResult, handlers.onErrorRethrow);
+    return promise.then(
+      handlers.onResult,
+      caller === undefined ? handlers.onErrorRethrow : rethrowIn(handlers, caller),
+    );
+  }
+
+  /**
+   * The closed path's error handler for a call made with a signal. Built
+   * here, not in `#execute`: a closure there would make every call allocate
+   * its context, signal or not.
+   */
+  #onErrorIn(epoch: number, caller: ExecutionContext): (error: unknown) => void {
+    return (error) => {
+      this.#onError(error, ADMITTED, epoch, NOT_TIMED, caller);
+    };
   }
 
   /**
@@ -674,10 +858,11 @@ export class CircuitBreaker<F = never> {
    */
   executeSync<T>(fn: () => T): T | F {
     throwIf(badFunction("CircuitBreaker.executeSync", fn));
+    if (this.#state === "disabled") return fn();
     const admission = this.#admit();
     if (admission === REJECTED) return this.#reject();
     const epoch = this.#epoch;
-    const start = this.#timesCalls ? this.#clock.now() : 0;
+    const start = this.#timed ? this.#clock.now() : NOT_TIMED;
     let result: T;
     let thenable: boolean;
     try {
@@ -685,10 +870,10 @@ export class CircuitBreaker<F = never> {
       // A `then` getter that throws is the operation failing.
       thenable = isThenable(result);
     } catch (error) {
-      this.#onError(error, admission, epoch, start);
+      this.#onError(error, admission, epoch, start, undefined);
       throw error;
     }
-    if (thenable) return this.#observe(Promise.resolve(result), admission, epoch, start) as T;
+    if (thenable) return this.#observe(Promise.resolve(result), admission, epoch, start, undefined) as T;
     this.#onResult(result, admission, epoch, start);
     return result;
   }
@@ -792,7 +977,9 @@ export class CircuitBreaker<F = never> {
    */
   recordSuccess(): void {
     this.#refresh();
-    this.#settle(false, false, ADMITTED, this.#epoch, this.#needsNow ? this.#clock.now() : 0, undefined);
+    if (this.#state === "disabled") return;
+    const now = this.#needsNow ? this.#clock.now() : 0;
+    this.#settle(false, false, ADMITTED, this.#epoch, now, now, undefined);
   }
 
   /**
@@ -809,7 +996,9 @@ export class CircuitBreaker<F = never> {
    */
   recordFailure(error?: unknown): void {
     this.#refresh();
-    this.#settle(true, false, ADMITTED, this.#epoch, this.#needsNow ? this.#clock.now() : 0, error);
+    if (this.#state === "disabled") return;
+    const now = this.#needsNow ? this.#clock.now() : 0;
+    this.#settle(true, false, ADMITTED, this.#epoch, now, now, error);
   }
 
   /**
@@ -826,7 +1015,24 @@ export class CircuitBreaker<F = never> {
    * ```
    */
   on<K extends keyof CircuitBreakerEvents>(event: K, listener: Listener<CircuitBreakerEvents[K]>): Unsubscribe {
-    return this.#events.on(event, listener);
+    const off = this.#events.on(event, listener);
+    if (event !== "success" && event !== "failure") return off;
+    // Calls are timed (for `durationMs`) only while someone listens.
+    this.#countOutcomeListeners(1);
+    let on = true;
+    return () => {
+      if (on) {
+        on = false;
+        this.#countOutcomeListeners(-1);
+      }
+      off();
+    };
+  }
+
+  #countOutcomeListeners(delta: number): void {
+    this.#outcomeListeners += delta;
+    this.#timed = this.#timesCalls || this.#outcomeListeners > 0;
+    this.#needsNow = this.#strategyNeedsNow || this.#timed;
   }
 
   /**
@@ -855,9 +1061,17 @@ export class CircuitBreaker<F = never> {
   [fuse](): Stage {
     return {
       mayWait: false,
-      enter: (): unknown => (this.#state === "closed" && !this.#timesCalls ? this.#closedHandlers : SLOW),
-      onValue: (handlers, value): unknown => (handlers as ClosedHandlers).onResult(value),
-      onError: (handlers, error): never => (handlers as ClosedHandlers).onErrorRethrow(error),
+      enter: (call): unknown => {
+        if (this.#state !== "closed" || this.#timed) return SLOW;
+        // The caller's context is kept for the exit: a timeout inside replaces `call.context`.
+        return call.context === undefined ? this.#closedHandlers : new CallerState(this.#closedHandlers, call.context);
+      },
+      onValue: (state, value): unknown =>
+        (state instanceof CallerState ? state.handlers : state as ClosedHandlers).onResult(value),
+      onError: (state, error): never =>
+        state instanceof CallerState
+          ? state.handlers.onErrorRethrowIn(error, state.caller)
+          : (state as ClosedHandlers).onErrorRethrow(error),
     };
   }
 
@@ -873,41 +1087,57 @@ export class CircuitBreaker<F = never> {
           return value;
         }
         : (value) => {
-          this.#onResult(value, ADMITTED, epoch, 0);
+          this.#onResult(value, ADMITTED, epoch, NOT_TIMED);
           return value;
         },
       onError: (error) => {
-        this.#onError(error, ADMITTED, epoch, 0);
+        this.#onError(error, ADMITTED, epoch, NOT_TIMED, undefined);
       },
       onErrorRethrow: (error) => {
-        this.#onError(error, ADMITTED, epoch, 0);
+        this.#onError(error, ADMITTED, epoch, NOT_TIMED, undefined);
+        throw error;
+      },
+      onErrorRethrowIn: (error, caller) => {
+        this.#onError(error, ADMITTED, epoch, NOT_TIMED, caller);
         throw error;
       },
     };
   }
 
   /** Settles `admission` when `promise` settles; per-call handlers, for the paths off the hot one. */
-  #observe<T>(promise: Promise<T>, admission: number, epoch: number, start: number): Promise<T> {
+  #observe<T>(
+    promise: Promise<T>,
+    admission: number,
+    epoch: number,
+    start: number,
+    caller: ExecutionContext | undefined,
+  ): Promise<T> {
     const onResult = (value: T): T => {
       this.#onResult(value, admission, epoch, start);
       return value;
     };
     if (this.#observeOnly) {
       promise.then(onResult, (error: unknown) => {
-        this.#onError(error, admission, epoch, start);
+        this.#onError(error, admission, epoch, start, caller);
       });
       return promise;
     }
     return promise.then(onResult, (error: unknown) => {
-      this.#onError(error, admission, epoch, start);
+      this.#onError(error, admission, epoch, start, caller);
       throw error;
     });
   }
 
   /** Settles a call whose function threw synchronously, as a rejected promise. */
-  #failedSync(error: unknown, admission: number, epoch: number, start: number): Promise<never> {
+  #failedSync(
+    error: unknown,
+    admission: number,
+    epoch: number,
+    start: number,
+    caller: ExecutionContext | undefined,
+  ): Promise<never> {
     try {
-      this.#onError(error, admission, epoch, start);
+      this.#onError(error, admission, epoch, start, caller);
     } catch (predicateError) {
       return Promise.reject(predicateError);
     }
@@ -923,7 +1153,7 @@ export class CircuitBreaker<F = never> {
         return ADMITTED;
       case "half-open":
         if (this.#probesInFlight >= this.#halfOpenMaxCalls) return REJECTED;
-        this.#probesInFlight++;
+        if (this.#probesInFlight++ === 0) this.#probesSince = this.#clock.now();
         return PROBE;
       default:
         return REJECTED;
@@ -933,7 +1163,7 @@ export class CircuitBreaker<F = never> {
   /** Refuses a synchronous call: throws the error, or returns `fallback`'s result. */
   #reject(): F {
     const remainingMs = this.#refusedMs();
-    const error = this.#refused(new Error(this.#refusalMessage(remainingMs)), remainingMs);
+    const error = this.#refused(new Error(this.#refusalMessage(remainingMs), this.#refusalCause()), remainingMs);
     if (this.#fallback === undefined) throw error;
     return this.#fallback(error);
   }
@@ -949,7 +1179,7 @@ export class CircuitBreaker<F = never> {
     if (this.#state === "open") {
       // The tests of #refresh and remainingMs, on one clock read.
       const now = this.#clock.now();
-      if (now - this.#openedAt < this.#resetTimeoutMs) return Math.max(0, this.#openedAt + this.#resetTimeoutMs - now);
+      if (now - this.#openedAt < this.#openPeriodMs) return Math.max(0, this.#openedAt + this.#openPeriodMs - now);
       this.#transition("half-open");
     }
     return this.#state === "half-open" && this.#probesInFlight >= this.#halfOpenMaxCalls ? 0 : -1;
@@ -971,6 +1201,11 @@ export class CircuitBreaker<F = never> {
     return openMessage(this.name, remainingMs);
   }
 
+  /** The options of a refusal's `new Error`: the error that opened the circuit as its `cause`, as `CircuitOpenError`'s constructor takes it. */
+  #refusalCause(): { cause: unknown } | undefined {
+    return this.#state === "open" && this.#openError !== undefined ? { cause: this.#openError } : undefined;
+  }
+
   /** Makes `error` (a fresh `new Error(message)`) the refusal, counts it and reports it. */
   #refused(error: Error, remainingMs: number): CircuitOpenError {
     const refusal = asCircuitOpenError(error, this.name, remainingMs);
@@ -983,7 +1218,7 @@ export class CircuitBreaker<F = never> {
     const now = this.#needsNow ? this.#clock.now() : 0;
     const slow = this.#timesCalls && now - start > this.#slowCallDurationMs;
     if (this.#isResultFailure === undefined) {
-      this.#settle(false, slow, admission, epoch, now, undefined);
+      this.#settle(false, slow, admission, epoch, now, start, undefined);
       return;
     }
     let failed: boolean;
@@ -991,72 +1226,119 @@ export class CircuitBreaker<F = never> {
       failed = this.#isResultFailure(result);
     } catch (predicateError) {
       // A throwing predicate must not leak a probe slot.
-      this.#settle(true, slow, admission, epoch, now, predicateError);
+      this.#settle(true, slow, admission, epoch, now, start, predicateError);
       throw predicateError;
     }
-    this.#settle(failed, slow, admission, epoch, now, failed ? result : undefined);
+    this.#settle(failed, slow, admission, epoch, now, start, failed ? result : undefined);
   }
 
-  #onError(error: unknown, admission: number, epoch: number, start: number): void {
+  #onError(
+    error: unknown,
+    admission: number,
+    epoch: number,
+    start: number,
+    caller: ExecutionContext | undefined,
+  ): void {
     const now = this.#needsNow ? this.#clock.now() : 0;
     const slow = this.#timesCalls && now - start > this.#slowCallDurationMs;
     let counts: boolean;
     try {
-      counts = this.#counts(error);
+      counts = this.#counts(error, caller);
     } catch (predicateError) {
-      this.#settle(true, slow, admission, epoch, now, error);
+      this.#settle(true, slow, admission, epoch, now, start, error);
       throw predicateError;
     }
     if (counts) {
-      this.#settle(true, slow, admission, epoch, now, error);
+      this.#settle(true, slow, admission, epoch, now, start, error);
       return;
     }
     this.#ignoredCalls++;
     if (admission === PROBE && epoch === this.#epoch) this.#probesInFlight--;
   }
 
-  #counts(error: unknown): boolean {
+  #counts(error: unknown, caller: ExecutionContext | undefined): boolean {
     for (const type of this.#excludedErrors) if (error instanceof type) return false;
-    return this.#isFailure === undefined || this.#isFailure(error);
+    return this.#isFailure === undefined ? !isCancellation(error, caller) : this.#isFailure(error);
   }
 
   /** What {@link CircuitBreaker.#settle} does for a success admitted while closed, neither slow nor timed. */
   #closedSuccess(epoch: number): void {
     this.#successfulCalls++;
-    if (this.#events.has("success")) this.#events.emit("success", { name: this.name, slow: false });
+    if (this.#outcomeListeners > 0) this.#emitOutcome(false, false, 0, undefined);
     if (epoch === this.#epoch && this.#state === "closed" && this.#strategy.record(false, false, 0)) {
       this.#transition("open");
     }
   }
 
   /** Counts an outcome and applies it to the state it was admitted in, if that state still holds. */
-  #settle(failed: boolean, slow: boolean, admission: number, epoch: number, now: number, error: unknown): void {
+  #settle(
+    failed: boolean,
+    slow: boolean,
+    admission: number,
+    epoch: number,
+    now: number,
+    start: number,
+    error: unknown,
+  ): void {
     if (slow) this.#slowCalls++;
-    if (failed) {
-      this.#failedCalls++;
-      if (this.#events.has("failure")) this.#events.emit("failure", { name: this.name, slow, error });
-    } else {
-      this.#successfulCalls++;
-      if (this.#events.has("success")) this.#events.emit("success", { name: this.name, slow });
-    }
+    if (failed) this.#failedCalls++;
+    else this.#successfulCalls++;
+    // A field read, not a lookup of listeners, on the path of every call.
+    if (this.#outcomeListeners > 0) this.#emitOutcome(failed, slow, start < 0 ? 0 : now - start, error);
     if (epoch !== this.#epoch) return;
     if (admission === PROBE) this.#probesInFlight--;
     if (this.#state === "closed") {
-      if (this.#strategy.record(failed, slow, now)) this.#transition("open");
+      if (this.#strategy.record(failed, slow, now)) {
+        this.#openError = failed ? error : undefined;
+        this.#transition("open");
+      }
     } else if (this.#state === "half-open") {
-      if (failed) this.#transition("open");
+      // `slow` is measured only when the breaker trips on slow calls: then a
+      // slow probe is judged as the strategy would judge it, not a success.
+      if (failed || slow) {
+        this.#openError = failed ? error : undefined;
+        this.#transition("open");
+      }
       else if (++this.#probeSuccesses >= this.#successThreshold) this.#transition("closed");
     }
   }
 
-  /** The lazy open → half-open transition. */
+  #emitOutcome(failed: boolean, slow: boolean, durationMs: number, error: unknown): void {
+    if (failed) {
+      if (this.#events.has("failure")) this.#events.emit("failure", { name: this.name, slow, durationMs, error });
+    } else if (this.#events.has("success")) {
+      this.#events.emit("success", { name: this.name, slow, durationMs });
+    }
+  }
+
+  /** The lazy open → half-open transition, and half-open → open when probes hang. */
   #refresh(): void {
-    if (this.#state === "open" && this.#clock.now() - this.#openedAt >= this.#resetTimeoutMs) {
+    if (this.#state === "half-open" && this.#probesInFlight > 0) this.#expireProbes();
+    if (this.#state === "open" && this.#clock.now() - this.#openedAt >= this.#openPeriodMs) {
       this.#transition("half-open");
     }
   }
 
-  #transition(to: CircuitState): void {
+  /** Reopens the circuit if its probes have gone `halfOpenMaxWaitMs` without a verdict. */
+  #expireProbes(): void {
+    const waitedMs = this.#clock.now() - this.#probesSince;
+    if (waitedMs < this.#halfOpenMaxWaitMs) return;
+    const probesInFlight = this.#probesInFlight;
+    // Released first: a listener that reads the state does not see them again.
+    this.#probesInFlight = 0;
+    if (this.#events.has("probeTimeout")) {
+      this.#events.emit("probeTimeout", { name: this.name, probesInFlight, waitedMs });
+    }
+    // A new epoch: the hung probes' outcomes, if they ever come, change
+    // nothing. Opened when the bound passed, not when it was noticed: a
+    // breaker left alone for an hour probes again on its next call.
+    this.#openError = undefined;
+    if (this.#state === "half-open") this.#transition("open", this.#probesSince + this.#halfOpenMaxWaitMs);
+  }
+
+
+  /** `openedAt`: monotonic ms the circuit opened, when earlier than now. */
+  #transition(to: CircuitState, openedAt?: number): void {
     const from = this.#state;
     if (from === to) return;
     this.#state = to;
@@ -1064,11 +1346,26 @@ export class CircuitBreaker<F = never> {
     this.#probesInFlight = 0;
     this.#probeSuccesses = 0;
     this.#stateChanges++;
+    if (to === "open") {
+      // The n-th opening in a row stays open for the n-th delay of the backoff.
+      this.#openings++;
+      if (this.#resetBackoff !== undefined) {
+        this.#openPeriodMs = backoffDelay(this.#resetBackoff, this.#openings, this.#openPeriodMs);
+      }
+    } else if (to === "forced-open") {
+      this.#openError = undefined;
+    }
     if (to === "open" || to === "forced-open") {
-      this.#openedAt = this.#clock.now();
-      this.#openedAtWall = this.#clock.wallNow();
+      const now = this.#clock.now();
+      this.#openedAt = openedAt ?? now;
+      this.#openedAtWall = this.#clock.wallNow() - (now - this.#openedAt);
     } else if (to !== "half-open") {
       this.#openedAtWall = null;
+    }
+    if (to === "closed" || to === "disabled") {
+      this.#openings = 0;
+      this.#openPeriodMs = this.#resetTimeoutMs;
+      this.#openError = undefined;
     }
     if (to === "closed") {
       this.#strategy.reset();
@@ -1090,6 +1387,7 @@ export class CircuitBreaker<F = never> {
       to,
       at: this.#clock.wallNow(),
       snapshot: this.#snapshot(),
+      ...(to === "open" ? { error: this.#openError } : {}),
     };
     // One delivery: a listener that changes the state again (reset() on
     // open) has its events delivered after both of these.

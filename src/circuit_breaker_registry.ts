@@ -41,6 +41,9 @@ export type CircuitBreakerRegistryDefaults = Omit<CircuitBreakerOptions<never>, 
 /**
  * Holds circuit breakers by name. Breakers it creates take the registry's
  * defaults under their own options (and `configure()` under both).
+ * `F` is what the breakers' `fallback` returns (`never`, the default, for
+ * breakers without one): `get()` and `getOrCreate()` return
+ * `CircuitBreaker<F>` alike, so `execute` results keep their type.
  *
  * @example
  * ```ts
@@ -52,9 +55,9 @@ export type CircuitBreakerRegistryDefaults = Omit<CircuitBreakerOptions<never>, 
  * if (registry.list()[0]?.state !== "forced-open") throw new Error("unexpected");
  * ```
  */
-export class CircuitBreakerRegistry {
+export class CircuitBreakerRegistry<F = never> {
   readonly #defaults: CircuitBreakerRegistryDefaults;
-  readonly #breakers = new Map<string, CircuitBreaker<unknown>>();
+  readonly #breakers = new Map<string, CircuitBreaker<F>>();
   readonly #unsubscribes = new Map<string, Unsubscribe>();
   readonly #events = new Emitter<CircuitBreakerRegistryEvents>();
 
@@ -65,8 +68,8 @@ export class CircuitBreakerRegistry {
     this.#defaults = { ...defaults };
   }
 
-  /** The breaker named `name`, if any. */
-  get(name: string): CircuitBreaker<unknown> | undefined {
+  /** The breaker named `name`, if any: of the same type as `getOrCreate` returns. */
+  get(name: string): CircuitBreaker<F> | undefined {
     return this.#breakers.get(name);
   }
 
@@ -87,11 +90,11 @@ export class CircuitBreakerRegistry {
    * if (search.options.resetTimeoutMs !== 5_000) throw new Error("unexpected");
    * ```
    */
-  getOrCreate<F = never>(name: string, options: CircuitBreakerOptions<F> = {}): CircuitBreaker<F> {
+  getOrCreate(name: string, options: CircuitBreakerOptions<F> = {}): CircuitBreaker<F> {
     const target = "CircuitBreakerRegistry.getOrCreate";
     throwIf(badString(target, name, "name") ?? badOptions(target, options));
     const existing = this.#breakers.get(name);
-    if (existing !== undefined) return existing as CircuitBreaker<F>;
+    if (existing !== undefined) return existing;
     if (options.name !== undefined && options.name !== name) {
       throw new ConfigError("CircuitBreakerRegistry", [
         { field: "name", value: options.name, allowed: `left out or equal to the registry key '${name}'` },
@@ -102,7 +105,7 @@ export class CircuitBreakerRegistry {
     for (const [key, value] of Object.entries(options)) if (value !== undefined) merged[key] = value;
     const breaker = new CircuitBreaker<F>({ ...merged, name } as CircuitBreakerOptions<F>);
     this.#unsubscribes.set(name, breaker.on("stateChange", (change) => this.#events.emit("stateChange", change)));
-    this.#breakers.set(name, breaker as CircuitBreaker<unknown>);
+    this.#breakers.set(name, breaker);
     return breaker;
   }
 
@@ -119,7 +122,7 @@ export class CircuitBreakerRegistry {
    * if (getUser.breaker !== registry.get("users")) throw new Error("not shared");
    * ```
    */
-  wrap<A extends unknown[], R, F = never>(
+  wrap<A extends unknown[], R>(
     name: string,
     fn: (...args: A) => R,
     options?: CircuitBreakerOptions<F>,

@@ -38,6 +38,7 @@ function buildSchema() {
       maxFailures: integer(1),
       resetTimeoutMs: durationMs(0),
       halfOpenMaxCalls: integer(1),
+      halfOpenMaxWaitMs: durationMs(0, true),
       successThreshold: integer(1),
       failureRateThreshold: fraction(),
       minimumThroughput: integer(1),
@@ -98,6 +99,7 @@ export interface Defaults {
     maxFailures?: number;
     resetTimeoutMs?: number;
     halfOpenMaxCalls?: number;
+    halfOpenMaxWaitMs?: number;
     successThreshold?: number;
     failureRateThreshold?: number;
     minimumThroughput?: number;
@@ -171,6 +173,7 @@ export const builtInDefaults: {
     maxFailures: 5,
     resetTimeoutMs: 60_000,
     halfOpenMaxCalls: 1,
+    halfOpenMaxWaitMs: 60_000,
     successThreshold: 1,
     failureRateThreshold: 0.5,
     minimumThroughput: 10,

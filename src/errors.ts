@@ -114,17 +114,22 @@ export class ConfigError extends ResilienceError {
 export class CircuitOpenError extends ResilienceError {
   /** Name of the breaker that refused the call. */
   readonly breakerName: string;
-  /** Milliseconds until the breaker lets a probe through (0 if unknown or now). */
+  /** Whole milliseconds (rounded up) until the breaker lets a probe through (0 if unknown or now). */
   readonly remainingMs: number;
 
-  constructor(breakerName: string, remainingMs: number, message?: string) {
+  /**
+   * `options.cause`: the error that opened the circuit
+   * (`CircuitBreaker.openError`), when one did.
+   */
+  constructor(breakerName: string, remainingMs: number, message?: string, options?: { cause?: unknown }) {
+    const wholeMs = Math.ceil(remainingMs);
     super(
       "ERR_CIRCUIT_OPEN",
-      message ??
-        `Circuit '${breakerName}' is open; next probe allowed in ${Math.ceil(remainingMs)} ms`,
+      message ?? `Circuit '${breakerName}' is open; next probe allowed in ${wholeMs} ms`,
+      options?.cause === undefined ? undefined : options,
     );
     this.breakerName = breakerName;
-    this.remainingMs = remainingMs;
+    this.remainingMs = wholeMs;
   }
 
   /** Alias of {@link CircuitOpenError.remainingMs}, read by retry to wait long enough. */

@@ -190,6 +190,16 @@ export interface ResiliencePipelineOptions {
   order?: readonly PipelineStep[];
 }
 
+/**
+ * The type of {@link ResiliencePipeline.circuitBreaker} for the options
+ * `O` given: the policy passed, a {@link CircuitBreaker} built from options,
+ * or `undefined` when the step is left out.
+ */
+export type CircuitBreakerStepOf<O extends ResiliencePipelineOptions> = "circuitBreaker" extends keyof O
+  ? O["circuitBreaker"] extends infer S ? S extends undefined ? undefined : S extends Policy ? S : CircuitBreaker
+  : never
+  : undefined;
+
 const STEPS: readonly PipelineStep[] = DEFAULT_PIPELINE_ORDER;
 const OPTION_KEYS: readonly string[] = [...STEPS, "order"];
 
@@ -254,7 +264,13 @@ function checkOrder(
  * Steps not configured are skipped. Each step is exposed for its events.
  *
  * Step names are the option names (`"circuitBreaker"`, not the seeds'
- * `"circuit_breaker"`).
+ * `"circuit_breaker"`). `circuitBreaker` is typed by what was given: a
+ * `CircuitBreaker` when built from options, the policy itself when one was
+ * passed, `undefined` when left out. A breaker with a `fallback` is not a
+ * `Policy` (its `execute` resolves to `T | F`, not `T`), so neither
+ * `pipeline()` nor this class takes it: put a breaker without `fallback`
+ * in the pipeline and answer its `CircuitOpenError` outside, with
+ * `fallback(() => resilient.execute(fn), value, { on: [CircuitOpenError] })`.
  *
  * @example
  * ```ts
@@ -271,11 +287,11 @@ function checkOrder(
  * if (retries !== 1) throw new Error("unexpected");
  * ```
  */
-export class ResiliencePipeline extends Pipeline {
+export class ResiliencePipeline<O extends ResiliencePipelineOptions = ResiliencePipelineOptions> extends Pipeline {
   /** The retry step, if configured. */
   readonly retry: RetryPolicy | undefined;
   /** The circuit-breaker step, if configured: a {@link CircuitBreaker} when built from options. */
-  readonly circuitBreaker: CircuitBreaker | Policy | undefined;
+  readonly circuitBreaker: CircuitBreakerStepOf<O>;
   /** The bulkhead step, if configured. */
   readonly bulkhead: Bulkhead | undefined;
   /** The timeout step, if configured. */
@@ -283,7 +299,7 @@ export class ResiliencePipeline extends Pipeline {
   /** The configured steps, outermost first. */
   readonly order: readonly PipelineStep[];
 
-  constructor(options: ResiliencePipelineOptions = {}) {
+  constructor(options: O = {} as O) {
     throwIf(badOptions("ResiliencePipeline", options));
     const issues: ConfigIssue[] = [];
     for (const key of Object.keys(options)) {
@@ -313,7 +329,7 @@ export class ResiliencePipeline extends Pipeline {
     const applied = order.filter((step) => configured.has(step));
     super(applied.map((step) => steps[step]!));
     this.bulkhead = steps.bulkhead as Bulkhead | undefined;
-    this.circuitBreaker = steps.circuitBreaker;
+    this.circuitBreaker = steps.circuitBreaker as CircuitBreakerStepOf<O>;
     this.retry = steps.retry as RetryPolicy | undefined;
     this.timeout = steps.timeout as TimeoutPolicy | undefined;
     this.order = Object.freeze(applied);

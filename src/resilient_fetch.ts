@@ -7,7 +7,9 @@
  * Layers, outermost first: bulkhead, overall timeout, retry, the origin's
  * circuit breaker, per-attempt timeout, `fetch`. The breaker sits inside the
  * retry so that every failed attempt counts, and an open circuit ends the
- * retries at once instead of being waited on.
+ * retries at once instead of being waited on; `order` puts it outside
+ * instead, as `ResiliencePipeline` does (docs/architecture.md, "One
+ * layering").
  *
  * Both timeouts are hard (`strategy: "aggressive"`): at a deadline the call
  * or the attempt rejects with the `TimeoutError` at once, and `fetch`'s
@@ -22,7 +24,13 @@ import { Bulkhead, type BulkheadOptions } from "./bulkhead.ts";
 import { CircuitBreaker, type CircuitBreakerOptions } from "./circuit_breaker.ts";
 import { CircuitBreakerRegistry } from "./circuit_breaker_registry.ts";
 import { type Clock, systemClock } from "./clock.ts";
-import { BulkheadRejectedError, CircuitOpenError, ConfigError, NotRetryableError } from "./errors.ts";
+import {
+  BulkheadRejectedError,
+  CircuitOpenError,
+  ConfigError,
+  type ConfigIssue,
+  NotRetryableError,
+} from "./errors.ts";
 import { badOptions, badSignal, throwIf } from "./internal/arguments.ts";
 import { parentOf } from "./internal/context.ts";
 import { Pipeline } from "./pipeline.ts";
@@ -90,7 +98,19 @@ export interface ResilientFetchOptions {
   isFailureResponse?: (response: Response) => boolean;
   /** Time source for every layer. Default {@link systemClock}. */
   clock?: Clock;
+  /**
+   * Where the origin's breaker sits against the retry, outermost first:
+   * `["retry", "circuitBreaker"]` (the default: every attempt is an outcome
+   * of the breaker, and an open circuit ends the retries at once) or
+   * `["circuitBreaker", "retry"]` (as `ResiliencePipeline` by default: a
+   * whole retried call is one outcome, so failures that a retry masks never
+   * open the circuit). See docs/architecture.md, "One layering".
+   */
+  order?: readonly ResilientFetchStep[];
 }
+
+/** The steps of {@link ResilientFetchOptions.order}. */
+export type ResilientFetchStep = "retry" | "circuitBreaker";
 
 /** A resilient `fetch`, with its parts reachable for events and inspection. */
 export interface ResilientFetch extends FetchFunction {
@@ -136,19 +156,25 @@ const optionsSchema = /* @__PURE__ */ lazy(() =>
     )),
     isFailureResponse: z.optional(func<(response: Response) => boolean>()),
     clock: z.optional(clockSchema()),
+    order: z.optional(satisfying<readonly ResilientFetchStep[]>(
+      (value) =>
+        Array.isArray(value) && value.length === 2 && value.includes("retry") && value.includes("circuitBreaker"),
+      `["retry", "circuitBreaker"] or ["circuitBreaker", "retry"]`,
+    )),
   })
 );
 
-/** Builds a nested component, reporting its bad options under `prefix.`. */
-function nested<T>(prefix: string, build: () => T): T {
+/**
+ * Builds a nested component; its bad options are added to `issues` under
+ * `prefix.`, so that every bad component is reported at once.
+ */
+function nested<T>(prefix: string, build: () => T, issues: ConfigIssue[]): T | undefined {
   try {
     return build();
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    throw new ConfigError(
-      "createResilientFetch",
-      error.issues.map((issue) => ({ ...issue, field: `${prefix}.${issue.field}` })),
-    );
+    for (const issue of error.issues) issues.push({ ...issue, field: `${prefix}.${issue.field}` });
+    return undefined;
   }
 }
 
@@ -218,14 +244,15 @@ export function createResilientFetch(options: ResilientFetchOptions = {}): Resil
   const breakerOptions = parsed.circuitBreaker === false
     ? undefined
     : { ...(parsed.circuitBreaker ?? {}) as ResilientFetchBreakerOptions, clock, isResultFailure: (r: unknown) => r instanceof Response && isFailure(r) };
+  const issues: ConfigIssue[] = [];
   // Validate the breaker options now, not on the first request to an origin.
-  if (breakerOptions !== undefined) nested("circuitBreaker", () => new CircuitBreaker(breakerOptions));
+  if (breakerOptions !== undefined) nested("circuitBreaker", () => new CircuitBreaker(breakerOptions), issues);
 
   const bulkhead = parsed.bulkhead === undefined
     ? undefined
     : parsed.bulkhead instanceof Bulkhead
     ? parsed.bulkhead
-    : nested("bulkhead", () => new Bulkhead({ clock, ...parsed.bulkhead as BulkheadOptions }));
+    : nested("bulkhead", () => new Bulkhead({ clock, ...parsed.bulkhead as BulkheadOptions }), issues);
   // Hard deadlines: a caller who sets a timeout is answered by then, even by
   // a fetch that ignores its signal (a cooperative timeout would wait for it).
   const overallTimeout = parsed.timeoutMs === undefined
@@ -247,7 +274,9 @@ export function createResilientFetch(options: ResilientFetchOptions = {}): Resil
       // The last attempt's failure response is returned as is, like fetch would.
       retryOnResult: (result, attempt) =>
         result instanceof Response && isFailure(result) && attempt < retryPolicy!.options.maxAttempts,
-    }));
+    }), issues);
+  if (issues.length > 0) throw new ConfigError("createResilientFetch", issues);
+  const breakerOutside = parsed.order?.[0] === "circuitBreaker";
   // A failure response that will be retried still holds its connection.
   retryPolicy?.on("retry", (event) => {
     if ("result" in event && event.result instanceof Response) event.result.body?.cancel().catch(() => {});
@@ -263,9 +292,14 @@ export function createResilientFetch(options: ResilientFetchOptions = {}): Resil
     const initSignal = init?.signal;
     const misuse = initSignal === null ? undefined : badSignal("resilientFetch", initSignal, "init.signal");
     if (misuse !== undefined) return Promise.reject(misuse);
+    const callerSignal = initSignal ?? (input instanceof Request ? input.signal : undefined);
     let request: Request;
     try {
-      request = new Request(input, init);
+      // Not linked to the caller's signal: a Request that follows a signal
+      // listens to it until garbage-collected (undici's does), one listener
+      // per call left on a long-lived signal. The layers below pass the
+      // signal on to each attempt's fetch, which lets go when it settles.
+      request = new Request(input, callerSignal == null ? init : { ...init, signal: null });
     } catch (error) {
       return Promise.reject(error);
     }
@@ -279,16 +313,24 @@ export function createResilientFetch(options: ResilientFetchOptions = {}): Resil
 
     // Signals are passed on only when there is one: reading the signal of a
     // call made without one would build a new AbortController for nothing.
-    const send = (context: ExecutionContext): Promise<Response> =>
-      baseFetch(sendOnce ? request : request.clone(), { signal: signalOf(context) });
+    const send = (context: ExecutionContext): Promise<Response> => {
+      const signal = signalOf(context);
+      const sent = baseFetch(sendOnce ? request : request.clone(), { signal });
+      // Some runtimes' fetch (workerd's) rejects with a copy of the abort
+      // reason: hand the breaker the reason itself, so that it sees the
+      // caller's cancellation for what it is, not the origin failing.
+      return signal === undefined ? sent : sent.catch((error: unknown) => {
+        throw signal.aborted ? signal.reason : error;
+      });
+    };
     const timedSend = attemptTimeout === undefined
       ? send
       : (context: ExecutionContext) => attemptTimeout.execute(send, signalOf(context));
-    const guardedSend = breaker === undefined
+    const guardedSend = breaker === undefined || breakerOutside
       ? timedSend
       : (context: ExecutionContext) => breaker.execute(timedSend, signalOf(context)) as Promise<Response>;
 
-    const attempts = (context: ExecutionContext): Promise<Response> => {
+    const retried = (context: ExecutionContext): Promise<Response> => {
       if (retryPolicy === undefined) return guardedSend(context);
       if (reason === undefined) return retryPolicy.execute(guardedSend, signalOf(context));
       // Not retryable: one attempt, and a network error says why it was not retried.
@@ -303,7 +345,9 @@ export function createResilientFetch(options: ResilientFetchOptions = {}): Resil
         );
       });
     };
-    const callerSignal = init?.signal ?? (input instanceof Request ? input.signal : undefined);
+    const attempts = breaker === undefined || !breakerOutside
+      ? retried
+      : (context: ExecutionContext) => breaker.execute(retried, signalOf(context)) as Promise<Response>;
     if (callerSignal == null) return outerPipeline.execute(attempts, undefined);
     // Reject with the caller's own reason: some runtimes' fetch (workerd's)
     // rejects with a copy of it.

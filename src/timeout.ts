@@ -329,10 +329,15 @@ export class TimeoutPolicy implements LayeredPolicy, FusablePolicy {
     try {
       result = next(fn, call);
     } catch (error) {
+      // The operation may have read its signal, linking it to the caller's.
+      call.finish();
       return Promise.reject(error);
     }
     // A synchronous result cannot be late: no deadline to track.
-    if (!isThenable(result)) return Promise.resolve(result);
+    if (!isThenable(result)) {
+      call.finish();
+      return Promise.resolve(result);
+    }
     return call.run(Promise.resolve(result), this.#aggressive);
   }
 

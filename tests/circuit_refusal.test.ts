@@ -48,16 +48,17 @@ describe("an open circuit's CircuitOpenError", () => {
     const error = await refusalOf(() => breaker.execute(ok));
     expect(error).toBeInstanceOf(ResilienceError);
     expect(error).toBeInstanceOf(Error);
-    expect(readable(error)).toEqual(readable(new CircuitOpenError("api", 600)));
+    expect(readable(error)).toEqual(readable(new CircuitOpenError("api", 600, undefined, { cause: breaker.openError })));
+    expect(error.cause).toBe(breaker.openError);
     expect(error.message).toBe("Circuit 'api' is open; next probe allowed in 600 ms");
   });
 
-  it("rounds the remaining time up in its message, as the constructor does", async () => {
+  it("rounds the remaining time up to whole ms, in its message and remainingMs, as the constructor does", async () => {
     const { breaker, clock } = await openBreaker("db", 1_000);
     await clock.advance(0.25);
     const error = await refusalOf(() => breaker.execute(ok));
-    expect(error.remainingMs).toBe(999.75);
-    expect(readable(error)).toEqual(readable(new CircuitOpenError("db", 999.75)));
+    expect(error.remainingMs).toBe(1000);
+    expect(readable(error)).toEqual(readable(new CircuitOpenError("db", 999.75, undefined, { cause: breaker.openError })));
     expect(error.message).toContain("in 1000 ms");
   });
 
@@ -118,7 +119,7 @@ describe("an open circuit's CircuitOpenError", () => {
 
     const { breaker: inner } = await openBreaker("p", 1_000);
     const layered = await refusalOf(() => pipeline(new Bulkhead({ maxConcurrent: 1 }), inner).execute(ok));
-    expect(readable(layered)).toEqual(readable(new CircuitOpenError("p", 1_000)));
+    expect(readable(layered)).toEqual(readable(new CircuitOpenError("p", 1_000, undefined, { cause: inner.openError })));
 
     const { breaker: sync } = await openBreaker("s", 1_000);
     let thrown: unknown;
@@ -128,7 +129,7 @@ describe("an open circuit's CircuitOpenError", () => {
       thrown = error;
     }
     expect(thrown).toBeInstanceOf(CircuitOpenError);
-    expect(readable(thrown as CircuitOpenError)).toEqual(readable(new CircuitOpenError("s", 1_000)));
+    expect(readable(thrown as CircuitOpenError)).toEqual(readable(new CircuitOpenError("s", 1_000, undefined, { cause: sync.openError })));
   });
 
   it("goes half-open on the call that finds resetTimeoutMs passed, and lets it through as the probe", async () => {

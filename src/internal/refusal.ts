@@ -36,7 +36,7 @@ export function asCircuitOpenError(error: Error, breakerName: string, remainingM
   fields.code = "ERR_CIRCUIT_OPEN";
   fields.name = "CircuitOpenError";
   fields.breakerName = breakerName;
-  fields.remainingMs = remainingMs;
+  fields.remainingMs = Math.ceil(remainingMs);
   return error as CircuitOpenError;
 }
 
