@@ -39,9 +39,13 @@ writeFileSync(
     "// Explicit resource management (ES2026), as in TypeScript's lib.esnext.disposable.",
     "interface SymbolConstructor {",
     "  readonly dispose: unique symbol;",
+    "  readonly asyncDispose: unique symbol;",
     "}",
     "interface Disposable {",
     "  [Symbol.dispose](): void;",
+    "}",
+    "interface AsyncDisposable {",
+    "  [Symbol.asyncDispose](): PromiseLike<void>;",
     "}",
     "",
   ].join("\n"),
@@ -55,7 +59,7 @@ const walk = (dir) => {
     else if (entry.name.endsWith(".d.ts") && entry.name !== DISPOSABLE) {
       const text = readFileSync(path, "utf8");
       let rewritten = text.replace(TS_SPECIFIER, (_, prefix, quote, base, m) => `${prefix}${quote}${base}.${m}js${quote}`);
-      if (/\bDisposable\b|Symbol\.dispose\b/.test(rewritten)) {
+      if (/\b(?:Async)?Disposable\b|Symbol\.(?:async)?[dD]ispose\b/.test(rewritten)) {
         const target = relative(dirname(path), join(dist, DISPOSABLE)).split(sep).join("/");
         rewritten = `/// <reference path="${target.startsWith(".") ? target : `./${target}`}" />\n${rewritten}`;
       }
