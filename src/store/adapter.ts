@@ -750,32 +750,32 @@ export abstract class StoreAdapter implements Store {
   }
 
   #keyLimit(operation: StoreOperation, key: string, full: string): StoreError | undefined {
-    const max = this.capabilities.maxKeyBytes;
-    // Cheap bound first: a UTF-16 unit is at most 3 bytes.
-    if (full.length * 3 <= max) return undefined;
-    const bytes = utf8ByteLength(full);
-    if (bytes <= max) return undefined;
-    return new StoreError(
-      "ERR_STORE_LIMIT",
-      this.name,
-      operation,
-      key,
-      `key is ${bytes} bytes (prefix included); ${this.name} allows at most ${max}`,
-      { limit: max, actual: bytes },
-    );
+    return this.#overLimit(operation, key, full, this.capabilities.maxKeyBytes, "key", "(prefix included)");
   }
 
   #valueLimit(operation: StoreOperation, key: string | undefined, json: string): StoreError | undefined {
-    const max = this.capabilities.maxValueBytes;
-    if (json.length * 3 <= max) return undefined;
-    const bytes = utf8ByteLength(json);
+    return this.#overLimit(operation, key, json, this.capabilities.maxValueBytes, "value", "of JSON");
+  }
+
+  /** The `ERR_STORE_LIMIT` error for `text` over `max` UTF-8 bytes, or `undefined`. */
+  #overLimit(
+    operation: StoreOperation,
+    key: string | undefined,
+    text: string,
+    max: number,
+    what: string,
+    counted: string,
+  ): StoreError | undefined {
+    // Cheap bound first: a UTF-16 unit is at most 3 bytes.
+    if (text.length * 3 <= max) return undefined;
+    const bytes = utf8ByteLength(text);
     if (bytes <= max) return undefined;
     return new StoreError(
       "ERR_STORE_LIMIT",
       this.name,
       operation,
       key,
-      `value is ${bytes} bytes of JSON; ${this.name} allows at most ${max}`,
+      `${what} is ${bytes} bytes ${counted}; ${this.name} allows at most ${max}`,
       { limit: max, actual: bytes },
     );
   }
