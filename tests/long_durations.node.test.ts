@@ -83,6 +83,36 @@ describe("systemClock with delays past 2^31-1 ms", () => {
   });
 });
 
+describe("scheduleTimer never fires early by its own clock", () => {
+  it("re-arms when the runtime's timer fires before `now` has moved by ms, and is cancellable meanwhile", async () => {
+    // A clock that reads 0 when the timer first fires (10 ms early), as a
+    // runtime's whole-ms timer may fire a hair before performance.now() has
+    // moved by the delay: the callback must wait for the clock.
+    let reads = 0;
+    const lagging = (): number => {
+      reads++;
+      return reads === 2 ? 0 : reads === 1 ? 0 : 10;
+    };
+    let fired = 0;
+    await new Promise<void>((resolve) => {
+      scheduleTimer(() => {
+        fired++;
+        resolve();
+      }, 10, lagging);
+    });
+    expect(fired).toBe(1);
+    expect(reads).toBe(3); // armed, fired early (re-armed), fired on time
+
+    reads = 0;
+    let early = false;
+    const cancel = scheduleTimer(() => (early = true), 10, () => (reads++ === 0 ? 0 : 5));
+    while (reads < 2) await sleep(5);
+    cancel();
+    await sleep(30);
+    expect(early).toBe(false);
+  });
+});
+
 describe("scheduleTimer's chunks (a small chunk size injected)", () => {
   /** A monotonic `now` that counts its reads: one when armed, one at each re-arm. */
   function countingNow(): { now: () => number; reads: () => number } {

@@ -16,7 +16,7 @@ const never: CancelTimer = () => {};
 /**
  * Runs `callback` once, `ms` after now, on the runtime's timers; returns the
  * function that cancels it (at any time, between chunks too). A delay up to
- * `chunkMs` is one `setTimeout`, as given. A longer one arms `chunkMs` at a
+ * `chunkMs` is one `setTimeout`. A longer one arms `chunkMs` at a
  * time and measures what is left on `now` (monotonic ms) at each re-arm, so
  * a late chunk never makes the whole late by more than its own lateness,
  * and nothing fires early. `Infinity` never fires and sets no timer.
@@ -32,7 +32,20 @@ export function scheduleTimer(
 ): CancelTimer {
   // `!(ms > chunkMs)` keeps NaN on this path, where setTimeout treats it as 0, as before.
   if (!(ms > chunkMs)) {
-    const handle = setTimeout(callback, Math.max(0, ms));
+    if (!(ms > 0)) {
+      const handle = setTimeout(callback, 0);
+      return () => clearTimeout(handle);
+    }
+    // Runtimes count timers in whole ms of their own clock, so one may fire
+    // up to a millisecond before `now()` has moved by `ms`: a breaker asked
+    // right then would still be open. Never early: re-arm for what is left.
+    const due = now() + ms;
+    const fire = (): void => {
+      const left = due - now();
+      if (left > 0) handle = setTimeout(fire, left);
+      else callback();
+    };
+    let handle = setTimeout(fire, ms);
     return () => clearTimeout(handle);
   }
   if (ms === Infinity) return never;
