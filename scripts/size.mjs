@@ -5,6 +5,13 @@
 // packed package, installed as a user would have it; esbuild bundles and
 // minifies it (zod included), and the gzip -9 size must stay within the
 // budget. cockatiel's bundles are measured the same way, for comparison only.
+//
+// It also checks that the core's bundles (`export * from "bulwark"` and
+// `{ CircuitBreaker }`) hold none of the adapters' code: no module of the
+// package's dist/adapters/ among esbuild's inputs, and none of the adapters'
+// markers (a string only that adapter has) in the minified output. Each
+// marker is first found in its own adapter's bundle, so a marker that no
+// longer matches fails the check instead of passing it silently.
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -15,19 +22,91 @@ import { build } from "esbuild";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 
-/** Minified and gzipped size (bytes) of `source`, resolved from `dir`. */
-export async function bundleSize(source, dir) {
-  const { outputFiles } = await build({
+/** The minified bundle of `source`, resolved from `dir`, and the package files it includes. */
+async function bundle(source, dir) {
+  const { outputFiles, metafile } = await build({
     stdin: { contents: source, resolveDir: dir, loader: "js" },
     bundle: true,
     minify: true,
     format: "esm",
     platform: "browser",
     write: false,
+    metafile: true,
     logLevel: "silent",
   });
-  const code = outputFiles[0].contents;
+  return { code: outputFiles[0].contents, inputs: Object.keys(metafile.inputs) };
+}
+
+/** Minified and gzipped size (bytes) of `source`, resolved from `dir`. */
+export async function bundleSize(source, dir) {
+  const { code } = await bundle(source, dir);
   return { minified: code.length, gzipped: gzipSync(code, { level: 9 }).length };
+}
+
+/** Bundles that must hold no adapter: the core as a whole and its smallest common import. */
+const CORE_BUNDLES = {
+  "* from bulwark": 'export * from "bulwark";',
+  "{ CircuitBreaker }": 'export { CircuitBreaker } from "bulwark";',
+};
+
+/**
+ * A string each adapter's code has and the core's does not (it survives
+ * minification: a literal), checked against the adapter's own bundle first.
+ * The Node-only adapters (fs, node) do not bundle for the browser; the
+ * dist/adapters/ inputs check covers them and every other adapter.
+ */
+const ADAPTER_MARKERS = [
+  { adapter: "bulwark/redis", marker: "redis.call('HMGET'", what: "a Lua script of RedisStore" },
+  { adapter: "bulwark/postgres", marker: "pg_advisory_xact_lock(hashtext('bulwark.store.migrate'))", what: "PostgresStore's migration SQL" },
+  { adapter: "bulwark/cloudflare", marker: "getWithMetadata", what: "KvStore's binding check" },
+  { adapter: "bulwark/deno", marker: "Deno KV refused an unconditional write", what: "DenoKvStore's error" },
+  { adapter: "bulwark/hono", marker: "urn:bulwark:idempotency:key-missing", what: "the Hono middleware's problem type" },
+];
+
+/**
+ * The core bundles hold no adapter code; each failure says which adapter
+ * got in and through which module or marker.
+ * @returns {Promise<{ passed: number, failed: number, output: string }>}
+ */
+export async function adaptersCheck(dir) {
+  let passed = 0;
+  let failed = 0;
+  let output = "";
+  const markers = [];
+  for (const { adapter, marker, what } of ADAPTER_MARKERS) {
+    try {
+      const { code } = await bundle(`export * from "${adapter}";`, dir);
+      if (new TextDecoder().decode(code).includes(marker)) {
+        markers.push({ adapter, marker, what });
+        continue;
+      }
+      output += `adapter marker for ${adapter} (${what}: ${JSON.stringify(marker)}) is no longer in its own bundle: update ADAPTER_MARKERS in scripts/size.mjs\n`;
+    } catch (error) {
+      output += `cannot bundle ${adapter} to check its marker: ${error.message}\n`;
+    }
+    failed++;
+  }
+  for (const [name, source] of Object.entries(CORE_BUNDLES)) {
+    try {
+      const { code, inputs } = await bundle(source, dir);
+      const text = new TextDecoder().decode(code);
+      const modules = inputs.filter((input) => /node_modules\/bulwark\/dist\/(?:.*\/)?adapters\//.test(input));
+      const found = markers.filter(({ marker }) => text.includes(marker));
+      if (modules.length === 0 && found.length === 0) {
+        passed++;
+        output += `${name}: no adapter code (no dist/adapters module; none of ${markers.length} adapter markers)\n`;
+        continue;
+      }
+      failed++;
+      output += `${name}: ADAPTER CODE IN A CORE BUNDLE, which must not pull adapters in:\n`;
+      for (const module of modules) output += `  module ${module.slice(module.indexOf("bulwark/dist/"))}\n`;
+      for (const { adapter, marker, what } of found) output += `  from ${adapter}: ${what} (${JSON.stringify(marker)})\n`;
+    } catch (error) {
+      failed++;
+      output += `${name}: failed to bundle: ${error.message}\n`;
+    }
+  }
+  return { passed, failed, output };
 }
 
 // kB of 1000 bytes, as the budgets and docs/benchmarks.md state them.
@@ -84,7 +163,8 @@ export async function sizeCheck(tarball, workDir) {
       output += `${entry.name.padEnd(width)}  failed to bundle: ${error.message}\n`;
     }
   }
-  return { name: "size", passed, failed, output };
+  const adapters = await adaptersCheck(dir);
+  return { name: "size", passed: passed + adapters.passed, failed: failed + adapters.failed, output: output + adapters.output };
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -2,7 +2,9 @@
 // Deno, Bun, workerd and headless Chromium, every `@example` in the sources
 // (on Deno), then type and packaging checks.
 // Prints each leg's output as it finishes, one summary line per leg, and a
-// final "N passed, N failed" line; exits non-zero if any leg failed.
+// "conformance" block (a line per store engine: the legs its conformance
+// suite passed on, scripts/conformance.mjs) and a final "N passed, N failed"
+// line; exits non-zero if any leg failed or an engine gave no result.
 //
 //   npm test                  every leg
 //   npm test -- deno bun      only the legs named
@@ -15,7 +17,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { jsr, packageChecks } from "./check_package.mjs";
 import { run } from "./lib/run.mjs";
-import { testFilesFor } from "./test_files.mjs";
+import { conformanceSummary } from "./conformance.mjs";
+import { RUNTIMES, testFilesFor } from "./test_files.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const bin = (name) => join(root, "node_modules", ".bin", name);
@@ -176,8 +179,12 @@ rmSync(reports, { recursive: true, force: true });
 const order = ["node20", "node24", "deno", "bun", "workerd", "chromium", "doc", "typecheck", "build", "publint", "attw", "consumer", "size", "jsr"];
 results.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
 const passed = results.reduce((sum, r) => sum + r.passed, 0);
-const failed = results.reduce((sum, r) => sum + r.failed, 0);
+const conformance = conformanceSummary(results.filter((r) => RUNTIMES.includes(r.name)));
+// A failed suite already fails its leg; this adds what would otherwise pass unseen: an engine with no result.
+const failed = results.reduce((sum, r) => sum + r.failed, 0) + conformance.failed;
 console.log(`\n━━━━ summary (${((performance.now() - started) / 1000).toFixed(1)} s, ${jobs} at a time) ━━━━`);
 for (const r of results) console.log(`${r.name}: ${r.passed} passed, ${r.failed} failed`);
+console.log(`conformance (store engines${conformance.failed ? `, ${conformance.failed} failed or missing` : ""}):`);
+for (const line of conformance.lines) console.log(`  ${line}`);
 console.log(`${passed} passed, ${failed} failed`);
 process.exitCode = failed > 0 ? 1 : 0;

@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { DenoKvStore, type DenoKvLike } from "../adapters/deno/mod.ts";
 import { ConfigError, type Transition } from "../mod.ts";
 import { runStoreConformance } from "../src/testing/mod.ts";
+import { reportConformance } from "./_support/conformance.ts";
 
 type Kv = DenoKvLike & { close(): void };
 const deno = (globalThis as unknown as { Deno: { openKv(path?: string): Promise<Kv> } }).Deno;
@@ -44,8 +45,8 @@ describe("DenoKvStore (Deno KV on a file)", () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it("passes the conformance suite", async () => {
-    const report = await runStoreConformance(() => new DenoKvStore({ kv: kv! }));
+  it("conformance[deno-kv] passes the conformance suite", async () => {
+    const report = reportConformance("deno-kv", await runStoreConformance(() => new DenoKvStore({ kv: kv! })));
     expect(report.failed.map((f) => `${f.name}: ${String(f.error)}`)).toEqual([]);
     expect(report.passed.length).toBeGreaterThanOrEqual(18);
   }, 60_000);

@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { FileStore } from "../adapters/fs/mod.ts";
 import { ConfigError, type Transition } from "../mod.ts";
 import { runStoreConformance } from "../src/testing/mod.ts";
+import { reportConformance } from "./_support/conformance.ts";
 
 const CHILD = fileURLToPath(new URL("./_support/file_store_child.ts", import.meta.url));
 
@@ -43,8 +44,11 @@ describe("FileStore", () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it("passes the conformance suite", async () => {
-    const report = await runStoreConformance(() => new FileStore({ directory: join(dir, "store"), maxValueBytes: 256 * 1024 }));
+  it("conformance[file] passes the conformance suite", async () => {
+    const report = reportConformance(
+      "file",
+      await runStoreConformance(() => new FileStore({ directory: join(dir, "store"), maxValueBytes: 256 * 1024 })),
+    );
     expect(report.failed.map((f) => `${f.name}: ${String(f.error)}`)).toEqual([]);
     expect(report.passed.length).toBeGreaterThanOrEqual(18);
   }, 30_000);

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Heartbeat, StateFileStore, Watchdog } from "../adapters/fs/mod.ts";
 import { ConfigError, HeartbeatError, StoreError } from "../mod.ts";
 import { runStoreConformance } from "../src/testing/mod.ts";
+import { reportConformance } from "./_support/conformance.ts";
 import { commandFor, start } from "./_support/runtime_child.ts";
 
 const BIN = fileURLToPath(new URL("../adapters/fs/bin.ts", import.meta.url));
@@ -140,9 +141,12 @@ describe("Heartbeat with a stateFile", () => {
     expect(watchdog.timeoutMs).toBe(60_000);
   });
 
-  it("StateFileStore passes the store conformance suite (atomic checks skipped: not atomic across processes)", async () => {
+  it("conformance[heartbeat-state-file] StateFileStore passes the store conformance suite (atomic checks skipped: not atomic across processes)", async () => {
     let n = 0;
-    const report = await runStoreConformance(() => new StateFileStore({ path: join(dir, `conformance-${n++}.state`) }));
+    const report = reportConformance(
+      "heartbeat-state-file",
+      await runStoreConformance(() => new StateFileStore({ path: join(dir, `conformance-${n++}.state`) })),
+    );
     expect(report.failed.map((f) => `${f.name}: ${String(f.error)}`)).toEqual([]);
     expect(report.passed.length).toBeGreaterThanOrEqual(10);
   }, 60_000);

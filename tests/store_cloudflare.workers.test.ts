@@ -17,6 +17,7 @@ import {
 } from "../adapters/cloudflare/mod.ts";
 import { ConfigError, InvalidArgumentError, StoreError } from "../mod.ts";
 import { ManualClock, runStoreConformance, type StoreConformanceReport } from "../src/testing/mod.ts";
+import { reportConformance } from "./_support/conformance.ts";
 import { addTransition, clockTransition, CONFORMANCE_TTL_MS, fillTransition } from "./_support/store_transitions.ts";
 
 /** What `promise` rejects with; fails the test if it resolves. */
@@ -93,34 +94,43 @@ function failures(report: StoreConformanceReport): string[] {
 // minutes, so the suite runs with onWriteTooSoon: "ignore" (the pacing is
 // tested below).
 describe("the store conformance suite on the local engines", () => {
-  it("passes on KvStore (race checks skipped: not atomic)", async () => {
+  it("conformance[cloudflare/kv] passes on KvStore (race checks skipped: not atomic)", async () => {
     const p = prefix();
     const clock = new ManualClock();
-    const report = await runStoreConformance(() => new KvStore(env.STATE_KV, { prefix: p, clock, onWriteTooSoon: "ignore" }), {
-      advance: (ms) => clock.advance(ms),
-      makeHangingStore: () => new KvStore(hangingKv, { prefix: p, clock, timeoutMs: 200 }),
-    });
+    const report = reportConformance(
+      "cloudflare/kv",
+      await runStoreConformance(() => new KvStore(env.STATE_KV, { prefix: p, clock, onWriteTooSoon: "ignore" }), {
+        advance: (ms) => clock.advance(ms),
+        makeHangingStore: () => new KvStore(hangingKv, { prefix: p, clock, timeoutMs: 200 }),
+      }),
+    );
     expect(failures(report)).toEqual([]);
     expect(report.skipped.map((s) => s.reason)).toEqual(Array(3).fill("the store declares atomic: false"));
     expect(report.passed.length).toBeGreaterThan(15);
   }, 120_000);
 
-  it("passes on DurableObjectStore, every check", async () => {
+  it("conformance[cloudflare/durable-object] passes on DurableObjectStore, every check", async () => {
     const p = prefix();
-    const report = await runStoreConformance(() => new DurableObjectStore(env.STATE_OBJECTS, { prefix: p }), {
-      ttlMs: CONFORMANCE_TTL_MS,
-      makeHangingStore: () => new DurableObjectStore(hangingObjects, { prefix: p, timeoutMs: 200 }),
-    });
+    const report = reportConformance(
+      "cloudflare/durable-object",
+      await runStoreConformance(() => new DurableObjectStore(env.STATE_OBJECTS, { prefix: p }), {
+        ttlMs: CONFORMANCE_TTL_MS,
+        makeHangingStore: () => new DurableObjectStore(hangingObjects, { prefix: p, timeoutMs: 200 }),
+      }),
+    );
     expect(failures(report)).toEqual([]);
     expect(report.skipped).toEqual([]);
   }, 120_000);
 
-  it("passes on D1Store, every check", async () => {
+  it("conformance[cloudflare/d1] passes on D1Store, every check", async () => {
     const p = prefix();
-    const report = await runStoreConformance(() => new D1Store(env.STATE_DB, { prefix: p }), {
-      ttlMs: CONFORMANCE_TTL_MS,
-      makeHangingStore: () => new D1Store(hangingDb, { prefix: p, timeoutMs: 200 }),
-    });
+    const report = reportConformance(
+      "cloudflare/d1",
+      await runStoreConformance(() => new D1Store(env.STATE_DB, { prefix: p }), {
+        ttlMs: CONFORMANCE_TTL_MS,
+        makeHangingStore: () => new D1Store(hangingDb, { prefix: p, timeoutMs: 200 }),
+      }),
+    );
     expect(failures(report)).toEqual([]);
     expect(report.skipped).toEqual([]);
   }, 120_000);

@@ -12,6 +12,7 @@ import {
   type Transition,
 } from "../mod.ts";
 import { CountingStore, FaultyStore, ManualClock, runStoreConformance } from "../src/testing/mod.ts";
+import { reportConformance } from "./_support/conformance.ts";
 
 function memory(clock: ManualClock) {
   return new MemoryStore({ clock, maxValueBytes: 64 * 1024, maxKeyBytes: 512 });
@@ -24,12 +25,15 @@ function hanging(clock: ManualClock) {
 }
 
 describe("runStoreConformance on MemoryStore", () => {
-  it("passes every check, timeouts and abort included, leaving no timer", async () => {
+  it("conformance[memory] passes every check, timeouts and abort included, leaving no timer", async () => {
     const clock = new ManualClock();
-    const report = await runStoreConformance(() => memory(clock), {
-      advance: (ms) => clock.advance(ms),
-      makeHangingStore: () => hanging(clock),
-    });
+    const report = reportConformance(
+      "memory",
+      await runStoreConformance(() => memory(clock), {
+        advance: (ms) => clock.advance(ms),
+        makeHangingStore: () => hanging(clock),
+      }),
+    );
     expect(report.failed.map((f) => `${f.name}: ${String(f.error)}`)).toEqual([]);
     expect(report.skipped).toEqual([]);
     expect(report.passed.length).toBe(21);

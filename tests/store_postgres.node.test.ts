@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConfigError, InvalidArgumentError, StoreError, type Transition } from "../mod.ts";
 import { fromPg, fromPostgresJs, PostgresStore, type PostgresStoreOptions, type SqlQuery } from "../adapters/postgres/mod.ts";
 import { ManualClock, runStoreConformance } from "../src/testing/mod.ts";
+import { reportConformance } from "./_support/conformance.ts";
 import { startContender } from "./_support/child_process.ts";
 import { type PostgresServer, startPostgres } from "./_support/servers.ts";
 import { clockProbe, increment } from "./_support/store_transitions.ts";
@@ -84,15 +85,18 @@ for (const driver of DRIVERS) {
       await b?.close();
     });
 
-    it("passes the Store conformance suite on the real server", async () => {
+    it(`conformance[postgres/${driver.name}] passes the Store conformance suite on the real server`, async () => {
       const never = () => new Promise<{ rows: [] }>(() => {});
       const table = freshTable();
-      const report = await runStoreConformance(() => store(a, { table }), {
-        // Real time on a loaded machine: a TTL long enough for three round trips before the first read.
-        ttlMs: 400,
-        // A driver whose server never answers, for the timeout and abort checks.
-        makeHangingStore: () => new PostgresStore({ query: never, timeoutMs: 100 }),
-      });
+      const report = reportConformance(
+        `postgres/${driver.name}`,
+        await runStoreConformance(() => store(a, { table }), {
+          // Real time on a loaded machine: a TTL long enough for three round trips before the first read.
+          ttlMs: 400,
+          // A driver whose server never answers, for the timeout and abort checks.
+          makeHangingStore: () => new PostgresStore({ query: never, timeoutMs: 100 }),
+        }),
+      );
       expect(report.failed.map((f) => `${f.name}: ${String(f.error)}`)).toEqual([]);
       expect(report.skipped).toEqual([]);
       expect(report.passed.length).toBeGreaterThanOrEqual(21);

@@ -13,6 +13,7 @@ import {
   redisTransitionPort,
 } from "../adapters/redis/mod.ts";
 import { ManualClock, runStoreConformance } from "../src/testing/mod.ts";
+import { reportConformance } from "./_support/conformance.ts";
 import { startContender } from "./_support/child_process.ts";
 import { type RedisServer, startRedis } from "./_support/servers.ts";
 import { clockProbe, increment } from "./_support/store_transitions.ts";
@@ -107,14 +108,17 @@ for (const kind of CLIENTS) {
       await b?.close();
     });
 
-    it("passes the Store conformance suite on the real server", async () => {
+    it(`conformance[redis/${kind.name}] passes the Store conformance suite on the real server`, async () => {
       const never = () => new Promise<unknown>(() => {});
-      const report = await runStoreConformance(() => store(a, { prefix: "conformance:" }), {
-        // Real time on a loaded machine: a TTL long enough for three round trips before the first read.
-        ttlMs: 400,
-        // A client whose server never answers, for the timeout and abort checks.
-        makeHangingStore: () => new RedisStore({ client: { evalsha: never, eval: never }, timeoutMs: 100 }),
-      });
+      const report = reportConformance(
+        `redis/${kind.name}`,
+        await runStoreConformance(() => store(a, { prefix: "conformance:" }), {
+          // Real time on a loaded machine: a TTL long enough for three round trips before the first read.
+          ttlMs: 400,
+          // A client whose server never answers, for the timeout and abort checks.
+          makeHangingStore: () => new RedisStore({ client: { evalsha: never, eval: never }, timeoutMs: 100 }),
+        }),
+      );
       expect(report.failed.map((f) => `${f.name}: ${String(f.error)}`)).toEqual([]);
       expect(report.skipped).toEqual([]);
       expect(report.passed.length).toBeGreaterThanOrEqual(21);
