@@ -5,6 +5,8 @@
  *
  * @module
  */
+import { ConfigError } from "../../src/errors.ts";
+import { IDEMPOTENCY_TRANSITIONS } from "../../src/idempotency/idempotency_store.ts";
 import { type Json, type Transition, type TransitionResult, UNCHANGED } from "../../src/store/store.ts";
 
 /** Our bound on keys (the Durable Object storage API's own key limit). */
@@ -98,7 +100,8 @@ export type DurableObjectBase = abstract new (ctx: never, env: never) => object;
 export interface StateObjectOptions {
   /**
    * The transitions `DurableObjectStore.update` may name, besides bulwark's
-   * own. A transition's `apply` cannot cross RPC: the caller sends its
+   * own (the idempotency store's, always registered; a transition of the same
+   * name is refused with `ConfigError`). A transition's `apply` cannot cross RPC: the caller sends its
    * `name` and input, and the object runs the one registered here.
    */
   transitions?: readonly Transition[];
@@ -114,10 +117,12 @@ export interface StateObject extends StateObjectRpc {
 export type StateObjectClass = new (ctx: DurableObjectStateLike, env: never) => StateObject;
 
 /**
- * bulwark's own transitions, which every state object runs. (The store-backed
- * rate limits and breakers of the next issues register theirs here.)
+ * bulwark's own transitions, which every state object runs without the user
+ * listing them: the idempotency store's claim, finish and set. (The
+ * store-backed rate limits and breakers of the next issues add theirs here.)
+ * The adapter imports them from the core, never the reverse.
  */
-const BUILT_IN_TRANSITIONS: readonly Transition[] = [];
+const BUILT_IN_TRANSITIONS: readonly Transition[] = IDEMPOTENCY_TRANSITIONS;
 
 const SCHEMA = `CREATE TABLE IF NOT EXISTS bulwark_entries (
   key TEXT PRIMARY KEY,
@@ -136,6 +141,12 @@ const SCHEMA = `CREATE TABLE IF NOT EXISTS bulwark_entries (
  * import { stateObjectClass } from "bulwark/cloudflare";
  * export class BulwarkStateObject extends stateObjectClass(DurableObject, { transitions: [myTransition] }) {}
  * ```
+ *
+ * bulwark's own transitions are registered by default, merged with
+ * `options.transitions`: the idempotency store's (`IDEMPOTENCY_TRANSITIONS`),
+ * so an `IdempotencyStore` over a `DurableObjectStore` needs nothing listed.
+ * A transition of yours with one of their names is refused with
+ * `ConfigError`.
  *
  * Taking `DurableObject` as an argument keeps `bulwark/cloudflare` free of
  * `"cloudflare:workers"` imports, so it also loads (and its tests run) on
@@ -173,7 +184,16 @@ const SCHEMA = `CREATE TABLE IF NOT EXISTS bulwark_entries (
  */
 export function stateObjectClass(Base: DurableObjectBase, options: StateObjectOptions = {}): StateObjectClass {
   const transitions = new Map<string, Transition>();
-  for (const transition of [...BUILT_IN_TRANSITIONS, ...(options.transitions ?? [])]) {
+  for (const transition of BUILT_IN_TRANSITIONS) transitions.set(transition.name, transition);
+  for (const transition of options.transitions ?? []) {
+    // Replacing bulwark's own would change what every IdempotencyStore on this object decides.
+    if (BUILT_IN_TRANSITIONS.some((own) => own.name === transition.name)) {
+      throw new ConfigError("stateObjectClass", [{
+        field: "transitions",
+        value: transition.name,
+        allowed: "transitions whose names are not bulwark's own (registered already)",
+      }]);
+    }
     transitions.set(transition.name, transition);
   }
   return class BulwarkStateObject extends Base implements StateObject {

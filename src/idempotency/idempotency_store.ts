@@ -240,6 +240,26 @@ const setTransition: Transition<SetInput, null> = {
   },
 };
 
+/**
+ * The transitions {@link IdempotencyStore} runs (claim, finish, set), by
+ * name. A store that runs decisions by name on the engine's side (the
+ * Durable Object behind `DurableObjectStore`) must have them registered;
+ * `stateObjectClass` from `bulwark/cloudflare` registers them by default,
+ * so users never list them.
+ *
+ * @example
+ * ```ts
+ * import { IDEMPOTENCY_TRANSITIONS } from "bulwark";
+ * const names = IDEMPOTENCY_TRANSITIONS.map((transition) => transition.name);
+ * if (!names.includes("bulwark.idempotency.claim")) throw new Error("the claim is one of them");
+ * ```
+ */
+export const IDEMPOTENCY_TRANSITIONS: readonly Transition[] = /* @__PURE__ */ Object.freeze([
+  claimTransition as unknown as Transition,
+  finishTransition as unknown as Transition,
+  setTransition as unknown as Transition,
+]);
+
 const optionsSchema = /* @__PURE__ */ lazy(() =>
   z.strictObject({
     store: satisfying<Store>((value) => typeof value === "object" && value !== null, "a Store"),

@@ -20,15 +20,17 @@ function nodeBinary(): string {
 export interface Contender {
   go(): void;
   readonly done: Promise<void>;
+  /** Everything it printed so far. */
+  readonly output: string;
 }
 
 /** The child script as one .mjs (removed by the caller once the child has loaded it). */
-function bundle(): string {
+function bundle(entry: string): string {
   const dir = join(ROOT, "node_modules", ".cache", "bulwark-tests");
   mkdirSync(dir, { recursive: true });
-  const file = join(dir, `store_child_${process.pid}_${Math.random().toString(36).slice(2)}.mjs`);
+  const file = join(dir, `${entry.replace(/\.ts$/, "")}_${process.pid}_${Math.random().toString(36).slice(2)}.mjs`);
   const built = spawnSync(join(ROOT, "node_modules", ".bin", "esbuild"), [
-    join(ROOT, "tests", "_support", "store_child.ts"),
+    join(ROOT, "tests", "_support", entry),
     "--bundle",
     "--platform=node",
     "--format=esm",
@@ -43,9 +45,12 @@ function bundle(): string {
   return file;
 }
 
-/** Starts the child and resolves once it is connected and waiting for `go()`. */
-export async function startContender(args: string[]): Promise<Contender> {
-  const file = bundle();
+/**
+ * Starts the child (`entry`, a file in tests/_support; default store_child.ts)
+ * and resolves once it is connected and waiting for `go()`.
+ */
+export async function startContender(args: string[], entry = "store_child.ts"): Promise<Contender> {
+  const file = bundle(entry);
   const child: ChildProcess = spawn(nodeBinary(), [file, ...args], { stdio: ["pipe", "pipe", "pipe"] });
   let output = "";
   child.stdout!.on("data", (chunk) => (output += chunk));
@@ -68,6 +73,9 @@ export async function startContender(args: string[]): Promise<Contender> {
     removeBundle();
   }
   return {
+    get output() {
+      return output;
+    },
     go: () => child.stdin!.write("go\n"),
     done: exited.then((code) => {
       if (code !== 0 || !output.includes("done\n")) throw new Error(`contender failed (${code}):\n${output}`);

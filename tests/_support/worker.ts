@@ -117,7 +117,7 @@ export default {
       case "/limiter":
         return report(() => limiter.acquire().then(() => "acquired"));
       default:
-        if (url.pathname.startsWith("/store/")) return storeRoute(url);
+        if (url.pathname.startsWith("/store/")) return storeRoute(url, request);
         return new Response("bulwark test worker");
     }
   },
