@@ -5,6 +5,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fromPg, PostgresStore } from "../adapters/postgres/mod.ts";
 import { startContender } from "./_support/child_process.ts";
+import { type Answer, postOrders } from "./_support/idempotency_engine_app.ts";
 import { chargeOnce } from "./_support/idempotency_engine_charge.ts";
 import { idempotencyScenarios, realTimeEnv } from "./_support/idempotency_scenarios.ts";
 import { type PostgresServer, startPostgres } from "./_support/servers.ts";
@@ -50,6 +51,25 @@ describe("idempotency on PostgresStore (real PostgreSQL, pg)", () => {
     const there = JSON.parse(/results:(.*)\n/.exec(child.output)![1]!) as unknown[];
     expect(there).toHaveLength(25);
     for (const result of [...here, ...there]) expect(result).toEqual({ receipt: "r-order-x", amount: 7 });
+    expect((await store(prefix).get("effects"))?.value).toBe(1);
+  }, SLOW_TEST_MS);
+
+  it("identical POSTs through the Hono middleware from two processes: the handler runs once, every answer is the same, the duplicates marked replays", async () => {
+    const prefix = freshPrefix();
+    // The table exists before either process races to create it.
+    await store(prefix).get("warm-up");
+    const child = await startContender(["postgres-pg", server!.url, prefix, "25", "http"], "idempotency_engine_child.ts");
+    const post = postOrders(store(prefix));
+    child.go();
+    const [, here] = await Promise.all([
+      child.done,
+      post(25),
+    ]);
+    const there = JSON.parse(/results:(.*)\n/.exec(child.output)![1]!) as unknown[];
+    expect(there).toHaveLength(25);
+    const answers = [...here, ...(there as Answer[])];
+    for (const answer of answers) expect(answer).toMatchObject({ status: 201, body: { receipt: "r-order-x", amount: 7 } });
+    expect(answers.filter((answer) => answer.replayed)).toHaveLength(49);
     expect((await store(prefix).get("effects"))?.value).toBe(1);
   }, SLOW_TEST_MS);
 });

@@ -5,6 +5,7 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fromIoRedis, RedisStore } from "../adapters/redis/mod.ts";
 import { startContender } from "./_support/child_process.ts";
+import { type Answer, postOrders } from "./_support/idempotency_engine_app.ts";
 import { chargeOnce } from "./_support/idempotency_engine_charge.ts";
 import { idempotencyScenarios, realTimeEnv } from "./_support/idempotency_scenarios.ts";
 import { type RedisServer, startRedis } from "./_support/servers.ts";
@@ -49,6 +50,23 @@ describe("idempotency on RedisStore (real redis-server, ioredis)", () => {
     const there = JSON.parse(/results:(.*)\n/.exec(child.output)![1]!) as unknown[];
     expect(there).toHaveLength(25);
     for (const result of [...here, ...there]) expect(result).toEqual({ receipt: "r-order-x", amount: 7 });
+    expect((await store(prefix).get("effects"))?.value).toBe(1);
+  }, SLOW_TEST_MS);
+
+  it("identical POSTs through the Hono middleware from two processes: the handler runs once, every answer is the same, the duplicates marked replays", async () => {
+    const prefix = freshPrefix();
+    const child = await startContender(["redis-io", server!.url, prefix, "25", "http"], "idempotency_engine_child.ts");
+    const post = postOrders(store(prefix));
+    child.go();
+    const [, here] = await Promise.all([
+      child.done,
+      post(25),
+    ]);
+    const there = JSON.parse(/results:(.*)\n/.exec(child.output)![1]!) as unknown[];
+    expect(there).toHaveLength(25);
+    const answers = [...here, ...(there as Answer[])];
+    for (const answer of answers) expect(answer).toMatchObject({ status: 201, body: { receipt: "r-order-x", amount: 7 } });
+    expect(answers.filter((answer) => answer.replayed)).toHaveLength(49);
     expect((await store(prefix).get("effects"))?.value).toBe(1);
   }, SLOW_TEST_MS);
 });
