@@ -1,39 +1,15 @@
-import { spawn } from "node:child_process";
 import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { FileStore } from "../adapters/fs/mod.ts";
 import { ConfigError, type Transition } from "../mod.ts";
 import { runStoreConformance } from "../src/testing/mod.ts";
 import { reportConformance } from "./_support/conformance.ts";
+import { childCommand, runChild } from "./_support/run_child.ts";
 
 const CHILD = fileURLToPath(new URL("./_support/file_store_child.ts", import.meta.url));
-
-/** The command that runs the child script on this runtime: its own executable on Deno and Bun, a bundle on Node. */
-async function childCommand(dir: string): Promise<string[]> {
-  if ("Deno" in globalThis) return [process.execPath, "run", "--allow-all", CHILD];
-  if (process.versions.bun !== undefined) return [process.execPath, CHILD];
-  // Node 20 cannot run TypeScript: bundle the child with esbuild (a dev dependency).
-  const { build } = await import("esbuild");
-  const outfile = join(dir, "child.mjs");
-  await build({ entryPoints: [CHILD], bundle: true, platform: "node", format: "esm", outfile, logLevel: "silent" });
-  return [process.execPath, outfile];
-}
-
-function runChild(command: string[], args: string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command[0]!, [...command.slice(1), ...args], { stdio: ["ignore", "ignore", "pipe"] });
-    let stderr = "";
-    child.stderr.on("data", (chunk: Buffer) => {
-      stderr += String(chunk);
-    });
-    child.on("error", reject);
-    child.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`child exited with ${code}: ${stderr}`))));
-  });
-}
 
 describe("FileStore", () => {
   let dir = "";
@@ -87,7 +63,7 @@ describe("FileStore", () => {
   });
 
   it("a reader never sees a torn value while another process rewrites the key", async () => {
-    const command = await childCommand(dir);
+    const command = await childCommand(CHILD, dir);
     const directory = join(dir, "shared");
     const store = new FileStore({ directory });
     const size = 256 * 1024;
@@ -112,7 +88,7 @@ describe("FileStore", () => {
   }, 60_000);
 
   it("updates from two processes on one key sum exactly (lock files make them atomic)", async () => {
-    const command = await childCommand(dir);
+    const command = await childCommand(CHILD, dir);
     const directory = join(dir, "shared");
     const store = new FileStore({ directory, timeoutMs: 30_000 });
     const increment: Transition<number, number> = {

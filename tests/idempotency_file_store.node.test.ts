@@ -1,37 +1,14 @@
-import { spawn } from "node:child_process";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { FileStore } from "../adapters/fs/mod.ts";
 import { ManualClock } from "../src/testing/mod.ts";
 import { type IdempotencyEnv, idempotencyScenarios, macrotask } from "./_support/idempotency_scenarios.ts";
+import { childCommand, runChild } from "./_support/run_child.ts";
 
 const CHILD = fileURLToPath(new URL("./_support/idempotency_file_child.ts", import.meta.url));
-
-/** The command that runs the child script on this runtime: its own executable on Deno and Bun, a bundle on Node. */
-async function childCommand(dir: string): Promise<string[]> {
-  if ("Deno" in globalThis) return [process.execPath, "run", "--allow-all", CHILD];
-  if (process.versions.bun !== undefined) return [process.execPath, CHILD];
-  const { build } = await import("esbuild");
-  const outfile = join(dir, "child.mjs");
-  await build({ entryPoints: [CHILD], bundle: true, platform: "node", format: "esm", outfile, logLevel: "silent" });
-  return [process.execPath, outfile];
-}
-
-function runChild(command: string[], args: string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command[0]!, [...command.slice(1), ...args], { stdio: ["ignore", "ignore", "pipe"] });
-    let stderr = "";
-    child.stderr.on("data", (chunk: Buffer) => {
-      stderr += String(chunk);
-    });
-    child.on("error", reject);
-    child.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`child exited with ${code}: ${stderr}`))));
-  });
-}
 
 describe("idempotency on FileStore", () => {
   let dir = "";
@@ -60,7 +37,7 @@ describe("idempotency on FileStore", () => {
   }
 
   it("two processes sharing the directory: 100 identical calls split across them run the effect once", async () => {
-    const command = await childCommand(dir);
+    const command = await childCommand(CHILD, dir);
     await Promise.all([runChild(command, [dir, "one", "50"]), runChild(command, [dir, "two", "50"])]);
     const effects = (await readFile(join(dir, "effects.log"), "utf8")).trim().split("\n");
     expect(effects.length).toBe(1);
