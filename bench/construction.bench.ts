@@ -22,7 +22,7 @@ import {
 } from "cockatiel";
 import { bench, do_not_optimize, group, run, summary } from "mitata";
 import { Bulkhead } from "../src/bulkhead.ts";
-import { CircuitBreaker } from "../src/circuit_breaker.ts";
+import { CircuitBreaker } from "../src/breaker/circuit_breaker.ts";
 import { RetryPolicy } from "../src/retry.ts";
 import { TimeoutPolicy } from "../src/timeout.ts";
 

@@ -6,7 +6,7 @@
  * @module
  */
 import { Bulkhead, type BulkheadOptions } from "./bulkhead.ts";
-import { CircuitBreaker, type CircuitBreakerOptions } from "./circuit_breaker.ts";
+import { CircuitBreaker, type CircuitBreakerOptions } from "./breaker/circuit_breaker.ts";
 import { ConfigError, type ConfigIssue, InvalidArgumentError } from "./errors.ts";
 import { badOptions, throwIf } from "./internal/arguments.ts";
 import {

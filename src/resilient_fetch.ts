@@ -21,8 +21,8 @@
  */
 import * as z from "zod/mini";
 import { Bulkhead, type BulkheadOptions } from "./bulkhead.ts";
-import { CircuitBreaker, type CircuitBreakerOptions } from "./circuit_breaker.ts";
-import { CircuitBreakerRegistry } from "./circuit_breaker_registry.ts";
+import { CircuitBreaker, type CircuitBreakerOptions } from "./breaker/circuit_breaker.ts";
+import { CircuitBreakerRegistry } from "./breaker/registry.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import {
   BulkheadRejectedError,

@@ -11,9 +11,9 @@ import {
   type CircuitStateChange,
   type GuardedFunction,
 } from "./circuit_breaker.ts";
-import { ConfigError } from "./errors.ts";
-import { Emitter, type Listener, type Unsubscribe } from "./events.ts";
-import { badFunction, badOptions, badString, throwIf } from "./internal/arguments.ts";
+import { ConfigError } from "../errors.ts";
+import { Emitter, type Listener, type Unsubscribe } from "../events.ts";
+import { badFunction, badOptions, badString, throwIf } from "../internal/arguments.ts";
 
 /** One entry of {@link CircuitBreakerRegistry.list}. */
 export interface CircuitBreakerInfo {

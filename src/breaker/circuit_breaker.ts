@@ -16,21 +16,21 @@
  * @module
  */
 import * as z from "zod/mini";
-import type { BreakerStrategy } from "./breaker/strategy.ts";
-import { ConsecutiveStrategy } from "./breaker/consecutive.ts";
-import { CountWindowStrategy } from "./breaker/count_window.ts";
-import { TimeWindowStrategy } from "./breaker/time_window.ts";
-import { type BackoffFunction, type BackoffKind, backoffDelay } from "./backoff.ts";
-import { type Clock, systemClock } from "./clock.ts";
-import { defaultsFor } from "./config.ts";
-import { CircuitOpenError, ConfigError, type ConfigIssue, TimeoutError } from "./errors.ts";
-import { Emitter, type Listener, type Unsubscribe } from "./events.ts";
-import { badCall, badFunction, badOptions, throwIf } from "./internal/arguments.ts";
-import { configuredSection } from "./internal/configured.ts";
-import { invoke, runInContext } from "./internal/context.ts";
-import { asCircuitOpenError, openMessage } from "./internal/refusal.ts";
-import { fuse, SLOW, type Stage } from "./internal/fused.ts";
-import { contextFor, type ExecutionContext, type Operation } from "./policy.ts";
+import type { BreakerStrategy } from "./strategy.ts";
+import { ConsecutiveStrategy } from "./consecutive.ts";
+import { CountWindowStrategy } from "./count_window.ts";
+import { TimeWindowStrategy } from "./time_window.ts";
+import { type BackoffFunction, type BackoffKind, backoffDelay } from "../backoff.ts";
+import { type Clock, systemClock } from "../clock.ts";
+import { defaultsFor } from "../config.ts";
+import { CircuitOpenError, ConfigError, type ConfigIssue, TimeoutError } from "../errors.ts";
+import { Emitter, type Listener, type Unsubscribe } from "../events.ts";
+import { badCall, badFunction, badOptions, throwIf } from "../internal/arguments.ts";
+import { configuredSection } from "../internal/configured.ts";
+import { invoke, runInContext } from "../internal/context.ts";
+import { asCircuitOpenError, openMessage } from "../internal/refusal.ts";
+import { fuse, SLOW, type Stage } from "../internal/fused.ts";
+import { contextFor, type ExecutionContext, type Operation } from "../policy.ts";
 import {
   clock,
   durationMs,
@@ -45,7 +45,7 @@ import {
   safeParse,
   satisfying,
   toConfigIssues,
-} from "./validation.ts";
+} from "../validation.ts";
 
 /**
  * - `"closed"`: calls pass; outcomes are counted.
