@@ -67,7 +67,9 @@ export interface GatewayOptions {
    * in ms. Default `Infinity`: only at start (one process owns the state).
    */
   breakerSyncMs?: number;
-  /** Default: a `KeyedRateLimiter` in memory, {@link DEFAULT_RATE} requests per second per client. */
+  /** Requests each client may make per window. Default {@link DEFAULT_RATE} per second. */
+  clientRate?: { limit: number; windowMs: number };
+  /** Where client requests are counted. Default: a `KeyedRateLimiter` in memory, at `clientRate`. */
   rateLimit?: RateLimitGate;
   /** Breaker options of every upstream service. Default: 5 failures in a row open it for 5 s. */
   breaker?: { maxFailures?: number; resetTimeoutMs?: number };
@@ -95,8 +97,8 @@ export interface Gateway {
   stop(): Promise<void>;
 }
 
-/** Requests per second per client of the default rate limit. */
-export const DEFAULT_RATE = 20;
+/** The default rate limit per client: 20 requests a second. */
+export const DEFAULT_RATE: { limit: number; windowMs: number } = { limit: 20, windowMs: 1_000 };
 
 /** Breaker names are the upstream origins (one breaker per origin, as `createResilientFetch` keeps them). */
 function originOf(service: Service): string {
@@ -142,7 +144,8 @@ export function createGateway(options: GatewayOptions): Gateway {
     timeoutMs: 2_500,
   });
   const bulkhead = new Bulkhead({ maxConcurrent: 8, maxQueue: 16, queueTimeoutMs: 1_000 });
-  const keyed = new KeyedRateLimiter({ rate: DEFAULT_RATE, perMs: 1_000, burst: DEFAULT_RATE });
+  const rate = options.clientRate ?? DEFAULT_RATE;
+  const keyed = new KeyedRateLimiter({ rate: rate.limit, perMs: rate.windowMs, burst: rate.limit });
   const limits: RateLimitGate = options.rateLimit ??
     { consume: (key) => keyed.consume(key), available: (key) => keyed.available(key) };
 

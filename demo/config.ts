@@ -7,6 +7,8 @@
  * - `DEMO_MAX_FAILURES`          failures in a row that open a breaker (default 5)
  * - `DEMO_RESET_TIMEOUT_MS`      how long a breaker stays open (default 5000)
  * - `DEMO_POLL_MS`               the dashboard's refresh period (default 500)
+ * - `DEMO_RATE_LIMIT`            requests per client per window (default 20)
+ * - `DEMO_RATE_WINDOW_MS`        the rate limit's window (default 1000)
  * - `DEMO_STATE_DIR`             the file store's directory on Node, Deno, Bun (default .demo-state)
  */
 import type { GatewayOptions } from "./app.ts";
@@ -32,8 +34,12 @@ export function stateDirFrom(env: Env): string {
 }
 
 /** The gateway options every runtime takes from its environment. */
-export function tuningFrom(env: Env): Pick<GatewayOptions, "breaker" | "pollMs"> {
+export function tuningFrom(env: Env): Required<Pick<GatewayOptions, "breaker" | "pollMs" | "clientRate">> {
   return {
+    clientRate: {
+      limit: Math.max(1, numberFrom(env, "DEMO_RATE_LIMIT", 20)),
+      windowMs: Math.max(1, numberFrom(env, "DEMO_RATE_WINDOW_MS", 1_000)),
+    },
     breaker: {
       maxFailures: numberFrom(env, "DEMO_MAX_FAILURES", 5),
       resetTimeoutMs: numberFrom(env, "DEMO_RESET_TIMEOUT_MS", 5_000),

@@ -42,6 +42,8 @@ export function dashboardHtml(options: DashboardOptions): string {
   .num { font-variant-numeric: tabular-nums; }
   .bar { height: 12px; background: #e6e9ef; border-radius: 6px; overflow: hidden; flex: 1; }
   .bar > div { height: 100%; background: #4a78d0; }
+  td .bar { min-width: 90px; }
+  .axis { display: flex; justify-content: space-between; color: #8a93a3; font-size: 11px; }
   button { font: inherit; font-size: 13px; padding: 4px 10px; border-radius: 6px; border: 1px solid #b8c0cc; background: #fff; cursor: pointer; }
   button.on { background: #2e9d5b; color: #fff; border-color: #2e9d5b; }
   svg { display: block; width: 100%; height: 28px; }
@@ -55,7 +57,8 @@ export function dashboardHtml(options: DashboardOptions): string {
 <p class="sub">Runtime <b id="runtime"></b> · up <span id="uptime" class="num"></span> · heartbeat age
 <b id="heartbeat-age" class="num">–</b> <span id="error"></span></p>
 <div class="grid">
-  <section class="card wide" id="breakers"><h2>Circuit breakers (last 60 s)</h2></section>
+  <section class="card wide"><h2>Circuit breakers (last 60 s)</h2><div id="breakers"></div>
+    <div class="axis"><span>60 s ago</span><span>closed <b style="color:#2e9d5b">■</b> open <b style="color:#d64545">■</b> half-open <b style="color:#e0a526">■</b></span><span>now</span></div></section>
   <section class="card" id="controls"><h2>Flaky upstream</h2></section>
   <section class="card"><h2>Load generator</h2>
     <div class="row"><button id="load-toggle" data-on="false">Start load</button>
@@ -206,12 +209,20 @@ poll();
 // The load generator: GETs of inventory, and orders whose Idempotency-Key
 // repeats now and then (as a client retrying would), so replays show up.
 const load = { timer: 0, sent: 0, answers: {} };
+// The same order (key and body) twice in a row: the second is a replay.
+function order(id, headers) {
+  return fetch("/api/orders", {
+    method: "POST",
+    headers: { ...headers, "idempotency-key": '"order-' + id + '"', "content-type": "application/json" },
+    body: JSON.stringify({ order: id, sku: "sku-" + (id % 10), qty: 1 }),
+  });
+}
 function fire() {
   load.sent++;
   const n = load.sent;
   const headers = { "x-client-id": "load-generator" };
   const request = n % 4 === 0
-    ? fetch("/api/orders", { method: "POST", headers: { ...headers, "idempotency-key": '"order-' + Math.floor(n / 8) + '"', "content-type": "application/json" }, body: JSON.stringify({ sku: "sku-" + (n % 10), qty: 1 }) })
+    ? order(Math.floor(n / 8), headers)
     : fetch("/api/inventory/sku-" + (n % 10), { headers });
   request.then((r) => { load.answers[r.status] = (load.answers[r.status] || 0) + 1; return r.body?.cancel(); }, () => { load.answers.error = (load.answers.error || 0) + 1; })
     .finally(() => {

@@ -11,7 +11,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { DurableObjectStore, KvStore, stateObjectClass } from "../adapters/cloudflare/mod.ts";
-import { createGateway, DEFAULT_RATE, type Gateway } from "./app.ts";
+import { createGateway, type Gateway } from "./app.ts";
 import { tuningFrom } from "./config.ts";
 import { storeRateLimit, tokenBucketTransition } from "./limits.ts";
 
@@ -29,17 +29,18 @@ interface Env {
 let gateway: Gateway | undefined;
 
 function build(env: Env): Gateway {
+  const tuning = tuningFrom(env);
   return createGateway({
     runtime: "workerd",
     idempotencyStore: new DurableObjectStore(env.DEMO_OBJECTS, { prefix: "idem:" }),
-    rateLimit: storeRateLimit(new DurableObjectStore(env.DEMO_OBJECTS, { prefix: "limit:" }), DEFAULT_RATE),
+    rateLimit: storeRateLimit(new DurableObjectStore(env.DEMO_OBJECTS, { prefix: "limit:" }), tuning.clientRate),
     // KV takes one write per second per key: breaker writes wait their turn,
     // heartbeats (one per two seconds at most) never need to.
     breakerStore: new KvStore(env.DEMO_KV, { prefix: "breaker:" }),
     breakerSyncMs: 1_000,
     heartbeatStore: new KvStore(env.DEMO_KV, { prefix: "beat:", onWriteTooSoon: "ignore" }),
     heartbeatMode: "request",
-    ...tuningFrom(env),
+    ...tuning,
   });
 }
 

@@ -1,0 +1,256 @@
+// The demo gateway (demo/, `npm start`), end to end:
+// - `npm start`'s script boots and answers `/` and `/api/state`;
+// - headless Chromium opens the dashboard, the upstream is switched to
+//   failing from the page, and the page shows the breaker open, then closed
+//   again once the upstream heals (screenshots under artifacts/);
+// - the Worker variant (demo/worker.ts) in workerd through Miniflare, twice
+//   (two isolates sharing one KV namespace and one Durable Object
+//   namespace, as wrangler.toml's bindings would): both answer the same
+//   routes, and idempotency, rate limits and breaker state are shared.
+//
+// Node only (Chromium is driven by Playwright and workerd by Miniflare,
+// both from Node); skipped on the other runtimes of this file's tag.
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const onNode = typeof process !== "undefined" && typeof process.versions?.node === "string" &&
+  !("Deno" in globalThis) && !("Bun" in globalThis);
+const ROOT = fileURLToPath(new URL("../", import.meta.url));
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--no-first-run",
+];
+/** Short breaker timings, so that open and recovery take about a second. */
+const TEST_ENV = { DEMO_MAX_FAILURES: "3", DEMO_RESET_TIMEOUT_MS: "700", DEMO_POLL_MS: "100" };
+
+/** Resolves to the first match of `pattern` in the child's stdout, or rejects if it exits first or after `ms`. */
+function waitForOutput(child: ChildProcess, pattern: RegExp, ms: number): Promise<RegExpExecArray> {
+  return new Promise((resolve, reject) => {
+    let output = "";
+    const timer = setTimeout(() => reject(new Error(`no match for ${pattern} within ${ms} ms; output:\n${output}`)), ms);
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = pattern.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        child.stdout!.off("data", onData);
+        resolve(match);
+      }
+    };
+    child.stdout!.on("data", onData);
+    child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`exited with code ${code} before printing its address; output:\n${output}`));
+    });
+  });
+}
+
+(onNode ? describe : describe.skip)("demo gateway on Node", () => {
+  let stateDir: string;
+  beforeAll(() => {
+    stateDir = mkdtempSync(join(tmpdir(), "bulwark-demo-"));
+  });
+  afterAll(() => {
+    rmSync(stateDir, { recursive: true, force: true });
+  });
+
+  it("`npm start`'s script boots on a free port and answers / and /api/state", async () => {
+    const child = spawn(process.execPath, [join(ROOT, "demo/start.mjs")], {
+      cwd: ROOT,
+      env: { ...process.env, PORT: "0", DEMO_STATE_DIR: join(stateDir, "smoke"), npm_config_user_agent: "" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    try {
+      const [, url] = await waitForOutput(child, /(http:\/\/127\.0\.0\.1:\d+)\//, 30_000);
+      const page = await fetch(`${url}/`);
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain("bulwark demo gateway");
+      const state = (await (await fetch(`${url}/api/state`)).json()) as { runtime: string; breakers: { state: string }[] };
+      expect(state.runtime).toBe("node");
+      expect(state.breakers.map((b) => b.state)).toEqual(["closed", "closed"]);
+    } finally {
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      child.kill("SIGTERM");
+      await exited;
+    }
+  }, 60_000);
+
+  it("Chromium sees the breaker open when the upstream fails, then close when it heals", async () => {
+    const { serve, nodeGateway } = await import("../demo/node.ts");
+    const { chromium } = await import("playwright");
+    const demo = await serve(nodeGateway({ ...TEST_ENV, DEMO_STATE_DIR: join(stateDir, "browser") }, "node"), 0);
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    const artifacts = join(ROOT, "artifacts");
+    mkdirSync(artifacts, { recursive: true });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+      await page.goto(`${demo.url}/`);
+      await page.waitForSelector("body[data-ready=true]");
+      await page.waitForSelector("#breaker-inventory[data-state=closed]");
+      // Load from the page's own generator, then the upstream fails (the page's "Fail" button).
+      await page.click("#load-toggle");
+      await page.click("#fail-inventory");
+      await page.waitForSelector("#breaker-inventory[data-state=open]", { timeout: 20_000 });
+      expect(demo.gateway.upstream.settings.inventory.errorRate).toBe(1);
+      const open = join(artifacts, "demo-dashboard-open.png");
+      await page.screenshot({ path: open, fullPage: true });
+      // Heal it: the next probe after the reset timeout closes the circuit.
+      await page.click("#heal-inventory");
+      await page.waitForSelector("#breaker-inventory[data-state=closed]", { timeout: 20_000 });
+      const recovered = join(artifacts, "demo-dashboard-recovered.png");
+      await page.screenshot({ path: recovered, fullPage: true });
+      console.log(`demo dashboard screenshots: ${open} ${recovered}`);
+      // The page drew the whole story: closed, open, half-open, closed.
+      const drawn = await page.$$eval("#breaker-inventory svg rect title", (titles) => titles.map((t) => t.textContent!.split(" ")[0]));
+      expect(drawn.join(" ")).toMatch(/closed open( half-open open)* half-open closed/);
+      expect(Number(await page.textContent("[data-counter=circuitOpen] td:last-child"))).toBeGreaterThan(0);
+      expect(await page.textContent("#heartbeat-age")).toMatch(/^\d+\.\d s$/);
+      await page.click("#load-toggle");
+    } finally {
+      await browser.close();
+      await demo.close();
+    }
+  }, 90_000);
+});
+
+interface Isolate {
+  fetch(url: string, init?: RequestInit): Promise<Response>;
+}
+
+interface Workers {
+  a: Isolate;
+  b: Isolate;
+  dispose(): Promise<void>;
+}
+
+/** demo/worker.ts bundled and run twice in one Miniflare, sharing KV and the Durable Object namespace. */
+async function startWorkers(): Promise<Workers> {
+  const { build } = await import("esbuild");
+  const { Miniflare } = await import("miniflare");
+  const bundle = await build({
+    entryPoints: [join(ROOT, "demo/worker.ts")],
+    bundle: true,
+    format: "esm",
+    platform: "neutral",
+    conditions: ["workerd", "worker", "browser"],
+    external: ["cloudflare:workers"],
+    write: false,
+    logLevel: "silent",
+  });
+  const shared = {
+    modules: true,
+    script: bundle.outputFiles[0]!.text,
+    compatibilityDate: "2026-04-01",
+    kvNamespaces: { DEMO_KV: "demo-kv" },
+    // Five requests per client per minute: a limit no refill disturbs during the test.
+    // A long open period: the other isolate must see it open, not already half-open.
+    bindings: { ...TEST_ENV, DEMO_RESET_TIMEOUT_MS: "30000", DEMO_RATE_LIMIT: "5", DEMO_RATE_WINDOW_MS: "60000" },
+  };
+  const miniflare = new Miniflare({
+    workers: [
+      { ...shared, name: "a", durableObjects: { DEMO_OBJECTS: { className: "DemoStateObject", useSQLite: true } } },
+      { ...shared, name: "b", durableObjects: { DEMO_OBJECTS: { className: "DemoStateObject", scriptName: "a", useSQLite: true } } },
+    ],
+  });
+  await miniflare.ready;
+  return {
+    a: (await miniflare.getWorker("a")) as unknown as Isolate,
+    b: (await miniflare.getWorker("b")) as unknown as Isolate,
+    dispose: () => miniflare.dispose(),
+  };
+}
+
+interface DemoState {
+  runtime: string;
+  breakers: { service: string; state: string }[];
+  heartbeat: { ageMs: number } | null;
+}
+
+(onNode ? describe : describe.skip)("demo gateway as a Worker, two isolates (Miniflare)", () => {
+  let workers: Workers;
+  beforeAll(async () => {
+    workers = await startWorkers();
+  }, 60_000);
+  afterAll(async () => {
+    await workers?.dispose();
+  });
+
+  const state = async (isolate: Isolate): Promise<DemoState> => (await (await isolate.fetch("http://demo/api/state")).json()) as DemoState;
+
+  it("both isolates answer the dashboard, the state and a guarded route", async () => {
+    for (const isolate of [workers.a, workers.b]) {
+      const page = await isolate.fetch("http://demo/");
+      expect(await page.text()).toContain("bulwark demo gateway");
+      const item = await isolate.fetch("http://demo/api/inventory/sku-1", { headers: { "x-client-id": "reader" } });
+      expect(item.status).toBe(200);
+      expect(((await item.json()) as { service: string }).service).toBe("inventory");
+      expect(item.headers.get("ratelimit-policy")).toBe('"per-client";q=5;w=60');
+      const current = await state(isolate);
+      expect(current.runtime).toBe("workerd");
+      expect(current.heartbeat?.ageMs).toBeLessThan(5_000);
+    }
+  }, 30_000);
+
+  it("an order sent to one isolate is replayed by the other (idempotency in a Durable Object)", async () => {
+    const order = (isolate: Isolate) =>
+      isolate.fetch("http://demo/api/orders", {
+        method: "POST",
+        headers: { "idempotency-key": '"order-42"', "content-type": "application/json", "x-client-id": "buyer" },
+        body: JSON.stringify({ sku: "sku-42", qty: 1 }),
+      });
+    const first = await order(workers.a);
+    expect(first.status).toBe(200);
+    expect(first.headers.get("idempotency-replayed")).toBeNull();
+    const second = await order(workers.b);
+    expect(second.status).toBe(200);
+    expect(second.headers.get("idempotency-replayed")).toBe("true");
+    expect(await second.text()).toBe(await first.text());
+  }, 30_000);
+
+  it("one client's rate limit is counted once across both isolates (a Durable Object)", async () => {
+    const answers = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        (i % 2 === 0 ? workers.a : workers.b).fetch("http://demo/api/inventory/sku-7", { headers: { "x-client-id": "greedy" } })),
+    );
+    const statuses = answers.map((r) => r.status);
+    // Five per minute for the client, not five per isolate.
+    expect(statuses.filter((s) => s === 200).length).toBe(5);
+    expect(statuses.filter((s) => s === 429).length).toBe(7);
+    const refused = answers.find((r) => r.status === 429)!;
+    expect(Number(refused.headers.get("retry-after"))).toBeGreaterThan(0);
+  }, 30_000);
+
+  it("a breaker opened in one isolate is taken up by the other through KV", async () => {
+    expect((await state(workers.b)).breakers.find((b) => b.service === "inventory")?.state).toBe("closed");
+    // Only isolate a's upstream fails (each isolate simulates its own).
+    const fail = await workers.a.fetch("http://demo/api/upstream", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ service: "inventory", errorRate: 1, latencyMs: 0 }),
+    });
+    expect(fail.status).toBe(200);
+    for (let i = 0; i < 3; i++) await workers.a.fetch("http://demo/api/inventory/x", { headers: { "x-client-id": `tripper-${i}` } });
+    expect((await state(workers.a)).breakers.find((b) => b.service === "inventory")?.state).toBe("open");
+    // Isolate b reads breaker state back at most once a second.
+    let seen = "closed";
+    for (let waited = 0; waited < 5_000 && seen !== "open"; waited += 200) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      seen = (await state(workers.b)).breakers.find((b) => b.service === "inventory")!.state;
+    }
+    expect(seen).toBe("open");
+    const refused = await workers.b.fetch("http://demo/api/inventory/x", { headers: { "x-client-id": "after" } });
+    expect(refused.status).toBe(503);
+    expect(((await refused.json()) as { error: string }).error).toBe("the inventory circuit is open");
+  }, 30_000);
+});
