@@ -1,5 +1,6 @@
 // The demo gateway (demo/, `npm start`), end to end:
-// - `npm start`'s script boots and answers `/` and `/api/state`;
+// - `npm start`'s script boots and answers `/` and `/api/state` (on the Deno
+//   and Bun legs, `deno task start`'s and `bun run start`'s entries do);
 // - headless Chromium opens the dashboard, the upstream is switched to
 //   failing from the page, and the page shows the breaker open, then closed
 //   again once the upstream heals (screenshots under artifacts/);
@@ -8,8 +9,8 @@
 //   namespace, as wrangler.toml's bindings would): both answer the same
 //   routes, and idempotency, rate limits and breaker state are shared.
 //
-// Node only (Chromium is driven by Playwright and workerd by Miniflare,
-// both from Node); skipped on the other runtimes of this file's tag.
+// Chromium and workerd on Node only (Playwright and Miniflare drive them
+// from Node); skipped on the other runtimes of this file's tag.
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -56,7 +57,15 @@ function waitForOutput(child: ChildProcess, pattern: RegExp, ms: number): Promis
   });
 }
 
-(onNode ? describe : describe.skip)("demo gateway on Node", () => {
+/** This runtime, and how it runs the demo: `npm start`'s script on Node, `deno task start`'s and `bun run start`'s commands elsewhere. */
+const runtime = "Deno" in globalThis ? "deno" : "Bun" in globalThis ? "bun" : "node";
+const START_ARGS = {
+  node: [join(ROOT, "demo/start.mjs")],
+  deno: ["run", "--allow-net", "--allow-read", "--allow-write", "--allow-env", join(ROOT, "demo/deno.ts")],
+  bun: [join(ROOT, "demo/bun.ts")],
+}[runtime];
+
+describe(`demo gateway on ${runtime}`, () => {
   let stateDir: string;
   beforeAll(() => {
     stateDir = mkdtempSync(join(tmpdir(), "bulwark-demo-"));
@@ -65,8 +74,8 @@ function waitForOutput(child: ChildProcess, pattern: RegExp, ms: number): Promis
     rmSync(stateDir, { recursive: true, force: true });
   });
 
-  it("`npm start`'s script boots on a free port and answers / and /api/state", async () => {
-    const child = spawn(process.execPath, [join(ROOT, "demo/start.mjs")], {
+  it("boots on a free port and answers / and /api/state", async () => {
+    const child = spawn(process.execPath, START_ARGS, {
       cwd: ROOT,
       env: { ...process.env, PORT: "0", DEMO_STATE_DIR: join(stateDir, "smoke"), npm_config_user_agent: "" },
       stdio: ["ignore", "pipe", "pipe"],
@@ -77,7 +86,7 @@ function waitForOutput(child: ChildProcess, pattern: RegExp, ms: number): Promis
       expect(page.status).toBe(200);
       expect(await page.text()).toContain("bulwark demo gateway");
       const state = (await (await fetch(`${url}/api/state`)).json()) as { runtime: string; breakers: { state: string }[] };
-      expect(state.runtime).toBe("node");
+      expect(state.runtime).toBe(runtime);
       expect(state.breakers.map((b) => b.state)).toEqual(["closed", "closed"]);
     } finally {
       const exited = new Promise((resolve) => child.once("exit", resolve));
@@ -86,7 +95,18 @@ function waitForOutput(child: ChildProcess, pattern: RegExp, ms: number): Promis
     }
   }, 60_000);
 
-  it("Chromium sees the breaker open when the upstream fails, then close when it heals", async () => {
+});
+
+(onNode ? describe : describe.skip)("demo dashboard in Chromium", () => {
+  let stateDir: string;
+  beforeAll(() => {
+    stateDir = mkdtempSync(join(tmpdir(), "bulwark-demo-"));
+  });
+  afterAll(() => {
+    rmSync(stateDir, { recursive: true, force: true });
+  });
+
+  it("shows the breaker open when the upstream fails, then closed when it heals", async () => {
     const { serve, nodeGateway } = await import("../demo/node.ts");
     const { chromium } = await import("playwright");
     const demo = await serve(nodeGateway({ ...TEST_ENV, DEMO_STATE_DIR: join(stateDir, "browser") }, "node"), 0);
