@@ -63,10 +63,17 @@ export interface GatewayOptions {
    */
   breakerStore?: Store;
   /**
-   * How often breaker state is read back from `breakerStore` while serving,
-   * in ms. Default `Infinity`: only at start (one process owns the state).
+   * Where the upstream's settings are written when changed and read back
+   * from, so that every isolate simulates the same upstream. Default: none
+   * (one process: its own settings are the only ones).
    */
-  breakerSyncMs?: number;
+  settingsStore?: Store;
+  /**
+   * How often shared state (`breakerStore`, `settingsStore`) is read back
+   * while serving, in ms. Default `Infinity`: only at start (one process
+   * owns the state).
+   */
+  syncMs?: number;
   /** Requests each client may make per window. Default {@link DEFAULT_RATE} per second. */
   clientRate?: { limit: number; windowMs: number };
   /** Where client requests are counted. Default: a `KeyedRateLimiter` in memory, at `clientRate`. */
@@ -176,7 +183,8 @@ export function createGateway(options: GatewayOptions): Gateway {
   // Breaker state through the store: written on every transition, read back
   // at start and then at most every breakerSyncMs.
   const store = options.breakerStore;
-  const syncMs = options.breakerSyncMs ?? Infinity;
+  const settingsStore = options.settingsStore;
+  const syncMs = options.syncMs ?? Infinity;
   const knownVersion = new Map<string, string>();
   const pending = new Set<Promise<unknown>>();
   let lastSync = 0;
@@ -201,10 +209,17 @@ export function createGateway(options: GatewayOptions): Gateway {
     const breaker = registry.getOrCreate(name, { ...breakerOptions, initialState: { ...snapshot, name } });
     record(name, breaker.state, Date.now());
   };
+  const SETTINGS_KEY = "demo:upstream";
   const sync = async (): Promise<void> => {
     // While this process's own writes are in flight, what the store holds is older than what it knows.
-    if (store === undefined || pending.size > 0) return;
+    if (pending.size > 0) return;
     lastSync = Date.now();
+    const settings = await settingsStore?.get(SETTINGS_KEY);
+    if (settings !== undefined) {
+      const shared = settings.value as Record<string, Record<string, unknown>>;
+      for (const service of SERVICES) if (shared[service]) upstream.change(service, shared[service]);
+    }
+    if (store === undefined) return;
     await Promise.all(SERVICES.map(async (service) => {
       const name = originOf(service);
       const entry = await store.get(keyOf(name));
@@ -235,7 +250,7 @@ export function createGateway(options: GatewayOptions): Gateway {
 
   app.use("*", async (c, next) => {
     await start();
-    if (store !== undefined && Date.now() - lastSync >= syncMs) await sync().catch(() => {});
+    if (Date.now() - lastSync >= syncMs) await sync().catch(() => {});
     await next();
     // On Workers the runtime may cut off work left after the answer: hand it over.
     if (pending.size > 0) {
@@ -262,6 +277,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       const error = upstream.change(service, body);
       if (error !== undefined) return c.json({ error }, 400);
     }
+    await settingsStore?.set(SETTINGS_KEY, upstream.settings as never);
     return c.json(upstream.settings);
   });
 

@@ -7,7 +7,8 @@
  *
  * Workers keep no timer between requests, so the heartbeat beats when the
  * dashboard asks for the state, and each isolate reads the breakers' state
- * back from KV at most once a second.
+ * (from KV) and the flaky upstream's settings (from a Durable Object) back
+ * at most once a second.
  */
 import { DurableObject } from "cloudflare:workers";
 import { DurableObjectStore, KvStore, stateObjectClass } from "../adapters/cloudflare/mod.ts";
@@ -37,7 +38,9 @@ function build(env: Env): Gateway {
     // KV takes one write per second per key: breaker writes wait their turn,
     // heartbeats (one per two seconds at most) never need to.
     breakerStore: new KvStore(env.DEMO_KV, { prefix: "breaker:" }),
-    breakerSyncMs: 1_000,
+    // The flaky upstream is simulated in each isolate; its settings are shared.
+    settingsStore: new DurableObjectStore(env.DEMO_OBJECTS, { prefix: "settings:" }),
+    syncMs: 1_000,
     heartbeatStore: new KvStore(env.DEMO_KV, { prefix: "beat:", onWriteTooSoon: "ignore" }),
     heartbeatMode: "request",
     ...tuning,

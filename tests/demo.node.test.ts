@@ -193,7 +193,8 @@ async function startWorkers(): Promise<Workers> {
 
 interface DemoState {
   runtime: string;
-  breakers: { service: string; state: string }[];
+  breakers: { service: string; state: string; stats: { failedCalls: number } }[];
+  upstream: Record<string, { errorRate: number }>;
   heartbeat: { ageMs: number } | null;
 }
 
@@ -253,7 +254,6 @@ interface DemoState {
 
   it("a breaker opened in one isolate is taken up by the other through KV", async () => {
     expect((await state(workers.b)).breakers.find((b) => b.service === "inventory")?.state).toBe("closed");
-    // Only isolate a's upstream fails (each isolate simulates its own).
     const fail = await workers.a.fetch("http://demo/api/upstream", {
       method: "POST",
       headers: { "content-type": "application/json" },
@@ -263,12 +263,16 @@ interface DemoState {
     for (let i = 0; i < 3; i++) await workers.a.fetch("http://demo/api/inventory/x", { headers: { "x-client-id": `tripper-${i}` } });
     expect((await state(workers.a)).breakers.find((b) => b.service === "inventory")?.state).toBe("open");
     // Isolate b reads breaker state back at most once a second.
-    let seen = "closed";
-    for (let waited = 0; waited < 5_000 && seen !== "open"; waited += 200) {
+    let seen: DemoState["breakers"][number] | undefined;
+    for (let waited = 0; waited < 5_000 && seen?.state !== "open"; waited += 200) {
       await new Promise((resolve) => setTimeout(resolve, 200));
-      seen = (await state(workers.b)).breakers.find((b) => b.service === "inventory")!.state;
+      seen = (await state(workers.b)).breakers.find((b) => b.service === "inventory");
     }
-    expect(seen).toBe("open");
+    expect(seen?.state).toBe("open");
+    // Not by failing itself: b never made a failed call.
+    expect(seen?.stats.failedCalls).toBe(0);
+    // The upstream's settings followed too (a Durable Object).
+    expect((await state(workers.b)).upstream.inventory?.errorRate).toBe(1);
     const refused = await workers.b.fetch("http://demo/api/inventory/x", { headers: { "x-client-id": "after" } });
     expect(refused.status).toBe(503);
     expect(((await refused.json()) as { error: string }).error).toBe("the inventory circuit is open");
