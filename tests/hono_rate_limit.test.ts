@@ -14,6 +14,8 @@ const onWorkers = (globalThis as { navigator?: { userAgent?: string } }).navigat
 
 function app(options: HonoRateLimitOptions) {
   const hono = new Hono();
+  // Quiet: Hono's default handler logs every error.
+  hono.onError((_error, c) => c.text("Internal Server Error", 500));
   hono.use("*", rateLimit(options));
   hono.get("/", (c) => c.text("ok"));
   hono.get("/raw", () => new Response("raw", { headers: { "x-raw": "1" } }));
