@@ -4,10 +4,10 @@ import { CircuitBreakerRegistry } from "../../src/breaker/registry.ts";
 import { CircuitOpenError, ConfigError, HttpStatusError } from "../../src/errors.ts";
 import { badOptions, throwIf } from "../../src/internal/arguments.ts";
 import { func, lazy, name as nameSchema, satisfying, validate } from "../../src/validation.ts";
-import { type HonoContext, type HonoMiddleware, problem, retryAfterSeconds } from "./context.ts";
+import { type AnyHonoContext, type HonoContext, type HonoMiddleware, problem, retryAfterSeconds } from "./context.ts";
 
 /** Options of {@link circuitBreaker}: a `breaker`, or the `name` of one in a `registry`. */
-export interface HonoCircuitBreakerOptions<C extends HonoContext = HonoContext> {
+export interface HonoCircuitBreakerOptions<C extends HonoContext = AnyHonoContext> {
   /** The breaker guarding the route. */
   breaker?: CircuitBreaker<unknown>;
   /** Or the name of one, taken from (or created in) `registry`. */
@@ -87,7 +87,7 @@ const serverError = (c: HonoContext): boolean => c.res.status >= 500;
  * }
  * ```
  */
-export function circuitBreaker<C extends HonoContext = HonoContext>(
+export function circuitBreaker<C extends HonoContext = AnyHonoContext>(
   options: HonoCircuitBreakerOptions<C>,
 ): HonoMiddleware<C> {
   throwIf(badOptions("circuitBreaker", options));

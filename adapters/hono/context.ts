@@ -26,6 +26,23 @@ export interface HonoContext {
 }
 
 /**
+ * A Hono `Context` as the middleware's callbacks (`key`, `skip`, `isFailure`)
+ * see it unless told otherwise: what the middleware read, typed, and every
+ * other member (`c.get()`, `c.var`, `c.req.param()`, `c.env.MY_BINDING`)
+ * as `any`, so callbacks compile against any app without importing `hono`'s
+ * types here. For full types, annotate the parameter:
+ * `key: (c: Context<MyEnv>) => c.var.user`.
+ */
+export interface AnyHonoContext extends HonoContext {
+  // deno-lint-ignore no-explicit-any
+  readonly req: HonoContext["req"] & { readonly [member: string]: any };
+  // deno-lint-ignore no-explicit-any
+  readonly env?: any;
+  // deno-lint-ignore no-explicit-any
+  readonly [member: string]: any;
+}
+
+/**
  * A Hono middleware: what `app.use()` (or a route) takes. The returned
  * function is named after its factory (`rateLimit`, `timeout`, ...), as
  * Hono's own are, so stack traces and `app.routes` say which one it is.

@@ -7,7 +7,7 @@
  *
  * @module
  */
-export type { HonoContext, HonoMiddleware } from "./context.ts";
+export type { AnyHonoContext, HonoContext, HonoMiddleware } from "./context.ts";
 export * from "./idempotency.ts";
 export { type AsyncKeyedLimiter, type HonoRateLimitOptions, type KeyedLimiter, rateLimit } from "./rate_limit.ts";
 export { clientAddress, type ClientAddressOptions, remoteAddress, type TrustProxy } from "./client_address.ts";

@@ -17,7 +17,7 @@ import {
   validate,
 } from "../../src/validation.ts";
 import { clientAddressResolver, type TrustProxy } from "./client_address.ts";
-import { type HonoContext, type HonoMiddleware, problem, retryAfterSeconds } from "./context.ts";
+import { type AnyHonoContext, type HonoContext, type HonoMiddleware, problem, retryAfterSeconds } from "./context.ts";
 
 /** An in-process limiter that decides at once, per key: a {@link KeyedRateLimiter} is one. */
 export interface KeyedLimiter {
@@ -30,7 +30,7 @@ export interface AsyncKeyedLimiter {
 }
 
 /** Options of {@link rateLimit}. */
-export interface HonoRateLimitOptions<C extends HonoContext = HonoContext> {
+export interface HonoRateLimitOptions<C extends HonoContext = AnyHonoContext> {
   /**
    * The limiter deciding: a {@link KeyedRateLimiter} (its `consume`), or any
    * object with `limit(key, { cost })` resolving to a decision. Default: a
@@ -147,7 +147,7 @@ function addressKey(address: string): string {
  * if (third.status !== 429 || third.headers.get("Retry-After") !== "30") throw new Error("the third is refused");
  * ```
  */
-export function rateLimit<C extends HonoContext = HonoContext>(
+export function rateLimit<C extends HonoContext = AnyHonoContext>(
   options: HonoRateLimitOptions<C> = {},
 ): HonoMiddleware<C> {
   throwIf(badOptions("rateLimit", options));
