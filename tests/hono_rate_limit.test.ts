@@ -217,6 +217,9 @@ describe("rateLimit middleware (bulwark/hono)", () => {
       expect(of("6.6.6.6,198.51.100.1 , 10.0.0.1", 3)).toBe("6.6.6.6");
       expect(of("198.51.100.1", 3)).toBe("198.51.100.1");
       expect(of(undefined, 1)).toBe("10.0.0.2");
+      // Ports some proxies write are not part of the client.
+      expect(of("198.51.100.1:5123, 10.0.0.1:443", 2)).toBe("198.51.100.1");
+      expect(of("[2001:db8::7]:5123", 1)).toBe("2001:db8::7");
       expect(clientAddress(context("1.1.1.1"), { remoteAddress: remote })).toBe("10.0.0.2");
     });
 

@@ -29,8 +29,16 @@ interface RuntimeEnv {
   remoteAddr?: { hostname?: unknown };
 }
 
-/** `::ffff:192.0.2.1` (how Node reports IPv4 peers of a dual-stack socket) as `192.0.2.1`. */
+/**
+ * An address as one spelling per host: `::ffff:192.0.2.1` (how Node reports
+ * IPv4 peers of a dual-stack socket) as `192.0.2.1`, and without the port
+ * some proxies write (`192.0.2.1:5123`, `[2001:db8::1]:5123`), which would
+ * otherwise make every connection a new client.
+ */
 function normalize(address: string): string {
+  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(address);
+  if (bracketed !== null) address = bracketed[1]!;
+  else if (/^\d{1,3}(?:\.\d{1,3}){3}:\d+$/.test(address)) address = address.slice(0, address.lastIndexOf(":"));
   return address.startsWith("::ffff:") && address.includes(".") ? address.slice(7) : address;
 }
 

@@ -104,7 +104,7 @@ const UNKNOWN_CLIENT = "unknown";
 /** An IPv6 address as its /64 prefix (`2001:db8:0:1::/64`); other addresses as they are. */
 function addressKey(address: string): string {
   if (!address.includes(":")) return address;
-  const bare = address.replace(/^\[|\](:\d+)?$|%.*$/g, "");
+  const bare = address.replace(/%.*$/, "");
   const [head = "", tail] = bare.split("::");
   const left = head === "" ? [] : head.split(":");
   const right = tail === undefined || tail === "" ? [] : tail.split(":");
