@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
-import { breakerRegistry, circuitBreaker, type HonoCircuitBreakerOptions } from "../adapters/hono/mod.ts";
+import { breakerRegistry, circuitBreaker, type HonoCircuitBreakerOptions, timeout } from "../adapters/hono/mod.ts";
 import {
   CircuitBreaker,
   CircuitBreakerRegistry,
@@ -133,6 +133,23 @@ describe("circuitBreaker middleware (bulwark/hono)", () => {
     expect((await pending[0]!).status).toBe(200);
     expect(calls).toBe(1);
     expect(breaker.state).toBe("closed");
+  });
+
+  it("outside a timeout: the 504 of a handler that ignores its signal is counted, and the circuit opens", async () => {
+    const clock = new ManualClock();
+    const breaker = new CircuitBreaker({ maxFailures: 2, resetTimeoutMs: 60_000, clock });
+    const hono = new Hono();
+    hono.use("*", circuitBreaker({ breaker }), timeout({ timeoutMs: 1_000, clock }));
+    hono.get("/", () => new Promise<Response>(() => {}));
+    for (let i = 0; i < 2; i++) {
+      const answer = hono.request("/");
+      await clock.advance(1_000);
+      expect((await answer).status).toBe(504);
+    }
+    expect(breaker.state).toBe("open");
+    expect((breaker.openError as HttpStatusError).status).toBe(504);
+    expect((await hono.request("/")).headers.get("Retry-After")).toBe("60");
+    expect(clock.pending).toBe(0);
   });
 
   it("a breaker's fallback that returns a Response answers instead", async () => {
