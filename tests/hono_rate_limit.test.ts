@@ -1,4 +1,5 @@
 import { Hono } from "hono";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   type AsyncKeyedLimiter,
@@ -107,6 +108,24 @@ describe("rateLimit middleware (bulwark/hono)", () => {
       }
     });
   }
+
+  it("property: concurrent requests of several clients, fixed window: min(n, limit) pass per client, the fields count down", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 8 }), fc.array(fc.integer({ min: 0, max: 12 }), { minLength: 1, maxLength: 5 }), async (limit, counts) => {
+        const hono = app({ algorithm: "fixed-window", limit, windowMs: 10_000, clock: new ManualClock(), ...byUser });
+        const sent = counts.flatMap((n, client) => Array.from({ length: n }, () => `c${client}`));
+        const answers = await Promise.all(sent.map((user) => hono.request("/", as(user))));
+        counts.forEach((n, client) => {
+          const mine = answers.filter((_, i) => sent[i] === `c${client}`);
+          expect(mine.filter((r) => r.status === 200).length).toBe(Math.min(n, limit));
+          const remaining = mine.filter((r) => r.status === 200).map((r) => r.headers.get("RateLimit")).sort();
+          expect(remaining).toEqual(Array.from({ length: Math.min(n, limit) }, (_, k) => `"default";r=${limit - 1 - k};t=10`).sort());
+          expect(mine.filter((r) => r.status === 429).every((r) => r.headers.get("Retry-After") === "10")).toBe(true);
+        });
+      }),
+      { numRuns: 30 },
+    );
+  });
 
   it("an async limiter (limit(key, { cost })): 100 concurrent requests over 4 keys, exact counts per key", async () => {
     const inner = new KeyedRateLimiter({ algorithm: "fixed-window", limit: 5, windowMs: 10_000, clock: new ManualClock() });
