@@ -14,12 +14,13 @@ import {
   clientAddress,
   health,
   type HonoMiddleware,
+  idempotency,
   rateLimit,
   remoteAddress,
   signalOf,
   timeout,
 } from "../adapters/hono/mod.ts";
-import { CircuitBreaker } from "../mod.ts";
+import { CircuitBreaker, MemoryIdempotencyStore } from "../mod.ts";
 import { ManualClock } from "../src/testing/mod.ts";
 
 type Env = { Bindings: { TIER: string }; Variables: { user: string } };
@@ -39,6 +40,8 @@ describe("Hono typing (bulwark/hono)", () => {
       circuitBreaker({ breaker: new CircuitBreaker({ clock }), isFailure: (c) => c.res.status >= 500 || c.req.param("id") === "bad" }),
     );
     app.use("/api/*", timeout({ timeoutMs: 1_000, clock }), bulkhead({ maxConcurrent: 2, clock }));
+    // idempotency's scope sees the same context as the others' callbacks.
+    app.post("/orders", idempotency({ store: new MemoryIdempotencyStore({ clock }), scope: (c) => c.get("user") }), (c) => c.json({ user: c.var.user }, 201));
     app.get("/api/items/:id", (c) => c.json({ id: c.req.param("id"), user: c.var.user, aborted: signalOf(c).aborted }));
     app.get("/health", health());
     app.get("/limited", rateLimit({ limit: 1, windowMs: 1_000, clock, key: () => "one" }), (c) => c.text(remoteAddress(c) ?? clientAddress(c) ?? "none"));
@@ -51,6 +54,9 @@ describe("Hono typing (bulwark/hono)", () => {
     expect(answer.headers.get("RateLimit")).toBe('"typed";r=4;t=1, "default";r=0;t=1');
     expect((await app.request("/api/items/7", { headers: { "x-user": "ada" } })).status).toBe(429);
     expect((await app.request("/api/items/7", { headers: { "x-user": "bob" } })).status).toBe(200);
+    const order = { method: "POST", headers: { "x-user": "ada", "Idempotency-Key": '"k1"' }, body: "{}" };
+    expect((await app.request("/orders", order)).headers.get("Idempotency-Replayed")).toBeNull();
+    expect((await app.request("/orders", order)).headers.get("Idempotency-Replayed")).toBe("true");
     expect((await app.request("/health")).status).toBe(200);
     expect(await (await app.request("/limited")).text()).toBe("none");
     expect((await app.request("/limited")).status).toBe(429);
