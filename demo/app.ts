@@ -9,18 +9,18 @@
  * stores and serve `gateway.app.fetch`: memory and files on Node, Deno and
  * Bun; Workers KV and Durable Objects on Cloudflare.
  *
- * Routes:
+ * Routes (middleware from `bulwark/hono`, outermost first):
  * - `GET  /`                       the dashboard (HTML, no build step)
  * - `GET  /api/state`              everything the dashboard shows, as JSON
- * - `GET  /api/inventory/:sku`     rate limit, bulkhead, resilient fetch to the inventory service
- * - `POST /api/orders`             rate limit, idempotency (`Idempotency-Key`), bulkhead, resilient fetch to payments
+ * - `GET  /api/inventory/:sku`     rateLimit, bulkhead, timeout; a resilient fetch (breaker, retries, attempt timeouts) to inventory
+ * - `POST /api/orders`             rateLimit, idempotency, bulkhead, circuitBreaker, timeout; a resilient fetch (retries, attempt timeouts) to payments
+ * - `GET  /health/live`, `/health/ready`  health(): the heartbeat, and (ready) no breaker open
  * - `POST /api/upstream`           `{ service, errorRate, latencyMs }`: make the upstream flaky (or heal it)
  * - `ALL  /upstream/:service/*`    the flaky upstream itself
  */
-import { Hono, type MiddlewareHandler } from "hono";
+import { type Context, Hono, type MiddlewareHandler } from "hono";
 import {
   Bulkhead,
-  BulkheadRejectedError,
   CircuitBreakerRegistry,
   type CircuitBreakerSnapshot,
   CircuitOpenError,
@@ -30,22 +30,31 @@ import {
   isFailureResponse,
   KeyedRateLimiter,
   type RateLimitDecision,
-  rateLimitHeaders,
   type ResilientFetch,
   type Store,
+  RetryExhaustedError,
   TimeoutError,
 } from "../mod.ts";
-import { idempotency } from "../adapters/hono/mod.ts";
+import {
+  type AsyncKeyedLimiter,
+  bulkhead as bulkheadMiddleware,
+  circuitBreaker,
+  health,
+  idempotency,
+  type KeyedLimiter,
+  rateLimit,
+  signalOf,
+  timeout,
+} from "../adapters/hono/mod.ts";
 import { dashboardHtml } from "./dashboard.ts";
 import { FlakyUpstream, isService, SERVICES, type Service } from "./upstream.ts";
 
-/** Where a client's requests are counted: in this process (the default) or in a shared store. */
-export interface RateLimitGate {
-  /** Spends one unit of `key`'s quota and answers with the decision. */
-  consume(key: string): RateLimitDecision | Promise<RateLimitDecision>;
-  /** Units `key` has now, if the gate can tell without spending any (else the dashboard shows the last decision's). */
-  available?(key: string): number;
-}
+/**
+ * Where a client's requests are counted: a `KeyedRateLimiter` in this
+ * process (the default), or a limiter shared through a store (its
+ * `limit(key, { cost })`), as `rateLimit()` of `bulwark/hono` takes them.
+ */
+export type RateLimitGate = KeyedLimiter | AsyncKeyedLimiter;
 
 /** Options of {@link createGateway}. */
 export interface GatewayOptions {
@@ -76,8 +85,13 @@ export interface GatewayOptions {
   syncMs?: number;
   /** Requests each client may make per window. Default {@link DEFAULT_RATE} per second. */
   clientRate?: { limit: number; windowMs: number };
-  /** Where client requests are counted. Default: a `KeyedRateLimiter` in memory, at `clientRate`. */
+  /** Where client requests are counted. Default: a `KeyedRateLimiter` in memory, at `clientRate`; the dashboard shows its tokens. */
   rateLimit?: RateLimitGate;
+  /**
+   * Each request's deadline (the timeout middleware's 504) and each upstream
+   * attempt's, in ms. Default `{ requestMs: 2_000, attemptMs: 1_500 }`.
+   */
+  timeouts?: { requestMs: number; attemptMs: number };
   /** Breaker options of every upstream service. Default: 5 failures in a row open it for 5 s. */
   breaker?: { maxFailures?: number; resetTimeoutMs?: number };
   /**
@@ -141,27 +155,37 @@ export function createGateway(options: GatewayOptions): Gateway {
   const registry = new CircuitBreakerRegistry();
   // The gateway reaches the upstream in process: the same Request, Response
   // and abort signals as over a socket, with no second port, and on Workers
-  // no subrequest to itself. Each service is its own origin, so its own breaker.
-  const resilientFetch: ResilientFetch = createResilientFetch({
-    fetch: async (input, init) => await upstreamApp.fetch(new Request(input, init)),
+  // no subrequest to itself.
+  const inProcess = async (input: RequestInfo | URL, init?: RequestInit) => await upstreamApp.fetch(new Request(input, init));
+  const retry = { maxAttempts: 2, baseDelayMs: 50, maxDelayMs: 500 };
+  const { requestMs, attemptMs } = options.timeouts ?? { requestMs: 2_000, attemptMs: 1_500 };
+  // Inventory: the breaker is the resilient fetch's own (one per origin, in `registry`).
+  const inventoryFetch: ResilientFetch = createResilientFetch({
+    fetch: inProcess,
     registry,
     circuitBreaker: breakerOptions,
-    retry: { maxAttempts: 2, baseDelayMs: 50, maxDelayMs: 500 },
-    attemptTimeoutMs: 1_000,
-    timeoutMs: 2_500,
+    retry,
+    attemptTimeoutMs: attemptMs,
+  });
+  // Payments: the breaker guards the route (the circuitBreaker middleware),
+  // so the fetch has none of its own.
+  const paymentsFetch: ResilientFetch = createResilientFetch({
+    fetch: inProcess,
+    circuitBreaker: false,
+    retry,
+    attemptTimeoutMs: attemptMs,
   });
   const bulkhead = new Bulkhead({ maxConcurrent: 8, maxQueue: 16, queueTimeoutMs: 1_000 });
   const rate = options.clientRate ?? DEFAULT_RATE;
-  const keyed = new KeyedRateLimiter({ rate: rate.limit, perMs: rate.windowMs, burst: rate.limit });
-  const limits: RateLimitGate = options.rateLimit ??
-    { consume: (key) => keyed.consume(key), available: (key) => keyed.available(key) };
+  const keyed = options.rateLimit === undefined
+    ? new KeyedRateLimiter({ rate: rate.limit, perMs: rate.windowMs, burst: rate.limit })
+    : undefined;
+  const limiter = options.rateLimit ?? keyed!;
 
   const started = Date.now();
   const counters = {
     requests: 0,
     rateLimited: 0,
-    bulkheadRejected: 0,
-    circuitOpen: 0,
     timeouts: 0,
     idempotencyHits: 0,
     idempotentRequests: 0,
@@ -202,9 +226,11 @@ export function createGateway(options: GatewayOptions): Gateway {
     }
   });
   /** Takes up a state another process or isolate wrote, replacing this one's breaker. */
+  let retiredRejections = 0;
   const adopt = (name: string, snapshot: CircuitBreakerSnapshot): void => {
     const local = registry.get(name);
     if (local === undefined || local.state === snapshot.state) return;
+    retiredRejections += local.stats.rejectedCalls;
     registry.delete(name);
     const breaker = registry.getOrCreate(name, { ...breakerOptions, initialState: { ...snapshot, name } });
     record(name, breaker.state, Date.now());
@@ -281,68 +307,102 @@ export function createGateway(options: GatewayOptions): Gateway {
     return c.json(upstream.settings);
   });
 
-  // Every guarded route: first the client's rate limit, with the IETF
-  // RateLimit header fields on every answer (429 with Retry-After when spent).
-  const rateLimited: MiddlewareHandler = async (c, next) => {
+  // What the dashboard counts, read off the answers.
+  const counted: MiddlewareHandler = async (c, next) => {
     counters.requests++;
-    const key = clientOf(c.req.raw);
-    const decision = await limits.consume(key);
-    lastDecision.delete(key);
-    lastDecision.set(key, decision);
-    if (lastDecision.size > 20) lastDecision.delete(lastDecision.keys().next().value!);
-    const headers = rateLimitHeaders(decision, { policy: "per-client" });
-    if (!decision.allowed) {
-      counters.rateLimited++;
-      return c.json({ error: "rate limited", retryAfterMs: decision.retryAfterMs }, 429, { ...headers });
-    }
-    await next();
-    for (const [name, value] of Object.entries(headers)) c.res.headers.set(name, value);
-  };
-  app.use("/api/inventory/*", rateLimited);
-  app.use("/api/orders", rateLimited);
-
-  // Idempotency for orders: a retried POST with the same key is answered
-  // from the store, and the payment runs once.
-  app.use("/api/orders", async (c, next) => {
     const keyed = c.req.header("idempotency-key") !== undefined;
     if (keyed) counters.idempotentRequests++;
     await next();
+    if (c.res.status === 429) counters.rateLimited++;
+    if (c.res.status === 504) counters.timeouts++;
     if (keyed && c.res.headers.get("idempotency-replayed") === "true") counters.idempotencyHits++;
+  };
+  // The client's rate limit, with the IETF RateLimit header fields on every
+  // answer (429 with Retry-After when spent); each decision noted for the dashboard.
+  const noted = (key: string, decision: RateLimitDecision): RateLimitDecision => {
+    lastDecision.delete(key);
+    lastDecision.set(key, decision);
+    if (lastDecision.size > 20) lastDecision.delete(lastDecision.keys().next().value!);
+    return decision;
+  };
+  const perClient = rateLimit({
+    limiter: "consume" in limiter
+      ? { consume: (key, cost) => noted(key, limiter.consume(key, cost)) }
+      : { limit: async (key, opts) => noted(key, await limiter.limit(key, opts)) },
+    key: (c) => clientOf(c.req.raw),
+    policy: "per-client",
   });
-  app.use("/api/orders", idempotency({ store: options.idempotencyStore, waitMs: 2_000 }));
+  // One bulkhead for both routes: 503 when its slots and queue are full.
+  const bulkheaded = bulkheadMiddleware({ bulkhead });
+  // A deadline per request: 504, and the handler's signal (signalOf) aborts.
+  const deadline = timeout({ timeoutMs: requestMs });
+  // The payments route's breaker, a middleware around the route; rebuilt when
+  // another isolate's state replaces the breaker (see `adopt`).
+  const guards = new WeakMap<object, MiddlewareHandler>();
+  const paymentsGuard: MiddlewareHandler = (c, next) => {
+    const breaker = registry.get(originOf("payments"))!;
+    let guard = guards.get(breaker);
+    if (guard === undefined) guards.set(breaker, guard = circuitBreaker({ breaker }));
+    return guard(c, next);
+  };
 
-  /** Calls the upstream service through the bulkhead and the resilient fetch; policy refusals become 503/504. */
-  const callUpstream = async (service: Service, path: string, init?: RequestInit): Promise<Response> => {
+  app.use("/api/inventory/*", counted, perClient, bulkheaded, deadline);
+  // Idempotency for orders: a retried POST with the same key is answered
+  // from the store, and the payment runs once.
+  app.use(
+    "/api/orders",
+    counted,
+    perClient,
+    idempotency({ store: options.idempotencyStore, waitMs: 2_000 }),
+    bulkheaded,
+    paymentsGuard,
+    deadline,
+  );
+
+  /**
+   * Calls a service through a resilient fetch, with the request's signal.
+   * An open inventory circuit answers 503; attempts that all timed out 504;
+   * another failure 502.
+   */
+  const callUpstream = async (
+    c: Context,
+    fetcher: ResilientFetch,
+    service: Service,
+    path: string,
+    init: RequestInit = {},
+  ): Promise<Response> => {
     try {
-      const response = await bulkhead.execute(() => resilientFetch(`${originOf(service)}/${service}${path}`, init));
-      const body = await response.text();
-      return new Response(body, { status: response.status, headers: { "content-type": "application/json" } });
+      const response = await fetcher(`${originOf(service)}/${service}${path}`, { ...init, signal: signalOf(c) });
+      return new Response(await response.text(), { status: response.status, headers: { "content-type": "application/json" } });
     } catch (error) {
-      const [status, message, retryAfterMs] = error instanceof CircuitOpenError
-        ? (counters.circuitOpen++, [503, `the ${service} circuit is open`, error.remainingMs])
-        : error instanceof BulkheadRejectedError
-        ? (counters.bulkheadRejected++, [503, "the gateway is busy (bulkhead full)", 1_000])
-        : error instanceof TimeoutError
-        ? (counters.timeouts++, [504, `${service} timed out`, undefined])
-        : [502, `${service} failed: ${error instanceof Error ? error.message : String(error)}`, undefined];
-      const headers: Record<string, string> = { "content-type": "application/json" };
-      if (retryAfterMs !== undefined) headers["retry-after"] = String(Math.max(1, Math.ceil(retryAfterMs / 1_000)));
-      return new Response(JSON.stringify({ error: message }), { status, headers });
+      // Past the deadline nobody reads this: the timeout middleware answers 504.
+      if (signalOf(c).aborted) return c.body(null, 504);
+      if (error instanceof CircuitOpenError) {
+        const retryAfter = String(Math.max(1, Math.ceil(error.remainingMs / 1_000)));
+        return c.json({ error: `the ${service} circuit is open` }, 503, { "retry-after": retryAfter });
+      }
+      const cause = error instanceof RetryExhaustedError ? error.cause : error;
+      if (cause instanceof TimeoutError) return c.json({ error: `${service} timed out` }, 504);
+      return c.json({ error: `${service} failed: ${cause instanceof Error ? cause.message : String(cause)}` }, 502);
     }
   };
 
-  app.get("/api/inventory/:sku", (c) => callUpstream("inventory", `/items/${encodeURIComponent(c.req.param("sku"))}`));
+  app.get("/api/inventory/:sku", (c) => callUpstream(c, inventoryFetch, "inventory", `/items/${encodeURIComponent(c.req.param("sku"))}`));
 
   app.post("/api/orders", async (c) => {
-    const body = await c.req.text();
     const key = c.req.header("idempotency-key");
     // The key goes upstream too: a request that carries one may be retried.
-    return callUpstream("payments", "/charges", {
+    return callUpstream(c, paymentsFetch, "payments", "/charges", {
       method: "POST",
-      body,
+      body: await c.req.text(),
       headers: key === undefined ? {} : { "idempotency-key": key },
     });
   });
+
+  // Health probes: alive while the heartbeat is fresh; ready unless a breaker is open too.
+  const beats = { store: options.heartbeatStore, key: "demo:heartbeat", maxAgeMs: Math.max(10_000, 5 * heartbeatIntervalMs) };
+  app.get("/health/live", health({ probe: "liveness", heartbeat: beats }));
+  app.get("/health/ready", health({ probe: "readiness", heartbeat: beats, breakers: registry }));
 
   app.get("/api/state", async (c) => {
     const now = Date.now();
@@ -371,7 +431,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     const limiter = [...lastDecision].map(([key, decision]) => ({
       key,
       limit: decision.limit,
-      tokens: limits.available?.(key) ?? decision.remaining,
+      tokens: keyed?.available(key) ?? decision.remaining,
     }));
     return c.json({
       runtime: options.runtime,
@@ -386,7 +446,7 @@ export function createGateway(options: GatewayOptions): Gateway {
         maxQueue: bulkhead.options.maxQueue,
         rejected: bulkhead.rejected,
       },
-      counters,
+      counters: { ...counters, circuitOpen: breakers.reduce((sum, b) => sum + b.stats.rejectedCalls, retiredRejections) },
       heartbeat: beat === undefined ? null : { at: beatAt, ageMs: now - beatAt!, pid: beat.pid, metadata: beat.metadata },
       upstream: upstream.settings,
       served: upstream.served,

@@ -186,9 +186,10 @@ function render(state) {
   const labels = { idempotencyHits: "idempotency hits (replays)", idempotentRequests: "requests with Idempotency-Key",
     requests: "guarded requests", rateLimited: "429 rate limited", circuitOpen: "503 circuit open",
     bulkheadRejected: "503 bulkhead full", timeouts: "504 timed out" };
+  const values = { ...state.counters, bulkheadRejected: state.bulkhead.rejected };
   for (const [key, label] of Object.entries(labels)) {
     const tr = el("tr", { "data-counter": key });
-    tr.append(el("td", {}, label), el("td", { class: "num" }, String(state.counters[key])));
+    tr.append(el("td", {}, label), el("td", { class: "num" }, String(values[key])));
     counters.append(tr);
   }
 }

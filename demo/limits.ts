@@ -44,6 +44,6 @@ export const tokenBucketTransition: Transition<BucketInput, RateLimitDecision & 
 /** A rate limit of `limit` requests per `windowMs` per client, decided in `store` (a Durable Object store). */
 export function storeRateLimit(store: Store, { limit, windowMs }: { limit: number; windowMs: number }): RateLimitGate {
   return {
-    consume: (key) => store.update(`bucket:${key}`, tokenBucketTransition, { limit, windowMs }),
+    limit: (key) => store.update(`bucket:${key}`, tokenBucketTransition, { limit, windowMs }),
   };
 }

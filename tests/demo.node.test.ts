@@ -17,6 +17,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Gateway, GatewayOptions } from "../demo/app.ts";
 
 const onNode = typeof process !== "undefined" && typeof process.versions?.node === "string" &&
   !("Deno" in globalThis) && !("Bun" in globalThis);
@@ -95,6 +96,94 @@ describe(`demo gateway on ${runtime}`, () => {
     }
   }, 60_000);
 
+});
+
+describe(`demo gateway routes on ${runtime} (app.request)`, () => {
+  async function gatewayWith(options: Partial<GatewayOptions> = {}): Promise<Gateway> {
+    const { createGateway } = await import("../demo/app.ts");
+    const { MemoryStore } = await import("../mod.ts");
+    const store = new MemoryStore();
+    return createGateway({
+      runtime,
+      idempotencyStore: store,
+      heartbeatStore: store,
+      heartbeatMode: "request",
+      breaker: { maxFailures: 2, resetTimeoutMs: 60_000 },
+      ...options,
+    });
+  }
+  const json = { "content-type": "application/json" };
+
+  it("the payments breaker (circuitBreaker middleware) opens on failing answers; readiness fails, liveness holds", async () => {
+    const gateway = await gatewayWith();
+    const { app } = gateway;
+    try {
+      await app.request("/api/state"); // a first beat
+      await app.request("/api/upstream", { method: "POST", headers: json, body: JSON.stringify({ service: "payments", errorRate: 1, latencyMs: 0 }) });
+      const order = () => app.request("/api/orders", { method: "POST", headers: json, body: "{}" });
+      expect((await order()).status).toBe(503);
+      expect((await order()).status).toBe(503);
+      const refused = await order();
+      expect(refused.status).toBe(503);
+      expect(refused.headers.get("retry-after")).toBe("60");
+      expect(((await refused.json()) as { detail: string }).detail).toContain("is open");
+      // A POST without an Idempotency-Key is never retried: one attempt each; none for the third.
+      expect(gateway.upstream.served.payments.failed).toBe(2);
+      expect((await app.request("/health/ready")).status).toBe(503);
+      expect((await app.request("/health/live")).status).toBe(200);
+      const state = (await (await app.request("/api/state")).json()) as { counters: { circuitOpen: number } };
+      expect(state.counters.circuitOpen).toBe(1);
+    } finally {
+      await gateway.stop();
+    }
+  });
+
+  it("a slow upstream gets 504 at the request's deadline (timeout middleware)", async () => {
+    const gateway = await gatewayWith({ timeouts: { requestMs: 150, attemptMs: 100 } });
+    try {
+      await gateway.app.request("/api/upstream", { method: "POST", headers: json, body: JSON.stringify({ service: "inventory", latencyMs: 400 }) });
+      const slow = await gateway.app.request("/api/inventory/sku-1");
+      expect(slow.status).toBe(504);
+      const state = (await (await gateway.app.request("/api/state")).json()) as { counters: { timeouts: number } };
+      expect(state.counters.timeouts).toBe(1);
+    } finally {
+      await gateway.stop();
+    }
+  });
+
+  it("a client over its rate limit gets 429 with Retry-After and the RateLimit fields (rateLimit middleware)", async () => {
+    const gateway = await gatewayWith({ clientRate: { limit: 2, windowMs: 60_000 } });
+    try {
+      const get = () => gateway.app.request("/api/inventory/sku-1", { headers: { "x-client-id": "c1" } });
+      const first = await get();
+      expect(first.status).toBe(200);
+      expect(first.headers.get("ratelimit")).toBe('"per-client";r=1;t=30');
+      await get();
+      const third = await get();
+      expect(third.status).toBe(429);
+      expect(third.headers.get("retry-after")).toBe("30");
+      expect((await gateway.app.request("/api/inventory/sku-1", { headers: { "x-client-id": "c2" } })).status).toBe(200);
+    } finally {
+      await gateway.stop();
+    }
+  });
+
+  it("more concurrent requests than the bulkhead's slots and queue: the rest get 503 (bulkhead middleware)", async () => {
+    const gateway = await gatewayWith();
+    try {
+      await gateway.app.request("/api/upstream", { method: "POST", headers: json, body: JSON.stringify({ service: "inventory", latencyMs: 100 }) });
+      const answers = await Promise.all(
+        Array.from({ length: 30 }, (_, i) => gateway.app.request("/api/inventory/sku-1", { headers: { "x-client-id": `c${i}` } })),
+      );
+      const statuses = answers.map((r) => r.status);
+      expect(statuses.filter((s) => s === 200).length).toBe(24); // 8 slots + 16 queued
+      expect(statuses.filter((s) => s === 503).length).toBe(6);
+      const state = (await (await gateway.app.request("/api/state")).json()) as { bulkhead: { rejected: number; active: number } };
+      expect(state.bulkhead).toMatchObject({ rejected: 6, active: 0 });
+    } finally {
+      await gateway.stop();
+    }
+  });
 });
 
 (onNode ? describe : describe.skip)("demo dashboard in Chromium", () => {
