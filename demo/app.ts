@@ -31,8 +31,8 @@ import {
   KeyedRateLimiter,
   type RateLimitDecision,
   type ResilientFetch,
-  type Store,
   RetryExhaustedError,
+  type Store,
   TimeoutError,
 } from "../mod.ts";
 import {
