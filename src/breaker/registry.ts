@@ -64,7 +64,8 @@ export class CircuitBreakerRegistry<F = never> {
   constructor(defaults: CircuitBreakerRegistryDefaults = {}) {
     throwIf(badOptions("CircuitBreakerRegistry", defaults, "defaults"));
     // Fail now, not at the first getOrCreate, if the defaults are invalid.
-    new CircuitBreaker(defaults);
+    // (A store needs a name: any will do for the check, which does no I/O.)
+    new CircuitBreaker(defaults.store === undefined ? defaults : { ...defaults, name: "registry-defaults" });
     this.#defaults = { ...defaults };
   }
 
