@@ -140,6 +140,30 @@ describe("shared circuit breakers: round trips", () => {
     }
   });
 
+  it("while calls come, a timer reads every refreshMs; idle for an interval, no timer is left", async () => {
+    const { clock, store, breakers: [a] } = fleet(1);
+    await a!.execute(ok);
+    await drain();
+    expect(clock.pending).toBe(1);
+    for (let i = 0; i < 3; i++) {
+      await a!.execute(ok);
+      await clock.advance(1_000);
+      await drain();
+    }
+    expect(store.counts.get).toBe(4);
+    // No call in the last interval: the timer fires once more, reads nothing, and is gone.
+    await clock.advance(1_000);
+    await drain();
+    expect(clock.pending).toBe(0);
+    expect(store.counts.get).toBe(4);
+    await clock.advance(60_000);
+    // Back after an idle minute: the first call reads at once (in the background) and re-arms.
+    await a!.execute(ok);
+    await drain();
+    expect(store.counts.get).toBe(5);
+    expect(clock.pending).toBe(1);
+  });
+
   it("writes on transitions only, and never the state the store already holds", async () => {
     const { clock, store, breakers: [a, b] } = fleet(2);
     await a!.execute(ok);
@@ -156,7 +180,8 @@ describe("shared circuit breakers: round trips", () => {
     await drain();
     expect(b!.state).toBe("open");
     expect(store.counts.compareAndSet).toBe(1);
-    expect(store.counts.get).toBe(1);
+    // One read each in that interval (both had calls), none more.
+    expect(store.counts.get).toBe(2);
   });
 
   it("coalesces writes to one key to one per minWriteIntervalMs (Workers KV: 1 s)", async () => {

@@ -191,8 +191,17 @@ export class SharedCircuit {
   readonly #quorumWindowMs: number;
   readonly #leaseMs: number;
   readonly #minWriteIntervalMs: number;
-  /** Workers: a call never waits on a read another request started. */
+  /**
+   * Workers: a call never waits on a read another request started, and a
+   * timer may not outlive its request, so calls read the clock to find a
+   * refresh due (cheap there). Elsewhere a timer does it, and a call only
+   * marks itself seen: no clock read on the healthy path.
+   */
   readonly #ownReadsOnly: boolean;
+  /** A call came since the refresh timer last fired. */
+  #touched = false;
+  /** The refresh timer is armed (it is not while the breaker sits idle). */
+  #armed = false;
 
   #id: string | undefined;
   /** The first read has answered (or failed, or timed out). */
@@ -250,32 +259,57 @@ export class SharedCircuit {
    * read, the probe lease) or a refusal.
    */
   gate<T>(state: string, fn: Operation<T>, context: ExecutionContext, caller: ExecutionContext | undefined): Promise<T> | undefined {
-    const now = this.#clock.now();
     if (!this.#loaded) {
+      const now = this.#clock.now();
       if (this.#loading === undefined) {
         this.#loading = this.#refresh(now);
       } else if (this.#ownReadsOnly) return undefined;
       const deadline = now + this.#timeoutMs;
       return this.#loading.then(() => this.#rerun(deadline, fn, context, caller));
     }
-    if (now >= this.#nextRefreshAt) this.#refresh(now);
+    this.#due();
     if (state === "closed" || this.#openSeq < 0) return undefined;
-    return this.#leaseGate(fn, context, caller, now);
+    return this.#leaseGate(fn, context, caller, this.#clock.now());
+  }
+
+  /** Starts a background read if one is due: by the clock on Workers, by the timer elsewhere. */
+  #due(): void {
+    if (this.#ownReadsOnly) {
+      const now = this.#clock.now();
+      if (now >= this.#nextRefreshAt) this.#refresh(now);
+      return;
+    }
+    this.#touched = true;
+    if (this.#armed) return;
+    // Back from idle: read now if the last read is an interval old, then every interval while calls come.
+    const now = this.#clock.now();
+    if (now >= this.#nextRefreshAt) this.#refresh(now);
+    this.#arm();
+  }
+
+  #arm(): void {
+    this.#armed = true;
+    this.#touched = false;
+    this.#clock.schedule(() => {
+      this.#armed = false;
+      // Idle for a whole interval: no timer until the next call (nothing keeps a process alive).
+      if (!this.#touched) return;
+      this.#refresh(this.#clock.now());
+      this.#arm();
+    }, this.#refreshMs);
   }
 
   /** Whether a fused pipeline may take the breaker's synchronous path: loaded, and the refresh kicked if due. */
   passes(): boolean {
     if (!this.#loaded) return false;
-    const now = this.#clock.now();
-    if (now >= this.#nextRefreshAt) this.#refresh(now);
+    this.#due();
     return true;
   }
 
   /** For `executeSync`: reads in the background when due, never waits. */
   touch(): void {
-    const now = this.#clock.now();
-    if (!this.#loaded && this.#loading === undefined) this.#loading = this.#refresh(now);
-    else if (this.#loaded && now >= this.#nextRefreshAt) this.#refresh(now);
+    if (this.#loaded) this.#due();
+    else if (this.#loading === undefined) this.#loading = this.#refresh(this.#clock.now());
   }
 
   #rerun<T>(deadline: number, fn: Operation<T>, context: ExecutionContext, caller: ExecutionContext | undefined): Promise<T> {
