@@ -599,6 +599,21 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
  * if (await breaker.execute(() => "probe") !== "probe") throw new Error("probe failed");
  * if (breaker.toJSON().state !== "closed") throw new Error("should be closed");
  * ```
+ *
+ * @example Shared by every instance through a store (docs/distributed.md)
+ * ```ts
+ * import { CircuitBreaker, CircuitOpenError, MemoryStore } from "bulwark";
+ *
+ * // Two instances of one breaker (in production: two isolates or processes on Redis, a Durable Object, KV...).
+ * const store = new MemoryStore();
+ * const here = new CircuitBreaker({ name: "payments", store, maxFailures: 1, refreshMs: 1_000 });
+ * const there = new CircuitBreaker({ name: "payments", store, maxFailures: 1, refreshMs: 1_000 });
+ * await here.execute(() => Promise.reject(new Error("down"))).catch(() => {});
+ * await new Promise((resolve) => setTimeout(resolve, 10)); // the transition's write, in the background
+ * let called = false;
+ * const refused = await there.execute(() => { called = true; }).catch((error) => error);
+ * if (!(refused instanceof CircuitOpenError) || called) throw new Error("the other instance should refuse");
+ * ```
  */
 export class CircuitBreaker<F = never> {
   /** The breaker's name. */

@@ -88,6 +88,17 @@ const isOpen = (state: SharedCircuitState | undefined): boolean => state === "op
  * The record to write for `intent` over `current`, or `undefined` to write
  * nothing (the store already says it, or another instance decided since).
  * Pure: the unit of the protocol, checked by property tests.
+ *
+ * @example
+ * ```ts
+ * import { mergeShared } from "./shared.ts";
+ * const trip = { kind: "trip", state: "open", openedAt: 1_000, openPeriodMs: 60_000, openings: 1, basisSeq: 0 } as const;
+ * const context = { now: 1_000, quorum: 2, quorumWindowMs: 60_000 };
+ * const first = mergeShared(undefined, trip, { ...context, id: "a" });
+ * if (first?.state !== "closed" || first.votes.length !== 1) throw new Error("one vote is not a quorum");
+ * const second = mergeShared(first, trip, { ...context, id: "b" });
+ * if (second?.state !== "open" || second.seq !== 2) throw new Error("two distinct instances open it");
+ * ```
  */
 export function mergeShared(
   current: SharedCircuitRecord | undefined,
@@ -122,7 +133,7 @@ export function mergeShared(
 }
 
 /** Whether `value` is a record this module wrote. */
-export function isSharedRecord(value: Json | undefined): value is Json & SharedCircuitRecord {
+function isSharedRecord(value: Json | undefined): value is Json & SharedCircuitRecord {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
   const record = value as Record<string, Json>;
   return record.v === 1 && typeof record.seq === "number" && typeof record.state === "string" &&
@@ -177,7 +188,10 @@ const MAX_LEASE_MS = 86_400_000;
 /** Compare-and-set rounds of one write before it waits for the next refresh. */
 const WRITE_ATTEMPTS = 3;
 
-/** The shared half of one breaker; see the module's notes. */
+/**
+ * @internal The shared half of one breaker, built by `CircuitBreaker` when
+ * given a `store`; see the module's notes.
+ */
 export class SharedCircuit {
   readonly #link: BreakerLink;
   readonly #clock: Clock;
