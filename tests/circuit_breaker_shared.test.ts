@@ -24,6 +24,7 @@ async function drain(): Promise<void> {
   for (let i = 0; i < 3; i++) await new Promise((resolve) => setTimeout(resolve, 0));
 }
 
+const onWorkers = (globalThis as { navigator?: { userAgent?: string } }).navigator?.userAgent === "Cloudflare-Workers";
 const boom = () => Promise.reject(new Error("down"));
 const ok = () => "ok";
 
@@ -140,7 +141,8 @@ describe("shared circuit breakers: round trips", () => {
     }
   });
 
-  it("while calls come, a timer reads every refreshMs; idle for an interval, no timer is left", async () => {
+  // On Workers a timer may not outlive its request: calls find the refresh due by the clock instead.
+  (onWorkers ? it.skip : it)("while calls come, a timer reads every refreshMs; idle for an interval, no timer is left", async () => {
     const { clock, store, breakers: [a] } = fleet(1);
     await a!.execute(ok);
     await drain();
@@ -176,6 +178,7 @@ describe("shared circuit breakers: round trips", () => {
     expect(a!.state).toBe("open");
     // B adopts the opening and does not write it back.
     await clock.advance(1_000);
+    await a!.execute(ok).catch(() => {});
     await b!.execute(ok).catch(() => {});
     await drain();
     expect(b!.state).toBe("open");
