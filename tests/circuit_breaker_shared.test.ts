@@ -282,6 +282,27 @@ describe("shared circuit breakers: propagation", () => {
     expect(await b!.execute(ok)).toBe("ok");
   });
 
+  it("a store that lost its data: the next opening still counts up from what the instances saw", async () => {
+    const { clock, store, breakers: [a, b] } = fleet(2);
+    await a!.execute(ok);
+    await b!.execute(ok);
+    await trip(a!);
+    await clock.advance(10_000);
+    await a!.execute(ok);
+    await b!.execute(ok).catch(() => {});
+    await drain();
+    expect(a!.state).toBe("closed");
+    expect(b!.state).toBe("closed");
+    // The engine restarts empty (redis-server without persistence).
+    await store.inner.delete("breaker:payments");
+    await trip(a!);
+    expect(((await store.inner.get("breaker:payments"))?.value as unknown as SharedCircuitRecord).seq).toBe(3);
+    await clock.advance(1_000);
+    await b!.execute(ok).catch(() => {});
+    await drain();
+    expect(b!.state).toBe("open");
+  });
+
   it("forceOpen and reset reach every instance", async () => {
     const { clock, breakers: [a, b] } = fleet(2);
     await a!.execute(ok);

@@ -228,6 +228,8 @@ export class SharedCircuit {
   /** The newest record seen, and its version. */
   #seen: SharedCircuitRecord | undefined;
   #seenVersion: string | undefined;
+  /** The highest `seq` seen or written: a record rewritten after the store lost its data still counts up from it. */
+  #maxSeq = 0;
   /** The `seq` of the shared opening the local open state stands for; `-1` when it is local only. */
   #openSeq = -1;
   /** Set while the breaker applies a shared record: its transitions are not written back. */
@@ -430,6 +432,7 @@ export class SharedCircuit {
     }
     this.#seen = record;
     this.#seenVersion = entry.version;
+    this.#maxSeq = Math.max(this.#maxSeq, record.seq);
     const local = this.#link.local();
     const state = record.state;
     let adopt = false;
@@ -504,16 +507,17 @@ export class SharedCircuit {
     for (let attempt = 0; attempt < WRITE_ATTEMPTS; attempt++) {
       const intent = this.#intent;
       if (intent === undefined) return;
-      const next = mergeShared(this.#seen, intent, {
+      const merged = mergeShared(this.#seen, intent, {
         id: this.id,
         now: this.#clock.wallNow(),
         quorum: this.#quorum,
         quorumWindowMs: this.#quorumWindowMs,
       });
-      if (next === undefined) {
+      if (merged === undefined) {
         if (this.#intent === intent) this.#intent = undefined;
         return;
       }
+      const next = merged.seq > this.#maxSeq ? merged : { ...merged, seq: this.#maxSeq + 1 };
       this.#lastWriteAt = this.#clock.now();
       let result;
       try {
@@ -526,6 +530,7 @@ export class SharedCircuit {
       }
       if (result.ok) {
         this.#seen = next;
+        this.#maxSeq = next.seq;
         this.#seenVersion = result.entry.version;
         if (next.state === "open" && (intent.kind === "trip" || intent.kind === "reopen")) this.#openSeq = next.seq;
         if (this.#intent === intent) this.#intent = undefined;
