@@ -212,6 +212,22 @@ describe("shared circuit breakers: round trips", () => {
     expect(store.counts.compareAndSet).toBe(2);
   });
 
+  it("a transition made while a write is in flight is written right after it", async () => {
+    const clock = new ManualClock();
+    const store = new FaultyStore(new MemoryStore({ clock }), { clock, timeoutMs: 60_000 });
+    const breaker = new CircuitBreaker({ name: "w", store, clock, maxFailures: 1, storeTimeoutMs: 500 });
+    await breaker.execute(ok);
+    store.inject("compareAndSet", { kind: "late", delayMs: 100 });
+    breaker.forceOpen();
+    breaker.reset();
+    await clock.advance(100);
+    await drain();
+    store.inject("compareAndSet", undefined);
+    await clock.advance(100);
+    await drain();
+    expect(((await store.inner.get("breaker:w"))?.value as unknown as SharedCircuitRecord).state).toBe("closed");
+  });
+
   it("property: whatever the transitions, two writes of the state key are never closer than the interval", async () => {
     await fc.assert(
       fc.asyncProperty(

@@ -236,10 +236,12 @@ export class SharedCircuit {
   #adopting = false;
   /** What the store should be told, not yet written. */
   #intent: SharedIntent | undefined;
-  #writing = false;
+  /** Monotonic ms the write in flight started; `-1` if none. */
+  #writingSince = -1;
   /** Monotonic ms of the last write of the state key; a deferred write waits for the interval. */
   #lastWriteAt = -Infinity;
-  #writeTimer: (() => void) | undefined;
+  /** Monotonic ms a deferred (coalesced) write is due; `-1` if none. */
+  #writeDueAt = -1;
   /** The lease: for which opening (`seq`), whose, and until when (wall ms) if another's. */
   #leaseSeq = -1;
   #leaseMine = false;
@@ -486,27 +488,42 @@ export class SharedCircuit {
 
   /** Writes the intent now, or once the key's write interval has passed; one write at a time. */
   #flush(): void {
-    if (this.#writing || this.#writeTimer !== undefined || this.#intent === undefined) return;
-    const waitMs = this.#lastWriteAt + this.#minWriteIntervalMs - this.#clock.now();
+    if (this.#intent === undefined) return;
+    const now = this.#clock.now();
+    // One write (or deferred write) at a time. One abandoned (on Workers, by
+    // a request that ended without waitUntil: its I/O and timers are gone)
+    // is replaced once it is overdue.
+    if (this.#writingSince >= 0 && now - this.#writingSince < WRITE_ATTEMPTS * this.#timeoutMs) return;
+    if (this.#writeDueAt >= 0 && now < this.#writeDueAt + this.#timeoutMs) return;
+    const waitMs = this.#lastWriteAt + this.#minWriteIntervalMs - now;
     if (waitMs > 0) {
       // Coalesced: whatever the intent is when the interval ends is written, once.
-      this.#writeTimer = this.#clock.schedule(() => {
-        this.#writeTimer = undefined;
+      const dueAt = now + waitMs;
+      this.#writeDueAt = dueAt;
+      this.#clock.schedule(() => {
+        if (this.#writeDueAt !== dueAt) return;
+        this.#writeDueAt = -1;
         this.#flush();
       }, waitMs);
       return;
     }
-    this.#writing = true;
-    const write = this.#write().finally(() => {
-      this.#writing = false;
+    this.#writeDueAt = -1;
+    this.#writingSince = now;
+    const write = this.#write().catch(() => true).then((failed) => {
+      if (this.#writingSince !== now) return;
+      this.#writingSince = -1;
+      // A newer intent made meanwhile goes out now (or when the interval
+      // allows); after a failure, it waits for the next refresh instead.
+      if (!failed) this.#flush();
     });
     this.#keepAlive(write);
   }
 
-  async #write(): Promise<void> {
+  /** Resolves to whether it stopped on a store failure (the intent is kept for the next refresh). */
+  async #write(): Promise<boolean> {
     for (let attempt = 0; attempt < WRITE_ATTEMPTS; attempt++) {
       const intent = this.#intent;
-      if (intent === undefined) return;
+      if (intent === undefined) return false;
       const merged = mergeShared(this.#seen, intent, {
         id: this.id,
         now: this.#clock.wallNow(),
@@ -515,7 +532,7 @@ export class SharedCircuit {
       });
       if (merged === undefined) {
         if (this.#intent === intent) this.#intent = undefined;
-        return;
+        return false;
       }
       const next = merged.seq > this.#maxSeq ? merged : { ...merged, seq: this.#maxSeq + 1 };
       this.#lastWriteAt = this.#clock.now();
@@ -526,7 +543,7 @@ export class SharedCircuit {
           this.#store.compareAndSet(this.#key, expected, next as unknown as Json, { signal }), this.#timeoutMs);
       } catch {
         // Kept: written at the next refresh, when the store may be back.
-        return;
+        return true;
       }
       if (result.ok) {
         this.#seen = next;
@@ -534,9 +551,7 @@ export class SharedCircuit {
         this.#seenVersion = result.entry.version;
         if (next.state === "open" && (intent.kind === "trip" || intent.kind === "reopen")) this.#openSeq = next.seq;
         if (this.#intent === intent) this.#intent = undefined;
-        // A newer intent made while writing waits for the interval like any other.
-        if (this.#intent !== undefined) this.#flush();
-        return;
+        return false;
       }
       // Another instance wrote first: learn what it wrote, then decide again.
       this.#apply(result.current);
@@ -545,6 +560,8 @@ export class SharedCircuit {
         this.#seenVersion = undefined;
       }
     }
+    // Lost every race: the next refresh tries again.
+    return true;
   }
 
   /**
