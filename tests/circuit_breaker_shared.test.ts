@@ -351,6 +351,48 @@ describe("shared circuit breakers: propagation", () => {
   });
 });
 
+describe("shared circuit breakers: convergence", () => {
+  it("property: whatever the instances did, once calls flow every instance agrees with the store, and the store's seq only grows", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(
+          fc.tuple(fc.integer({ min: 0, max: 2 }), fc.constantFrom("fail", "ok", "force", "reset", "disable", "wait"), fc.integer({ min: 0, max: 1_500 })),
+          { maxLength: 25 },
+        ),
+        async (steps) => {
+          const { clock, store, breakers } = fleet(3, { maxFailures: 1, resetTimeoutMs: 500 });
+          const seqs: number[] = [];
+          const record = async () => (await store.inner.get("breaker:payments"))?.value as unknown as SharedCircuitRecord | undefined;
+          for (const [i, step, ms] of steps) {
+            const breaker = breakers[i]!;
+            if (step === "fail") await breaker.execute(boom).catch(() => {});
+            else if (step === "ok") await breaker.execute(ok).catch(() => {});
+            else if (step === "force") breaker.forceOpen();
+            else if (step === "reset") breaker.reset();
+            else if (step === "disable") breaker.disable();
+            else await clock.advance(ms);
+            await drain();
+            const current = await record();
+            if (current !== undefined) seqs.push(current.seq);
+          }
+          // Calls flow for a few intervals (probes succeed, refreshes land).
+          for (let round = 0; round < 4; round++) {
+            await clock.advance(1_000);
+            for (const breaker of breakers) await breaker.execute(ok).catch(() => {});
+            await drain();
+          }
+          const final = await record();
+          if (final !== undefined) seqs.push(final.seq);
+          for (let k = 1; k < seqs.length; k++) expect(seqs[k]!).toBeGreaterThanOrEqual(seqs[k - 1]!);
+          const expected = final === undefined || final.state === "open" ? "closed" : final.state;
+          for (const breaker of breakers) expect(breaker.state).toBe(expected === "open" ? "closed" : expected);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  }, 60_000);
+});
+
 describe("shared circuit breakers: one probe fleet-wide", () => {
   it("200 concurrent calls across 4 instances in half-open: exactly one reaches the dependency", async () => {
     const { clock, breakers } = fleet(4);
