@@ -45,6 +45,10 @@ export type CircuitBreakerRegistryDefaults = Omit<CircuitBreakerOptions<never>, 
  * breakers without one): `get()` and `getOrCreate()` return
  * `CircuitBreaker<F>` alike, so `execute` results keep their type.
  *
+ * With a `store` in the defaults (`new CircuitBreakerRegistry({ store })`),
+ * every breaker it creates shares its state, under its name, with the
+ * breakers of that name in other instances (docs/distributed.md).
+ *
  * @example
  * ```ts
  * import { CircuitBreakerRegistry } from "bulwark";
