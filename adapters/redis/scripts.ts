@@ -68,8 +68,8 @@ function isNoScript(error: unknown): boolean {
   return message.includes("NOSCRIPT");
 }
 
-/** Helpers every script starts with. */
-const PRELUDE = `
+/** Helpers every script starts with (the rate-limit ports too). */
+export const PRELUDE = `
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -194,16 +194,3 @@ if output == nil then output = cjson.null end
 return 'O' .. cjson.encode(output)`);
   return { name, script };
 }
-
-/**
- * The ports every {@link RedisStore} knows, by transition name. Empty for
- * now: the distributed rate limits register theirs here. A store's own
- * `ports` option adds to (and overrides) these.
- *
- * @example
- * ```ts
- * import { BUILTIN_REDIS_PORTS } from "bulwark/redis";
- * if (!(BUILTIN_REDIS_PORTS instanceof Map)) throw new Error("unexpected");
- * ```
- */
-export const BUILTIN_REDIS_PORTS: ReadonlyMap<string, RedisTransitionPort> = new Map();

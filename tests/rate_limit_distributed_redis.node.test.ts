@@ -1,0 +1,162 @@
+// Distributed rate limits on a real redis-server (started once for this
+// file), through ioredis: every decision one EVALSHA of a Lua port, on
+// Redis' TIME; 200 concurrent calls admit exactly the limit, from one
+// process and from two.
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DistributedRateLimiter } from "../mod.ts";
+import { fromIoRedis, type RedisScriptClient, RedisStore } from "../adapters/redis/mod.ts";
+import { ManualClock } from "../src/testing/mod.ts";
+import { startContender } from "./_support/child_process.ts";
+import { admittedOf, algorithmsWithLimit, label } from "./_support/distributed_limit_scenarios.ts";
+import { type RedisServer, startRedis } from "./_support/servers.ts";
+
+const SERVER_START_MS = 30_000;
+const SLOW_TEST_MS = 60_000;
+
+let server: RedisServer | undefined;
+let client: Redis | undefined;
+let unique = 0;
+const freshPrefix = () => `rl${unique++}:`;
+
+beforeAll(async () => {
+  server = await startRedis();
+  client = new Redis(server.url, { lazyConnect: true });
+  client.on("error", () => {});
+  await client.connect();
+}, SERVER_START_MS);
+afterAll(async () => {
+  client?.disconnect();
+  await server?.close();
+}, SERVER_START_MS);
+
+/** The ioredis client, with every command it sends counted. */
+function counting(): { client: RedisScriptClient; calls: string[] } {
+  const inner = fromIoRedis(client!);
+  const calls: string[] = [];
+  return {
+    calls,
+    client: {
+      evalsha: (sha1, keys, args) => (calls.push("EVALSHA"), inner.evalsha(sha1, keys, args)),
+      eval: (script, keys, args) => (calls.push("EVAL"), inner.eval(script, keys, args)),
+    },
+  };
+}
+
+const store = (prefix = freshPrefix(), redis: RedisScriptClient = fromIoRedis(client!)) =>
+  new RedisStore({ client: redis, prefix, timeoutMs: 20_000 });
+
+describe("DistributedRateLimiter on RedisStore (real redis-server, ioredis)", () => {
+  for (const options of algorithmsWithLimit(50)) {
+    it(`${label(options)}: 200 concurrent calls admit exactly the limit, one EVALSHA each`, async () => {
+      const { client: redis, calls } = counting();
+      expect(await admittedOf(store(freshPrefix(), redis), options, "k", 200)).toBe(50);
+      expect(calls.filter((call) => call === "EVALSHA")).toHaveLength(200);
+      expect(calls.length).toBeLessThanOrEqual(201); // one EVAL when the script was not cached yet
+    }, SLOW_TEST_MS);
+  }
+
+  it("decides like the TypeScript algorithm: the state Redis holds is the one it would hold, and refusals say how long", async () => {
+    const shared = store();
+    const cases = [
+      { algorithm: "fixed-window", limit: 3, windowMs: 3_600_000 },
+      { algorithm: "sliding-window", limit: 3, windowMs: 3_600_000 },
+      { algorithm: "sliding-window", limit: 3, windowMs: 3_600_000, approximate: true },
+      { algorithm: "token-bucket", rate: 3, perMs: 3_600_000 },
+      { algorithm: "gcra", rate: 3, perMs: 3_600_000 },
+    ] as const;
+    for (const options of cases) {
+      const limiter = new DistributedRateLimiter({ ...options, store: shared, name: label(options), maxBlockedKeys: 0 });
+      const decisions = [];
+      for (let i = 0; i < 4; i++) decisions.push(await limiter.limit("k"));
+      expect(decisions.map((d) => d.allowed), label(options)).toEqual([true, true, true, false]);
+      expect(decisions.map((d) => Math.round(d.remaining)), label(options)).toEqual([2, 1, 0, 0]);
+      const refusal = decisions[3]!;
+      expect(refusal.retryAfterMs, label(options)).toBeGreaterThan(0);
+      expect(refusal.retryAfterMs, label(options)).toBeLessThanOrEqual(3_600_000);
+      expect(refusal.resetMs, label(options)).toBeGreaterThan(0);
+      // The state is the TypeScript algorithm's shape, readable with get().
+      const held = (await shared.get(`rl:${label(options)}:k`))?.value as Record<string, unknown>;
+      expect(Object.keys(held).sort(), label(options)).toEqual(
+        Object.keys(limiter.algorithm.initial(0)).sort(),
+      );
+    }
+  }, SLOW_TEST_MS);
+
+  it("replenishes on Redis' time: a GCRA unit every 50 ms", async () => {
+    const limiter = new DistributedRateLimiter({ store: store(), algorithm: "gcra", rate: 20, perMs: 1_000, burst: 1 });
+    expect((await limiter.limit("k")).allowed).toBe(true);
+    const refused = await limiter.limit("k");
+    expect(refused.allowed).toBe(false);
+    expect(refused.retryAfterMs).toBeLessThanOrEqual(50);
+    await new Promise((resolve) => setTimeout(resolve, refused.retryAfterMs + 5));
+    expect((await limiter.limit("k")).allowed).toBe(true);
+  }, SLOW_TEST_MS);
+
+  it("runs the script again with EVAL when Redis lost it (NOSCRIPT after SCRIPT FLUSH)", async () => {
+    const { client: redis, calls } = counting();
+    const limiter = new DistributedRateLimiter({ store: store(freshPrefix(), redis), algorithm: "fixed-window", limit: 5, windowMs: 60_000 });
+    await limiter.limit("k");
+    await client!.script("FLUSH");
+    calls.length = 0;
+    expect(await limiter.limit("k")).toMatchObject({ allowed: true, remaining: 3, source: "store" });
+    expect(calls).toEqual(["EVALSHA", "EVAL"]);
+    calls.length = 0;
+    await limiter.limit("k");
+    expect(calls).toEqual(["EVALSHA"]);
+  }, SLOW_TEST_MS);
+
+  it("clients whose clocks are an hour apart agree: Redis' TIME decides", async () => {
+    const prefix = freshPrefix();
+    const options = { algorithm: "fixed-window" as const, limit: 4, windowMs: 60_000, maxBlockedKeys: 0 };
+    const ahead = new DistributedRateLimiter({ ...options, store: new RedisStore({ client: fromIoRedis(client!), prefix, clock: new ManualClock({ wallNow: Date.now() + 3_600_000 }) }) });
+    const behind = new DistributedRateLimiter({ ...options, store: new RedisStore({ client: fromIoRedis(client!), prefix, clock: new ManualClock({ wallNow: Date.now() - 3_600_000 }) }) });
+    const decisions = [];
+    for (let i = 0; i < 3; i++) decisions.push(await ahead.limit("k"), await behind.limit("k"));
+    expect(decisions.map((d) => d.allowed)).toEqual([true, true, true, true, false, false]);
+    expect(Math.abs(decisions[4]!.retryAfterMs - decisions[5]!.retryAfterMs)).toBeLessThan(1_000);
+  }, SLOW_TEST_MS);
+
+  it("a stopped server: every call answered by the policy within timeoutMs, nothing unhandled", async () => {
+    const lonely = await startRedis();
+    const other = new Redis(lonely.url, { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false });
+    other.on("error", () => {});
+    await other.connect();
+    try {
+      const limiter = new DistributedRateLimiter({
+        store: new RedisStore({ client: fromIoRedis(other), timeoutMs: 20_000 }),
+        algorithm: "fixed-window",
+        limit: 1,
+        windowMs: 60_000,
+        timeoutMs: 300,
+        onStoreError: "deny",
+      });
+      expect((await limiter.limit("k")).allowed).toBe(true);
+      await lonely.stop();
+      const started = performance.now();
+      const decisions = await Promise.all(Array.from({ length: 20 }, () => limiter.limit("k")));
+      expect(performance.now() - started).toBeLessThan(2_000);
+      for (const decision of decisions) expect(decision).toMatchObject({ allowed: false, source: "policy" });
+      expect(limiter.stats.storeErrors).toBe(20);
+    } finally {
+      other.disconnect();
+      await lonely.close();
+    }
+  }, SLOW_TEST_MS);
+
+  it("two processes on one server: 2 × 100 concurrent calls admit exactly the limit of 50, for every algorithm", async () => {
+    const prefix = freshPrefix();
+    const child = await startContender(["redis-io", server!.url, prefix, "50", "100"], "distributed_limit_child.ts");
+    const here = store(prefix);
+    child.go();
+    const [, mine] = await Promise.all([
+      child.done,
+      Promise.all(algorithmsWithLimit(50).map(async (options) => [label(options), await admittedOf(here, options, label(options), 100)] as const)),
+    ]);
+    const theirs = JSON.parse(/admitted:(.*)\n/.exec(child.output)![1]!) as Record<string, number>;
+    for (const [name, count] of mine) {
+      expect(count + theirs[name]!, name).toBe(50);
+      expect(count, name).toBeGreaterThan(0);
+    }
+  }, SLOW_TEST_MS);
+});
