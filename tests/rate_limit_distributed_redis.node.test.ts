@@ -2,10 +2,11 @@
 // file), through ioredis: every decision one EVALSHA of a Lua port, on
 // Redis' TIME; 200 concurrent calls admit exactly the limit, from one
 // process and from two.
+import fc from "fast-check";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DistributedRateLimiter } from "../mod.ts";
-import { fromIoRedis, type RedisScriptClient, RedisStore } from "../adapters/redis/mod.ts";
+import { DistributedRateLimiter, type Json, RATE_LIMIT_TRANSITIONS, UNCHANGED } from "../mod.ts";
+import { fromIoRedis, RATE_LIMIT_PORTS, RedisScript, type RedisScriptClient, RedisStore } from "../adapters/redis/mod.ts";
 import { ManualClock } from "../src/testing/mod.ts";
 import { startContender } from "./_support/child_process.ts";
 import { admittedOf, algorithmsWithLimit, label } from "./_support/distributed_limit_scenarios.ts";
@@ -81,6 +82,46 @@ describe("DistributedRateLimiter on RedisStore (real redis-server, ioredis)", ()
         Object.keys(limiter.algorithm.initial(0)).sort(),
       );
     }
+  }, SLOW_TEST_MS);
+
+  it("each Lua port answers exactly what its TypeScript transition answers, at the same time (fast-check)", async () => {
+    // Test copies of the ports that take `now` from ARGV[3] instead of TIME.
+    const ports = RATE_LIMIT_PORTS.map((port) => {
+      const source = port.script.source.replace("local now = now_ms()", "local now = tonumber(ARGV[3])");
+      expect(source).not.toBe(port.script.source);
+      return { name: port.name, script: new RedisScript(source) };
+    });
+    const inputs: Record<string, (cost: number) => Json> = {
+      "bulwark.rate-limit.fixed-window": (c) => ({ l: 5, w: 1_000, c }),
+      "bulwark.rate-limit.sliding-window": (c) => ({ l: 5, w: 1_000, c }),
+      "bulwark.rate-limit.sliding-window-counter": (c) => ({ l: 5, w: 1_000, c }),
+      "bulwark.rate-limit.token-bucket": (c) => ({ r: 3, p: 700, b: 5, c }),
+      "bulwark.rate-limit.gcra": (c) => ({ r: 3, p: 700, b: 5, c }),
+    };
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.record({ gap: fc.integer({ min: 0, max: 900 }), cost: fc.integer({ min: 1, max: 5 }) }), { minLength: 1, maxLength: 25 }),
+        async (calls) => {
+          run++;
+          for (const [i, transition] of RATE_LIMIT_TRANSITIONS.entries()) {
+            const key = `equivalence:${run}:${i}`;
+            let state: Json | undefined;
+            let now = 1_764_000_000_000 + run * 1_000_003;
+            for (const { gap, cost } of calls) {
+              now += gap;
+              const input = inputs[transition.name]!(cost);
+              const reply = await ports[i]!.script.run(fromIoRedis(client!), [key], [JSON.stringify(input), "v", String(now)]);
+              const lua = JSON.parse(String(reply).slice(1));
+              const ts = transition.apply(state, input, now);
+              if (ts.next !== UNCHANGED) state = ts.next as Json;
+              expect(lua, `${transition.name} at ${now} cost ${cost}`).toEqual(ts.output);
+            }
+          }
+        },
+      ),
+      { numRuns: 40 },
+    );
   }, SLOW_TEST_MS);
 
   it("replenishes on Redis' time: a GCRA unit every 50 ms", async () => {
