@@ -56,10 +56,10 @@ describe("DistributedRateLimiter", () => {
       const limiter = new DistributedRateLimiter({ ...options, store: memory(clock), clock });
       expect((await limiter.limit("k", { cost: 2 })).allowed).toBe(true);
       const refused = await limiter.limit("k");
-      expect(refused.allowed, label(options)).toBe(false);
-      expect(refused.retryAfterMs, label(options)).toBeCloseTo(wait, 6);
+      expect({ [label(options)]: refused.allowed }).toEqual({ [label(options)]: false });
+      expect(refused.retryAfterMs).toBeCloseTo(wait, 6);
       await clock.advance(wait);
-      expect((await limiter.limit("k")).allowed, label(options)).toBe(true);
+      expect({ [label(options)]: (await limiter.limit("k")).allowed }).toEqual({ [label(options)]: true });
     }
   });
 
