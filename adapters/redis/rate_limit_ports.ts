@@ -21,7 +21,6 @@ local function positive(w) if w > 1e-6 then return w end return 1e-6 end
 local function reply(allowed, remaining, retry, reset)
   return 'O{"a":' .. (allowed and 'true' or 'false') .. ',"r":' .. num(remaining) .. ',"t":' .. num(retry) .. ',"s":' .. num(reset) .. '}'
 end
-local function ttl(reset) return string.format('%d', math.max(1, math.ceil(reset))) end
 local key = KEYS[1]
 local input = cjson.decode(ARGV[1])
 local raw = redis.call('HGET', key, 'v')
@@ -31,6 +30,12 @@ if raw then
   if type(state) ~= 'table' then state = nil end
 end
 local now = now_ms()
+-- The store's format (value, version, expiry on the server's clock) in one HSET, and Redis' own TTL.
+local function save(value, reset)
+  local ttl = math.max(1, math.ceil(reset))
+  redis.call('HSET', key, 'v', value, 'n', ARGV[2], 'x', string.format('%d', now + ttl))
+  redis.call('PEXPIRE', key, ttl)
+end
 `;
 
 const FIXED_WINDOW = `
@@ -43,7 +48,7 @@ if window == sw then count = sc end
 if count + cost <= limit then
   local nc = count + cost
   local reset = (window + 1) * windowMs - now
-  write(key, '{"window":' .. num(window) .. ',"count":' .. num(nc) .. '}', ARGV[2], ttl(reset))
+  save('{"window":' .. num(window) .. ',"count":' .. num(nc) .. '}', reset)
   return reply(true, limit - nc, 0, reset)
 end
 local retry = -1
@@ -75,7 +80,7 @@ if nref < nc then remaining = burst - nc + nref end
 local reset = (nc * perMs) / rate - (now - na)
 if reset < 0 then reset = 0 end
 if wait ~= 0 then return reply(false, remaining, wait, reset) end
-write(key, '{"anchorMs":' .. num(na) .. ',"consumed":' .. num(nc) .. '}', ARGV[2], ttl(reset))
+save('{"anchorMs":' .. num(na) .. ',"consumed":' .. num(nc) .. '}', reset)
 return reply(true, remaining, 0, reset)`;
 
 const GCRA = `
@@ -96,7 +101,7 @@ local a = ntat - (now * rate) / perMs
 local remaining, reset = burst, 0
 if a > 0 then remaining = burst - a; reset = a * interval end
 if wait ~= 0 then return reply(false, remaining, wait, reset) end
-write(key, '{"tat":' .. num(ntat) .. '}', ARGV[2], ttl(reset))
+save('{"tat":' .. num(ntat) .. '}', reset)
 return reply(true, remaining, 0, reset)`;
 
 const SLIDING_WINDOW_COUNTER = `
@@ -128,7 +133,7 @@ if nc > 0 then ending = (nw + 2) * windowMs elseif np > 0 then ending = (nw + 1)
 local reset = ending - now
 if not (reset > 0) then reset = 0 end
 if wait ~= 0 then return reply(false, remaining, wait, reset) end
-write(key, '{"window":' .. num(nw) .. ',"previous":' .. num(np) .. ',"current":' .. num(nc) .. '}', ARGV[2], ttl(reset))
+save('{"window":' .. num(nw) .. ',"previous":' .. num(np) .. ',"current":' .. num(nc) .. '}', reset)
 return reply(true, remaining, 0, reset)`;
 
 // The exact log: the live admission times, oldest first. Written back as a
@@ -159,7 +164,7 @@ if not (reset > 0) then reset = 0 end
 if wait ~= 0 then return reply(false, limit - n, wait, reset) end
 local out = {}
 for i = 1, #live do out[i] = num(live[i]) end
-write(key, '{"times":[' .. table.concat(out, ',') .. '],"head":0,"size":' .. #live .. '}', ARGV[2], ttl(reset))
+save('{"times":[' .. table.concat(out, ',') .. '],"head":0,"size":' .. #live .. '}', reset)
 return reply(true, limit - #live, 0, reset)`;
 
 function port(name: string, body: string): RedisTransitionPort {

@@ -25,6 +25,8 @@ export class RedisScript {
   /** The Lua source. */
   readonly source: string;
   #sha1: Promise<string> | undefined;
+  /** The SHA-1 once known: no await for it on every run. */
+  #hex: string | undefined;
 
   /**
    * @example
@@ -53,7 +55,7 @@ export class RedisScript {
    * Still one round trip whenever the script is cached.
    */
   async run(client: RedisScriptClient, keys: string[], args: string[]): Promise<unknown> {
-    const sha1 = await this.sha1();
+    const sha1 = this.#hex ?? (this.#hex = await this.sha1());
     try {
       return await client.evalsha(sha1, keys, args);
     } catch (error) {

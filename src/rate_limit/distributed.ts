@@ -454,7 +454,7 @@ export class DistributedRateLimiter {
 
   #ask(key: string, cost: number): Promise<DistributedDecision> {
     this.#storeCalls++;
-    // The controller stops a compare-and-set loop once nobody waits for it.
+    // Aborted at timeoutMs: the store clears its timer, a compare-and-set loop stops.
     const controller = new AbortController();
     let pending: Promise<RateLimitOutput>;
     try {
