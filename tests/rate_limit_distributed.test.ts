@@ -228,6 +228,21 @@ describe("DistributedRateLimiter", () => {
       expect(clock.pending).toBe(0);
     });
 
+    it("a store whose own timeoutMs is no longer than the limiter's bounds the wait itself: the limiter arms no timer", async () => {
+      const clock = new ManualClock({ wallNow: 0 });
+      const store = new FaultyStore(memory(clock), { clock, timeoutMs: 80 });
+      const limiter = new DistributedRateLimiter({ store, algorithm: "gcra", rate: 1, perMs: 1_000, timeoutMs: 100, onStoreError: "deny", clock });
+      expect((await limiter.limit("k")).allowed).toBe(true);
+      expect(clock.pending).toBe(0);
+      store.inject("update", { kind: "hang" });
+      const decision = limiter.limit("other");
+      expect(clock.pending).toBe(1); // the store's, not ours
+      await clock.advance(80);
+      expect(await decision).toMatchObject({ allowed: false, source: "policy" });
+      expect(limiter.stats.timeouts).toBe(1);
+      expect(clock.pending).toBe(0);
+    });
+
     it("a late store: the unit it took after the timeout stays counted once, and the call was answered by the policy", async () => {
       const { clock, store, inner, limiter } = setup("deny");
       store.inject("update", { kind: "late", delayMs: 500 });

@@ -328,6 +328,8 @@ export class DistributedRateLimiter {
   readonly #blocked = new Map<string, Blocked>();
   readonly #events = new Emitter<DistributedRateLimiterEvents>();
   #local: KeyedRateLimiter | undefined;
+  /** Whether the store times out on its own no later than timeoutMs, on the same clock: then no timer of ours. */
+  readonly #storeBoundsTime: boolean;
   #decisions = 0;
   #allowed = 0;
   #storeCalls = 0;
@@ -371,6 +373,9 @@ export class DistributedRateLimiter {
     this.onStoreError = parsed.onStoreError ?? "local";
     this.maxBlockedKeys = parsed.maxBlockedKeys ?? 10_000;
     this.#clock = parsed.clock ?? systemClock;
+    const storeTimeout = (this.store as { timeoutMs?: unknown }).timeoutMs;
+    const storeClock = (this.store as { clock?: unknown }).clock;
+    this.#storeBoundsTime = typeof storeTimeout === "number" && storeTimeout <= this.timeoutMs && storeClock === this.#clock;
     // The limiter's own algorithm object: no rebuilding from the input in-process.
     const kindName = kindOf(algorithm);
     this.#transition = {
@@ -454,11 +459,25 @@ export class DistributedRateLimiter {
 
   #ask(key: string, cost: number): Promise<DistributedDecision> {
     this.#storeCalls++;
+    const input = inputOf(this.algorithm, cost);
+    if (this.#storeBoundsTime) {
+      // The store's own timeout comes first: no timer, controller or listener of ours.
+      let pending: Promise<RateLimitOutput>;
+      try {
+        pending = this.store.update(this.prefix + key, this.#transition, input);
+      } catch (error) {
+        pending = Promise.reject(error);
+      }
+      return pending.then(
+        (output) => this.#decidedOrFailed(key, cost, output),
+        (error: unknown) => this.#rejected(key, cost, error),
+      );
+    }
     // Aborted at timeoutMs: the store clears its timer, a compare-and-set loop stops.
     const controller = new AbortController();
     let pending: Promise<RateLimitOutput>;
     try {
-      pending = this.store.update(this.prefix + key, this.#transition, inputOf(this.algorithm, cost), { signal: controller.signal });
+      pending = this.store.update(this.prefix + key, this.#transition, input, { signal: controller.signal });
     } catch (error) {
       pending = Promise.reject(error);
     }
@@ -478,28 +497,32 @@ export class DistributedRateLimiter {
           if (settled) return;
           settled = true;
           cancel();
-          let decision: DistributedDecision;
-          try {
-            decision = this.#decided(key, cost, output);
-          } catch (error) {
-            resolve(this.#failed(key, cost, error, false));
-            return;
-          }
-          resolve(decision);
+          resolve(this.#decidedOrFailed(key, cost, output));
         },
         (error: unknown) => {
           if (settled) return;
           settled = true;
           cancel();
-          // Misuse is not a store failure: a key too long for the engine, a bad argument.
-          if (error instanceof InvalidArgumentError || (error instanceof StoreError && error.code === "ERR_STORE_LIMIT")) {
-            reject(error);
-            return;
-          }
-          resolve(this.#failed(key, cost, error, error instanceof StoreError && error.code === "ERR_STORE_TIMEOUT"));
+          this.#rejected(key, cost, error).then(resolve, reject);
         },
       );
     });
+  }
+
+  #decidedOrFailed(key: string, cost: number, output: RateLimitOutput): DistributedDecision {
+    try {
+      return this.#decided(key, cost, output);
+    } catch (error) {
+      return this.#failed(key, cost, error, false);
+    }
+  }
+
+  /** A store error: the policy decides; misuse (a key too long for the engine, a bad argument) rejects. */
+  #rejected(key: string, cost: number, error: unknown): Promise<DistributedDecision> {
+    if (error instanceof InvalidArgumentError || (error instanceof StoreError && error.code === "ERR_STORE_LIMIT")) {
+      return Promise.reject(error);
+    }
+    return Promise.resolve(this.#failed(key, cost, error, error instanceof StoreError && error.code === "ERR_STORE_TIMEOUT"));
   }
 
   #decided(key: string, cost: number, output: RateLimitOutput): DistributedDecision {
