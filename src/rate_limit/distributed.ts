@@ -124,7 +124,16 @@ type RateLimitInput = WindowInput | BucketInput;
  */
 type RateLimitOutput = { readonly a: boolean; readonly r: number; readonly t: number; readonly s: number };
 
-/** Transition names, by algorithm; engines that run ports (Redis' Lua) look them up by these. */
+/**
+ * Transition names, by algorithm; engines that run ports (Redis' Lua,
+ * PostgreSQL's function) look them up by these.
+ *
+ * @example
+ * ```ts
+ * import { RATE_LIMIT_TRANSITION_NAMES } from "bulwark";
+ * if (RATE_LIMIT_TRANSITION_NAMES.gcra !== "bulwark.rate-limit.gcra") throw new Error("stable names");
+ * ```
+ */
 export const RATE_LIMIT_TRANSITION_NAMES = {
   "fixed-window": "bulwark.rate-limit.fixed-window",
   "sliding-window": "bulwark.rate-limit.sliding-window",
