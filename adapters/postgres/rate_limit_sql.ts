@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { RATE_LIMIT_TRANSITION_NAMES } from "../../mod.ts";
+import { RATE_LIMIT_TRANSITION_NAMES } from "../../src/rate_limit/transition_names.ts";
 
 /** The kind the function takes, by transition name. */
 export const RATE_LIMIT_SQL_KINDS: ReadonlyMap<string, string> = /* @__PURE__ */ new Map(

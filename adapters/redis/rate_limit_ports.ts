@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { RATE_LIMIT_TRANSITION_NAMES } from "../../mod.ts";
+import { RATE_LIMIT_TRANSITION_NAMES } from "../../src/rate_limit/transition_names.ts";
 import { PRELUDE, RedisScript, type RedisTransitionPort } from "./scripts.ts";
 
 /** What every port starts with: decoding, the engine's time, the reply. KEYS: key. ARGV: input JSON, version. */

@@ -29,6 +29,9 @@ import { KeyedRateLimiter } from "./keyed.ts";
 import { algorithmOf, algorithmShape, badCost, badKey } from "./options.ts";
 import { SlidingWindowCounter, SlidingWindowLog } from "./sliding_window.ts";
 import { type BucketOptions, TokenBucket } from "./token_bucket.ts";
+import { RATE_LIMIT_TRANSITION_NAMES } from "./transition_names.ts";
+
+export { RATE_LIMIT_TRANSITION_NAMES } from "./transition_names.ts";
 
 /** What a distributed limiter does when its store fails or passes `timeoutMs`. */
 export type StoreErrorPolicy = "allow" | "deny" | "local";
@@ -124,24 +127,6 @@ type RateLimitInput = WindowInput | BucketInput;
  */
 type RateLimitOutput = { readonly a: boolean; readonly r: number; readonly t: number; readonly s: number };
 
-/**
- * Transition names, by algorithm; engines that run ports (Redis' Lua,
- * PostgreSQL's function) look them up by these.
- *
- * @example
- * ```ts
- * import { RATE_LIMIT_TRANSITION_NAMES } from "bulwark";
- * if (RATE_LIMIT_TRANSITION_NAMES.gcra !== "bulwark.rate-limit.gcra") throw new Error("stable names");
- * ```
- */
-export const RATE_LIMIT_TRANSITION_NAMES = {
-  "fixed-window": "bulwark.rate-limit.fixed-window",
-  "sliding-window": "bulwark.rate-limit.sliding-window",
-  "sliding-window-counter": "bulwark.rate-limit.sliding-window-counter",
-  "token-bucket": "bulwark.rate-limit.token-bucket",
-  gcra: "bulwark.rate-limit.gcra",
-} as const;
-
 type TransitionKind = keyof typeof RATE_LIMIT_TRANSITION_NAMES;
 
 function kindOf(algorithm: RateLimitAlgorithm): TransitionKind {
@@ -234,11 +219,11 @@ function registered(kind: TransitionKind): Transition<RateLimitInput, RateLimitO
  * ```
  */
 export const RATE_LIMIT_TRANSITIONS: readonly Transition[] = /* @__PURE__ */ Object.freeze([
-  registered("fixed-window") as unknown as Transition,
-  registered("sliding-window") as unknown as Transition,
-  registered("sliding-window-counter") as unknown as Transition,
-  registered("token-bucket") as unknown as Transition,
-  registered("gcra") as unknown as Transition,
+  /* @__PURE__ */ registered("fixed-window") as unknown as Transition,
+  /* @__PURE__ */ registered("sliding-window") as unknown as Transition,
+  /* @__PURE__ */ registered("sliding-window-counter") as unknown as Transition,
+  /* @__PURE__ */ registered("token-bucket") as unknown as Transition,
+  /* @__PURE__ */ registered("gcra") as unknown as Transition,
 ]);
 
 /** Built on first use, once per algorithm. */
