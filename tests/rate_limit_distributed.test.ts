@@ -8,7 +8,11 @@ import {
   MemoryStore,
   RATE_LIMIT_TRANSITIONS,
   rateLimitHeaders,
+  type RawWrite,
+  type RawWriteResult,
   type Store,
+  StoreAdapter,
+  type StoreCapabilities,
   StoreError,
 } from "../mod.ts";
 import { CountingStore, FaultyStore, ManualClock } from "../src/testing/mod.ts";
@@ -256,6 +260,64 @@ describe("DistributedRateLimiter", () => {
       expect(await limiter.limit("k")).toMatchObject({ allowed: true, remaining: 0, source: "store" });
       expect(await limiter.limit("k")).toMatchObject({ allowed: false, source: "store" });
     });
+
+    it("a store that reads stale data: a compare-and-set loop never admits on it, and no unit is lost or counted twice", async () => {
+      // A compare-and-set store (no transitions inside) over a FaultyStore whose reads can lag one write behind.
+      const clock = new ManualClock({ wallNow: 0 });
+      const inner = memory(clock);
+      const faulty = new FaultyStore(inner, { clock });
+      class CompareAndSetOver extends StoreAdapter {
+        readonly name = "cas-over-faulty";
+        readonly capabilities: StoreCapabilities = { ...inner.capabilities, runsTransitions: false };
+        constructor() {
+          super("CompareAndSetOver", { prefix: "", clock, timeoutMs: 60_000 });
+        }
+        protected getRaw(key: string) {
+          return faulty.get(key);
+        }
+        protected async setRaw(key: string, write: RawWrite) {
+          return (await faulty.set(key, write.value)).version;
+        }
+        protected deleteRaw(key: string) {
+          return faulty.delete(key);
+        }
+        protected async insertRaw(key: string, write: RawWrite): Promise<RawWriteResult> {
+          const result = await faulty.insertIfAbsent(key, write.value, { ttlMs: 60_000 });
+          return result.ok ? { ok: true, version: result.entry.version } : { ok: false, current: result.current };
+        }
+        protected async compareAndSetRaw(key: string, expected: string, write: RawWrite): Promise<RawWriteResult> {
+          const result = await faulty.compareAndSet(key, expected, write.value, { ttlMs: 60_000 });
+          return result.ok ? { ok: true, version: result.entry.version } : { ok: false, current: result.current };
+        }
+        protected async compareAndDeleteRaw() {
+          return false;
+        }
+      }
+      const store = new CompareAndSetOver();
+      const limiter = new DistributedRateLimiter({
+        store,
+        algorithm: "fixed-window",
+        limit: 3,
+        windowMs: 3_600_000,
+        timeoutMs: 100,
+        onStoreError: "deny",
+        maxBlockedKeys: 0,
+        clock,
+      });
+      expect((await limiter.limit("k")).allowed).toBe(true);
+      expect((await limiter.limit("k")).allowed).toBe(true);
+      // Reads now answer the state before the last write (count 1): trusting it would admit two more.
+      faulty.inject("get", { kind: "stale" });
+      const decision = limiter.limit("k");
+      await clock.advance(100);
+      expect(await decision).toMatchObject({ allowed: false, source: "policy" });
+      expect((await inner.get("rl:fixed-window:k"))?.value).toMatchObject({ count: 2 });
+      faulty.inject("get", undefined);
+      expect(await limiter.limit("k")).toMatchObject({ allowed: true, remaining: 0, source: "store" });
+      expect(await limiter.limit("k")).toMatchObject({ allowed: false, source: "store" });
+      expect((await inner.get("rl:fixed-window:k"))?.value).toMatchObject({ count: 3 });
+      expect(clock.pending).toBe(0);
+    });
   });
 
   it("refuses a store without atomic operations (Workers KV), saying why", () => {
@@ -296,7 +358,9 @@ describe("DistributedRateLimiter", () => {
       () => limiter.limit("k", { cost: 4 }),
       () => limiter.limit("k", { cost: 1.5 }),
     ]) {
-      expect(await rejection(call())).toBeInstanceOf(InvalidArgumentError);
+      const error = await rejection(call());
+      expect(error).toBeInstanceOf(InvalidArgumentError);
+      expect((error as Error).message).toContain("DistributedRateLimiter.limit");
     }
     expect(store.total).toBe(0);
     expect(limiter.stats.decisions).toBe(0);

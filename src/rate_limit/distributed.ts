@@ -407,11 +407,11 @@ export class DistributedRateLimiter {
    * because the store failed.
    */
   limit(key: string, options?: LimitOptions): Promise<DistributedDecision> {
-    const bad = badKey(this.name, "limit", key) ?? badOptions(`${this.name}.limit`, options);
+    const bad = badKey("DistributedRateLimiter", "limit", key) ?? badOptions("DistributedRateLimiter.limit", options);
     if (bad !== undefined) return Promise.reject(bad);
     const cost = options?.cost ?? 1;
     if (cost !== 1) {
-      const badCostError = badCost(this.name, "limit", this.algorithm, cost, "options.cost");
+      const badCostError = badCost("DistributedRateLimiter", "limit", this.algorithm, cost, "options.cost");
       if (badCostError !== undefined) return Promise.reject(badCostError);
     }
     const now = this.#clock.now();
