@@ -22,7 +22,9 @@ local function reply(allowed, remaining, retry, reset)
   return 'O{"a":' .. (allowed and 'true' or 'false') .. ',"r":' .. num(remaining) .. ',"t":' .. num(retry) .. ',"s":' .. num(reset) .. '}'
 end
 local key = KEYS[1]
-local input = cjson.decode(ARGV[1])
+-- The input is our own flat JSON object of numbers: read without cjson (a third of the script's time).
+local input = {}
+for name, value in string.gmatch(ARGV[1], '"(%a+)":([^,}]+)') do input[name] = tonumber(value) end
 local raw = redis.call('HGET', key, 'v')
 local state = nil
 if raw then
