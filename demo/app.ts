@@ -22,7 +22,6 @@ import { type Context, Hono, type MiddlewareHandler } from "hono";
 import {
   Bulkhead,
   CircuitBreakerRegistry,
-  type CircuitBreakerSnapshot,
   CircuitOpenError,
   type CircuitState,
   createResilientFetch,
@@ -65,23 +64,27 @@ export interface GatewayOptions {
   /** Where the heartbeat beats (a file, KV). */
   heartbeatStore: Store;
   /**
-   * Where each breaker's state is written on every transition and read
-   * back (at start, and at most every `breakerSyncMs` while serving): a
-   * restarted process starts from it, and other isolates take it up.
-   * Default: none.
+   * Breakers shared through a store (`CircuitBreaker`'s `store` option):
+   * each instance reads the shared state at most every `refreshMs` and
+   * writes its transitions, so a restarted process starts from it and a
+   * trip in one isolate opens the circuit in all. `bestEffort` for a store
+   * without atomic operations (Workers KV); `waitUntil` where the runtime
+   * cuts off work left after the answer (Workers). Default: none, each
+   * breaker is this process's own.
    */
-  breakerStore?: Store;
+  sharedBreakers?: {
+    store: Store;
+    bestEffort?: boolean;
+    refreshMs?: number;
+    waitUntil?: (promise: Promise<unknown>) => void;
+  };
   /**
    * Where the upstream's settings are written when changed and read back
    * from, so that every isolate simulates the same upstream. Default: none
    * (one process: its own settings are the only ones).
    */
   settingsStore?: Store;
-  /**
-   * How often shared state (`breakerStore`, `settingsStore`) is read back
-   * while serving, in ms. Default `Infinity`: only at start (one process
-   * owns the state).
-   */
+  /** How often the upstream's settings are read back from `settingsStore`, in ms. Default `1_000`. */
   syncMs?: number;
   /** Requests each client may make per window. Default {@link DEFAULT_RATE} per second. */
   clientRate?: { limit: number; windowMs: number };
@@ -112,9 +115,9 @@ export interface GatewayOptions {
 export interface Gateway {
   readonly app: Hono;
   readonly upstream: FlakyUpstream;
-  /** Restores breaker state from the store and starts the heartbeat; called by `app` on first use if not before. */
+  /** Reads the shared settings and starts the heartbeat; called by `app` on first use if not before. */
   start(): Promise<void>;
-  /** Stops the heartbeat and waits for pending state writes. */
+  /** Stops the heartbeat. */
   stop(): Promise<void>;
 }
 
@@ -146,11 +149,15 @@ function clientOf(request: Request): string {
 export function createGateway(options: GatewayOptions): Gateway {
   const upstream = new FlakyUpstream();
   const upstreamApp = upstream.routes();
-  const breakerOptions = {
+  const localOptions = {
     maxFailures: options.breaker?.maxFailures ?? 5,
     resetTimeoutMs: options.breaker?.resetTimeoutMs ?? 5_000,
+  };
+  const breakerOptions = {
+    ...localOptions,
     // As the resilient fetch counts them: 5xx, 408 and 429 answers are failures.
     isResultFailure: (result: unknown) => result instanceof Response && isFailureResponse(result),
+    ...options.sharedBreakers,
   };
   const registry = new CircuitBreakerRegistry();
   // The gateway reaches the upstream in process: the same Request, Response
@@ -162,8 +169,9 @@ export function createGateway(options: GatewayOptions): Gateway {
   // Inventory: the breaker is the resilient fetch's own (one per origin, in `registry`).
   const inventoryFetch: ResilientFetch = createResilientFetch({
     fetch: inProcess,
+    // Its origin's breaker is made below, in `registry`, with the shared options if any.
     registry,
-    circuitBreaker: breakerOptions,
+    circuitBreaker: localOptions,
     retry,
     attemptTimeoutMs: attemptMs,
   });
@@ -204,55 +212,21 @@ export function createGateway(options: GatewayOptions): Gateway {
     record(originOf(service), "closed", started);
   }
 
-  // Breaker state through the store: written on every transition, read back
-  // at start and then at most every breakerSyncMs.
-  const store = options.breakerStore;
+  registry.on("stateChange", (change) => record(change.name, change.to, Date.now()));
+
+  // The upstream's settings through the store: written when changed, read
+  // back at start and then at most every syncMs.
   const settingsStore = options.settingsStore;
-  const syncMs = options.syncMs ?? Infinity;
-  const knownVersion = new Map<string, string>();
-  const pending = new Set<Promise<unknown>>();
-  let lastSync = 0;
-  const keyOf = (name: string) => `demo:breaker:${name}`;
-  const track = (work: Promise<unknown>): void => {
-    const settled = work.catch(() => {}).finally(() => pending.delete(settled));
-    pending.add(settled);
-  };
-  registry.on("stateChange", (change) => {
-    record(change.name, change.to, Date.now());
-    if (store !== undefined) {
-      track(store.set(keyOf(change.name), change.snapshot as never).then((entry) => {
-        knownVersion.set(change.name, entry.version);
-      }));
-    }
-  });
-  /** Takes up a state another process or isolate wrote, replacing this one's breaker. */
-  let retiredRejections = 0;
-  const adopt = (name: string, snapshot: CircuitBreakerSnapshot): void => {
-    const local = registry.get(name);
-    if (local === undefined || local.state === snapshot.state) return;
-    retiredRejections += local.stats.rejectedCalls;
-    registry.delete(name);
-    const breaker = registry.getOrCreate(name, { ...breakerOptions, initialState: { ...snapshot, name } });
-    record(name, breaker.state, Date.now());
-  };
+  const syncMs = options.syncMs ?? 1_000;
   const SETTINGS_KEY = "demo:upstream";
+  let lastSync = 0;
   const sync = async (): Promise<void> => {
-    // While this process's own writes are in flight, what the store holds is older than what it knows.
-    if (pending.size > 0) return;
+    if (settingsStore === undefined) return;
     lastSync = Date.now();
-    const settings = await settingsStore?.get(SETTINGS_KEY);
-    if (settings !== undefined) {
-      const shared = settings.value as Record<string, Record<string, unknown>>;
-      for (const service of SERVICES) if (shared[service]) upstream.change(service, shared[service]);
-    }
-    if (store === undefined) return;
-    await Promise.all(SERVICES.map(async (service) => {
-      const name = originOf(service);
-      const entry = await store.get(keyOf(name));
-      if (entry === undefined || entry.version === knownVersion.get(name)) return;
-      knownVersion.set(name, entry.version);
-      adopt(name, entry.value as unknown as CircuitBreakerSnapshot);
-    }));
+    const settings = await settingsStore.get(SETTINGS_KEY);
+    if (settings === undefined) return;
+    const shared = settings.value as Record<string, Record<string, unknown>>;
+    for (const service of SERVICES) if (shared[service]) upstream.change(service, shared[service]);
   };
 
   const heartbeatIntervalMs = options.heartbeatIntervalMs ?? 2_000;
@@ -276,19 +250,8 @@ export function createGateway(options: GatewayOptions): Gateway {
 
   app.use("*", async (c, next) => {
     await start();
-    if (Date.now() - lastSync >= syncMs) await sync().catch(() => {});
+    if (settingsStore !== undefined && Date.now() - lastSync >= syncMs) await sync().catch(() => {});
     await next();
-    // On Workers the runtime may cut off work left after the answer: hand it over.
-    if (pending.size > 0) {
-      let waitUntil: ((promise: Promise<unknown>) => void) | undefined;
-      try {
-        const context = c.executionCtx;
-        waitUntil = context.waitUntil.bind(context);
-      } catch {
-        // No execution context outside Workers: the writes finish on their own.
-      }
-      waitUntil?.(Promise.all(pending));
-    }
   });
 
   app.get("/", (c) => c.html(dashboardHtml({ pollMs: options.pollMs ?? 500, runtime: options.runtime })));
@@ -336,15 +299,9 @@ export function createGateway(options: GatewayOptions): Gateway {
   const bulkheaded = bulkheadMiddleware({ bulkhead });
   // A deadline per request: 504, and the handler's signal (signalOf) aborts.
   const deadline = timeout({ timeoutMs: requestMs });
-  // The payments route's breaker, a middleware around the route; rebuilt when
-  // another isolate's state replaces the breaker (see `adopt`).
-  const guards = new WeakMap<object, MiddlewareHandler>();
-  const paymentsGuard: MiddlewareHandler = (c, next) => {
-    const breaker = registry.get(originOf("payments"))!;
-    let guard = guards.get(breaker);
-    if (guard === undefined) guards.set(breaker, guard = circuitBreaker({ breaker }));
-    return guard(c, next);
-  };
+  // The payments route's breaker, a middleware around the route (outside
+  // the timeout, so a 504 counts as a failure).
+  const paymentsGuard = circuitBreaker({ breaker: registry.get(originOf("payments"))! });
 
   app.use("/api/inventory/*", counted, perClient, bulkheaded, deadline);
   // Idempotency for orders: a retried POST with the same key is answered
@@ -446,7 +403,7 @@ export function createGateway(options: GatewayOptions): Gateway {
         maxQueue: bulkhead.options.maxQueue,
         rejected: bulkhead.rejected,
       },
-      counters: { ...counters, circuitOpen: breakers.reduce((sum, b) => sum + b.stats.rejectedCalls, retiredRejections) },
+      counters: { ...counters, circuitOpen: breakers.reduce((sum, b) => sum + b.stats.rejectedCalls, 0) },
       heartbeat: beat === undefined ? null : { at: beatAt, ageMs: now - beatAt!, pid: beat.pid, metadata: beat.metadata },
       upstream: upstream.settings,
       served: upstream.served,
@@ -459,7 +416,6 @@ export function createGateway(options: GatewayOptions): Gateway {
     start,
     async stop() {
       await heartbeat.stop();
-      await Promise.all(pending);
     },
   };
 }

@@ -25,7 +25,7 @@ const gateway = createGateway({
   runtime: "deno",
   idempotencyStore: new MemoryStore(),
   heartbeatStore: files,
-  breakerStore: files,
+  sharedBreakers: { store: files },
   pid: Deno.pid,
   ...tuningFrom(env),
 });

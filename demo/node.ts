@@ -1,8 +1,8 @@
 /**
  * The demo on Node (`npm start`, through demo/start.mjs): the gateway with
  * the embedded defaults, memory for idempotency records and rate limits and
- * a FileStore (bulwark/fs) for breaker state and the heartbeat, served by
- * node:http. Bun runs this file too (`bun run start`, through demo/bun.ts).
+ * a FileStore (bulwark/fs) for the heartbeat and the breakers' state (so a
+ * restart starts from it), served by node:http. Bun runs this file too (`bun run start`, through demo/bun.ts).
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { MemoryStore } from "../mod.ts";
@@ -24,7 +24,7 @@ export function nodeGateway(env: Record<string, unknown>, runtime: string): Gate
     runtime,
     idempotencyStore: new MemoryStore(),
     heartbeatStore: files,
-    breakerStore: files,
+    sharedBreakers: { store: files },
     pid: process.pid,
     ...tuningFrom(env),
   });

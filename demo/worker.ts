@@ -1,23 +1,24 @@
 /**
  * The demo as a Cloudflare Worker (`npx wrangler dev -c demo/wrangler.toml`):
  * the same gateway app as on Node, Deno and Bun, with state the isolates
- * share: breaker state and the heartbeat in Workers KV (`DEMO_KV`),
- * idempotency records and the per-client rate limit in Durable Objects
- * (`DEMO_OBJECTS`), as demo/wrangler.toml declares.
+ * share: shared breakers (`CircuitBreaker`'s `store`) and the heartbeat in
+ * Workers KV (`DEMO_KV`), idempotency records and the per-client
+ * `DistributedRateLimiter` in Durable Objects (`DEMO_OBJECTS`), as
+ * demo/wrangler.toml declares.
  *
  * Workers keep no timer between requests, so the heartbeat beats when the
- * dashboard asks for the state, and each isolate reads the breakers' state
- * (from KV) and the flaky upstream's settings (from a Durable Object) back
- * at most once a second.
+ * dashboard asks for the state, and each isolate reads the breakers' shared
+ * state (from KV, on calls) and the flaky upstream's settings (from a
+ * Durable Object) at most once a second.
  */
-import { DurableObject } from "cloudflare:workers";
+import { DurableObject, waitUntil } from "cloudflare:workers";
+import { DistributedRateLimiter } from "../mod.ts";
 import { DurableObjectStore, KvStore, stateObjectClass } from "../adapters/cloudflare/mod.ts";
 import { createGateway, type Gateway } from "./app.ts";
 import { tuningFrom } from "./config.ts";
-import { storeRateLimit, tokenBucketTransition } from "./limits.ts";
 
-/** The Durable Object behind the idempotency and rate-limit stores; runs the demo's token bucket. */
-export class DemoStateObject extends stateObjectClass(DurableObject, { transitions: [tokenBucketTransition as never] }) {}
+/** The Durable Object behind the idempotency, rate-limit and settings stores (it runs bulwark's rate-limit transitions). */
+export class DemoStateObject extends stateObjectClass(DurableObject) {}
 
 interface Env {
   readonly DEMO_KV: ConstructorParameters<typeof KvStore>[0];
@@ -34,10 +35,17 @@ function build(env: Env): Gateway {
   return createGateway({
     runtime: "workerd",
     idempotencyStore: new DurableObjectStore(env.DEMO_OBJECTS, { prefix: "idem:" }),
-    rateLimit: storeRateLimit(new DurableObjectStore(env.DEMO_OBJECTS, { prefix: "limit:" }), tuning.clientRate),
-    // KV takes one write per second per key: breaker writes wait their turn,
-    // heartbeats (one per two seconds at most) never need to.
-    breakerStore: new KvStore(env.DEMO_KV, { prefix: "breaker:" }),
+    // One bucket per client for every isolate, decided inside the object.
+    rateLimit: new DistributedRateLimiter({
+      store: new DurableObjectStore(env.DEMO_OBJECTS, { prefix: "limit:" }),
+      rate: tuning.clientRate.limit,
+      perMs: tuning.clientRate.windowMs,
+      burst: tuning.clientRate.limit,
+    }),
+    // Shared breakers over KV: a trip in one isolate opens the circuit in
+    // all, seen within refreshMs (KV has no atomic operations, so the
+    // single fleet-wide half-open probe is best effort).
+    sharedBreakers: { store: new KvStore(env.DEMO_KV, { prefix: "breaker:" }), bestEffort: true, refreshMs: 1_000, waitUntil },
     // The flaky upstream is simulated in each isolate; its settings are shared.
     settingsStore: new DurableObjectStore(env.DEMO_OBJECTS, { prefix: "settings:" }),
     syncMs: 1_000,
