@@ -99,7 +99,7 @@ export interface GatewayOptions {
   breaker?: { maxFailures?: number; resetTimeoutMs?: number };
   /**
    * `"loop"` (default): the heartbeat beats on its own timer from `start()`.
-   * `"request"`: it beats when `/api/state` finds the last beat older than
+   * `"request"`: a request beats when the last beat is older than
    * `heartbeatIntervalMs` (Workers keep no timer between requests).
    */
   heartbeatMode?: "loop" | "request";
@@ -251,6 +251,10 @@ export function createGateway(options: GatewayOptions): Gateway {
   app.use("*", async (c, next) => {
     await start();
     if (settingsStore !== undefined && Date.now() - lastSync >= syncMs) await sync().catch(() => {});
+    if (options.heartbeatMode === "request" && Date.now() - lastBeat >= heartbeatIntervalMs) {
+      lastBeat = Date.now();
+      await heartbeat.beat().catch(() => {});
+    }
     await next();
   });
 
@@ -363,10 +367,6 @@ export function createGateway(options: GatewayOptions): Gateway {
 
   app.get("/api/state", async (c) => {
     const now = Date.now();
-    if (options.heartbeatMode === "request" && now - lastBeat >= heartbeatIntervalMs) {
-      lastBeat = now;
-      await heartbeat.beat().catch(() => {});
-    }
     const beat = await Heartbeat.readState(options.heartbeatStore, { key: "demo:heartbeat" }).catch(() => undefined);
     const beatAt = beat === undefined ? undefined : Date.parse(beat.timestamp);
     const breakers = SERVICES.map((service) => {

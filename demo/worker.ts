@@ -6,8 +6,8 @@
  * `DistributedRateLimiter` in Durable Objects (`DEMO_OBJECTS`), as
  * demo/wrangler.toml declares.
  *
- * Workers keep no timer between requests, so the heartbeat beats when the
- * dashboard asks for the state, and each isolate reads the breakers' shared
+ * Workers keep no timer between requests, so the heartbeat beats when a
+ * request finds the last beat two seconds old, and each isolate reads the breakers' shared
  * state (from KV, on calls) and the flaky upstream's settings (from a
  * Durable Object) at most once a second.
  */
