@@ -7,9 +7,9 @@
  * demo/wrangler.toml declares.
  *
  * Workers keep no timer between requests, so the heartbeat beats when a
- * request finds the last beat two seconds old, and each isolate reads the breakers' shared
- * state (from KV, on calls) and the flaky upstream's settings (from a
- * Durable Object) at most once a second.
+ * request finds the last beat two seconds old, and each isolate reads the
+ * breakers' shared state (from KV, on calls) and the flaky upstream's
+ * settings (from a Durable Object) at most once a second.
  */
 import { DurableObject, waitUntil } from "cloudflare:workers";
 import { DistributedRateLimiter } from "../mod.ts";
