@@ -770,6 +770,19 @@ export class CircuitBreaker<F = never> {
    * ```
    */
   execute<T>(fn: Operation<T>, signal?: AbortSignal): Promise<T | Awaited<F>> {
+    // The most common call, first and in full: no signal, a plainly closed
+    // circuit, outcomes watched on the side (see #execute).
+    if (signal === undefined && this.#state === "closed" && !this.#timed && this.#observeOnly && typeof fn === "function") {
+      let promise: Promise<T>;
+      try {
+        promise = Promise.resolve(fn(contextFor(undefined)));
+      } catch (error) {
+        return this.#failedSync(error, ADMITTED, this.#epoch, NOT_TIMED, undefined);
+      }
+      const handlers = this.#closedHandlers;
+      promise.then(handlers.onResult, handlers.onError);
+      return promise;
+    }
     // A misuse is the caller's error, not the dependency's: never counted.
     const misuse = badCall("CircuitBreaker.execute", fn, signal);
     if (misuse !== undefined) return Promise.reject(misuse);
