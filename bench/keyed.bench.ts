@@ -1,5 +1,5 @@
 // KeyedRateLimiter.tryAcquire over 1, 1,000 and 100,000 keys in use, taken
-// round-robin (every call moves its key to the back of the LRU order), and
+// round-robin (a hit is a Map.get and two field writes, no reorder), and
 // the live heap each limiter holds afterwards, in one process
 // (bench/harness.ts says how it measures), beside the floor of any per-key
 // state kept in a Map (find the key's object, read the clock, write a

@@ -28,7 +28,7 @@ import { Emitter, type Listener, type Unsubscribe } from "../events.ts";
 import { badCall, badFunction, badOptions, throwIf } from "../internal/arguments.ts";
 import { configuredSection } from "../internal/configured.ts";
 import { invoke, runInContext } from "../internal/context.ts";
-import { asCircuitOpenError, openMessage } from "../internal/refusal.ts";
+import { asCircuitOpenError, openMessage, refusalError } from "../internal/refusal.ts";
 import { fuse, SLOW, type Stage } from "../internal/fused.ts";
 import { contextFor, type ExecutionContext, type Operation } from "../policy.ts";
 import {
@@ -791,11 +791,11 @@ export class CircuitBreaker<F = never> {
     if ((this.#state === "open" || this.#state === "forced-open") && this.#fallback === undefined) {
       const remainingMs = this.#refusal();
       if (remainingMs >= 0) {
-        // Built in this frame, not in a helper: each frame a stack trace
-        // walks costs V8 about as much as the error itself (see
-        // internal/refusal.ts). No throw either: the caller gets a
-        // rejected promise, and throwing costs more than building it.
-        const error = new Error(this.#refusalMessage(remainingMs), this.#refusalCause());
+        // Its stack trace starts in this frame (internal/refusal.ts): each
+        // frame a trace walks costs V8 about as much as the error itself.
+        // No throw either: the caller gets a rejected promise, and
+        // throwing costs more than building it.
+        const error = refusalError(this.#refusalMessage(remainingMs), this.#refusalCause());
         return Promise.reject(this.#refused(error, remainingMs));
       }
     }
@@ -821,7 +821,7 @@ export class CircuitBreaker<F = never> {
     const admission = fast ? ADMITTED : this.#admit();
     if (admission === REJECTED) {
       const remainingMs = this.#refusedMs();
-      const error = this.#refused(new Error(this.#refusalMessage(remainingMs), this.#refusalCause()), remainingMs);
+      const error = this.#refused(refusalError(this.#refusalMessage(remainingMs), this.#refusalCause()), remainingMs);
       if (this.#fallback === undefined) return Promise.reject(error);
       try {
         return Promise.resolve(this.#fallback(error) as Awaited<F>);
@@ -1184,7 +1184,7 @@ export class CircuitBreaker<F = never> {
   /** Refuses a synchronous call: throws the error, or returns `fallback`'s result. */
   #reject(): F {
     const remainingMs = this.#refusedMs();
-    const error = this.#refused(new Error(this.#refusalMessage(remainingMs), this.#refusalCause()), remainingMs);
+    const error = this.#refused(refusalError(this.#refusalMessage(remainingMs), this.#refusalCause()), remainingMs);
     if (this.#fallback === undefined) throw error;
     return this.#fallback(error);
   }
