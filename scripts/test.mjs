@@ -44,6 +44,27 @@ function sourceFiles() {
   return ["mod.ts", ...found.sort()];
 }
 
+/**
+ * Markdown pages whose ```ts blocks are type-checked and run by the doc leg,
+ * as the sources' `@example`s are: every README snippet, and each component
+ * page's examples. (A block that cannot run outside workerd is fenced
+ * ```ts ignore. Pages of fragments, such as docs/stores.md, are not listed.)
+ */
+const CHECKED_PAGES = [
+  "README.md",
+  "docs/bulkhead.md",
+  "docs/chaos.md",
+  "docs/choosing-a-store.md",
+  "docs/circuit-breaker.md",
+  "docs/fallback.md",
+  "docs/pipeline.md",
+  "docs/rate-limiting.md",
+  "docs/resilient-fetch.md",
+  "docs/retry.md",
+  "docs/timeout.md",
+  "docs/workers.md",
+];
+
 /** Counts from vitest's JSON report; a file that failed to load counts as one failure. */
 function vitestCounts(reportFile) {
   const report = JSON.parse(readFileSync(reportFile, "utf8"));
@@ -119,9 +140,10 @@ const legs = {
     return toResult("deno", done, summary ? { passed: Number(summary[1]), failed: Number(summary[2]) } : undefined);
   },
   async doc() {
-    // Every `@example` in the sources is type-checked and run, importing
-    // "bulwark" as a user would (scripts/deno_doctest.json maps it here).
-    const files = sourceFiles();
+    // Every `@example` in the sources, and every ```ts block of the pages
+    // in CHECKED_PAGES, is type-checked and run, importing "bulwark" as a
+    // user would (scripts/deno_doctest.json maps it here).
+    const files = [...sourceFiles(), ...CHECKED_PAGES];
     const done = await run(bin("deno"), ["test", "--doc", "--allow-all", "--unstable-kv", "--config", "scripts/deno_doctest.json", ...files], {
       cwd: root,
     });
