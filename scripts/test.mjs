@@ -1,6 +1,7 @@
 // `npm test`: the same test files on Node 20 (this machine's), Node 24,
 // Deno, Bun, workerd and headless Chromium, every `@example` in the sources
 // (on Deno), then type and packaging checks.
+// Also runs the programs in examples/ (the `examples` leg).
 // Prints each leg's output as it finishes, one summary line per leg, and a
 // "conformance" block (a line per store engine: the legs its conformance
 // suite passed on, scripts/conformance.mjs) and a final "N passed, N failed"
@@ -18,12 +19,14 @@ import { fileURLToPath } from "node:url";
 import { jsr, packageChecks } from "./check_package.mjs";
 import { run } from "./lib/run.mjs";
 import { conformanceSummary } from "./conformance.mjs";
+import { examplesLeg } from "./examples.mjs";
 import { RUNTIMES, testFilesFor } from "./test_files.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const bin = (name) => join(root, "node_modules", ".bin", name);
 const vitest = join(root, "node_modules", "vitest", "vitest.mjs");
 const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
+const typedoc = join(root, "node_modules", "typedoc", "bin", "typedoc");
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const reports = mkdtempSync(join(tmpdir(), "bulwark-test-"));
 
@@ -111,6 +114,9 @@ const legs = {
     for (const config of ["tsconfig.json", "tsconfig.core.json"]) {
       checks.push(await run(process.execPath, [tsc, "-p", config], { cwd: root }));
     }
+    // The API reference (`npm run docs`) builds from the JSDoc without a
+    // warning (typedoc.json treats them as errors); nothing is written here.
+    checks.push(await run(process.execPath, [typedoc, "--emit", "none"], { cwd: root }));
     const passed = checks.filter((c) => c.code === 0).length;
     return { name: "typecheck", passed, failed: checks.length - passed, output: checks.map((c) => c.output).join("") };
   },
@@ -130,6 +136,10 @@ const legs = {
   },
   async jsr() {
     return jsr();
+  },
+  async examples() {
+    // examples/<runtime>: each program run on its runtime (scripts/examples.mjs).
+    return examplesLeg();
   },
   async deno() {
     const done = await run(bin("deno"), ["test", "--allow-all", "--unstable-kv", "--no-check", ...testFilesFor("deno")], {
@@ -198,7 +208,7 @@ async function worker() {
 await Promise.all(Array.from({ length: jobs }, worker));
 rmSync(reports, { recursive: true, force: true });
 
-const order = ["node20", "node24", "deno", "bun", "workerd", "chromium", "doc", "typecheck", "build", "publint", "attw", "consumer", "size", "jsr"];
+const order = ["node20", "node24", "deno", "bun", "workerd", "chromium", "doc", "examples", "typecheck", "build", "publint", "attw", "consumer", "size", "jsr"];
 results.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
 const passed = results.reduce((sum, r) => sum + r.passed, 0);
 const conformance = conformanceSummary(results.filter((r) => RUNTIMES.includes(r.name)));
