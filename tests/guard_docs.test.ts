@@ -14,7 +14,7 @@ const read = (file: string): string => readFileSync(join(ROOT, file), "utf8");
 const readJsonc = (file: string): Record<string, unknown> =>
   JSON.parse(read(file).replace(/^\s*\/\/.*$/gm, ""));
 
-const PAGES = ["README.md", ...readdirSync(join(ROOT, "docs")).filter((f) => f.endsWith(".md")).map((f) => `docs/${f}`)];
+const PAGES = ["README.md", "examples/README.md", ...readdirSync(join(ROOT, "docs")).filter((f) => f.endsWith(".md")).map((f) => `docs/${f}`)];
 
 /** Markdown without its fenced code blocks. */
 function withoutCode(markdown: string): string {
