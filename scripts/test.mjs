@@ -27,6 +27,8 @@ const bin = (name) => join(root, "node_modules", ".bin", name);
 const vitest = join(root, "node_modules", "vitest", "vitest.mjs");
 const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
 const typedoc = join(root, "node_modules", "typedoc", "bin", "typedoc");
+// TypeScript 7 (the native port), installed beside 5.9 under an alias.
+const tsc7 = join(root, "node_modules", "typescript7", "bin", "tsc");
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const reports = mkdtempSync(join(tmpdir(), "bulwark-test-"));
 
@@ -111,8 +113,10 @@ const legs = {
   workerd: vitestLeg("workerd", "vitest.workers.config.mts"),
   async typecheck() {
     const checks = [];
-    for (const config of ["tsconfig.json", "tsconfig.core.json"]) {
-      checks.push(await run(process.execPath, [tsc, "-p", config], { cwd: root }));
+    for (const compiler of [tsc, tsc7]) {
+      for (const config of ["tsconfig.json", "tsconfig.core.json"]) {
+        checks.push(await run(process.execPath, [compiler, "-p", config], { cwd: root }));
+      }
     }
     // The API reference (`npm run docs`) builds from the JSDoc without a
     // warning (typedoc.json treats them as errors); nothing is written here.
