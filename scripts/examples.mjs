@@ -6,6 +6,7 @@
 //   bun      examples/bun/main.ts        bun run (tsconfig.json "paths" map "bulwark")
 //   browser  examples/browser/           bundled, served, opened in headless Chromium
 //   workers  examples/workers/worker.ts  bundled, run in workerd through Miniflare
+//   readme   README.md's Node/Bun quick start, bundled, run on Node and on Bun
 //
 // Each must exit cleanly and print the lines listed in EXPECTED below, so an
 // example that rots fails `npm test` (its `examples` leg).
@@ -52,6 +53,10 @@ export const EXPECTED = {
     "search bul: 200",
     "done",
   ],
+  readme: [
+    "node: in stock: 42",
+    "bun: in stock: 42",
+  ],
   workers: [
     "GET /items 1: 200",
     "GET /items 5: 200",
@@ -62,7 +67,7 @@ export const EXPECTED = {
 /** Bundles an example with esbuild, "bulwark" from the sources; returns the code. */
 async function bundle(entry, options) {
   const { outputFiles } = await build({
-    entryPoints: [join(root, entry)],
+    ...(entry === undefined ? {} : { entryPoints: [join(root, entry)] }),
     bundle: true,
     format: "esm",
     target: "es2022",
@@ -97,6 +102,14 @@ async function flakyUpstream(extraRoutes = () => false) {
   server.listen(0, "127.0.0.1");
   await once(server, "listening");
   return { server, url: `http://127.0.0.1:${server.address().port}` };
+}
+
+/** The README's Node/Bun quick start: its first TypeScript block after "## Quick start". */
+function readmeQuickStart() {
+  const readme = readFileSync(join(root, "README.md"), "utf8");
+  const block = /```ts\n([\s\S]*?)\n```/.exec(readme.slice(readme.indexOf("## Quick start")));
+  if (block === null) throw new Error("README.md: no ```ts block after '## Quick start'");
+  return block[1];
 }
 
 const runners = {
@@ -139,6 +152,24 @@ const runners = {
       await browser.close();
       server.close();
     }
+  },
+  async readme(scratch) {
+    // The doc leg runs every README block on Deno; this runs the Node/Bun
+    // quick start on Node and on Bun as well, bundled as a user's bundler would.
+    const file = join(scratch, "readme.mjs");
+    writeFileSync(file, await bundle(undefined, {
+      stdin: { contents: readmeQuickStart(), loader: "ts", resolveDir: root, sourcefile: "README.md" },
+      platform: "node",
+      target: "node20",
+    }));
+    let output = "";
+    let code = 0;
+    for (const [name, command] of [["node", process.execPath], ["bun", bin("bun")]]) {
+      const done = await run(command, [file], { cwd: root, timeoutMs: 60_000 });
+      output += done.output.split("\n").filter((line) => line !== "").map((line) => `${name}: ${line}\n`).join("");
+      code ||= done.code;
+    }
+    return { code, output };
   },
   async workers() {
     const { Miniflare } = await import("miniflare");
