@@ -855,8 +855,12 @@ export class CircuitBreaker<F = never> {
    */
   execute<T>(fn: Operation<T>, signal?: AbortSignal): Promise<T | Awaited<F>> {
     // The most common call, first and in full: no signal, a plainly closed
-    // circuit, outcomes watched on the side (see #execute).
-    if (signal === undefined && this.#state === "closed" && !this.#timed && this.#observeOnly && typeof fn === "function") {
+    // local circuit, outcomes watched on the side (see #execute). A shared
+    // circuit goes through #execute, whose gate reads the store when due.
+    if (
+      signal === undefined && this.#state === "closed" && !this.#timed && this.#observeOnly && this.#shared === undefined &&
+      typeof fn === "function"
+    ) {
       let promise: Promise<T>;
       try {
         promise = Promise.resolve(fn(contextFor(undefined)));
@@ -1541,7 +1545,7 @@ export class CircuitBreaker<F = never> {
         if (epoch === this.#epoch && this.#probesInFlight > 0) this.#probesInFlight--;
       },
       refuse: (message, remainingMs) => {
-        const error = this.#refused(new Error(message), remainingMs);
+        const error = this.#refused(refusalError(message, undefined), remainingMs);
         if (this.#fallback === undefined) return Promise.reject(error);
         try {
           return Promise.resolve(this.#fallback(error)) as Promise<never>;
