@@ -22,11 +22,11 @@ import { CountWindowStrategy } from "./count_window.ts";
 import { TimeWindowStrategy } from "./time_window.ts";
 import { type BackoffFunction, type BackoffKind, backoffDelay } from "../backoff.ts";
 import { type Clock, systemClock } from "../clock.ts";
-import { defaultsFor } from "../config.ts";
 import { CircuitOpenError, ConfigError, type ConfigIssue, TimeoutError } from "../errors.ts";
 import { Emitter, type Listener, type Unsubscribe } from "../events.ts";
 import { badCall, badFunction, badOptions, throwIf } from "../internal/arguments.ts";
 import { configuredSection } from "../internal/configured.ts";
+import { sharedDefaults } from "../internal/defaults.ts";
 import { invoke, runInContext } from "../internal/context.ts";
 import { asCircuitOpenError, openMessage } from "../internal/refusal.ts";
 import { fuse, SLOW, type Stage } from "../internal/fused.ts";
@@ -42,7 +42,7 @@ import {
   lazy,
   name,
   oneOf,
-  safeParse,
+  safeParseOver,
   satisfying,
   toConfigIssues,
 } from "../validation.ts";
@@ -402,33 +402,48 @@ function crossFieldIssues(given: Record<string, unknown>): ConfigIssue[] {
   return issues;
 }
 
+/** The options {@link crossFieldIssues} reads: given none of them, it has nothing to say. */
+const CROSS_FIELD = /* @__PURE__ */ new Set<string>(["strategy", "windowSize", "windowMs", "windowBuckets", ...WINDOW_ONLY, "initialState"]);
+
 const NO_ERRORS: readonly ErrorClass[] = /* @__PURE__ */ Object.freeze([]);
 
 function resolve<F>(options: CircuitBreakerOptions<F>): ResolvedCircuitBreakerOptions<F> {
   throwIf(badOptions("CircuitBreaker", options));
   // Keys given as `undefined` fall back to the defaults rather than erase them.
   const given = options as Record<string, unknown>;
-  const input: Record<string, unknown> = defaultsFor("circuitBreaker");
-  for (const key of Object.keys(given)) if (given[key] !== undefined) input[key] = given[key];
+  const defaults = sharedDefaults("circuitBreaker");
+  const input: Record<string, unknown> = { ...defaults };
+  // Construction costs what it reads: the defaults are checked once (while
+  // `configure()` leaves them), the options given on each call, and the
+  // rules between options only when one they read was given.
+  const keys = Object.keys(given);
+  let crossField = false;
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!;
+    if (given[key] === undefined) {
+      keys.splice(i--, 1);
+      continue;
+    }
+    input[key] = given[key];
+    if (CROSS_FIELD.has(key)) crossField = true;
+  }
   const schema = optionsSchema();
-  const result = safeParse(schema, input);
+  const result = safeParseOver(schema, defaults, input, keys);
   const issues = result.success ? [] : toConfigIssues(schema, input, result.error.issues);
-  const rules = crossFieldIssues(given);
+  const rules = crossField ? crossFieldIssues(given) : [];
   if (rules.length > 0) {
     const reported = new Set(issues.map((issue) => issue.field));
     for (const issue of rules) if (!reported.has(issue.field)) issues.push(issue);
   }
   if (issues.length > 0) throw new ConfigError("CircuitBreaker", issues);
-  // `result.data` is `input` or zod's copy of it: ours, so trimmed in place
-  // (a rest-spread that leaves one key out costs a copy of its own).
-  const parsed: { initialState?: unknown } & Omit<NonNullable<typeof result.data>, "initialState"> = result.data!;
+  // `result.data` is `input` or zod's copy of it: ours, so completed and
+  // frozen in place (a spread into a new object costs a copy of its own).
+  const parsed: Record<string, unknown> & { initialState?: unknown } & Omit<NonNullable<typeof result.data>, "initialState"> = result.data!;
   if (parsed.initialState !== undefined) delete parsed.initialState;
-  return Object.freeze({
-    ...parsed,
-    name: parsed.name ?? "circuit-breaker",
-    excludedErrors: parsed.excludedErrors === undefined ? NO_ERRORS : Object.freeze([...parsed.excludedErrors]),
-    clock: parsed.clock ?? systemClock,
-  }) as unknown as ResolvedCircuitBreakerOptions<F>;
+  parsed.name ??= "circuit-breaker";
+  parsed.excludedErrors = parsed.excludedErrors === undefined ? NO_ERRORS : Object.freeze([...parsed.excludedErrors]);
+  parsed.clock ??= systemClock;
+  return Object.freeze(parsed) as unknown as ResolvedCircuitBreakerOptions<F>;
 }
 
 function strategyFor(
