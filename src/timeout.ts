@@ -27,11 +27,12 @@ import {
   wrapIn,
 } from "./internal/context.ts";
 import { badCall, badFunction, badOptions, badSignal, badString, throwIf } from "./internal/arguments.ts";
+import { sharedBase } from "./internal/defaults.ts";
 import { defaultsGeneration, FORMS_KEPT, policyKeyCount } from "./internal/forms.ts";
 import { fuse, type FusablePolicy, type FusedCall, type Stage } from "./internal/fused.ts";
 import { type Deadline, type DeadlineQueue, deadlineQueueFor, DONE } from "./internal/deadline_queue.ts";
 import type { ExecutionContext, Operation } from "./policy.ts";
-import { clock as clockSchema, durationMs, lazy, name, oneOf, validate } from "./validation.ts";
+import { clock as clockSchema, durationMs, lazy, name, oneOf, validate, validateOver } from "./validation.ts";
 
 /**
  * What a timeout does at its deadline. Both abort the operation's signal.
@@ -283,12 +284,10 @@ export class TimeoutPolicy implements LayeredPolicy, FusablePolicy {
 
   constructor(options: TimeoutOptions = {}) {
     throwIf(badOptions("TimeoutPolicy", options));
+    // The defaults are one shared object, checked once while configure()
+    // leaves them: each construction checks only the options given.
     this.options = Object.freeze(
-      validate("TimeoutPolicy", optionsSchema(), {
-        ...defaultsFor("timeout"),
-        clock: systemClock,
-        ...options,
-      }),
+      validateOver("TimeoutPolicy", optionsSchema(), sharedBase("timeout", "timeout", { clock: systemClock as Clock }), options),
     );
     this.#shared = {
       timeoutMs: this.options.timeoutMs,

@@ -462,6 +462,21 @@ export function safeParseOver<S extends Schema>(
 }
 
 /**
+ * `validate(target, schema, { ...base, ...given })`, checking `base` only
+ * when it is not the object found valid last time (see
+ * {@link safeParseOver}): for a component whose defaults are a shared
+ * object (`sharedBase`). Returns a new object, as the spread would.
+ */
+export function validateOver<S extends Schema>(target: string, schema: S, base: object, given: object): z.output<S> {
+  const input: Record<string, unknown> = { ...base };
+  const keys = Object.keys(given);
+  for (const key of keys) input[key] = (given as Record<string, unknown>)[key];
+  const result = safeParseOver(schema, base, input, keys);
+  if (result.success) return result.data;
+  throw new ConfigError(target, toConfigIssues(schema, input, result.error.issues));
+}
+
+/**
  * Parses `input` with `schema`; on failure throws a {@link ConfigError} that
  * names every bad field of `target`.
  */

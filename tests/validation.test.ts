@@ -5,6 +5,7 @@ import fc from "fast-check";
 import * as z from "zod/mini";
 import { afterEach, describe, expect, it } from "vitest";
 import {
+  Bulkhead,
   CircuitBreaker,
   ConfigError,
   configure,
@@ -12,6 +13,7 @@ import {
   InvalidArgumentError,
   rateLimiter,
   RetryPolicy,
+  TimeoutPolicy,
   validateDefaults,
 } from "../mod.ts";
 import {
@@ -169,6 +171,25 @@ describe("validation fast path", () => {
     expect(() => new CircuitBreaker({ maxFailures: 0 })).toThrow(ConfigError);
     configure({});
     expect(new CircuitBreaker().options.maxFailures).toBe(5);
+  });
+
+  it("a retry, timeout and bulkhead see the defaults configure() sets after they were first built", () => {
+    expect(new RetryPolicy().options.maxAttempts).toBe(3);
+    expect(new TimeoutPolicy().options.timeoutMs).toBe(30_000);
+    expect(new Bulkhead().options.maxConcurrent).toBe(10);
+    configure({ retry: { maxAttempts: 4, jitter: "equal" }, timeout: { timeoutMs: 5 }, bulkhead: { maxConcurrent: 2 } });
+    expect(new RetryPolicy().options.maxAttempts).toBe(4);
+    expect(new RetryPolicy().options.jitter).toBe("equal");
+    // A backoff function turns the default jitter off, configured or not.
+    expect(new RetryPolicy({ backoff: () => 1 }).options.jitter).toBe("none");
+    expect(new TimeoutPolicy().options.timeoutMs).toBe(5);
+    expect(new Bulkhead().options.maxConcurrent).toBe(2);
+    expect(() => new RetryPolicy({ maxAttempts: 0 })).toThrow(ConfigError);
+    expect(() => new RetryPolicy({ maxAttempts: undefined })).toThrow(ConfigError);
+    configure({});
+    expect(new RetryPolicy().options.maxAttempts).toBe(3);
+    expect(new TimeoutPolicy().options.timeoutMs).toBe(30_000);
+    expect(new Bulkhead().options.maxConcurrent).toBe(10);
   });
 
   it("arrayOf reports what z.array would: the same fields, values and messages", () => {
