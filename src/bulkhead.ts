@@ -7,6 +7,7 @@
 import * as z from "zod/mini";
 import { type CancelTimer, type Clock, systemClock } from "./clock.ts";
 import { configuredSection } from "./internal/configured.ts";
+import { BULKHEAD_DEFAULTS } from "./internal/built_in_defaults.ts";
 import { sharedBase } from "./internal/defaults.ts";
 import { BulkheadRejectedError } from "./errors.ts";
 import { Emitter, type Listener, type Unsubscribe } from "./events.ts";
@@ -161,7 +162,7 @@ export class Bulkhead implements LayeredPolicy, FusablePolicy {
     // The defaults are one shared object, checked once while configure()
     // leaves them: each construction checks only the options given.
     this.options = Object.freeze(
-      validateOver("Bulkhead", optionsSchema(), sharedBase("bulkhead", "bulkhead", { clock: systemClock as Clock }), {
+      validateOver("Bulkhead", optionsSchema(), sharedBase("bulkhead", "bulkhead", BULKHEAD_DEFAULTS, { clock: systemClock as Clock }), {
         ...options,
         // The built-in default depends on the runtime, so only a value the
         // user set (here or in configure()) is taken as given.

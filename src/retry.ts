@@ -27,6 +27,7 @@ import {
   wrapIn,
 } from "./internal/context.ts";
 import { badFunction, badOptions, badSignal, throwIf } from "./internal/arguments.ts";
+import { RETRY_DEFAULTS } from "./internal/built_in_defaults.ts";
 import { sharedBase } from "./internal/defaults.ts";
 import { defaultsGeneration, FORMS_KEPT, policyKeyCount } from "./internal/forms.ts";
 import { fuse, type FusablePolicy, type FusedCall, type Runner, type Stage } from "./internal/fused.ts";
@@ -271,8 +272,8 @@ export class RetryPolicy implements LayeredPolicy, FusablePolicy {
     // leaves them: each construction checks only the options given (and
     // reads Math.random now, as a caller may have replaced it).
     const base = typeof options.backoff === "function"
-      ? sharedBase("retry (backoff function)", "retry", { ...retryOwnDefaults(), jitter: "none" as const })
-      : sharedBase("retry", "retry", retryOwnDefaults());
+      ? sharedBase("retry (backoff function)", "retry", RETRY_DEFAULTS, { ...retryOwnDefaults(), jitter: "none" as const })
+      : sharedBase("retry", "retry", RETRY_DEFAULTS, retryOwnDefaults());
     this.options = Object.freeze(
       validateOver("RetryPolicy", optionsSchema(), base, { random: Math.random, ...options }),
     );

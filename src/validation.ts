@@ -326,24 +326,18 @@ export function toConfigIssues(
   return out;
 }
 
-/** What zod's object schemas accept as an object: not null, not an array. */
-function isObject(input: unknown): input is Record<string, unknown> {
-  return typeof input === "object" && input !== null && !Array.isArray(input);
-}
 
 /**
  * The fast rule of an object schema: its field rules by name (a `Map`, one
  * lookup per key given), how many fields are required, and whether unknown
  * keys are refused (a strict object's catchall is `never`).
  *
- * A plain object (an object literal: nearly every options object) is
- * checked by walking its own keys, not the schema's fields: an options
+ * It walks the object's own keys, not the schema's fields: an options
  * object gives a few of a breaker's 22 fields, and reading each absent one
  * (a missed lookup up the prototype chain) cost more than all the rest.
- * What a walk of the keys cannot see zod still reads (`input[field]`): an
- * object with a property the walk missed (one defined non-enumerable) goes
- * to zod, and one with another prototype (a class instance, whose fields
- * may be getters) is checked field by field.
+ * Only plain objects (literals: nearly every options object) are walked;
+ * any other, and one with a property the walk cannot see (defined
+ * non-enumerable) that zod would read (`input[field]`), goes to zod.
  */
 function objectRule(names: readonly string[], fields: readonly Rule[], strict: boolean): Rule {
   const byName = new Map<string, Rule>();
@@ -352,39 +346,28 @@ function objectRule(names: readonly string[], fields: readonly Rule[], strict: b
     byName.set(names[i]!, fields[i]!);
     if (!fields[i]!.optional) required++;
   }
-  const keys = new Set(names);
   return rule(TEST, {
     fields: { byName, strict, validBase: undefined },
     test: (value) => {
-      if (!isObject(value)) return false;
-      const prototype: unknown = Object.getPrototypeOf(value);
-      if (prototype === Object.prototype || prototype === null) {
-        let walked = 0;
-        let known = 0;
-        let requiredSeen = 0;
-        for (const key in value) {
-          walked++;
-          const field = byName.get(key);
-          if (field === undefined) {
-            if (strict) return false;
-            continue;
-          }
-          if (!passes(field, value[key])) return false;
-          known++;
-          if (!field.optional) requiredSeen++;
+      if (!isPlainObject(value)) return false;
+      let walked = 0;
+      let known = 0;
+      let requiredSeen = 0;
+      for (const key in value) {
+        walked++;
+        const field = byName.get(key);
+        if (field === undefined) {
+          if (strict) return false;
+          continue;
         }
-        // Every required field was seen, and every field seen is valid; an
-        // optional one not seen is absent (so `undefined`) unless hidden.
-        return requiredSeen === required &&
-          (known === names.length || Object.getOwnPropertyNames(value).length === walked);
+        if (!passes(field, value[key])) return false;
+        known++;
+        if (!field.optional) requiredSeen++;
       }
-      if (strict) {
-        for (const key in value) if (!keys.has(key)) return false;
-      }
-      for (let i = 0; i < names.length; i++) {
-        if (!passes(fields[i]!, (value as Record<string, unknown>)[names[i]!])) return false;
-      }
-      return true;
+      // Every required field was seen, and every field seen is valid; an
+      // optional one not seen is absent (so `undefined`) unless hidden.
+      return requiredSeen === required &&
+        (known === names.length || Object.getOwnPropertyNames(value).length === walked);
     },
   });
 }

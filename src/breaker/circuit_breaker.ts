@@ -26,6 +26,7 @@ import { CircuitOpenError, ConfigError, type ConfigIssue, TimeoutError } from ".
 import { Emitter, type Listener, type Unsubscribe } from "../events.ts";
 import { badCall, badFunction, badOptions, throwIf } from "../internal/arguments.ts";
 import { configuredSection } from "../internal/configured.ts";
+import { BREAKER_DEFAULTS } from "../internal/built_in_defaults.ts";
 import { sharedDefaults } from "../internal/defaults.ts";
 import { invoke, runInContext } from "../internal/context.ts";
 import { asCircuitOpenError, openMessage } from "../internal/refusal.ts";
@@ -411,7 +412,7 @@ function resolve<F>(options: CircuitBreakerOptions<F>): ResolvedCircuitBreakerOp
   throwIf(badOptions("CircuitBreaker", options));
   // Keys given as `undefined` fall back to the defaults rather than erase them.
   const given = options as Record<string, unknown>;
-  const defaults = sharedDefaults("circuitBreaker");
+  const defaults = sharedDefaults("circuitBreaker", BREAKER_DEFAULTS);
   const input: Record<string, unknown> = { ...defaults };
   // Construction costs what it reads: the defaults are checked once (while
   // `configure()` leaves them), the options given on each call, and the

@@ -3,10 +3,16 @@
  * object, the same object until `configure()` replaces the defaults: what
  * `safeParseOver` checks once rather than on every construction.
  *
+ * Each caller names its section's built-in constant
+ * (internal/built_in_defaults.ts) rather than `builtInDefaults`, so a
+ * bundle carries only the sections it uses.
+ *
  * @module
  */
-import { type Defaults, type DefaultsSection, defaultsFor } from "../config.ts";
-import { configuredDefaults } from "./configured.ts";
+import type { Defaults, DefaultsSection } from "../config.ts";
+import { configuredDefaults, configuredSection } from "./configured.ts";
+
+type SectionDefaults<S extends DefaultsSection> = Readonly<Required<NonNullable<Defaults[S]>>>;
 
 let sharedFrom: Readonly<Defaults> | undefined;
 let shared: Record<string, object> = {};
@@ -20,13 +26,16 @@ function current(): Record<string, object> {
   return shared;
 }
 
-/** `defaultsFor(section)`, frozen and shared until `configure()` is called again. */
-export function sharedDefaults<S extends DefaultsSection>(section: S): Readonly<Required<NonNullable<Defaults[S]>>> {
-  return (current()[section] ??= Object.freeze(defaultsFor(section))) as Readonly<Required<NonNullable<Defaults[S]>>>;
+/**
+ * `{ ...builtIn, ...configureds }` for `section` (what `defaultsFor`
+ * returns), frozen and shared until `configure()` is called again.
+ */
+export function sharedDefaults<S extends DefaultsSection>(section: S, builtIn: SectionDefaults<S>): SectionDefaults<S> {
+  return (current()[section] ??= Object.freeze({ ...builtIn, ...configuredSection(section) })) as SectionDefaults<S>;
 }
 
 /**
- * `{ ...sharedDefaults(section), ...extra }`, frozen and shared as
+ * `{ ...sharedDefaults(section, builtIn), ...extra }`, frozen and shared as
  * {@link sharedDefaults} is: a component's defaults with its own (a clock,
  * a random source), one object per `slot`. `extra` must not vary between
  * calls with the same `slot`.
@@ -34,10 +43,10 @@ export function sharedDefaults<S extends DefaultsSection>(section: S): Readonly<
 export function sharedBase<S extends DefaultsSection, E extends object>(
   slot: string,
   section: S,
+  builtIn: SectionDefaults<S>,
   extra: E,
-): Readonly<Required<NonNullable<Defaults[S]>> & E> {
-  const objects = current();
-  return (objects[slot] ??= Object.freeze({ ...sharedDefaults(section), ...extra })) as Readonly<
-    Required<NonNullable<Defaults[S]>> & E
+): Readonly<SectionDefaults<S> & E> {
+  return (current()[slot] ??= Object.freeze({ ...sharedDefaults(section, builtIn), ...extra })) as Readonly<
+    SectionDefaults<S> & E
   >;
 }
