@@ -404,7 +404,17 @@ function crossFieldIssues(given: Record<string, unknown>): ConfigIssue[] {
 }
 
 /** The options {@link crossFieldIssues} reads: given none of them, it has nothing to say. */
-const CROSS_FIELD = /* @__PURE__ */ new Set<string>(["strategy", "windowSize", "windowMs", "windowBuckets", ...WINDOW_ONLY, "initialState"]);
+const CROSS_FIELD: ReadonlySet<string> = /* @__PURE__ */ new Set([
+  "strategy",
+  "windowSize",
+  "windowMs",
+  "windowBuckets",
+  "failureRateThreshold",
+  "minimumThroughput",
+  "slowCallDurationMs",
+  "slowCallRateThreshold",
+  "initialState",
+]);
 
 const NO_ERRORS: readonly ErrorClass[] = /* @__PURE__ */ Object.freeze([]);
 
