@@ -9,7 +9,7 @@
 //   size      bundle size of each entry in size-budget.json, from the
 //             packed tarball, against its budget (scripts/size.mjs)
 //   jsr       `deno publish --dry-run` (JSR's checks, including slow types)
-import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -19,6 +19,7 @@ const root = fileURLToPath(new URL("..", import.meta.url));
 const bin = (name) => join(root, "node_modules", ".bin", name);
 const node = process.execPath;
 const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
+const tsc7 = join(root, "node_modules", "typescript7", "bin", "tsc");
 
 /** @typedef {{ name: string, passed: number, failed: number, output: string }} Result */
 
@@ -77,6 +78,7 @@ export async function consumer(tarball, workDir) {
       `export const used: readonly unknown[] = [clock, ${specifiers.map((_, i) => `entry${i}`).join(", ")}];`,
     ].join("\n"),
   );
+  copyFileSync(join(root, "scripts", "consumer", "types.ts"), join(dir, "types.ts"));
   writeFileSync(
     join(dir, "consumer.mjs"),
     [
@@ -95,22 +97,27 @@ export async function consumer(tarball, workDir) {
     noEmit: true,
     skipLibCheck: false,
   };
+  // Every setup under TypeScript 5.9 and TypeScript 7.
   const typecheck = async (label, module, moduleResolution, overrides = {}) => {
     writeFileSync(
       join(dir, `tsconfig.${label}.json`),
       JSON.stringify({
         compilerOptions: { ...compilerOptions, module, moduleResolution, ...overrides },
-        files: ["consumer.ts"],
+        files: ["consumer.ts", "types.ts"],
       }),
     );
-    return { label, ...(await run(node, [tsc, "-p", `tsconfig.${label}.json`], { cwd: dir })) };
+    const checks = [];
+    for (const [version, compiler] of [["5.9", tsc], ["7", tsc7]]) {
+      checks.push({ label: `${label} (TypeScript ${version})`, ...(await run(node, [compiler, "-p", `tsconfig.${label}.json`], { cwd: dir })) });
+    }
+    return checks;
   };
   return result("consumer", [
-    await typecheck("nodenext", "NodeNext", "NodeNext"),
-    await typecheck("bundler", "Preserve", "Bundler"),
+    ...await typecheck("nodenext", "NodeNext", "NodeNext"),
+    ...await typecheck("bundler", "Preserve", "Bundler"),
     // A strict consumer with an older lib and no @types/node: the
     // declarations bring what they need of explicit resource management.
-    await typecheck("es2022", "NodeNext", "NodeNext", {
+    ...await typecheck("es2022", "NodeNext", "NodeNext", {
       lib: ["ES2022", "DOM"],
       exactOptionalPropertyTypes: true,
     }),

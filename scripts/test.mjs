@@ -24,6 +24,8 @@ const root = fileURLToPath(new URL("..", import.meta.url));
 const bin = (name) => join(root, "node_modules", ".bin", name);
 const vitest = join(root, "node_modules", "vitest", "vitest.mjs");
 const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
+// TypeScript 7 (the native port), installed beside 5.9 under an alias.
+const tsc7 = join(root, "node_modules", "typescript7", "bin", "tsc");
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const reports = mkdtempSync(join(tmpdir(), "bulwark-test-"));
 
@@ -87,8 +89,10 @@ const legs = {
   workerd: vitestLeg("workerd", "vitest.workers.config.mts"),
   async typecheck() {
     const checks = [];
-    for (const config of ["tsconfig.json", "tsconfig.core.json"]) {
-      checks.push(await run(process.execPath, [tsc, "-p", config], { cwd: root }));
+    for (const compiler of [tsc, tsc7]) {
+      for (const config of ["tsconfig.json", "tsconfig.core.json"]) {
+        checks.push(await run(process.execPath, [compiler, "-p", config], { cwd: root }));
+      }
     }
     const passed = checks.filter((c) => c.code === 0).length;
     return { name: "typecheck", passed, failed: checks.length - passed, output: checks.map((c) => c.output).join("") };

@@ -23,15 +23,15 @@ import {
   wrapIn,
 } from "./internal/context.ts";
 import { fuse, fusedRunner, fusionEnabled, isFusable, type Runner, type Stage } from "./internal/fused.ts";
-import type { ExecutionContext, Operation, Policy } from "./policy.ts";
+import type { ExecutionContext, Operation, PoliciesResult, Policy } from "./policy.ts";
 import { RetryPolicy, type RetryOptions } from "./retry.ts";
 import { TimeoutPolicy, type TimeoutOptions } from "./timeout.ts";
 import { closestKey } from "./validation.ts";
 
 const POLICY = "a policy (an object with an execute(fn, signal) method)";
 
-function isPolicy(value: unknown): value is Policy {
-  return typeof (value as Policy | null)?.execute === "function";
+function isPolicy(value: unknown): value is Policy<never> {
+  return typeof (value as Policy<never> | null)?.execute === "function";
 }
 
 /** Refuses `policies` unless it is an array of policies (with the InvalidArgumentError naming the bad one). */
@@ -47,6 +47,11 @@ function checkPolicies(target: string, policies: unknown): void {
  * runs `a.execute(() => b.execute(() => c.execute(fn)))`. Any {@link Policy}
  * fits, and a pipeline is a policy itself, so pipelines nest.
  *
+ * `R` is what its operations may return: `unknown` unless you say otherwise.
+ * {@link pipeline} infers it from the policies (a
+ * `RetryPolicy<Response>` inside makes the pipeline a `Policy<Response>`);
+ * with this constructor, name it: `new Pipeline<Response>([...])`.
+ *
  * @example
  * ```ts
  * import { Bulkhead, Pipeline, RetryPolicy } from "bulwark";
@@ -59,24 +64,25 @@ function checkPolicies(target: string, policies: unknown): void {
  * if (value !== 2) throw new Error("unexpected");
  * ```
  */
-export class Pipeline implements ContextualPolicy {
+export class Pipeline<R = unknown> implements ContextualPolicy<R> {
   /** The layers, outermost first. */
-  readonly policies: readonly Policy[];
+  readonly policies: readonly Policy<never>[];
   readonly #run: Runner;
 
-  constructor(policies: readonly Policy[]) {
+  // deno-lint-ignore no-explicit-any
+  constructor(policies: readonly Policy<any>[]) {
     checkPolicies("Pipeline", policies);
     this.policies = Object.freeze([...policies]);
     this.#run = compose(this.policies, fusionEnabled()) ?? invoke;
   }
 
   /** Runs `fn` through every layer. `signal` reaches each layer and `fn`. */
-  execute<T>(fn: Operation<T>, signal?: AbortSignal): Promise<T> {
+  execute<T extends R>(fn: Operation<T>, signal?: AbortSignal): Promise<T> {
     return executeIn(this, fn, signal, "Pipeline.execute");
   }
 
   /** Wraps `fn` so that every call runs through the pipeline. */
-  wrap<A extends unknown[], R>(fn: (...args: A) => R | PromiseLike<R>): (...args: A) => Promise<R> {
+  wrap<A extends unknown[], T extends R>(fn: (...args: A) => T | PromiseLike<T>): (...args: A) => Promise<T> {
     return wrapIn(this, fn, "Pipeline.wrap");
   }
 
@@ -157,7 +163,8 @@ function layer(policy: Policy, inner: Runner | undefined): Runner {
  * if (value !== 1) throw new Error("unexpected");
  * ```
  */
-export function pipeline(...policies: Policy[]): Pipeline {
+// deno-lint-ignore no-explicit-any
+export function pipeline<const P extends readonly Policy<any>[]>(...policies: P): Pipeline<PoliciesResult<P>> {
   checkPolicies("pipeline", policies);
   return new Pipeline(policies);
 }
@@ -175,8 +182,9 @@ export const DEFAULT_PIPELINE_ORDER: readonly PipelineStep[] = Object.freeze([
 
 /** Options of {@link ResiliencePipeline}: each step as a policy or its options. */
 export interface ResiliencePipelineOptions {
-  /** Retries. */
-  retry?: RetryPolicy | RetryOptions;
+  /** Retries; a `retryOnResult` typed on its parameter types the pipeline's results (see {@link RetryResultOf}). */
+  // deno-lint-ignore no-explicit-any
+  retry?: RetryPolicy<any> | RetryOptions<any>;
   /** A {@link CircuitBreaker} (or any policy), or the options of a new one. */
   circuitBreaker?: Policy | CircuitBreakerOptions;
   /** Concurrency limit. */
@@ -200,6 +208,16 @@ export type CircuitBreakerStepOf<O extends ResiliencePipelineOptions> = "circuit
   : never
   : undefined;
 
+/**
+ * The results a {@link ResiliencePipeline} built from options `O` accepts:
+ * what its retry step's `retryOnResult` judges (`Response` for
+ * `retry: { retryOnResult: (r: Response) => ... }` or a
+ * `RetryPolicy<Response>`), `unknown` otherwise.
+ */
+export type RetryResultOf<O extends ResiliencePipelineOptions> = O["retry"] extends infer S
+  ? S extends RetryPolicy<infer R> ? R : S extends { retryOnResult: (result: infer R, attempt: number) => boolean } ? R : unknown
+  : unknown;
+
 const STEPS: readonly PipelineStep[] = DEFAULT_PIPELINE_ORDER;
 const OPTION_KEYS: readonly string[] = [...STEPS, "order"];
 
@@ -207,7 +225,7 @@ const OPTION_KEYS: readonly string[] = [...STEPS, "order"];
  * Builds one step from a policy or from its options; option errors are
  * collected under `step.`, so every bad field is reported at once.
  */
-function build<P extends Policy, O>(
+function build<P extends Policy<never>, O>(
   step: PipelineStep,
   value: P | O | undefined,
   isPolicy: (value: unknown) => value is P,
@@ -287,9 +305,10 @@ function checkOrder(
  * if (retries !== 1) throw new Error("unexpected");
  * ```
  */
-export class ResiliencePipeline<O extends ResiliencePipelineOptions = ResiliencePipelineOptions> extends Pipeline {
+export class ResiliencePipeline<O extends ResiliencePipelineOptions = ResiliencePipelineOptions>
+  extends Pipeline<RetryResultOf<O>> {
   /** The retry step, if configured. */
-  readonly retry: RetryPolicy | undefined;
+  readonly retry: RetryPolicy<RetryResultOf<O>> | undefined;
   /** The circuit-breaker step, if configured: a {@link CircuitBreaker} when built from options. */
   readonly circuitBreaker: CircuitBreakerStepOf<O>;
   /** The bulkhead step, if configured. */
@@ -311,9 +330,9 @@ export class ResiliencePipeline<O extends ResiliencePipelineOptions = Resilience
         allowed: guess === undefined ? `a known option (one of ${OPTION_KEYS.join(", ")})` : `a known option (did you mean '${guess}'?)`,
       });
     }
-    const steps: { [S in PipelineStep]: Policy | undefined } = {
+    const steps: { [S in PipelineStep]: Policy<never> | undefined } = {
       bulkhead: build<Bulkhead, BulkheadOptions>("bulkhead", options.bulkhead, (v) => v instanceof Bulkhead, (o) => new Bulkhead(o), issues),
-      circuitBreaker: build<Policy, CircuitBreakerOptions>(
+      circuitBreaker: build<Policy<never>, CircuitBreakerOptions>(
         "circuitBreaker",
         options.circuitBreaker,
         isPolicy,
@@ -330,7 +349,7 @@ export class ResiliencePipeline<O extends ResiliencePipelineOptions = Resilience
     super(applied.map((step) => steps[step]!));
     this.bulkhead = steps.bulkhead as Bulkhead | undefined;
     this.circuitBreaker = steps.circuitBreaker as CircuitBreakerStepOf<O>;
-    this.retry = steps.retry as RetryPolicy | undefined;
+    this.retry = steps.retry as RetryPolicy<RetryResultOf<O>> | undefined;
     this.timeout = steps.timeout as TimeoutPolicy | undefined;
     this.order = Object.freeze(applied);
   }

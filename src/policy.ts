@@ -22,14 +22,44 @@ export type Operation<T> = (context: ExecutionContext) => T | PromiseLike<T>;
  * A resilience policy: runs an operation under its rules. Circuit breakers,
  * retries, timeouts, bulkheads, rate limiters and fallbacks all fit, so any
  * of them can be layered by {@link Operation}-passing composition.
+ *
+ * `R` is what the policy's operations may return. Most policies run any
+ * operation (`Policy`, that is `Policy<unknown>`); one that judges results
+ * accepts only operations whose result it can judge: a
+ * `RetryPolicy<Response>` with `retryOnResult: (r: Response) => ...` is a
+ * `Policy<Response>`, and `pipeline()` of it is one too. `Policy<never>`
+ * is any policy at all.
  */
-export interface Policy {
+export interface Policy<R = unknown> {
   /**
    * Runs `fn` under this policy. `signal` is the caller's: when it aborts, the
    * policy stops waiting and passes the abort on to `fn` through its context.
    */
-  execute<T>(fn: Operation<T>, signal?: AbortSignal): Promise<T>;
+  execute<T extends R>(fn: Operation<T>, signal?: AbortSignal): Promise<T>;
 }
+
+/**
+ * The results policy `P` accepts: `Response` for a `Policy<Response>`,
+ * `unknown` for a policy that runs any operation.
+ *
+ * @example
+ * ```ts
+ * import { RetryPolicy, type PolicyResult } from "bulwark";
+ * const policy = new RetryPolicy({ retryOnResult: (response: Response) => response.status === 503 });
+ * const accepted: PolicyResult<typeof policy> = new Response("ok");
+ * if (!(accepted instanceof Response)) throw new Error("unexpected");
+ * ```
+ */
+// deno-lint-ignore no-explicit-any
+export type PolicyResult<P> = P extends { execute(fn: Operation<infer R>, ...rest: any[]): unknown } ? R : unknown;
+
+/**
+ * The results every policy of the tuple `P` accepts: the intersection of
+ * their {@link PolicyResult}s (`unknown` when none restricts them).
+ */
+export type PoliciesResult<P extends readonly unknown[]> = P extends readonly [infer First, ...infer Rest]
+  ? PolicyResult<First> & PoliciesResult<Rest>
+  : unknown;
 
 /**
  * The context of a call made without a signal. One object, so that it

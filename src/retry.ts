@@ -45,8 +45,11 @@ import {
   validateOver,
 } from "./validation.ts";
 
-/** Options of {@link RetryPolicy}. Defaults cascade from `configure({ retry })`. */
-export interface RetryOptions {
+/**
+ * Options of {@link RetryPolicy}. Defaults cascade from `configure({ retry })`.
+ * `R` is the result type `retryOnResult` judges (see {@link RetryPolicy}).
+ */
+export interface RetryOptions<R = unknown> {
   /** Attempts in all, the first included; `>= 1`. Built-in default 3. */
   maxAttempts?: number;
   /** Delay shape, or a function of the failed attempt's number. Built-in default `"exponential"`. */
@@ -80,7 +83,7 @@ export interface RetryOptions {
    * Whether a returned value is a failure to retry (e.g. a 503 `Response`;
    * see {@link isRetryableResponse}). Default: no value is.
    */
-  retryOnResult?: (result: unknown, attempt: number) => boolean;
+  retryOnResult?: (result: R, attempt: number) => boolean;
   /**
    * The ms the server asked to wait before retrying after `errorOrResult`
    * (`undefined` if it did not say). Default {@link retryAfterMsOf}. The
@@ -92,7 +95,7 @@ export interface RetryOptions {
 }
 
 /** {@link RetryOptions} with every default applied. */
-export interface ResolvedRetryOptions {
+export interface ResolvedRetryOptions<R = unknown> {
   readonly maxAttempts: number;
   readonly backoff: BackoffKind | BackoffFunction;
   readonly baseDelayMs: number;
@@ -102,7 +105,7 @@ export interface ResolvedRetryOptions {
   readonly jitter: Jitter;
   readonly random: () => number;
   readonly retryOn: (error: unknown, attempt: number) => boolean;
-  readonly retryOnResult?: (result: unknown, attempt: number) => boolean;
+  readonly retryOnResult?: (result: R, attempt: number) => boolean;
   readonly retryAfter: (errorOrResult: unknown, wallNowMs: number) => number | undefined;
   readonly clock: Clock;
 }
@@ -260,13 +263,13 @@ const retryOwnDefaults = /* @__PURE__ */ lazy(() => ({
  * if ((await result) !== 3) throw new Error("expected the third attempt");
  * ```
  */
-export class RetryPolicy implements LayeredPolicy, FusablePolicy {
+export class RetryPolicy<R = unknown> implements LayeredPolicy<R>, FusablePolicy<R> {
   /** The options in force, defaults applied. */
-  readonly options: ResolvedRetryOptions;
+  readonly options: ResolvedRetryOptions<R>;
   readonly #events = new Emitter<RetryEvents>();
   readonly #tracksElapsed: boolean;
 
-  constructor(options: RetryOptions = {}) {
+  constructor(options: RetryOptions<R> = {}) {
     throwIf(badOptions("RetryPolicy", options));
     // The defaults are one shared object, checked once while configure()
     // leaves them: each construction checks only the options given (and
@@ -275,7 +278,7 @@ export class RetryPolicy implements LayeredPolicy, FusablePolicy {
       ? sharedBase("retry (backoff function)", "retry", RETRY_DEFAULTS, { ...retryOwnDefaults(), jitter: "none" as const })
       : sharedBase("retry", "retry", RETRY_DEFAULTS, retryOwnDefaults());
     this.options = Object.freeze(
-      validateOver("RetryPolicy", optionsSchema(), base, { random: Math.random, ...options }),
+      validateOver("RetryPolicy", optionsSchema(), base, { random: Math.random, ...options }) as ResolvedRetryOptions<R>,
     );
     this.#tracksElapsed = this.options.maxElapsedMs < Number.MAX_SAFE_INTEGER;
   }
@@ -290,7 +293,7 @@ export class RetryPolicy implements LayeredPolicy, FusablePolicy {
    * if (RetryPolicy.aggressive().options.maxAttempts !== 5) throw new Error("preset");
    * ```
    */
-  static aggressive(overrides: RetryOptions = {}): RetryPolicy {
+  static aggressive<R = unknown>(overrides: RetryOptions<R> = {}): RetryPolicy<R> {
     throwIf(badOptions("RetryPolicy.aggressive", overrides, "overrides"));
     return new RetryPolicy({
       maxAttempts: 5,
@@ -313,7 +316,7 @@ export class RetryPolicy implements LayeredPolicy, FusablePolicy {
    * if (RetryPolicy.conservative().options.baseDelayMs !== 2_000) throw new Error("preset");
    * ```
    */
-  static conservative(overrides: RetryOptions = {}): RetryPolicy {
+  static conservative<R = unknown>(overrides: RetryOptions<R> = {}): RetryPolicy<R> {
     throwIf(badOptions("RetryPolicy.conservative", overrides, "overrides"));
     return new RetryPolicy({
       maxAttempts: 3,
@@ -334,12 +337,12 @@ export class RetryPolicy implements LayeredPolicy, FusablePolicy {
    * Runs `fn` until it succeeds, a failure is not retryable, or attempts run
    * out ({@link RetryExhaustedError}, the last error as `cause`).
    */
-  execute<T>(fn: Operation<T>, signal?: AbortSignal): Promise<T> {
+  execute<T extends R>(fn: Operation<T>, signal?: AbortSignal): Promise<T> {
     return executeIn(this, fn, signal, "RetryPolicy.execute");
   }
 
   /** Wraps `fn` so that every call is retried under this policy. */
-  wrap<A extends unknown[], R>(fn: (...args: A) => R | PromiseLike<R>): (...args: A) => Promise<R> {
+  wrap<A extends unknown[], T extends R>(fn: (...args: A) => T | PromiseLike<T>): (...args: A) => Promise<T> {
     return wrapIn(this, fn, "RetryPolicy.wrap");
   }
 
@@ -411,7 +414,8 @@ export class RetryPolicy implements LayeredPolicy, FusablePolicy {
     startedAt: number,
     value: T,
   ): T | Promise<T> {
-    if (this.options.retryOnResult?.(value, 1)) return this.#retry(fn, parent, next, startedAt, { result: value });
+    // `T extends R` where the operation came through `execute`; pipelines pass what their types allowed.
+    if (this.options.retryOnResult?.(value as T & R, 1)) return this.#retry(fn, parent, next, startedAt, { result: value });
     if (this.#events.has("success")) this.#events.emit("success", { attempts: 1 });
     return value;
   }
@@ -468,7 +472,7 @@ export class RetryPolicy implements LayeredPolicy, FusablePolicy {
       attempt++;
       try {
         const result = await next(fn, context);
-        if (options.retryOnResult === undefined || !options.retryOnResult(result, attempt)) {
+        if (options.retryOnResult === undefined || !options.retryOnResult(result as Awaited<T> & R, attempt)) {
           if (this.#events.has("success")) this.#events.emit("success", { attempts: attempt });
           return result;
         }
@@ -515,9 +519,7 @@ class FirstAttempt {
 }
 
 /** Options of {@link retry}: the policy's, plus the caller's signal. */
-export interface RetryCallOptions<T = unknown> extends Omit<RetryOptions, "retryOnResult"> {
-  /** Whether a returned value is a failure to retry. */
-  retryOnResult?: (result: T, attempt: number) => boolean;
+export interface RetryCallOptions<T = unknown> extends RetryOptions<T> {
   /** Aborting it stops the attempts and any pending wait at once. */
   signal?: AbortSignal;
 }
@@ -607,10 +609,13 @@ function newRetryForm(options: RetryCallOptions<unknown>, keys: number, generati
   return policy;
 }
 
-/** What {@link retry} returns in decorator mode. */
-export type RetryDecorator = <A extends unknown[], R>(
-  fn: (...args: A) => R | PromiseLike<R>,
-) => (...args: A) => Promise<R>;
+/**
+ * What {@link retry} returns in decorator mode: it wraps functions whose
+ * results `retryOnResult` can judge (any function when `R` is `unknown`).
+ */
+export type RetryDecorator<R = unknown> = <A extends unknown[], T extends R>(
+  fn: (...args: A) => T | PromiseLike<T>,
+) => (...args: A) => Promise<T>;
 
 /**
  * Retries an operation, in the seeds' two modes:
@@ -642,11 +647,11 @@ export type RetryDecorator = <A extends unknown[], R>(
  * ```
  */
 export function retry<T>(fn: Operation<T>, options?: RetryCallOptions<T>): Promise<T>;
-export function retry(options?: RetryCallOptions): RetryDecorator;
+export function retry<R = unknown>(options?: RetryCallOptions<R>): RetryDecorator<R>;
 export function retry<T>(
   fnOrOptions?: Operation<T> | RetryCallOptions<T>,
   maybeOptions?: RetryCallOptions<T>,
-): Promise<T> | RetryDecorator {
+): Promise<T> | RetryDecorator<T> {
   if (typeof fnOrOptions === "function" || maybeOptions !== undefined) {
     // The direct call (a second argument says so): it returns a promise, so it rejects.
     const misuse = badFunction("retry", fnOrOptions, "fn") ?? badOptions("retry", maybeOptions) ??

@@ -143,4 +143,46 @@ describe("an open circuit's CircuitOpenError", () => {
     expect(seen).toEqual(["halfOpen"]);
     expect(breaker.state).toBe("closed");
   });
+
+  // The open state's message and `{ cause }` option are kept between refusals
+  // (an open circuit refuses many calls per ms): these pin that what is kept
+  // never outlives what it was built from.
+  it("words each refusal with the time left then, from one refusal to the next", async () => {
+    const { breaker, clock } = await openBreaker("api", 1_000);
+    await clock.advance(100);
+    const remaining = async (): Promise<[number, string]> => {
+      const error = await refusalOf(() => breaker.execute(ok));
+      return [error.remainingMs, error.message];
+    };
+    expect(await remaining()).toEqual([900, "Circuit 'api' is open; next probe allowed in 900 ms"]);
+    expect(await remaining()).toEqual([900, "Circuit 'api' is open; next probe allowed in 900 ms"]);
+    await clock.advance(0.5);
+    expect(await remaining()).toEqual([900, "Circuit 'api' is open; next probe allowed in 900 ms"]);
+    await clock.advance(1);
+    expect(await remaining()).toEqual([899, "Circuit 'api' is open; next probe allowed in 899 ms"]);
+    breaker.forceOpen();
+    expect((await remaining())[1]).toBe("Circuit 'api' is forced open");
+  });
+
+  it("gives as cause the error that opened the circuit this time, never an earlier opening's", async () => {
+    const clock = new ManualClock();
+    const breaker = new CircuitBreaker({ name: "api", maxFailures: 1, resetTimeoutMs: 100, clock });
+    const first = new Error("first");
+    const second = new Error("second");
+    await breaker.execute(() => Promise.reject(first)).catch(() => {});
+    expect((await refusalOf(() => breaker.execute(ok))).cause).toBe(first);
+    await clock.advance(100);
+    await breaker.execute(() => Promise.reject(second)).catch(() => {});
+    expect(breaker.state).toBe("open");
+    expect((await refusalOf(() => breaker.execute(ok))).cause).toBe(second);
+    await clock.advance(200);
+    expect(await breaker.execute(ok)).toBe("ok");
+    expect(breaker.state).toBe("closed");
+    // Opened by a failure recorded without an error: no cause at all.
+    breaker.recordFailure();
+    expect(breaker.state).toBe("open");
+    const error = await refusalOf(() => breaker.execute(ok));
+    expect(error.cause).toBeUndefined();
+    expect(Object.getOwnPropertyNames(error)).not.toContain("cause");
+  });
 });

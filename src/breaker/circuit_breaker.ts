@@ -605,6 +605,14 @@ export class CircuitBreaker<F = never> {
   #openings = 0;
   /** The error that last opened the circuit (undefined when closed, or not opened by an error). */
   #openError: unknown = undefined;
+  /**
+   * The last open-state refusal's message and its whole ms, and the `{ cause }`
+   * option of its `new Error`: an open circuit refuses many calls per ms, and
+   * building these per refusal cost as much as the rest (docs/benchmarks.md).
+   */
+  #refusalText = "";
+  #refusalTextMs = -1;
+  #refusalOption: { cause: unknown } | undefined = undefined;
   readonly #excludedErrors: readonly ErrorClass[];
   readonly #isFailure: ((error: unknown) => boolean) | undefined;
   readonly #isResultFailure: ((result: unknown) => boolean) | undefined;
@@ -1224,12 +1232,20 @@ export class CircuitBreaker<F = never> {
         this.#halfOpenMaxCalls === 1 ? " is" : "s are"
       } busy`;
     }
-    return openMessage(this.name, remainingMs);
+    const ceiled = Math.ceil(remainingMs);
+    if (ceiled !== this.#refusalTextMs) {
+      this.#refusalText = openMessage(this.name, ceiled);
+      this.#refusalTextMs = ceiled;
+    }
+    return this.#refusalText;
   }
 
   /** The options of a refusal's `new Error`: the error that opened the circuit as its `cause`, as `CircuitOpenError`'s constructor takes it. */
   #refusalCause(): { cause: unknown } | undefined {
-    return this.#state === "open" && this.#openError !== undefined ? { cause: this.#openError } : undefined;
+    if (this.#state !== "open" || this.#openError === undefined) return undefined;
+    // Shared between refusals: `new Error` only reads `cause` from it.
+    const option = this.#refusalOption;
+    return option !== undefined && option.cause === this.#openError ? option : (this.#refusalOption = { cause: this.#openError });
   }
 
   /** Makes `error` (a fresh `new Error(message)`) the refusal, counts it and reports it. */
@@ -1392,6 +1408,7 @@ export class CircuitBreaker<F = never> {
       this.#openings = 0;
       this.#openPeriodMs = this.#resetTimeoutMs;
       this.#openError = undefined;
+      this.#refusalOption = undefined;
     }
     if (to === "closed") {
       this.#strategy.reset();

@@ -14,7 +14,7 @@ import { badCall, badFunction, throwIf } from "./arguments.ts";
 export const runInContext: unique symbol = Symbol("bulwark.runInContext");
 
 /** A policy that accepts its parent's context without reading its signal. */
-export interface ContextualPolicy extends Policy {
+export interface ContextualPolicy<R = unknown> extends Policy<R> {
   [runInContext]<T>(fn: Operation<T>, parent: ExecutionContext | undefined): Promise<T>;
 }
 
@@ -36,17 +36,17 @@ export const runThrough: unique symbol = Symbol("bulwark.runThrough");
  * a pipeline gives it its inner layers as `next`, so each call crosses the
  * layer boundary without a closure.
  */
-export interface LayeredPolicy extends ContextualPolicy {
+export interface LayeredPolicy<R = unknown> extends ContextualPolicy<R> {
   [runThrough]<T>(fn: Operation<T>, parent: ExecutionContext | undefined, next: Next): Promise<T>;
 }
 
 /** True if `policy` implements {@link runThrough}. */
-export function isLayered(policy: Policy): policy is LayeredPolicy {
+export function isLayered(policy: Policy<never>): policy is LayeredPolicy<never> {
   return typeof (policy as Partial<LayeredPolicy>)[runThrough] === "function";
 }
 
 /** True if `policy` implements {@link runInContext}. */
-export function isContextual(policy: Policy): policy is ContextualPolicy {
+export function isContextual(policy: Policy<never>): policy is ContextualPolicy<never> {
   return typeof (policy as Partial<ContextualPolicy>)[runInContext] === "function";
 }
 
@@ -59,7 +59,7 @@ export function isContextual(policy: Policy): policy is ContextualPolicy {
  * call's arguments: pipelines and the layers inside them trust it.
  */
 export function executeIn<T>(
-  policy: ContextualPolicy,
+  policy: ContextualPolicy<never>,
   fn: Operation<T>,
   signal: AbortSignal | undefined,
   target: string,
@@ -76,12 +76,12 @@ export function executeIn<T>(
  * once if `fn` is not a function.
  */
 export function wrapIn<A extends unknown[], R>(
-  policy: Policy,
+  policy: Policy<never>,
   fn: (...args: A) => R | PromiseLike<R>,
   target: string,
 ): (...args: A) => Promise<R> {
   throwIf(badFunction(target, fn));
-  return (...args) => policy.execute(() => fn(...args));
+  return (...args) => (policy as Policy).execute(() => fn(...args));
 }
 
 /** The parent context for a caller's signal: none when there is no signal. */

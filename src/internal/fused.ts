@@ -104,7 +104,7 @@ export interface Stage {
 }
 
 /** A policy that can run as a stage of a fused pipeline. */
-export interface FusablePolicy extends Policy {
+export interface FusablePolicy<R = unknown> extends Policy<R> {
   /**
    * Its stage, given the layers inside it as a runner (for a retry's later
    * attempts); `undefined` if this configuration cannot be fused (an
@@ -114,7 +114,7 @@ export interface FusablePolicy extends Policy {
 }
 
 /** True if `policy` implements {@link fuse}. */
-export function isFusable(policy: Policy): policy is FusablePolicy {
+export function isFusable(policy: Policy<never>): policy is FusablePolicy<never> {
   return typeof (policy as Partial<FusablePolicy>)[fuse] === "function";
 }
 
