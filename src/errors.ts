@@ -27,7 +27,8 @@ export type ResilienceErrorCode =
   | "ERR_IDEMPOTENCY_KEY"
   | "ERR_IDEMPOTENCY_CONFLICT"
   | "ERR_IDEMPOTENCY_MISMATCH"
-  | "ERR_IDEMPOTENCY_STORED_FAILURE";
+  | "ERR_IDEMPOTENCY_STORED_FAILURE"
+  | "ERR_HTTP_STATUS";
 
 /**
  * Base class of every error thrown by bulwark.
@@ -546,5 +547,34 @@ export class IdempotencyStoredFailureError extends ResilienceError {
     super("ERR_IDEMPOTENCY_STORED_FAILURE", `Idempotency key '${key}' replays a stored failure: ${failure.name}: ${failure.message}`);
     this.key = key;
     this.failure = failure;
+  }
+}
+
+/**
+ * An HTTP answer judged a failure (by default a 5xx): what the Hono
+ * `circuitBreaker` middleware hands its breaker for such an answer, so that
+ * it is counted (and filtered by the breaker's own `isFailure` /
+ * `excludedErrors`) like a thrown error, and becomes the breaker's
+ * `openError`. When the handler threw, its error is the `cause`.
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker, HttpStatusError } from "bulwark";
+ * const breaker = new CircuitBreaker({ maxFailures: 1 });
+ * breaker.recordFailure(new HttpStatusError(502));
+ * if ((breaker.openError as HttpStatusError).status !== 502 || breaker.state !== "open") throw new Error("unexpected");
+ * ```
+ */
+export class HttpStatusError extends ResilienceError {
+  /** The answer's status code. */
+  readonly status: number;
+
+  constructor(status: number, options?: { cause?: unknown; message?: string }) {
+    super(
+      "ERR_HTTP_STATUS",
+      options?.message ?? `The answer's status ${status} is a failure`,
+      options?.cause === undefined ? undefined : { cause: options.cause },
+    );
+    this.status = status;
   }
 }

@@ -102,6 +102,20 @@ describe("guard: public entry points import at global scope in workerd", () => {
     expect(started.exports?.sort()).toEqual(["breaker", "keyed", "limiter", "pipeline", "upstream"]);
   }, 30_000);
 
+  it("lets a Worker build its Hono app with every bulwark/hono middleware at global scope", async () => {
+    const started = await startInWorkerd(`
+      import { Hono } from "hono";
+      import { CircuitBreaker } from "./mod.ts";
+      import { bulkhead, circuitBreaker, health, rateLimit, timeout } from "./adapters/hono/mod.ts";
+      const app = new Hono();
+      app.use("*", rateLimit({ limit: 10 }), timeout({ timeoutMs: 1_000 }), bulkhead({ maxConcurrent: 2 }));
+      app.use("*", circuitBreaker({ breaker: new CircuitBreaker() }), circuitBreaker({ name: "named" }));
+      app.get("/health", health());
+      const entry = { app };`);
+    expect(started.error).toBeUndefined();
+    expect(started.exports).toEqual(["app"]);
+  }, 30_000);
+
   it("lets a Worker build its Cloudflare stores at global scope, touching no binding until a request", async () => {
     // Bindings that throw if touched: constructing a store must not read,
     // write or even resolve its binding (the lazy form is only called per operation).

@@ -3,6 +3,7 @@ import { IdempotencyStore, idempotencyKeyProblem } from "../../src/idempotency/i
 import { badOptions, throwIf } from "../../src/internal/arguments.ts";
 import type { Json, Store } from "../../src/store/store.ts";
 import { type Clock, systemClock } from "../../src/clock.ts";
+import type { AnyHonoContext } from "./context.ts";
 import {
   arrayOf,
   boolean,
@@ -38,7 +39,7 @@ export type IdempotencyMiddleware<C extends IdempotencyContext = IdempotencyCont
 ) => Promise<Response | void>;
 
 /** Options of {@link idempotency}. */
-export interface HonoIdempotencyOptions<C extends IdempotencyContext = IdempotencyContext> {
+export interface HonoIdempotencyOptions<C extends IdempotencyContext = AnyHonoContext> {
   /** Where records live: an {@link IdempotencyStore}, or any atomic {@link Store}. */
   store: IdempotencyStore | Store;
   /** Refuse (400) a request of `methods` without an `Idempotency-Key` header. Default `false`: it passes through. */
@@ -215,7 +216,7 @@ const NOT_REPLAYED = new Set(["set-cookie", "connection", "keep-alive", "transfe
  * if ((await first.json()).order !== (await replay.json()).order) throw new Error("the same answer");
  * ```
  */
-export function idempotency<C extends IdempotencyContext = IdempotencyContext>(
+export function idempotency<C extends IdempotencyContext = AnyHonoContext>(
   options: HonoIdempotencyOptions<C>,
 ): IdempotencyMiddleware<C> {
   throwIf(badOptions("idempotency", options));
