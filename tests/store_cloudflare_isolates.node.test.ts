@@ -79,6 +79,20 @@ async function start(): Promise<Workers> {
     expect(results.map((r) => Number(r.count)).sort((x, y) => x - y)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
   }, 60_000);
 
+  it("200 concurrent limit() calls from both isolates, one limit of 50 in the Durable Object: exactly 50 admitted", async () => {
+    const results = await Promise.all(Array.from({ length: 200 }, (_, i) => call(i % 2 === 0 ? "a" : "b", "/limit?key=user-1")));
+    expect(results.filter((r) => r.error !== undefined)).toEqual([]);
+    expect(results.filter((r) => r.allowed === true).length).toBe(50);
+    // Both isolates were admitted some of them.
+    for (const parity of [0, 1]) expect(results.filter((r, i) => i % 2 === parity && r.allowed === true).length).toBeGreaterThan(0);
+  }, 60_000);
+
+  it("a DistributedRateLimiter over Workers KV is refused in the Worker, with why", async () => {
+    const refused = await call("a", "/limit-on-kv");
+    expect(refused).toMatchObject({ refused: true, name: "ConfigError" });
+    expect(String(refused.message)).toContain("both take the last unit");
+  }, 60_000);
+
   it("a KV write in one isolate is read, with its version, in the other", async () => {
     const written = await call("a", "/kv-set?key=flag&value=open");
     const read = await call("b", "/kv-get?key=flag");

@@ -7,6 +7,7 @@
  */
 import { ConfigError } from "../../src/errors.ts";
 import { IDEMPOTENCY_TRANSITIONS } from "../../src/idempotency/idempotency_store.ts";
+import { RATE_LIMIT_TRANSITIONS } from "../../src/rate_limit/distributed.ts";
 import { type Json, type Transition, type TransitionResult, UNCHANGED } from "../../src/store/store.ts";
 
 /** Our bound on keys (the Durable Object storage API's own key limit). */
@@ -118,11 +119,11 @@ export type StateObjectClass = new (ctx: DurableObjectStateLike, env: never) => 
 
 /**
  * bulwark's own transitions, which every state object runs without the user
- * listing them: the idempotency store's claim, finish and set. (The
- * store-backed rate limits and breakers of the next issues add theirs here.)
- * The adapter imports them from the core, never the reverse.
+ * listing them: the idempotency store's claim, finish and set, and the
+ * distributed rate limits' five algorithms. The adapter imports them from
+ * the core, never the reverse.
  */
-const BUILT_IN_TRANSITIONS: readonly Transition[] = IDEMPOTENCY_TRANSITIONS;
+const BUILT_IN_TRANSITIONS: readonly Transition[] = [...IDEMPOTENCY_TRANSITIONS, ...RATE_LIMIT_TRANSITIONS];
 
 const SCHEMA = `CREATE TABLE IF NOT EXISTS bulwark_entries (
   key TEXT PRIMARY KEY,
@@ -143,8 +144,10 @@ const SCHEMA = `CREATE TABLE IF NOT EXISTS bulwark_entries (
  * ```
  *
  * bulwark's own transitions are registered by default, merged with
- * `options.transitions`: the idempotency store's (`IDEMPOTENCY_TRANSITIONS`),
- * so an `IdempotencyStore` over a `DurableObjectStore` needs nothing listed.
+ * `options.transitions`: the idempotency store's (`IDEMPOTENCY_TRANSITIONS`)
+ * and the distributed rate limits' (`RATE_LIMIT_TRANSITIONS`), so an
+ * `IdempotencyStore` or a `DistributedRateLimiter` over a
+ * `DurableObjectStore` needs nothing listed.
  * A transition of yours with one of their names is refused with
  * `ConfigError`.
  *

@@ -8,6 +8,8 @@
  * @module
  */
 
+import { rateLimitFunction } from "./rate_limit_sql.ts";
+
 /** `schema.table` or `table`; each part a plain SQL identifier, short enough for the sequence and index names derived from it. */
 const TABLE_NAME = /^(?:[A-Za-z_][A-Za-z0-9_]{0,62}\.)?[A-Za-z_][A-Za-z0-9_]{0,50}$/;
 
@@ -37,6 +39,8 @@ export interface Statements {
   readonly insertIfAbsent: string;
   readonly compareAndSet: string;
   readonly purgeExpired: string;
+  /** One rate-limit decision: $1 key, $2 kind, $3 input JSON (see rate_limit_sql.ts); returns `out`. */
+  readonly rateLimit: string;
 }
 
 /** Builds the statements for `table` (already checked with {@link isTableName}). */
@@ -49,6 +53,7 @@ export function statements(table: string): Statements {
   const sequence = `${schema}${quote(`${last}_version`)}`;
   // nextval() takes the sequence's name as text: quoted, in a string literal.
   const nextVersion = `nextval('${sequence}')`;
+  const rateLimitFn = `${schema}${quote(`${last}_rate_limit`)}`;
   // The conflicting-row fallback reads the snapshot the statement started
   // with; the store re-reads when that snapshot is older than the conflict.
   const orCurrent = (written: string) => `
@@ -69,6 +74,7 @@ SELECT false, ${ENTRY} FROM ${t} WHERE key = $1 AND ${LIVE} AND NOT EXISTS (SELE
     expires_at bigint
   );
   CREATE INDEX IF NOT EXISTS ${quote(`${last}_expires_at`)} ON ${t} (expires_at) WHERE expires_at IS NOT NULL;
+  ${rateLimitFunction(rateLimitFn, t, sequence)};
 END $migrate$`,
     get: `SELECT ${ENTRY} FROM ${t} WHERE key = $1 AND ${LIVE}`,
     readForUpdate: `SELECT ${NOW_MS}::text AS now, e.value, e.version::text AS version, e.expires_at::text AS expires_at
@@ -92,6 +98,7 @@ RETURNING version::text AS version, expires_at::text AS expires_at`,
   WHERE key = $1 AND version::text = $4 AND ${LIVE}
   RETURNING version, expires_at
 )${orCurrent("written")}`,
+    rateLimit: `SELECT ${rateLimitFn}($1, $2, $3) AS out`,
     purgeExpired: `WITH purged AS (DELETE FROM ${t} WHERE expires_at <= ${NOW_MS} RETURNING 1) SELECT count(*)::text AS n FROM purged`,
   };
 }

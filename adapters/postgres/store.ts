@@ -21,6 +21,7 @@ import {
   UNCHANGED,
 } from "../../mod.ts";
 import type { SqlQuery, SqlRow } from "./query.ts";
+import { RATE_LIMIT_SQL_KINDS } from "./rate_limit_sql.ts";
 import { isTableName, type Statements, statements, TABLE_NAME_RULE } from "./sql.ts";
 
 /** A btree index entry holds at most ~2.7 KB: the key column's practical limit. */
@@ -29,6 +30,8 @@ const POSTGRES_MAX_KEY_BYTES = 2048;
 const POSTGRES_MAX_VALUE_BYTES = 256 * 1024 * 1024;
 /** SQLSTATE undefined_table: the table is not there yet. */
 const UNDEFINED_TABLE = "42P01";
+/** SQLSTATE undefined_function: a table migrated before the rate-limit function existed. */
+const UNDEFINED_FUNCTION = "42883";
 
 /** Options of {@link PostgresStore}. */
 export interface PostgresStoreOptions extends StoreAdapterOptions {
@@ -224,7 +227,8 @@ export class PostgresStore extends StoreAdapter {
     try {
       return await this.#query(sql, params);
     } catch (error) {
-      if (!this.#migrateOnFirstUse || sqlState(error) !== UNDEFINED_TABLE) throw error;
+      const state = sqlState(error);
+      if (!this.#migrateOnFirstUse || (state !== UNDEFINED_TABLE && state !== UNDEFINED_FUNCTION)) throw error;
     }
     // One migration for every operation that finds the table missing at
     // once; a later miss (the table dropped, a fresh database) migrates again.
@@ -281,8 +285,10 @@ export class PostgresStore extends StoreAdapter {
   }
 
   /**
-   * A compare-and-set loop like the base's, but reading the server's time
-   * with the row, so every client hands its transitions the same clock.
+   * A distributed rate limit's transition: one statement (the table's
+   * `_rate_limit` function). Any other: a compare-and-set loop like the
+   * base's, but reading the server's time with the row, so every client
+   * hands its transitions the same clock.
    */
   protected override async updateRaw<I extends Json, O extends Json>(
     key: string,
@@ -291,6 +297,12 @@ export class PostgresStore extends StoreAdapter {
     _options: RawOptions,
     cancelled: AbortSignal,
   ): Promise<O> {
+    const kind = RATE_LIMIT_SQL_KINDS.get(transition.name);
+    if (kind !== undefined) {
+      // A distributed rate limit: one statement, decided by the server (rate_limit_sql.ts).
+      const { rows } = await this.#statement(this.#sql.rateLimit, [key, kind, JSON.stringify(input)]);
+      return JSON.parse(text(rows[0] ?? {}, "out")) as O;
+    }
     for (let attempt = 0; attempt < MAX_UPDATE_ATTEMPTS; attempt++) {
       if (cancelled.aborted) throw cancelled.reason;
       const { rows } = await this.#statement(this.#sql.readForUpdate, [key]);

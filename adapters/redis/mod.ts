@@ -7,5 +7,7 @@
  * @module
  */
 export * from "./client.ts";
-export { BUILTIN_REDIS_PORTS, RedisScript, redisTransitionPort, type RedisTransitionPort } from "./scripts.ts";
+export { BUILTIN_REDIS_PORTS } from "./ports.ts";
+export { RATE_LIMIT_PORTS } from "./rate_limit_ports.ts";
+export { RedisScript, redisTransitionPort, type RedisTransitionPort } from "./scripts.ts";
 export * from "./store.ts";

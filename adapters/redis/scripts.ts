@@ -25,6 +25,8 @@ export class RedisScript {
   /** The Lua source. */
   readonly source: string;
   #sha1: Promise<string> | undefined;
+  /** The SHA-1 once known: no await for it on every run. */
+  #hex: string | undefined;
 
   /**
    * @example
@@ -53,7 +55,7 @@ export class RedisScript {
    * Still one round trip whenever the script is cached.
    */
   async run(client: RedisScriptClient, keys: string[], args: string[]): Promise<unknown> {
-    const sha1 = await this.sha1();
+    const sha1 = this.#hex ?? (this.#hex = await this.sha1());
     try {
       return await client.evalsha(sha1, keys, args);
     } catch (error) {
@@ -68,8 +70,8 @@ function isNoScript(error: unknown): boolean {
   return message.includes("NOSCRIPT");
 }
 
-/** Helpers every script starts with. */
-const PRELUDE = `
+/** Helpers every script starts with (the rate-limit ports too). */
+export const PRELUDE = `
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -194,16 +196,3 @@ if output == nil then output = cjson.null end
 return 'O' .. cjson.encode(output)`);
   return { name, script };
 }
-
-/**
- * The ports every {@link RedisStore} knows, by transition name. Empty for
- * now: the distributed rate limits register theirs here. A store's own
- * `ports` option adds to (and overrides) these.
- *
- * @example
- * ```ts
- * import { BUILTIN_REDIS_PORTS } from "bulwark/redis";
- * if (!(BUILTIN_REDIS_PORTS instanceof Map)) throw new Error("unexpected");
- * ```
- */
-export const BUILTIN_REDIS_PORTS: ReadonlyMap<string, RedisTransitionPort> = new Map();

@@ -21,8 +21,8 @@ import {
   UNCHANGED,
 } from "../../mod.ts";
 import type { RedisScriptClient } from "./client.ts";
+import { BUILTIN_REDIS_PORTS } from "./ports.ts";
 import {
-  BUILTIN_REDIS_PORTS,
   COMMIT,
   DELETE,
   GET,

@@ -32,6 +32,9 @@ import { invoke, runInContext } from "../internal/context.ts";
 import { asCircuitOpenError, openMessage } from "../internal/refusal.ts";
 import { fuse, SLOW, type Stage } from "../internal/fused.ts";
 import { contextFor, type ExecutionContext, type Operation } from "../policy.ts";
+import type { Store } from "../store/store.ts";
+import { requireStore } from "../store/requirements.ts";
+import { type CircuitStoreErrorEvent, SharedCircuit, type SharedCircuitRecord } from "./shared.ts";
 import {
   clock,
   durationMs,
@@ -163,6 +166,34 @@ export interface CircuitBreakerOptions<F = never> {
   clock?: Clock;
   /** State to start from, from {@link CircuitBreaker.toJSON} (possibly of another process). */
   initialState?: CircuitBreakerSnapshot;
+  /**
+   * Shares the circuit's state with every breaker of the same `name` on
+   * this store (other isolates, processes, regions): see
+   * docs/distributed.md. Requires `name`. A store without atomic
+   * operations (Workers KV) needs `bestEffort: true` (two instances may
+   * then both probe in half-open).
+   */
+  store?: Store;
+  /** With `store`: how often the shared state is read, at most, per instance (by a call, in the background). Default `1_000`. */
+  refreshMs?: number;
+  /** With `store`: the longest any call waits on the store (a fresh instance's first read, the probe lease). Default `1_000`. */
+  storeTimeoutMs?: number;
+  /**
+   * With `store`: given each store write and read the breaker starts in the
+   * background, so a Worker finishes it after answering: `waitUntil` from
+   * `"cloudflare:workers"`, or `ctx.waitUntil.bind(ctx)`.
+   */
+  waitUntil?: (promise: Promise<unknown>) => void;
+  /**
+   * With `store`: distinct instances that must trip within
+   * `quorumWindowMs` before the shared circuit opens (each still opens its
+   * own at once). Default `1`: the first trip opens it for all.
+   */
+  quorum?: number;
+  /** With `quorum`: how long a trip counts toward it. Default `60_000`. */
+  quorumWindowMs?: number;
+  /** With `store`: accept a store without atomic operations (Workers KV): the single fleet-wide probe becomes best effort. */
+  bestEffort?: boolean;
 }
 
 /**
@@ -302,6 +333,8 @@ export interface CircuitBreakerEvents {
   reject: CircuitRejectEvent;
   /** Half-open probes went `halfOpenMaxWaitMs` without a verdict: the circuit reopens (an `open` event follows). */
   probeTimeout: CircuitProbeTimeoutEvent;
+  /** With `store`: a store operation failed or passed `storeTimeoutMs`; the breaker goes on with its local state. */
+  storeError: CircuitStoreErrorEvent;
 }
 
 /** A function guarded by a breaker: same parameters, async result, the breaker attached. */
@@ -356,10 +389,23 @@ const optionsSchema = /* @__PURE__ */ lazy(() =>
       failureCount: integer(0),
       probeSuccesses: integer(0),
     }, { error: "a snapshot from CircuitBreaker.toJSON()" })),
+    store: z.optional(satisfying<Store>(
+      (value) =>
+        typeof value === "object" && value !== null && typeof (value as Store).get === "function" &&
+        typeof (value as Store).compareAndSet === "function" && typeof (value as Store).capabilities === "object",
+      "a Store (MemoryStore, KvStore, DurableObjectStore, RedisStore, ...)",
+    )),
+    refreshMs: z.optional(durationMs(0, true)),
+    storeTimeoutMs: z.optional(durationMs(0, true)),
+    waitUntil: z.optional(func<(promise: Promise<unknown>) => void>()),
+    quorum: z.optional(integer(1, 1_000)),
+    quorumWindowMs: z.optional(durationMs(0, true)),
+    bestEffort: z.optional(satisfying<boolean>((value) => typeof value === "boolean", "a boolean")),
   })
 );
 
 const WINDOW_ONLY = ["failureRateThreshold", "minimumThroughput", "slowCallDurationMs", "slowCallRateThreshold"] as const;
+const SHARED_ONLY = ["refreshMs", "storeTimeoutMs", "waitUntil", "quorum", "quorumWindowMs", "bestEffort"] as const;
 const NOT_WITH_STRATEGY = [
   "maxFailures",
   "windowSize",
@@ -392,6 +438,12 @@ function crossFieldIssues(given: Record<string, unknown>): ConfigIssue[] {
       }
     }
   }
+  if (has("store")) {
+    if (!has("name")) flag("name", "given when 'store' is set (breakers share state by name)");
+  } else {
+    for (const key of SHARED_ONLY) if (has(key)) flag(key, "set only with 'store' (it tunes the shared state)");
+  }
+  if (has("quorumWindowMs") && !has("quorum")) flag("quorumWindowMs", "set only together with 'quorum'");
   const initial = given["initialState"] as CircuitBreakerSnapshot | undefined;
   if ((initial?.state === "open" || initial?.state === "forced-open") && typeof initial.openedAt !== "number") {
     issues.push({
@@ -573,6 +625,21 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
  * if (await breaker.execute(() => "probe") !== "probe") throw new Error("probe failed");
  * if (breaker.toJSON().state !== "closed") throw new Error("should be closed");
  * ```
+ *
+ * @example Shared by every instance through a store (docs/distributed.md)
+ * ```ts
+ * import { CircuitBreaker, CircuitOpenError, MemoryStore } from "bulwark";
+ *
+ * // Two instances of one breaker (in production: two isolates or processes on Redis, a Durable Object, KV...).
+ * const store = new MemoryStore();
+ * const here = new CircuitBreaker({ name: "payments", store, maxFailures: 1, refreshMs: 1_000 });
+ * const there = new CircuitBreaker({ name: "payments", store, maxFailures: 1, refreshMs: 1_000 });
+ * await here.execute(() => Promise.reject(new Error("down"))).catch(() => {});
+ * await new Promise((resolve) => setTimeout(resolve, 10)); // the transition's write, in the background
+ * let called = false;
+ * const refused = await there.execute(() => { called = true; }).catch((error) => error);
+ * if (!(refused instanceof CircuitOpenError) || called) throw new Error("the other instance should refuse");
+ * ```
  */
 export class CircuitBreaker<F = never> {
   /** The breaker's name. */
@@ -639,6 +706,8 @@ export class CircuitBreaker<F = never> {
   #rejectedCalls = 0;
   #slowCalls = 0;
   #stateChanges = 0;
+  /** With `store`: the shared half (see shared.ts); `undefined` for a local breaker. */
+  readonly #shared: SharedCircuit | undefined;
 
   constructor(options: CircuitBreakerOptions<F> = {}) {
     const resolved = resolve(options);
@@ -679,6 +748,21 @@ export class CircuitBreaker<F = never> {
     this.#strategy = strategyFor(resolved, options, options.initialState);
     if (options.initialState !== undefined) this.#hydrate(options.initialState);
     this.#bindClosedHandlers();
+    if (resolved.store !== undefined) {
+      requireStore("CircuitBreaker", resolved.store, {
+        atomic: true,
+        why: "two instances could both probe in half-open (see docs/distributed.md for what that means on KV)",
+      }, resolved.bestEffort === true);
+      this.#shared = new SharedCircuit(this.#link(), {
+        store: resolved.store,
+        refreshMs: resolved.refreshMs ?? 1_000,
+        storeTimeoutMs: resolved.storeTimeoutMs ?? 1_000,
+        waitUntil: resolved.waitUntil,
+        quorum: resolved.quorum ?? 1,
+        quorumWindowMs: resolved.quorumWindowMs ?? 60_000,
+        halfOpenMaxWaitMs: resolved.halfOpenMaxWaitMs,
+      });
+    }
   }
 
   /**
@@ -802,6 +886,8 @@ export class CircuitBreaker<F = never> {
     // A call cancelled before it starts is refused, as every policy does: not run, not counted.
     if (signal !== undefined && signal.aborted) return Promise.reject(signal.reason);
     if ((this.#state === "open" || this.#state === "forced-open") && this.#fallback === undefined) {
+      // An open shared circuit still reads the store when due: it may have closed elsewhere.
+      if (this.#shared !== undefined) this.#shared.touch();
       const remainingMs = this.#refusal();
       if (remainingMs >= 0) {
         // Built in this frame, not in a helper: each frame a stack trace
@@ -827,6 +913,11 @@ export class CircuitBreaker<F = never> {
 
   /** `caller` is the caller's context when there is a signal: its abort is a cancellation, not a failure. */
   #execute<T>(fn: Operation<T>, context: ExecutionContext, caller: ExecutionContext | undefined): Promise<T | Awaited<F>> {
+    if (this.#shared !== undefined) {
+      // A shared breaker's first call, a due refresh or the fleet's probe lease (shared.ts).
+      const gated = this.#shared.gate(this.#state, fn, context, caller);
+      if (gated !== undefined) return gated;
+    }
     // The hot path (closed, calls not timed) skips admission and uses prebuilt handlers.
     const fast = this.#state === "closed" && !this.#timed;
     // Disabled: runs the call and records nothing (no stats, no events).
@@ -892,6 +983,8 @@ export class CircuitBreaker<F = never> {
    */
   executeSync<T>(fn: () => T): T | F {
     throwIf(badFunction("CircuitBreaker.executeSync", fn));
+    // Synchronous: the shared state as last read (a read is started when due, never awaited).
+    this.#shared?.touch();
     if (this.#state === "disabled") return fn();
     const admission = this.#admit();
     if (admission === REJECTED) return this.#reject();
@@ -1096,7 +1189,7 @@ export class CircuitBreaker<F = never> {
     return {
       mayWait: false,
       enter: (call): unknown => {
-        if (this.#state !== "closed" || this.#timed) return SLOW;
+        if (this.#state !== "closed" || this.#timed || (this.#shared !== undefined && !this.#shared.passes())) return SLOW;
         // The caller's context is kept for the exit: a timeout inside replaces `call.context`.
         return call.context === undefined ? this.#closedHandlers : new CallerState(this.#closedHandlers, call.context);
       },
@@ -1379,8 +1472,11 @@ export class CircuitBreaker<F = never> {
   }
 
 
-  /** `openedAt`: monotonic ms the circuit opened, when earlier than now. */
-  #transition(to: CircuitState, openedAt?: number): void {
+  /**
+   * `openedAt`: monotonic ms the circuit opened, when earlier than now;
+   * `openingsFrom`: the open period adopted from the shared state.
+   */
+  #transition(to: CircuitState, openedAt?: number, openingsFrom?: { openings: number; openPeriodMs: number }): void {
     const from = this.#state;
     if (from === to) return;
     this.#state = to;
@@ -1388,7 +1484,10 @@ export class CircuitBreaker<F = never> {
     this.#probesInFlight = 0;
     this.#probeSuccesses = 0;
     this.#stateChanges++;
-    if (to === "open") {
+    if (to === "open" && openingsFrom !== undefined) {
+      this.#openings = openingsFrom.openings;
+      this.#openPeriodMs = openingsFrom.openPeriodMs;
+    } else if (to === "open") {
       // The n-th opening in a row stays open for the n-th delay of the backoff.
       this.#openings++;
       if (this.#resetBackoff !== undefined) {
@@ -1414,6 +1513,7 @@ export class CircuitBreaker<F = never> {
       this.#strategy.reset();
       this.#bindClosedHandlers();
     }
+    this.#shared?.onTransition(from, to);
 
     const specific = to === "open" || to === "forced-open"
       ? "open"
@@ -1436,6 +1536,60 @@ export class CircuitBreaker<F = never> {
     // open) has its events delivered after both of these.
     if (specific === undefined) events.emit("stateChange", change);
     else events.emitEach(["stateChange", specific], change);
+  }
+
+  /** What the shared half reaches of this breaker (built once, for a breaker with a `store`). */
+  #link(): ConstructorParameters<typeof SharedCircuit>[0] {
+    return {
+      name: this.name,
+      clock: this.#clock,
+      state: () => this.state,
+      probesInFlight: () => this.#probesInFlight,
+      run: (fn, context, caller) => this.#execute(fn, context, caller) as Promise<never>,
+      reserveProbe: () => {
+        if (this.#probesInFlight++ === 0) this.#probesSince = this.#clock.now();
+        return this.#epoch;
+      },
+      releaseProbe: (epoch) => {
+        if (epoch === this.#epoch && this.#probesInFlight > 0) this.#probesInFlight--;
+      },
+      refuse: (message, remainingMs) => {
+        const error = this.#refused(new Error(message), remainingMs);
+        if (this.#fallback === undefined) return Promise.reject(error);
+        try {
+          return Promise.resolve(this.#fallback(error)) as Promise<never>;
+        } catch (fallbackError) {
+          return Promise.reject(fallbackError);
+        }
+      },
+      local: () => ({
+        state: this.#state,
+        openedAt: this.#openedAtWall,
+        openPeriodMs: this.#openPeriodMs,
+        openings: this.#openings,
+      }),
+      adopt: (record) => this.#adopt(record),
+      storeError: (event) => {
+        if (this.#events.has("storeError")) this.#events.emit("storeError", event);
+      },
+    };
+  }
+
+  /** Takes the shared state as this breaker's own (a transition, with its events; not written back). */
+  #adopt(record: SharedCircuitRecord): void {
+    if (record.state === "open") {
+      // Wall clocks agree across instances (up to skew); monotonic ones do not.
+      const openedAt = this.#clock.now() - Math.max(0, this.#clock.wallNow() - (record.openedAt ?? this.#clock.wallNow()));
+      if (this.#state === "open") {
+        // Another opening of an open circuit: its times, no event.
+        this.#epoch++;
+        this.#openedAt = openedAt;
+        this.#openPeriodMs = record.openPeriodMs;
+        this.#openings = record.openings;
+      } else this.#transition("open", openedAt, record);
+      this.#openedAtWall = record.openedAt;
+    } else if (record.state === "forced-open") this.#transition("forced-open");
+    else this.#transition(record.state);
   }
 
   #snapshot(): CircuitBreakerSnapshot {

@@ -45,6 +45,10 @@ export type CircuitBreakerRegistryDefaults = Omit<CircuitBreakerOptions<never>, 
  * breakers without one): `get()` and `getOrCreate()` return
  * `CircuitBreaker<F>` alike, so `execute` results keep their type.
  *
+ * With a `store` in the defaults (`new CircuitBreakerRegistry({ store })`),
+ * every breaker it creates shares its state, under its name, with the
+ * breakers of that name in other instances (docs/distributed.md).
+ *
  * @example
  * ```ts
  * import { CircuitBreakerRegistry } from "bulwark";
@@ -64,7 +68,8 @@ export class CircuitBreakerRegistry<F = never> {
   constructor(defaults: CircuitBreakerRegistryDefaults = {}) {
     throwIf(badOptions("CircuitBreakerRegistry", defaults, "defaults"));
     // Fail now, not at the first getOrCreate, if the defaults are invalid.
-    new CircuitBreaker(defaults);
+    // (A store needs a name: any will do for the check, which does no I/O.)
+    new CircuitBreaker(defaults.store === undefined ? defaults : { ...defaults, name: "registry-defaults" });
     this.#defaults = { ...defaults };
   }
 

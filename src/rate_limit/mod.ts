@@ -18,3 +18,4 @@ export * from "./keyed.ts";
 export * from "./throttler.ts";
 export * from "./rate_limiter.ts";
 export * from "./headers.ts";
+export * from "./distributed.ts";

@@ -36,4 +36,6 @@ declare module "cloudflare:workers" {
   }
   /** The Worker's bindings, importable at module scope (read them in handlers only). */
   export const env: TestEnv;
+  /** Extends the current request until `promise` settles (the module form of `ctx.waitUntil`). */
+  export function waitUntil(promise: Promise<unknown>): void;
 }

@@ -1,0 +1,122 @@
+// Distributed rate limits on loopback redis-server: bulwark's
+// DistributedRateLimiter.limit() over RedisStore (ioredis), every algorithm,
+// beside rate-limiter-flexible's RateLimiterRedis.consume() with ioredis on
+// the same server, and beside one bare round trip (ioredis `PING`). Starts
+// its own redis-server (tests/_support/servers.ts) and stops it. Round
+// trips per call (commands the client sends) are counted before the timing
+// starts, and shown under each group.
+//
+//   npm run bench -- distributed_limit --runtimes=node24
+//   npx --yes -p node@24 node bench/distributed_limit.bench.ts [--quick]
+//
+// Imports bulwark from dist/ (`npm run build` first).
+import { Redis } from "ioredis";
+import { type Case, caseOf, type Group, load, runBench } from "./harness.ts";
+import { bulwark } from "./bulwark.ts";
+import { startRedis } from "../tests/_support/servers.ts";
+
+const { DistributedRateLimiter } = bulwark;
+const { RedisStore, fromIoRedis }: typeof import("../adapters/redis/mod.ts") = await import(
+  new URL("../dist/adapters/redis/mod.js", import.meta.url).href
+);
+const flexible = await load(() => import("rate-limiter-flexible"));
+
+const server = await startRedis();
+const client = new Redis(server.url);
+
+const HUGE = 1e12;
+// The store's timeoutMs no longer than the limiter's (1000 ms by default): the store's timer bounds
+// the wait and the limiter arms none of its own. `slowStore` keeps the store's default 5000 ms.
+const store = new RedisStore({ client: fromIoRedis(client), prefix: "bench:", timeoutMs: 1_000 });
+const slowStore = new RedisStore({ client: fromIoRedis(client), prefix: "bench2:" });
+const twoTimers = new DistributedRateLimiter({ store: slowStore, algorithm: "token-bucket", rate: HUGE, perMs: 1_000 });
+const limiters = {
+  "fixed-window": new DistributedRateLimiter({ store, algorithm: "fixed-window", limit: HUGE, windowMs: 60_000 }),
+  "sliding-window (two-window counter)": new DistributedRateLimiter({
+    store,
+    algorithm: "sliding-window",
+    approximate: true,
+    limit: HUGE,
+    windowMs: 60_000,
+  }),
+  "token-bucket": new DistributedRateLimiter({ store, algorithm: "token-bucket", rate: HUGE, perMs: 1_000 }),
+  gcra: new DistributedRateLimiter({ store, algorithm: "gcra", rate: HUGE, perMs: 1_000 }),
+};
+// The exact log holds one time per unit in the window: a small limit keeps it short, a short window keeps it admitting.
+const log = new DistributedRateLimiter({ store, algorithm: "sliding-window", limit: 100_000, windowMs: 10 });
+
+// Refused: one unit an hour, taken.
+const blocked = new DistributedRateLimiter({ store, algorithm: "gcra", rate: 1, perMs: 3_600_000, burst: 1 });
+const blockedUncached = new DistributedRateLimiter({ store, algorithm: "gcra", rate: 1, perMs: 3_600_000, burst: 1, maxBlockedKeys: 0, prefix: "rl:uncached:" });
+await blocked.limit("hammer");
+await blockedUncached.limit("hammer");
+
+const flexibleAdmitted = caseOf("rate-limiter-flexible RateLimiterRedis.consume(key)", "rate-limiter-flexible", flexible, (f) => {
+  const limiter = new f.RateLimiterRedis({ storeClient: client, points: HUGE, duration: 60, keyPrefix: "flex" });
+  return () => limiter.consume("user-42");
+});
+const flexibleRefused = caseOf("rate-limiter-flexible RateLimiterRedis.consume(key), refused", "rate-limiter-flexible", flexible, (f) => {
+  const limiter = new f.RateLimiterRedis({ storeClient: client, points: 1, duration: 3_600, keyPrefix: "flexr" });
+  // consume() rejects when refused: the catch is part of using it.
+  return () => limiter.consume("hammer").catch(() => 0);
+});
+
+/** Commands the client sent (round trips) for `calls` calls of `call`, per call: ioredis' sendCommand, counted. */
+async function roundTripsPerCall(call: () => unknown, calls = 200): Promise<number> {
+  await call();
+  const original = client.sendCommand;
+  let sent = 0;
+  client.sendCommand = function (this: Redis, ...args: Parameters<Redis["sendCommand"]>) {
+    sent++;
+    return original.apply(this, args);
+  } as Redis["sendCommand"];
+  try {
+    for (let i = 0; i < calls; i++) await call();
+  } finally {
+    client.sendCommand = original;
+  }
+  return sent / calls;
+}
+
+const bare: Group["baseline"] = { name: "one round trip: ioredis ping()", by: "baseline", call: () => client.ping() };
+const admitted: Case[] = [
+  ...Object.entries(limiters).map(([name, limiter]) => ({
+    name: `bulwark DistributedRateLimiter.limit(key): ${name}`,
+    by: "bulwark",
+    call: () => limiter.limit("user-42"),
+  })),
+  { name: "bulwark DistributedRateLimiter.limit(key): sliding-window (exact log)", by: "bulwark", call: () => log.limit("user-42") },
+  { name: "bulwark limit(key): token-bucket, store timeoutMs 5000 (a timer of the limiter's too)", by: "bulwark", call: () => twoTimers.limit("user-42") },
+  flexibleAdmitted,
+];
+const refused: Case[] = [
+  { name: "bulwark limit(key), refused, blocked-key cache", by: "bulwark", call: () => blocked.limit("hammer") },
+  { name: "bulwark limit(key), refused, cache off (maxBlockedKeys: 0)", by: "bulwark", call: () => blockedUncached.limit("hammer") },
+  flexibleRefused,
+];
+
+const trips = new Map<string, number>();
+for (const item of [bare, ...admitted, ...refused]) {
+  if (item.call !== undefined) trips.set(item.name, await roundTripsPerCall(item.call));
+}
+const notes = (cases: Case[]) => () => [
+  "round trips per call (commands the client sent):",
+  ...cases.map((item) => `  ${item.name}: ${trips.get(item.name)?.toFixed(2) ?? "n/a"}`),
+];
+
+const groups: Group[] = [
+  { id: "admitted", title: "limit(), admitted (loopback redis-server, one caller)", baseline: bare, cases: admitted, after: notes(admitted) },
+  { id: "refused", title: "limit(), refused: a client hammering a blocked key", baseline: bare, cases: refused, after: notes(refused) },
+];
+
+await runBench("bench/distributed_limit.bench.ts", groups, [
+  {
+    text: "DistributedRateLimiter.limit() no slower than rate-limiter-flexible's RateLimiterRedis.consume() (token bucket vs its fixed window)",
+    check: (figure) => {
+      const ours = figure("admitted", "bulwark DistributedRateLimiter.limit(key): token-bucket");
+      const theirs = figure("admitted", "rate-limiter-flexible RateLimiterRedis.consume(key)");
+      if (ours === undefined || theirs === undefined) return undefined;
+      return { value: `${(ours.ns / theirs.ns).toFixed(2)}x`, met: ours.ns <= theirs.ns * 1.02 };
+    },
+  },
+]);

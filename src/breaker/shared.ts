@@ -1,0 +1,619 @@
+/**
+ * A breaker's state shared through a {@link Store}: what many instances of
+ * one breaker (isolates, processes, regions) agree on, kept off the
+ * breaker's healthy path.
+ *
+ * - Failures are counted locally; the store is written on transitions only
+ *   (never the same state twice), and on stores with a minimum interval
+ *   between writes of one key (Workers KV: 1 s) at most once per interval.
+ * - The shared state is read at most once per `refreshMs`, by a call, in
+ *   the background: calls use the state last read. Only a fresh instance's
+ *   first call waits for its first read (bounded by `storeTimeoutMs`).
+ * - In half-open, the instance that wins a lease (`insertIfAbsent` /
+ *   `compareAndSet`, expiring after `halfOpenMaxWaitMs`) probes; the others
+ *   refuse until the verdict is shared or the lease expires.
+ * - With `quorum: N`, a local trip is a vote: the shared circuit opens once
+ *   N distinct instances voted within `quorumWindowMs`.
+ * - A store that fails, hangs or answers late is reported (`storeError`)
+ *   and otherwise ignored: the breaker runs on its local state and catches
+ *   up at the next refresh.
+ *
+ * @module
+ */
+import type { Clock } from "../clock.ts";
+import { StoreError, type StoreOperation } from "../errors.ts";
+import { onWorkers } from "../internal/runtime.ts";
+import type { Json, Store, StoreEntry } from "../store/store.ts";
+import type { ExecutionContext, Operation } from "../policy.ts";
+
+/** States the store holds; `"half-open"` is derived (open, and its period over). */
+export type SharedCircuitState = "closed" | "open" | "forced-open" | "disabled";
+
+/** One instance's local trip, while a quorum is being gathered. */
+export interface SharedCircuitVote {
+  /** The instance's id (random, drawn on first use). */
+  readonly id: string;
+  /** Wall-clock epoch ms of the trip. */
+  readonly at: number;
+}
+
+/** What the store holds under `breaker:<name>`. */
+export interface SharedCircuitRecord {
+  /** Format version. */
+  readonly v: 1;
+  /** Bumped on every write: an instance adopts a record newer than the last it saw. */
+  readonly seq: number;
+  readonly state: SharedCircuitState;
+  /** Wall-clock epoch ms the circuit opened (`null` unless open or forced open). */
+  readonly openedAt: number | null;
+  /** How long this open period lasts, in ms (grows with `resetBackoff`). */
+  readonly openPeriodMs: number;
+  /** Openings in a row (for `resetBackoff`). */
+  readonly openings: number;
+  /** The instance that wrote it. */
+  readonly by: string;
+  /** Trips counted toward `quorum` (pruned to `quorumWindowMs`). */
+  readonly votes: readonly SharedCircuitVote[];
+}
+
+/**
+ * What a local transition asks of the shared state:
+ * - `trip`: this instance tripped while the shared circuit was closed (a vote with a quorum);
+ * - `reopen`: the probe of a shared opening failed;
+ * - `recover`: the probe of a shared opening succeeded;
+ * - `manual`: `forceOpen()`, `disable()`, `reset()`: written as is.
+ */
+export interface SharedIntent {
+  readonly kind: "trip" | "reopen" | "recover" | "manual";
+  readonly state: SharedCircuitState;
+  readonly openedAt: number | null;
+  readonly openPeriodMs: number;
+  readonly openings: number;
+  /** The `seq` of the shared record the local state derived from (`reopen`, `recover`: written only if still current). */
+  readonly basisSeq: number;
+}
+
+/** What {@link mergeShared} needs besides the record and the intent. */
+export interface MergeContext {
+  readonly id: string;
+  /** Wall-clock epoch ms. */
+  readonly now: number;
+  readonly quorum: number;
+  readonly quorumWindowMs: number;
+}
+
+const isOpen = (state: SharedCircuitState | undefined): boolean => state === "open" || state === "forced-open";
+
+/**
+ * The record to write for `intent` over `current`, or `undefined` to write
+ * nothing (the store already says it, or another instance decided since).
+ * Pure: the unit of the protocol, checked by property tests.
+ *
+ * @example
+ * ```ts
+ * import { mergeShared } from "./shared.ts";
+ * const trip = { kind: "trip", state: "open", openedAt: 1_000, openPeriodMs: 60_000, openings: 1, basisSeq: 0 } as const;
+ * const context = { now: 1_000, quorum: 2, quorumWindowMs: 60_000 };
+ * const first = mergeShared(undefined, trip, { ...context, id: "a" });
+ * if (first?.state !== "closed" || first.votes.length !== 1) throw new Error("one vote is not a quorum");
+ * const second = mergeShared(first, trip, { ...context, id: "b" });
+ * if (second?.state !== "open" || second.seq !== 2) throw new Error("two distinct instances open it");
+ * ```
+ */
+export function mergeShared(
+  current: SharedCircuitRecord | undefined,
+  intent: SharedIntent,
+  context: MergeContext,
+): SharedCircuitRecord | undefined {
+  const seq = (current?.seq ?? 0) + 1;
+  const base = { v: 1 as const, seq, by: context.id };
+  switch (intent.kind) {
+    case "manual":
+      if (current?.state === intent.state && current.openedAt === intent.openedAt) return undefined;
+      return { ...base, state: intent.state, openedAt: intent.openedAt, openPeriodMs: intent.openPeriodMs, openings: intent.openings, votes: [] };
+    case "trip": {
+      // Opened (or switched off) by someone else meanwhile: adopt it, write nothing.
+      if (current !== undefined && current.state !== "closed") return undefined;
+      const since = context.now - context.quorumWindowMs;
+      const votes = (current?.votes ?? []).filter((vote) => vote.at > since && vote.id !== context.id);
+      votes.push({ id: context.id, at: context.now });
+      if (votes.length >= context.quorum) {
+        return { ...base, state: "open", openedAt: intent.openedAt, openPeriodMs: intent.openPeriodMs, openings: intent.openings, votes: [] };
+      }
+      return { ...base, state: "closed", openedAt: null, openPeriodMs: current?.openPeriodMs ?? intent.openPeriodMs, openings: 0, votes };
+    }
+    case "reopen":
+      if (current === undefined || current.seq !== intent.basisSeq || !isOpen(current.state)) return undefined;
+      if (current.openedAt === intent.openedAt) return undefined;
+      return { ...base, state: "open", openedAt: intent.openedAt, openPeriodMs: intent.openPeriodMs, openings: intent.openings, votes: [] };
+    case "recover":
+      if (current === undefined || current.seq !== intent.basisSeq || current.state !== "open") return undefined;
+      return { ...base, state: "closed", openedAt: null, openPeriodMs: intent.openPeriodMs, openings: 0, votes: [] };
+  }
+}
+
+/** Whether `value` is a record this module wrote. */
+function isSharedRecord(value: Json | undefined): value is Json & SharedCircuitRecord {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
+  const record = value as Record<string, Json>;
+  return record.v === 1 && typeof record.seq === "number" && typeof record.state === "string" &&
+    (record.openedAt === null || typeof record.openedAt === "number") && typeof record.openPeriodMs === "number" &&
+    Array.isArray(record.votes);
+}
+
+/** Payload of the breaker's `storeError` event. */
+export interface CircuitStoreErrorEvent {
+  /** The breaker's name. */
+  readonly name: string;
+  /** What the breaker was doing: reading the shared state, writing it, or taking the probe lease. */
+  readonly operation: "read" | "write" | "lease";
+  /** The store's error (`StoreError`, `ERR_STORE_TIMEOUT` past `storeTimeoutMs`). */
+  readonly error: unknown;
+}
+
+/** What {@link SharedCircuit} reaches of its breaker: closures over its private state, built once. */
+export interface BreakerLink {
+  readonly name: string;
+  readonly clock: Clock;
+  /** The state, open → half-open applied. */
+  state(): string;
+  probesInFlight(): number;
+  /** Runs the call through the breaker again (the gate now lets it pass). */
+  run<T>(fn: Operation<T>, context: ExecutionContext, caller: ExecutionContext | undefined): Promise<T>;
+  /** Takes a probe slot while the lease is asked for; returns the epoch to release it with. */
+  reserveProbe(): number;
+  releaseProbe(epoch: number): void;
+  /** Refuses the call as the breaker does (counted, `reject` event, `fallback`). */
+  refuse(message: string, remainingMs: number): Promise<never>;
+  /** The local state as the store should see it. */
+  local(): { state: string; openedAt: number | null; openPeriodMs: number; openings: number };
+  /** Moves the local breaker to the shared state (no write back, no vote). */
+  adopt(record: SharedCircuitRecord): void;
+  storeError(event: CircuitStoreErrorEvent): void;
+}
+
+/** The shared options, resolved. */
+export interface SharedCircuitOptions {
+  readonly store: Store;
+  readonly refreshMs: number;
+  readonly storeTimeoutMs: number;
+  readonly waitUntil: ((promise: Promise<unknown>) => void) | undefined;
+  readonly quorum: number;
+  readonly quorumWindowMs: number;
+  readonly halfOpenMaxWaitMs: number;
+}
+
+/** The longest lease asked of a store: a hung prober is forgotten after a day at most. */
+const MAX_LEASE_MS = 86_400_000;
+/** Compare-and-set rounds of one write before it waits for the next refresh. */
+const WRITE_ATTEMPTS = 3;
+
+/**
+ * @internal The shared half of one breaker, built by `CircuitBreaker` when
+ * given a `store`; see the module's notes.
+ */
+export class SharedCircuit {
+  readonly #link: BreakerLink;
+  readonly #clock: Clock;
+  readonly #store: Store;
+  readonly #key: string;
+  readonly #leaseKey: string;
+  readonly #refreshMs: number;
+  readonly #timeoutMs: number;
+  readonly #waitUntil: ((promise: Promise<unknown>) => void) | undefined;
+  readonly #quorum: number;
+  readonly #quorumWindowMs: number;
+  readonly #leaseMs: number;
+  readonly #minWriteIntervalMs: number;
+  /**
+   * Workers: a call never waits on a read another request started, and a
+   * timer may not outlive its request, so calls read the clock to find a
+   * refresh due (cheap there). Elsewhere a timer does it, and a call only
+   * marks itself seen: no clock read on the healthy path.
+   */
+  readonly #ownReadsOnly: boolean;
+  /** A call came since the refresh timer last fired. */
+  #touched = false;
+  /** The refresh timer is armed (it is not while the breaker sits idle). */
+  #armed = false;
+
+  #id: string | undefined;
+  /** The first read has answered (or failed, or timed out). */
+  #loaded = false;
+  #loading: Promise<void> | undefined;
+  /** Monotonic ms of the next background read. */
+  #nextRefreshAt = 0;
+  /** Monotonic ms a read in flight started; `-1` if none. */
+  #readingSince = -1;
+  /** The newest record seen, and its version. */
+  #seen: SharedCircuitRecord | undefined;
+  #seenVersion: string | undefined;
+  /** The highest `seq` seen or written: a record rewritten after the store lost its data still counts up from it. */
+  #maxSeq = 0;
+  /** The `seq` of the shared opening the local open state stands for; `-1` when it is local only. */
+  #openSeq = -1;
+  /** Set while the breaker applies a shared record: its transitions are not written back. */
+  #adopting = false;
+  /** What the store should be told, not yet written. */
+  #intent: SharedIntent | undefined;
+  /** Monotonic ms the write in flight started; `-1` if none. */
+  #writingSince = -1;
+  /** Monotonic ms of the last write of the state key; a deferred write waits for the interval. */
+  #lastWriteAt = -Infinity;
+  /** Monotonic ms a deferred (coalesced) write is due; `-1` if none. */
+  #writeDueAt = -1;
+  /** The lease: for which opening (`seq`), whose, and until when (wall ms) if another's. */
+  #leaseSeq = -1;
+  #leaseMine = false;
+  #leaseUntil = 0;
+  /** A call's budget across its first read and the lease (monotonic ms), while it re-enters. */
+  #deadline = Infinity;
+
+  constructor(link: BreakerLink, options: SharedCircuitOptions) {
+    this.#link = link;
+    this.#clock = link.clock;
+    this.#store = options.store;
+    this.#key = `breaker:${link.name}`;
+    this.#leaseKey = `breaker:${link.name}:probe`;
+    this.#refreshMs = options.refreshMs;
+    this.#timeoutMs = options.storeTimeoutMs;
+    this.#waitUntil = options.waitUntil;
+    this.#quorum = options.quorum;
+    this.#quorumWindowMs = options.quorumWindowMs;
+    this.#leaseMs = Math.min(Math.max(1, options.halfOpenMaxWaitMs), MAX_LEASE_MS);
+    this.#minWriteIntervalMs = options.store.capabilities.minWriteIntervalMs;
+    this.#ownReadsOnly = onWorkers();
+  }
+
+  /** Drawn on first use, never at import or construction. */
+  get id(): string {
+    return (this.#id ??= crypto.randomUUID());
+  }
+
+  /**
+   * Called by every call of a shared breaker before its admission, with the
+   * breaker's raw state: `undefined` lets the call proceed on the local
+   * state; a promise is the call's outcome after a bounded wait (the first
+   * read, the probe lease) or a refusal.
+   */
+  gate<T>(state: string, fn: Operation<T>, context: ExecutionContext, caller: ExecutionContext | undefined): Promise<T> | undefined {
+    if (!this.#loaded) {
+      const now = this.#clock.now();
+      if (this.#loading === undefined) {
+        this.#loading = this.#refresh(now);
+      } else if (this.#ownReadsOnly) return undefined;
+      const deadline = now + this.#timeoutMs;
+      return this.#loading.then(() => this.#rerun(deadline, fn, context, caller));
+    }
+    this.#due();
+    if (state === "closed" || this.#openSeq < 0) return undefined;
+    return this.#leaseGate(fn, context, caller, this.#clock.now());
+  }
+
+  /** Starts a background read if one is due: by the clock on Workers, by the timer elsewhere. */
+  #due(): void {
+    if (this.#ownReadsOnly) {
+      const now = this.#clock.now();
+      if (now >= this.#nextRefreshAt) this.#refresh(now);
+      return;
+    }
+    this.#touched = true;
+    if (this.#armed) return;
+    // Back from idle: read now if the last read is an interval old, then every interval while calls come.
+    const now = this.#clock.now();
+    if (now >= this.#nextRefreshAt) this.#refresh(now);
+    this.#arm();
+  }
+
+  #arm(): void {
+    this.#armed = true;
+    this.#touched = false;
+    this.#clock.schedule(() => {
+      this.#armed = false;
+      // Idle for a whole interval: no timer until the next call (nothing keeps a process alive).
+      if (!this.#touched) return;
+      this.#refresh(this.#clock.now());
+      this.#arm();
+    }, this.#refreshMs);
+  }
+
+  /** Whether a fused pipeline may take the breaker's synchronous path: loaded, and the refresh kicked if due. */
+  passes(): boolean {
+    if (!this.#loaded) return false;
+    this.#due();
+    return true;
+  }
+
+  /** For `executeSync`: reads in the background when due, never waits. */
+  touch(): void {
+    if (this.#loaded) this.#due();
+    else if (this.#loading === undefined) this.#loading = this.#refresh(this.#clock.now());
+  }
+
+  #rerun<T>(deadline: number, fn: Operation<T>, context: ExecutionContext, caller: ExecutionContext | undefined): Promise<T> {
+    this.#deadline = deadline;
+    try {
+      return this.#link.run(fn, context, caller);
+    } finally {
+      this.#deadline = Infinity;
+    }
+  }
+
+  /** In half-open of a shared opening: one instance of the fleet probes, under a lease. */
+  #leaseGate<T>(
+    fn: Operation<T>,
+    context: ExecutionContext,
+    caller: ExecutionContext | undefined,
+    now: number,
+  ): Promise<T> | undefined {
+    if (this.#link.state() !== "half-open") return undefined;
+    const seq = this.#openSeq;
+    if (this.#leaseSeq === seq) {
+      if (this.#leaseMine) return undefined;
+      const leftMs = this.#leaseUntil - this.#clock.wallNow();
+      if (leftMs > 0) {
+        return this.#link.refuse(
+          `Circuit '${this.#link.name}' is half-open and another instance holds its probe`,
+          leftMs,
+        );
+      }
+    }
+    // Another call of this instance is asking for the lease or probing: the breaker decides (busy).
+    if (this.#link.probesInFlight() > 0) return undefined;
+    const budget = Math.min(this.#deadline, now + this.#timeoutMs) - now;
+    const epoch = this.#link.reserveProbe();
+    const deadline = this.#deadline;
+    return this.#takeLease(seq, budget).then(() => {
+      this.#link.releaseProbe(epoch);
+      return this.#rerun(deadline, fn, context, caller);
+    });
+  }
+
+  /** Asks for the lease of opening `seq`; settles the lease fields, never rejects. */
+  async #takeLease(seq: number, budgetMs: number): Promise<void> {
+    const mine = { by: this.id, seq };
+    const own = () => {
+      this.#leaseSeq = seq;
+      this.#leaseMine = true;
+    };
+    if (budgetMs <= 0) return own();
+    const started = this.#clock.now();
+    try {
+      const inserted = await this.#bounded("lease", "insertIfAbsent", this.#leaseKey, (signal) =>
+        this.#store.insertIfAbsent(this.#leaseKey, mine, { ttlMs: this.#leaseMs, signal }), budgetMs);
+      if (inserted.ok) return own();
+      let current = inserted.current;
+      // A lease left from an earlier opening is free to take over.
+      const value = current?.value as { seq?: unknown } | undefined;
+      if (current !== undefined && value?.seq !== seq) {
+        const left = budgetMs - (this.#clock.now() - started);
+        const swapped = await this.#bounded("lease", "compareAndSet", this.#leaseKey, (signal) =>
+          this.#store.compareAndSet(this.#leaseKey, current!.version, mine, { ttlMs: this.#leaseMs, signal }), left);
+        if (swapped.ok) return own();
+        current = swapped.current;
+      }
+      this.#leaseSeq = seq;
+      this.#leaseMine = false;
+      this.#leaseUntil = current?.expiresAt ?? this.#clock.wallNow() + this.#leaseMs;
+    } catch {
+      // Reported by #bounded. The store must not wedge the breaker: probe on local state.
+      own();
+    }
+  }
+
+  /** Reads the shared state in the background (at most once per `refreshMs`); never rejects. */
+  #refresh(now: number): Promise<void> {
+    // One read at a time; one abandoned (a request that ended mid-read on Workers) is replaced.
+    if (this.#readingSince >= 0 && now - this.#readingSince < this.#timeoutMs) return Promise.resolve();
+    this.#nextRefreshAt = now + this.#refreshMs;
+    this.#readingSince = now;
+    const read = this.#bounded("read", "get", this.#key, (signal) => this.#store.get(this.#key, { signal }), this.#timeoutMs).then(
+      (entry) => {
+        this.#readingSince = -1;
+        this.#apply(entry);
+      },
+      () => {
+        this.#readingSince = -1;
+      },
+    ).finally(() => {
+      this.#loaded = true;
+      // A write that failed, or waited for this read, goes out now.
+      if (this.#intent !== undefined) this.#flush();
+    });
+    this.#keepAlive(read);
+    return read;
+  }
+
+  /** Applies a record read or found by a failed compare-and-set: adopts it if newer than the last seen. */
+  #apply(entry: StoreEntry | undefined): void {
+    if (entry === undefined || !isSharedRecord(entry.value)) return;
+    const record = entry.value;
+    if (this.#seen !== undefined && record.seq <= this.#seen.seq) {
+      if (record.seq === this.#seen.seq) this.#seenVersion = entry.version;
+      return;
+    }
+    this.#seen = record;
+    this.#seenVersion = entry.version;
+    this.#maxSeq = Math.max(this.#maxSeq, record.seq);
+    const local = this.#link.local();
+    const state = record.state;
+    let adopt = false;
+    if (isOpen(state)) {
+      adopt = record.seq !== this.#openSeq;
+      if (state === "open") this.#openSeq = record.seq;
+    } else if (state === "disabled") {
+      adopt = local.state !== "disabled";
+    } else {
+      // Closed: a local opening stands unless it was a shared one (its probe succeeded elsewhere).
+      adopt = local.state === "forced-open" || local.state === "disabled" ||
+        ((local.state === "open" || local.state === "half-open") && this.#openSeq >= 0);
+    }
+    if (state !== "open") this.#openSeq = -1;
+    if (!adopt) return;
+    // The store decided since this intent was made: it is moot.
+    this.#intent = undefined;
+    this.#adopting = true;
+    try {
+      this.#link.adopt(record);
+    } finally {
+      this.#adopting = false;
+    }
+  }
+
+  /** Called by the breaker on every transition it makes; decides what, if anything, the store is told. */
+  onTransition(from: string, to: string): void {
+    if (this.#adopting || to === "half-open") return;
+    const local = this.#link.local();
+    const basisSeq = this.#seen?.seq ?? 0;
+    let kind: SharedIntent["kind"];
+    if (to === "forced-open" || to === "disabled" || from === "forced-open" || from === "disabled") kind = "manual";
+    else if (to === "open") kind = from === "half-open" && this.#openSeq >= 0 ? "reopen" : "trip";
+    else if (from === "half-open" && this.#openSeq >= 0) kind = "recover";
+    else if (from === "open" && this.#openSeq >= 0) kind = "manual";
+    else {
+      this.#openSeq = -1;
+      return;
+    }
+    if (kind !== "reopen" && kind !== "trip") this.#openSeq = -1;
+    this.#intent = {
+      kind,
+      state: local.state as SharedCircuitState,
+      openedAt: local.openedAt,
+      openPeriodMs: local.openPeriodMs,
+      openings: local.openings,
+      basisSeq,
+    };
+    this.#flush();
+  }
+
+  /** Writes the intent now, or once the key's write interval has passed; one write at a time. */
+  #flush(): void {
+    if (this.#intent === undefined) return;
+    const now = this.#clock.now();
+    // One write (or deferred write) at a time. One abandoned (on Workers, by
+    // a request that ended without waitUntil: its I/O and timers are gone)
+    // is replaced once it is overdue.
+    if (this.#writingSince >= 0 && now - this.#writingSince < WRITE_ATTEMPTS * this.#timeoutMs) return;
+    if (this.#writeDueAt >= 0 && now < this.#writeDueAt + this.#timeoutMs) return;
+    const waitMs = this.#lastWriteAt + this.#minWriteIntervalMs - now;
+    if (waitMs > 0) {
+      // Coalesced: whatever the intent is when the interval ends is written, once.
+      const dueAt = now + waitMs;
+      this.#writeDueAt = dueAt;
+      this.#clock.schedule(() => {
+        if (this.#writeDueAt !== dueAt) return;
+        this.#writeDueAt = -1;
+        this.#flush();
+      }, waitMs);
+      return;
+    }
+    this.#writeDueAt = -1;
+    this.#writingSince = now;
+    const write = this.#write().catch(() => true).then((failed) => {
+      if (this.#writingSince !== now) return;
+      this.#writingSince = -1;
+      // A newer intent made meanwhile goes out now (or when the interval
+      // allows); after a failure, it waits for the next refresh instead.
+      if (!failed) this.#flush();
+    });
+    this.#keepAlive(write);
+  }
+
+  /** Resolves to whether it stopped on a store failure (the intent is kept for the next refresh). */
+  async #write(): Promise<boolean> {
+    for (let attempt = 0; attempt < WRITE_ATTEMPTS; attempt++) {
+      const intent = this.#intent;
+      if (intent === undefined) return false;
+      const merged = mergeShared(this.#seen, intent, {
+        id: this.id,
+        now: this.#clock.wallNow(),
+        quorum: this.#quorum,
+        quorumWindowMs: this.#quorumWindowMs,
+      });
+      if (merged === undefined) {
+        if (this.#intent === intent) this.#intent = undefined;
+        return false;
+      }
+      const next = merged.seq > this.#maxSeq ? merged : { ...merged, seq: this.#maxSeq + 1 };
+      this.#lastWriteAt = this.#clock.now();
+      let result;
+      try {
+        const expected = this.#seen === undefined ? undefined : this.#seenVersion;
+        result = await this.#bounded("write", "compareAndSet", this.#key, (signal) =>
+          this.#store.compareAndSet(this.#key, expected, next as unknown as Json, { signal }), this.#timeoutMs);
+      } catch {
+        // Kept: written at the next refresh, when the store may be back.
+        return true;
+      }
+      if (result.ok) {
+        this.#seen = next;
+        this.#maxSeq = next.seq;
+        this.#seenVersion = result.entry.version;
+        if (next.state === "open" && (intent.kind === "trip" || intent.kind === "reopen")) this.#openSeq = next.seq;
+        if (this.#intent === intent) this.#intent = undefined;
+        return false;
+      }
+      // Another instance wrote first: learn what it wrote, then decide again.
+      this.#apply(result.current);
+      if (result.current === undefined) {
+        this.#seen = undefined;
+        this.#seenVersion = undefined;
+      }
+    }
+    // Lost every race: the next refresh tries again.
+    return true;
+  }
+
+  /**
+   * Runs a store operation bounded by `budgetMs` on the breaker's clock (the
+   * operation is aborted past it); reports any failure as `storeError` and
+   * rethrows it for the caller's bookkeeping.
+   */
+  #bounded<R>(
+    operation: CircuitStoreErrorEvent["operation"],
+    storeOperation: StoreOperation,
+    key: string,
+    run: (signal: AbortSignal) => Promise<R>,
+    budgetMs: number,
+  ): Promise<R> {
+    const controller = new AbortController();
+    return new Promise<R>((resolve, reject) => {
+      let done = false;
+      const finish = (error: unknown, value?: R) => {
+        if (done) return;
+        done = true;
+        cancel();
+        if (error === undefined) resolve(value as R);
+        else {
+          this.#link.storeError({ name: this.#link.name, operation, error });
+          reject(error);
+        }
+      };
+      const cancel = this.#clock.schedule(() => {
+        const error = new StoreError("ERR_STORE_TIMEOUT", this.#store.name, storeOperation, key, `no answer within ${budgetMs} ms (the breaker's storeTimeoutMs)`, {
+          timeoutMs: budgetMs,
+        });
+        controller.abort(error);
+        finish(error);
+      }, Math.max(0, budgetMs));
+      let pending: Promise<R>;
+      try {
+        pending = run(controller.signal);
+      } catch (error) {
+        finish(error ?? new Error("store failed"));
+        return;
+      }
+      pending.then((value) => finish(undefined, value), (error: unknown) => finish(error ?? new Error("store failed")));
+    });
+  }
+
+  /** Hands background I/O to the platform's `waitUntil`, so a Worker finishes it after answering. */
+  #keepAlive(promise: Promise<unknown>): void {
+    if (this.#waitUntil === undefined) return;
+    try {
+      this.#waitUntil(promise);
+    } catch {
+      // Outside a request (no context to extend): the I/O still runs.
+    }
+  }
+}

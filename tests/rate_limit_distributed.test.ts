@@ -1,0 +1,387 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import {
+  type AlgorithmOptions,
+  ConfigError,
+  DistributedRateLimiter,
+  InvalidArgumentError,
+  MemoryStore,
+  RATE_LIMIT_TRANSITIONS,
+  rateLimitHeaders,
+  type RawWrite,
+  type RawWriteResult,
+  type Store,
+  StoreAdapter,
+  type StoreCapabilities,
+  StoreError,
+} from "../mod.ts";
+import { CountingStore, FaultyStore, ManualClock } from "../src/testing/mod.ts";
+import { admittedOf, algorithmsWithLimit, label } from "./_support/distributed_limit_scenarios.ts";
+import { thrown } from "./_support/thrown.ts";
+
+/** A store that runs on `clock` (its wallNow is the engine's time). */
+function memory(clock: ManualClock): MemoryStore {
+  return new MemoryStore({ clock });
+}
+
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error("expected a rejection");
+}
+
+describe("DistributedRateLimiter", () => {
+  it("decides each algorithm on the store's time: fixed window", async () => {
+    const clock = new ManualClock({ wallNow: 10_000 });
+    const limiter = new DistributedRateLimiter({ store: memory(clock), algorithm: "fixed-window", limit: 2, windowMs: 1_000, clock });
+    const first = await limiter.limit("k");
+    expect(first).toEqual({ allowed: true, cost: 1, limit: 2, windowMs: 1_000, remaining: 1, retryAfterMs: 0, resetMs: 1_000, source: "store" });
+    await clock.advance(400);
+    expect((await limiter.limit("k")).remaining).toBe(0);
+    const refused = await limiter.limit("k");
+    expect(refused).toMatchObject({ allowed: false, retryAfterMs: 600, resetMs: 600, source: "store" });
+    await clock.advance(600);
+    expect((await limiter.limit("k")).allowed).toBe(true);
+  });
+
+  it("token bucket, GCRA and both sliding windows refuse with the wait their in-process twins give", async () => {
+    const cases: [AlgorithmOptions, number][] = [
+      [{ algorithm: "token-bucket", rate: 2, perMs: 1_000 }, 500],
+      [{ algorithm: "gcra", rate: 2, perMs: 1_000 }, 500],
+      [{ algorithm: "sliding-window", limit: 2, windowMs: 1_000 }, 1_000],
+      // The counter weighs the first window fully until 1000, then fades it: 2 × (1 − f) + 1 <= 2 at f = 0.5.
+      [{ algorithm: "sliding-window", limit: 2, windowMs: 1_000, approximate: true }, 1_500],
+    ];
+    for (const [options, wait] of cases) {
+      const clock = new ManualClock({ wallNow: 0 });
+      const limiter = new DistributedRateLimiter({ ...options, store: memory(clock), clock });
+      expect((await limiter.limit("k", { cost: 2 })).allowed).toBe(true);
+      const refused = await limiter.limit("k");
+      expect({ [label(options)]: refused.allowed }).toEqual({ [label(options)]: false });
+      expect(refused.retryAfterMs).toBeCloseTo(wait, 6);
+      await clock.advance(wait);
+      expect({ [label(options)]: (await limiter.limit("k")).allowed }).toEqual({ [label(options)]: true });
+    }
+  });
+
+  it("its decisions feed rateLimitHeaders()", async () => {
+    const clock = new ManualClock({ wallNow: 0 });
+    const limiter = new DistributedRateLimiter({ store: memory(clock), algorithm: "fixed-window", limit: 1, windowMs: 60_000, clock });
+    await limiter.limit("k");
+    expect(rateLimitHeaders(await limiter.limit("k"))).toEqual({
+      "RateLimit-Policy": '"default";q=1;w=60',
+      RateLimit: '"default";r=0;t=60',
+      "Retry-After": "60",
+    });
+  });
+
+  it("one store operation per decision, none for a key known blocked until its retryAfterMs has passed", async () => {
+    const clock = new ManualClock({ wallNow: 0 });
+    const store = new CountingStore(memory(clock));
+    const limiter = new DistributedRateLimiter({ store, algorithm: "gcra", rate: 10, perMs: 1_000, burst: 3, clock });
+    for (let i = 0; i < 4; i++) await limiter.limit("k");
+    expect(store.counts.update).toBe(4);
+    expect(store.total).toBe(4);
+    // Hammering: answered locally, with the wait still due.
+    await clock.advance(40);
+    const local = await limiter.limit("k");
+    expect(local).toMatchObject({ allowed: false, retryAfterMs: 60, source: "cache" });
+    for (let i = 0; i < 100; i++) await limiter.limit("k");
+    expect(store.total).toBe(4);
+    expect(limiter.stats).toMatchObject({ decisions: 105, allowed: 3, denied: 102, storeCalls: 4, cacheHits: 101, blockedKeys: 1 });
+    // A smaller cost, or the wait over: the store decides.
+    await clock.advance(60);
+    expect(await limiter.limit("k")).toMatchObject({ allowed: true, source: "store" });
+    expect(store.total).toBe(5);
+  });
+
+  it("the cache refuses locally only what the store refused: a smaller cost still asks", async () => {
+    const clock = new ManualClock({ wallNow: 0 });
+    const store = new CountingStore(memory(clock));
+    const limiter = new DistributedRateLimiter({ store, algorithm: "fixed-window", limit: 3, windowMs: 1_000, clock });
+    await limiter.limit("k", { cost: 2 });
+    expect((await limiter.limit("k", { cost: 2 })).allowed).toBe(false);
+    expect(await limiter.limit("k", { cost: 3 })).toMatchObject({ allowed: false, source: "cache" });
+    expect(await limiter.limit("k", { cost: 1 })).toMatchObject({ allowed: true, source: "store" });
+    expect(store.total).toBe(3);
+  });
+
+  it("keeps at most maxBlockedKeys blocked keys, and none with 0", async () => {
+    const clock = new ManualClock({ wallNow: 0 });
+    const limiter = new DistributedRateLimiter({ store: memory(clock), algorithm: "fixed-window", limit: 1, windowMs: 1_000, maxBlockedKeys: 3, clock });
+    for (let i = 0; i < 10; i++) {
+      await limiter.limit(`k${i}`);
+      await limiter.limit(`k${i}`);
+    }
+    expect(limiter.stats.blockedKeys).toBe(3);
+    const off = new DistributedRateLimiter({ store: memory(clock), algorithm: "fixed-window", limit: 1, windowMs: 1_000, maxBlockedKeys: 0, clock });
+    await off.limit("k");
+    await off.limit("k");
+    expect((await off.limit("k")).source).toBe("store");
+    expect(off.stats.blockedKeys).toBe(0);
+  });
+
+  it("clients whose clocks disagree agree on the limit: the store's time decides", async () => {
+    const engine = new ManualClock({ wallNow: 50_000 });
+    const store = memory(engine);
+    const ahead = new ManualClock({ wallNow: 50_000 + 45_000 });
+    const behind = new ManualClock({ wallNow: 50_000 - 45_000 });
+    const options = { store, algorithm: "fixed-window" as const, limit: 4, windowMs: 60_000, maxBlockedKeys: 0 };
+    const a = new DistributedRateLimiter({ ...options, clock: ahead });
+    const b = new DistributedRateLimiter({ ...options, clock: behind });
+    const decisions = [await a.limit("k"), await b.limit("k"), await a.limit("k"), await b.limit("k"), await a.limit("k"), await b.limit("k")];
+    expect(decisions.map((d) => d.allowed)).toEqual([true, true, true, true, false, false]);
+    expect(decisions[4]!.retryAfterMs).toBe(decisions[5]!.retryAfterMs);
+  });
+
+  for (const options of algorithmsWithLimit(50)) {
+    it(`${label(options)}: 200 concurrent calls admit exactly the limit`, async () => {
+      expect(await admittedOf(new MemoryStore(), options, "k", 200)).toBe(50);
+    });
+  }
+
+  it("never admits more than the limit per window (fast-check, against counting by hand)", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 6 }),
+        fc.array(fc.record({ gap: fc.integer({ min: 0, max: 700 }), cost: fc.integer({ min: 1, max: 3 }) }), { maxLength: 40 }),
+        async (limit, calls) => {
+          const clock = new ManualClock({ wallNow: 0 });
+          const windowMs = 1_000;
+          const limiters = [
+            new DistributedRateLimiter({ store: memory(clock), algorithm: "fixed-window", limit, windowMs, clock }),
+            new DistributedRateLimiter({ store: memory(clock), algorithm: "sliding-window", limit, windowMs, clock }),
+          ];
+          const admitted: [number, number][][] = [[], []];
+          for (const { gap, cost } of calls) {
+            await clock.advance(gap);
+            const now = clock.wallNow();
+            for (const [i, limiter] of limiters.entries()) {
+              if (cost > limit) continue;
+              const decision = await limiter.limit("k", { cost });
+              if (decision.allowed) admitted[i]!.push([now, cost]);
+            }
+          }
+          // Fixed window: per aligned window. Sliding: per any window ending at an admission.
+          const fixed = new Map<number, number>();
+          for (const [at, cost] of admitted[0]!) fixed.set(Math.floor(at / windowMs), (fixed.get(Math.floor(at / windowMs)) ?? 0) + cost);
+          for (const used of fixed.values()) expect(used).toBeLessThanOrEqual(limit);
+          for (const [end] of admitted[1]!) {
+            const used = admitted[1]!.filter(([at]) => at > end - windowMs && at <= end).reduce((sum, [, cost]) => sum + cost, 0);
+            expect(used).toBeLessThanOrEqual(limit);
+          }
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  describe("when the store fails", () => {
+    const setup = (policy: "allow" | "deny" | "local") => {
+      const clock = new ManualClock({ wallNow: 0 });
+      const inner = memory(clock);
+      const store = new FaultyStore(inner, { clock, timeoutMs: 60_000 });
+      const limiter = new DistributedRateLimiter({
+        store,
+        algorithm: "fixed-window",
+        limit: 2,
+        windowMs: 1_000,
+        timeoutMs: 100,
+        onStoreError: policy,
+        clock,
+      });
+      const events: { key: string; timedOut: boolean; policy: string; error: unknown }[] = [];
+      limiter.on("storeError", (event) => events.push(event));
+      return { clock, inner, store, limiter, events };
+    };
+
+    it("a failing store: allow admits, deny refuses, each reported through storeError and stats", async () => {
+      const allow = setup("allow");
+      allow.store.inject("update", { kind: "fail" });
+      expect(await allow.limiter.limit("k")).toMatchObject({ allowed: true, source: "policy" });
+      expect(allow.events).toHaveLength(1);
+      expect(allow.events[0]).toMatchObject({ key: "k", timedOut: false, policy: "allow" });
+      expect(allow.events[0]!.error).toBeInstanceOf(StoreError);
+      const deny = setup("deny");
+      deny.store.inject("update", { kind: "fail" });
+      expect(await deny.limiter.limit("k")).toMatchObject({ allowed: false, source: "policy", retryAfterMs: 500 });
+      expect(deny.limiter.stats).toMatchObject({ storeErrors: 1, timeouts: 0, decisions: 1, denied: 1 });
+    });
+
+    it("local falls back to an in-process limiter of the same algorithm", async () => {
+      const { store, limiter } = setup("local");
+      store.inject("update", { kind: "fail" });
+      const decisions = [await limiter.limit("k"), await limiter.limit("k"), await limiter.limit("k")];
+      expect(decisions.map((d) => [d.allowed, d.source])).toEqual([[true, "policy"], [true, "policy"], [false, "policy"]]);
+    });
+
+    it("a hanging store: no call waits past timeoutMs, and nothing is left pending", async () => {
+      const { clock, store, limiter, events } = setup("deny");
+      store.inject("update", { kind: "hang" });
+      const started = clock.now();
+      const pending = Promise.all([limiter.limit("a"), limiter.limit("b")]);
+      await clock.advance(100);
+      const decisions = await pending;
+      expect(clock.now() - started).toBe(100);
+      expect(decisions.map((d) => d.source)).toEqual(["policy", "policy"]);
+      expect(events.map((e) => e.timedOut)).toEqual([true, true]);
+      expect(limiter.stats.timeouts).toBe(2);
+      expect(clock.pending).toBe(0);
+    });
+
+    it("a store whose own timeoutMs is no longer than the limiter's bounds the wait itself: the limiter arms no timer", async () => {
+      const clock = new ManualClock({ wallNow: 0 });
+      const store = new FaultyStore(memory(clock), { clock, timeoutMs: 80 });
+      const limiter = new DistributedRateLimiter({ store, algorithm: "gcra", rate: 1, perMs: 1_000, timeoutMs: 100, onStoreError: "deny", clock });
+      expect((await limiter.limit("k")).allowed).toBe(true);
+      expect(clock.pending).toBe(0);
+      store.inject("update", { kind: "hang" });
+      const decision = limiter.limit("other");
+      expect(clock.pending).toBe(1); // the store's, not ours
+      await clock.advance(80);
+      expect(await decision).toMatchObject({ allowed: false, source: "policy" });
+      expect(limiter.stats.timeouts).toBe(1);
+      expect(clock.pending).toBe(0);
+    });
+
+    it("a late store: the unit it took after the timeout stays counted once, and the call was answered by the policy", async () => {
+      const { clock, store, inner, limiter } = setup("deny");
+      store.inject("update", { kind: "late", delayMs: 500 });
+      const decision = limiter.limit("k");
+      await clock.advance(100);
+      expect(await decision).toMatchObject({ allowed: false, source: "policy" });
+      await clock.advance(400);
+      // The engine applied it exactly once, and nobody retried it.
+      expect((await inner.get("rl:fixed-window:k"))?.value).toMatchObject({ count: 1 });
+      store.inject("update", undefined);
+      expect(await limiter.limit("k")).toMatchObject({ allowed: true, remaining: 0, source: "store" });
+      expect(await limiter.limit("k")).toMatchObject({ allowed: false, source: "store" });
+    });
+
+    it("a store that reads stale data: a compare-and-set loop never admits on it, and no unit is lost or counted twice", async () => {
+      // A compare-and-set store (no transitions inside) over a FaultyStore whose reads can lag one write behind.
+      const clock = new ManualClock({ wallNow: 0 });
+      const inner = memory(clock);
+      const faulty = new FaultyStore(inner, { clock });
+      class CompareAndSetOver extends StoreAdapter {
+        readonly name = "cas-over-faulty";
+        readonly capabilities: StoreCapabilities = { ...inner.capabilities, runsTransitions: false };
+        constructor() {
+          super("CompareAndSetOver", { prefix: "", clock, timeoutMs: 60_000 });
+        }
+        protected getRaw(key: string) {
+          return faulty.get(key);
+        }
+        protected async setRaw(key: string, write: RawWrite) {
+          return (await faulty.set(key, write.value)).version;
+        }
+        protected deleteRaw(key: string) {
+          return faulty.delete(key);
+        }
+        protected async insertRaw(key: string, write: RawWrite): Promise<RawWriteResult> {
+          const result = await faulty.insertIfAbsent(key, write.value, { ttlMs: 60_000 });
+          return result.ok ? { ok: true, version: result.entry.version } : { ok: false, current: result.current };
+        }
+        protected async compareAndSetRaw(key: string, expected: string, write: RawWrite): Promise<RawWriteResult> {
+          const result = await faulty.compareAndSet(key, expected, write.value, { ttlMs: 60_000 });
+          return result.ok ? { ok: true, version: result.entry.version } : { ok: false, current: result.current };
+        }
+        protected async compareAndDeleteRaw() {
+          return false;
+        }
+      }
+      const store = new CompareAndSetOver();
+      const limiter = new DistributedRateLimiter({
+        store,
+        algorithm: "fixed-window",
+        limit: 3,
+        windowMs: 3_600_000,
+        timeoutMs: 100,
+        onStoreError: "deny",
+        maxBlockedKeys: 0,
+        clock,
+      });
+      expect((await limiter.limit("k")).allowed).toBe(true);
+      expect((await limiter.limit("k")).allowed).toBe(true);
+      // Reads now answer the state before the last write (count 1): trusting it would admit two more.
+      faulty.inject("get", { kind: "stale" });
+      const decision = limiter.limit("k");
+      await clock.advance(100);
+      expect(await decision).toMatchObject({ allowed: false, source: "policy" });
+      expect((await inner.get("rl:fixed-window:k"))?.value).toMatchObject({ count: 2 });
+      faulty.inject("get", undefined);
+      expect(await limiter.limit("k")).toMatchObject({ allowed: true, remaining: 0, source: "store" });
+      expect(await limiter.limit("k")).toMatchObject({ allowed: false, source: "store" });
+      expect((await inner.get("rl:fixed-window:k"))?.value).toMatchObject({ count: 3 });
+      expect(clock.pending).toBe(0);
+    });
+  });
+
+  it("refuses a store without atomic operations (Workers KV), saying why", () => {
+    const kvLike = new MemoryStore();
+    Object.defineProperty(kvLike, "capabilities", { value: { ...kvLike.capabilities, atomic: false, consistency: "eventual" } });
+    const error = thrown(() => new DistributedRateLimiter({ store: kvLike, algorithm: "fixed-window", limit: 1, windowMs: 1_000 }));
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toContain("both take the last unit");
+    expect(() => new DistributedRateLimiter({ store: kvLike, algorithm: "fixed-window", limit: 1, windowMs: 1_000, bestEffort: true })).not
+      .toThrow();
+  });
+
+  it("refuses bad options with one ConfigError naming each field", () => {
+    const error = thrown(() =>
+      new DistributedRateLimiter({
+        store: new MemoryStore(),
+        algorithm: "fixed-window",
+        limit: 0,
+        windowMs: 1_000,
+        onStoreError: "maybe" as never,
+        timeoutMs: -1,
+      })
+    );
+    expect(error).toBeInstanceOf(ConfigError);
+    for (const field of ["limit", "onStoreError", "timeoutMs"]) expect((error as Error).message).toContain(field);
+    expect(thrown(() => new DistributedRateLimiter({ store: {} as Store, algorithm: "gcra" }))).toBeInstanceOf(ConfigError);
+    expect(thrown(() => new DistributedRateLimiter(3 as never))).toBeInstanceOf(InvalidArgumentError);
+  });
+
+  it("limit() rejects misuse with InvalidArgumentError before touching the store", async () => {
+    const store = new CountingStore(new MemoryStore());
+    const limiter = new DistributedRateLimiter({ store, algorithm: "sliding-window", limit: 3, windowMs: 1_000 });
+    for (const call of [
+      () => limiter.limit(42 as never),
+      () => limiter.limit("k", 2 as never),
+      () => limiter.limit("k", { cost: "2" as never }),
+      () => limiter.limit("k", { cost: 0 }),
+      () => limiter.limit("k", { cost: 4 }),
+      () => limiter.limit("k", { cost: 1.5 }),
+    ]) {
+      const error = await rejection(call());
+      expect(error).toBeInstanceOf(InvalidArgumentError);
+      expect((error as Error).message).toContain("DistributedRateLimiter.limit");
+    }
+    expect(store.total).toBe(0);
+    expect(limiter.stats.decisions).toBe(0);
+  });
+
+  it("RATE_LIMIT_TRANSITIONS decide like the limiter, from the input's parameters (what a Durable Object runs)", () => {
+    const names = RATE_LIMIT_TRANSITIONS.map((t) => t.name);
+    expect(names).toEqual([
+      "bulwark.rate-limit.fixed-window",
+      "bulwark.rate-limit.sliding-window",
+      "bulwark.rate-limit.sliding-window-counter",
+      "bulwark.rate-limit.token-bucket",
+      "bulwark.rate-limit.gcra",
+    ]);
+    const gcra = RATE_LIMIT_TRANSITIONS[4]!;
+    const first = gcra.apply(undefined, { r: 2, p: 1_000, b: 1, c: 1 }, 0);
+    expect(first.output).toEqual({ a: true, r: 0, t: 0, s: 500 });
+    expect(first.ttlMs).toBe(500);
+    const refused = gcra.apply(first.next as never, { r: 2, p: 1_000, b: 1, c: 1 }, 100).output as { a: boolean; r: number; t: number; s: number };
+    expect([refused.a, refused.t, refused.s]).toEqual([false, 400, 400]);
+    expect(refused.r).toBeCloseTo(0.2, 9);
+    expect(() => gcra.apply(undefined, { nope: 1 }, 0)).toThrow(TypeError);
+  });
+});

@@ -1,0 +1,210 @@
+// Distributed rate limits on a real redis-server (started once for this
+// file), through ioredis: every decision one EVALSHA of a Lua port, on
+// Redis' TIME; 200 concurrent calls admit exactly the limit, from one
+// process and from two.
+import fc from "fast-check";
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DistributedRateLimiter, type Json, RATE_LIMIT_TRANSITIONS, UNCHANGED } from "../mod.ts";
+import { fromIoRedis, RATE_LIMIT_PORTS, RedisScript, type RedisScriptClient, RedisStore } from "../adapters/redis/mod.ts";
+import { ManualClock } from "../src/testing/mod.ts";
+import { startContender } from "./_support/child_process.ts";
+import { admittedOf, algorithmsWithLimit, label } from "./_support/distributed_limit_scenarios.ts";
+import { type RedisServer, startRedis } from "./_support/servers.ts";
+
+const SERVER_START_MS = 30_000;
+const SLOW_TEST_MS = 60_000;
+
+let server: RedisServer | undefined;
+let client: Redis | undefined;
+let unique = 0;
+const freshPrefix = () => `rl${unique++}:`;
+
+beforeAll(async () => {
+  server = await startRedis();
+  client = new Redis(server.url, { lazyConnect: true });
+  client.on("error", () => {});
+  await client.connect();
+}, SERVER_START_MS);
+afterAll(async () => {
+  client?.disconnect();
+  await server?.close();
+}, SERVER_START_MS);
+
+/** The ioredis client, with every command it sends counted. */
+function counting(): { client: RedisScriptClient; calls: string[] } {
+  const inner = fromIoRedis(client!);
+  const calls: string[] = [];
+  return {
+    calls,
+    client: {
+      evalsha: (sha1, keys, args) => (calls.push("EVALSHA"), inner.evalsha(sha1, keys, args)),
+      eval: (script, keys, args) => (calls.push("EVAL"), inner.eval(script, keys, args)),
+    },
+  };
+}
+
+const store = (prefix = freshPrefix(), redis: RedisScriptClient = fromIoRedis(client!)) =>
+  new RedisStore({ client: redis, prefix, timeoutMs: 20_000 });
+
+describe("DistributedRateLimiter on RedisStore (real redis-server, ioredis)", () => {
+  for (const options of algorithmsWithLimit(50)) {
+    it(`${label(options)}: 200 concurrent calls admit exactly the limit, one EVALSHA each`, async () => {
+      const { client: redis, calls } = counting();
+      expect(await admittedOf(store(freshPrefix(), redis), options, "k", 200)).toBe(50);
+      expect(calls.filter((call) => call === "EVALSHA")).toHaveLength(200);
+      expect(calls.length).toBeLessThanOrEqual(201); // one EVAL when the script was not cached yet
+    }, SLOW_TEST_MS);
+  }
+
+  it("decides like the TypeScript algorithm: the state Redis holds is the one it would hold, and refusals say how long", async () => {
+    const shared = store();
+    const cases = [
+      { algorithm: "fixed-window", limit: 3, windowMs: 3_600_000 },
+      { algorithm: "sliding-window", limit: 3, windowMs: 3_600_000 },
+      { algorithm: "sliding-window", limit: 3, windowMs: 3_600_000, approximate: true },
+      { algorithm: "token-bucket", rate: 3, perMs: 3_600_000 },
+      { algorithm: "gcra", rate: 3, perMs: 3_600_000 },
+    ] as const;
+    for (const options of cases) {
+      const limiter = new DistributedRateLimiter({ ...options, store: shared, name: label(options), maxBlockedKeys: 0 });
+      const decisions = [];
+      for (let i = 0; i < 4; i++) decisions.push(await limiter.limit("k"));
+      const refusal = decisions[3]!;
+      // The state is the TypeScript algorithm's shape, readable with get().
+      const held = (await shared.get(`rl:${label(options)}:k`))?.value as Record<string, unknown>;
+      expect({
+        name: label(options),
+        allowed: decisions.map((d) => d.allowed),
+        remaining: decisions.map((d) => Math.round(d.remaining)),
+        // The two-window counter may wait into the next window: at most two.
+        retryAfter: refusal.retryAfterMs > 0 && refusal.retryAfterMs <= 2 * 3_600_000,
+        reset: refusal.resetMs > 0,
+        fields: Object.keys(held).sort(),
+      }).toEqual({
+        name: label(options),
+        allowed: [true, true, true, false],
+        remaining: [2, 1, 0, 0],
+        retryAfter: true,
+        reset: true,
+        fields: Object.keys(limiter.algorithm.initial(0)).sort(),
+      });
+    }
+  }, SLOW_TEST_MS);
+
+  it("each Lua port answers exactly what its TypeScript transition answers, at the same time (fast-check)", async () => {
+    // Test copies of the ports that take `now` from ARGV[3] instead of TIME.
+    const ports = RATE_LIMIT_PORTS.map((port) => {
+      const source = port.script.source.replace("local now = now_ms()", "local now = tonumber(ARGV[3])");
+      expect(source).not.toBe(port.script.source);
+      return { name: port.name, script: new RedisScript(source) };
+    });
+    const inputs: Record<string, (cost: number) => Json> = {
+      "bulwark.rate-limit.fixed-window": (c) => ({ l: 5, w: 1_000, c }),
+      "bulwark.rate-limit.sliding-window": (c) => ({ l: 5, w: 1_000, c }),
+      "bulwark.rate-limit.sliding-window-counter": (c) => ({ l: 5, w: 1_000, c }),
+      "bulwark.rate-limit.token-bucket": (c) => ({ r: 3, p: 700, b: 5, c }),
+      "bulwark.rate-limit.gcra": (c) => ({ r: 3, p: 700, b: 5, c }),
+    };
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.record({ gap: fc.integer({ min: 0, max: 900 }), cost: fc.integer({ min: 1, max: 5 }) }), { minLength: 1, maxLength: 25 }),
+        async (calls) => {
+          run++;
+          for (const [i, transition] of RATE_LIMIT_TRANSITIONS.entries()) {
+            const key = `equivalence:${run}:${i}`;
+            let state: Json | undefined;
+            let now = 1_764_000_000_000 + run * 1_000_003;
+            for (const { gap, cost } of calls) {
+              now += gap;
+              const input = inputs[transition.name]!(cost);
+              const reply = await ports[i]!.script.run(fromIoRedis(client!), [key], [JSON.stringify(input), "v", String(now)]);
+              const lua = JSON.parse(String(reply).slice(1));
+              const ts = transition.apply(state, input, now);
+              if (ts.next !== UNCHANGED) state = ts.next as Json;
+              expect({ transition: transition.name, now, cost, output: lua }).toEqual({ transition: transition.name, now, cost, output: ts.output });
+            }
+          }
+        },
+      ),
+      { numRuns: 40 },
+    );
+  }, SLOW_TEST_MS);
+
+  it("replenishes on Redis' time: a GCRA unit every 50 ms", async () => {
+    const limiter = new DistributedRateLimiter({ store: store(), algorithm: "gcra", rate: 20, perMs: 1_000, burst: 1 });
+    expect((await limiter.limit("k")).allowed).toBe(true);
+    const refused = await limiter.limit("k");
+    expect(refused.allowed).toBe(false);
+    expect(refused.retryAfterMs).toBeLessThanOrEqual(50);
+    await new Promise((resolve) => setTimeout(resolve, refused.retryAfterMs + 5));
+    expect((await limiter.limit("k")).allowed).toBe(true);
+  }, SLOW_TEST_MS);
+
+  it("runs the script again with EVAL when Redis lost it (NOSCRIPT after SCRIPT FLUSH)", async () => {
+    const { client: redis, calls } = counting();
+    const limiter = new DistributedRateLimiter({ store: store(freshPrefix(), redis), algorithm: "fixed-window", limit: 5, windowMs: 60_000 });
+    await limiter.limit("k");
+    await client!.script("FLUSH");
+    calls.length = 0;
+    expect(await limiter.limit("k")).toMatchObject({ allowed: true, remaining: 3, source: "store" });
+    expect(calls).toEqual(["EVALSHA", "EVAL"]);
+    calls.length = 0;
+    await limiter.limit("k");
+    expect(calls).toEqual(["EVALSHA"]);
+  }, SLOW_TEST_MS);
+
+  it("clients whose clocks are an hour apart agree: Redis' TIME decides", async () => {
+    const prefix = freshPrefix();
+    const options = { algorithm: "fixed-window" as const, limit: 4, windowMs: 60_000, maxBlockedKeys: 0 };
+    const ahead = new DistributedRateLimiter({ ...options, store: new RedisStore({ client: fromIoRedis(client!), prefix, clock: new ManualClock({ wallNow: Date.now() + 3_600_000 }) }) });
+    const behind = new DistributedRateLimiter({ ...options, store: new RedisStore({ client: fromIoRedis(client!), prefix, clock: new ManualClock({ wallNow: Date.now() - 3_600_000 }) }) });
+    const decisions = [];
+    for (let i = 0; i < 3; i++) decisions.push(await ahead.limit("k"), await behind.limit("k"));
+    expect(decisions.map((d) => d.allowed)).toEqual([true, true, true, true, false, false]);
+    expect(Math.abs(decisions[4]!.retryAfterMs - decisions[5]!.retryAfterMs)).toBeLessThan(1_000);
+  }, SLOW_TEST_MS);
+
+  it("a stopped server: every call answered by the policy within timeoutMs, nothing unhandled", async () => {
+    const lonely = await startRedis();
+    const other = new Redis(lonely.url, { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false });
+    other.on("error", () => {});
+    await other.connect();
+    try {
+      const limiter = new DistributedRateLimiter({
+        store: new RedisStore({ client: fromIoRedis(other), timeoutMs: 20_000 }),
+        algorithm: "fixed-window",
+        limit: 1,
+        windowMs: 60_000,
+        timeoutMs: 300,
+        onStoreError: "deny",
+      });
+      expect((await limiter.limit("k")).allowed).toBe(true);
+      await lonely.stop();
+      const started = performance.now();
+      const decisions = await Promise.all(Array.from({ length: 20 }, () => limiter.limit("k")));
+      expect(performance.now() - started).toBeLessThan(2_000);
+      for (const decision of decisions) expect(decision).toMatchObject({ allowed: false, source: "policy" });
+      expect(limiter.stats.storeErrors).toBe(20);
+    } finally {
+      other.disconnect();
+      await lonely.close();
+    }
+  }, SLOW_TEST_MS);
+
+  it("two processes on one server: 2 × 100 concurrent calls admit exactly the limit of 50, for every algorithm", async () => {
+    const prefix = freshPrefix();
+    const child = await startContender(["redis-io", server!.url, prefix, "50", "100"], "distributed_limit_child.ts");
+    const here = store(prefix);
+    child.go();
+    const [, mine] = await Promise.all([
+      child.done,
+      Promise.all(algorithmsWithLimit(50).map(async (options) => [label(options), await admittedOf(here, options, label(options), 100)] as const)),
+    ]);
+    const theirs = JSON.parse(/admitted:(.*)\n/.exec(child.output)![1]!) as Record<string, number>;
+    expect(Object.fromEntries(mine.map(([name, count]) => [name, count + theirs[name]!]))).toEqual(
+      Object.fromEntries(mine.map(([name]) => [name, 50])),
+    );
+  }, SLOW_TEST_MS);
+});
