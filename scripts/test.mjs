@@ -1,6 +1,7 @@
 // `npm test`: the same test files on Node 20 (this machine's), Node 24,
 // Deno, Bun, workerd and headless Chromium, every `@example` in the sources
 // (on Deno), then type and packaging checks.
+// Also runs the programs in examples/ (the `examples` leg).
 // Prints each leg's output as it finishes, one summary line per leg, and a
 // "conformance" block (a line per store engine: the legs its conformance
 // suite passed on, scripts/conformance.mjs) and a final "N passed, N failed"
@@ -18,12 +19,14 @@ import { fileURLToPath } from "node:url";
 import { jsr, packageChecks } from "./check_package.mjs";
 import { run } from "./lib/run.mjs";
 import { conformanceSummary } from "./conformance.mjs";
+import { examplesLeg } from "./examples.mjs";
 import { RUNTIMES, testFilesFor } from "./test_files.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const bin = (name) => join(root, "node_modules", ".bin", name);
 const vitest = join(root, "node_modules", "vitest", "vitest.mjs");
 const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
+const typedoc = join(root, "node_modules", "typedoc", "bin", "typedoc");
 // TypeScript 7 (the native port), installed beside 5.9 under an alias.
 const tsc7 = join(root, "node_modules", "typescript7", "bin", "tsc");
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
@@ -45,6 +48,27 @@ function sourceFiles() {
   walk("adapters");
   return ["mod.ts", ...found.sort()];
 }
+
+/**
+ * Markdown pages whose ```ts blocks are type-checked and run by the doc leg,
+ * as the sources' `@example`s are: every README snippet, and each component
+ * page's examples. (A block that cannot run outside workerd is fenced
+ * ```ts ignore. Pages of fragments, such as docs/stores.md, are not listed.)
+ */
+const CHECKED_PAGES = [
+  "README.md",
+  "docs/bulkhead.md",
+  "docs/chaos.md",
+  "docs/choosing-a-store.md",
+  "docs/circuit-breaker.md",
+  "docs/fallback.md",
+  "docs/pipeline.md",
+  "docs/rate-limiting.md",
+  "docs/resilient-fetch.md",
+  "docs/retry.md",
+  "docs/timeout.md",
+  "docs/workers.md",
+];
 
 /** Counts from vitest's JSON report; a file that failed to load counts as one failure. */
 function vitestCounts(reportFile) {
@@ -94,6 +118,9 @@ const legs = {
         checks.push(await run(process.execPath, [compiler, "-p", config], { cwd: root }));
       }
     }
+    // The API reference (`npm run docs`) builds from the JSDoc without a
+    // warning (typedoc.json treats them as errors); nothing is written here.
+    checks.push(await run(process.execPath, [typedoc, "--emit", "none"], { cwd: root }));
     const passed = checks.filter((c) => c.code === 0).length;
     return { name: "typecheck", passed, failed: checks.length - passed, output: checks.map((c) => c.output).join("") };
   },
@@ -114,6 +141,10 @@ const legs = {
   async jsr() {
     return jsr();
   },
+  async examples() {
+    // examples/<runtime>: each program run on its runtime (scripts/examples.mjs).
+    return examplesLeg();
+  },
   async deno() {
     const done = await run(bin("deno"), ["test", "--allow-all", "--unstable-kv", "--no-check", ...testFilesFor("deno")], {
       cwd: root,
@@ -123,9 +154,10 @@ const legs = {
     return toResult("deno", done, summary ? { passed: Number(summary[1]), failed: Number(summary[2]) } : undefined);
   },
   async doc() {
-    // Every `@example` in the sources is type-checked and run, importing
-    // "bulwark" as a user would (scripts/deno_doctest.json maps it here).
-    const files = sourceFiles();
+    // Every `@example` in the sources, and every ```ts block of the pages
+    // in CHECKED_PAGES, is type-checked and run, importing "bulwark" as a
+    // user would (scripts/deno_doctest.json maps it here).
+    const files = [...sourceFiles(), ...CHECKED_PAGES];
     const done = await run(bin("deno"), ["test", "--doc", "--allow-all", "--unstable-kv", "--config", "scripts/deno_doctest.json", ...files], {
       cwd: root,
     });
@@ -180,7 +212,7 @@ async function worker() {
 await Promise.all(Array.from({ length: jobs }, worker));
 rmSync(reports, { recursive: true, force: true });
 
-const order = ["node20", "node24", "deno", "bun", "workerd", "chromium", "doc", "typecheck", "build", "publint", "attw", "consumer", "size", "jsr"];
+const order = ["node20", "node24", "deno", "bun", "workerd", "chromium", "doc", "examples", "typecheck", "build", "publint", "attw", "consumer", "size", "jsr"];
 results.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
 const passed = results.reduce((sum, r) => sum + r.passed, 0);
 const conformance = conformanceSummary(results.filter((r) => RUNTIMES.includes(r.name)));

@@ -53,7 +53,7 @@ describe("shared circuit breakers in two Deno processes on one Deno KV file", ()
   });
   afterEach(async () => {
     kv?.close();
-    await rm(dir, { recursive: true, force: true });
+    await rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
   });
 
   it("tripped in the other process: open here within the refresh interval; in half-open, 200 concurrent calls across both make exactly one probe", async () => {

@@ -70,6 +70,11 @@ describe("an open circuit's CircuitOpenError", () => {
     const header = "CircuitOpenError: Circuit 'api' is open; next probe allowed in 1000 ms";
     // V8 heads the stack with `name: message`, formatted on first read; JavaScriptCore does not.
     if (reference.stack!.startsWith("CircuitOpenError: ")) expect(error.stack!.startsWith(header)).toBe(true);
+    // Its first frame is `execute`: the helper that builds it is not in the trace.
+    const frames = error.stack!.split("\n").filter((line) => /\bexecute\b|refusalError/.test(line));
+    expect(frames.length).toBeGreaterThan(0);
+    expect(frames[0]).toMatch(/\bexecute\b/);
+    expect(error.stack).not.toContain("refusalError");
   });
 
   it("is a new error for every refusal, never one shared between callers", async () => {

@@ -42,7 +42,7 @@ describe("DenoKvStore (Deno KV on a file)", () => {
   });
   afterEach(async () => {
     kv?.close();
-    await rm(dir, { recursive: true, force: true });
+    await rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
   });
 
   it("conformance[deno-kv] passes the conformance suite", async () => {

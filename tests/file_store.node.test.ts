@@ -17,7 +17,7 @@ describe("FileStore", () => {
     dir = await mkdtemp(join(tmpdir(), "bulwark-filestore-"));
   });
   afterEach(async () => {
-    await rm(dir, { recursive: true, force: true });
+    await rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
   });
 
   it("conformance[file] passes the conformance suite", async () => {

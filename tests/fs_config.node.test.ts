@@ -12,7 +12,7 @@ describe("loadConfigFile (fs adapter)", () => {
   });
   afterEach(async () => {
     configure({});
-    await rm(dir, { recursive: true, force: true });
+    await rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
   });
 
   it("applies the file's defaults, and constructor options still win", async () => {
@@ -62,7 +62,7 @@ describe("loadConfigFile: what a file may hold", () => {
   });
   afterEach(async () => {
     configure({});
-    await rm(dir, { recursive: true, force: true });
+    await rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
   });
 
   it("accepts a UTF-8 byte-order mark", async () => {

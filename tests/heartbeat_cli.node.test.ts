@@ -32,7 +32,7 @@ beforeAll(async () => {
   beater = await commandFor(CHILD, dir);
 }, 30_000);
 afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
+  await rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
 });
 
 describe("bulwark heartbeat (CLI, real processes)", () => {

@@ -8,8 +8,8 @@ import {
   rateLimit,
   remoteAddress,
 } from "../adapters/hono/mod.ts";
-import { ConfigError, InvalidArgumentError, KeyedRateLimiter, type RateLimitDecision } from "../mod.ts";
-import { ManualClock } from "../src/testing/mod.ts";
+import { ConfigError, InvalidArgumentError, KeyedRateLimiter, MemoryStore, type RateLimitDecision } from "../mod.ts";
+import { CountingStore, ManualClock } from "../src/testing/mod.ts";
 
 const onWorkers = (globalThis as { navigator?: { userAgent?: string } }).navigator?.userAgent === "Cloudflare-Workers";
 
@@ -147,6 +147,30 @@ describe("rateLimit middleware (bulwark/hono)", () => {
     }
     expect(asked.length).toBe(100);
     expect(asked.every(([, cost]) => cost === 1)).toBe(true);
+  });
+
+  it("store: a DistributedRateLimiter over it, one store operation per request, shared by two apps", async () => {
+    const clock = new ManualClock();
+    const store = new CountingStore(new MemoryStore({ clock }));
+    // Two instances of one service, each with its own middleware, one store.
+    const first = app({ store, algorithm: "fixed-window", limit: 6, windowMs: 10_000, clock, ...byUser });
+    const second = app({ store, algorithm: "fixed-window", limit: 6, windowMs: 10_000, clock, ...byUser });
+    const answers = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => (i % 2 === 0 ? first : second).request("/", as(i % 4 < 2 ? "a" : "b"))),
+    );
+    for (const user of [0, 1]) {
+      const mine = answers.filter((_, i) => (i % 4 < 2 ? 0 : 1) === user);
+      expect(mine.filter((r) => r.status === 200).length).toBe(6);
+      expect(mine.filter((r) => r.status === 429).length).toBe(14);
+    }
+    const refused = answers.find((r) => r.status === 429)!;
+    expect(refused.headers.get("Retry-After")).toBe("10");
+    expect(answers.find((r) => r.status === 200)!.headers.get("RateLimit-Policy")).toBe('"default";q=6;w=10');
+    // One update per request the store decided; later refusals come from each limiter's blocked-key cache.
+    expect(store.counts.update).toBeGreaterThanOrEqual(12);
+    expect(store.counts.update).toBeLessThanOrEqual(40);
+    await clock.advance(10_000);
+    expect((await second.request("/", as("a"))).status).toBe(200);
   });
 
   it("skip passes requests uncounted and without fields; cost takes several units", async () => {
@@ -290,6 +314,9 @@ describe("rateLimit middleware (bulwark/hono)", () => {
     const clash = bad({ limiter: new KeyedRateLimiter(), limit: 5 }) as ConfigError;
     expect(clash).toBeInstanceOf(ConfigError);
     expect(clash.issues[0]!.field).toBe("limit");
+    const storeClash = bad({ limiter: new KeyedRateLimiter(), store: new MemoryStore() }) as ConfigError;
+    expect(storeClash.issues.map((issue) => issue.field)).toEqual(["store"]);
+    expect((bad({ store: {} }) as ConfigError).issues[0]!.field).toBe("store");
     expect(bad({ limiter: {} })).toBeInstanceOf(ConfigError);
     for (const value of [60, "60", null, [1]]) {
       const error = bad(value) as InvalidArgumentError;

@@ -18,7 +18,7 @@ describe("idempotency on DenoKvStore (Deno KV on a file)", () => {
   });
   afterEach(async () => {
     kv?.close();
-    await rm(dir, { recursive: true, force: true });
+    await rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
   });
 
   let n = 0;

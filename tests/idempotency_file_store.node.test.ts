@@ -16,7 +16,7 @@ describe("idempotency on FileStore", () => {
     dir = await mkdtemp(join(tmpdir(), "bulwark-idempotency-"));
   });
   afterEach(async () => {
-    await rm(dir, { recursive: true, force: true });
+    await rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
   });
 
   let n = 0;

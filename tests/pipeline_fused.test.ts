@@ -15,6 +15,7 @@ import {
   Pipeline,
   type Policy,
   RetryPolicy,
+  TimeoutError,
   TimeoutPolicy,
 } from "../mod.ts";
 import { fuse, withoutFusion } from "../src/internal/fused.ts";
@@ -228,6 +229,24 @@ describe("fused pipeline", () => {
     const fused = await turns(new Pipeline(policies()));
     const layered = await turns(withoutFusion(() => new Pipeline(policies())));
     expect(fused).toBeLessThan(layered);
+  });
+
+  it("arms every timeout of a fused segment: with two, the earlier deadline ends the call, whichever is inside", async () => {
+    for (const [outerMs, innerMs] of [[30, 10], [10, 30]] as const) {
+      const clock = new ManualClock();
+      const resilient = new Pipeline([
+        new TimeoutPolicy({ timeoutMs: outerMs, clock }),
+        new Bulkhead({ maxConcurrent: 1 }),
+        new TimeoutPolicy({ timeoutMs: innerMs, clock }),
+      ]);
+      const outcome = resilient.execute(({ signal }) =>
+        new Promise((_, reject) => signal.addEventListener("abort", () => reject(signal.reason)))
+      ).then(() => undefined, (error: unknown) => error);
+      await clock.advance(Math.min(outerMs, innerMs));
+      const error = await outcome;
+      expect(error).toBeInstanceOf(TimeoutError);
+      expect((error as TimeoutError).timeoutMs).toBe(Math.min(outerMs, innerMs));
+    }
   });
 
   it("counts a call before the queued call it hands its slot to", async () => {

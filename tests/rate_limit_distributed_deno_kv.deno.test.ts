@@ -27,7 +27,7 @@ describe("DistributedRateLimiter on DenoKvStore (Deno KV on a file)", () => {
   });
   afterEach(async () => {
     kv?.close();
-    await rm(dir, { recursive: true, force: true });
+    await rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
   });
 
   for (const options of algorithmsWithLimit(50)) {

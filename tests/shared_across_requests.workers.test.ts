@@ -86,7 +86,9 @@ describe("a bulkhead with a queue and default options shared by concurrent reque
     expect(results.map((r) => r.outcome)).toEqual(Array.from({ length: 40 }, () => "slept 5 ms"));
     // 20 rounds of 5 ms: the last request waited for those before it.
     expect(Math.max(...results.map((r) => r.elapsedMs))).toBeGreaterThanOrEqual(90);
-  });
+    // Real requests on a real clock: 20 rounds of 5 ms plus polling take well
+    // under a second alone, but several seconds on a loaded 2-core machine.
+  }, 30_000);
 });
 
 describe("a rate limiter shared by concurrent requests in workerd", () => {

@@ -17,7 +17,7 @@ describe("GracefulShutdown in a real process", () => {
     command = await commandFor(CHILD, dir);
   }, 30_000);
   afterAll(async () => {
-    await rm(dir, { recursive: true, force: true });
+    await rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
   });
 
   it("SIGTERM runs the callbacks in priority order, then exits 0", async () => {

@@ -1,5 +1,5 @@
 /**
- * `D1Store`: a {@link Store} over a Cloudflare D1 database.
+ * `D1Store`: a `Store` over a Cloudflare D1 database.
  *
  * @module
  */
@@ -47,7 +47,7 @@ interface Row {
 }
 
 /**
- * A {@link Store} over a D1 database: one row per key in a table it creates
+ * A `Store` over a D1 database: one row per key in a table it creates
  * on first use (`CREATE TABLE IF NOT EXISTS`, or ahead of time with
  * {@link D1Store.migrate}). Strongly consistent and atomic: every
  * conditional write is one SQL statement (`INSERT ... ON CONFLICT ... DO

@@ -1,5 +1,5 @@
 /**
- * `DurableObjectStore`: a {@link Store} whose entries live in Durable
+ * `DurableObjectStore`: a `Store` whose entries live in Durable
  * Objects made by `stateObjectClass`, reached through RPC stubs.
  *
  * @module
@@ -44,7 +44,7 @@ export interface DurableObjectStoreOptions extends StoreAdapterOptions {
 }
 
 /**
- * A {@link Store} over Durable Objects: strongly consistent, atomic, and
+ * A `Store` over Durable Objects: strongly consistent, atomic, and
  * with whole decisions in one round trip. Each key lives in the object
  * named `prefix + shard(key)` (by default one object per key), in the
  * object's SQLite storage. Every operation is one RPC call to that object

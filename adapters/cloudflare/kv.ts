@@ -1,5 +1,5 @@
 /**
- * `KvStore`: a {@link Store} over a Workers KV namespace.
+ * `KvStore`: a `Store` over a Workers KV namespace.
  *
  * @module
  */
@@ -62,7 +62,7 @@ export interface KvStoreOptions extends StoreAdapterOptions {
 }
 
 /**
- * A {@link Store} over a Workers KV namespace. KV is eventually consistent
+ * A `Store` over a Workers KV namespace. KV is eventually consistent
  * (a write may take up to 60 s to reach other locations) and has no atomic
  * operations, and this store declares exactly that:
  *

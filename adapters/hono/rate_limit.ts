@@ -4,7 +4,9 @@ import { ConfigError, type ConfigIssue, InvalidArgumentError } from "../../src/e
 import { badOptions, throwIf } from "../../src/internal/arguments.ts";
 import type { AlgorithmName, RateLimitDecision } from "../../src/rate_limit/algorithm.ts";
 import { type RateLimitHeaderOptions, rateLimitHeaders } from "../../src/rate_limit/headers.ts";
+import { DistributedRateLimiter } from "../../src/rate_limit/distributed.ts";
 import { KeyedRateLimiter } from "../../src/rate_limit/keyed.ts";
+import type { Store } from "../../src/store/store.ts";
 import {
   arrayOf,
   clock as clockSchema,
@@ -35,9 +37,19 @@ export interface HonoRateLimitOptions<C extends HonoContext = AnyHonoContext> {
    * The limiter deciding: a {@link KeyedRateLimiter} (its `consume`), or any
    * object with `limit(key, { cost })` resolving to a decision. Default: a
    * {@link KeyedRateLimiter} built from `algorithm`, `limit` and `windowMs`
-   * (which are refused beside a `limiter`).
+   * (which are refused beside a `limiter`), or, with `store`, a
+   * {@link DistributedRateLimiter} built from them.
    */
   limiter?: KeyedLimiter | AsyncKeyedLimiter;
+  /**
+   * Share the limit with every instance through this atomic {@link Store}
+   * (a Durable Object, Redis, PostgreSQL, D1, Deno KV): the middleware
+   * builds a {@link DistributedRateLimiter} from `algorithm`, `limit`,
+   * `windowMs` and `clock`, with its defaults (a store that fails or is
+   * late is answered by an in-process limiter). Not beside `limiter`; for
+   * its other options build one and pass it as `limiter`.
+   */
+  store?: Store;
   /** `"token-bucket"` (default), `"gcra"`, `"sliding-window"` or `"fixed-window"`. */
   algorithm?: AlgorithmName;
   /** Requests (cost units) per window and key, an integer >= 1. Default `60`. */
@@ -79,6 +91,10 @@ function isTrustProxy(value: unknown): boolean {
 const optionsSchema = /* @__PURE__ */ lazy(() =>
   z.strictObject({
     limiter: z.optional(satisfying<KeyedLimiter>(isLimiter, "a KeyedRateLimiter, or an object with consume(key, cost) or limit(key, { cost })")),
+    store: z.optional(satisfying<Store>(
+      (value) => typeof value === "object" && value !== null && typeof (value as Store).update === "function",
+      "an atomic Store (DurableObjectStore, RedisStore, PostgresStore, D1Store, DenoKvStore, MemoryStore, ...)",
+    )),
     algorithm: z.optional(oneOf(["token-bucket", "gcra", "sliding-window", "fixed-window"])),
     limit: z.optional(integer(1)),
     windowMs: z.optional(durationMs(0, true)),
@@ -153,12 +169,12 @@ export function rateLimit<C extends HonoContext = AnyHonoContext>(
   throwIf(badOptions("rateLimit", options));
   const resolved = validate("rateLimit", optionsSchema(), options) as HonoRateLimitOptions<C>;
   if (resolved.limiter !== undefined) {
-    const clashes: ConfigIssue[] = (["algorithm", "limit", "windowMs", "clock"] as const)
+    const clashes: ConfigIssue[] = (["algorithm", "limit", "windowMs", "clock", "store"] as const)
       .filter((field) => resolved[field] !== undefined)
       .map((field) => ({ field, value: resolved[field], allowed: "absent beside 'limiter' (it is the limiter's own option)" }));
     if (clashes.length > 0) throw new ConfigError("rateLimit", clashes);
   }
-  const limiter = resolved.limiter ?? buildLimiter(resolved);
+  const limiter = resolved.limiter ?? (resolved.store === undefined ? buildLimiter(resolved) : buildShared(resolved, resolved.store));
   const consume = typeof (limiter as KeyedLimiter).consume === "function" ? (limiter as KeyedLimiter) : undefined;
   const headerOptions: RateLimitHeaderOptions = resolved.policy === undefined ? {} : { policy: resolved.policy };
   const address = clientAddressResolver(resolved as { trustProxy?: TrustProxy; remoteAddress?: (c: HonoContext) => string | undefined });
@@ -211,6 +227,17 @@ function decideNow(limiter: KeyedLimiter, key: string, cost: number): RateLimitD
     retryAfterMs: Infinity,
     resetMs: limiter.timeUntilAvailable(key, limit),
   };
+}
+
+/** The {@link DistributedRateLimiter} of `store`, with the same algorithm options as {@link buildLimiter}'s. */
+function buildShared(options: HonoRateLimitOptions<never>, store: Store): DistributedRateLimiter {
+  const algorithm = options.algorithm ?? "token-bucket";
+  const limit = options.limit ?? 60;
+  const windowMs = options.windowMs ?? 60_000;
+  const clock = options.clock === undefined ? {} : { clock: options.clock };
+  return algorithm === "token-bucket" || algorithm === "gcra"
+    ? new DistributedRateLimiter({ store, algorithm, rate: limit, perMs: windowMs, burst: limit, ...clock })
+    : new DistributedRateLimiter({ store, algorithm, limit, windowMs, ...clock });
 }
 
 function buildLimiter(options: HonoRateLimitOptions<never>): KeyedRateLimiter {

@@ -37,7 +37,7 @@ const UNDEFINED_FUNCTION = "42883";
 export interface PostgresStoreOptions extends StoreAdapterOptions {
   /** Runs one statement: {@link fromPg}, {@link fromPostgresJs}, or your own {@link SqlQuery}. */
   query: SqlQuery;
-  /** The table, `name` or `schema.name` ({@link TABLE_NAME_RULE}). Default `"bulwark_store"`. */
+  /** The table, `name` or `schema.name` (an SQL identifier of letters, digits and underscores, not starting with a digit, at most 51 characters, optionally schema-qualified). Default `"bulwark_store"`. */
   table?: string;
   /**
    * `"on-first-use"` (default): the first operation that finds no table

@@ -128,7 +128,7 @@ export const READ_FOR_UPDATE: RedisScript = new RedisScript(`${PRELUDE}
 return 'T' .. now_ms() .. '\\n' .. entry(KEYS[1])`);
 
 /**
- * A Lua port of a {@link Transition}: the same decision, computed inside
+ * A Lua port of a `Transition`: the same decision, computed inside
  * Redis in one round trip. `lua` is the body of a function
  * `(current, input, now)` where `current` is the key's value decoded by
  * `cjson` (`nil` if absent), `input` the decoded input, `now` the server's
@@ -150,7 +150,7 @@ return 'T' .. now_ms() .. '\\n' .. entry(KEYS[1])`);
  * ```
  */
 export interface RedisTransitionPort {
-  /** The {@link Transition.name} it ports. */
+  /** The `Transition.name` it ports. */
   readonly name: string;
   /** The whole script (prelude, decoding, the port's body, the write). */
   readonly script: RedisScript;

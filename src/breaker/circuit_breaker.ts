@@ -29,7 +29,7 @@ import { configuredSection } from "../internal/configured.ts";
 import { BREAKER_DEFAULTS } from "../internal/built_in_defaults.ts";
 import { sharedDefaults } from "../internal/defaults.ts";
 import { invoke, runInContext } from "../internal/context.ts";
-import { asCircuitOpenError, openMessage } from "../internal/refusal.ts";
+import { asCircuitOpenError, openMessage, refusalError } from "../internal/refusal.ts";
 import { fuse, SLOW, type Stage } from "../internal/fused.ts";
 import { contextFor, type ExecutionContext, type Operation } from "../policy.ts";
 import type { Store } from "../store/store.ts";
@@ -868,6 +868,23 @@ export class CircuitBreaker<F = never> {
    * ```
    */
   execute<T>(fn: Operation<T>, signal?: AbortSignal): Promise<T | Awaited<F>> {
+    // The most common call, first and in full: no signal, a plainly closed
+    // local circuit, outcomes watched on the side (see #execute). A shared
+    // circuit goes through #execute, whose gate reads the store when due.
+    if (
+      signal === undefined && this.#state === "closed" && !this.#timed && this.#observeOnly && this.#shared === undefined &&
+      typeof fn === "function"
+    ) {
+      let promise: Promise<T>;
+      try {
+        promise = Promise.resolve(fn(contextFor(undefined)));
+      } catch (error) {
+        return this.#failedSync(error, ADMITTED, this.#epoch, NOT_TIMED, undefined);
+      }
+      const handlers = this.#closedHandlers;
+      promise.then(handlers.onResult, handlers.onError);
+      return promise;
+    }
     // A misuse is the caller's error, not the dependency's: never counted.
     const misuse = badCall("CircuitBreaker.execute", fn, signal);
     if (misuse !== undefined) return Promise.reject(misuse);
@@ -878,11 +895,11 @@ export class CircuitBreaker<F = never> {
       if (this.#shared !== undefined) this.#shared.touch();
       const remainingMs = this.#refusal();
       if (remainingMs >= 0) {
-        // Built in this frame, not in a helper: each frame a stack trace
-        // walks costs V8 about as much as the error itself (see
-        // internal/refusal.ts). No throw either: the caller gets a
-        // rejected promise, and throwing costs more than building it.
-        const error = new Error(this.#refusalMessage(remainingMs), this.#refusalCause());
+        // Its stack trace starts in this frame (internal/refusal.ts): each
+        // frame a trace walks costs V8 about as much as the error itself.
+        // No throw either: the caller gets a rejected promise, and
+        // throwing costs more than building it.
+        const error = refusalError(this.#refusalMessage(remainingMs), this.#refusalCause());
         return Promise.reject(this.#refused(error, remainingMs));
       }
     }
@@ -913,7 +930,7 @@ export class CircuitBreaker<F = never> {
     const admission = fast ? ADMITTED : this.#admit();
     if (admission === REJECTED) {
       const remainingMs = this.#refusedMs();
-      const error = this.#refused(new Error(this.#refusalMessage(remainingMs), this.#refusalCause()), remainingMs);
+      const error = this.#refused(refusalError(this.#refusalMessage(remainingMs), this.#refusalCause()), remainingMs);
       if (this.#fallback === undefined) return Promise.reject(error);
       try {
         return Promise.resolve(this.#fallback(error) as Awaited<F>);
@@ -1278,7 +1295,7 @@ export class CircuitBreaker<F = never> {
   /** Refuses a synchronous call: throws the error, or returns `fallback`'s result. */
   #reject(): F {
     const remainingMs = this.#refusedMs();
-    const error = this.#refused(new Error(this.#refusalMessage(remainingMs), this.#refusalCause()), remainingMs);
+    const error = this.#refused(refusalError(this.#refusalMessage(remainingMs), this.#refusalCause()), remainingMs);
     if (this.#fallback === undefined) throw error;
     return this.#fallback(error);
   }
@@ -1542,7 +1559,7 @@ export class CircuitBreaker<F = never> {
         if (epoch === this.#epoch && this.#probesInFlight > 0) this.#probesInFlight--;
       },
       refuse: (message, remainingMs) => {
-        const error = this.#refused(new Error(message), remainingMs);
+        const error = this.#refused(refusalError(message, undefined), remainingMs);
         if (this.#fallback === undefined) return Promise.reject(error);
         try {
           return Promise.resolve(this.#fallback(error)) as Promise<never>;

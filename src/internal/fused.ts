@@ -139,6 +139,9 @@ class Segment {
   readonly #s3: Stage | undefined;
   /** The stages with a `started` hook, innermost first. */
   readonly #starters: ReadonlyArray<{ readonly stage: Stage; readonly index: number }>;
+  /** The one stage with a `started` hook (a timeout, mostly) and its position, when there is exactly one. */
+  readonly #starter: Stage | undefined;
+  readonly #starterIndex: number;
 
   constructor(stages: readonly Stage[], layered: readonly Runner[], inner: Runner | undefined) {
     this.#stages = stages;
@@ -149,6 +152,8 @@ class Segment {
       .map((stage, index) => ({ stage, index }))
       .filter(({ stage }) => stage.started !== undefined)
       .reverse();
+    this.#starter = this.#starters.length === 1 ? this.#starters[0]!.stage : undefined;
+    this.#starterIndex = this.#starters.length === 1 ? this.#starters[0]!.index : -1;
   }
 
   run(fn: Operation<unknown>, parent: ExecutionContext | undefined): Promise<unknown> {
@@ -283,6 +288,12 @@ class Segment {
 
   /** Tells the stages from `from` outward that the call waits. */
   #start(call: FusedCall, from: number): void {
+    const starter = this.#starter;
+    if (starter !== undefined) {
+      // One starter: no loop over the list (a call through a pipeline with a timeout pays this).
+      if (this.#starterIndex <= from) starter.started!(call.stateAt(this.#starterIndex));
+      return;
+    }
     const starters = this.#starters;
     for (let i = 0; i < starters.length; i++) {
       const { stage, index } = starters[i]!;

@@ -1,7 +1,7 @@
 /**
  * Test helpers for users of bulwark: a {@link ManualClock} to drive every
  * time-dependent component by hand; {@link runStoreConformance}, the suite
- * that proves a {@link Store} adapter; {@link FaultyStore} and
+ * that proves a `Store` adapter; {@link FaultyStore} and
  * {@link CountingStore} to test what you build on a store.
  *
  * @module

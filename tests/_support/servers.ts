@@ -147,7 +147,7 @@ export async function startRedis(): Promise<RedisServer> {
   let output = "";
   const untrack = track(() => {
     child?.kill("SIGKILL");
-    rmSync(dir, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
   });
 
   const start = async () => {
@@ -172,7 +172,7 @@ export async function startRedis(): Promise<RedisServer> {
   } catch (error) {
     await stop();
     untrack();
-    rmSync(dir, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
     throw error;
   }
   return {
@@ -183,7 +183,7 @@ export async function startRedis(): Promise<RedisServer> {
     async close() {
       await stop();
       untrack();
-      rmSync(dir, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
     },
   };
 }
@@ -231,7 +231,7 @@ export async function startPostgres(): Promise<PostgresServer> {
   };
   const untrack = track(() => {
     stopNow();
-    rmSync(dir, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
   });
   // Speed over durability: a throwaway cluster.
   const options = `-p ${port} -k ${dir} -c listen_addresses=${HOST} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=60`;
@@ -251,7 +251,7 @@ export async function startPostgres(): Promise<PostgresServer> {
   } catch (error) {
     stopNow();
     untrack();
-    rmSync(dir, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
     throw error;
   }
   return {
@@ -263,7 +263,7 @@ export async function startPostgres(): Promise<PostgresServer> {
     async close() {
       stopNow();
       untrack();
-      rmSync(dir, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
     },
   };
 }
