@@ -6,8 +6,9 @@
  */
 import * as z from "zod/mini";
 import { type CancelTimer, type Clock, systemClock } from "./clock.ts";
-import { defaultsFor } from "./config.ts";
 import { configuredSection } from "./internal/configured.ts";
+import { BULKHEAD_DEFAULTS } from "./internal/built_in_defaults.ts";
+import { sharedBase } from "./internal/defaults.ts";
 import { BulkheadRejectedError } from "./errors.ts";
 import { Emitter, type Listener, type Unsubscribe } from "./events.ts";
 import {
@@ -24,7 +25,7 @@ import { badFunction, badOptions, throwIf } from "./internal/arguments.ts";
 import { onWorkers } from "./internal/runtime.ts";
 import { fuse, type FusablePolicy, SLOW, type Stage } from "./internal/fused.ts";
 import { contextFor, type ExecutionContext, type Operation } from "./policy.ts";
-import { clock as clockSchema, durationMs, integer, lazy, validate } from "./validation.ts";
+import { clock as clockSchema, durationMs, integer, lazy, validateOver } from "./validation.ts";
 
 /** Options of {@link Bulkhead}. Defaults cascade from `configure({ bulkhead })`. */
 export interface BulkheadOptions {
@@ -158,10 +159,10 @@ export class Bulkhead implements LayeredPolicy, FusablePolicy {
 
   constructor(options: BulkheadOptions = {}) {
     throwIf(badOptions("Bulkhead", options));
+    // The defaults are one shared object, checked once while configure()
+    // leaves them: each construction checks only the options given.
     this.options = Object.freeze(
-      validate("Bulkhead", optionsSchema(), {
-        ...defaultsFor("bulkhead"),
-        clock: systemClock,
+      validateOver("Bulkhead", optionsSchema(), sharedBase("bulkhead", "bulkhead", BULKHEAD_DEFAULTS, { clock: systemClock as Clock }), {
         ...options,
         // The built-in default depends on the runtime, so only a value the
         // user set (here or in configure()) is taken as given.

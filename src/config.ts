@@ -24,6 +24,16 @@ import {
   validate,
 } from "./validation.ts";
 import { defaultsChanged } from "./internal/forms.ts";
+import {
+  BREAKER_DEFAULTS,
+  BULKHEAD_DEFAULTS,
+  HEARTBEAT_DEFAULTS,
+  RATE_LIMITER_DEFAULTS,
+  RETRY_DEFAULTS,
+  SHUTDOWN_DEFAULTS,
+  TIMEOUT_DEFAULTS,
+  WATCHDOG_DEFAULTS,
+} from "./internal/built_in_defaults.ts";
 
 /** A strict object of optional fields: every section, and the whole, is partial. */
 function section<S extends Shape>(shape: S) {
@@ -169,34 +179,14 @@ export type DefaultsSection = keyof Defaults;
 export const builtInDefaults: {
   readonly [S in DefaultsSection]-?: Readonly<Required<NonNullable<Defaults[S]>>>;
 } = {
-  circuitBreaker: {
-    maxFailures: 5,
-    resetTimeoutMs: 60_000,
-    halfOpenMaxCalls: 1,
-    halfOpenMaxWaitMs: 60_000,
-    successThreshold: 1,
-    failureRateThreshold: 0.5,
-    minimumThroughput: 10,
-    slowCallDurationMs: 60_000,
-    slowCallRateThreshold: 1,
-  },
-  retry: {
-    maxAttempts: 3,
-    backoff: "exponential",
-    baseDelayMs: 100,
-    maxDelayMs: 30_000,
-    maxElapsedMs: Number.MAX_SAFE_INTEGER,
-    multiplier: 2,
-    jitter: "full",
-  },
-  timeout: { timeoutMs: 30_000, strategy: "cooperative" },
-  bulkhead: { maxConcurrent: 10, maxQueue: 0, queueTimeoutMs: 0, pollMs: 0 },
-  // `burst` follows `rate` unless configured: a bucket holds one period's
-  // worth. `wakeMode` is "self" on Cloudflare Workers unless configured.
-  rateLimiter: { rate: 10, perMs: 1_000, burst: 10, maxKeys: 100_000, wakeMode: "handover" },
-  shutdown: { timeoutMs: 30_000, forceExitCode: 1 },
-  heartbeat: { intervalMs: 10_000, maxAgeMs: 30_000 },
-  watchdog: { timeoutMs: 30_000 },
+  circuitBreaker: BREAKER_DEFAULTS,
+  retry: RETRY_DEFAULTS,
+  timeout: TIMEOUT_DEFAULTS,
+  bulkhead: BULKHEAD_DEFAULTS,
+  rateLimiter: RATE_LIMITER_DEFAULTS,
+  shutdown: SHUTDOWN_DEFAULTS,
+  heartbeat: HEARTBEAT_DEFAULTS,
+  watchdog: WATCHDOG_DEFAULTS,
 };
 
 /**

@@ -7,7 +7,6 @@
 import * as z from "zod/mini";
 import { type BackoffFunction, type BackoffKind, backoffDelay, type Jitter } from "./backoff.ts";
 import { type Clock, systemClock } from "./clock.ts";
-import { defaultsFor } from "./config.ts";
 import {
   CircuitOpenError,
   InvalidArgumentError,
@@ -28,6 +27,8 @@ import {
   wrapIn,
 } from "./internal/context.ts";
 import { badFunction, badOptions, badSignal, throwIf } from "./internal/arguments.ts";
+import { RETRY_DEFAULTS } from "./internal/built_in_defaults.ts";
+import { sharedBase } from "./internal/defaults.ts";
 import { defaultsGeneration, FORMS_KEPT, policyKeyCount } from "./internal/forms.ts";
 import { fuse, type FusablePolicy, type FusedCall, type Runner, type Stage } from "./internal/fused.ts";
 import { contextFor, type ExecutionContext, type Operation } from "./policy.ts";
@@ -41,6 +42,7 @@ import {
   positiveNumber,
   satisfying,
   validate,
+  validateOver,
 } from "./validation.ts";
 
 /**
@@ -230,6 +232,18 @@ export function isRetryableResponse(result: unknown): boolean {
 }
 
 /**
+ * The defaults a retry adds to `configure()`'s, in the order its options
+ * have always listed them (`random` is replaced by the current
+ * `Math.random` on each construction). Built on first use.
+ */
+const retryOwnDefaults = /* @__PURE__ */ lazy(() => ({
+  random: Math.random,
+  retryOn: retryEveryError,
+  retryAfter: retryAfterMsOf,
+  clock: systemClock as Clock,
+}));
+
+/**
  * Runs operations again after failures. Each call's attempts share its
  * context, so the caller's signal reaches every attempt and stops a pending
  * wait at once (rejecting with the abort reason).
@@ -257,17 +271,14 @@ export class RetryPolicy<R = unknown> implements LayeredPolicy<R>, FusablePolicy
 
   constructor(options: RetryOptions<R> = {}) {
     throwIf(badOptions("RetryPolicy", options));
-    const defaults = defaultsFor("retry");
-    if (typeof options.backoff === "function") defaults.jitter = "none";
+    // The defaults are one shared object, checked once while configure()
+    // leaves them: each construction checks only the options given (and
+    // reads Math.random now, as a caller may have replaced it).
+    const base = typeof options.backoff === "function"
+      ? sharedBase("retry (backoff function)", "retry", RETRY_DEFAULTS, { ...retryOwnDefaults(), jitter: "none" as const })
+      : sharedBase("retry", "retry", RETRY_DEFAULTS, retryOwnDefaults());
     this.options = Object.freeze(
-      validate("RetryPolicy", optionsSchema(), {
-        ...defaults,
-        random: Math.random,
-        retryOn: retryEveryError,
-        retryAfter: retryAfterMsOf,
-        clock: systemClock,
-        ...options,
-      }) as ResolvedRetryOptions<R>,
+      validateOver("RetryPolicy", optionsSchema(), base, { random: Math.random, ...options }) as ResolvedRetryOptions<R>,
     );
     this.#tracksElapsed = this.options.maxElapsedMs < Number.MAX_SAFE_INTEGER;
   }

@@ -13,7 +13,6 @@
  */
 import * as z from "zod/mini";
 import { type Clock, systemClock } from "./clock.ts";
-import { defaultsFor } from "./config.ts";
 import { InvalidArgumentError, TimeoutError } from "./errors.ts";
 import { Emitter, type Listener, type Unsubscribe } from "./events.ts";
 import {
@@ -27,11 +26,13 @@ import {
   wrapIn,
 } from "./internal/context.ts";
 import { badCall, badFunction, badOptions, badSignal, badString, throwIf } from "./internal/arguments.ts";
+import { TIMEOUT_DEFAULTS } from "./internal/built_in_defaults.ts";
+import { sharedBase, sharedDefaults } from "./internal/defaults.ts";
 import { defaultsGeneration, FORMS_KEPT, policyKeyCount } from "./internal/forms.ts";
 import { fuse, type FusablePolicy, type FusedCall, type Stage } from "./internal/fused.ts";
 import { type Deadline, type DeadlineQueue, deadlineQueueFor, DONE } from "./internal/deadline_queue.ts";
 import type { ExecutionContext, Operation } from "./policy.ts";
-import { clock as clockSchema, durationMs, lazy, name, oneOf, validate } from "./validation.ts";
+import { clock as clockSchema, durationMs, lazy, name, oneOf, validate, validateOver } from "./validation.ts";
 
 /**
  * What a timeout does at its deadline. Both abort the operation's signal.
@@ -283,12 +284,10 @@ export class TimeoutPolicy implements LayeredPolicy, FusablePolicy {
 
   constructor(options: TimeoutOptions = {}) {
     throwIf(badOptions("TimeoutPolicy", options));
+    // The defaults are one shared object, checked once while configure()
+    // leaves them: each construction checks only the options given.
     this.options = Object.freeze(
-      validate("TimeoutPolicy", optionsSchema(), {
-        ...defaultsFor("timeout"),
-        clock: systemClock,
-        ...options,
-      }),
+      validateOver("TimeoutPolicy", optionsSchema(), sharedBase("timeout", "timeout", TIMEOUT_DEFAULTS, { clock: systemClock as Clock }), options),
     );
     this.#shared = {
       timeoutMs: this.options.timeoutMs,
@@ -495,7 +494,7 @@ export class TimeoutManager {
 
   constructor(options: TimeoutManagerOptions = {}) {
     throwIf(badOptions("TimeoutManager", options));
-    const timeoutDefaults = defaultsFor("timeout");
+    const timeoutDefaults = sharedDefaults("timeout", TIMEOUT_DEFAULTS);
     const resolved = validate("TimeoutManager", managerSchema(), {
       defaultMs: timeoutDefaults.timeoutMs,
       strategy: timeoutDefaults.strategy,

@@ -72,6 +72,16 @@ interface Rule {
   readonly minInclusive: boolean;
   readonly max: number;
   readonly test: Predicate | undefined;
+  /** An object schema's fields, for {@link safeParseOver}. */
+  readonly fields: ObjectFields | undefined;
+}
+
+/** What {@link safeParseOver} needs of an object schema's rule. */
+interface ObjectFields {
+  readonly byName: ReadonlyMap<string, Rule>;
+  readonly strict: boolean;
+  /** The last `base` found valid: checked again only when another is given. */
+  validBase: object | undefined;
 }
 
 const NUMBER = 0;
@@ -83,9 +93,9 @@ const rules = new WeakMap<object, Rule | null>();
 
 function rule(
   kind: Rule["kind"],
-  { integer = false, min = -Infinity, minInclusive = true, max = Infinity, test }: Partial<Rule> = {},
+  { integer = false, min = -Infinity, minInclusive = true, max = Infinity, test, fields }: Partial<Rule> = {},
 ): Rule {
-  return { kind, optional: false, integer, min, minInclusive, max, test };
+  return { kind, optional: false, integer, min, minInclusive, max, test, fields };
 }
 
 function withRule<S extends z.ZodMiniType>(schema: S, fast: Rule): S {
@@ -316,16 +326,50 @@ export function toConfigIssues(
   return out;
 }
 
-/** What zod's object schemas accept as an object: not null, not an array. */
-function isObject(input: unknown): input is Record<string, unknown> {
-  return typeof input === "object" && input !== null && !Array.isArray(input);
-}
 
-/** Whether `input` is an object whose every key is in `keys`. */
-function onlyKeys(input: unknown, keys: ReadonlySet<string>): input is Record<string, unknown> {
-  if (!isObject(input)) return false;
-  for (const key in input) if (!keys.has(key)) return false;
-  return true;
+/**
+ * The fast rule of an object schema: its field rules by name (a `Map`, one
+ * lookup per key given), how many fields are required, and whether unknown
+ * keys are refused (a strict object's catchall is `never`).
+ *
+ * It walks the object's own keys, not the schema's fields: an options
+ * object gives a few of a breaker's 22 fields, and reading each absent one
+ * (a missed lookup up the prototype chain) cost more than all the rest.
+ * Only plain objects (literals: nearly every options object) are walked;
+ * any other, and one with a property the walk cannot see (defined
+ * non-enumerable) that zod would read (`input[field]`), goes to zod.
+ */
+function objectRule(names: readonly string[], fields: readonly Rule[], strict: boolean): Rule {
+  const byName = new Map<string, Rule>();
+  let required = 0;
+  for (let i = 0; i < names.length; i++) {
+    byName.set(names[i]!, fields[i]!);
+    if (!fields[i]!.optional) required++;
+  }
+  return rule(TEST, {
+    fields: { byName, strict, validBase: undefined },
+    test: (value) => {
+      if (!isPlainObject(value)) return false;
+      let walked = 0;
+      let known = 0;
+      let requiredSeen = 0;
+      for (const key in value) {
+        walked++;
+        const field = byName.get(key);
+        if (field === undefined) {
+          if (strict) return false;
+          continue;
+        }
+        if (!passes(field, value[key])) return false;
+        known++;
+        if (!field.optional) requiredSeen++;
+      }
+      // Every required field was seen, and every field seen is valid; an
+      // optional one not seen is absent (so `undefined`) unless hidden.
+      return requiredSeen === required &&
+        (known === names.length || Object.getOwnPropertyNames(value).length === walked);
+    },
+  });
 }
 
 /** The fast rule of `schema` (see `rules`), built on first use. */
@@ -346,17 +390,7 @@ function ruleOf(schema: Schema): Rule | null {
     const names = Object.keys(def.shape);
     const fields = names.map((key) => ruleOf(def.shape![key] as unknown as Schema));
     if ((catchall === undefined || catchall === "never") && fields.every((field) => field !== null)) {
-      const keys = catchall === "never" ? new Set(names) : undefined;
-      const checks = fields as Rule[];
-      fast = rule(TEST, {
-        test: (value) => {
-          if (keys === undefined ? !isObject(value) : !onlyKeys(value, keys)) return false;
-          for (let i = 0; i < names.length; i++) {
-            if (!passes(checks[i]!, (value as Record<string, unknown>)[names[i]!])) return false;
-          }
-          return true;
-        },
-      });
+      fast = objectRule(names, fields as Rule[], catchall === "never");
     }
   }
   rules.set(schema, fast);
@@ -376,6 +410,53 @@ export function safeParse<S extends Schema>(
   const fast = ruleOf(schema);
   if (fast !== null && passes(fast, input)) return { success: true, data: input as z.output<S> };
   return schema.safeParse(input) as ReturnType<typeof safeParse<S>>;
+}
+
+/**
+ * `safeParse(schema, input)` for an `input` built as a copy of `base` (an
+ * object kept while it holds, such as a component's defaults until
+ * `configure()` replaces them) with the options named in `given` assigned
+ * over it. `base` is checked once, while it stays the same object; after
+ * that only the options given are, the few a caller sets rather than the
+ * dozen defaults. The verdict is `safeParse`'s: a valid base holds every
+ * required field, and each key of `input` is the base's or one checked here.
+ */
+export function safeParseOver<S extends Schema>(
+  schema: S,
+  base: object,
+  input: Record<string, unknown>,
+  given: readonly string[],
+): ReturnType<typeof safeParse<S>> {
+  const fast = ruleOf(schema);
+  const fields = fast?.fields;
+  if (fields !== undefined && (fields.validBase === base || passes(fast!, base))) {
+    fields.validBase = base;
+    let valid = true;
+    for (const key of given) {
+      const field = fields.byName.get(key);
+      if (field === undefined ? fields.strict : !passes(field, input[key])) {
+        valid = false;
+        break;
+      }
+    }
+    if (valid) return { success: true, data: input as z.output<S> };
+  }
+  return schema.safeParse(input) as ReturnType<typeof safeParse<S>>;
+}
+
+/**
+ * `validate(target, schema, { ...base, ...given })`, checking `base` only
+ * when it is not the object found valid last time (see
+ * {@link safeParseOver}): for a component whose defaults are a shared
+ * object (`sharedBase`). Returns a new object, as the spread would.
+ */
+export function validateOver<S extends Schema>(target: string, schema: S, base: object, given: object): z.output<S> {
+  const input: Record<string, unknown> = { ...base };
+  const keys = Object.keys(given);
+  for (const key of keys) input[key] = (given as Record<string, unknown>)[key];
+  const result = safeParseOver(schema, base, input, keys);
+  if (result.success) return result.data;
+  throw new ConfigError(target, toConfigIssues(schema, input, result.error.issues));
 }
 
 /**

@@ -107,6 +107,30 @@ describe("CircuitBreaker options", () => {
       .toBe("initialState.openedAt");
   });
 
+  it("words the rules between options exactly so, whichever option brings them in", () => {
+    const strategy = { record: () => false, reset: () => {}, failureCount: () => 0 };
+    const cases: Array<[Record<string, unknown>, string, string]> = [
+      [{ windowSize: 10, windowMs: 1_000 }, "windowMs", "left out when 'windowSize' is set (a window counts calls or spans time, not both)"],
+      [{ windowBuckets: 4 }, "windowBuckets", "set only together with 'windowMs'"],
+      [{ minimumThroughput: 5 }, "minimumThroughput", "set only with 'windowSize' or 'windowMs' (a rate needs a window)"],
+      [{ strategy, failureRateThreshold: 0.5 }, "failureRateThreshold", "left out when 'strategy' is set (the strategy decides when to open)"],
+      [
+        { initialState: { version: 1, name: "x", state: "forced-open", openedAt: null, failureCount: 0, probeSuccesses: 0 } },
+        "initialState.openedAt",
+        "epoch ms when the state is 'forced-open'",
+      ],
+    ];
+    for (const [options, field, allowed] of cases) {
+      // Given alone, and beside options that bring in no rule (the rules are checked only when one is given).
+      for (const given of [options, { resetTimeoutMs: 10, name: "n", halfOpenMaxCalls: 2, ...options }]) {
+        const error = configErrorOf(given);
+        expect(error.issues).toHaveLength(1);
+        expect(error.issues[0]!.field).toBe(field);
+        expect(error.issues[0]!.allowed).toBe(allowed);
+      }
+    }
+  });
+
   it("rejects options that are not an object with an InvalidArgumentError", () => {
     for (const options of [5, null, "fast"]) {
       const error = thrown(() => new CircuitBreaker(options as never));

@@ -11,6 +11,23 @@ describe("configure()", () => {
     expect(defaultsFor("retry").maxAttempts).toBe(7);
   });
 
+  it("the built-in defaults are the documented ones (retry's maxElapsedMs is Number.MAX_SAFE_INTEGER: no limit)", () => {
+    expect(builtInDefaults.retry.maxElapsedMs).toBe(Number.MAX_SAFE_INTEGER);
+    expect(Object.keys(builtInDefaults)).toEqual([
+      "circuitBreaker",
+      "retry",
+      "timeout",
+      "bulkhead",
+      "rateLimiter",
+      "shutdown",
+      "heartbeat",
+      "watchdog",
+    ]);
+    for (const section of Object.keys(builtInDefaults) as Array<keyof typeof builtInDefaults>) {
+      expect(defaultsFor(section)).toEqual(builtInDefaults[section]);
+    }
+  });
+
   it("rejects bad input with a ConfigError naming every field, and changes nothing", () => {
     configure({ circuitBreaker: { maxFailures: 4 } });
     let error: unknown;

@@ -5,6 +5,7 @@ import fc from "fast-check";
 import * as z from "zod/mini";
 import { afterEach, describe, expect, it } from "vitest";
 import {
+  Bulkhead,
   CircuitBreaker,
   ConfigError,
   configure,
@@ -12,6 +13,7 @@ import {
   InvalidArgumentError,
   rateLimiter,
   RetryPolicy,
+  TimeoutPolicy,
   validateDefaults,
 } from "../mod.ts";
 import {
@@ -28,6 +30,7 @@ import {
   oneOf,
   positiveNumber,
   safeParse,
+  safeParseOver,
   satisfying,
   type Schema,
   toConfigIssues,
@@ -104,6 +107,89 @@ describe("validation fast path", () => {
     fc.assert(fc.property(objects, (value) => {
       expect(safeParse(schema, value).success).toBe(schema.safeParse(value).success);
     }));
+  });
+
+  it("an object a walk of its keys cannot see through still gets zod's verdict", () => {
+    // A field defined non-enumerable, or read through a getter of a class,
+    // is read by zod (`input[field]`) but not listed by `for...in`.
+    const strict = z.strictObject({ a: integer(1), b: z.optional(fraction()) });
+    const loose = z.object({ a: integer(1), b: z.optional(fraction()) });
+    class Options {
+      get a(): unknown {
+        return this.value;
+      }
+      constructor(readonly value: unknown) {}
+    }
+    const hidden = fc.tuple(values, values).map(([a, b]) => {
+      const object: Record<string, unknown> = { a };
+      Object.defineProperty(object, "b", { value: b, enumerable: false });
+      return object;
+    });
+    const hiddenNull = fc.tuple(values, values).map(([a, b]) => {
+      const object: Record<string, unknown> = Object.assign(Object.create(null), { a });
+      Object.defineProperty(object, "b", { value: b, enumerable: false });
+      return object;
+    });
+    const objects = fc.oneof(hidden, hiddenNull, values.map((a) => new Options(a)));
+    fc.assert(fc.property(objects, (value) => {
+      for (const schema of [strict, loose]) {
+        expect(safeParse(schema, value).success).toBe(schema.safeParse(value).success);
+      }
+    }));
+    // The cases that matter, spelled out: a hidden bad field is refused.
+    const bad: Record<string, unknown> = { a: 1 };
+    Object.defineProperty(bad, "b", { value: 2, enumerable: false });
+    expect(safeParse(strict, bad).success).toBe(false);
+    expect(safeParse(loose, bad).success).toBe(false);
+  });
+
+  it("safeParseOver: a base checked once, then only the options given, with zod's verdict", () => {
+    const schema = z.strictObject({ a: integer(1), b: durationMs(0), c: z.optional(fraction()), d: z.optional(func()) });
+    const bases = fc.oneof(
+      fc.constant(Object.freeze({ a: 1, b: 0 })),
+      fc.constant(Object.freeze({ a: 3, b: 10, c: 0.5 })),
+      fc.constant(Object.freeze({ a: 0, b: 10 })), // invalid: never trusted
+      fc.constant(Object.freeze({ b: 10 })), // a required field missing
+      fc.constant(Object.freeze({ a: 1, b: 1, e: 1 })), // an unknown key
+    );
+    const given = fc.dictionary(fc.constantFrom("a", "b", "c", "d", "e"), values, { maxKeys: 3 });
+    fc.assert(fc.property(fc.array(fc.tuple(bases, given), { minLength: 1, maxLength: 6 }), (calls) => {
+      for (const [base, options] of calls) {
+        const input: Record<string, unknown> = { ...base };
+        const keys = Object.keys(options).filter((key) => options[key] !== undefined);
+        for (const key of keys) input[key] = options[key];
+        expect(safeParseOver(schema, base, input, keys).success).toBe(schema.safeParse(input).success);
+      }
+    }));
+  });
+
+  it("a breaker sees the defaults configure() sets after it was first built, and their checks", () => {
+    expect(new CircuitBreaker().options.maxFailures).toBe(5);
+    configure({ circuitBreaker: { maxFailures: 3 } });
+    expect(new CircuitBreaker().options.maxFailures).toBe(3);
+    expect(new CircuitBreaker({ maxFailures: 7 }).options.maxFailures).toBe(7);
+    expect(() => new CircuitBreaker({ maxFailures: 0 })).toThrow(ConfigError);
+    configure({});
+    expect(new CircuitBreaker().options.maxFailures).toBe(5);
+  });
+
+  it("a retry, timeout and bulkhead see the defaults configure() sets after they were first built", () => {
+    expect(new RetryPolicy().options.maxAttempts).toBe(3);
+    expect(new TimeoutPolicy().options.timeoutMs).toBe(30_000);
+    expect(new Bulkhead().options.maxConcurrent).toBe(10);
+    configure({ retry: { maxAttempts: 4, jitter: "equal" }, timeout: { timeoutMs: 5 }, bulkhead: { maxConcurrent: 2 } });
+    expect(new RetryPolicy().options.maxAttempts).toBe(4);
+    expect(new RetryPolicy().options.jitter).toBe("equal");
+    // A backoff function turns the default jitter off, configured or not.
+    expect(new RetryPolicy({ backoff: () => 1 }).options.jitter).toBe("none");
+    expect(new TimeoutPolicy().options.timeoutMs).toBe(5);
+    expect(new Bulkhead().options.maxConcurrent).toBe(2);
+    expect(() => new RetryPolicy({ maxAttempts: 0 })).toThrow(ConfigError);
+    expect(() => new RetryPolicy({ maxAttempts: undefined })).toThrow(ConfigError);
+    configure({});
+    expect(new RetryPolicy().options.maxAttempts).toBe(3);
+    expect(new TimeoutPolicy().options.timeoutMs).toBe(30_000);
+    expect(new Bulkhead().options.maxConcurrent).toBe(10);
   });
 
   it("arrayOf reports what z.array would: the same fields, values and messages", () => {

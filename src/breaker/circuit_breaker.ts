@@ -22,11 +22,12 @@ import { CountWindowStrategy } from "./count_window.ts";
 import { TimeWindowStrategy } from "./time_window.ts";
 import { type BackoffFunction, type BackoffKind, backoffDelay } from "../backoff.ts";
 import { type Clock, systemClock } from "../clock.ts";
-import { defaultsFor } from "../config.ts";
 import { CircuitOpenError, ConfigError, type ConfigIssue, TimeoutError } from "../errors.ts";
 import { Emitter, type Listener, type Unsubscribe } from "../events.ts";
 import { badCall, badFunction, badOptions, throwIf } from "../internal/arguments.ts";
 import { configuredSection } from "../internal/configured.ts";
+import { BREAKER_DEFAULTS } from "../internal/built_in_defaults.ts";
+import { sharedDefaults } from "../internal/defaults.ts";
 import { invoke, runInContext } from "../internal/context.ts";
 import { asCircuitOpenError, openMessage, refusalError } from "../internal/refusal.ts";
 import { fuse, SLOW, type Stage } from "../internal/fused.ts";
@@ -45,7 +46,7 @@ import {
   lazy,
   name,
   oneOf,
-  safeParse,
+  safeParseOver,
   satisfying,
   toConfigIssues,
 } from "../validation.ts";
@@ -416,9 +417,13 @@ const NOT_WITH_STRATEGY = [
 ] as const;
 
 /** Rules between options, checked on what the caller gave (not on defaults). */
-function crossFieldIssues(given: Record<string, unknown>): ConfigIssue[] {
+function crossFieldIssues(given: Record<string, unknown>, keys: readonly string[]): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
-  const has = (key: string): boolean => given[key] !== undefined;
+  // `keys`: the options given (not `undefined`). A search of those few,
+  // rather than a read of `given` for each option the rules name: reading
+  // an option the caller did not give (most of them) cost more than the
+  // rest of construction.
+  const has = (key: string): boolean => keys.includes(key);
   const flag = (field: string, allowed: string): void => {
     issues.push({ field, value: given[field], allowed });
   };
@@ -443,7 +448,7 @@ function crossFieldIssues(given: Record<string, unknown>): ConfigIssue[] {
     for (const key of SHARED_ONLY) if (has(key)) flag(key, "set only with 'store' (it tunes the shared state)");
   }
   if (has("quorumWindowMs") && !has("quorum")) flag("quorumWindowMs", "set only together with 'quorum'");
-  const initial = given["initialState"] as CircuitBreakerSnapshot | undefined;
+  const initial = has("initialState") ? given["initialState"] as CircuitBreakerSnapshot : undefined;
   if ((initial?.state === "open" || initial?.state === "forced-open") && typeof initial.openedAt !== "number") {
     issues.push({
       field: "initialState.openedAt",
@@ -460,27 +465,36 @@ function resolve<F>(options: CircuitBreakerOptions<F>): ResolvedCircuitBreakerOp
   throwIf(badOptions("CircuitBreaker", options));
   // Keys given as `undefined` fall back to the defaults rather than erase them.
   const given = options as Record<string, unknown>;
-  const input: Record<string, unknown> = defaultsFor("circuitBreaker");
-  for (const key of Object.keys(given)) if (given[key] !== undefined) input[key] = given[key];
+  const defaults = sharedDefaults("circuitBreaker", BREAKER_DEFAULTS);
+  const input: Record<string, unknown> = { ...defaults };
+  // Construction costs what it reads: the defaults are checked once (while
+  // `configure()` leaves them), and the options given on each call.
+  const keys = Object.keys(given);
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!;
+    if (given[key] === undefined) {
+      keys.splice(i--, 1);
+      continue;
+    }
+    input[key] = given[key];
+  }
   const schema = optionsSchema();
-  const result = safeParse(schema, input);
+  const result = safeParseOver(schema, defaults, input, keys);
   const issues = result.success ? [] : toConfigIssues(schema, input, result.error.issues);
-  const rules = crossFieldIssues(given);
+  const rules = crossFieldIssues(given, keys);
   if (rules.length > 0) {
     const reported = new Set(issues.map((issue) => issue.field));
     for (const issue of rules) if (!reported.has(issue.field)) issues.push(issue);
   }
   if (issues.length > 0) throw new ConfigError("CircuitBreaker", issues);
-  // `result.data` is `input` or zod's copy of it: ours, so trimmed in place
-  // (a rest-spread that leaves one key out costs a copy of its own).
-  const parsed: { initialState?: unknown } & Omit<NonNullable<typeof result.data>, "initialState"> = result.data!;
+  // `result.data` is `input` or zod's copy of it: ours, so completed and
+  // frozen in place (a spread into a new object costs a copy of its own).
+  const parsed: Record<string, unknown> & { initialState?: unknown } & Omit<NonNullable<typeof result.data>, "initialState"> = result.data!;
   if (parsed.initialState !== undefined) delete parsed.initialState;
-  return Object.freeze({
-    ...parsed,
-    name: parsed.name ?? "circuit-breaker",
-    excludedErrors: parsed.excludedErrors === undefined ? NO_ERRORS : Object.freeze([...parsed.excludedErrors]),
-    clock: parsed.clock ?? systemClock,
-  }) as unknown as ResolvedCircuitBreakerOptions<F>;
+  parsed.name ??= "circuit-breaker";
+  parsed.excludedErrors = parsed.excludedErrors === undefined ? NO_ERRORS : Object.freeze([...parsed.excludedErrors]);
+  parsed.clock ??= systemClock;
+  return Object.freeze(parsed) as unknown as ResolvedCircuitBreakerOptions<F>;
 }
 
 function strategyFor(

@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { defaultsFor } from "../config.ts";
+import { BREAKER_DEFAULTS } from "../internal/built_in_defaults.ts";
+import { sharedDefaults } from "../internal/defaults.ts";
 import * as z from "zod/mini";
 import { fraction, integer, lazy } from "../validation.ts";
 
@@ -50,7 +51,7 @@ export class RateRules {
   #consecutive = 0;
 
   constructor(options: RateRuleOptions, capacity: number) {
-    const defaults = defaultsFor("circuitBreaker");
+    const defaults = sharedDefaults("circuitBreaker", BREAKER_DEFAULTS);
     this.#failureRate = options.failureRateThreshold ?? defaults.failureRateThreshold;
     this.#slowRate = options.slowCallRateThreshold ?? defaults.slowCallRateThreshold;
     // A count window can never hold more than its size: a larger minimum

@@ -40,7 +40,8 @@
  */
 import * as z from "zod/mini";
 import { type Clock, systemClock } from "../clock.ts";
-import { defaultsFor } from "../config.ts";
+import { RATE_LIMITER_DEFAULTS } from "../internal/built_in_defaults.ts";
+import { sharedDefaults } from "../internal/defaults.ts";
 import { ConfigError, type InvalidArgumentError, RateLimitExceededError } from "../errors.ts";
 import { badOptions, throwIf } from "../internal/arguments.ts";
 import { durationMs, integer, lazy, validate } from "../validation.ts";
@@ -233,7 +234,7 @@ export class KeyedRateLimiter implements Disposable {
     }
     this.name = parsed.name ?? this.algorithm.kind;
     this.#clock = parsed.clock ?? systemClock;
-    this.maxKeys = parsed.maxKeys ?? defaultsFor("rateLimiter").maxKeys;
+    this.maxKeys = parsed.maxKeys ?? sharedDefaults("rateLimiter", RATE_LIMITER_DEFAULTS).maxKeys;
     this.idleMs = parsed.idleMs ?? this.algorithm.windowMs;
     this.wakeMode = wakeModeOf(parsed.wakeMode);
     this.#context = {

@@ -5,7 +5,8 @@
  * @module
  */
 import * as z from "zod/mini";
-import { defaultsFor } from "../config.ts";
+import { RATE_LIMITER_DEFAULTS } from "../internal/built_in_defaults.ts";
+import { sharedDefaults } from "../internal/defaults.ts";
 import { InvalidArgumentError } from "../errors.ts";
 import { badOptions, badSignal } from "../internal/arguments.ts";
 import { configuredSection } from "../internal/configured.ts";
@@ -96,7 +97,7 @@ export interface BucketParams {
  */
 export function bucketParams(target: string, input: unknown): BucketParams {
   const given = validate(target, bucketSchema(), input ?? {});
-  const defaults = defaultsFor("rateLimiter");
+  const defaults = sharedDefaults("rateLimiter", RATE_LIMITER_DEFAULTS);
   const rate = given.rate ?? defaults.rate;
   return {
     rate,
