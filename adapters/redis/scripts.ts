@@ -61,22 +61,25 @@ export class RedisScript {
    * server answers `NOSCRIPT` (a restart, `SCRIPT FLUSH`, a failover).
    * Still one round trip whenever the script is cached.
    */
-  run(client: RedisScriptClient, keys: string[], args: string[]): Promise<unknown> {
+  run(client: RedisScriptClient, keys: string[], args: string[]): Promise<unknown>;
+  /** Runs the script and maps its reply with `then` (in the same promise step). */
+  run<T>(client: RedisScriptClient, keys: string[], args: string[], then: (reply: unknown) => T): Promise<T>;
+  run(client: RedisScriptClient, keys: string[], args: string[], then?: (reply: unknown) => unknown): Promise<unknown> {
     const sha1 = this.#hex;
     if (sha1 === undefined) {
       return this.sha1().then((hex) => {
         this.#hex = hex;
-        return this.run(client, keys, args);
+        return this.run(client, keys, args, then!);
       });
     }
     const first = this.#first;
     if (first !== undefined) {
       // Until the script's first run answers (and has cached it on the server),
       // the others wait for it: a cold burst costs one EVAL, not one each.
-      const again = () => this.run(client, keys, args);
+      const again = () => this.run(client, keys, args, then!);
       return first.then(again, again);
     }
-    const pending = send(client, sha1, this.source, keys, args);
+    const pending = send(client, sha1, this.source, keys, args, then);
     if (!this.#ran && !onWorkers()) {
       // Not on Workers: there a request must not wait on another request's I/O.
       this.#first = pending;
@@ -91,16 +94,24 @@ export class RedisScript {
 }
 
 /** `EVALSHA`; `EVAL` if the server lost the script. No async frame: one promise from the client, one more only if NOSCRIPT. */
-function send(client: RedisScriptClient, sha1: string, source: string, keys: string[], args: string[]): Promise<unknown> {
+function send(
+  client: RedisScriptClient,
+  sha1: string,
+  source: string,
+  keys: string[],
+  args: string[],
+  then: ((reply: unknown) => unknown) | undefined,
+): Promise<unknown> {
   let pending: Promise<unknown>;
   try {
     pending = client.evalsha(sha1, keys, args);
   } catch (error) {
     return Promise.reject(error);
   }
-  return pending.catch((error: unknown) => {
+  return pending.then(then, (error: unknown) => {
     if (!isNoScript(error)) throw error;
-    return client.eval(source, keys, args);
+    const again = client.eval(source, keys, args);
+    return then === undefined ? again : again.then(then);
   });
 }
 

@@ -245,7 +245,7 @@ export class RedisStore extends StoreAdapter {
     if (port === undefined) return this.#updateLoop(key, transition, input, options, cancelled);
     const version = this.newVersion();
     const args = port.args === undefined ? [JSON.stringify(input), version] : port.args(input, version);
-    return this.#run(port.script, key, args).then((reply) => {
+    return port.script.run(this.#client, [key], args, (reply) => {
       const text = asText(reply);
       if (port.output !== undefined) return port.output(text, transition as unknown as Transition, input) as O;
       if (text[0] !== "O") throw unexpected(text);
