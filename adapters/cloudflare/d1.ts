@@ -54,7 +54,11 @@ interface Row {
  * conditional write is one SQL statement (`INSERT ... ON CONFLICT ... DO
  * UPDATE ... WHERE` for insert-if-absent, `UPDATE ... WHERE version = ?` for
  * compare-and-set) and wins only if it changed a row. `update` is a
- * compare-and-set loop (D1 runs no JavaScript next to the data).
+ * compare-and-set loop (D1 runs no JavaScript next to the data), except
+ * for the distributed rate limits' transitions (fixed window,
+ * sliding-window counter, token bucket, GCRA) on a database with `batch`:
+ * SQLite decides those in one `db.batch()` of two statements, on its own
+ * clock (one round trip, no conflict).
  *
  * Expiry is an `expires_at` column (epoch ms, the store's clock) checked by
  * every read and conditional write; expired rows stay until overwritten or

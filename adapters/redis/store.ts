@@ -138,9 +138,10 @@ function ttlArgument(write: RawWrite): string {
  *
  * - Every operation is one Lua script: atomic, one round trip (`EVALSHA`;
  *   `EVAL` once more if the server answers `NOSCRIPT`, e.g. after a restart).
- * - A key is a hash: the value's JSON, a version (random per store instance
- *   plus a counter: never reused, even after a delete) and its expiry.
- * - TTLs are Redis' own (`PEXPIRE`): the key is gone on time on the server.
+ * - A key is one string: a version (random per store instance plus a
+ *   counter: never reused, even after a delete), its expiry and the value's
+ *   JSON, read with one `GET` and written with one `SET`.
+ * - TTLs are Redis' own (`SET ... PX`): the key is gone on time on the server.
  *   Every `expiresAt` (read or written) is computed from the server's
  *   `TIME`, so clients with skewed clocks agree.
  * - `update()` reads the key with the server's time (one round trip), runs
