@@ -56,7 +56,7 @@ const CORE_BUNDLES = {
  * dist/adapters/ inputs check covers them and every other adapter.
  */
 const ADAPTER_MARKERS = [
-  { adapter: "bulwark/redis", marker: "redis.call('HMGET'", what: "a Lua script of RedisStore" },
+  { adapter: "bulwark/redis", marker: "redis.call('GET', key)", what: "a Lua script of RedisStore" },
   { adapter: "bulwark/postgres", marker: "pg_advisory_xact_lock(hashtext('bulwark.store.migrate'))", what: "PostgresStore's migration SQL" },
   { adapter: "bulwark/cloudflare", marker: "getWithMetadata", what: "KvStore's binding check" },
   { adapter: "bulwark/deno", marker: "Deno KV refused an unconditional write", what: "DenoKvStore's error" },

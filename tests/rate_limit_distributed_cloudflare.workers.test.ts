@@ -1,11 +1,14 @@
 // Distributed rate limits on workerd: a real SQLite-backed Durable Object
 // (each decision one RPC call, the transition run inside the object on its
-// own clock) and local D1 (a compare-and-set loop). 200 concurrent calls
-// admit exactly the limit.
+// own clock) and local D1 (one batch per decision, decided in SQLite on its
+// clock; the exact log a compare-and-set loop). Concurrent calls admit
+// exactly the limit.
 import { env } from "cloudflare:test";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { D1Store, DurableObjectStore } from "../adapters/cloudflare/mod.ts";
-import { DistributedRateLimiter } from "../mod.ts";
+import { D1Store, type D1DatabaseLike, type D1PreparedStatementLike, DurableObjectStore } from "../adapters/cloudflare/mod.ts";
+import { rateLimitParameters, rateLimitStatements } from "../adapters/cloudflare/d1_rate_limit_sql.ts";
+import { DistributedRateLimiter, type Json, RATE_LIMIT_TRANSITIONS, UNCHANGED } from "../mod.ts";
 import { CountingStore } from "../src/testing/mod.ts";
 import { admittedOf, algorithmsWithLimit, label } from "./_support/distributed_limit_scenarios.ts";
 
@@ -17,7 +20,8 @@ function prefix(): string {
 }
 
 const objects = () => env.STATE_OBJECTS;
-const database = () => env.STATE_DB;
+/** Local D1 has batch(). */
+const database = () => env.STATE_DB as D1DatabaseLike & Required<Pick<D1DatabaseLike, "batch">>;
 
 describe("DistributedRateLimiter on DurableObjectStore (workerd)", () => {
   for (const options of algorithmsWithLimit(50)) {
@@ -49,11 +53,116 @@ describe("DistributedRateLimiter on DurableObjectStore (workerd)", () => {
   }, SLOW_TEST_MS);
 });
 
+/** The D1 binding with every call that reaches the database counted: statements run alone, and batches. */
+function counted(): { database: D1DatabaseLike; calls: { statements: number; batches: number } } {
+  const calls = { statements: 0, batches: 0 };
+  type Wrapped = D1PreparedStatementLike & { inner: D1PreparedStatementLike };
+  const wrap = (inner: D1PreparedStatementLike): Wrapped => ({
+    inner,
+    bind: (...values) => wrap(inner.bind(...values)),
+    first: <T>() => (calls.statements++, inner.first<T>()),
+    run: () => (calls.statements++, inner.run()),
+  });
+  return {
+    calls,
+    database: {
+      prepare: (query) => wrap(database().prepare(query)),
+      batch: (statements) => (calls.batches++, database().batch(statements.map((statement) => (statement as Wrapped).inner))),
+    },
+  };
+}
+
 describe("DistributedRateLimiter on D1Store (workerd, local D1)", () => {
   for (const options of algorithmsWithLimit(20)) {
-    it(`${label(options)}: 60 concurrent calls admit exactly the limit`, async () => {
-      const store = new D1Store(database, { prefix: prefix(), timeoutMs: 30_000 });
+    const oneBatch = label(options) !== "sliding-window";
+    it(`${label(options)}: 60 concurrent calls admit exactly the limit${oneBatch ? ", one D1 batch each" : ""}`, async () => {
+      const { database: db, calls } = counted();
+      const store = new D1Store(db, { prefix: prefix(), timeoutMs: 30_000 });
+      await store.migrate();
+      calls.statements = 0;
       expect(await admittedOf(store, options, "k", 60)).toBe(20);
+      if (oneBatch) expect(calls).toEqual({ statements: 0, batches: 60 });
+      else expect(calls.batches).toBe(0); // The exact log: the compare-and-set loop.
     }, SLOW_TEST_MS);
   }
+
+  it("each statement decides and writes exactly what its TypeScript transition does, at the same time (fast-check)", async () => {
+    const table = "rl_equivalence";
+    await new D1Store(database, { table }).migrate();
+    const statements = rateLimitStatements(table);
+    const inputs: Record<string, (cost: number) => Json> = {
+      "bulwark.rate-limit.fixed-window": (c) => ({ l: 5, w: 1_000, c }),
+      "bulwark.rate-limit.sliding-window-counter": (c) => ({ l: 5, w: 1_000, c }),
+      "bulwark.rate-limit.token-bucket": (c) => ({ r: 3, p: 700, b: 5, c }),
+      "bulwark.rate-limit.gcra": (c) => ({ r: 3, p: 700, b: 5, c }),
+    };
+    const ported = RATE_LIMIT_TRANSITIONS.filter((transition) => statements.has(transition.name));
+    expect(ported.map((transition) => transition.name).sort()).toEqual(Object.keys(inputs).sort());
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.record({ gap: fc.integer({ min: 0, max: 900 }), cost: fc.integer({ min: 1, max: 5 }) }), { minLength: 1, maxLength: 20 }),
+        async (calls) => {
+          run++;
+          for (const transition of ported) {
+            const { read, decide } = statements.get(transition.name)!;
+            const key = `equivalence:${run}:${transition.name}`;
+            let state: Json | undefined;
+            let now = 1_764_000_000_000 + run * 1_000_003;
+            for (const { gap, cost } of calls) {
+              now += gap;
+              const input = inputs[transition.name]!(cost) as Record<string, number>;
+              const parameters = rateLimitParameters(key, "v", input, now);
+              const db = database();
+              const [before, decided] = await db.batch([db.prepare(read).bind(...parameters), db.prepare(decide).bind(...parameters)]);
+              const ts = transition.apply(state, input, now);
+              if (ts.next !== UNCHANGED) state = ts.next as Json;
+              const after = await db.prepare(`SELECT value, expires_at FROM ${table} WHERE key = ?`).bind(key).first<{ value: string; expires_at: number }>();
+              const held = after === null ? undefined : JSON.parse(after.value) as Json;
+              expect({
+                transition: transition.name,
+                now,
+                cost,
+                time: [(before!.results![0] as { now: number }).now, ...(decided!.results! as { now: number }[]).map((row) => row.now)],
+                allowed: decided!.results!.length === 1,
+                state: held,
+                expiresAt: after?.expires_at,
+              }).toEqual({
+                transition: transition.name,
+                now,
+                cost,
+                time: ts.next === UNCHANGED ? [now] : [now, now],
+                allowed: (ts.output as { a: boolean }).a,
+                state,
+                expiresAt: state === undefined ? undefined : after!.expires_at,
+              });
+              if (ts.next !== UNCHANGED) expect(after!.expires_at).toBe(now + Math.max(1, Math.ceil(ts.ttlMs!)));
+            }
+          }
+        },
+      ),
+      { numRuns: 25 },
+    );
+  }, SLOW_TEST_MS);
+
+  it("decides on D1's clock: clients an hour apart agree", async () => {
+    const p = prefix();
+    const skewed = (offsetMs: number) => ({
+      now: () => performance.now(),
+      wallNow: () => Date.now() + offsetMs,
+      sleep: (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)),
+      schedule: (callback: () => void, ms: number) => {
+        const id = setTimeout(callback, ms);
+        return () => clearTimeout(id);
+      },
+    });
+    const options = { algorithm: "fixed-window" as const, limit: 4, windowMs: 60_000, maxBlockedKeys: 0 };
+    const ahead = new DistributedRateLimiter({ ...options, store: new D1Store(database, { prefix: p, clock: skewed(3_600_000) }) });
+    const behind = new DistributedRateLimiter({ ...options, store: new D1Store(database, { prefix: p, clock: skewed(-3_600_000) }) });
+    const decisions = [];
+    for (let i = 0; i < 3; i++) decisions.push(await ahead.limit("k"), await behind.limit("k"));
+    expect(decisions.map((d) => d.allowed)).toEqual([true, true, true, true, false, false]);
+    expect(decisions[4]!.retryAfterMs).toBeGreaterThan(0);
+    expect(decisions[4]!.retryAfterMs).toBeLessThanOrEqual(60_000);
+  }, SLOW_TEST_MS);
 });

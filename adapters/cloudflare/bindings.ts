@@ -91,6 +91,12 @@ export interface D1PreparedStatementLike {
 export interface D1DatabaseLike {
   /** A statement for `query` (SQLite dialect, `?` parameters). */
   prepare(query: string): D1PreparedStatementLike;
+  /**
+   * Runs `statements` as one transaction in one round trip; each result's
+   * `results` holds its rows. D1 has it; `D1Store` uses it, when present,
+   * to make a rate-limit decision in one round trip.
+   */
+  batch?(statements: D1PreparedStatementLike[]): Promise<Array<{ results?: unknown[] }>>;
 }
 
 /**

@@ -4,7 +4,7 @@
  * @module
  */
 import * as z from "zod/mini";
-import type { Json } from "../../src/store/store.ts";
+import type { Json, Transition } from "../../src/store/store.ts";
 import {
   type RawEntry,
   type RawOptions,
@@ -17,6 +17,7 @@ import {
 import type { StoreCapabilities } from "../../src/store/store.ts";
 import { type Binding, type D1DatabaseLike, resolveBinding } from "./bindings.ts";
 import { checkBinding } from "./checks.ts";
+import { rateLimitParameters, rateLimitStatements } from "./d1_rate_limit_sql.ts";
 
 /** D1's largest string, BLOB or row, in bytes. */
 const D1_MAX_ROW_BYTES = 2_000_000;
@@ -53,7 +54,11 @@ interface Row {
  * conditional write is one SQL statement (`INSERT ... ON CONFLICT ... DO
  * UPDATE ... WHERE` for insert-if-absent, `UPDATE ... WHERE version = ?` for
  * compare-and-set) and wins only if it changed a row. `update` is a
- * compare-and-set loop (D1 runs no JavaScript next to the data).
+ * compare-and-set loop (D1 runs no JavaScript next to the data), except
+ * for the distributed rate limits' transitions (fixed window,
+ * sliding-window counter, token bucket, GCRA) on a database with `batch`:
+ * SQLite decides those in one `db.batch()` of two statements, on its own
+ * clock (one round trip, no conflict).
  *
  * Expiry is an `expires_at` column (epoch ms, the store's clock) checked by
  * every read and conditional write; expired rows stay until overwritten or
@@ -106,6 +111,8 @@ export class D1Store extends StoreAdapter {
   readonly #database: Binding<D1DatabaseLike>;
   /** Set once the table is known to exist; a flag, not a shared promise (no promise crosses requests on Workers). */
   #ready = false;
+  /** The rate-limit statements on this table, built on first use. */
+  #rateLimits: ReadonlyMap<string, { readonly read: string; readonly decide: string }> | undefined;
 
   constructor(database: Binding<D1DatabaseLike>, options?: D1StoreOptions) {
     const binding = checkBinding<D1DatabaseLike>("D1Store", database, "a D1 database", ["prepare"]);
@@ -212,6 +219,53 @@ export class D1Store extends StoreAdapter {
     return result.meta.changes === 1;
   }
 
+  /** A rate-limit transition, on a database with `batch`: one round trip, no race to lose. */
+  protected override runsInOneCall(transition: Transition): boolean {
+    return this.#statements(transition.name) !== undefined && typeof this.#database_().batch === "function";
+  }
+
+  /**
+   * A rate-limit transition (fixed window, sliding-window counter, token
+   * bucket, GCRA) on a database with `batch`: one batch of two statements
+   * (see `d1_rate_limit_sql.ts`), decided in SQLite on its clock. Anything
+   * else: the compare-and-set loop.
+   */
+  protected override updateRaw<I extends Json, O extends Json>(
+    key: string,
+    transition: Transition<I, O>,
+    input: I,
+    options: RawOptions,
+    cancelled: AbortSignal,
+  ): O | PromiseLike<O> {
+    const statements = this.#statements(transition.name);
+    const database = this.#database_();
+    if (statements === undefined || typeof database.batch !== "function") return super.updateRaw(key, transition, input, options, cancelled);
+    return this.#decide(database, statements, key, transition, input);
+  }
+
+  async #decide<I extends Json, O extends Json>(
+    database: D1DatabaseLike,
+    statements: { readonly read: string; readonly decide: string },
+    key: string,
+    transition: Transition<I, O>,
+    input: I,
+  ): Promise<O> {
+    await this.#ensure();
+    const parameters = rateLimitParameters(key, this.newVersion(), input as unknown as Record<string, number>);
+    const [read, decided] = await database.batch!([
+      database.prepare(statements.read).bind(...parameters),
+      database.prepare(statements.decide).bind(...parameters),
+    ]);
+    const row = read?.results?.[0] as { now: number; value: string | null; expires_at: number | null } | undefined;
+    const written = decided?.results?.[0] as { now: number } | undefined;
+    if (row === undefined || decided?.results === undefined) throw new Error("unexpected result from D1: no rows");
+    return decidedOutput(transition, input, row, written);
+  }
+
+  #statements(name: string): { readonly read: string; readonly decide: string } | undefined {
+    return (this.#rateLimits ??= rateLimitStatements(this.table)).get(name);
+  }
+
   #database_(): D1DatabaseLike {
     return resolveBinding(this.#database);
   }
@@ -232,4 +286,34 @@ function toEntry(row: Row): RawEntry {
     version: row.version,
     expiresAt: row.expires_at === null ? undefined : Number(row.expires_at),
   };
+}
+
+/**
+ * The output of a decision SQLite made: the TypeScript transition on the
+ * state the batch read, at the decision's time if it admitted (`written`),
+ * else at the read's (a moment earlier: it refused then too). It must
+ * decide as SQLite did.
+ */
+function decidedOutput<I extends Json, O extends Json>(
+  transition: Transition<I, O>,
+  input: I,
+  row: { now: number; value: string | null; expires_at: number | null },
+  written: { now: number } | undefined,
+): O {
+  const now = Number(written === undefined ? row.now : written.now);
+  let current: Json | undefined;
+  if (row.value !== null && (row.expires_at === null || Number(row.expires_at) > now)) {
+    try {
+      current = JSON.parse(row.value) as Json;
+    } catch {
+      current = undefined; // Not JSON: SQLite started fresh too.
+    }
+  }
+  const output = transition.apply(current, input, now).output;
+  if (typeof output !== "object" || output === null || (output as { a?: unknown }).a !== (written !== undefined)) {
+    throw new Error(
+      `${transition.name}: D1 ${written === undefined ? "refused" : "admitted"} but the TypeScript transition decided ${JSON.stringify(output)}`,
+    );
+  }
+  return output;
 }

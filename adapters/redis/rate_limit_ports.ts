@@ -1,176 +1,220 @@
 /**
  * Lua ports of the distributed rate limits' transitions
- * (`RATE_LIMIT_TRANSITIONS` in the core): each computes, inside Redis and on
- * its `TIME`, exactly what the TypeScript algorithm computes (the same
- * arithmetic in the same order, on doubles), so a `DistributedRateLimiter`
- * over a `RedisStore` makes every decision in one `EVALSHA`.
+ * (`RATE_LIMIT_TRANSITIONS` in the core): each decides inside Redis, on its
+ * `TIME`, exactly what the TypeScript algorithm decides (the same
+ * arithmetic in the same order, on doubles) and writes the same state, so a
+ * `DistributedRateLimiter` over a `RedisStore` makes every decision in one
+ * `EVALSHA`.
  *
- * State and replies are written as JSON by hand with `%.17g` (every double
- * exactly), not with `cjson.encode`, which keeps 14 significant digits.
- * A refusal writes nothing, as the transitions do.
+ * Kept lean, since the script's time is most of a decision's: the input is
+ * positional `ARGV` (no JSON to decode), the state is read with one pattern
+ * (`cjson` only for a shape the port did not write), numbers are printed
+ * as integers where they are (`%.17g`, every double exactly, only where
+ * not), a refusal writes nothing, and the reply is the decision, the
+ * server's `TIME` and the state it decided on, as Redis holds them: no
+ * number printed. The client computes the rest of the output (remaining,
+ * reset, retry-after) with the TypeScript transition on that state at that
+ * time, which is the decision Redis made (checked: a disagreement on the
+ * decision fails the call).
  *
  * @module
  */
+import type { Json, Transition } from "../../src/store/store.ts";
 import { RATE_LIMIT_TRANSITION_NAMES } from "../../src/rate_limit/transition_names.ts";
-import { PRELUDE, RedisScript, type RedisTransitionPort } from "./scripts.ts";
+import { RedisScript, type RedisTransitionPort } from "./scripts.ts";
 
-/** What every port starts with: decoding, the engine's time, the reply. KEYS: key. ARGV: input JSON, version. */
-const HEAD = `${PRELUDE}
-local function num(x) return string.format('%.17g', x) end
-local function positive(w) if w > 1e-6 then return w end return 1e-6 end
-local function reply(allowed, remaining, retry, reset)
-  return 'O{"a":' .. (allowed and 'true' or 'false') .. ',"r":' .. num(remaining) .. ',"t":' .. num(retry) .. ',"s":' .. num(reset) .. '}'
-end
+/**
+ * What every port starts with: the engine's time, the state, the helpers.
+ * KEYS: key. ARGV: version for a write, then the input's numbers
+ * (cost, limit, windowMs / cost, rate, perMs, burst).
+ */
+const HEAD = `
 local key = KEYS[1]
--- The input is our own flat JSON object of numbers: read without cjson (a third of the script's time).
-local input = {}
-for name, value in string.gmatch(ARGV[1], '"(%a+)":([^,}]+)') do input[name] = tonumber(value) end
-local raw = redis.call('HGET', key, 'v')
-local state = nil
-if raw then
-  state = cjson.decode(raw)
-  if type(state) ~= 'table' then state = nil end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local packed = redis.call('GET', key)
+-- The store's layout, <version>\\n<expiresAt>\\n<json>: the state is the JSON.
+local raw = nil
+if packed then raw = string.match(packed, '^[^\\n]*\\n[^\\n]*\\n(.*)$') end
+local function num(x)
+  if x == math.floor(x) and x > -9007199254740992 and x < 9007199254740992 then return string.format('%d', x) end
+  return string.format('%.17g', x)
 end
-local now = now_ms()
--- The store's format (value, version, expiry on the server's clock) in one HSET, and Redis' own TTL.
+-- A state the port did not write (another shape, not an object): cjson, or a fresh one.
+local function decoded()
+  local ok, state = pcall(cjson.decode, raw)
+  if ok and type(state) == 'table' then return state end
+  return nil
+end
+-- The store's layout (version, expiry on the server's clock, value) and Redis' own TTL, in one SET.
 local function save(value, reset)
-  local ttl = math.max(1, math.ceil(reset))
-  redis.call('HSET', key, 'v', value, 'n', ARGV[2], 'x', string.format('%d', now + ttl))
-  redis.call('PEXPIRE', key, ttl)
+  local ttl = math.ceil(reset)
+  if ttl < 1 then ttl = 1 end
+  redis.call('SET', key, ARGV[1] .. '\\n' .. string.format('%d', now + ttl) .. '\\n' .. value, 'PX', ttl)
+end
+-- S, the decision (1 admitted, 0 refused), TIME's seconds and microseconds, the state decided on.
+local function done(allowed)
+  return 'S' .. (allowed and '1' or '0') .. t[1] .. ' ' .. t[2] .. '\\n' .. (raw or '')
 end
 `;
 
-const FIXED_WINDOW = `
-local limit, windowMs, cost = input.l, input.w, input.c
-local window = math.floor(now / windowMs)
-local sw, sc = window, 0
-if state then sw = state.window; sc = state.count end
-local count = 0
-if window == sw then count = sc end
-if count + cost <= limit then
-  local nc = count + cost
-  local reset = (window + 1) * windowMs - now
-  save('{"window":' .. num(window) .. ',"count":' .. num(nc) .. '}', reset)
-  return reply(true, limit - nc, 0, reset)
-end
-local retry = -1
-if cost <= limit then retry = positive((window + 1) * windowMs - now) end
-local remaining = limit
-if window == sw then remaining = limit - sc end
-local reset = 0
-if sc ~= 0 and window == sw then reset = (sw + 1) * windowMs - now end
-return reply(false, remaining, retry, reset)`;
+const WINDOW_INPUT = `
+local cost, limit, windowMs = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])`;
+const BUCKET_INPUT = `
+local cost, rate, perMs, burst = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])`;
 
-const TOKEN_BUCKET = `
-local rate, perMs, burst, cost = input.r, input.p, input.b, input.c
+const FIXED_WINDOW = `${WINDOW_INPUT}
+local window = math.floor(now / windowMs)
+local count = 0
+if raw then
+  local sw, sc = string.match(raw, '^{"window":([^,]+),"count":([^,}]+)}$')
+  if sw then sw = tonumber(sw); sc = tonumber(sc)
+  else
+    local state = decoded()
+    if state then sw = state.window; sc = state.count end
+  end
+  if window == sw then count = sc end
+end
+if not (count + cost <= limit) then return done(false) end
+save('{"window":' .. num(window) .. ',"count":' .. num(count + cost) .. '}', (window + 1) * windowMs - now)
+return done(true)`;
+
+const TOKEN_BUCKET = `${BUCKET_INPUT}
 local anchor, consumed = now, 0
-if state then anchor = state.anchorMs; consumed = state.consumed end
+if raw then
+  local sa, sc = string.match(raw, '^{"anchorMs":([^,]+),"consumed":([^,}]+)}$')
+  if sa then anchor = tonumber(sa); consumed = tonumber(sc)
+  else
+    local state = decoded()
+    if state then anchor = state.anchorMs; consumed = state.consumed end
+  end
+end
 local elapsed = now - anchor
 local refilled = (elapsed * rate) / perMs
-local na, nc, wait = anchor, consumed, 0
+local na, nc
 if refilled >= consumed then
-  if cost > burst then wait = -1 else na = now; nc = cost end
+  if cost > burst then return done(false) end
+  na = now; nc = cost
+elseif consumed + cost - burst <= refilled then
+  na = anchor; nc = consumed + cost
 else
-  local deficit = consumed + cost - burst
-  if deficit <= refilled then nc = consumed + cost
-  elseif cost > burst then wait = -1
-  else wait = positive((deficit * perMs) / rate - elapsed) end
+  return done(false)
 end
-local nref = ((now - na) * rate) / perMs
-local remaining = burst
-if nref < nc then remaining = burst - nc + nref end
 local reset = (nc * perMs) / rate - (now - na)
 if reset < 0 then reset = 0 end
-if wait ~= 0 then return reply(false, remaining, wait, reset) end
 save('{"anchorMs":' .. num(na) .. ',"consumed":' .. num(nc) .. '}', reset)
-return reply(true, remaining, 0, reset)`;
+return done(true)`;
 
-const GCRA = `
-local rate, perMs, burst, cost = input.r, input.p, input.b, input.c
+const GCRA = `${BUCKET_INPUT}
 local interval = perMs / rate
 local position = (now * rate) / perMs
 local tat = position
-if state then tat = state.tat end
+if raw then
+  local st = string.match(raw, '^{"tat":([^,}]+)}$')
+  if st then tat = tonumber(st)
+  else
+    local state = decoded()
+    if state then tat = state.tat end
+  end
+end
 local ahead = 0
 if tat > position then ahead = tat - position end
-local excess = ahead + cost - burst
-local ntat, wait = tat, 0
-if excess <= (position + burst) * (4 * 2 ^ -52) then
-  if ahead > 0 then ntat = tat + cost else ntat = position + cost end
-elseif cost > burst then wait = -1
-else wait = positive(excess * interval) end
+if not (ahead + cost - burst <= (position + burst) * (4 * 2 ^ -52)) then return done(false) end
+local ntat
+if ahead > 0 then ntat = tat + cost else ntat = position + cost end
 local a = ntat - (now * rate) / perMs
-local remaining, reset = burst, 0
-if a > 0 then remaining = burst - a; reset = a * interval end
-if wait ~= 0 then return reply(false, remaining, wait, reset) end
+local reset = 0
+if a > 0 then reset = a * interval end
 save('{"tat":' .. num(ntat) .. '}', reset)
-return reply(true, remaining, 0, reset)`;
+return done(true)`;
 
-const SLIDING_WINDOW_COUNTER = `
-local limit, windowMs, cost = input.l, input.w, input.c
+const SLIDING_WINDOW_COUNTER = `${WINDOW_INPUT}
 local position = now / windowMs
 local window = math.floor(position)
 local sw, sp, sc = window, 0, 0
-if state then sw = state.window; sp = state.previous; sc = state.current end
+if raw then
+  local mw, mp, mc = string.match(raw, '^{"window":([^,]+),"previous":([^,]+),"current":([^,}]+)}$')
+  if mw then sw = tonumber(mw); sp = tonumber(mp); sc = tonumber(mc)
+  else
+    local state = decoded()
+    if state then sw = state.window; sp = state.previous; sc = state.current end
+  end
+end
 local previous, current = 0, 0
 if window == sw then previous = sp; current = sc elseif window == sw + 1 then previous = sc end
 local share = 1 - (position - window)
-local nw, np, nc, wait = sw, sp, sc, 0
-if previous * share + current + cost <= limit then
-  nw = window; np = previous; nc = current + cost
-elseif cost > limit then wait = -1
-else
-  local dueAt
-  if current + cost > limit then dueAt = (window + 1 + 1 - (limit - cost) / current) * windowMs
-  else dueAt = (window + 1 - (limit - cost - current) / previous) * windowMs end
-  wait = positive(dueAt - now)
-end
-local estimate = 0
-if window == nw then estimate = np * (1 - (position - window)) + nc
-elseif window == nw + 1 then estimate = nc * (1 - (position - window)) end
-local remaining = limit - estimate
-if not (remaining > 0) then remaining = 0 end
-local ending = now
-if nc > 0 then ending = (nw + 2) * windowMs elseif np > 0 then ending = (nw + 1) * windowMs end
-local reset = ending - now
+if not (previous * share + current + cost <= limit) then return done(false) end
+-- Admitted: the state's window is this one and its current count > 0, so it ends two windows on.
+local reset = (window + 2) * windowMs - now
 if not (reset > 0) then reset = 0 end
-if wait ~= 0 then return reply(false, remaining, wait, reset) end
-save('{"window":' .. num(nw) .. ',"previous":' .. num(np) .. ',"current":' .. num(nc) .. '}', reset)
-return reply(true, remaining, 0, reset)`;
+save('{"window":' .. num(window) .. ',"previous":' .. num(previous) .. ',"current":' .. num(current + cost) .. '}', reset)
+return done(true)`;
 
 // The exact log: the live admission times, oldest first. Written back as a
 // ring starting at 0 that holds exactly them (the TypeScript step grows it).
-const SLIDING_WINDOW_LOG = `
-local limit, windowMs, cost = input.l, input.w, input.c
+const SLIDING_WINDOW_LOG = `${WINDOW_INPUT}
 local cutoff = now - windowMs
 local live = {}
+local state = nil
+if raw then state = decoded() end
 if state and type(state.times) == 'table' then
   local times, head, size = state.times, state.head, state.size
   local cap = #times
   for i = 0, size - 1 do
     local slot = head + i
     if slot >= cap then slot = slot - cap end
-    local t = times[slot + 1]
-    if t > cutoff then live[#live + 1] = t end
+    local time = times[slot + 1]
+    if time > cutoff then live[#live + 1] = time end
   end
 end
 local n = #live
-local wait = 0
-if n + cost <= limit then
-  for i = 1, cost do live[n + i] = now end
-elseif cost > limit then wait = -1
-else wait = positive(live[n + cost - limit] + windowMs - now) end
-local reset = 0
-if #live > 0 then reset = live[#live] + windowMs - now end
-if not (reset > 0) then reset = 0 end
-if wait ~= 0 then return reply(false, limit - n, wait, reset) end
+if not (n + cost <= limit) then return done(false) end
+for i = 1, cost do live[n + i] = now end
 local out = {}
 for i = 1, #live do out[i] = num(live[i]) end
+local reset = live[#live] + windowMs - now
+if not (reset > 0) then reset = 0 end
 save('{"times":[' .. table.concat(out, ',') .. '],"head":0,"size":' .. #live .. '}', reset)
-return reply(true, limit - #live, 0, reset)`;
+return done(true)`;
+
+/** Positional ARGV: the version, then the input's numbers (JavaScript prints each double exactly). */
+function argumentsOf(input: Json, version: string): string[] {
+  const value = input as Record<string, number>;
+  return "l" in value
+    ? [version, String(value.c), String(value.l), String(value.w)]
+    : [version, String(value.c), String(value.r), String(value.p), String(value.b)];
+}
+
+/**
+ * A port's reply `S<0|1><seconds> <microseconds>\n<state JSON or nothing>`
+ * to the transition's output: the TypeScript transition run on the state
+ * Redis decided on, at Redis' time. It must decide as Redis did.
+ */
+function outputOf(reply: string, transition: Transition, input: Json): Json {
+  const space = reply.indexOf(" ");
+  const newline = reply.indexOf("\n", space);
+  const flag = reply[1];
+  if (reply[0] !== "S" || (flag !== "0" && flag !== "1") || space < 0 || newline < 0) {
+    throw new Error(`unexpected reply from Redis: ${reply.slice(0, 80)}`);
+  }
+  const nowMs = Number(reply.slice(2, space)) * 1_000 + Math.floor(Number(reply.slice(space + 1, newline)) / 1_000);
+  let current: Json | undefined;
+  if (newline + 1 < reply.length) {
+    try {
+      current = JSON.parse(reply.slice(newline + 1)) as Json;
+    } catch {
+      current = undefined; // Not JSON: the port started fresh too.
+    }
+  }
+  const output = transition.apply(current, input, nowMs).output as { a?: unknown } | null;
+  if (typeof output !== "object" || output === null || output.a !== (flag === "1")) {
+    throw new Error(`${transition.name}: Redis ${flag === "1" ? "admitted" : "refused"} but the TypeScript transition decided ${JSON.stringify(output)}`);
+  }
+  return output as Json;
+}
 
 function port(name: string, body: string): RedisTransitionPort {
-  return { name, script: new RedisScript(HEAD + body) };
+  return { name, script: new RedisScript(HEAD + body), args: argumentsOf, output: outputOf };
 }
 
 /**

@@ -1,9 +1,10 @@
 /**
  * The Lua scripts behind {@link RedisStore}: one per operation, so each is
- * atomic and one round trip. A key is a hash: `v` the value's JSON, `n` its
- * version, `x` its expiry (epoch ms from the server's `TIME`, absent if it
- * never expires); the key itself carries the TTL (`PEXPIRE`), so Redis
- * removes it on time.
+ * atomic and one round trip. A key is one string, `<version>\n<expiresAt>\n<json>`
+ * (the expiry in epoch ms from the server's `TIME`, empty if it never
+ * expires): read with one `GET`, written with one `SET ... PX`, so Redis
+ * removes it on time. (One string rather than a hash: a write is then one
+ * command, not `HSET` and `PEXPIRE`.)
  *
  * Replies are single strings that are never valid JSON (clients that
  * deserialize JSON replies, like `@upstash/redis`, leave them alone):
@@ -18,6 +19,8 @@
  *
  * @module
  */
+import type { Json, Transition } from "../../src/store/store.ts";
+import { onWorkers } from "../../src/internal/runtime.ts";
 import type { RedisScriptClient } from "./client.ts";
 
 /** A Lua script with its SHA-1, computed once on first use. */
@@ -27,6 +30,10 @@ export class RedisScript {
   #sha1: Promise<string> | undefined;
   /** The SHA-1 once known: no await for it on every run. */
   #hex: string | undefined;
+  /** The first run, while it is under way. */
+  #first: Promise<unknown> | undefined;
+  /** Whether a run has answered (the script is then cached on the servers used so far). */
+  #ran = false;
 
   /**
    * @example
@@ -54,15 +61,58 @@ export class RedisScript {
    * server answers `NOSCRIPT` (a restart, `SCRIPT FLUSH`, a failover).
    * Still one round trip whenever the script is cached.
    */
-  async run(client: RedisScriptClient, keys: string[], args: string[]): Promise<unknown> {
-    const sha1 = this.#hex ?? (this.#hex = await this.sha1());
-    try {
-      return await client.evalsha(sha1, keys, args);
-    } catch (error) {
-      if (!isNoScript(error)) throw error;
-      return client.eval(this.source, keys, args);
+  run(client: RedisScriptClient, keys: string[], args: string[]): Promise<unknown>;
+  /** Runs the script and maps its reply with `then` (in the same promise step). */
+  run<T>(client: RedisScriptClient, keys: string[], args: string[], then: (reply: unknown) => T): Promise<T>;
+  run(client: RedisScriptClient, keys: string[], args: string[], then?: (reply: unknown) => unknown): Promise<unknown> {
+    const sha1 = this.#hex;
+    if (sha1 === undefined) {
+      return this.sha1().then((hex) => {
+        this.#hex = hex;
+        return this.run(client, keys, args, then!);
+      });
     }
+    const first = this.#first;
+    if (first !== undefined) {
+      // Until the script's first run answers (and has cached it on the server),
+      // the others wait for it: a cold burst costs one EVAL, not one each.
+      const again = () => this.run(client, keys, args, then!);
+      return first.then(again, again);
+    }
+    const pending = send(client, sha1, this.source, keys, args, then);
+    if (!this.#ran && !onWorkers()) {
+      // Not on Workers: there a request must not wait on another request's I/O.
+      this.#first = pending;
+      const done = () => {
+        this.#first = undefined;
+        this.#ran = true;
+      };
+      pending.then(done, done);
+    }
+    return pending;
   }
+}
+
+/** `EVALSHA`; `EVAL` if the server lost the script. No async frame: one promise from the client, one more only if NOSCRIPT. */
+function send(
+  client: RedisScriptClient,
+  sha1: string,
+  source: string,
+  keys: string[],
+  args: string[],
+  then: ((reply: unknown) => unknown) | undefined,
+): Promise<unknown> {
+  let pending: Promise<unknown>;
+  try {
+    pending = client.evalsha(sha1, keys, args);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  return pending.then(then, (error: unknown) => {
+    if (!isNoScript(error)) throw error;
+    const again = client.eval(source, keys, args);
+    return then === undefined ? again : again.then(then);
+  });
 }
 
 function isNoScript(error: unknown): boolean {
@@ -70,29 +120,26 @@ function isNoScript(error: unknown): boolean {
   return message.includes("NOSCRIPT");
 }
 
-/** Helpers every script starts with (the rate-limit ports too). */
+/** Helpers every script starts with. */
 export const PRELUDE = `
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 local function entry(key)
-  local h = redis.call('HMGET', key, 'v', 'n', 'x')
-  if not h[1] then return 'N' end
-  return 'E' .. h[2] .. '\\n' .. (h[3] or '') .. '\\n' .. h[1]
+  local packed = redis.call('GET', key)
+  if not packed then return 'N' end
+  return 'E' .. packed
 end
 local function write(key, value, version, ttl)
-  local expires = ''
-  redis.call('HSET', key, 'v', value, 'n', version)
   if ttl ~= '' then
-    expires = tostring(now_ms() + tonumber(ttl))
-    redis.call('HSET', key, 'x', expires)
-    redis.call('PEXPIRE', key, ttl)
-  else
-    redis.call('HDEL', key, 'x')
-    redis.call('PERSIST', key)
+    local expires = string.format('%d', now_ms() + tonumber(ttl))
+    redis.call('SET', key, version .. '\\n' .. expires .. '\\n' .. value, 'PX', ttl)
+    return 'W' .. version .. '\\n' .. expires
   end
-  return 'W' .. version .. '\\n' .. expires
+  -- SET without PX also clears an old TTL.
+  redis.call('SET', key, version .. '\\n\\n' .. value)
+  return 'W' .. version .. '\\n'
 end
 `;
 
@@ -114,11 +161,13 @@ export const DELETE: RedisScript = new RedisScript(`return 'D' .. redis.call('DE
  */
 export const COMMIT: RedisScript = new RedisScript(`${PRELUDE}
 local key = KEYS[1]
-local current = redis.call('HGET', key, 'n')
+local packed = redis.call('GET', key)
 if ARGV[1] == '' then
-  if current then return 'C' .. entry(key) end
-elseif current ~= ARGV[1] then
-  return 'C' .. entry(key)
+  if packed then return 'CE' .. packed end
+elseif not packed then
+  return 'CN'
+elseif string.match(packed, '^[^\\n]*') ~= ARGV[1] then
+  return 'CE' .. packed
 end
 if ARGV[2] == 'd' then return 'D' .. redis.call('DEL', key) end
 return write(key, ARGV[3], ARGV[4], ARGV[5])`);
@@ -154,6 +203,17 @@ export interface RedisTransitionPort {
   readonly name: string;
   /** The whole script (prelude, decoding, the port's body, the write). */
   readonly script: RedisScript;
+  /**
+   * The script's `ARGV` for `input` and the version of a write. Default
+   * `[JSON.stringify(input), version]` (what {@link redisTransitionPort}'s
+   * scripts read).
+   */
+  readonly args?: (input: Json, version: string) => string[];
+  /**
+   * The transition's output from the script's reply. Default: the reply is
+   * `O<json>`, the output itself.
+   */
+  readonly output?: (reply: string, transition: Transition, input: Json) => Json;
 }
 
 /**
@@ -178,9 +238,9 @@ local apply = function(current, input, now)
 ${lua}
 end
 local key = KEYS[1]
-local raw = redis.call('HGET', key, 'v')
+local packed = redis.call('GET', key)
 local current = nil
-if raw then current = cjson.decode(raw) end
+if packed then current = cjson.decode(string.match(packed, '^[^\\n]*\\n[^\\n]*\\n(.*)$')) end
 local result = apply(current, cjson.decode(ARGV[1]), now_ms())
 if result.delete then
   redis.call('DEL', key)

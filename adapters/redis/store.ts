@@ -138,9 +138,10 @@ function ttlArgument(write: RawWrite): string {
  *
  * - Every operation is one Lua script: atomic, one round trip (`EVALSHA`;
  *   `EVAL` once more if the server answers `NOSCRIPT`, e.g. after a restart).
- * - A key is a hash: the value's JSON, a version (random per store instance
- *   plus a counter: never reused, even after a delete) and its expiry.
- * - TTLs are Redis' own (`PEXPIRE`): the key is gone on time on the server.
+ * - A key is one string: a version (random per store instance plus a
+ *   counter: never reused, even after a delete), its expiry and the value's
+ *   JSON, read with one `GET` and written with one `SET`.
+ * - TTLs are Redis' own (`SET ... PX`): the key is gone on time on the server.
  *   Every `expiresAt` (read or written) is computed from the server's
  *   `TIME`, so clients with skewed clocks agree.
  * - `update()` reads the key with the server's time (one round trip), runs
@@ -224,24 +225,42 @@ export class RedisStore extends StoreAdapter {
     return parseWrite(await this.#run(COMMIT, key, [expectedVersion, "d", "", "", ""])).ok;
   }
 
+  /** A transition with a Lua port runs in Redis: one call, no race to lose (no turn to take, nothing to cancel). */
+  protected override runsInOneCall(transition: Transition): boolean {
+    return this.#ports.has(transition.name);
+  }
+
   /**
    * A ported transition: one script. Otherwise a compare-and-set loop like
    * the base's, but reading the server's time with the entry, so every
    * client hands its transitions the same clock.
    */
-  protected override async updateRaw<I extends Json, O extends Json>(
+  protected override updateRaw<I extends Json, O extends Json>(
+    key: string,
+    transition: Transition<I, O>,
+    input: I,
+    options: RawOptions,
+    cancelled: AbortSignal,
+  ): Promise<O> {
+    const port = this.#ports.get(transition.name);
+    if (port === undefined) return this.#updateLoop(key, transition, input, options, cancelled);
+    const version = this.newVersion();
+    const args = port.args === undefined ? [JSON.stringify(input), version] : port.args(input, version);
+    return port.script.run(this.#client, [key], args, (reply) => {
+      const text = asText(reply);
+      if (port.output !== undefined) return port.output(text, transition as unknown as Transition, input) as O;
+      if (text[0] !== "O") throw unexpected(text);
+      return JSON.parse(text.slice(1)) as O;
+    });
+  }
+
+  async #updateLoop<I extends Json, O extends Json>(
     key: string,
     transition: Transition<I, O>,
     input: I,
     _options: RawOptions,
     cancelled: AbortSignal,
   ): Promise<O> {
-    const port = this.#ports.get(transition.name);
-    if (port !== undefined) {
-      const reply = asText(await this.#run(port.script, key, [JSON.stringify(input), this.newVersion()]));
-      if (reply[0] !== "O") throw unexpected(reply);
-      return JSON.parse(reply.slice(1)) as O;
-    }
     for (let attempt = 0; attempt < MAX_UPDATE_ATTEMPTS; attempt++) {
       if (cancelled.aborted) throw cancelled.reason;
       const read = asText(await this.#run(READ_FOR_UPDATE, key, []));

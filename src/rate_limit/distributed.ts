@@ -6,8 +6,9 @@
  * over JSON state); here they run as {@link Transition}s, so the engine
  * computes each decision next to the data in one round trip where it can:
  * inside a Durable Object (the object registers {@link RATE_LIMIT_TRANSITIONS}),
- * as a Lua script in Redis (`bulwark/redis` carries ports of them), and as a
- * compare-and-set loop elsewhere (Deno KV's `atomic().check()`, SQL). Time is
+ * as a Lua script in Redis (`bulwark/redis` carries ports of them), as SQL
+ * in PostgreSQL and D1, and as a compare-and-set loop elsewhere (Deno KV's
+ * `atomic().check()`). Time is
  * the engine's (`nowMs` of {@link Transition.apply}), so clients whose clocks
  * disagree still agree on the limit.
  *
@@ -279,7 +280,7 @@ const WHY_ATOMIC = "two instances could both take the last unit of a limit (read
  *   {@link Store.update}: inside a Durable Object, as a Lua script in Redis,
  *   as an `atomic().check()` loop on Deno KV (plus one per conflict).
  * - **Engine time**: decisions use the store's clock (Redis `TIME`, the
- *   Durable Object's, PostgreSQL's `now()`; Deno KV and memory stores use
+ *   Durable Object's, PostgreSQL's `now()`, D1's SQLite; Deno KV and memory stores use
  *   the calling process's `wallNow()`).
  * - **Blocked keys answered locally**: after a refusal, the key is known
  *   blocked for `retryAfterMs`; calls for as much or more in that time are

@@ -314,6 +314,12 @@ export function decodeEnvelope(text: string): RawEntry {
 }
 
 const NOOP = (): void => {};
+const same = <T>(value: T): T => value;
+/** A signal that never aborts, for calls with nothing to cancel; made on first use, never at import. */
+let idleSignal: AbortSignal | undefined;
+function neverAborted(): AbortSignal {
+  return (idleSignal ??= new AbortController().signal);
+}
 
 function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
   return typeof value === "object" && value !== null && typeof (value as PromiseLike<T>).then === "function";
@@ -481,12 +487,22 @@ export abstract class StoreAdapter implements Store {
   ): boolean | PromiseLike<boolean>;
 
   /**
+   * Whether {@link StoreAdapter.updateRaw} runs `transition` in one engine
+   * call that cannot lose a race (a Lua port, say): then `update` neither
+   * makes callers take turns per key nor arms a cancellation for a loop.
+   * Default `false`.
+   */
+  protected runsInOneCall(_transition: Transition): boolean {
+    return false;
+  }
+
+  /**
    * Runs a transition on the full `key` and returns its output. The default
    * is a compare-and-set loop over the raw methods, callers of this process
    * taking turns per key (so only other processes cause retries; at most
    * {@link MAX_UPDATE_ATTEMPTS} rounds, a short jittered backoff on the
    * store's clock after each lost race). Turns are taken only when
-   * `runsTransitions` is `false`. Override it where the engine runs
+   * `runsTransitions` is `false` and {@link StoreAdapter.runsInOneCall} says no. Override it where the engine runs
    * the transition next to the data (and declare `runsTransitions`): call
    * {@link StoreAdapter.applyTransition} to run and check it.
    * `cancelled` aborts when the caller stops waiting (timeout, abort): stop there.
@@ -683,6 +699,10 @@ export abstract class StoreAdapter implements Store {
     const limit = this.#keyLimit("update", key, full);
     if (limit !== undefined) return Promise.reject(limit);
     if (signal?.aborted) return Promise.reject(signal.reason);
+    if (this.runsInOneCall(transition as unknown as Transition)) {
+      // One engine call that cannot lose a race: no turn to take, no loop to stop.
+      return this.#run("update", key, signal, () => this.updateRaw(full, transition, input, { signal }, neverAborted()), same);
+    }
     // The loop must stop when the caller stops waiting; a controller only for update.
     const cancelled = new AbortController();
     if (this.capabilities.runsTransitions) {
