@@ -29,7 +29,7 @@ import { configuredSection } from "../internal/configured.ts";
 import { BREAKER_DEFAULTS } from "../internal/built_in_defaults.ts";
 import { sharedDefaults } from "../internal/defaults.ts";
 import { invoke, runInContext } from "../internal/context.ts";
-import { asCircuitOpenError, openMessage, refusalError } from "../internal/refusal.ts";
+import { asCircuitOpenError, openMessage } from "../internal/refusal.ts";
 import { fuse, SLOW, type Stage } from "../internal/fused.ts";
 import { contextFor, type ExecutionContext, type Operation } from "../policy.ts";
 import type { Store } from "../store/store.ts";
@@ -895,11 +895,11 @@ export class CircuitBreaker<F = never> {
       if (this.#shared !== undefined) this.#shared.touch();
       const remainingMs = this.#refusal();
       if (remainingMs >= 0) {
-        // Its stack trace starts in this frame (internal/refusal.ts): each
-        // frame a trace walks costs V8 about as much as the error itself.
-        // No throw either: the caller gets a rejected promise, and
-        // throwing costs more than building it.
-        const error = refusalError(this.#refusalMessage(remainingMs), this.#refusalCause());
+        // Built in this frame, not in a helper: each frame a stack trace
+        // walks costs V8 about as much as the error itself (see
+        // internal/refusal.ts). No throw either: the caller gets a
+        // rejected promise, and throwing costs more than building it.
+        const error = new Error(this.#refusalMessage(remainingMs), this.#refusalCause());
         return Promise.reject(this.#refused(error, remainingMs));
       }
     }
@@ -930,7 +930,7 @@ export class CircuitBreaker<F = never> {
     const admission = fast ? ADMITTED : this.#admit();
     if (admission === REJECTED) {
       const remainingMs = this.#refusedMs();
-      const error = this.#refused(refusalError(this.#refusalMessage(remainingMs), this.#refusalCause()), remainingMs);
+      const error = this.#refused(new Error(this.#refusalMessage(remainingMs), this.#refusalCause()), remainingMs);
       if (this.#fallback === undefined) return Promise.reject(error);
       try {
         return Promise.resolve(this.#fallback(error) as Awaited<F>);
@@ -1295,7 +1295,7 @@ export class CircuitBreaker<F = never> {
   /** Refuses a synchronous call: throws the error, or returns `fallback`'s result. */
   #reject(): F {
     const remainingMs = this.#refusedMs();
-    const error = this.#refused(refusalError(this.#refusalMessage(remainingMs), this.#refusalCause()), remainingMs);
+    const error = this.#refused(new Error(this.#refusalMessage(remainingMs), this.#refusalCause()), remainingMs);
     if (this.#fallback === undefined) throw error;
     return this.#fallback(error);
   }
@@ -1559,7 +1559,7 @@ export class CircuitBreaker<F = never> {
         if (epoch === this.#epoch && this.#probesInFlight > 0) this.#probesInFlight--;
       },
       refuse: (message, remainingMs) => {
-        const error = this.#refused(refusalError(message, undefined), remainingMs);
+        const error = this.#refused(new Error(message), remainingMs);
         if (this.#fallback === undefined) return Promise.reject(error);
         try {
           return Promise.resolve(this.#fallback(error)) as Promise<never>;

@@ -5,10 +5,9 @@
  * `CircuitOpenError` built by its constructor from three calls deep
  * (its constructor and `ResilienceError`'s, then the breaker's helpers)
  * cost about twice a plain `new Error()` in the caller's frame
- * (docs/benchmarks.md). So the breaker builds the refusal with
- * {@link refusalError} (an `Error` born with the class's prototype, its
- * trace starting at `execute`), and this gives it the fields the
- * constructor would have: same prototype (so
+ * (docs/benchmarks.md). So the breaker builds the refusal as a plain
+ * `new Error(message)` in the very frame of `execute`, and this gives it
+ * the class and fields the constructor would have: same prototype (so
  * `instanceof`, `name` and `retryAfterMs` hold), same own fields in the
  * same order (`code`, `name`, `breakerName`, `remainingMs`), and a stack
  * trace whose first frame is `execute`, then the caller's. V8 formats
@@ -30,26 +29,9 @@ interface Fields {
   remainingMs: number;
 }
 
-/**
- * `new Error(message, options)` born with `CircuitOpenError.prototype`, its
- * stack trace starting at the caller: no `Object.setPrototypeOf` after the
- * fact, which cost JavaScriptCore (Bun) 25–65 ns per refusal
- * (docs/benchmarks.md).
- *
- * `Reflect.construct(Error, …, newTarget)` takes the prototype from
- * `newTarget.prototype`, and V8 starts the trace after the frame of
- * `newTarget` when it is a plain function: this one, so the first frame is
- * the caller's (`execute`). A class that is not on the stack as
- * `newTarget` would leave V8 no frame at all, and Bun no `stack`.
- */
-export function refusalError(message: string, options: { cause: unknown } | undefined): Error {
-  // Set on first use, not at import: a module only declares.
-  if (refusalError.prototype !== CircuitOpenError.prototype) refusalError.prototype = CircuitOpenError.prototype;
-  return Reflect.construct(Error, [message, options], refusalError) as Error;
-}
-
-/** Gives `error`, just built by {@link refusalError}, the fields `CircuitOpenError`'s constructor sets. */
+/** Turns `error`, just built as `new Error(message)`, into the `CircuitOpenError` its constructor would build. */
 export function asCircuitOpenError(error: Error, breakerName: string, remainingMs: number): CircuitOpenError {
+  Object.setPrototypeOf(error, CircuitOpenError.prototype);
   const fields = error as unknown as Fields;
   fields.code = "ERR_CIRCUIT_OPEN";
   fields.name = "CircuitOpenError";
