@@ -869,11 +869,12 @@ export class CircuitBreaker<F = never> {
    */
   execute<T>(fn: Operation<T>, signal?: AbortSignal): Promise<T | Awaited<F>> {
     // The most common call, first and in full: no signal, a plainly closed
-    // local circuit, outcomes watched on the side (see #execute). A shared
-    // circuit goes through #execute, whose gate reads the store when due.
+    // circuit, outcomes watched on the side (see #execute). A shared circuit
+    // takes it once its state is loaded: `passes()` starts a read when one
+    // is due, as #execute's gate does for a closed circuit.
     if (
-      signal === undefined && this.#state === "closed" && !this.#timed && this.#observeOnly && this.#shared === undefined &&
-      typeof fn === "function"
+      signal === undefined && this.#state === "closed" && !this.#timed && this.#observeOnly && typeof fn === "function" &&
+      (this.#shared === undefined || this.#shared.passes())
     ) {
       let promise: Promise<T>;
       try {
