@@ -4,6 +4,7 @@ import { ConfigError, type ConfigIssue, InvalidArgumentError } from "../../src/e
 import { badOptions, throwIf } from "../../src/internal/arguments.ts";
 import type { AlgorithmName, RateLimitDecision } from "../../src/rate_limit/algorithm.ts";
 import { type RateLimitHeaderOptions, rateLimitHeaders } from "../../src/rate_limit/headers.ts";
+import type { AlgorithmOptions } from "../../src/rate_limit/create.ts";
 import { DistributedRateLimiter } from "../../src/rate_limit/distributed.ts";
 import { KeyedRateLimiter } from "../../src/rate_limit/keyed.ts";
 import type { Store } from "../../src/store/store.ts";
@@ -229,23 +230,26 @@ function decideNow(limiter: KeyedLimiter, key: string, cost: number): RateLimitD
   };
 }
 
-/** The {@link DistributedRateLimiter} of `store`, with the same algorithm options as {@link buildLimiter}'s. */
-function buildShared(options: HonoRateLimitOptions<never>, store: Store): DistributedRateLimiter {
+/**
+ * The limiter's algorithm options from the middleware's three: `limit` per
+ * `windowMs` is a bucket of `limit` refilled over `windowMs`, or a window
+ * of `limit` requests.
+ */
+function algorithmOptions(options: HonoRateLimitOptions<never>): AlgorithmOptions {
   const algorithm = options.algorithm ?? "token-bucket";
   const limit = options.limit ?? 60;
   const windowMs = options.windowMs ?? 60_000;
   const clock = options.clock === undefined ? {} : { clock: options.clock };
   return algorithm === "token-bucket" || algorithm === "gcra"
-    ? new DistributedRateLimiter({ store, algorithm, rate: limit, perMs: windowMs, burst: limit, ...clock })
-    : new DistributedRateLimiter({ store, algorithm, limit, windowMs, ...clock });
+    ? { algorithm, rate: limit, perMs: windowMs, burst: limit, ...clock }
+    : { algorithm, limit, windowMs, ...clock };
+}
+
+/** The {@link DistributedRateLimiter} of `store`, with the same algorithm options as {@link buildLimiter}'s. */
+function buildShared(options: HonoRateLimitOptions<never>, store: Store): DistributedRateLimiter {
+  return new DistributedRateLimiter({ store, ...algorithmOptions(options) });
 }
 
 function buildLimiter(options: HonoRateLimitOptions<never>): KeyedRateLimiter {
-  const algorithm = options.algorithm ?? "token-bucket";
-  const limit = options.limit ?? 60;
-  const windowMs = options.windowMs ?? 60_000;
-  const clock = options.clock === undefined ? {} : { clock: options.clock };
-  return algorithm === "token-bucket" || algorithm === "gcra"
-    ? new KeyedRateLimiter({ algorithm, rate: limit, perMs: windowMs, burst: limit, ...clock })
-    : new KeyedRateLimiter({ algorithm, limit, windowMs, ...clock });
+  return new KeyedRateLimiter(algorithmOptions(options));
 }
