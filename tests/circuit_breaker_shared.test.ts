@@ -497,7 +497,7 @@ describe("shared circuit breakers: quorum", () => {
           for (const [id, gap] of trips) {
             now += gap;
             if (record?.state === "open") break;
-            const intent: SharedIntent = { kind: "trip", state: "open", openedAt: now, openPeriodMs: 1_000, openings: 1, basisSeq: record?.seq ?? 0 };
+            const intent: SharedIntent = { kind: "trip", state: "open", openedAt: now, openPeriodMs: 1_000, openings: 1, basisSeq: record?.seq ?? 0, basisGen: "" };
             const next = mergeShared(record, intent, { id, now, quorum, quorumWindowMs: windowMs });
             recent.set(id, now);
             for (const [voter, at] of recent) if (at <= now - windowMs) recent.delete(voter);

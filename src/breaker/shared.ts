@@ -41,7 +41,17 @@ export interface SharedCircuitVote {
 export interface SharedCircuitRecord {
   /** Format version. */
   readonly v: 1;
-  /** Bumped on every write: an instance adopts a record newer than the last it saw. */
+  /**
+   * The record's generation: a random id drawn when a record is created
+   * where the store holds none (the first write, or the first after the
+   * store lost its data), inherited by every record written over it.
+   * Absent in records of earlier versions: one legacy generation, older
+   * than any other.
+   */
+  readonly gen?: string;
+  /** Wall-clock epoch ms the generation was created (present with `gen`): a later generation is newer. */
+  readonly genAt?: number;
+  /** Bumped on every write of a generation: an instance adopts a record newer than the last it saw. */
   readonly seq: number;
   readonly state: SharedCircuitState;
   /** Wall-clock epoch ms the circuit opened (`null` unless open or forced open). */
@@ -69,8 +79,10 @@ export interface SharedIntent {
   readonly openedAt: number | null;
   readonly openPeriodMs: number;
   readonly openings: number;
-  /** The `seq` of the shared record the local state derived from (`reopen`, `recover`: written only if still current). */
+  /** The `seq` of the shared record the local state derived from (`reopen`, `recover`: written only if still current, or if the store lost it). */
   readonly basisSeq: number;
+  /** That record's generation (its `gen`; `""` for the legacy one). */
+  readonly basisGen: string;
 }
 
 /** What {@link mergeShared} needs besides the record and the intent. */
@@ -84,6 +96,44 @@ export interface MergeContext {
 
 const isOpen = (state: SharedCircuitState | undefined): boolean => state === "open" || state === "forced-open";
 
+/** The generation of records written before generations existed (no `gen`). */
+const LEGACY_GENERATION = "";
+
+/** A record's generation: its `gen`, or `""` for a record of an earlier version. */
+function generationOf(record: SharedCircuitRecord): string {
+  return record.gen ?? LEGACY_GENERATION;
+}
+
+/**
+ * Whether `record` is newer than `than`: of a later generation (created
+ * later by the wall clock, ties broken by id; the legacy one is the
+ * oldest), or of the same generation with a higher `seq`. A stale read (an
+ * older record of the same history, or one of a generation the store has
+ * since lost) is never newer.
+ *
+ * @example
+ * ```ts
+ * import { isNewerRecord, type SharedCircuitRecord } from "./shared.ts";
+ * const record = (gen: string, genAt: number, seq: number): SharedCircuitRecord =>
+ *   ({ v: 1, gen, genAt, seq, by: "a", state: "closed", openedAt: null, openPeriodMs: 1_000, openings: 0, votes: [] });
+ * // The store lost its data: a new generation counting from 1 is still newer.
+ * if (!isNewerRecord(record("g2", 2_000, 1), record("g1", 1_000, 10))) throw new Error("new generation ignored");
+ * if (isNewerRecord(record("g1", 1_000, 10), record("g2", 2_000, 1))) throw new Error("stale generation adopted");
+ * ```
+ */
+export function isNewerRecord(record: SharedCircuitRecord, than: SharedCircuitRecord): boolean {
+  const gen = generationOf(record);
+  const thanGen = generationOf(than);
+  if (gen === thanGen) return record.seq > than.seq;
+  const at = record.genAt ?? 0;
+  const thanAt = than.genAt ?? 0;
+  return at !== thanAt ? at > thanAt : gen > thanGen;
+}
+
+/** `record`'s generation fields, for a record written over it. */
+const generationFields = (record: SharedCircuitRecord | undefined): { gen?: string; genAt?: number } =>
+  record?.gen === undefined ? {} : { gen: record.gen, genAt: record.genAt ?? 0 };
+
 /**
  * The record to write for `intent` over `current`, or `undefined` to write
  * nothing (the store already says it, or another instance decided since).
@@ -92,7 +142,7 @@ const isOpen = (state: SharedCircuitState | undefined): boolean => state === "op
  * @example
  * ```ts
  * import { mergeShared } from "./shared.ts";
- * const trip = { kind: "trip", state: "open", openedAt: 1_000, openPeriodMs: 60_000, openings: 1, basisSeq: 0 } as const;
+ * const trip = { kind: "trip", state: "open", openedAt: 1_000, openPeriodMs: 60_000, openings: 1, basisSeq: 0, basisGen: "" } as const;
  * const context = { now: 1_000, quorum: 2, quorumWindowMs: 60_000 };
  * const first = mergeShared(undefined, trip, { ...context, id: "a" });
  * if (first?.state !== "closed" || first.votes.length !== 1) throw new Error("one vote is not a quorum");
@@ -106,7 +156,7 @@ export function mergeShared(
   context: MergeContext,
 ): SharedCircuitRecord | undefined {
   const seq = (current?.seq ?? 0) + 1;
-  const base = { v: 1 as const, seq, by: context.id };
+  const base = { v: 1 as const, ...generationFields(current), seq, by: context.id };
   switch (intent.kind) {
     case "manual":
       if (current?.state === intent.state && current.openedAt === intent.openedAt) return undefined;
@@ -122,23 +172,30 @@ export function mergeShared(
       }
       return { ...base, state: "closed", openedAt: null, openPeriodMs: current?.openPeriodMs ?? intent.openPeriodMs, openings: 0, votes };
     }
+    // A probe's verdict. Over nothing (the store lost the opening), it is
+    // written still: the instances holding the lost opening follow it.
     case "reopen":
-      if (current === undefined || current.seq !== intent.basisSeq || !isOpen(current.state)) return undefined;
-      if (current.openedAt === intent.openedAt) return undefined;
+      if (current !== undefined && (!isBasis(current, intent) || !isOpen(current.state))) return undefined;
+      if (current?.openedAt === intent.openedAt) return undefined;
       return { ...base, state: "open", openedAt: intent.openedAt, openPeriodMs: intent.openPeriodMs, openings: intent.openings, votes: [] };
     case "recover":
-      if (current === undefined || current.seq !== intent.basisSeq || current.state !== "open") return undefined;
+      if (current !== undefined && (!isBasis(current, intent) || current.state !== "open")) return undefined;
       return { ...base, state: "closed", openedAt: null, openPeriodMs: intent.openPeriodMs, openings: 0, votes: [] };
   }
 }
 
-/** Whether `value` is a record this module wrote. */
+/** Whether `current` is the record `intent` was made from (same generation, same `seq`). */
+const isBasis = (current: SharedCircuitRecord, intent: SharedIntent): boolean =>
+  current.seq === intent.basisSeq && generationOf(current) === intent.basisGen;
+
+/** Whether `value` is a record this module wrote (this version, or an earlier one without `gen`). */
 function isSharedRecord(value: Json | undefined): value is Json & SharedCircuitRecord {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
   const record = value as Record<string, Json>;
   return record.v === 1 && typeof record.seq === "number" && typeof record.state === "string" &&
     (record.openedAt === null || typeof record.openedAt === "number") && typeof record.openPeriodMs === "number" &&
-    Array.isArray(record.votes);
+    Array.isArray(record.votes) &&
+    (record.gen === undefined || (typeof record.gen === "string" && typeof record.genAt === "number"));
 }
 
 /** Payload of the breaker's `storeError` event. */
@@ -228,9 +285,15 @@ export class SharedCircuit {
   /** The newest record seen, and its version. */
   #seen: SharedCircuitRecord | undefined;
   #seenVersion: string | undefined;
-  /** The highest `seq` seen or written: a record rewritten after the store lost its data still counts up from it. */
+  /**
+   * The highest `seq` seen or written in the current generation: a record
+   * created after the store lost its data counts up from it (so readers of
+   * an earlier version, which order by `seq` alone, still adopt it).
+   */
   #maxSeq = 0;
-  /** The `seq` of the shared opening the local open state stands for; `-1` when it is local only. */
+  /** `genAt` of the newest generation seen: one this instance creates is later still, whatever its clock. */
+  #genAt = 0;
+  /** The `seq` of the shared opening (of the current generation) the local open state stands for; `-1` when it is local only. */
   #openSeq = -1;
   /** Set while the breaker applies a shared record: its transitions are not written back. */
   #adopting = false;
@@ -242,7 +305,8 @@ export class SharedCircuit {
   #lastWriteAt = -Infinity;
   /** Monotonic ms a deferred (coalesced) write is due; `-1` if none. */
   #writeDueAt = -1;
-  /** The lease: for which opening (`seq`), whose, and until when (wall ms) if another's. */
+  /** The lease: for which opening (generation and `seq`), whose, and until when (wall ms) if another's. */
+  #leaseGen = LEGACY_GENERATION;
   #leaseSeq = -1;
   #leaseMine = false;
   #leaseUntil = 0;
@@ -348,7 +412,8 @@ export class SharedCircuit {
   ): Promise<T> | undefined {
     if (this.#link.state() !== "half-open") return undefined;
     const seq = this.#openSeq;
-    if (this.#leaseSeq === seq) {
+    const gen = this.#seen === undefined ? LEGACY_GENERATION : generationOf(this.#seen);
+    if (this.#leaseSeq === seq && this.#leaseGen === gen) {
       if (this.#leaseMine) return undefined;
       const leftMs = this.#leaseUntil - this.#clock.wallNow();
       if (leftMs > 0) {
@@ -363,16 +428,18 @@ export class SharedCircuit {
     const budget = Math.min(this.#deadline, now + this.#timeoutMs) - now;
     const epoch = this.#link.reserveProbe();
     const deadline = this.#deadline;
-    return this.#takeLease(seq, budget).then(() => {
+    return this.#takeLease(gen, seq, budget).then(() => {
       this.#link.releaseProbe(epoch);
       return this.#rerun(deadline, fn, context, caller);
     });
   }
 
-  /** Asks for the lease of opening `seq`; settles the lease fields, never rejects. */
-  async #takeLease(seq: number, budgetMs: number): Promise<void> {
-    const mine = { by: this.id, seq };
+  /** Asks for the lease of opening `seq` of generation `gen`; settles the lease fields, never rejects. */
+  async #takeLease(gen: string, seq: number, budgetMs: number): Promise<void> {
+    // Keyed by generation too: a store that lost its data counts `seq` from 1 again.
+    const mine: Json = gen === LEGACY_GENERATION ? { by: this.id, seq } : { by: this.id, gen, seq };
     const own = () => {
+      this.#leaseGen = gen;
       this.#leaseSeq = seq;
       this.#leaseMine = true;
     };
@@ -383,15 +450,16 @@ export class SharedCircuit {
         this.#store.insertIfAbsent(this.#leaseKey, mine, { ttlMs: this.#leaseMs, signal }), budgetMs);
       if (inserted.ok) return own();
       let current = inserted.current;
-      // A lease left from an earlier opening is free to take over.
-      const value = current?.value as { seq?: unknown } | undefined;
-      if (current !== undefined && value?.seq !== seq) {
+      // A lease left from an earlier opening (or generation) is free to take over.
+      const value = current?.value as { seq?: unknown; gen?: unknown } | undefined;
+      if (current !== undefined && (value?.seq !== seq || (value.gen ?? LEGACY_GENERATION) !== gen)) {
         const left = budgetMs - (this.#clock.now() - started);
         const swapped = await this.#bounded("lease", "compareAndSet", this.#leaseKey, (signal) =>
           this.#store.compareAndSet(this.#leaseKey, current!.version, mine, { ttlMs: this.#leaseMs, signal }), left);
         if (swapped.ok) return own();
         current = swapped.current;
       }
+      this.#leaseGen = gen;
       this.#leaseSeq = seq;
       this.#leaseMine = false;
       this.#leaseUntil = current?.expiresAt ?? this.#clock.wallNow() + this.#leaseMs;
@@ -424,22 +492,32 @@ export class SharedCircuit {
     return read;
   }
 
-  /** Applies a record read or found by a failed compare-and-set: adopts it if newer than the last seen. */
+  /**
+   * Applies a record read or found by a failed compare-and-set: adopts it
+   * if newer than the last seen ({@link isNewerRecord}). A record of another
+   * generation is newer when that generation was created later: the store
+   * lost what this instance saw, and its `seq` counts from 1 again.
+   */
   #apply(entry: StoreEntry | undefined): void {
     if (entry === undefined || !isSharedRecord(entry.value)) return;
     const record = entry.value;
-    if (this.#seen !== undefined && record.seq <= this.#seen.seq) {
-      if (record.seq === this.#seen.seq) this.#seenVersion = entry.version;
+    const seen = this.#seen;
+    const newGeneration = seen === undefined || generationOf(record) !== generationOf(seen);
+    if (seen !== undefined && !isNewerRecord(record, seen)) {
+      if (!newGeneration && record.seq === seen.seq) this.#seenVersion = entry.version;
       return;
     }
     this.#seen = record;
     this.#seenVersion = entry.version;
-    this.#maxSeq = Math.max(this.#maxSeq, record.seq);
+    // Another generation's seq is its own: this instance's old count is not carried into it.
+    this.#maxSeq = newGeneration ? record.seq : Math.max(this.#maxSeq, record.seq);
+    if (record.genAt !== undefined) this.#genAt = Math.max(this.#genAt, record.genAt);
     const local = this.#link.local();
     const state = record.state;
     let adopt = false;
     if (isOpen(state)) {
-      adopt = record.seq !== this.#openSeq;
+      // An opening is known by generation and seq: a new generation's is new whatever its seq.
+      adopt = newGeneration || record.seq !== this.#openSeq;
       if (state === "open") this.#openSeq = record.seq;
     } else if (state === "disabled") {
       adopt = local.state !== "disabled";
@@ -465,6 +543,7 @@ export class SharedCircuit {
     if (this.#adopting || to === "half-open") return;
     const local = this.#link.local();
     const basisSeq = this.#seen?.seq ?? 0;
+    const basisGen = this.#seen === undefined ? LEGACY_GENERATION : generationOf(this.#seen);
     let kind: SharedIntent["kind"];
     if (to === "forced-open" || to === "disabled" || from === "forced-open" || from === "disabled") kind = "manual";
     else if (to === "open") kind = from === "half-open" && this.#openSeq >= 0 ? "reopen" : "trip";
@@ -482,6 +561,7 @@ export class SharedCircuit {
       openPeriodMs: local.openPeriodMs,
       openings: local.openings,
       basisSeq,
+      basisGen,
     };
     this.#flush();
   }
@@ -521,6 +601,7 @@ export class SharedCircuit {
 
   /** Resolves to whether it stopped on a store failure (the intent is kept for the next refresh). */
   async #write(): Promise<boolean> {
+    let expected = this.#seen === undefined ? undefined : this.#seenVersion;
     for (let attempt = 0; attempt < WRITE_ATTEMPTS; attempt++) {
       const intent = this.#intent;
       if (intent === undefined) return false;
@@ -534,11 +615,15 @@ export class SharedCircuit {
         if (this.#intent === intent) this.#intent = undefined;
         return false;
       }
-      const next = merged.seq > this.#maxSeq ? merged : { ...merged, seq: this.#maxSeq + 1 };
+      let next = merged.seq > this.#maxSeq ? merged : { ...merged, seq: this.#maxSeq + 1 };
+      if (this.#seen === undefined) {
+        // Merged over nothing (the first record, or the store lost its data):
+        // a new generation, later than any this instance saw, so every reader takes it as newer.
+        next = { ...next, gen: crypto.randomUUID(), genAt: Math.max(this.#clock.wallNow(), this.#genAt + 1) };
+      }
       this.#lastWriteAt = this.#clock.now();
       let result;
       try {
-        const expected = this.#seen === undefined ? undefined : this.#seenVersion;
         result = await this.#bounded("write", "compareAndSet", this.#key, (signal) =>
           this.#store.compareAndSet(this.#key, expected, next as unknown as Json, { signal }), this.#timeoutMs);
       } catch {
@@ -548,6 +633,7 @@ export class SharedCircuit {
       if (result.ok) {
         this.#seen = next;
         this.#maxSeq = next.seq;
+        if (next.genAt !== undefined) this.#genAt = Math.max(this.#genAt, next.genAt);
         this.#seenVersion = result.entry.version;
         if (next.state === "open" && (intent.kind === "trip" || intent.kind === "reopen")) this.#openSeq = next.seq;
         if (this.#intent === intent) this.#intent = undefined;
@@ -555,6 +641,10 @@ export class SharedCircuit {
       }
       // Another instance wrote first: learn what it wrote, then decide again.
       this.#apply(result.current);
+      // Over what the store holds, even a record older than the last seen (a
+      // generation the store lost, created again by a skewed clock; a record
+      // of an earlier version): merged over the newest seen, it is not lost to.
+      expected = result.current?.version;
       if (result.current === undefined) {
         this.#seen = undefined;
         this.#seenVersion = undefined;
