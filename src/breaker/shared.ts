@@ -17,6 +17,10 @@
  * - A store that fails, hangs or answers late is reported (`storeError`)
  *   and otherwise ignored: the breaker runs on its local state and catches
  *   up at the next refresh.
+ * - Records carry a generation, drawn when a record is created where the
+ *   store holds none: after the store loses its data, a brand-new
+ *   instance's record (`seq` 1) is still newer than the `seq` 10 the
+ *   others saw, and a stale read of the lost generation is still older.
  *
  * @module
  */
