@@ -13,6 +13,7 @@ import { ConfigError } from "./errors.ts";
 import { badOptions, throwIf } from "./internal/arguments.ts";
 import { configuredDefaults, configuredSection, setConfigured } from "./internal/configured.ts";
 import {
+  boolean,
   durationMs,
   fraction,
   integer,
@@ -54,6 +55,16 @@ function buildSchema() {
       minimumThroughput: integer(1),
       slowCallDurationMs: durationMs(0, true),
       slowCallRateThreshold: fraction(),
+      // A shared breaker's tuning (the same rules as the constructor's).
+      // Not `store` (a default store would make every breaker of the
+      // process shared, the ones no one meant to share included) nor
+      // `waitUntil` (a function, per request on Workers): neither is a
+      // plain JSON value, and both are given where the breaker is made.
+      refreshMs: durationMs(0, true),
+      storeTimeoutMs: durationMs(0, true),
+      quorum: integer(1, 1_000),
+      quorumWindowMs: durationMs(0, true),
+      bestEffort: boolean(),
     }),
     retry: section({
       maxAttempts: integer(1),
@@ -115,6 +126,16 @@ export interface Defaults {
     minimumThroughput?: number;
     slowCallDurationMs?: number;
     slowCallRateThreshold?: number;
+    /** For breakers given a `store` only (others ignore it): see `CircuitBreakerOptions.refreshMs`. */
+    refreshMs?: number;
+    /** For breakers given a `store` only: see `CircuitBreakerOptions.storeTimeoutMs`. */
+    storeTimeoutMs?: number;
+    /** For breakers given a `store` only: see `CircuitBreakerOptions.quorum`. */
+    quorum?: number;
+    /** For breakers given a `store` only, with a quorum: see `CircuitBreakerOptions.quorumWindowMs`. */
+    quorumWindowMs?: number;
+    /** For breakers given a `store` only: see `CircuitBreakerOptions.bestEffort`. */
+    bestEffort?: boolean;
   };
   retry?: {
     maxAttempts?: number;

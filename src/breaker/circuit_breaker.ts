@@ -226,6 +226,11 @@ export type ResolvedCircuitBreakerOptions<F = never> = Readonly<
       | "minimumThroughput"
       | "slowCallDurationMs"
       | "slowCallRateThreshold"
+      | "refreshMs"
+      | "storeTimeoutMs"
+      | "quorum"
+      | "quorumWindowMs"
+      | "bestEffort"
       | "excludedErrors"
       | "clock"
     >
@@ -447,7 +452,10 @@ function crossFieldIssues(given: Record<string, unknown>, keys: readonly string[
   } else {
     for (const key of SHARED_ONLY) if (has(key)) flag(key, "set only with 'store' (it tunes the shared state)");
   }
-  if (has("quorumWindowMs") && !has("quorum")) flag("quorumWindowMs", "set only together with 'quorum'");
+  // A quorum set by `configure()` counts: the window given here applies to it.
+  if (has("quorumWindowMs") && !has("quorum") && configuredSection("circuitBreaker")?.quorum === undefined) {
+    flag("quorumWindowMs", "set only together with 'quorum'");
+  }
   const initial = has("initialState") ? given["initialState"] as CircuitBreakerSnapshot : undefined;
   if ((initial?.state === "open" || initial?.state === "forced-open") && typeof initial.openedAt !== "number") {
     issues.push({
@@ -743,11 +751,12 @@ export class CircuitBreaker<F = never> {
       }, resolved.bestEffort === true);
       this.#shared = new SharedCircuit(this.#link(), {
         store: resolved.store,
-        refreshMs: resolved.refreshMs ?? 1_000,
-        storeTimeoutMs: resolved.storeTimeoutMs ?? 1_000,
+        // Given here, or by `configure()`, or built in (all in `resolved`).
+        refreshMs: resolved.refreshMs,
+        storeTimeoutMs: resolved.storeTimeoutMs,
         waitUntil: resolved.waitUntil,
-        quorum: resolved.quorum ?? 1,
-        quorumWindowMs: resolved.quorumWindowMs ?? 60_000,
+        quorum: resolved.quorum,
+        quorumWindowMs: resolved.quorumWindowMs,
         halfOpenMaxWaitMs: resolved.halfOpenMaxWaitMs,
       });
     }

@@ -20,6 +20,12 @@ export const BREAKER_DEFAULTS = {
   minimumThroughput: 10,
   slowCallDurationMs: 60_000,
   slowCallRateThreshold: 1,
+  // For breakers given a `store` (shared.ts); the others carry them unused.
+  refreshMs: 1_000,
+  storeTimeoutMs: 1_000,
+  quorum: 1,
+  quorumWindowMs: 60_000,
+  bestEffort: false,
 } as const;
 
 export const RETRY_DEFAULTS = {
