@@ -171,7 +171,9 @@ export interface CircuitBreakerOptions<F = never> {
    * this store (other isolates, processes, regions): see
    * docs/distributed.md. Requires `name`. A store without atomic
    * operations (Workers KV) needs `bestEffort: true` (two instances may
-   * then both probe in half-open).
+   * then both probe in half-open). The options below but `waitUntil` take
+   * their defaults from `configure({ circuitBreaker })` when set there;
+   * there is no default store.
    */
   store?: Store;
   /** With `store`: how often the shared state is read, at most, per instance (by a call, in the background). Default `1_000`. */
