@@ -151,11 +151,12 @@ function slidingWindowLog(table: string): string {
   const slot = "CAST(j.key AS INTEGER)";
   const position = `((${slot} - head) % cap + cap) % cap`;
   // Ordered by a window function: SQLite keeps an aggregate's order only with ORDER BY inside it (3.44+).
-  const body = `(SELECT group_concat(v, ',') OVER (ORDER BY o ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) FROM (
+  // Only for an admission: a refusal scans the ring once, for `dropped`.
+  const body = `CASE WHEN mode > 0 THEN (SELECT group_concat(v, ',') OVER (ORDER BY o ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) FROM (
       SELECT CASE WHEN mode = 1 THEN ${slot} ELSE ${position} END AS o,
         ${num(`CASE WHEN mode = 1 AND ((${slot} - h - n) % cap + cap) % cap < cost THEN now ELSE j.value END`)} AS v
-      FROM json_each(times) j WHERE mode = 1 OR (mode = 2 AND ${position} >= dropped AND ${position} < size)
-    ) LIMIT 1)`;
+      FROM json_each(times) j WHERE mode = 1 OR (${position} >= dropped AND ${position} < size)
+    ) LIMIT 1) END`;
   return upsert(
     table,
     [
