@@ -148,34 +148,30 @@ function slidingWindowCounter(table: string): string {
  * emptied), capped at the limit, filled with `now`; `mode` 0 refuses.
  */
 function slidingWindowLog(table: string): string {
-  const slot = "CAST(j.key AS INTEGER)";
-  const position = `((${slot} - head) % cap + cap) % cap`;
+  const position = "((j.key - head) % cap + cap) % cap";
   // Ordered by a window function: SQLite keeps an aggregate's order only with ORDER BY inside it (3.44+).
   // Only for an admission: a refusal scans the ring once, for `dropped`.
-  const body = `CASE WHEN mode > 0 THEN (SELECT group_concat(v, ',') OVER (ORDER BY o ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) FROM (
-      SELECT CASE WHEN mode = 1 THEN ${slot} ELSE ${position} END AS o,
-        ${num(`CASE WHEN mode = 1 AND ((${slot} - h - n) % cap + cap) % cap < cost THEN now ELSE j.value END`)} AS v
-      FROM json_each(times) j WHERE mode = 1 OR (${position} >= dropped AND ${position} < size)
-    ) LIMIT 1) END`;
+  const body = "CASE WHEN mode > 0 THEN (SELECT group_concat(v, ',') OVER (ORDER BY o ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) " +
+    `FROM (SELECT CASE WHEN mode = 1 THEN j.key ELSE ${position} END AS o, ` +
+    `${num("CASE WHEN mode = 1 AND ((j.key - h - n) % cap + cap) % cap < cost THEN now ELSE j.value END")} AS v ` +
+    `FROM json_each(times) j WHERE mode = 1 OR (${position} >= dropped AND ${position} < size)) LIMIT 1) END`;
   return upsert(
     table,
     [
-      `CASE WHEN raw IS NULL THEN '[' || substr('0,0,0,0,0,0,0,0', 1, 2 * CAST(MIN(lim, 8.0) AS INTEGER) - 1) || ']' ELSE json_extract(raw, '$.times') END AS times,
-      CASE WHEN raw IS NULL THEN 0 ELSE CAST(json_extract(raw, '$.head') AS INTEGER) END AS head,
-      CASE WHEN raw IS NULL THEN 0 ELSE CAST(json_extract(raw, '$.size') AS INTEGER) END AS size`,
+      "CASE WHEN raw IS NULL THEN '[' || substr('0,0,0,0,0,0,0,0', 1, 2 * MIN(lim, 8) - 1) || ']' ELSE json_extract(raw, '$.times') END AS times, " +
+      "IFNULL(json_extract(raw, '$.head'), 0) AS head, IFNULL(json_extract(raw, '$.size'), 0) AS size",
       "json_array_length(times) AS cap",
-      `COALESCE((SELECT MIN(${position}) FROM json_each(times) j WHERE ${position} < size AND j.value > now - win), size) AS dropped`,
+      `IFNULL((SELECT MIN(${position}) FROM json_each(times) j WHERE ${position} < size AND j.value > now - win), size) AS dropped`,
       "(head + dropped) % cap AS h, size - dropped AS n",
       "CASE WHEN n + cost <= cap AND (n > 0 OR cap <= 8) THEN 1 WHEN n + cost <= lim THEN 2 ELSE 0 END AS mode",
-      `MIN(lim, (WITH RECURSIVE grow(c) AS (
-        SELECT CASE WHEN n = 0 THEN MIN(lim, 8.0) ELSE cap * 2.0 END UNION ALL SELECT c * 2 FROM grow WHERE c < n + cost
-      ) SELECT MAX(c) FROM grow)) AS grown`,
+      "MIN(lim, (WITH RECURSIVE grow(c) AS (SELECT CASE WHEN n = 0 THEN MIN(lim, 8) ELSE cap * 2 END " +
+      "UNION ALL SELECT c * 2 FROM grow WHERE c < n + cost) SELECT MAX(c) FROM grow)) AS grown",
       `${body} AS body`,
     ],
     "mode > 0",
-    `'{"times":[' || CASE WHEN mode = 1 THEN body
-      ELSE COALESCE(body || ',', '') || substr(replace(hex(zeroblob(CAST(grown - n AS INTEGER))), '00', ',' || ${num("now")}), 2) END ||
-    '],"head":' || CASE WHEN mode = 1 THEN h ELSE 0 END || ',"size":' || CAST(n + cost AS INTEGER) || '}'`,
+    `'{"times":[' || CASE WHEN mode = 1 THEN body ELSE IFNULL(body || ',', '') || ` +
+      `substr(replace(hex(zeroblob(grown - n)), '00', ',' || ${num("now")}), 2) END || ` +
+      `'],"head":' || CASE WHEN mode = 1 THEN h ELSE 0 END || ',"size":' || CAST(n + cost AS INTEGER) || '}'`,
     // The newest entry is now's: full again a window on.
     "MAX(0.0, (now + win) - now)",
     true,
