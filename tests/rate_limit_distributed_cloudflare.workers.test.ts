@@ -1,15 +1,14 @@
 // Distributed rate limits on workerd: a real SQLite-backed Durable Object
 // (each decision one RPC call, the transition run inside the object on its
 // own clock) and local D1 (one batch per decision, decided in SQLite on its
-// clock; the exact log a compare-and-set loop). Concurrent calls admit
-// exactly the limit.
+// clock, every algorithm). Concurrent calls admit exactly the limit.
 import { env } from "cloudflare:test";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { D1Store, type D1DatabaseLike, type D1PreparedStatementLike, DurableObjectStore } from "../adapters/cloudflare/mod.ts";
 import { rateLimitParameters, rateLimitStatements } from "../adapters/cloudflare/d1_rate_limit_sql.ts";
-import { DistributedRateLimiter, type Json, RATE_LIMIT_TRANSITIONS, UNCHANGED } from "../mod.ts";
-import { CountingStore } from "../src/testing/mod.ts";
+import { DistributedRateLimiter, type Json, KeyedRateLimiter, RATE_LIMIT_TRANSITIONS, UNCHANGED } from "../mod.ts";
+import { CountingStore, ManualClock } from "../src/testing/mod.ts";
 import { admittedOf, algorithmsWithLimit, label } from "./_support/distributed_limit_scenarios.ts";
 
 const SLOW_TEST_MS = 60_000;
@@ -72,17 +71,38 @@ function counted(): { database: D1DatabaseLike; calls: { statements: number; bat
   };
 }
 
+/**
+ * The D1 binding with SQLite's clock set to `wallNow()`: the rate-limit
+ * statements take the tests' time as `?5` (else NULL: `julianday('now')`).
+ */
+function engineTime(wallNow: () => number): D1DatabaseLike {
+  return {
+    prepare(query) {
+      const statement = database().prepare(query);
+      if (!query.includes("julianday('now')")) return statement;
+      return {
+        bind: (...values: unknown[]) => statement.bind(...values.map((value, i) => i === 4 ? wallNow() : value)),
+        first: () => statement.first(),
+        run: () => statement.run(),
+      } as D1PreparedStatementLike;
+    },
+    batch: (statements) => database().batch(statements),
+  };
+}
+
 describe("DistributedRateLimiter on D1Store (workerd, local D1)", () => {
-  for (const options of algorithmsWithLimit(20)) {
-    const oneBatch = label(options) !== "sliding-window";
-    it(`${label(options)}: 60 concurrent calls admit exactly the limit${oneBatch ? ", one D1 batch each" : ""}`, async () => {
+  for (const options of algorithmsWithLimit(50)) {
+    it(`${label(options)}: 200 concurrent calls through two stores admit exactly the limit, one D1 batch each`, async () => {
       const { database: db, calls } = counted();
-      const store = new D1Store(db, { prefix: prefix(), timeoutMs: 30_000 });
-      await store.migrate();
+      const p = prefix();
+      const stores = [new D1Store(db, { prefix: p, timeoutMs: 30_000 }), new D1Store(db, { prefix: p, timeoutMs: 30_000 })];
+      await stores[0]!.migrate();
+      await stores[1]!.migrate();
       calls.statements = 0;
-      expect(await admittedOf(store, options, "k", 60)).toBe(20);
-      if (oneBatch) expect(calls).toEqual({ statements: 0, batches: 60 });
-      else expect(calls.batches).toBe(0); // The exact log: the compare-and-set loop.
+      expect(await admittedOf(stores, options, "k", 200)).toBe(50);
+      // One round trip per decision, the exact log included: no read, no compare-and-set.
+      expect(calls).toEqual({ statements: 0, batches: 200 });
+      expect(stores.map((store) => store.conflicts)).toEqual([0, 0]);
     }, SLOW_TEST_MS);
   }
 
@@ -95,6 +115,9 @@ describe("DistributedRateLimiter on D1Store (workerd, local D1)", () => {
       "bulwark.rate-limit.sliding-window-counter": (c) => ({ l: 5, w: 1_000, c }),
       "bulwark.rate-limit.token-bucket": (c) => ({ r: 3, p: 700, b: 5, c }),
       "bulwark.rate-limit.gcra": (c) => ({ r: 3, p: 700, b: 5, c }),
+      // A limit past the ring's starting 8 slots and a window ~10 calls long: the ring grows (8, 16,
+      // then 20), fills, refuses, wraps, and shrinks back once the window empties.
+      "bulwark.rate-limit.sliding-window": (c) => ({ l: 20, w: 5_000, c }),
     };
     const ported = RATE_LIMIT_TRANSITIONS.filter((transition) => statements.has(transition.name));
     expect(ported.map((transition) => transition.name).sort()).toEqual(Object.keys(inputs).sort());
@@ -142,6 +165,32 @@ describe("DistributedRateLimiter on D1Store (workerd, local D1)", () => {
         },
       ),
       { numRuns: 25 },
+    );
+  }, SLOW_TEST_MS);
+
+  it("the exact log answers as the in-process sliding window does, for the same calls at the same times (fast-check)", async () => {
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.record({ gap: fc.integer({ min: 0, max: 600 }), cost: fc.integer({ min: 1, max: 6 }) }), { minLength: 1, maxLength: 30 }),
+        async (calls) => {
+          // The engine's clock is the ManualClock's wall time, from a start of its own each run.
+          const clock = new ManualClock({ wallNow: 1_764_000_000_000 + run++ * 1_000_003 });
+          const options = { algorithm: "sliding-window" as const, limit: 12, windowMs: 1_000 };
+          const store = new D1Store(engineTime(() => clock.wallNow()), { prefix: prefix() });
+          const shared = new DistributedRateLimiter({ ...options, store, clock, maxBlockedKeys: 0, onStoreError: "deny" });
+          const local = new KeyedRateLimiter({ ...options, clock });
+          const answers = [];
+          for (const { gap, cost } of calls) {
+            await clock.advance(gap);
+            const { source, ...answer } = await shared.limit("k", { cost });
+            answers.push({ source, answer, local: local.consume("k", cost) });
+          }
+          expect(answers.map(({ source }) => source)).toEqual(answers.map(() => "store"));
+          expect(answers.map(({ answer }) => answer)).toEqual(answers.map(({ local }) => local));
+        },
+      ),
+      { numRuns: 30 },
     );
   }, SLOW_TEST_MS);
 

@@ -1,9 +1,10 @@
 // Two isolates sharing state, as two Workers (or one Worker's isolates in
 // two locations) do in production: one Miniflare runs the Worker in
 // tests/_support/isolate_worker.ts twice, each its own isolate, sharing one
-// KV namespace and one Durable Object namespace (the second binds the
-// first's class through `scriptName`). Concurrent requests to both decide
-// through the one object: exactly one claim wins, no increment is lost.
+// KV namespace, one Durable Object namespace (the second binds the first's
+// class through `scriptName`) and one D1 database. Concurrent requests to
+// both decide through the one object or the one database: exactly one claim
+// wins, no increment is lost, a limit admits exactly its limit.
 //
 // Node only (Miniflare drives a workerd process from Node); skipped on the
 // other runtimes of this file's tag.
@@ -34,7 +35,13 @@ async function start(): Promise<Workers> {
     logLevel: "silent",
   });
   const script = bundle.outputFiles[0]!.text;
-  const shared = { modules: true, script, compatibilityDate: "2026-04-01", kvNamespaces: { STATE_KV: "shared-kv" } };
+  const shared = {
+    modules: true,
+    script,
+    compatibilityDate: "2026-04-01",
+    kvNamespaces: { STATE_KV: "shared-kv" },
+    d1Databases: { STATE_DB: "shared-d1" },
+  };
   const miniflare = new Miniflare({
     workers: [
       { ...shared, name: "a", durableObjects: { STATE_OBJECTS: { className: "BulwarkStateObject", useSQLite: true } } },
@@ -88,6 +95,22 @@ async function start(): Promise<Workers> {
     const results = [...first, ...burst];
     expect(results.filter((r) => r.error !== undefined)).toEqual([]);
     expect(results.filter((r) => r.allowed === true).length).toBe(50);
+  }, 60_000);
+
+  it("200 concurrent limit() calls from both isolates, one exact sliding-window log of 50 in D1: exactly 50 admitted, one batch each", async () => {
+    expect([await call("a", "/d1-migrate"), await call("b", "/d1-migrate")]).toEqual([{ ok: true }, { ok: true }]);
+    const first = [await call("a", "/limit-d1?key=user-1"), await call("b", "/limit-d1?key=user-1")];
+    expect(first.map((r) => r.allowed)).toEqual([true, true]);
+    const burst = await Promise.all(Array.from({ length: 198 }, (_, i) => call(i % 2 === 0 ? "a" : "b", "/limit-d1?key=user-1")));
+    const results = [...first, ...burst];
+    expect(results.filter((r) => r.error !== undefined)).toEqual([]);
+    expect(results.filter((r) => r.source !== "store")).toEqual([]);
+    expect(results.filter((r) => r.allowed === true).length).toBe(50);
+    // Counted at each isolate's binding: 100 decisions each, one batch per decision, no statement alone.
+    expect([await call("a", "/d1-calls"), await call("b", "/d1-calls")]).toEqual([
+      { statements: 0, batches: 100 },
+      { statements: 0, batches: 100 },
+    ]);
   }, 60_000);
 
   it("a DistributedRateLimiter over Workers KV is refused in the Worker, with why", async () => {

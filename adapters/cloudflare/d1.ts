@@ -55,10 +55,10 @@ interface Row {
  * UPDATE ... WHERE` for insert-if-absent, `UPDATE ... WHERE version = ?` for
  * compare-and-set) and wins only if it changed a row. `update` is a
  * compare-and-set loop (D1 runs no JavaScript next to the data), except
- * for the distributed rate limits' transitions (fixed window,
- * sliding-window counter, token bucket, GCRA) on a database with `batch`:
- * SQLite decides those in one `db.batch()` of two statements, on its own
- * clock (one round trip, no conflict).
+ * for the distributed rate limits' transitions (fixed window, both sliding
+ * windows, token bucket, GCRA) on a database with `batch`: SQLite decides
+ * those in one `db.batch()` of two statements, on its own clock (one round
+ * trip, no conflict).
  *
  * Expiry is an `expires_at` column (epoch ms, the store's clock) checked by
  * every read and conditional write; expired rows stay until overwritten or
@@ -225,7 +225,7 @@ export class D1Store extends StoreAdapter {
   }
 
   /**
-   * A rate-limit transition (fixed window, sliding-window counter, token
+   * A rate-limit transition (fixed window, both sliding windows, token
    * bucket, GCRA) on a database with `batch`: one batch of two statements
    * (see `d1_rate_limit_sql.ts`), decided in SQLite on its clock. Anything
    * else: the compare-and-set loop.

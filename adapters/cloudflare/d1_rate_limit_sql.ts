@@ -19,8 +19,9 @@
  * (a refusal: a moment earlier, when it refused too, since no algorithm
  * admits less as time passes), and checks it decided the same.
  *
- * The exact sliding-window log (a list of times) stays a compare-and-set
- * loop.
+ * The exact sliding-window log too: its ring of times is read with
+ * `json_each` and written back slot for slot as the TypeScript step writes
+ * it (see `slidingWindowLog` below).
  *
  * @module
  */
@@ -49,11 +50,14 @@ const field = (name: string) => real(`json_extract(raw, '$.${name}')`);
  * `s` (key, now, raw: the live state if it is a JSON object, else NULL,
  * cost, and the input's numbers: lim, win / rate, per, burst); a row is
  * written (`value`, expiring `reset` ms on) only if `admitted`.
+ * `materialized`: each CTE computed once (SQLite otherwise inlines a column
+ * into every use, re-running any subquery in it each time).
  * Parameters: see {@link rateLimitParameters}.
  */
-function upsert(table: string, derived: string[], admitted: string, value: string, reset: string): string {
+function upsert(table: string, derived: string[], admitted: string, value: string, reset: string, materialized = false): string {
   // Each CTE adds the columns the next needs: SQLite has no aliases within one SELECT.
-  const ctes = derived.map((columns, i) => `d${i + 1} AS (SELECT *, ${columns} FROM d${i})`).join(",\n  ");
+  const as = materialized ? "AS MATERIALIZED" : "AS";
+  const ctes = derived.map((columns, i) => `d${i + 1} ${as} (SELECT *, ${columns} FROM d${i})`).join(",\n  ");
   return `WITH s0 AS (
     SELECT ?1 AS key, ${NOW} AS now, CAST(?3 AS REAL) AS cost,
       CAST(?4 AS REAL) AS lim, CAST(?6 AS REAL) AS win, CAST(?4 AS REAL) AS rate, CAST(?6 AS REAL) AS per, CAST(?7 AS REAL) AS burst
@@ -132,6 +136,49 @@ function slidingWindowCounter(table: string): string {
 }
 
 /**
+ * The exact log (`SlidingWindowLog`): its ring of admission times, kept as
+ * the TypeScript step keeps it (same capacity, head, size and slots), so the
+ * state written is the one TypeScript writes. `times` is the ring as JSON
+ * (a fresh one: `min(limit, 8)` zeros), read with `json_each`; a slot's
+ * position is its distance from `head`. Expired entries leave from the
+ * front (`dropped`: the first position in the ring whose time is still in
+ * the window). Then, as `step` does: `mode` 1 writes `now` into the next
+ * `cost` slots in place; `mode` 2 copies the live entries to the front of
+ * a ring grown by doubling (or back to its starting size once the window
+ * emptied), capped at the limit, filled with `now`; `mode` 0 refuses.
+ */
+function slidingWindowLog(table: string): string {
+  const position = "((j.key - head) % cap + cap) % cap";
+  // Ordered by a window function: SQLite keeps an aggregate's order only with ORDER BY inside it (3.44+).
+  // Only for an admission: a refusal scans the ring once, for `dropped`.
+  const body = "CASE WHEN mode > 0 THEN (SELECT group_concat(v, ',') OVER (ORDER BY o ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) " +
+    `FROM (SELECT CASE WHEN mode = 1 THEN j.key ELSE ${position} END AS o, ` +
+    `${num("CASE WHEN mode = 1 AND ((j.key - h - n) % cap + cap) % cap < cost THEN now ELSE j.value END")} AS v ` +
+    `FROM json_each(times) j WHERE mode = 1 OR (${position} >= dropped AND ${position} < size)) LIMIT 1) END`;
+  return upsert(
+    table,
+    [
+      "CASE WHEN raw IS NULL THEN '[' || substr('0,0,0,0,0,0,0,0', 1, 2 * MIN(lim, 8) - 1) || ']' ELSE json_extract(raw, '$.times') END AS times, " +
+      "IFNULL(json_extract(raw, '$.head'), 0) AS head, IFNULL(json_extract(raw, '$.size'), 0) AS size",
+      "json_array_length(times) AS cap",
+      `IFNULL((SELECT MIN(${position}) FROM json_each(times) j WHERE ${position} < size AND j.value > now - win), size) AS dropped`,
+      "(head + dropped) % cap AS h, size - dropped AS n",
+      "CASE WHEN n + cost <= cap AND (n > 0 OR cap <= 8) THEN 1 WHEN n + cost <= lim THEN 2 ELSE 0 END AS mode",
+      "MIN(lim, (WITH RECURSIVE grow(c) AS (SELECT CASE WHEN n = 0 THEN MIN(lim, 8) ELSE cap * 2 END " +
+      "UNION ALL SELECT c * 2 FROM grow WHERE c < n + cost) SELECT MAX(c) FROM grow)) AS grown",
+      `${body} AS body`,
+    ],
+    "mode > 0",
+    `'{"times":[' || CASE WHEN mode = 1 THEN body ELSE IFNULL(body || ',', '') || ` +
+      `substr(replace(hex(zeroblob(grown - n)), '00', ',' || ${num("now")}), 2) END || ` +
+      `'],"head":' || CASE WHEN mode = 1 THEN h ELSE 0 END || ',"size":' || CAST(n + cost AS INTEGER) || '}'`,
+    // The newest entry is now's: full again a window on.
+    "MAX(0.0, (now + win) - now)",
+    true,
+  );
+}
+
+/**
  * The parameters of both statements: ?1 key, ?2 version of a write, ?3 cost,
  * ?4 limit or rate, ?5 the tests' time (else NULL: the engine's), ?6
  * windowMs or perMs, ?7 burst (NULL for a window). Numbers are bound as
@@ -143,7 +190,7 @@ export function rateLimitParameters(key: string, version: string, input: Record<
     : [key, version, input.c, input.r, nowMs, input.p, input.b];
 }
 
-/** The two statements of one decision on `table`, by transition name (the exact log has none). */
+/** The two statements of one decision on `table`, by transition name. */
 export function rateLimitStatements(table: string): ReadonlyMap<string, { readonly read: string; readonly decide: string }> {
   // ?7 named too, so both statements take the same seven parameters.
   const read = `SELECT CAST(${NOW} AS INTEGER) AS now, t.value AS value, t.expires_at AS expires_at, ?7 AS burst
@@ -153,5 +200,6 @@ FROM (SELECT 1) LEFT JOIN ${table} t ON t.key = ?1`;
     [RATE_LIMIT_TRANSITION_NAMES["token-bucket"], { read, decide: tokenBucket(table) }],
     [RATE_LIMIT_TRANSITION_NAMES.gcra, { read, decide: gcra(table) }],
     [RATE_LIMIT_TRANSITION_NAMES["sliding-window-counter"], { read, decide: slidingWindowCounter(table) }],
+    [RATE_LIMIT_TRANSITION_NAMES["sliding-window"], { read, decide: slidingWindowLog(table) }],
   ]);
 }
