@@ -137,10 +137,10 @@ export function integer(min: number, max: number = Number.MAX_SAFE_INTEGER): z.Z
   );
 }
 
-/** A finite number of milliseconds, `>= min` (or `> min` when `exclusive`). */
-export function durationMs(min = 0, exclusive = false): z.ZodMiniType<number> {
+/** A finite number of milliseconds, `>= min` (or `> min` when `exclusive`), at most `max`. */
+export function durationMs(min = 0, exclusive = false, max = Infinity): z.ZodMiniType<number> {
   return number(
-    rule(NUMBER, { min, minInclusive: !exclusive }),
+    rule(NUMBER, { min, minInclusive: !exclusive, max }),
     `a finite number of milliseconds ${exclusive ? ">" : ">="} ${min}`,
   );
 }

@@ -15,7 +15,7 @@ import { type Clock, systemClock } from "../clock.ts";
 import { InvalidArgumentError, ResilienceError, StoreError, type StoreOperation } from "../errors.ts";
 import { badOptions, badSignal, badString } from "../internal/arguments.ts";
 import { onWorkers } from "../internal/runtime.ts";
-import { validate } from "../validation.ts";
+import { clock, durationMs, satisfying, validate } from "../validation.ts";
 import {
   type Json,
   type Store,
@@ -134,21 +134,11 @@ function optionsSchema(extra: StoreAdapterOptionShape): z.ZodMiniType {
   schemas ??= new WeakMap();
   let schema = schemas.get(extra);
   if (schema === undefined) {
-    const timeout = "a finite number of milliseconds > 0";
     schema = z.strictObject({
-      prefix: z.optional(z.string({ error: "a string" })),
-      timeoutMs: z.optional(
-        z.number({ error: timeout }).check(z.gt(0, { error: timeout }), z.lte(2_147_483_647, { error: timeout })),
-      ),
-      clock: z.optional(z.custom<Clock>(
-        (value) =>
-          typeof value === "object" && value !== null &&
-          typeof (value as Clock).now === "function" &&
-          typeof (value as Clock).wallNow === "function" &&
-          typeof (value as Clock).sleep === "function" &&
-          typeof (value as Clock).schedule === "function",
-        { error: "a Clock (an object with now, wallNow, sleep and schedule)" },
-      )),
+      prefix: z.optional(satisfying<string>((value) => typeof value === "string", "a string")),
+      // setTimeout's largest delay.
+      timeoutMs: z.optional(durationMs(0, true, 2_147_483_647)),
+      clock: z.optional(clock()),
       ...extra,
     });
     schemas.set(extra, schema);
