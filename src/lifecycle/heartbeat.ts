@@ -10,7 +10,7 @@ import { defaultsFor } from "../config.ts";
 import { HeartbeatError, InvalidArgumentError } from "../errors.ts";
 import { badOptions, throwIf } from "../internal/arguments.ts";
 import type { Json, Store } from "../store/store.ts";
-import { clock as clockSchema, durationMs, func, lazy, name as nameSchema, satisfying, validate } from "../validation.ts";
+import { clock as clockSchema, durationMs, func, lazy, name as nameSchema, satisfying, strictObject, validate } from "../validation.ts";
 import { checkHeartbeat, type HeartbeatCheck, type HeartbeatState, parseHeartbeatState } from "./heartbeat_state.ts";
 import { callSafely, type OnAlert } from "./options.ts";
 
@@ -96,7 +96,7 @@ function isStore(value: unknown): value is Store {
 }
 
 const optionsSchema = lazy(() =>
-  z.strictObject({
+  strictObject({
     store: z.optional(z.custom<Store>(isStore, { error: "a Store (an object with get and set)" })),
     stateFile: z.optional(
       z.custom<never>(() => false, {

@@ -15,7 +15,7 @@ import { type Clock, systemClock } from "../clock.ts";
 import { InvalidArgumentError, ResilienceError, StoreError, type StoreOperation } from "../errors.ts";
 import { badOptions, badSignal, badString } from "../internal/arguments.ts";
 import { onWorkers } from "../internal/runtime.ts";
-import { clock, durationMs, satisfying, validate } from "../validation.ts";
+import { clock, durationMs, satisfying, strictObject, validate } from "../validation.ts";
 import {
   type Json,
   type Store,
@@ -134,7 +134,7 @@ function optionsSchema(extra: StoreAdapterOptionShape): z.ZodMiniType {
   schemas ??= new WeakMap();
   let schema = schemas.get(extra);
   if (schema === undefined) {
-    schema = z.strictObject({
+    schema = strictObject({
       prefix: z.optional(satisfying<string>((value) => typeof value === "string", "a string")),
       // setTimeout's largest delay.
       timeoutMs: z.optional(durationMs(0, true, 2_147_483_647)),
