@@ -315,6 +315,13 @@ function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
   return typeof value === "object" && value !== null && typeof (value as PromiseLike<T>).then === "function";
 }
 
+/** A time to live, in a write's options or a transition's result: `undefined` or a finite number > 0. */
+function badTtlMs(target: string, argument: string, ttlMs: unknown): InvalidArgumentError | undefined {
+  return ttlMs === undefined || (typeof ttlMs === "number" && Number.isFinite(ttlMs) && ttlMs > 0)
+    ? undefined
+    : new InvalidArgumentError(target, argument, ttlMs, "a finite number of milliseconds > 0 or undefined");
+}
+
 const NOT_JSON = "a JSON value (null, a boolean, a finite number, a string, an array or a plain object of them)";
 
 /**
@@ -574,11 +581,8 @@ export abstract class StoreAdapter implements Store {
       );
     }
     const ttlMs = result.ttlMs;
-    if (ttlMs !== undefined && !(typeof ttlMs === "number" && Number.isFinite(ttlMs) && ttlMs > 0)) {
-      throw new TransitionThrew(
-        new InvalidArgumentError(`${this.#target}.update`, `${where} result.ttlMs`, ttlMs, "a finite number of milliseconds > 0 or undefined"),
-      );
-    }
+    const badTtl = badTtlMs(`${this.#target}.update`, `${where} result.ttlMs`, ttlMs);
+    if (badTtl !== undefined) throw new TransitionThrew(badTtl);
     let json: string | undefined;
     if (result.next !== UNCHANGED && result.next !== undefined) {
       const text = this.#stringify(result.next, `${where} result.next`, "update");
@@ -695,29 +699,22 @@ export abstract class StoreAdapter implements Store {
     }
     // The loop must stop when the caller stops waiting; a controller only for update.
     const cancelled = new AbortController();
-    if (this.capabilities.runsTransitions) {
-      return this.#run(
-        "update",
-        key,
-        signal,
-        () => this.updateRaw(full, transition, input, { signal }, cancelled.signal),
-        (output) => output,
-        (reason) => cancelled.abort(reason),
-      );
-    }
-    // A compare-and-set loop: callers in this process take turns per key, so
-    // they never make each other retry (only other processes can). The turn
+    // Unless the engine runs the transition itself, a compare-and-set loop:
+    // callers in this process take turns per key, so they never make each
+    // other retry (only other processes can). The turn
     // passes when the caller's promise settles, which timeoutMs bounds, so a
     // hung engine call cannot hold up the queue for longer than that. Not on
     // Workers: there a request must not start its I/O from another request's
     // settled promise, so each caller runs its own loop and may retry.
-    if (this.#takesTurns ??= !onWorkers()) return this.#updateInTurn(full, key, transition, input, signal, cancelled);
+    if (!this.capabilities.runsTransitions && (this.#takesTurns ??= !onWorkers())) {
+      return this.#updateInTurn(full, key, transition, input, signal, cancelled);
+    }
     return this.#run(
       "update",
       key,
       signal,
       () => this.updateRaw(full, transition, input, { signal }, cancelled.signal),
-      (output) => output,
+      same,
       (reason) => cancelled.abort(reason),
     );
   }
@@ -741,7 +738,7 @@ export abstract class StoreAdapter implements Store {
         previous === undefined
           ? this.updateRaw(full, transition, input, { signal }, cancelled.signal)
           : previous.then(() => this.updateRaw(full, transition, input, { signal }, cancelled.signal)),
-      (output) => output,
+      same,
       (reason) => cancelled.abort(reason),
     );
     const turn = result.then(NOOP, NOOP);
@@ -822,9 +819,8 @@ export abstract class StoreAdapter implements Store {
     const bad = this.#badKeyAndOptions(operation, key, options);
     if (bad !== undefined) return bad;
     const ttlMs = options?.ttlMs;
-    if (ttlMs !== undefined && !(typeof ttlMs === "number" && Number.isFinite(ttlMs) && ttlMs > 0)) {
-      return new InvalidArgumentError(target, "options.ttlMs", ttlMs, "a finite number of milliseconds > 0 or undefined");
-    }
+    const badTtl = badTtlMs(target, "options.ttlMs", ttlMs);
+    if (badTtl !== undefined) return badTtl;
     const json = this.#stringify(value, "value", operation);
     if (typeof json !== "string") return json;
     const full = this.prefix + key;
