@@ -293,14 +293,14 @@ function objectSchema<S extends Shape>(
 /**
  * The issue of an absent required field whose schema accepts `undefined`.
  * zod's object raises it with no schema of its own, so no schema's message
- * applies: only zod's configured error maps word it, else "Invalid input".
- * Its message is set here, as a check's issue would take its object's.
+ * words it (zod's error maps do, else "Invalid input"). Raised from a
+ * check, it would take the object's message: a schema without one keeps
+ * zod from stamping it so.
  */
+const NO_SCHEMA = { _zod: { def: {} } } as unknown as z.core.$ZodType;
+
 function nonoptional(key: string): z.core.$ZodRawIssue {
-  const issue: z.core.$ZodRawIssue = { code: "invalid_type", expected: "nonoptional", input: undefined, path: [key] };
-  const { customError, localeError } = z.config();
-  const message = customError?.(issue) ?? localeError?.(issue);
-  return { ...issue, message: (typeof message === "string" ? message : message?.message) ?? "Invalid input" };
+  return { code: "invalid_type", expected: "nonoptional", input: undefined, path: [key], schema: NO_SCHEMA };
 }
 
 /**
