@@ -4,7 +4,6 @@
  *
  * @module
  */
-import * as z from "zod/mini";
 import { type CancelTimer, type Clock, systemClock } from "./clock.ts";
 import { configuredSection } from "./internal/configured.ts";
 import { BULKHEAD_DEFAULTS } from "./internal/built_in_defaults.ts";
@@ -25,7 +24,7 @@ import { badFunction, badOptions, throwIf } from "./internal/arguments.ts";
 import { onWorkers } from "./internal/runtime.ts";
 import { fuse, type FusablePolicy, SLOW, type Stage } from "./internal/fused.ts";
 import { contextFor, type ExecutionContext, type Operation } from "./policy.ts";
-import { clock as clockSchema, durationMs, integer, lazy, validateOver } from "./validation.ts";
+import { clock as clockSchema, durationMs, integer, lazy, strictObject, validateOver } from "./validation.ts";
 
 /** Options of {@link Bulkhead}. Defaults cascade from `configure({ bulkhead })`. */
 export interface BulkheadOptions {
@@ -88,7 +87,7 @@ function defaultPollMs(): number {
 
 /** Built on the first construction, not at import. */
 const optionsSchema = /* @__PURE__ */ lazy(() =>
-  z.strictObject({
+  strictObject({
     maxConcurrent: integer(1),
     maxQueue: integer(0),
     queueTimeoutMs: durationMs(0),

@@ -5,14 +5,13 @@
  *
  * @module
  */
-import * as z from "zod/mini";
 import { type Clock, systemClock } from "./clock.ts";
 import { ChaosFaultError } from "./errors.ts";
 import { Emitter, type Listener, type Unsubscribe } from "./events.ts";
 import { badOptions, throwIf } from "./internal/arguments.ts";
 import { type ContextualPolicy, executeIn, invoke, runInContext, wrapIn } from "./internal/context.ts";
 import type { ExecutionContext, Operation } from "./policy.ts";
-import { clock as clockSchema, durationMs, fraction, func, lazy, satisfying, validate } from "./validation.ts";
+import { clock as clockSchema, durationMs, fraction, func, lazy, satisfying, strictObject, validate } from "./validation.ts";
 
 /** Options of {@link chaos}. */
 export interface ChaosOptions {
@@ -56,7 +55,7 @@ export interface ChaosEvents {
 
 /** Built on the first construction, not at import. */
 const optionsSchema = /* @__PURE__ */ lazy(() =>
-  z.strictObject({
+  strictObject({
     faultRate: fraction(true),
     fault: satisfying<Error | (() => unknown)>(
       (value) => value instanceof Error || typeof value === "function",

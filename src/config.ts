@@ -22,6 +22,7 @@ import {
   positiveNumber,
   type Schema,
   type Shape,
+  strictObject,
   validate,
 } from "./validation.ts";
 import { defaultsChanged } from "./internal/forms.ts";
@@ -40,7 +41,7 @@ import {
 function section<S extends Shape>(shape: S) {
   const optional = {} as { [K in keyof S]: z.ZodMiniOptional<S[K]> };
   for (const key in shape) optional[key] = z.optional(shape[key]!);
-  return z.strictObject(optional, { error: "an object" });
+  return strictObject(optional, "an object");
 }
 
 function buildSchema() {

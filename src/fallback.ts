@@ -7,7 +7,7 @@ import * as z from "zod/mini";
 import { badFunction, badOptions, badSignal } from "./internal/arguments.ts";
 import { invoke, parentFor } from "./internal/context.ts";
 import type { Operation } from "./policy.ts";
-import { abortSignal, lazy, satisfying, validate } from "./validation.ts";
+import { abortSignal, lazy, satisfying, strictObject, validate } from "./validation.ts";
 
 /** Which errors a fallback handles: a list of error classes, or a predicate. */
 export type FallbackOn =
@@ -28,7 +28,7 @@ export interface FallbackOptions {
 
 /** Built on first use, not at import. */
 const optionsSchema = /* @__PURE__ */ lazy(() =>
-  z.strictObject({
+  strictObject({
     on: z.optional(satisfying<FallbackOn>(
       (value) =>
         typeof value === "function" ||

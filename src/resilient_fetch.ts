@@ -45,6 +45,7 @@ import {
   isPlainObject,
   lazy,
   satisfying,
+  strictObject,
   validate,
 } from "./validation.ts";
 
@@ -131,7 +132,7 @@ export function isFailureResponse(response: Response): boolean {
 
 /** Built on the first call, not at import. */
 const optionsSchema = /* @__PURE__ */ lazy(() =>
-  z.strictObject({
+  strictObject({
     fetch: z.optional(func<FetchFunction>()),
     retry: z.optional(satisfying<false | Record<string, unknown>>(
       (value) => value === false || isPlainObject(value),

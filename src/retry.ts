@@ -41,6 +41,7 @@ import {
   oneOf,
   positiveNumber,
   satisfying,
+  strictObject,
   validate,
   validateOver,
 } from "./validation.ts";
@@ -128,7 +129,7 @@ export interface RetryEvents {
 
 /** Built on the first construction, not at import. */
 const optionsSchema = /* @__PURE__ */ lazy(() =>
-  z.strictObject({
+  strictObject({
     maxAttempts: integer(1),
     backoff: satisfying<BackoffKind | BackoffFunction>(
       (value) => typeof value === "function" || value === "constant" || value === "linear" || value === "exponential",

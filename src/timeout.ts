@@ -11,7 +11,6 @@
  *
  * @module
  */
-import * as z from "zod/mini";
 import { type Clock, systemClock } from "./clock.ts";
 import { InvalidArgumentError, TimeoutError } from "./errors.ts";
 import { Emitter, type Listener, type Unsubscribe } from "./events.ts";
@@ -32,7 +31,7 @@ import { defaultsGeneration, FORMS_KEPT, policyKeyCount } from "./internal/forms
 import { fuse, type FusablePolicy, type FusedCall, type Stage } from "./internal/fused.ts";
 import { type Deadline, type DeadlineQueue, deadlineQueueFor, DONE } from "./internal/deadline_queue.ts";
 import type { ExecutionContext, Operation } from "./policy.ts";
-import { clock as clockSchema, durationMs, lazy, name, oneOf, validate, validateOver } from "./validation.ts";
+import { clock as clockSchema, durationMs, lazy, name, oneOf, strictObject, validate, validateOver } from "./validation.ts";
 
 /**
  * What a timeout does at its deadline. Both abort the operation's signal.
@@ -105,7 +104,7 @@ const timeoutMsSchema = /* @__PURE__ */ lazy(() => durationMs(0, true));
 const strategySchema = /* @__PURE__ */ lazy(() => oneOf(["cooperative", "aggressive"]));
 
 const optionsSchema = /* @__PURE__ */ lazy(() =>
-  z.strictObject({
+  strictObject({
     timeoutMs: timeoutMsSchema(),
     strategy: strategySchema(),
     clock: clockSchema(),
@@ -462,14 +461,14 @@ export interface TimeoutManagerOptions {
 }
 
 const managerSchema = /* @__PURE__ */ lazy(() =>
-  z.strictObject({
+  strictObject({
     defaultMs: timeoutMsSchema(),
     strategy: strategySchema(),
     clock: clockSchema(),
   })
 );
 
-const configureSchema = /* @__PURE__ */ lazy(() => z.strictObject({ operation: name(), ms: timeoutMsSchema() }));
+const configureSchema = /* @__PURE__ */ lazy(() => strictObject({ operation: name(), ms: timeoutMsSchema() }));
 
 /**
  * Named timeouts: one default, overridden per operation name, as in the

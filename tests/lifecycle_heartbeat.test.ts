@@ -379,3 +379,22 @@ describe("Heartbeat.check, isAlive, readState", () => {
     expect(parseHeartbeatState({ timestamp: "2026-01-12T10:00:00Z", pid: "1" })).toMatch(/'pid'/);
   });
 });
+
+describe("Heartbeat option messages", () => {
+  it("pid and hostname: null or their type, pinned word for word", () => {
+    let message = "";
+    try {
+      new Heartbeat({ pid: 1.5, hostname: 3 } as never);
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toBe(
+      "Invalid Heartbeat options:\n" +
+        "  - 'pid' must be an integer or null: current value is 1.5\n" +
+        "  - 'hostname' must be a string or null: current value is 3",
+    );
+    expect(() => new Heartbeat({ pid: 2 ** 53 } as never)).toThrow("'pid' must be an integer or null");
+    expect(new Heartbeat({ pid: null, hostname: null } as never).key).toBe("heartbeat");
+    expect(new Heartbeat({ pid: 42, hostname: "h" } as never).key).toBe("heartbeat");
+  });
+});

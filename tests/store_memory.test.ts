@@ -329,3 +329,32 @@ describe("fault injection through FaultyStore", () => {
     expect(store.total).toBe(0);
   });
 });
+
+describe("MemoryStore option messages", () => {
+  // Pinned word for word: these schemas were rebuilt from the validation
+  // helpers (rather than z.number/z.string checks) to shrink every bundle.
+  const messageOf = (options: unknown): string => {
+    try {
+      new MemoryStore(options as never);
+    } catch (error) {
+      return (error as Error).message;
+    }
+    return "no error";
+  };
+
+  it("states each bad field and what is allowed, as before", () => {
+    expect(messageOf({ maxEntries: 0, maxKeyBytes: 1.5, maxValueBytes: 2 ** 53, prefix: 1 })).toBe(
+      "Invalid MemoryStore options:\n" +
+        "  - 'prefix' must be a string: current value is 1\n" +
+        "  - 'maxEntries' must be an integer >= 1: current value is 0\n" +
+        "  - 'maxKeyBytes' must be an integer >= 1: current value is 1.5\n" +
+        "  - 'maxValueBytes' must be an integer >= 1: current value is 9007199254740992",
+    );
+    expect(messageOf({ timeoutMs: 2 ** 31, clock: { now: () => 0 } })).toBe(
+      "Invalid MemoryStore options:\n" +
+        "  - 'timeoutMs' must be a finite number of milliseconds > 0: current value is 2147483648\n" +
+        "  - 'clock' must be a Clock (an object with now, wallNow, sleep and schedule): current value is {}",
+    );
+    expect(messageOf({ timeoutMs: 2 ** 31 - 1, maxEntries: 2 ** 53 - 1 })).toBe("no error");
+  });
+});

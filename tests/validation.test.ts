@@ -27,12 +27,14 @@ import {
   func,
   integer,
   name,
+  object,
   oneOf,
   positiveNumber,
   safeParse,
   safeParseOver,
   satisfying,
   type Schema,
+  strictObject,
   toConfigIssues,
 } from "../src/validation.ts";
 import { thrown } from "./_support/thrown.ts";
@@ -208,6 +210,50 @@ describe("validation fast path", () => {
         expect(toConfigIssues(ours, input, a.error.issues)).toEqual(toConfigIssues(zods, input, b.error.issues));
       }
     }));
+  });
+
+  it("strictObject and object give z.strictObject's and z.object's verdict, issues and output", () => {
+    const nestedShape = () => ({ depth: integer(1), label: z.optional(name()) });
+    const shape = () => ({
+      count: integer(1),
+      delayMs: z.optional(durationMs(0)),
+      mode: z.optional(oneOf(["a", "b"])),
+      // Accepts undefined although required: absent, it is zod's "nonoptional" issue.
+      anything: satisfying<unknown>(() => true, "anything"),
+      nested: z.optional(strictObject(nestedShape(), "an object")),
+    });
+    const zodShape = () => ({
+      ...shape(),
+      nested: z.optional(z.strictObject(nestedShape(), { error: "an object" })),
+    });
+    const pairs: Array<[string, Schema, Schema]> = [
+      ["strict", strictObject(shape()), z.strictObject(zodShape())],
+      ["strict with a message", strictObject(shape(), "options"), z.strictObject(zodShape(), { error: "options" })],
+      ["loose", object(shape()), z.object(zodShape())],
+    ];
+    const key = fc.constantFrom("count", "delayMs", "mode", "anything", "nested", "cuont", "extra", "__proto__");
+    const nested = fc.oneof(
+      values,
+      fc.dictionary(fc.constantFrom("depth", "label", "dpeth"), values, { maxKeys: 3 }),
+    );
+    const input = fc.oneof(
+      values,
+      fc.dictionary(key, fc.oneof(values, nested), { maxKeys: 6 }),
+      // Inherited keys: zod reads and walks them too.
+      fc.dictionary(key, values, { maxKeys: 3 }).map((proto) => Object.create(proto) as unknown),
+    );
+    for (const [label, ours, zods] of pairs) {
+      fc.assert(fc.property(input, (value) => {
+        const a = ours.safeParse(value);
+        const b = zods.safeParse(value);
+        expect({ label, success: a.success }).toEqual({ label, success: b.success });
+        expect(safeParse(ours, value).success).toBe(b.success);
+        if (a.success && b.success) expect(a.data).toEqual(b.data);
+        if (!a.success && !b.success) {
+          expect(toConfigIssues(ours, value, a.error.issues)).toEqual(toConfigIssues(zods, value, b.error.issues));
+        }
+      }), { numRuns: 500 });
+    }
   });
 
   it("gives zod's issues, with our messages, when the options are bad", () => {

@@ -11,7 +11,7 @@ import { badOptions, badSignal, badString, throwIf } from "../internal/arguments
 import { MemoryStore } from "../store/memory_store.ts";
 import { requireStore } from "../store/requirements.ts";
 import { type Json, type Store, type Transition, UNCHANGED } from "../store/store.ts";
-import { boolean, durationMs, integer, isPlainObject, lazy, satisfying, validate } from "../validation.ts";
+import { boolean, durationMs, integer, isPlainObject, lazy, object, satisfying, strictObject, validate } from "../validation.ts";
 
 /** Where a key is in its life: claimed by a call still running, or done with a stored result. */
 export type IdempotencyStatus = "in-progress" | "completed";
@@ -261,7 +261,7 @@ export const IDEMPOTENCY_TRANSITIONS: readonly Transition[] = /* @__PURE__ */ Ob
 ]);
 
 const optionsSchema = /* @__PURE__ */ lazy(() =>
-  z.strictObject({
+  strictObject({
     store: satisfying<Store>((value) => typeof value === "object" && value !== null, "a Store"),
     keyPrefix: satisfying<string>(
       (value) => typeof value === "string" && PRINTABLE_ASCII.test(value) && value.length <= 255,
@@ -567,7 +567,7 @@ export class MemoryIdempotencyStore extends IdempotencyStore {
   constructor(options: MemoryIdempotencyStoreOptions = {}) {
     throwIf(badOptions("MemoryIdempotencyStore", options));
     const { maxEntries, clock, ...rest } = options;
-    validate("MemoryIdempotencyStore", z.object({ maxEntries: memoryOptionsSchema() }), { maxEntries });
+    validate("MemoryIdempotencyStore", object({ maxEntries: memoryOptionsSchema() }), { maxEntries });
     const memory = new MemoryStore({
       prefix: "",
       ...(maxEntries === undefined ? {} : { maxEntries }),

@@ -9,7 +9,7 @@ import {
 } from "../errors.ts";
 import { badFunction, badOptions, isSignal, throwIf } from "../internal/arguments.ts";
 import type { Json, Store } from "../store/store.ts";
-import { clock as clockSchema, durationMs, func, lazy, oneOf, satisfying, validate } from "../validation.ts";
+import { clock as clockSchema, durationMs, func, lazy, oneOf, satisfying, strictObject, validate } from "../validation.ts";
 import { IdempotencyStore, idempotencyKeyProblem, type IdempotencyRecord } from "./idempotency_store.ts";
 
 /** Options of {@link idempotent}. */
@@ -54,7 +54,7 @@ export interface IdempotentOptions<A extends unknown[]> {
 }
 
 const optionsSchema = /* @__PURE__ */ lazy(() =>
-  z.strictObject({
+  strictObject({
     store: satisfying<IdempotencyStore | Store>((value) => typeof value === "object" && value !== null, "an IdempotencyStore or a Store"),
     key: satisfying<string | ((...args: never[]) => string)>(
       (value) => typeof value === "function" || (typeof value === "string" && idempotencyKeyProblem(value) === undefined),

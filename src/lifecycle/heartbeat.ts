@@ -10,7 +10,7 @@ import { defaultsFor } from "../config.ts";
 import { HeartbeatError, InvalidArgumentError } from "../errors.ts";
 import { badOptions, throwIf } from "../internal/arguments.ts";
 import type { Json, Store } from "../store/store.ts";
-import { clock as clockSchema, durationMs, func, lazy, name as nameSchema, validate } from "../validation.ts";
+import { clock as clockSchema, durationMs, func, lazy, name as nameSchema, satisfying, strictObject, validate } from "../validation.ts";
 import { checkHeartbeat, type HeartbeatCheck, type HeartbeatState, parseHeartbeatState } from "./heartbeat_state.ts";
 import { callSafely, type OnAlert } from "./options.ts";
 
@@ -96,7 +96,7 @@ function isStore(value: unknown): value is Store {
 }
 
 const optionsSchema = lazy(() =>
-  z.strictObject({
+  strictObject({
     store: z.optional(z.custom<Store>(isStore, { error: "a Store (an object with get and set)" })),
     stateFile: z.optional(
       z.custom<never>(() => false, {
@@ -118,8 +118,8 @@ const optionsSchema = lazy(() =>
     ),
     onTargetDead: z.optional(func<() => unknown>()),
     onBeat: z.optional(func<(state: HeartbeatState) => unknown>()),
-    pid: z.nullable(z.number({ error: "an integer or null" }).check(z.int({ error: "an integer or null" }))),
-    hostname: z.nullable(z.string({ error: "a string or null" })),
+    pid: satisfying<number | null>((value) => value === null || Number.isSafeInteger(value), "an integer or null"),
+    hostname: satisfying<string | null>((value) => value === null || typeof value === "string", "a string or null"),
     clock: clockSchema(),
   })
 );

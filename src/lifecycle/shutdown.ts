@@ -11,7 +11,7 @@ import { defaultsFor } from "../config.ts";
 import { InvalidArgumentError, ShutdownError, ShutdownUnsupportedError, TimeoutError } from "../errors.ts";
 import { Emitter, type Unsubscribe } from "../events.ts";
 import { badFunction, badOptions, badString, throwIf } from "../internal/arguments.ts";
-import { clock as clockSchema, durationMs, integer, lazy, validate } from "../validation.ts";
+import { clock as clockSchema, durationMs, integer, lazy, strictObject, validate } from "../validation.ts";
 import { onWorkers } from "../internal/runtime.ts";
 import type { SignalSource } from "./signals.ts";
 
@@ -135,7 +135,7 @@ const sourceSchema = lazy(() =>
 );
 
 const optionsSchema = lazy(() =>
-  z.strictObject({
+  strictObject({
     timeoutMs: durationMs(0, true),
     signals: z.optional(signalsSchema()),
     forceExitCode: integer(0, 255),
@@ -146,7 +146,7 @@ const optionsSchema = lazy(() =>
 );
 
 const registerSchema = lazy(() =>
-  z.strictObject({
+  strictObject({
     priority: integer(Number.MIN_SAFE_INTEGER),
     timeoutMs: z.optional(durationMs(0, true)),
   })

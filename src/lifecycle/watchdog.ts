@@ -10,7 +10,7 @@ import { defaultsFor } from "../config.ts";
 import { WatchdogError, WatchdogTimeoutError } from "../errors.ts";
 import { badOptions, throwIf } from "../internal/arguments.ts";
 import type { Store } from "../store/store.ts";
-import { boolean, clock as clockSchema, durationMs, func, lazy, name as nameSchema, validate } from "../validation.ts";
+import { boolean, clock as clockSchema, durationMs, func, lazy, name as nameSchema, strictObject, validate } from "../validation.ts";
 import { checkHeartbeat } from "./heartbeat_state.ts";
 import { callSafely, type OnAlert } from "./options.ts";
 
@@ -72,7 +72,7 @@ interface Resolved {
 }
 
 const optionsSchema = lazy(() =>
-  z.strictObject({
+  strictObject({
     timeoutMs: durationMs(0, true),
     onTimeout: z.optional(func<() => unknown>()),
     onAlert: z.optional(func<OnAlert>()),
@@ -83,7 +83,7 @@ const optionsSchema = lazy(() =>
 );
 
 const heartbeatSchema = lazy(() =>
-  z.strictObject({
+  strictObject({
     maxAgeMs: durationMs(0, true),
     checkIntervalMs: z.optional(durationMs(0, true)),
     key: nameSchema(),

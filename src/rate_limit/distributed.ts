@@ -21,7 +21,7 @@ import { Emitter, type Listener, type Unsubscribe } from "../events.ts";
 import { badOptions, throwIf } from "../internal/arguments.ts";
 import { requireStore } from "../store/requirements.ts";
 import { type Json, type Store, type Transition, type TransitionResult, UNCHANGED } from "../store/store.ts";
-import { boolean, durationMs, integer, lazy, name, oneOf, satisfying, validate } from "../validation.ts";
+import { boolean, durationMs, integer, lazy, name, oneOf, satisfying, type Schema, strictObject, validate } from "../validation.ts";
 import { decide, type RateLimitAlgorithm, type RateLimitDecision } from "./algorithm.ts";
 import { type AlgorithmOptions, createAlgorithm } from "./create.ts";
 import { FixedWindow } from "./fixed_window.ts";
@@ -228,15 +228,15 @@ export const RATE_LIMIT_TRANSITIONS: readonly Transition[] = /* @__PURE__ */ Obj
 ]);
 
 /** Built on first use, once per algorithm. */
-const schemas = new Map<string, z.ZodMiniObject>();
-function optionsSchema(kind: string): z.ZodMiniObject {
+const schemas = new Map<string, Schema>();
+function optionsSchema(kind: string): Schema {
   let schema = schemas.get(kind);
   if (schema === undefined) {
     const store = satisfying<Store>(
       (value) => typeof value === "object" && value !== null && typeof (value as Store).update === "function",
       "a Store (MemoryStore, RedisStore, DurableObjectStore, PostgresStore, D1Store, DenoKvStore, ...)",
     );
-    schema = z.strictObject({
+    schema = strictObject({
       ...algorithmShape(kind as never),
       store,
       name: z.optional(name()),

@@ -10,15 +10,14 @@
  *
  * @module
  */
-import * as z from "zod/mini";
 import { badOptions, throwIf } from "../internal/arguments.ts";
-import { lazy, validate } from "../validation.ts";
+import { lazy, strictObject, validate } from "../validation.ts";
 import type { RateLimitAlgorithm } from "./algorithm.ts";
 import { AlgorithmLimiter, type LimiterOptions } from "./limiter.ts";
 import { limiterShape, positiveWait, windowSchema, windowShape } from "./options.ts";
 import type { WindowOptions } from "./sliding_window.ts";
 
-const limiterSchema = /* @__PURE__ */ lazy(() => z.strictObject({ ...windowShape(), ...limiterShape() }));
+const limiterSchema = /* @__PURE__ */ lazy(() => strictObject({ ...windowShape(), ...limiterShape() }));
 
 /** Plain, serializable fixed-window state. */
 export interface FixedWindowState {

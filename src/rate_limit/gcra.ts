@@ -15,15 +15,14 @@
  *
  * @module
  */
-import * as z from "zod/mini";
 import { badOptions, throwIf } from "../internal/arguments.ts";
-import { lazy, validate } from "../validation.ts";
+import { lazy, strictObject, validate } from "../validation.ts";
 import type { RateLimitAlgorithm } from "./algorithm.ts";
 import { AlgorithmLimiter, type LimiterOptions } from "./limiter.ts";
 import { bucketParams, bucketShape, limiterShape, positiveWait } from "./options.ts";
 import type { BucketOptions } from "./token_bucket.ts";
 
-const limiterSchema = /* @__PURE__ */ lazy(() => z.strictObject({ ...bucketShape(), ...limiterShape() }));
+const limiterSchema = /* @__PURE__ */ lazy(() => strictObject({ ...bucketShape(), ...limiterShape() }));
 
 /** Relative rounding forgiven when comparing positions: a few ulps. */
 const ROUNDING = 4 * Number.EPSILON;

@@ -8,18 +8,17 @@
  *
  * @module
  */
-import * as z from "zod/mini";
 import { type Clock, systemClock } from "../clock.ts";
 import { InvalidArgumentError, RateLimitExceededError } from "../errors.ts";
 import { contextFor, type Operation, type Policy } from "../policy.ts";
-import { lazy, validate } from "../validation.ts";
+import { lazy, strictObject, validate } from "../validation.ts";
 import type { RateLimitAlgorithm, RateLimitDecision } from "./algorithm.ts";
 import { badCall, badOptions, throwIf } from "../internal/arguments.ts";
 import { availableIn, type Cell, type CellContext, decideOn, take, tryTake, waitFor } from "./cell.ts";
 import { badAcquire, badCost, limiterShape, wakeModeOf } from "./options.ts";
 import type { Counters } from "./waiters.ts";
 
-const limiterSchema = /* @__PURE__ */ lazy(() => z.strictObject(limiterShape()));
+const limiterSchema = /* @__PURE__ */ lazy(() => strictObject(limiterShape()));
 
 /** Options of {@link Limiter.acquire}. */
 export interface AcquireOptions {

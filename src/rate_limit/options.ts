@@ -11,7 +11,21 @@ import { InvalidArgumentError } from "../errors.ts";
 import { badOptions, badSignal } from "../internal/arguments.ts";
 import { configuredSection } from "../internal/configured.ts";
 import { onWorkers } from "../internal/runtime.ts";
-import { boolean, clock, durationMs, integer, lazy, name, oneOf, positiveNumber, type Shape, validate } from "../validation.ts";
+import {
+  boolean,
+  clock,
+  durationMs,
+  integer,
+  lazy,
+  name,
+  object,
+  oneOf,
+  positiveNumber,
+  type Schema,
+  type Shape,
+  strictObject,
+  validate,
+} from "../validation.ts";
 import type { AlgorithmName, RateLimitAlgorithm } from "./algorithm.ts";
 import type { AcquireOptions, WakeMode } from "./limiter.ts";
 
@@ -47,12 +61,12 @@ export function wakeModeOf(given: WakeMode | undefined): WakeMode {
 }
 
 const algorithmName = /* @__PURE__ */ lazy(() => oneOf(["token-bucket", "gcra", "sliding-window", "fixed-window"]));
-const algorithmField = /* @__PURE__ */ lazy(() => z.object({ algorithm: algorithmName() }));
-const bucketSchema = /* @__PURE__ */ lazy(() => z.strictObject(bucketShape()));
+const algorithmField = /* @__PURE__ */ lazy(() => object({ algorithm: algorithmName() }));
+const bucketSchema = /* @__PURE__ */ lazy(() => strictObject(bucketShape()));
 
 /** The schema of the window-based algorithms' options. */
-export const windowSchema = /* @__PURE__ */ lazy(() => z.strictObject(windowShape()));
-const algorithmSchemas = new Map<AlgorithmName, z.ZodMiniObject>();
+export const windowSchema = /* @__PURE__ */ lazy(() => strictObject(windowShape()));
+const algorithmSchemas = new Map<AlgorithmName, Schema>();
 
 /**
  * The zod shape of `algorithm`'s options, for components (keyed limiters,
@@ -71,9 +85,9 @@ export function algorithmShape(algorithm: AlgorithmName): Shape {
 }
 
 /** The strict schema of `algorithm`'s options alone, built once per algorithm. */
-export function algorithmSchema(algorithm: AlgorithmName): z.ZodMiniObject {
+export function algorithmSchema(algorithm: AlgorithmName): Schema {
   let schema = algorithmSchemas.get(algorithm);
-  if (schema === undefined) algorithmSchemas.set(algorithm, schema = z.strictObject(algorithmShape(algorithm)));
+  if (schema === undefined) algorithmSchemas.set(algorithm, schema = strictObject(algorithmShape(algorithm)));
   return schema;
 }
 

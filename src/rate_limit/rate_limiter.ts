@@ -7,7 +7,7 @@
 import * as z from "zod/mini";
 import { type InvalidArgumentError, RateLimitExceededError } from "../errors.ts";
 import { badFunction, badOptions, throwIf } from "../internal/arguments.ts";
-import { boolean, durationMs, lazy, validate } from "../validation.ts";
+import { boolean, durationMs, lazy, strictObject, validate } from "../validation.ts";
 import type { LimiterOptions } from "./limiter.ts";
 import { bucketShape, limiterShape } from "./options.ts";
 import { type BucketOptions, RateLimiter } from "./token_bucket.ts";
@@ -31,7 +31,7 @@ export type RateLimited<A extends unknown[], R> = ((...args: A) => Promise<Await
 };
 
 const decoratorSchema = /* @__PURE__ */ lazy(() =>
-  z.strictObject({
+  strictObject({
     ...bucketShape(),
     ...limiterShape(),
     blocking: z.optional(boolean()),

@@ -10,7 +10,7 @@ import * as z from "zod/mini";
 import { ConfigError, type InvalidArgumentError } from "../errors.ts";
 import { contextFor, type Operation, type Policy } from "../policy.ts";
 import { badCall, badFunction, badOptions, throwIf } from "../internal/arguments.ts";
-import { durationMs, integer, lazy, oneOf, positiveNumber, validate } from "../validation.ts";
+import { durationMs, integer, lazy, oneOf, positiveNumber, strictObject, validate } from "../validation.ts";
 import type { AcquireOptions, Limiter, LimiterOptions } from "./limiter.ts";
 import { badAcquire, limiterShape } from "./options.ts";
 import { SlidingWindowLimiter } from "./sliding_window.ts";
@@ -41,7 +41,7 @@ export interface ThrottleStats {
 }
 
 const throttlerSchema = /* @__PURE__ */ lazy(() =>
-  z.strictObject({
+  strictObject({
     calls: integer(1),
     periodMs: durationMs(0, true),
     burst: z.optional(positiveNumber(1, true)),

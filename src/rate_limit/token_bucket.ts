@@ -15,14 +15,13 @@
  *
  * @module
  */
-import * as z from "zod/mini";
 import { badOptions, throwIf } from "../internal/arguments.ts";
-import { lazy, validate } from "../validation.ts";
+import { lazy, strictObject, validate } from "../validation.ts";
 import type { RateLimitAlgorithm } from "./algorithm.ts";
 import { AlgorithmLimiter, type LimiterOptions } from "./limiter.ts";
 import { bucketParams, bucketShape, limiterShape, positiveWait } from "./options.ts";
 
-const limiterSchema = /* @__PURE__ */ lazy(() => z.strictObject({ ...bucketShape(), ...limiterShape() }));
+const limiterSchema = /* @__PURE__ */ lazy(() => strictObject({ ...bucketShape(), ...limiterShape() }));
 
 /** Options of a rate-based algorithm (token bucket, GCRA). */
 export interface BucketOptions {

@@ -15,7 +15,7 @@ import { type Clock, systemClock } from "../clock.ts";
 import { InvalidArgumentError, ResilienceError, StoreError, type StoreOperation } from "../errors.ts";
 import { badOptions, badSignal, badString } from "../internal/arguments.ts";
 import { onWorkers } from "../internal/runtime.ts";
-import { validate } from "../validation.ts";
+import { clock, durationMs, satisfying, strictObject, validate } from "../validation.ts";
 import {
   type Json,
   type Store,
@@ -134,21 +134,11 @@ function optionsSchema(extra: StoreAdapterOptionShape): z.ZodMiniType {
   schemas ??= new WeakMap();
   let schema = schemas.get(extra);
   if (schema === undefined) {
-    const timeout = "a finite number of milliseconds > 0";
-    schema = z.strictObject({
-      prefix: z.optional(z.string({ error: "a string" })),
-      timeoutMs: z.optional(
-        z.number({ error: timeout }).check(z.gt(0, { error: timeout }), z.lte(2_147_483_647, { error: timeout })),
-      ),
-      clock: z.optional(z.custom<Clock>(
-        (value) =>
-          typeof value === "object" && value !== null &&
-          typeof (value as Clock).now === "function" &&
-          typeof (value as Clock).wallNow === "function" &&
-          typeof (value as Clock).sleep === "function" &&
-          typeof (value as Clock).schedule === "function",
-        { error: "a Clock (an object with now, wallNow, sleep and schedule)" },
-      )),
+    schema = strictObject({
+      prefix: z.optional(satisfying<string>((value) => typeof value === "string", "a string")),
+      // setTimeout's largest delay.
+      timeoutMs: z.optional(durationMs(0, true, 2_147_483_647)),
+      clock: z.optional(clock()),
       ...extra,
     });
     schemas.set(extra, schema);
@@ -323,6 +313,13 @@ function neverAborted(): AbortSignal {
 
 function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
   return typeof value === "object" && value !== null && typeof (value as PromiseLike<T>).then === "function";
+}
+
+/** A time to live, in a write's options or a transition's result: `undefined` or a finite number > 0. */
+function badTtlMs(target: string, argument: string, ttlMs: unknown): InvalidArgumentError | undefined {
+  return ttlMs === undefined || (typeof ttlMs === "number" && Number.isFinite(ttlMs) && ttlMs > 0)
+    ? undefined
+    : new InvalidArgumentError(target, argument, ttlMs, "a finite number of milliseconds > 0 or undefined");
 }
 
 const NOT_JSON = "a JSON value (null, a boolean, a finite number, a string, an array or a plain object of them)";
@@ -584,11 +581,8 @@ export abstract class StoreAdapter implements Store {
       );
     }
     const ttlMs = result.ttlMs;
-    if (ttlMs !== undefined && !(typeof ttlMs === "number" && Number.isFinite(ttlMs) && ttlMs > 0)) {
-      throw new TransitionThrew(
-        new InvalidArgumentError(`${this.#target}.update`, `${where} result.ttlMs`, ttlMs, "a finite number of milliseconds > 0 or undefined"),
-      );
-    }
+    const badTtl = badTtlMs(`${this.#target}.update`, `${where} result.ttlMs`, ttlMs);
+    if (badTtl !== undefined) throw new TransitionThrew(badTtl);
     let json: string | undefined;
     if (result.next !== UNCHANGED && result.next !== undefined) {
       const text = this.#stringify(result.next, `${where} result.next`, "update");
@@ -705,29 +699,22 @@ export abstract class StoreAdapter implements Store {
     }
     // The loop must stop when the caller stops waiting; a controller only for update.
     const cancelled = new AbortController();
-    if (this.capabilities.runsTransitions) {
-      return this.#run(
-        "update",
-        key,
-        signal,
-        () => this.updateRaw(full, transition, input, { signal }, cancelled.signal),
-        (output) => output,
-        (reason) => cancelled.abort(reason),
-      );
-    }
-    // A compare-and-set loop: callers in this process take turns per key, so
-    // they never make each other retry (only other processes can). The turn
+    // Unless the engine runs the transition itself, a compare-and-set loop:
+    // callers in this process take turns per key, so they never make each
+    // other retry (only other processes can). The turn
     // passes when the caller's promise settles, which timeoutMs bounds, so a
     // hung engine call cannot hold up the queue for longer than that. Not on
     // Workers: there a request must not start its I/O from another request's
     // settled promise, so each caller runs its own loop and may retry.
-    if (this.#takesTurns ??= !onWorkers()) return this.#updateInTurn(full, key, transition, input, signal, cancelled);
+    if (!this.capabilities.runsTransitions && (this.#takesTurns ??= !onWorkers())) {
+      return this.#updateInTurn(full, key, transition, input, signal, cancelled);
+    }
     return this.#run(
       "update",
       key,
       signal,
       () => this.updateRaw(full, transition, input, { signal }, cancelled.signal),
-      (output) => output,
+      same,
       (reason) => cancelled.abort(reason),
     );
   }
@@ -751,7 +738,7 @@ export abstract class StoreAdapter implements Store {
         previous === undefined
           ? this.updateRaw(full, transition, input, { signal }, cancelled.signal)
           : previous.then(() => this.updateRaw(full, transition, input, { signal }, cancelled.signal)),
-      (output) => output,
+      same,
       (reason) => cancelled.abort(reason),
     );
     const turn = result.then(NOOP, NOOP);
@@ -832,9 +819,8 @@ export abstract class StoreAdapter implements Store {
     const bad = this.#badKeyAndOptions(operation, key, options);
     if (bad !== undefined) return bad;
     const ttlMs = options?.ttlMs;
-    if (ttlMs !== undefined && !(typeof ttlMs === "number" && Number.isFinite(ttlMs) && ttlMs > 0)) {
-      return new InvalidArgumentError(target, "options.ttlMs", ttlMs, "a finite number of milliseconds > 0 or undefined");
-    }
+    const badTtl = badTtlMs(target, "options.ttlMs", ttlMs);
+    if (badTtl !== undefined) return badTtl;
     const json = this.#stringify(value, "value", operation);
     if (typeof json !== "string") return json;
     const full = this.prefix + key;

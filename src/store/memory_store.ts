@@ -10,6 +10,7 @@ import {
   type StoreAdapterOptionShape,
 } from "./adapter.ts";
 import { type Json, type StoreCapabilities, type Transition, UNCHANGED } from "./store.ts";
+import { integer } from "../validation.ts";
 
 /** Options of {@link MemoryStore}. */
 export interface MemoryStoreOptions extends StoreAdapterOptions {
@@ -34,11 +35,7 @@ let ownOptions: StoreAdapterOptionShape | undefined;
 
 /** Built on first construction, never at import. */
 function memoryOptions(): StoreAdapterOptionShape {
-  const count = () =>
-    z.optional(z.number({ error: "an integer >= 1" }).check(
-      z.refine(Number.isSafeInteger, { error: "an integer >= 1" }),
-      z.minimum(1, { error: "an integer >= 1" }),
-    ));
+  const count = () => z.optional(integer(1));
   return (ownOptions ??= { maxEntries: count(), maxKeyBytes: count(), maxValueBytes: count() });
 }
 
