@@ -33,8 +33,8 @@ import { asCircuitOpenError, openMessage } from "../internal/refusal.ts";
 import { fuse, SLOW, type Stage } from "../internal/fused.ts";
 import { contextFor, type ExecutionContext, type Operation } from "../policy.ts";
 import type { Store } from "../store/store.ts";
-import { requireStore } from "../store/requirements.ts";
-import { type CircuitStoreErrorEvent, SharedCircuit, type SharedCircuitRecord } from "./shared.ts";
+import type { BreakerLink, CircuitStoreErrorEvent, SharedCircuitRecord } from "./shared.ts";
+import { type CircuitSharing, shareCircuit, type SharedHalf } from "./sharing.ts";
 import {
   clock,
   durationMs,
@@ -171,7 +171,9 @@ export interface CircuitBreakerOptions<F = never> {
    * this store (other isolates, processes, regions): see
    * docs/distributed.md. Requires `name`. A store without atomic
    * operations (Workers KV) needs `bestEffort: true` (two instances may
-   * then both probe in half-open).
+   * then both probe in half-open). Every `StoreAdapter` can (each store
+   * bulwark ships); a Store of your own extends `StoreAdapter`, which
+   * brings the sharing code (a breaker without a store does not bundle it).
    */
   store?: Store;
   /** With `store`: how often the shared state is read, at most, per instance (by a call, in the background). Default `1_000`. */
@@ -459,6 +461,9 @@ function crossFieldIssues(given: Record<string, unknown>, keys: readonly string[
   return issues;
 }
 
+const NOT_SHARING = "a Store that can share a breaker's state: a StoreAdapter (MemoryStore, RedisStore, KvStore, " +
+  "DurableObjectStore, ...); a store of your own extends StoreAdapter (docs/stores.md)";
+
 const NO_ERRORS: readonly ErrorClass[] = /* @__PURE__ */ Object.freeze([]);
 
 function resolve<F>(options: CircuitBreakerOptions<F>): ResolvedCircuitBreakerOptions<F> {
@@ -695,7 +700,7 @@ export class CircuitBreaker<F = never> {
   #slowCalls = 0;
   #stateChanges = 0;
   /** With `store`: the shared half (see shared.ts); `undefined` for a local breaker. */
-  readonly #shared: SharedCircuit | undefined;
+  readonly #shared: SharedHalf | undefined;
 
   constructor(options: CircuitBreakerOptions<F> = {}) {
     const resolved = resolve(options);
@@ -736,19 +741,20 @@ export class CircuitBreaker<F = never> {
     this.#strategy = strategyFor(resolved, options, options.initialState);
     if (options.initialState !== undefined) this.#hydrate(options.initialState);
     this.#bindClosedHandlers();
-    if (resolved.store !== undefined) {
-      requireStore("CircuitBreaker", resolved.store, {
-        atomic: true,
-        why: "two instances could both probe in half-open (see docs/distributed.md for what that means on KV)",
-      }, resolved.bestEffort === true);
-      this.#shared = new SharedCircuit(this.#link(), {
-        store: resolved.store,
+    const store = resolved.store as (Store & Partial<CircuitSharing>) | undefined;
+    if (store !== undefined) {
+      // The sharing code comes with the store (sharing.ts): a breaker without one bundles none of it.
+      if (typeof store[shareCircuit] !== "function") {
+        throw new ConfigError("CircuitBreaker", [{ field: "store", value: store.name, allowed: NOT_SHARING }]);
+      }
+      this.#shared = store[shareCircuit](this.#link(), {
         refreshMs: resolved.refreshMs ?? 1_000,
         storeTimeoutMs: resolved.storeTimeoutMs ?? 1_000,
         waitUntil: resolved.waitUntil,
         quorum: resolved.quorum ?? 1,
         quorumWindowMs: resolved.quorumWindowMs ?? 60_000,
         halfOpenMaxWaitMs: resolved.halfOpenMaxWaitMs,
+        bestEffort: resolved.bestEffort === true,
       });
     }
   }
@@ -1545,7 +1551,7 @@ export class CircuitBreaker<F = never> {
   }
 
   /** What the shared half reaches of this breaker (built once, for a breaker with a `store`). */
-  #link(): ConstructorParameters<typeof SharedCircuit>[0] {
+  #link(): BreakerLink {
     return {
       name: this.name,
       clock: this.#clock,

@@ -25,6 +25,8 @@ import { StoreError, type StoreOperation } from "../errors.ts";
 import { onWorkers } from "../internal/runtime.ts";
 import type { Json, Store, StoreEntry } from "../store/store.ts";
 import type { ExecutionContext, Operation } from "../policy.ts";
+import { requireStore } from "../store/requirements.ts";
+import type { SharedHalf, ShareOptions } from "./sharing.ts";
 
 /** States the store holds; `"half-open"` is derived (open, and its period over). */
 export type SharedCircuitState = "closed" | "open" | "forced-open" | "disabled";
@@ -192,7 +194,7 @@ const WRITE_ATTEMPTS = 3;
  * @internal The shared half of one breaker, built by `CircuitBreaker` when
  * given a `store`; see the module's notes.
  */
-export class SharedCircuit {
+export class SharedCircuit implements SharedHalf {
   readonly #link: BreakerLink;
   readonly #clock: Clock;
   readonly #store: Store;
@@ -616,4 +618,17 @@ export class SharedCircuit {
       // Outside a request (no context to extend): the I/O still runs.
     }
   }
+}
+
+/**
+ * @internal What a store's `[shareCircuit]` member does (`StoreAdapter`,
+ * `CountingStore`): refuses a store that cannot hold the shared state
+ * (`ConfigError` on `store`), then builds the breaker's shared half on it.
+ */
+export function shareCircuitState(store: Store, link: BreakerLink, options: ShareOptions): SharedHalf {
+  requireStore("CircuitBreaker", store, {
+    atomic: true,
+    why: "two instances could both probe in half-open (see docs/distributed.md for what that means on KV)",
+  }, options.bestEffort);
+  return new SharedCircuit(link, { ...options, store });
 }
