@@ -565,6 +565,15 @@ function isCancellation(error: unknown, caller: ExecutionContext | undefined): b
   return signal.aborted && error === signal.reason && !(error instanceof TimeoutError);
 }
 
+/** The events of a transition to each state, delivered in this order. */
+const EVENTS_OF: Readonly<Record<CircuitState, readonly (keyof CircuitBreakerEvents)[]>> = {
+  "closed": ["stateChange", "close"],
+  "open": ["stateChange", "open"],
+  "half-open": ["stateChange", "halfOpen"],
+  "forced-open": ["stateChange", "open"],
+  "disabled": ["stateChange"],
+};
+
 const ADMITTED = 0;
 const PROBE = 1;
 const REJECTED = -1;
@@ -927,7 +936,7 @@ export class CircuitBreaker<F = never> {
   #execute<T>(fn: Operation<T>, context: ExecutionContext, caller: ExecutionContext | undefined): Promise<T | Awaited<F>> {
     if (this.#shared !== undefined) {
       // A shared breaker's first call, a due refresh or the fleet's probe lease (shared.ts).
-      const gated = this.#shared.gate(this.#state, fn, context, caller);
+      const gated = this.#shared.gate(this.#state, fn, caller);
       if (gated !== undefined) return gated;
     }
     // The hot path (closed, calls not timed) skips admission and uses prebuilt handlers.
@@ -937,13 +946,7 @@ export class CircuitBreaker<F = never> {
     const admission = fast ? ADMITTED : this.#admit();
     if (admission === REJECTED) {
       const remainingMs = this.#refusedMs();
-      const error = this.#refused(new Error(this.#refusalMessage(remainingMs), this.#refusalCause()), remainingMs);
-      if (this.#fallback === undefined) return Promise.reject(error);
-      try {
-        return Promise.resolve(this.#fallback(error) as Awaited<F>);
-      } catch (fallbackError) {
-        return Promise.reject(fallbackError);
-      }
+      return this.#answer(this.#refused(new Error(this.#refusalMessage(remainingMs), this.#refusalCause()), remainingMs));
     }
     const epoch = this.#epoch;
     const start = this.#timed ? this.#clock.now() : NOT_TIMED;
@@ -1299,6 +1302,16 @@ export class CircuitBreaker<F = never> {
     }
   }
 
+  /** A refused call's outcome: rejected with `error`, or `fallback`'s result. */
+  #answer(error: CircuitOpenError): Promise<Awaited<F>> {
+    if (this.#fallback === undefined) return Promise.reject(error);
+    try {
+      return Promise.resolve(this.#fallback(error) as Awaited<F>);
+    } catch (fallbackError) {
+      return Promise.reject(fallbackError);
+    }
+  }
+
   /** Refuses a synchronous call: throws the error, or returns `fallback`'s result. */
   #reject(): F {
     const remainingMs = this.#refusedMs();
@@ -1496,46 +1509,38 @@ export class CircuitBreaker<F = never> {
     this.#probesInFlight = 0;
     this.#probeSuccesses = 0;
     this.#stateChanges++;
-    if (to === "open" && openingsFrom !== undefined) {
-      this.#openings = openingsFrom.openings;
-      this.#openPeriodMs = openingsFrom.openPeriodMs;
-    } else if (to === "open") {
-      // The n-th opening in a row stays open for the n-th delay of the backoff.
-      this.#openings++;
-      if (this.#resetBackoff !== undefined) {
-        this.#openPeriodMs = backoffDelay(this.#resetBackoff, this.#openings, this.#openPeriodMs);
-      }
-    } else if (to === "forced-open") {
-      this.#openError = undefined;
-    }
     if (to === "open" || to === "forced-open") {
+      if (to === "forced-open") this.#openError = undefined;
+      else if (openingsFrom !== undefined) {
+        this.#openings = openingsFrom.openings;
+        this.#openPeriodMs = openingsFrom.openPeriodMs;
+      } else {
+        // The n-th opening in a row stays open for the n-th delay of the backoff.
+        this.#openings++;
+        if (this.#resetBackoff !== undefined) {
+          this.#openPeriodMs = backoffDelay(this.#resetBackoff, this.#openings, this.#openPeriodMs);
+        }
+      }
       const now = this.#clock.now();
       this.#openedAt = openedAt ?? now;
       this.#openedAtWall = this.#clock.wallNow() - (now - this.#openedAt);
     } else if (to !== "half-open") {
+      // Closed or disabled.
       this.#openedAtWall = null;
-    }
-    if (to === "closed" || to === "disabled") {
       this.#openings = 0;
       this.#openPeriodMs = this.#resetTimeoutMs;
       this.#openError = undefined;
       this.#refusalOption = undefined;
-    }
-    if (to === "closed") {
-      this.#strategy.reset();
-      this.#bindClosedHandlers();
+      if (to === "closed") {
+        this.#strategy.reset();
+        this.#bindClosedHandlers();
+      }
     }
     this.#shared?.onTransition(from, to);
 
-    const specific = to === "open" || to === "forced-open"
-      ? "open"
-      : to === "half-open"
-      ? "halfOpen"
-      : to === "closed"
-      ? "close"
-      : undefined;
     const events = this.#events;
-    if (!events.has("stateChange") && (specific === undefined || !events.has(specific))) return;
+    const names = EVENTS_OF[to];
+    if (!names.some((event) => events.has(event))) return;
     const change: CircuitStateChange = {
       name: this.name,
       from,
@@ -1546,18 +1551,14 @@ export class CircuitBreaker<F = never> {
     };
     // One delivery: a listener that changes the state again (reset() on
     // open) has its events delivered after both of these.
-    if (specific === undefined) events.emit("stateChange", change);
-    else events.emitEach(["stateChange", specific], change);
+    events.emitEach(names, change);
   }
 
   /** What the shared half reaches of this breaker (built once, for a breaker with a `store`). */
   #link(): BreakerLink {
     return {
-      name: this.name,
-      clock: this.#clock,
-      state: () => this.state,
+      breaker: this as CircuitBreaker<unknown>,
       probesInFlight: () => this.#probesInFlight,
-      run: (fn, context, caller) => this.#execute(fn, context, caller) as Promise<never>,
       reserveProbe: () => {
         if (this.#probesInFlight++ === 0) this.#probesSince = this.#clock.now();
         return this.#epoch;
@@ -1565,15 +1566,7 @@ export class CircuitBreaker<F = never> {
       releaseProbe: (epoch) => {
         if (epoch === this.#epoch && this.#probesInFlight > 0) this.#probesInFlight--;
       },
-      refuse: (message, remainingMs) => {
-        const error = this.#refused(new Error(message), remainingMs);
-        if (this.#fallback === undefined) return Promise.reject(error);
-        try {
-          return Promise.resolve(this.#fallback(error)) as Promise<never>;
-        } catch (fallbackError) {
-          return Promise.reject(fallbackError);
-        }
-      },
+      refuse: (message, remainingMs) => this.#answer(this.#refused(new Error(message), remainingMs)) as Promise<never>,
       local: () => ({
         state: this.#state,
         openedAt: this.#openedAtWall,
@@ -1600,8 +1593,7 @@ export class CircuitBreaker<F = never> {
         this.#openings = record.openings;
       } else this.#transition("open", openedAt, record);
       this.#openedAtWall = record.openedAt;
-    } else if (record.state === "forced-open") this.#transition("forced-open");
-    else this.#transition(record.state);
+    } else this.#transition(record.state);
   }
 
   #snapshot(): CircuitBreakerSnapshot {

@@ -18,7 +18,7 @@ export const shareCircuit: unique symbol = Symbol("bulwark.shareCircuit");
 /** @internal What a breaker calls of its shared half (see `SharedCircuit` in shared.ts). */
 export interface SharedHalf {
   /** `undefined`: the call goes on with the local state; else the call's outcome. */
-  gate<T>(state: string, fn: Operation<T>, context: ExecutionContext, caller: ExecutionContext | undefined): Promise<T> | undefined;
+  gate<T>(state: string, fn: Operation<T>, caller: ExecutionContext | undefined): Promise<T> | undefined;
   /** Loaded, and a read started if one is due: the breaker's short path may be taken. */
   passes(): boolean;
   /** Starts a read if one is due; never waits. */
