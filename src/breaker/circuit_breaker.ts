@@ -945,7 +945,7 @@ export class CircuitBreaker<F = never> {
     if (!fast && this.#state === "disabled") return invoke(fn, context);
     const admission = fast ? ADMITTED : this.#admit();
     if (admission === REJECTED) {
-      const remainingMs = this.#refusedMs();
+      const remainingMs = this.#refusal();
       return this.#answer(this.#refused(new Error(this.#refusalMessage(remainingMs), this.#refusalCause()), remainingMs));
     }
     const epoch = this.#epoch;
@@ -1314,7 +1314,7 @@ export class CircuitBreaker<F = never> {
 
   /** Refuses a synchronous call: throws the error, or returns `fallback`'s result. */
   #reject(): F {
-    const remainingMs = this.#refusedMs();
+    const remainingMs = this.#refusal();
     const error = this.#refused(new Error(this.#refusalMessage(remainingMs), this.#refusalCause()), remainingMs);
     if (this.#fallback === undefined) throw error;
     return this.#fallback(error);
@@ -1325,6 +1325,7 @@ export class CircuitBreaker<F = never> {
    * a probe is allowed if so (`Infinity` when forced open, `0` when
    * half-open with every probe slot taken), else `-1`. Reads the clock
    * once, for both the open → half-open check and the remaining time.
+   * After {@link CircuitBreaker.#admit} refused a call: its `remainingMs`.
    */
   #refusal(): number {
     if (this.#state === "forced-open") return Infinity;
@@ -1335,11 +1336,6 @@ export class CircuitBreaker<F = never> {
       this.#transition("half-open");
     }
     return this.#state === "half-open" && this.#probesInFlight >= this.#halfOpenMaxCalls ? 0 : -1;
-  }
-
-  /** What a refusal decided by {@link CircuitBreaker.#admit} reports as `remainingMs`. */
-  #refusedMs(): number {
-    return this.#state === "forced-open" ? Infinity : this.#state === "half-open" ? 0 : this.remainingMs;
   }
 
   /** The message of a refusal in the current state, as `CircuitOpenError`'s constructor words it. */
