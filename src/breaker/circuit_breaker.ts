@@ -756,15 +756,7 @@ export class CircuitBreaker<F = never> {
       if (typeof store[shareCircuit] !== "function") {
         throw new ConfigError("CircuitBreaker", [{ field: "store", value: store.name, allowed: NOT_SHARING }]);
       }
-      this.#shared = store[shareCircuit](this.#link(), {
-        refreshMs: resolved.refreshMs ?? 1_000,
-        storeTimeoutMs: resolved.storeTimeoutMs ?? 1_000,
-        waitUntil: resolved.waitUntil,
-        quorum: resolved.quorum ?? 1,
-        quorumWindowMs: resolved.quorumWindowMs ?? 60_000,
-        halfOpenMaxWaitMs: resolved.halfOpenMaxWaitMs,
-        bestEffort: resolved.bestEffort === true,
-      });
+      this.#shared = store[shareCircuit](this.#link());
     }
   }
 

@@ -28,7 +28,7 @@ import { onWorkers } from "../internal/runtime.ts";
 import type { Json, Store, StoreEntry } from "../store/store.ts";
 import type { ExecutionContext, Operation } from "../policy.ts";
 import { requireStore } from "../store/requirements.ts";
-import type { SharedHalf, ShareOptions } from "./sharing.ts";
+import type { SharedHalf } from "./sharing.ts";
 
 /** States the store holds; `"half-open"` is derived (open, and its period over). */
 export type SharedCircuitState = "closed" | "open" | "forced-open" | "disabled";
@@ -623,12 +623,22 @@ export class SharedCircuit implements SharedHalf {
 /**
  * @internal What a store's `[shareCircuit]` member does (`StoreAdapter`,
  * `CountingStore`): refuses a store that cannot hold the shared state
- * (`ConfigError` on `store`), then builds the breaker's shared half on it.
+ * (`ConfigError` on `store`), then builds the breaker's shared half on it,
+ * with the breaker's options and their defaults.
  */
-export function shareCircuitState(store: Store, link: BreakerLink, options: ShareOptions): SharedHalf {
+export function shareCircuitState(store: Store, link: BreakerLink): SharedHalf {
+  const options = link.breaker.options;
   requireStore("CircuitBreaker", store, {
     atomic: true,
     why: "two instances could both probe in half-open (see docs/distributed.md for what that means on KV)",
-  }, options.bestEffort);
-  return new SharedCircuit(link, { ...options, store });
+  }, options.bestEffort === true);
+  return new SharedCircuit(link, {
+    store,
+    refreshMs: options.refreshMs ?? 1_000,
+    storeTimeoutMs: options.storeTimeoutMs ?? 1_000,
+    waitUntil: options.waitUntil,
+    quorum: options.quorum ?? 1,
+    quorumWindowMs: options.quorumWindowMs ?? 60_000,
+    halfOpenMaxWaitMs: options.halfOpenMaxWaitMs,
+  });
 }

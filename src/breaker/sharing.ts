@@ -9,7 +9,7 @@
  *
  * @module
  */
-import type { BreakerLink, SharedCircuitOptions } from "./shared.ts";
+import type { BreakerLink } from "./shared.ts";
 import type { ExecutionContext, Operation } from "../policy.ts";
 
 /** @internal Key of the store's member that shares a breaker's state through it. */
@@ -27,11 +27,8 @@ export interface SharedHalf {
   onTransition(from: string, to: string): void;
 }
 
-/** @internal The options of {@link CircuitSharing}'s member: the shared options less the store (the store is `this`), plus `bestEffort`. */
-export type ShareOptions = Omit<SharedCircuitOptions, "store"> & { readonly bestEffort: boolean };
-
 /** @internal A store that can share a breaker's state through itself. */
 export interface CircuitSharing {
-  /** Checks that this store can hold the shared state (throws `ConfigError` if not) and builds the breaker's shared half on it. */
-  [shareCircuit](link: BreakerLink, options: ShareOptions): SharedHalf;
+  /** Checks that this store can hold the shared state (throws `ConfigError` if not) and builds the breaker's shared half on it, with the breaker's options. */
+  [shareCircuit](link: BreakerLink): SharedHalf;
 }

@@ -17,7 +17,7 @@ import { badOptions, badSignal, badString } from "../internal/arguments.ts";
 import { onWorkers } from "../internal/runtime.ts";
 import { validate } from "../validation.ts";
 import { type BreakerLink, shareCircuitState } from "../breaker/shared.ts";
-import { shareCircuit, type SharedHalf, type ShareOptions } from "../breaker/sharing.ts";
+import { shareCircuit, type SharedHalf } from "../breaker/sharing.ts";
 import {
   type Json,
   type Store,
@@ -445,8 +445,8 @@ export abstract class StoreAdapter implements Store {
    * `store` calls it): the sharing code comes with the store, so a breaker
    * without one does not bundle it (breaker/sharing.ts).
    */
-  [shareCircuit](link: BreakerLink, options: ShareOptions): SharedHalf {
-    return shareCircuitState(this, link, options);
+  [shareCircuit](link: BreakerLink): SharedHalf {
+    return shareCircuitState(this, link);
   }
 
   // ---- The raw methods: what an adapter writes. -------------------------

@@ -2,7 +2,7 @@ import type { StoreOperation } from "../errors.ts";
 import { InvalidArgumentError } from "../errors.ts";
 import { type RawEntry, type RawOptions, type RawWrite, type RawWriteResult, StoreAdapter, type StoreAdapterOptions, utf8ByteLength } from "../store/adapter.ts";
 import { type BreakerLink, shareCircuitState } from "../breaker/shared.ts";
-import { shareCircuit, type SharedHalf, type ShareOptions } from "../breaker/sharing.ts";
+import { shareCircuit, type SharedHalf } from "../breaker/sharing.ts";
 import type {
   Json,
   Store,
@@ -249,8 +249,8 @@ export class CountingStore implements Store {
    * @internal Shares a breaker's state through this wrapper (so its round
    * trips are counted), whatever the inner store is.
    */
-  [shareCircuit](link: BreakerLink, options: ShareOptions): SharedHalf {
-    return shareCircuitState(this, link, options);
+  [shareCircuit](link: BreakerLink): SharedHalf {
+    return shareCircuitState(this, link);
   }
 
   get(key: string, options?: StoreOperationOptions): Promise<StoreEntry | undefined> {
