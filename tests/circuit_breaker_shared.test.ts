@@ -92,6 +92,43 @@ describe("shared circuit breakers: options", () => {
     expect(new CircuitBreaker({ name: "x", store: kvLike, bestEffort: true }).state).toBe("closed");
   });
 
+  it("a Store of one's own that does not extend StoreAdapter is refused on 'store', saying what to do; wrapped by CountingStore it shares", async () => {
+    // The sharing code comes with StoreAdapter (src/breaker/sharing.ts): a
+    // bare object implementing the interface does not carry it.
+    const inner = new MemoryStore();
+    const bare: Store = {
+      name: "mine",
+      capabilities: inner.capabilities,
+      get: (key, options) => inner.get(key, options),
+      set: (key, value, options) => inner.set(key, value, options),
+      delete: (key, options) => inner.delete(key, options),
+      insertIfAbsent: (key, value, options) => inner.insertIfAbsent(key, value, options),
+      compareAndSet: (key, expected, value, options) => inner.compareAndSet(key, expected, value, options),
+      update: (key, transition, input, options) => inner.update(key, transition, input, options),
+    };
+    let error: unknown;
+    try {
+      new CircuitBreaker({ name: "x", store: bare });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).issues).toEqual([{
+      field: "store",
+      value: "mine",
+      allowed: "a Store that can share a breaker's state: a StoreAdapter (MemoryStore, RedisStore, KvStore, " +
+        "DurableObjectStore, ...); a store of your own extends StoreAdapter (docs/stores.md)",
+    }]);
+    // The testing wrappers carry the sharing code themselves, whatever they wrap.
+    const a = new CircuitBreaker({ name: "x", store: new CountingStore(bare), maxFailures: 1 });
+    const b = new CircuitBreaker({ name: "x", store: new CountingStore(bare), maxFailures: 1 });
+    await a.execute(ok);
+    await b.execute(ok);
+    await a.execute(boom).catch(() => {});
+    await drain();
+    expect(((await inner.get("breaker:x"))?.value as unknown as SharedCircuitRecord).state).toBe("open");
+  });
+
   it("the constructor does no store I/O", () => {
     const { store } = fleet(3);
     expect(store.total).toBe(0);

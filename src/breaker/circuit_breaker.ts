@@ -33,8 +33,8 @@ import { asCircuitOpenError, openMessage } from "../internal/refusal.ts";
 import { fuse, SLOW, type Stage } from "../internal/fused.ts";
 import { contextFor, type ExecutionContext, type Operation } from "../policy.ts";
 import type { Store } from "../store/store.ts";
-import { requireStore } from "../store/requirements.ts";
-import { type CircuitStoreErrorEvent, SharedCircuit, type SharedCircuitRecord } from "./shared.ts";
+import type { BreakerLink, CircuitStoreErrorEvent, SharedCircuitRecord } from "./shared.ts";
+import { type CircuitSharing, shareCircuit, type SharedHalf } from "./sharing.ts";
 import {
   clock,
   durationMs,
@@ -171,9 +171,11 @@ export interface CircuitBreakerOptions<F = never> {
    * this store (other isolates, processes, regions): see
    * docs/distributed.md. Requires `name`. A store without atomic
    * operations (Workers KV) needs `bestEffort: true` (two instances may
-   * then both probe in half-open). The options below but `waitUntil` take
-   * their defaults from `configure({ circuitBreaker })` when set there;
-   * there is no default store.
+   * then both probe in half-open). Every `StoreAdapter` can (each store
+   * bulwark ships); a Store of your own extends `StoreAdapter`, which
+   * brings the sharing code (a breaker without a store does not bundle it).
+   * The options below but `waitUntil` take their defaults from
+   * `configure({ circuitBreaker })` when set there; there is no default store.
    */
   store?: Store;
   /** With `store`: how often the shared state is read, at most, per instance (by a call, in the background). Default `1_000`. */
@@ -469,6 +471,9 @@ function crossFieldIssues(given: Record<string, unknown>, keys: readonly string[
   return issues;
 }
 
+const NOT_SHARING = "a Store that can share a breaker's state: a StoreAdapter (MemoryStore, RedisStore, KvStore, " +
+  "DurableObjectStore, ...); a store of your own extends StoreAdapter (docs/stores.md)";
+
 const NO_ERRORS: readonly ErrorClass[] = /* @__PURE__ */ Object.freeze([]);
 
 function resolve<F>(options: CircuitBreakerOptions<F>): ResolvedCircuitBreakerOptions<F> {
@@ -569,6 +574,15 @@ function isCancellation(error: unknown, caller: ExecutionContext | undefined): b
   const signal = caller.signal;
   return signal.aborted && error === signal.reason && !(error instanceof TimeoutError);
 }
+
+/** The events of a transition to each state, delivered in this order. */
+const EVENTS_OF: Readonly<Record<CircuitState, readonly (keyof CircuitBreakerEvents)[]>> = {
+  "closed": ["stateChange", "close"],
+  "open": ["stateChange", "open"],
+  "half-open": ["stateChange", "halfOpen"],
+  "forced-open": ["stateChange", "open"],
+  "disabled": ["stateChange"],
+};
 
 const ADMITTED = 0;
 const PROBE = 1;
@@ -705,7 +719,7 @@ export class CircuitBreaker<F = never> {
   #slowCalls = 0;
   #stateChanges = 0;
   /** With `store`: the shared half (see shared.ts); `undefined` for a local breaker. */
-  readonly #shared: SharedCircuit | undefined;
+  readonly #shared: SharedHalf | undefined;
 
   constructor(options: CircuitBreakerOptions<F> = {}) {
     const resolved = resolve(options);
@@ -746,21 +760,13 @@ export class CircuitBreaker<F = never> {
     this.#strategy = strategyFor(resolved, options, options.initialState);
     if (options.initialState !== undefined) this.#hydrate(options.initialState);
     this.#bindClosedHandlers();
-    if (resolved.store !== undefined) {
-      requireStore("CircuitBreaker", resolved.store, {
-        atomic: true,
-        why: "two instances could both probe in half-open (see docs/distributed.md for what that means on KV)",
-      }, resolved.bestEffort === true);
-      this.#shared = new SharedCircuit(this.#link(), {
-        store: resolved.store,
-        // Given here, or by `configure()`, or built in (all in `resolved`).
-        refreshMs: resolved.refreshMs,
-        storeTimeoutMs: resolved.storeTimeoutMs,
-        waitUntil: resolved.waitUntil,
-        quorum: resolved.quorum,
-        quorumWindowMs: resolved.quorumWindowMs,
-        halfOpenMaxWaitMs: resolved.halfOpenMaxWaitMs,
-      });
+    const store = resolved.store as (Store & Partial<CircuitSharing>) | undefined;
+    if (store !== undefined) {
+      // The sharing code comes with the store (sharing.ts): a breaker without one bundles none of it.
+      if (typeof store[shareCircuit] !== "function") {
+        throw new ConfigError("CircuitBreaker", [{ field: "store", value: store.name, allowed: NOT_SHARING }]);
+      }
+      this.#shared = store[shareCircuit](this.#link());
     }
   }
 
@@ -932,7 +938,7 @@ export class CircuitBreaker<F = never> {
   #execute<T>(fn: Operation<T>, context: ExecutionContext, caller: ExecutionContext | undefined): Promise<T | Awaited<F>> {
     if (this.#shared !== undefined) {
       // A shared breaker's first call, a due refresh or the fleet's probe lease (shared.ts).
-      const gated = this.#shared.gate(this.#state, fn, context, caller);
+      const gated = this.#shared.gate(this.#state, fn, caller);
       if (gated !== undefined) return gated;
     }
     // The hot path (closed, calls not timed) skips admission and uses prebuilt handlers.
@@ -941,14 +947,8 @@ export class CircuitBreaker<F = never> {
     if (!fast && this.#state === "disabled") return invoke(fn, context);
     const admission = fast ? ADMITTED : this.#admit();
     if (admission === REJECTED) {
-      const remainingMs = this.#refusedMs();
-      const error = this.#refused(new Error(this.#refusalMessage(remainingMs), this.#refusalCause()), remainingMs);
-      if (this.#fallback === undefined) return Promise.reject(error);
-      try {
-        return Promise.resolve(this.#fallback(error) as Awaited<F>);
-      } catch (fallbackError) {
-        return Promise.reject(fallbackError);
-      }
+      const remainingMs = this.#refusal();
+      return this.#answer(this.#refused(new Error(this.#refusalMessage(remainingMs), this.#refusalCause()), remainingMs));
     }
     const epoch = this.#epoch;
     const start = this.#timed ? this.#clock.now() : NOT_TIMED;
@@ -1304,9 +1304,19 @@ export class CircuitBreaker<F = never> {
     }
   }
 
+  /** A refused call's outcome: rejected with `error`, or `fallback`'s result. */
+  #answer(error: CircuitOpenError): Promise<Awaited<F>> {
+    if (this.#fallback === undefined) return Promise.reject(error);
+    try {
+      return Promise.resolve(this.#fallback(error) as Awaited<F>);
+    } catch (fallbackError) {
+      return Promise.reject(fallbackError);
+    }
+  }
+
   /** Refuses a synchronous call: throws the error, or returns `fallback`'s result. */
   #reject(): F {
-    const remainingMs = this.#refusedMs();
+    const remainingMs = this.#refusal();
     const error = this.#refused(new Error(this.#refusalMessage(remainingMs), this.#refusalCause()), remainingMs);
     if (this.#fallback === undefined) throw error;
     return this.#fallback(error);
@@ -1317,6 +1327,7 @@ export class CircuitBreaker<F = never> {
    * a probe is allowed if so (`Infinity` when forced open, `0` when
    * half-open with every probe slot taken), else `-1`. Reads the clock
    * once, for both the open → half-open check and the remaining time.
+   * After {@link CircuitBreaker.#admit} refused a call: its `remainingMs`.
    */
   #refusal(): number {
     if (this.#state === "forced-open") return Infinity;
@@ -1327,11 +1338,6 @@ export class CircuitBreaker<F = never> {
       this.#transition("half-open");
     }
     return this.#state === "half-open" && this.#probesInFlight >= this.#halfOpenMaxCalls ? 0 : -1;
-  }
-
-  /** What a refusal decided by {@link CircuitBreaker.#admit} reports as `remainingMs`. */
-  #refusedMs(): number {
-    return this.#state === "forced-open" ? Infinity : this.#state === "half-open" ? 0 : this.remainingMs;
   }
 
   /** The message of a refusal in the current state, as `CircuitOpenError`'s constructor words it. */
@@ -1501,46 +1507,38 @@ export class CircuitBreaker<F = never> {
     this.#probesInFlight = 0;
     this.#probeSuccesses = 0;
     this.#stateChanges++;
-    if (to === "open" && openingsFrom !== undefined) {
-      this.#openings = openingsFrom.openings;
-      this.#openPeriodMs = openingsFrom.openPeriodMs;
-    } else if (to === "open") {
-      // The n-th opening in a row stays open for the n-th delay of the backoff.
-      this.#openings++;
-      if (this.#resetBackoff !== undefined) {
-        this.#openPeriodMs = backoffDelay(this.#resetBackoff, this.#openings, this.#openPeriodMs);
-      }
-    } else if (to === "forced-open") {
-      this.#openError = undefined;
-    }
     if (to === "open" || to === "forced-open") {
+      if (to === "forced-open") this.#openError = undefined;
+      else if (openingsFrom !== undefined) {
+        this.#openings = openingsFrom.openings;
+        this.#openPeriodMs = openingsFrom.openPeriodMs;
+      } else {
+        // The n-th opening in a row stays open for the n-th delay of the backoff.
+        this.#openings++;
+        if (this.#resetBackoff !== undefined) {
+          this.#openPeriodMs = backoffDelay(this.#resetBackoff, this.#openings, this.#openPeriodMs);
+        }
+      }
       const now = this.#clock.now();
       this.#openedAt = openedAt ?? now;
       this.#openedAtWall = this.#clock.wallNow() - (now - this.#openedAt);
     } else if (to !== "half-open") {
+      // Closed or disabled.
       this.#openedAtWall = null;
-    }
-    if (to === "closed" || to === "disabled") {
       this.#openings = 0;
       this.#openPeriodMs = this.#resetTimeoutMs;
       this.#openError = undefined;
       this.#refusalOption = undefined;
-    }
-    if (to === "closed") {
-      this.#strategy.reset();
-      this.#bindClosedHandlers();
+      if (to === "closed") {
+        this.#strategy.reset();
+        this.#bindClosedHandlers();
+      }
     }
     this.#shared?.onTransition(from, to);
 
-    const specific = to === "open" || to === "forced-open"
-      ? "open"
-      : to === "half-open"
-      ? "halfOpen"
-      : to === "closed"
-      ? "close"
-      : undefined;
     const events = this.#events;
-    if (!events.has("stateChange") && (specific === undefined || !events.has(specific))) return;
+    const names = EVENTS_OF[to];
+    if (!names.some((event) => events.has(event))) return;
     const change: CircuitStateChange = {
       name: this.name,
       from,
@@ -1551,18 +1549,14 @@ export class CircuitBreaker<F = never> {
     };
     // One delivery: a listener that changes the state again (reset() on
     // open) has its events delivered after both of these.
-    if (specific === undefined) events.emit("stateChange", change);
-    else events.emitEach(["stateChange", specific], change);
+    events.emitEach(names, change);
   }
 
   /** What the shared half reaches of this breaker (built once, for a breaker with a `store`). */
-  #link(): ConstructorParameters<typeof SharedCircuit>[0] {
+  #link(): BreakerLink {
     return {
-      name: this.name,
-      clock: this.#clock,
-      state: () => this.state,
+      breaker: this as CircuitBreaker<unknown>,
       probesInFlight: () => this.#probesInFlight,
-      run: (fn, context, caller) => this.#execute(fn, context, caller) as Promise<never>,
       reserveProbe: () => {
         if (this.#probesInFlight++ === 0) this.#probesSince = this.#clock.now();
         return this.#epoch;
@@ -1570,15 +1564,7 @@ export class CircuitBreaker<F = never> {
       releaseProbe: (epoch) => {
         if (epoch === this.#epoch && this.#probesInFlight > 0) this.#probesInFlight--;
       },
-      refuse: (message, remainingMs) => {
-        const error = this.#refused(new Error(message), remainingMs);
-        if (this.#fallback === undefined) return Promise.reject(error);
-        try {
-          return Promise.resolve(this.#fallback(error)) as Promise<never>;
-        } catch (fallbackError) {
-          return Promise.reject(fallbackError);
-        }
-      },
+      refuse: (message, remainingMs) => this.#answer(this.#refused(new Error(message), remainingMs)) as Promise<never>,
       local: () => ({
         state: this.#state,
         openedAt: this.#openedAtWall,
@@ -1605,8 +1591,7 @@ export class CircuitBreaker<F = never> {
         this.#openings = record.openings;
       } else this.#transition("open", openedAt, record);
       this.#openedAtWall = record.openedAt;
-    } else if (record.state === "forced-open") this.#transition("forced-open");
-    else this.#transition(record.state);
+    } else this.#transition(record.state);
   }
 
   #snapshot(): CircuitBreakerSnapshot {

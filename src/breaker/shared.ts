@@ -25,10 +25,14 @@
  * @module
  */
 import type { Clock } from "../clock.ts";
+import type { CircuitBreaker } from "./circuit_breaker.ts";
+import { runInContext } from "../internal/context.ts";
 import { StoreError, type StoreOperation } from "../errors.ts";
 import { onWorkers } from "../internal/runtime.ts";
 import type { Json, Store, StoreEntry } from "../store/store.ts";
 import type { ExecutionContext, Operation } from "../policy.ts";
+import { requireStore } from "../store/requirements.ts";
+import type { SharedHalf } from "./sharing.ts";
 
 /** States the store holds; `"half-open"` is derived (open, and its period over). */
 export type SharedCircuitState = "closed" | "open" | "forced-open" | "disabled";
@@ -212,15 +216,11 @@ export interface CircuitStoreErrorEvent {
   readonly error: unknown;
 }
 
-/** What {@link SharedCircuit} reaches of its breaker: closures over its private state, built once. */
+/** What {@link SharedCircuit} reaches of its breaker: the breaker, and closures over its private state, built once. */
 export interface BreakerLink {
-  readonly name: string;
-  readonly clock: Clock;
-  /** The state, open → half-open applied. */
-  state(): string;
+  /** Its public side: `name`, `options.clock`, `state` (open → half-open applied), and `[runInContext]` to run a call through it again. */
+  readonly breaker: CircuitBreaker<unknown>;
   probesInFlight(): number;
-  /** Runs the call through the breaker again (the gate now lets it pass). */
-  run<T>(fn: Operation<T>, context: ExecutionContext, caller: ExecutionContext | undefined): Promise<T>;
   /** Takes a probe slot while the lease is asked for; returns the epoch to release it with. */
   reserveProbe(): number;
   releaseProbe(epoch: number): void;
@@ -253,8 +253,9 @@ const WRITE_ATTEMPTS = 3;
  * @internal The shared half of one breaker, built by `CircuitBreaker` when
  * given a `store`; see the module's notes.
  */
-export class SharedCircuit {
+export class SharedCircuit implements SharedHalf {
   readonly #link: BreakerLink;
+  readonly #name: string;
   readonly #clock: Clock;
   readonly #store: Store;
   readonly #key: string;
@@ -319,10 +320,11 @@ export class SharedCircuit {
 
   constructor(link: BreakerLink, options: SharedCircuitOptions) {
     this.#link = link;
-    this.#clock = link.clock;
+    this.#name = link.breaker.name;
+    this.#clock = link.breaker.options.clock;
     this.#store = options.store;
-    this.#key = `breaker:${link.name}`;
-    this.#leaseKey = `breaker:${link.name}:probe`;
+    this.#key = `breaker:${this.#name}`;
+    this.#leaseKey = `${this.#key}:probe`;
     this.#refreshMs = options.refreshMs;
     this.#timeoutMs = options.storeTimeoutMs;
     this.#waitUntil = options.waitUntil;
@@ -344,18 +346,18 @@ export class SharedCircuit {
    * state; a promise is the call's outcome after a bounded wait (the first
    * read, the probe lease) or a refusal.
    */
-  gate<T>(state: string, fn: Operation<T>, context: ExecutionContext, caller: ExecutionContext | undefined): Promise<T> | undefined {
+  gate<T>(state: string, fn: Operation<T>, caller: ExecutionContext | undefined): Promise<T> | undefined {
     if (!this.#loaded) {
       const now = this.#clock.now();
       if (this.#loading === undefined) {
         this.#loading = this.#refresh(now);
       } else if (this.#ownReadsOnly) return undefined;
       const deadline = now + this.#timeoutMs;
-      return this.#loading.then(() => this.#rerun(deadline, fn, context, caller));
+      return this.#loading.then(() => this.#rerun(deadline, fn, caller));
     }
     this.#due();
     if (state === "closed" || this.#openSeq < 0) return undefined;
-    return this.#leaseGate(fn, context, caller, this.#clock.now());
+    return this.#leaseGate(fn, caller, this.#clock.now());
   }
 
   /** Starts a background read if one is due: by the clock on Workers, by the timer elsewhere. */
@@ -398,10 +400,11 @@ export class SharedCircuit {
     else if (this.#loading === undefined) this.#loading = this.#refresh(this.#clock.now());
   }
 
-  #rerun<T>(deadline: number, fn: Operation<T>, context: ExecutionContext, caller: ExecutionContext | undefined): Promise<T> {
+  #rerun<T>(deadline: number, fn: Operation<T>, caller: ExecutionContext | undefined): Promise<T> {
     this.#deadline = deadline;
     try {
-      return this.#link.run(fn, context, caller);
+      // The call's context is `caller`, or without a signal the shared one, which `[runInContext]` takes again.
+      return this.#link.breaker[runInContext](fn, caller) as Promise<T>;
     } finally {
       this.#deadline = Infinity;
     }
@@ -410,11 +413,10 @@ export class SharedCircuit {
   /** In half-open of a shared opening: one instance of the fleet probes, under a lease. */
   #leaseGate<T>(
     fn: Operation<T>,
-    context: ExecutionContext,
     caller: ExecutionContext | undefined,
     now: number,
   ): Promise<T> | undefined {
-    if (this.#link.state() !== "half-open") return undefined;
+    if (this.#link.breaker.state !== "half-open") return undefined;
     const seq = this.#openSeq;
     const gen = this.#seen === undefined ? LEGACY_GENERATION : generationOf(this.#seen);
     if (this.#leaseSeq === seq && this.#leaseGen === gen) {
@@ -422,7 +424,7 @@ export class SharedCircuit {
       const leftMs = this.#leaseUntil - this.#clock.wallNow();
       if (leftMs > 0) {
         return this.#link.refuse(
-          `Circuit '${this.#link.name}' is half-open and another instance holds its probe`,
+          `Circuit '${this.#name}' is half-open and another instance holds its probe`,
           leftMs,
         );
       }
@@ -434,7 +436,7 @@ export class SharedCircuit {
     const deadline = this.#deadline;
     return this.#takeLease(gen, seq, budget).then(() => {
       this.#link.releaseProbe(epoch);
-      return this.#rerun(deadline, fn, context, caller);
+      return this.#rerun(deadline, fn, caller);
     });
   }
 
@@ -679,7 +681,7 @@ export class SharedCircuit {
         cancel();
         if (error === undefined) resolve(value as R);
         else {
-          this.#link.storeError({ name: this.#link.name, operation, error });
+          this.#link.storeError({ name: this.#name, operation, error });
           reject(error);
         }
       };
@@ -710,4 +712,27 @@ export class SharedCircuit {
       // Outside a request (no context to extend): the I/O still runs.
     }
   }
+}
+
+/**
+ * @internal What a store's `[shareCircuit]` member does (`StoreAdapter`,
+ * `CountingStore`): refuses a store that cannot hold the shared state
+ * (`ConfigError` on `store`), then builds the breaker's shared half on it,
+ * with the breaker's options and their defaults.
+ */
+export function shareCircuitState(store: Store, link: BreakerLink): SharedHalf {
+  const options = link.breaker.options;
+  requireStore("CircuitBreaker", store, {
+    atomic: true,
+    why: "two instances could both probe in half-open (see docs/distributed.md for what that means on KV)",
+  }, options.bestEffort === true);
+  return new SharedCircuit(link, {
+    store,
+    refreshMs: options.refreshMs ?? 1_000,
+    storeTimeoutMs: options.storeTimeoutMs ?? 1_000,
+    waitUntil: options.waitUntil,
+    quorum: options.quorum ?? 1,
+    quorumWindowMs: options.quorumWindowMs ?? 60_000,
+    halfOpenMaxWaitMs: options.halfOpenMaxWaitMs,
+  });
 }

@@ -16,6 +16,8 @@ import { InvalidArgumentError, ResilienceError, StoreError, type StoreOperation 
 import { badOptions, badSignal, badString } from "../internal/arguments.ts";
 import { onWorkers } from "../internal/runtime.ts";
 import { clock, durationMs, satisfying, strictObject, validate } from "../validation.ts";
+import { type BreakerLink, shareCircuitState } from "../breaker/shared.ts";
+import { shareCircuit, type SharedHalf } from "../breaker/sharing.ts";
 import {
   type Json,
   type Store,
@@ -433,6 +435,15 @@ export abstract class StoreAdapter implements Store {
   /** How many compare-and-set rounds of `update` lost a race and were retried, since construction. */
   get conflicts(): number {
     return this.#conflicts;
+  }
+
+  /**
+   * @internal Shares a breaker's state through this store (a breaker given
+   * `store` calls it): the sharing code comes with the store, so a breaker
+   * without one does not bundle it (breaker/sharing.ts).
+   */
+  [shareCircuit](link: BreakerLink): SharedHalf {
+    return shareCircuitState(this, link);
   }
 
   // ---- The raw methods: what an adapter writes. -------------------------

@@ -1,6 +1,8 @@
 import type { StoreOperation } from "../errors.ts";
 import { InvalidArgumentError } from "../errors.ts";
 import { type RawEntry, type RawOptions, type RawWrite, type RawWriteResult, StoreAdapter, type StoreAdapterOptions, utf8ByteLength } from "../store/adapter.ts";
+import { type BreakerLink, shareCircuitState } from "../breaker/shared.ts";
+import { shareCircuit, type SharedHalf } from "../breaker/sharing.ts";
 import type {
   Json,
   Store,
@@ -241,6 +243,14 @@ export class CountingStore implements Store {
   /** Sets every count back to zero. */
   reset(): void {
     for (const op of OPERATIONS) this.counts[op] = 0;
+  }
+
+  /**
+   * @internal Shares a breaker's state through this wrapper (so its round
+   * trips are counted), whatever the inner store is.
+   */
+  [shareCircuit](link: BreakerLink): SharedHalf {
+    return shareCircuitState(this, link);
   }
 
   get(key: string, options?: StoreOperationOptions): Promise<StoreEntry | undefined> {
