@@ -41,7 +41,9 @@ import { RedisScript, type RedisTransitionPort } from "./scripts.ts";
 const HEAD = `
 local key = KEYS[1]
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+-- Strings read as numbers by arithmetic (\`+ 0\`): the same conversion as tonumber, without its call.
+local us = t[2] + 0
+local now = t[1] * 1000 + (us - us % 1000) / 1000
 local packed = redis.call('GET', key)
 -- The store's layout, <version>\\n<expiresAt>\\n<json>: where <expiresAt> starts (nil: not that layout).
 local at = nil
@@ -73,9 +75,9 @@ redis.call('SET', key, string.format('%s\\n%d\\n%s', ARGV[1], now + ttl, ${value
 const done = (allowed: boolean) => `return '${allowed ? "S1" : "S0"}' .. t[1] .. ' ' .. t[2] .. '\\n' .. held`;
 
 const WINDOW_INPUT = `
-local cost, limit, windowMs = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])`;
+local cost, limit, windowMs = ARGV[2] + 0, ARGV[3] + 0, ARGV[4] + 0`;
 const BUCKET_INPUT = `
-local cost, rate, perMs, burst = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])`;
+local cost, rate, perMs, burst = ARGV[2] + 0, ARGV[3] + 0, ARGV[4] + 0, ARGV[5] + 0`;
 
 // Within one window the key's expiry (the window's end) does not move: the
 // count is rewritten with KEEPTTL, beside the stored window and expiry.
