@@ -71,6 +71,17 @@ local ttl = math.ceil(${reset})
 if ttl < 1 then ttl = 1 end
 redis.call('SET', key, string.format('%s\\n%d\\n%s', ARGV[1], now + ttl, ${value}), 'PX', string.format('%d', ttl))`;
 
+/**
+ * Lua: writes `value` (the store's layout, its expiry `now + ttl`) with Redis'
+ * TTL `ttl`, or keeping the key's TTL where the stored expiry is that one
+ * already (many admissions within one millisecond: a high rate).
+ */
+const keepOrExpire = (value: string) => `if expires and expires ~= '' and expires + 0 == now + ttl then
+    redis.call('SET', key, ${value}, 'KEEPTTL')
+  else
+    redis.call('SET', key, ${value}, 'PX', string.format('%d', ttl))
+  end`;
+
 /** Lua: the reply: S, the decision (1 admitted, 0 refused), TIME's seconds and microseconds, the state decided on. */
 const done = (allowed: boolean) => `return '${allowed ? "S1" : "S0"}' .. t[1] .. ' ' .. t[2] .. '\\n' .. held`;
 
@@ -102,9 +113,10 @@ end
 ${done(true)}`;
 
 const TOKEN_BUCKET = `${HEAD}${BUCKET_INPUT}
-local anchor, consumed = now, 0
+local anchor, consumed, expires = now, 0, nil
 if at then
-  local sa, sc = string.match(packed, '^%d*\\n{"anchorMs":([^,]+),"consumed":([^,}]+)}$', at)
+  local sa, sc
+  expires, sa, sc = string.match(packed, '^(%d*)\\n{"anchorMs":([^,]+),"consumed":([^,}]+)}$', at)
   if sa then
     held = '=' .. sa .. ' ' .. sc
     anchor = tonumber(sa); consumed = tonumber(sc)
@@ -128,7 +140,8 @@ if na % 1 == 0 and nc % 1 == 0 and na > -9007199254740992 and na < 9007199254740
   -- Two integers (the usual state): the whole value in one string.format.
   local ttl = math.ceil(reset)
   if ttl < 1 then ttl = 1 end
-  redis.call('SET', key, string.format('%s\\n%d\\n{"anchorMs":%d,"consumed":%d}', ARGV[1], now + ttl, na, nc), 'PX', string.format('%d', ttl))
+  local value = string.format('%s\\n%d\\n{"anchorMs":%d,"consumed":%d}', ARGV[1], now + ttl, na, nc)
+  ${keepOrExpire("value")}
 else${save(`'{"anchorMs":' .. ${num("na")} .. ',"consumed":' .. ${num("nc")} .. '}'`, "reset")}
 end
 ${done(true)}`;
@@ -137,9 +150,10 @@ ${done(true)}`;
 const GCRA = `${HEAD}${BUCKET_INPUT}
 local interval = perMs / rate
 local position = (now * rate) / perMs
-local tat = position
+local tat, expires = position, nil
 if at then
-  local st = string.match(packed, '^%d*\\n{"tat":([^,}]+)}$', at)
+  local st
+  expires, st = string.match(packed, '^(%d*)\\n{"tat":([^,}]+)}$', at)
   if st then
     held = '=' .. st
     tat = tonumber(st)
@@ -154,7 +168,10 @@ if ahead > 0 then ntat = tat + cost else ntat = position + cost end
 local a = ntat - (now * rate) / perMs
 local reset = 0
 if a > 0 then reset = a * interval end
-${save(`string.format('{"tat":%.17g}', ntat)`, "reset")}
+local ttl = math.ceil(reset)
+if ttl < 1 then ttl = 1 end
+local value = string.format('%s\\n%d\\n{"tat":%.17g}', ARGV[1], now + ttl, ntat)
+${keepOrExpire("value")}
 ${done(true)}`;
 
 // Within one window the expiry (two windows on) does not move either: KEEPTTL.
