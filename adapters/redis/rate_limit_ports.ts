@@ -10,12 +10,17 @@
  * positional `ARGV` (no JSON to decode), the state is read with one pattern
  * (`cjson` only for a shape the port did not write), numbers are printed
  * as integers where they are (`%.17g`, every double exactly, only where
- * not), a refusal writes nothing, and the reply is the decision, the
- * server's `TIME` and the state it decided on, as Redis holds them: no
- * number printed. The client computes the rest of the output (remaining,
- * reset, retry-after) with the TypeScript transition on that state at that
- * time, which is the decision Redis made (checked: a disagreement on the
- * decision fails the call).
+ * not), the stored strings of the numbers that did not change are written
+ * back as they are, the key's expiry is kept (`SET ... KEEPTTL`, Redis 6.0
+ * or later) where it would not move, a refusal writes nothing, and the
+ * reply is the decision, the server's `TIME` and the state it decided on,
+ * as Redis holds them (`=` and its numbers): no number printed. The store's
+ * layout is unchanged (`<version>\n<expiresAt>\n<json>`, see `scripts.ts`),
+ * so `get()` reads these keys, and keys written by an earlier release (or
+ * by another writer) decide as before. The client computes the rest of the
+ * output (remaining, reset, retry-after) with the TypeScript transition on
+ * that state at that time, which is the decision Redis made (checked: a
+ * disagreement on the decision fails the call).
  *
  * @module
  */
