@@ -43,32 +43,34 @@ import { RedisScript, type RedisTransitionPort } from "./scripts.ts";
  * when it would not move (`KEEPTTL`), and reply with the stored strings,
  * never printing a number for the reply.
  */
+// In the Lua: `x + 0` reads a string as a number (the same conversion as
+// tonumber, without its call); `at` is where <expiresAt> starts in the
+// store's layout <version>\n<expiresAt>\n<json> (nil: not that layout);
+// `held` is the state decided on, for the reply: '=' and its numbers as
+// stored, space-separated, or its JSON.
 const HEAD = `
 local key = KEYS[1]
 local t = redis.call('TIME')
--- Strings read as numbers by arithmetic (\`+ 0\`): the same conversion as tonumber, without its call.
 local us = t[2] + 0
 local now = t[1] * 1000 + (us - us % 1000) / 1000
 local packed = redis.call('GET', key)
--- The store's layout, <version>\\n<expiresAt>\\n<json>: where <expiresAt> starts (nil: not that layout).
 local at = nil
 if packed then at = string.find(packed, '\\n', 1, true) end
 if at then at = at + 1 end
--- The state decided on, for the reply: '=' and its numbers as stored, space-separated; or its JSON.
 local held = ''`;
 
 /** Lua: `x` (a local) printed exactly: `%d` for an integer, `%.17g` (every double exactly) otherwise. */
 const num = (x: string) =>
-  `(${x} % 1 == 0 and ${x} > -9007199254740992 and ${x} < 9007199254740992 and string.format('%d', ${x}) or string.format('%.17g', ${x}))`;
+  `(${x} % 1 == 0 and ${x} > -2^53 and ${x} < 2^53 and string.format('%d', ${x}) or string.format('%.17g', ${x}))`;
 
 /** Lua: a state of a shape the port did not write, read with cjson (the reply is then its JSON); `then` uses `state`. */
 const decoded = (then: string) => `
-  local raw = string.match(packed, '^[^\\n]*\\n(.*)$', at)
-  if raw then
-    held = raw
-    local ok, state = pcall(cjson.decode, raw)
-    if ok and type(state) == 'table' then ${then} end
-  end`;
+local raw = string.match(packed, '^[^\\n]*\\n(.*)$', at)
+if raw then
+held = raw
+local ok, state = pcall(cjson.decode, raw)
+if ok and type(state) == 'table' then ${then} end
+end`;
 
 /** Lua: writes the store's layout (version, expiry on the server's clock, the JSON `value`) with Redis' own TTL, in one SET. */
 const save = (value: string, reset: string) => `
@@ -82,10 +84,10 @@ redis.call('SET', key, string.format('%s\\n%d\\n%s', ARGV[1], now + ttl, ${value
  * already (many admissions within one millisecond: a high rate).
  */
 const keepOrExpire = (value: string) => `if expires and expires ~= '' and expires + 0 == now + ttl then
-    redis.call('SET', key, ${value}, 'KEEPTTL')
-  else
-    redis.call('SET', key, ${value}, 'PX', string.format('%d', ttl))
-  end`;
+redis.call('SET', key, ${value}, 'KEEPTTL')
+else
+redis.call('SET', key, ${value}, 'PX', string.format('%d', ttl))
+end`;
 
 /** Lua: the reply: S, the decision (1 admitted, 0 refused), TIME's seconds and microseconds, the state decided on. */
 const done = (allowed: boolean) => `return '${allowed ? "S1" : "S0"}' .. t[1] .. ' ' .. t[2] .. '\\n' .. held`;
@@ -141,8 +143,7 @@ else
 end
 local reset = (nc * perMs) / rate - (now - na)
 if reset < 0 then reset = 0 end
-if na % 1 == 0 and nc % 1 == 0 and na > -9007199254740992 and na < 9007199254740992 and nc > -9007199254740992 and nc < 9007199254740992 then
-  -- Two integers (the usual state): the whole value in one string.format.
+if na % 1 == 0 and nc % 1 == 0 and na > -2^53 and na < 2^53 and nc > -2^53 and nc < 2^53 then
   local ttl = math.ceil(reset)
   if ttl < 1 then ttl = 1 end
   local value = string.format('%s\\n%d\\n{"anchorMs":%d,"consumed":%d}', ARGV[1], now + ttl, na, nc)
@@ -203,7 +204,6 @@ if window == sw and mw and expires ~= '' then
   redis.call('SET', key, ARGV[1] .. '\\n' .. expires .. '\\n{"window":' .. mw .. ',"previous":' .. mp .. ',"current":' .. ${num("next")} .. '}', 'KEEPTTL')
   ${done(true)}
 end
--- Admitted: the state's window is this one and its current count > 0, so it ends two windows on.
 local reset = (window + 2) * windowMs - now
 if not (reset > 0) then reset = 0 end
 ${save(`'{"window":' .. ${num("window")} .. ',"previous":' .. ${num("previous")} .. ',"current":' .. ${num("next")} .. '}'`, "reset")}
@@ -235,23 +235,12 @@ if not (reset > 0) then reset = 0 end
 ${save(`'{"times":[' .. table.concat(out, ',') .. '],"head":0,"size":' .. #live .. '}'`, "reset")}
 ${done(true)}`;
 
-/** The last input's numbers and their ARGV strings: a limiter sends the same numbers call after call. */
-const last = { c: NaN, x: NaN, y: NaN, z: NaN, strings: [] as readonly string[] };
-
 /** Positional ARGV: the version, then the input's numbers (JavaScript prints each double exactly). */
 function argumentsOf(input: Json, version: string): string[] {
   const value = input as Record<string, number>;
-  const window = "l" in value;
-  const c = value.c!, x = window ? value.l! : value.r!, y = window ? value.w! : value.p!, z = window ? NaN : value.b!;
-  // NaN never equals itself: a window input never reuses a bucket's strings, nor the reverse.
-  if (c !== last.c || x !== last.x || y !== last.y || (window ? !Number.isNaN(last.z) : z !== last.z)) {
-    last.c = c;
-    last.x = x;
-    last.y = y;
-    last.z = z;
-    last.strings = window ? [String(c), String(x), String(y)] : [String(c), String(x), String(y), String(z)];
-  }
-  return [version, ...last.strings];
+  return "l" in value
+    ? [version, String(value.c), String(value.l), String(value.w)]
+    : [version, String(value.c), String(value.r), String(value.p), String(value.b)];
 }
 
 /** The state from the numbers a port replied with (`=<n> <n> ...`, as Redis holds them). */
@@ -264,16 +253,7 @@ type StateOf = (numbers: readonly number[]) => Json;
  */
 function stateOf(reply: string, from: number, build: StateOf | undefined): Json | undefined {
   if (from >= reply.length) return undefined;
-  if (reply.charCodeAt(from) === 61 && build !== undefined) {
-    const numbers: number[] = [];
-    let at = from + 1;
-    for (let space = reply.indexOf(" ", at); space >= 0; space = reply.indexOf(" ", at)) {
-      numbers.push(Number(reply.slice(at, space)));
-      at = space + 1;
-    }
-    numbers.push(Number(reply.slice(at)));
-    return build(numbers);
-  }
+  if (reply.charCodeAt(from) === 61 && build !== undefined) return build(reply.slice(from + 1).split(" ").map(Number));
   try {
     return JSON.parse(reply.slice(from)) as Json;
   } catch {
