@@ -123,6 +123,7 @@ describe("DistributedRateLimiter on RedisStore (real redis-server, ioredis)", ()
             expect(port.name).toBe(transition.name);
             const key = `equivalence:${run}:${i}`;
             let state: Json | undefined;
+            let expiresAt: string | undefined;
             let now = 1_764_000_000_000 + run * 1_000_003;
             for (const { gap, cost } of calls) {
               now += gap;
@@ -130,7 +131,11 @@ describe("DistributedRateLimiter on RedisStore (real redis-server, ioredis)", ()
               const time = [String(Math.floor(now / 1_000)), String((now % 1_000) * 1_000 + 7)];
               const reply = String(await port.script.run(fromIoRedis(client!), [key], [...port.args!(input, "v"), ...time]));
               const ts = transition.apply(state, input, now);
-              if (ts.next !== UNCHANGED) state = ts.next as Json;
+              if (ts.next !== UNCHANGED) {
+                state = ts.next as Json;
+                // The store's expiry: the server's now plus the transition's TTL (kept as it was where it would not move).
+                expiresAt = String(now + ts.ttlMs!);
+              }
               const packed = await client!.get(key);
               const held = packed === null ? undefined : JSON.parse(packed.split("\n").slice(2).join("\n")) as Json;
               expect({
@@ -140,6 +145,7 @@ describe("DistributedRateLimiter on RedisStore (real redis-server, ioredis)", ()
                 allowed: reply[1] === "1",
                 output: port.output!(reply, transition, input),
                 state: comparable(transition.name, held, now),
+                expiresAt: packed?.split("\n")[1],
               }).toEqual({
                 transition: transition.name,
                 now,
@@ -147,6 +153,7 @@ describe("DistributedRateLimiter on RedisStore (real redis-server, ioredis)", ()
                 allowed: (ts.output as { a: boolean }).a,
                 output: ts.output,
                 state: comparable(transition.name, state, now),
+                expiresAt,
               });
             }
           }
@@ -154,6 +161,54 @@ describe("DistributedRateLimiter on RedisStore (real redis-server, ioredis)", ()
       ),
       { numRuns: 40 },
     );
+  }, SLOW_TEST_MS);
+
+  it("decides right on a key it did not write: the previous release's value, another writer's JSON, no expiry, not JSON", async () => {
+    const hour = 3_600_000;
+    const cases = [
+      { options: { algorithm: "fixed-window", limit: 3, windowMs: hour }, state: (now: number) => ({ window: Math.floor(now / hour), count: 2 }) },
+      {
+        options: { algorithm: "sliding-window", limit: 3, windowMs: hour, approximate: true },
+        state: (now: number) => ({ window: Math.floor(now / hour), previous: 0, current: 2 }),
+      },
+      { options: { algorithm: "token-bucket", rate: 3, perMs: hour }, state: (now: number) => ({ anchorMs: now, consumed: 2 }) },
+      { options: { algorithm: "gcra", rate: 3, perMs: hour }, state: (now: number) => ({ tat: (now * 3) / hour + 2 }) },
+    ] as const;
+    for (const { options, state } of cases) {
+      const prefix = freshPrefix();
+      const shared = store(prefix);
+      const limiter = new DistributedRateLimiter({ ...options, store: shared, name: label(options), maxBlockedKeys: 0 });
+      const key = `${prefix}rl:${label(options)}:k`;
+      const [seconds] = await client!.time();
+      const now = Number(seconds) * 1_000;
+      const json = JSON.stringify(state(now));
+      // Two units taken, in each way a key can hold them: one more is admitted, then none.
+      const writes = {
+        // The layout the previous release's scripts wrote (the same as this one's): version, expiry, JSON.
+        previous: () => client!.set(key, `0abc.1\n${now + hour}\n${json}`, "PX", hour),
+        // Another writer's JSON (fields in another order), through the store, with and without an expiry.
+        reordered: () => shared.set(`rl:${label(options)}:k`, JSON.parse(`{${json.slice(1, -1).split(",").reverse().join(",")}}`), { ttlMs: hour }),
+        noExpiry: () => shared.set(`rl:${label(options)}:k`, state(now)),
+      };
+      for (const [how, write] of Object.entries(writes)) {
+        await write();
+        const decisions = [await limiter.limit("k"), await limiter.limit("k")];
+        const held = await shared.get(`rl:${label(options)}:k`);
+        expect({ how, name: label(options), allowed: decisions.map((d) => d.allowed), remaining: Math.round(decisions[0]!.remaining) }).toEqual({
+          how,
+          name: label(options),
+          allowed: [true, false],
+          remaining: 0,
+        });
+        // The admission wrote this release's state, with an expiry on the server too.
+        expect(Object.keys(held!.value as object).sort()).toEqual(Object.keys(limiter.algorithm.initial(0)).sort());
+        expect(held!.expiresAt).toBeGreaterThan(now);
+        expect(await client!.pttl(key)).toBeGreaterThan(0);
+      }
+      // Not JSON at all: a fresh state, as before.
+      await client!.set(key, "0abc.1\n\nnot json");
+      expect((await limiter.limit("k")).remaining).toBe(2);
+    }
   }, SLOW_TEST_MS);
 
   it("replenishes on Redis' time: a GCRA unit every 50 ms", async () => {

@@ -323,6 +323,7 @@ export class DistributedRateLimiter {
   readonly #blocked = new Map<string, Blocked>();
   readonly #events = new Emitter<DistributedRateLimiterEvents>();
   #local: KeyedRateLimiter | undefined;
+  #unitInput: RateLimitInput | undefined;
   /** Whether the store times out on its own no later than timeoutMs, on the same clock: then no timer of ours. */
   readonly #storeBoundsTime: boolean;
   #decisions = 0;
@@ -415,9 +416,10 @@ export class DistributedRateLimiter {
       const badCostError = badCost("DistributedRateLimiter", "limit", this.algorithm, cost, "options.cost");
       if (badCostError !== undefined) return Promise.reject(badCostError);
     }
-    const now = this.#clock.now();
     const blocked = this.#blocked.get(key);
     if (blocked !== undefined) {
+      // The clock is read only for a key known blocked: an admitted call reads none here.
+      const now = this.#clock.now();
       if (blocked.untilMs > now) {
         if (cost >= blocked.cost) {
           this.#cacheHits++;
@@ -454,7 +456,8 @@ export class DistributedRateLimiter {
 
   #ask(key: string, cost: number): Promise<DistributedDecision> {
     this.#storeCalls++;
-    const input = inputOf(this.algorithm, cost);
+    // The input of a one-unit call is always the same (an engine only reads it): built once.
+    const input = cost === 1 ? (this.#unitInput ??= inputOf(this.algorithm, 1)) : inputOf(this.algorithm, cost);
     if (this.#storeBoundsTime) {
       // The store's own timeout comes first: no timer, controller or listener of ours.
       let pending: Promise<RateLimitOutput>;
