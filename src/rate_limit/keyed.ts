@@ -225,6 +225,13 @@ interface Tombstones {
   readonly tags: Uint32Array;
 }
 
+/** Index slots for `rows` rows: a power of two, at least twice as many. */
+function indexSlots(rows: number): number {
+  let slots = 16;
+  while (slots < 2 * rows) slots *= 2;
+  return slots;
+}
+
 /** murmur3's 32-bit finalizer: every input bit reaches every output bit. */
 function mix(hash: number): number {
   hash ^= hash >>> 16;
@@ -263,8 +270,16 @@ export class KeyedRateLimiter implements Disposable {
   readonly #clock: Clock;
   readonly #counters: Counters = { acquired: 0, rejected: 0, waitedMs: 0 };
   readonly #context: CellContext<object>;
-  /** Each key's row in the table. */
-  readonly #rows = new Map<string, number>();
+  /**
+   * Each key's row, by a salted hash of the key: open addressing with
+   * linear probing, at most half full; a slot is two numbers, the key's
+   * hash and its row + 1 (0: free). A lookup reads one slot (a probe
+   * compares hashes, not strings) where a `Map` reads a bucket, then an
+   * entry: with 100,000 keys each read is a cache miss.
+   */
+  #index: Int32Array;
+  /** Keys held. */
+  #size = 0;
   /**
    * One row per key, `#stride` numbers: when it was last used, its mark
    * bits, then its state (unless the state is in a {@link KeyCell}).
@@ -294,8 +309,14 @@ export class KeyedRateLimiter implements Disposable {
   #tombstones: Tombstones | undefined;
   readonly #slots: number;
   #dropped = 0;
-  /** Drawn on first use: Workers refuse randomness at global scope, where limiters are often built. */
-  #salt: Uint32Array | undefined;
+  /**
+   * Drawn at the first new key: Workers refuse randomness at global scope,
+   * where limiters are often built. Until the draw succeeds a fixed salt
+   * stands in (used at global scope); the index is rebuilt when it does.
+   */
+  #salt0 = 0x2545f491;
+  #salt1 = 0x6c8e9cf5;
+  #salted = false;
   /** The last {@link KeyedRateLimiter.#hash}: first slot of the key's set, and its tag. */
   #set = 0;
   #tag = 0;
@@ -344,14 +365,16 @@ export class KeyedRateLimiter implements Disposable {
     this.#slots = slots;
     this.#layout = layoutOf(this.algorithm);
     this.#stride = STATE + (this.#layout?.width ?? 0);
-    this.#table = new Float64Array(Math.min(FIRST_ROWS, this.maxKeys) * this.#stride);
+    const rows = Math.min(FIRST_ROWS, this.maxKeys);
+    this.#table = new Float64Array(rows * this.#stride);
+    this.#index = new Int32Array(2 * indexSlots(rows));
     this.#scratch = this.algorithm.initial(this.#clock.now());
     this.#view = this.#newView();
   }
 
   /** Keys held now. */
   get size(): number {
-    return this.#rows.size;
+    return this.#size;
   }
 
   /** Counters since creation. */
@@ -361,7 +384,7 @@ export class KeyedRateLimiter implements Disposable {
       totalAcquired: c.acquired,
       totalRejected: c.rejected,
       totalWaitedMs: c.waitedMs,
-      keys: this.#rows.size,
+      keys: this.#size,
       evictedKeys: this.#evicted,
       logEntries: this.#logEntries,
       tombstonesDropped: this.#dropped,
@@ -370,7 +393,7 @@ export class KeyedRateLimiter implements Disposable {
 
   /** Whether `key` is held now. */
   has(key: string): boolean {
-    return this.#rows.has(key);
+    return typeof key === "string" && this.#find(key, this.#home(key)) >= 0;
   }
 
   /** Takes `cost` units for `key` if they are there and nobody waits on it; never waits. */
@@ -379,9 +402,22 @@ export class KeyedRateLimiter implements Disposable {
     if (cost !== 1) throwIf(badCost("KeyedRateLimiter", "tryAcquire", this.algorithm, cost));
     const now = this.#clock.now();
     const row = this.#row(key, now);
-    const cell = this.#open(row);
-    const taken = tryTake(this.#context, cell, now, cost);
-    this.#close(row, cell, now);
+    const table = this.#table;
+    const at = row * this.#stride;
+    if ((table[at + MARK]! & IN_CELL) !== 0) {
+      const cell = this.#cells[row]!;
+      const taken = tryTake(this.#context, cell, now, cost);
+      this.#close(row, cell, now);
+      return taken;
+    }
+    // The common case, inline: nobody waits, the state is in the row.
+    const layout = this.#layout!;
+    const state = this.#view.state;
+    layout.load(table, at + STATE, state);
+    const taken = this.algorithm.step(state, now, cost, state) === 0;
+    layout.store(state, table, at + STATE);
+    if (taken) this.#counters.acquired++;
+    else this.#counters.rejected++;
     return taken;
   }
 
@@ -485,8 +521,9 @@ export class KeyedRateLimiter implements Disposable {
     if (typeof key !== "string") {
       throw new TypeError(`Rate limit key must be a string: current value is ${describe(key)}`);
     }
-    const row = this.#rows.get(key);
-    if (row === undefined) return this.#create(key, now);
+    const hash = this.#home(key);
+    const row = this.#find(key, hash);
+    if (row < 0) return this.#create(key, hash, now);
     // No reorder: the eviction hand reads these two numbers.
     const at = row * this.#stride;
     const table = this.#table;
@@ -541,14 +578,17 @@ export class KeyedRateLimiter implements Disposable {
     if (this.#logs) this.#count(row, cell, now);
   }
 
-  #create(key: string, now: number): number {
+  #create(key: string, hash: number, now: number): number {
+    if (!this.#salted && this.#reseed()) hash = this.#home(key);
     this.#sweepSome(now);
-    if (this.#rows.size >= this.maxKeys) this.#evictOne(now, -1);
+    if (this.#size >= this.maxKeys) this.#evictOne(now, -1);
     const row = this.#free.pop() ?? this.#grow();
     const state = this.#recall(key, now);
     const at = row * this.#stride;
     this.#table[at + LAST_USED] = now;
     this.#keys[row] = key;
+    this.#place(row, hash);
+    this.#size++;
     if (this.#layout === undefined) {
       // Not referenced yet: a key seen once goes before one seen again.
       this.#table[at + MARK] = IN_CELL;
@@ -557,8 +597,89 @@ export class KeyedRateLimiter implements Disposable {
       this.#table[at + MARK] = 0;
       this.#layout.store(state, this.#table, at + STATE);
     }
-    this.#rows.set(key, row);
     return row;
+  }
+
+  /**
+   * The key's hash for the index: two salted 32-bit FNV-1a lanes over its
+   * UTF-16 units, finalized and combined, so that colliding keys must
+   * collide in both lanes under a salt nobody sees.
+   */
+  #home(key: string): number {
+    let a = 0x811c9dc5 ^ this.#salt0;
+    let b = 0x9e3779b9 ^ this.#salt1;
+    for (let i = 0; i < key.length; i++) {
+      const unit = key.charCodeAt(i);
+      a = Math.imul(a ^ unit, 0x01000193);
+      b = Math.imul(b ^ unit, 0x5bd1e995);
+    }
+    return mix(a ^ mix(b)) | 0;
+  }
+
+  /** The row of `key` (whose hash is `hash`), or -1. */
+  #find(key: string, hash: number): number {
+    const index = this.#index;
+    const mask = (index.length >> 1) - 1;
+    for (let slot = hash & mask;; slot = (slot + 1) & mask) {
+      const entry = index[2 * slot + 1]!;
+      if (entry === 0) return -1;
+      if (index[2 * slot] === hash && this.#keys[entry - 1] === key) return entry - 1;
+    }
+  }
+
+  /** Puts `row` in the first free slot from its hash's. */
+  #place(row: number, hash: number): void {
+    const index = this.#index;
+    const mask = (index.length >> 1) - 1;
+    let slot = hash & mask;
+    while (index[2 * slot + 1] !== 0) slot = (slot + 1) & mask;
+    index[2 * slot] = hash;
+    index[2 * slot + 1] = row + 1;
+  }
+
+  /** Takes `row` out of the index, moving back the slots after it that may fill its place (no tombstones). */
+  #unplace(row: number): void {
+    const index = this.#index;
+    const mask = (index.length >> 1) - 1;
+    let hole = this.#home(this.#keys[row]!) & mask;
+    while (index[2 * hole + 1] !== row + 1) hole = (hole + 1) & mask;
+    for (let slot = (hole + 1) & mask;; slot = (slot + 1) & mask) {
+      const entry = index[2 * slot + 1]!;
+      if (entry === 0) break;
+      const hash = index[2 * slot]!;
+      // It may move back unless its home lies (cyclically) after the hole.
+      if (((slot - hash) & mask) >= ((slot - hole) & mask)) {
+        index[2 * hole] = hash;
+        index[2 * hole + 1] = entry;
+        hole = slot;
+      }
+    }
+    index[2 * hole + 1] = 0;
+  }
+
+  /** A new index of `slots` slots holding every key, hashed again when `rehash`. */
+  #reindex(slots: number, rehash: boolean): void {
+    const old = this.#index;
+    this.#index = new Int32Array(2 * slots);
+    for (let i = 1; i < old.length; i += 2) {
+      const entry = old[i]!;
+      if (entry !== 0) this.#place(entry - 1, rehash ? this.#home(this.#keys[entry - 1]!) : old[i - 1]!);
+    }
+  }
+
+  /** Draws the salt; true when it did (and the index, if any, was rebuilt under it). */
+  #reseed(): boolean {
+    let salt: Uint32Array;
+    try {
+      salt = crypto.getRandomValues(new Uint32Array(2));
+    } catch {
+      return false;
+    }
+    this.#salt0 = salt[0]!;
+    this.#salt1 = salt[1]!;
+    this.#salted = true;
+    if (this.#size > 0) this.#reindex(this.#index.length >> 1, true);
+    return true;
   }
 
   /** A row never used yet, doubling the table when it is full. */
@@ -571,6 +692,7 @@ export class KeyedRateLimiter implements Disposable {
       const table = new Float64Array(rows * this.#stride);
       table.set(this.#table);
       this.#table = table;
+      if (2 * indexSlots(rows) > this.#index.length) this.#reindex(indexSlots(rows), false);
     }
     return row;
   }
@@ -639,7 +761,8 @@ export class KeyedRateLimiter implements Disposable {
     const key = this.#keys[row]!;
     const cell = this.#open(row);
     const state = cell.state;
-    this.#rows.delete(key);
+    this.#unplace(row);
+    this.#size--;
     this.#evicted++;
     this.#keys[row] = undefined;
     if (cell !== this.#view) {
@@ -708,9 +831,8 @@ export class KeyedRateLimiter implements Disposable {
    * one picks the set, the other is the tag.
    */
   #hash(key: string): void {
-    const salt = this.#salt ??= crypto.getRandomValues(new Uint32Array(2));
-    let a = 0x811c9dc5 ^ salt[0]!;
-    let b = 0x9e3779b9 ^ salt[1]!;
+    let a = 0x811c9dc5 ^ this.#salt0;
+    let b = 0x9e3779b9 ^ this.#salt1;
     for (let i = 0; i < key.length; i++) {
       const unit = key.charCodeAt(i);
       a = Math.imul(a ^ unit, 0x01000193);
