@@ -1,6 +1,6 @@
 // KeyedRateLimiter.tryAcquire over 1, 1,000 and 100,000 keys in use, taken
 // round-robin (a hit is a Map.get and two field writes, no reorder), and
-// the live heap each limiter holds afterwards, in one process
+// the live memory each limiter holds afterwards (heap and typed arrays), in one process
 // (bench/harness.ts says how it measures), beside the floor of any per-key
 // state kept in a Map (find the key's object, read the clock, write a
 // field): with 100,000 keys that lookup misses the CPU caches, and no
@@ -58,8 +58,8 @@ function keyGroup(size: number): Group {
     after: () => [
       `${limiter.stats.keys.toLocaleString("en")} ${limiter.stats.keys === 1 ? "key" : "keys"} held, ${limiter.stats.evictedKeys} evicted; ` +
         (before === undefined || after === undefined
-          ? "live heap not measured (no collector)"
-          : `live heap of the limiter with its keys: ${formatBytes(after - before)}` +
+          ? "live memory not measured (no collector)"
+          : `live memory of the limiter with its keys (heap and typed arrays): ${formatBytes(after - before)}` +
             (size > 1 ? ` (${((after - before) / size).toFixed(0)} B per key, key strings excluded)` : "")),
     ],
   };
