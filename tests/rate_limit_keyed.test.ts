@@ -459,3 +459,75 @@ describe("KeyedRateLimiter: each key is exactly its own limiter", () => {
     expect(limiter.available("fresh")).toBe(2);
   });
 });
+
+describe("KeyedRateLimiter: the key index", () => {
+  it("finds every key it holds, through any churn of inserts and evictions, each with its own state", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.record({ key: fc.integer({ min: 0, max: 60 }), dt: fc.integer({ min: 0, max: 150 }), sweep: fc.boolean() }), {
+          maxLength: 300,
+        }),
+        async (calls) => {
+          const clock = new ManualClock();
+          // Few rows, short idle time: keys come and go through every path (CLOCK, idle hand, sweep).
+          const limit = 1e9;
+          const limiter = new KeyedRateLimiter({ algorithm: "fixed-window", limit, windowMs: 1e12, maxKeys: 12, idleMs: 200, clock });
+          const calledFor = new Map<string, number>();
+          for (const { key, dt, sweep } of calls) {
+            await clock.advance(dt);
+            if (sweep) limiter.sweep();
+            const name = `k${key}`;
+            expect(limiter.tryAcquire(name)).toBe(true);
+            calledFor.set(name, (calledFor.get(name) ?? 0) + 1);
+            // Held all along or evicted and back (its summary, exact for a fixed window): its own count.
+            expect(limiter.available(name)).toBe(limit - calledFor.get(name)!);
+            let found = 0;
+            for (let k = 0; k <= 60; k++) if (limiter.has(`k${k}`)) found++;
+            expect(found).toBe(limiter.size);
+            expect(limiter.size).toBeLessThanOrEqual(12);
+          }
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it("tells apart keys that differ in one unit, empty and long keys, and holds 50,000 of them", () => {
+    const limiter = new KeyedRateLimiter({ algorithm: "fixed-window", limit: 2, windowMs: 1_000, clock: new ManualClock() });
+    const keys = ["", "a", "b", "ab", "ba", "\u0000", "\uffff", "é", "e\u0301", "x".repeat(10_000), "x".repeat(10_001)];
+    for (const key of keys) expect(limiter.tryAcquire(key)).toBe(true);
+    for (const key of keys) expect(limiter.available(key)).toBe(1);
+    expect(limiter.size).toBe(keys.length);
+    for (let i = 0; i < 50_000; i++) limiter.tryAcquire(`user-${i}`);
+    for (let i = 0; i < 50_000; i += 997) expect(limiter.available(`user-${i}`)).toBe(1);
+    expect(limiter.size).toBe(keys.length + 50_000);
+    expect(limiter.has("user-50000")).toBe(false);
+    expect(limiter.has(42 as never)).toBe(false);
+  });
+
+  it("works before randomness may be drawn (Workers' global scope), and draws its salt once it may", () => {
+    const crypto = globalThis.crypto;
+    const draw = crypto.getRandomValues;
+    let refused = 0;
+    const refuse = (): never => {
+      refused++;
+      throw new Error("Disallowed operation called within global scope");
+    };
+    try {
+      Object.defineProperty(crypto, "getRandomValues", { value: refuse, configurable: true, writable: true });
+    } catch {
+      return; // This runtime's crypto cannot be patched: nothing to simulate.
+    }
+    const limiter = new KeyedRateLimiter({ algorithm: "fixed-window", limit: 1, windowMs: 1_000, clock: new ManualClock() });
+    try {
+      for (let i = 0; i < 40; i++) expect(limiter.tryAcquire(`early-${i}`)).toBe(true);
+    } finally {
+      Object.defineProperty(crypto, "getRandomValues", { value: draw, configurable: true, writable: true });
+    }
+    expect(refused).toBeGreaterThan(0);
+    // The next new key draws the salt and rebuilds the index: every key is still found with its state.
+    expect(limiter.tryAcquire("late")).toBe(true);
+    for (let i = 0; i < 40; i++) expect(limiter.tryAcquire(`early-${i}`)).toBe(false);
+    expect(limiter.size).toBe(41);
+  });
+});
