@@ -12,8 +12,8 @@
  *   two objects (entry and state, each double field boxed on V8) were two
  *   to four misses; a row is 24 to 40 contiguous bytes;
  * - keys are found by an index of our own: open addressing over an
- *   `Int32Array` of (hash, row) pairs, at most half full, hashed with two
- *   salted FNV-1a lanes. One read where a `Map` makes two (bucket, entry),
+ *   `Int32Array` of (hash, row) pairs, at most half full, with a salted
+ *   multiplicative hash of the key (two UTF-16 units per multiply). One read where a `Map` makes two (bucket, entry),
  *   and a probe compares hashes before strings. The salt is drawn at the
  *   first new key (Workers refuse randomness at global scope, where a fixed
  *   one stands in until the draw succeeds, then the index is rebuilt);
@@ -619,19 +619,21 @@ export class KeyedRateLimiter implements Disposable {
   }
 
   /**
-   * The key's hash for the index: two salted 32-bit FNV-1a lanes over its
-   * UTF-16 units, finalized and combined, so that colliding keys must
-   * collide in both lanes under a salt nobody sees.
+   * The key's hash for the index: from a salted start, one multiply per two
+   * UTF-16 units (a hit hashes its key on every call, and the multiplies
+   * form one chain: two units per step halve it), then the length and
+   * murmur3's finalizer. Nobody sees the salt, so nobody can aim keys at
+   * one slot; a collision costs a probe, never a wrong answer.
    */
   #home(key: string): number {
-    let a = 0x811c9dc5 ^ this.#salt0;
-    let b = 0x9e3779b9 ^ this.#salt1;
-    for (let i = 0; i < key.length; i++) {
-      const unit = key.charCodeAt(i);
-      a = Math.imul(a ^ unit, 0x01000193);
-      b = Math.imul(b ^ unit, 0x5bd1e995);
+    const length = key.length;
+    let hash = this.#salt0;
+    let i = 1;
+    for (; i < length; i += 2) {
+      hash = Math.imul(hash ^ (key.charCodeAt(i - 1) | (key.charCodeAt(i) << 16)), 0x5bd1e995);
     }
-    return mix(a ^ mix(b)) | 0;
+    if (i === length) hash = Math.imul(hash ^ key.charCodeAt(i - 1), 0x5bd1e995);
+    return mix(hash ^ length ^ this.#salt1) | 0;
   }
 
   /** The row of `key` (whose hash is `hash`), or -1. */
