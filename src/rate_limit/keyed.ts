@@ -13,10 +13,11 @@
  *   to four misses; a row is 24 to 40 contiguous bytes;
  * - keys are found by an index of our own: open addressing over an
  *   `Int32Array` of (hash, row) pairs, at most half full, with a salted
- *   multiplicative hash of the key (two UTF-16 units per multiply). One read where a `Map` makes two (bucket, entry),
- *   and a probe compares hashes before strings. The salt is drawn at the
- *   first new key (Workers refuse randomness at global scope, where a fixed
- *   one stands in until the draw succeeds, then the index is rebuilt);
+ *   multiplicative hash of the key (two UTF-16 units per multiply). One
+ *   read where a `Map` makes two (bucket, entry), and a probe compares
+ *   hashes before strings. The salt is drawn at the first new key
+ *   (Workers refuse randomness at global scope, where a fixed one stands
+ *   in until the draw succeeds, then the index is rebuilt);
  * - a key with callers waiting, and every key of the exact sliding-window
  *   log (a ring of times), keeps its state in an object (a cell), as
  *   `RateLimiter` does: the queue holds it.
