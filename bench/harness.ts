@@ -95,7 +95,12 @@ type Globals = {
   Deno?: { version: { deno: string }; args: string[]; writeTextFileSync(path: string, text: string): void; exit(code: number): never };
   Bun?: { version: string; gc(force: boolean): void };
   gc?: () => void;
-  process?: { version: string; argv: string[]; exit(code: number): never; memoryUsage(): { heapUsed: number } };
+  process?: {
+    version: string;
+    argv: string[];
+    exit(code: number): never;
+    memoryUsage(): { heapUsed: number; external?: number };
+  };
 };
 const g = globalThis as unknown as Globals;
 
@@ -118,12 +123,18 @@ const warmupMs = quick ? 30 : 150;
 /** A full collection, when the runtime exposes one (`--expose-gc` on Node and Deno). */
 export const collect: (() => void) | undefined = g.Bun ? () => g.Bun!.gc(true) : g.gc;
 
-/** Live heap after a full collection, in bytes (`undefined` without a collector). */
+/**
+ * Live memory after a full collection, in bytes (`undefined` without a
+ * collector): the heap, plus on V8 what lives outside it (`external`: the
+ * storage of ArrayBuffers and typed arrays), which JavaScriptCore counts in
+ * its heap already.
+ */
 export function liveHeapBytes(): number | undefined {
   if (collect === undefined || g.process === undefined) return undefined;
   collect();
   collect();
-  return g.process.memoryUsage().heapUsed;
+  const usage = g.process.memoryUsage();
+  return usage.heapUsed + (g.Bun ? 0 : (usage.external ?? 0));
 }
 
 /** "312 KiB", "20.1 MiB". */

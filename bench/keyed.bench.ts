@@ -1,11 +1,12 @@
 // KeyedRateLimiter.tryAcquire over 1, 1,000 and 100,000 keys in use, taken
-// round-robin (a hit is a Map.get and two field writes, no reorder), and
-// the live heap each limiter holds afterwards, in one process
+// round-robin (a hit is one probe of the limiter's own key index and two
+// writes to the key's row, no reorder), and the live memory each limiter
+// holds afterwards (heap and typed arrays), in one process
 // (bench/harness.ts says how it measures), beside the floor of any per-key
 // state kept in a Map (find the key's object, read the clock, write a
 // field): with 100,000 keys that lookup misses the CPU caches, and no
-// limiter built on a Map can be faster. bench/keyed_memory.ts feeds one
-// limiter a million distinct keys.
+// limiter built on a Map can be faster (this one is not built on a Map).
+// bench/keyed_memory.ts feeds one limiter a million distinct keys.
 //
 //   npm run bench -- keyed                      all four runtimes
 //   npx --yes -p node@24 node --expose-gc bench/keyed.bench.ts [--quick]
@@ -58,8 +59,8 @@ function keyGroup(size: number): Group {
     after: () => [
       `${limiter.stats.keys.toLocaleString("en")} ${limiter.stats.keys === 1 ? "key" : "keys"} held, ${limiter.stats.evictedKeys} evicted; ` +
         (before === undefined || after === undefined
-          ? "live heap not measured (no collector)"
-          : `live heap of the limiter with its keys: ${formatBytes(after - before)}` +
+          ? "live memory not measured (no collector)"
+          : `live memory of the limiter with its keys (heap and typed arrays): ${formatBytes(after - before)}` +
             (size > 1 ? ` (${((after - before) / size).toFixed(0)} B per key, key strings excluded)` : "")),
     ],
   };

@@ -1,6 +1,14 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { type AlgorithmOptions, ConfigError, InvalidArgumentError, KeyedRateLimiter, RateLimitExceededError } from "../mod.ts";
+import {
+  AlgorithmLimiter,
+  type AlgorithmOptions,
+  ConfigError,
+  createAlgorithm,
+  InvalidArgumentError,
+  KeyedRateLimiter,
+  RateLimitExceededError,
+} from "../mod.ts";
 import { ManualClock } from "../src/testing/mod.ts";
 import { thrown } from "./_support/thrown.ts";
 
@@ -341,5 +349,185 @@ describe("KeyedRateLimiter: memory bounded in bytes, fair to newcomers", () => {
     for (let i = 0; i < 50; i++) limiter.tryAcquire(`new-${i}`);
     expect(limiter.size).toBe(50);
     expect(limiter.stats.tombstonesDropped).toBe(0);
+  });
+});
+
+describe("KeyedRateLimiter: each key is exactly its own limiter", () => {
+  const algorithms: AlgorithmOptions[] = [
+    { algorithm: "token-bucket", rate: 3, perMs: 1_000, burst: 4 },
+    { algorithm: "gcra", rate: 3, perMs: 1_000, burst: 4 },
+    { algorithm: "sliding-window", limit: 4, windowMs: 1_000 },
+    { algorithm: "sliding-window", limit: 4, windowMs: 1_000, approximate: true },
+    { algorithm: "fixed-window", limit: 4, windowMs: 1_000 },
+  ];
+  const op = fc.record({
+    dt: fc.integer({ min: 0, max: 400 }),
+    key: fc.integer({ min: 0, max: 3 }),
+    kind: fc.constantFrom("try", "consume", "wait", "available", "acquire", "acquireTimeout", "reset"),
+    cost: fc.integer({ min: 1, max: 3 }),
+  });
+
+  for (const options of algorithms) {
+    const label = `${options.algorithm}${"approximate" in options && options.approximate ? " (approximate)" : ""}`;
+    for (const wakeMode of ["handover", "self"] as const) {
+      it(`${label}, ${wakeMode}: every call answers as a separate limiter per key would, waiters included`, async () => {
+        await fc.assert(
+          fc.asyncProperty(fc.array(op, { maxLength: 60 }), async (ops) => {
+            const clock = new ManualClock({ now: 5_000 });
+            // No eviction: every key's state stays in the limiter.
+            const keyed = new KeyedRateLimiter({ ...options, clock, wakeMode, idleMs: 1e12 });
+            const own = new Map<number, AlgorithmLimiter<object>>();
+            const single = (key: number): AlgorithmLimiter<object> => {
+              let limiter = own.get(key);
+              if (limiter === undefined) {
+                limiter = new AlgorithmLimiter(createAlgorithm(options), { clock, wakeMode });
+                own.set(key, limiter);
+              }
+              return limiter;
+            };
+            const settled: Array<[string, string]> = [];
+            const track = (promise: Promise<void>, side: string, index: number) =>
+              promise.then(
+                () => settled.push([`${side} ${index}`, `granted at ${clock.now()}`]),
+                (error: unknown) => settled.push([`${side} ${index}`, `${(error as Error).name} at ${clock.now()}`]),
+              );
+            const pending: Promise<unknown>[] = [];
+            for (const [index, { dt, key, kind, cost }] of ops.entries()) {
+              await clock.advance(dt);
+              const name = `key-${key}`;
+              const reference = single(key);
+              switch (kind) {
+                case "try":
+                  expect(keyed.tryAcquire(name, cost)).toBe(reference.tryAcquire(cost));
+                  break;
+                case "consume":
+                  expect(keyed.consume(name, cost)).toEqual(reference.consume(cost));
+                  break;
+                case "wait":
+                  expect(keyed.timeUntilAvailable(name, cost)).toBe(reference.timeUntilAvailable(cost));
+                  break;
+                case "available":
+                  expect(keyed.available(name)).toBe(reference.available);
+                  break;
+                case "acquire":
+                case "acquireTimeout": {
+                  const timeoutMs = kind === "acquire" ? undefined : 300;
+                  pending.push(track(keyed.acquire(name, { cost, timeoutMs }), "keyed", index));
+                  pending.push(track(reference.acquire({ cost, timeoutMs }), "own", index));
+                  break;
+                }
+                case "reset":
+                  keyed.reset(name);
+                  reference.reset();
+                  break;
+              }
+            }
+            await clock.advance(1e6);
+            await Promise.all(pending);
+            const outcome = (side: string) =>
+              settled.filter(([who]) => who.startsWith(side)).map(([who, what]) => `${who.slice(side.length)}: ${what}`).sort();
+            expect(outcome("keyed")).toEqual(outcome("own"));
+            const total = [...own.values()].reduce((sum, limiter) => sum + limiter.stats.totalAcquired, 0);
+            expect(keyed.stats.totalAcquired).toBe(total);
+          }),
+          { numRuns: 40 },
+        );
+      });
+    }
+  }
+
+  it("a key whose callers waited keeps its state after they are served, through reset, eviction and return", async () => {
+    const clock = new ManualClock();
+    const limiter = new KeyedRateLimiter({ algorithm: "token-bucket", rate: 1, perMs: 1_000, burst: 2, maxKeys: 2, clock });
+    expect([limiter.tryAcquire("k"), limiter.tryAcquire("k")]).toEqual([true, true]);
+    const waited = limiter.acquire("k");
+    expect(limiter.tryAcquire("k")).toBe(false);
+    await clock.advance(1_000);
+    await waited;
+    // Served: drained again, a token due in 1 s.
+    expect(limiter.timeUntilAvailable("k")).toBe(1_000);
+    expect(limiter.tryAcquire("k")).toBe(false);
+    limiter.reset("k");
+    expect(limiter.available("k")).toBe(2);
+    expect([limiter.tryAcquire("k", 2), limiter.tryAcquire("k")]).toEqual([true, false]);
+    // Evicted drained by two other keys, it comes back drained (its summary), not full.
+    for (let i = 0; i < 6 && limiter.has("k"); i++) limiter.tryAcquire(`other-${i}`);
+    expect(limiter.has("k")).toBe(false);
+    expect(limiter.tryAcquire("k")).toBe(false);
+    expect(limiter.timeUntilAvailable("k")).toBe(1_000);
+    // Rows are reused: the newcomers start full.
+    expect(limiter.available("fresh")).toBe(2);
+  });
+});
+
+describe("KeyedRateLimiter: the key index", () => {
+  it("finds every key it holds, through any churn of inserts and evictions, each with its own state", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.record({ key: fc.integer({ min: 0, max: 60 }), dt: fc.integer({ min: 0, max: 150 }), sweep: fc.boolean() }), {
+          maxLength: 300,
+        }),
+        async (calls) => {
+          const clock = new ManualClock();
+          // Few rows, short idle time: keys come and go through every path (CLOCK, idle hand, sweep).
+          const limit = 1e9;
+          const limiter = new KeyedRateLimiter({ algorithm: "fixed-window", limit, windowMs: 1e12, maxKeys: 12, idleMs: 200, clock });
+          const calledFor = new Map<string, number>();
+          for (const { key, dt, sweep } of calls) {
+            await clock.advance(dt);
+            if (sweep) limiter.sweep();
+            const name = `k${key}`;
+            expect(limiter.tryAcquire(name)).toBe(true);
+            calledFor.set(name, (calledFor.get(name) ?? 0) + 1);
+            // Held all along or evicted and back (its summary, exact for a fixed window): its own count.
+            expect(limiter.available(name)).toBe(limit - calledFor.get(name)!);
+            let found = 0;
+            for (let k = 0; k <= 60; k++) if (limiter.has(`k${k}`)) found++;
+            expect(found).toBe(limiter.size);
+            expect(limiter.size).toBeLessThanOrEqual(12);
+          }
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it("tells apart keys that differ in one unit, empty and long keys, and holds 50,000 of them", () => {
+    const limiter = new KeyedRateLimiter({ algorithm: "fixed-window", limit: 2, windowMs: 1_000, clock: new ManualClock() });
+    const keys = ["", "a", "b", "ab", "ba", "\u0000", "\uffff", "é", "e\u0301", "x".repeat(10_000), "x".repeat(10_001)];
+    for (const key of keys) expect(limiter.tryAcquire(key)).toBe(true);
+    for (const key of keys) expect(limiter.available(key)).toBe(1);
+    expect(limiter.size).toBe(keys.length);
+    for (let i = 0; i < 50_000; i++) limiter.tryAcquire(`user-${i}`);
+    for (let i = 0; i < 50_000; i += 997) expect(limiter.available(`user-${i}`)).toBe(1);
+    expect(limiter.size).toBe(keys.length + 50_000);
+    expect(limiter.has("user-50000")).toBe(false);
+    expect(limiter.has(42 as never)).toBe(false);
+  });
+
+  it("works before randomness may be drawn (Workers' global scope), and draws its salt once it may", () => {
+    const crypto = globalThis.crypto;
+    const draw = crypto.getRandomValues;
+    let refused = 0;
+    const refuse = (): never => {
+      refused++;
+      throw new Error("Disallowed operation called within global scope");
+    };
+    try {
+      Object.defineProperty(crypto, "getRandomValues", { value: refuse, configurable: true, writable: true });
+    } catch {
+      return; // This runtime's crypto cannot be patched: nothing to simulate.
+    }
+    const limiter = new KeyedRateLimiter({ algorithm: "fixed-window", limit: 1, windowMs: 1_000, clock: new ManualClock() });
+    try {
+      for (let i = 0; i < 40; i++) expect(limiter.tryAcquire(`early-${i}`)).toBe(true);
+    } finally {
+      Object.defineProperty(crypto, "getRandomValues", { value: draw, configurable: true, writable: true });
+    }
+    expect(refused).toBeGreaterThan(0);
+    // The next new key draws the salt and rebuilds the index: every key is still found with its state.
+    expect(limiter.tryAcquire("late")).toBe(true);
+    for (let i = 0; i < 40; i++) expect(limiter.tryAcquire(`early-${i}`)).toBe(false);
+    expect(limiter.size).toBe(41);
   });
 });
