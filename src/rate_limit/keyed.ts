@@ -63,7 +63,7 @@ import { RATE_LIMITER_DEFAULTS } from "../internal/built_in_defaults.ts";
 import { sharedDefaults } from "../internal/defaults.ts";
 import { ConfigError, type InvalidArgumentError, RateLimitExceededError } from "../errors.ts";
 import { badOptions, throwIf } from "../internal/arguments.ts";
-import { durationMs, integer, lazy, validate } from "../validation.ts";
+import { durationMs, integer, lazy, type Schema, strictObject, validate } from "../validation.ts";
 import type { AlgorithmName, RateLimitAlgorithm, RateLimitDecision } from "./algorithm.ts";
 import { availableIn, type Cell, type CellContext, decideOn, take, tryTake, waitFor } from "./cell.ts";
 import { type AlgorithmOptions, createAlgorithm } from "./create.ts";
@@ -214,11 +214,11 @@ const IDLE_CHECKS = 2;
 const DEFAULT_MAX_LOG_ENTRIES = 1 << 22;
 
 /** Built on first use, once per algorithm. */
-const keyedSchemas = new Map<AlgorithmName, z.ZodMiniObject>();
-function keyedSchema(kind: AlgorithmName): z.ZodMiniObject {
+const keyedSchemas = new Map<AlgorithmName, Schema>();
+function keyedSchema(kind: AlgorithmName): Schema {
   let schema = keyedSchemas.get(kind);
   if (schema === undefined) {
-    schema = z.strictObject({
+    schema = strictObject({
       ...algorithmShape(kind),
       ...limiterShape(),
       maxKeys: z.optional(integer(1)),
