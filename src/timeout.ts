@@ -21,6 +21,7 @@ import {
   isThenable,
   type LayeredPolicy,
   type Next,
+  parentFor,
   runInContext,
   runThrough,
   wrapIn,
@@ -129,7 +130,8 @@ class TimedCall<T> implements ExecutionContext, Deadline {
   nextInBurst: Deadline | undefined = undefined;
 
   readonly #shared: TimeoutShared;
-  readonly #parent: ExecutionContext | undefined;
+  /** The caller's context; in a fused record, set when the timeout's stage enters. */
+  #parent: ExecutionContext | undefined;
   #controller: AbortController | undefined = undefined;
   /** Set when the deadline passed: the abort reason and the rejection. */
   #timedOut: TimeoutError | undefined = undefined;
@@ -139,6 +141,11 @@ class TimedCall<T> implements ExecutionContext, Deadline {
 
   constructor(shared: TimeoutShared, parent: ExecutionContext | undefined) {
     this.#shared = shared;
+    this.#parent = parent;
+  }
+
+  /** A fused record's timeout enters under `parent` (see {@link FusedTimedCall}). */
+  enterUnder(parent: ExecutionContext | undefined): void {
     this.#parent = parent;
   }
 
@@ -249,6 +256,44 @@ class TimedCall<T> implements ExecutionContext, Deadline {
 }
 
 /**
+ * A fused call whose segment holds this timeout (innermost of the
+ * segment's timeouts): the call's record and the timeout's call in one
+ * object (see `internal/fused.ts`).
+ */
+class FusedTimedCall extends TimedCall<unknown> implements FusedCall {
+  readonly fn: Operation<unknown>;
+  // Private behind an accessor: once the timeout has entered, the record
+  // is the operation's context, which then shows no reference to itself.
+  #context: ExecutionContext | undefined;
+  state0: unknown = undefined;
+  state1: unknown = undefined;
+  state2: unknown = undefined;
+  state3: unknown = undefined;
+  more: unknown[] | undefined = undefined;
+  entered = 0;
+
+  constructor(shared: TimeoutShared, fn: Operation<unknown>, context: ExecutionContext | undefined) {
+    super(shared, undefined);
+    this.fn = fn;
+    this.#context = context;
+  }
+
+  get context(): ExecutionContext | undefined {
+    return this.#context;
+  }
+
+  set context(context: ExecutionContext | undefined) {
+    this.#context = context;
+  }
+
+  /** The timeout's stage enters: the layers inside get this call as their context. */
+  enter(): void {
+    this.enterUnder(this.#context);
+    this.#context = this;
+  }
+}
+
+/**
  * Runs operations under a deadline. The operation receives a context whose
  * `signal` aborts with a {@link TimeoutError} at the deadline, or with the
  * caller's reason when the caller's signal aborts. Put it inside a retry for
@@ -351,6 +396,17 @@ export class TimeoutPolicy implements LayeredPolicy, FusablePolicy {
   [fuse](): Stage | undefined {
     if (this.#aggressive) return undefined;
     const shared = this.#shared;
+    const started = (timed: unknown): void => {
+      (timed as TimedCall<unknown>).start();
+    };
+    const onValue = (timed: unknown, value: unknown): unknown => {
+      (timed as TimedCall<unknown>).finish();
+      return value;
+    };
+    const onError = (timed: unknown, error: unknown): never => {
+      (timed as TimedCall<unknown>).finish();
+      throw (timed as TimedCall<unknown>).translate(error);
+    };
     return {
       mayWait: false,
       enter(call: FusedCall): unknown {
@@ -358,16 +414,22 @@ export class TimeoutPolicy implements LayeredPolicy, FusablePolicy {
         call.context = timed;
         return timed;
       },
-      started(timed): void {
-        (timed as TimedCall<unknown>).start();
-      },
-      onValue(timed, value): unknown {
-        (timed as TimedCall<unknown>).finish();
-        return value;
-      },
-      onError(timed, error): never {
-        (timed as TimedCall<unknown>).finish();
-        throw (timed as TimedCall<unknown>).translate(error);
+      started,
+      onValue,
+      onError,
+      // Innermost in a segment (the common case), the call record is this
+      // timeout's call: one allocation per fused call, not two.
+      record: {
+        // Its state is the record (the third argument), not returned by enter.
+        stage: {
+          mayWait: false,
+          enter: (call: FusedCall): unknown => (call as FusedTimedCall).enter(),
+          started: (_: unknown, call: FusedCall): void => started(call),
+          onValue: (_: unknown, value: unknown, call: FusedCall): unknown => onValue(call, value),
+          onError: (_: unknown, error: unknown, call: FusedCall): never => onError(call, error),
+        },
+        newCall: (fn: Operation<unknown>, parent: ExecutionContext | undefined): FusedCall =>
+          new FusedTimedCall(shared, fn, parent),
       },
     };
   }
@@ -401,7 +463,12 @@ export function withTimeout<T>(fn: Operation<T>, options: WithTimeoutOptions): P
     badSignal("withTimeout", options?.signal, "options.signal");
   if (misuse !== undefined) return Promise.reject(misuse);
   const given = options ?? NO_OPTIONS;
-  return timeoutPolicyFor(given).execute(fn, given.signal);
+  const policy = timeoutPolicyFor(given);
+  // What execute() would do once the arguments are checked, without its
+  // checks again or its call of the policy, which every class shares.
+  const signal = given.signal;
+  if (signal?.aborted) return Promise.reject(signal.reason);
+  return policy[runInContext](fn, parentFor(signal));
 }
 
 /** A policy built by {@link withTimeout}, beside the option values it was built from. */
