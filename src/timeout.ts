@@ -123,11 +123,26 @@ interface TimeoutShared {
 /**
  * One call under a deadline. It is the operation's {@link ExecutionContext}
  * (its signal is built on first read) and its entry in the deadline queue.
+ * In a fused pipeline whose segment holds this timeout (innermost of the
+ * segment's timeouts), it is the call's record as well (see
+ * `internal/fused.ts`): one object per fused call, not two. One class for
+ * both, not a subclass: each call site then sees one shape.
  */
-class TimedCall<T> implements ExecutionContext, Deadline {
+class TimedCall<T> implements ExecutionContext, Deadline, FusedCall {
   deadlineState = DONE;
   cancelTimer: (() => void) | undefined = undefined;
   nextInBurst: Deadline | undefined = undefined;
+  // The fused record's fields; unused outside a fused pipeline.
+  readonly fn: Operation<unknown>;
+  state0: unknown = undefined;
+  state1: unknown = undefined;
+  state2: unknown = undefined;
+  state3: unknown = undefined;
+  more: unknown[] | undefined = undefined;
+  entered = 0;
+  // Private behind an accessor: once the timeout has entered, the record
+  // is the operation's context, which then shows no reference to itself.
+  #context: ExecutionContext | undefined;
 
   readonly #shared: TimeoutShared;
   /** The caller's context; in a fused record, set when the timeout's stage enters. */
@@ -139,14 +154,27 @@ class TimedCall<T> implements ExecutionContext, Deadline {
   /** Rejects the caller's promise (aggressive strategy only; it also listens to the parent's signal). */
   #reject: ((reason: unknown) => void) | undefined = undefined;
 
-  constructor(shared: TimeoutShared, parent: ExecutionContext | undefined) {
+  /** `fn` and `context` only for a fused record. */
+  constructor(shared: TimeoutShared, parent: ExecutionContext | undefined, fn?: Operation<unknown>, context?: ExecutionContext) {
     this.#shared = shared;
     this.#parent = parent;
+    this.fn = fn!;
+    this.#context = context;
   }
 
-  /** A fused record's timeout enters under `parent` (see {@link FusedTimedCall}). */
-  enterUnder(parent: ExecutionContext | undefined): void {
-    this.#parent = parent;
+  /** The fused record's context for the layers inside: this call, once the timeout has entered. */
+  get context(): ExecutionContext | undefined {
+    return this.#context;
+  }
+
+  set context(context: ExecutionContext | undefined) {
+    this.#context = context;
+  }
+
+  /** A fused record's timeout enters: the layers inside get this call as their context. */
+  enter(): void {
+    this.#parent = this.#context;
+    this.#context = this;
   }
 
   get durationMs(): number {
@@ -252,44 +280,6 @@ class TimedCall<T> implements ExecutionContext, Deadline {
   translate(error: unknown): unknown {
     if (this.#controller?.signal.aborted) return this.#controller.signal.reason;
     return this.#timedOut ?? error;
-  }
-}
-
-/**
- * A fused call whose segment holds this timeout (innermost of the
- * segment's timeouts): the call's record and the timeout's call in one
- * object (see `internal/fused.ts`).
- */
-class FusedTimedCall extends TimedCall<unknown> implements FusedCall {
-  readonly fn: Operation<unknown>;
-  // Private behind an accessor: once the timeout has entered, the record
-  // is the operation's context, which then shows no reference to itself.
-  #context: ExecutionContext | undefined;
-  state0: unknown = undefined;
-  state1: unknown = undefined;
-  state2: unknown = undefined;
-  state3: unknown = undefined;
-  more: unknown[] | undefined = undefined;
-  entered = 0;
-
-  constructor(shared: TimeoutShared, fn: Operation<unknown>, context: ExecutionContext | undefined) {
-    super(shared, undefined);
-    this.fn = fn;
-    this.#context = context;
-  }
-
-  get context(): ExecutionContext | undefined {
-    return this.#context;
-  }
-
-  set context(context: ExecutionContext | undefined) {
-    this.#context = context;
-  }
-
-  /** The timeout's stage enters: the layers inside get this call as their context. */
-  enter(): void {
-    this.enterUnder(this.#context);
-    this.#context = this;
   }
 }
 
@@ -423,13 +413,13 @@ export class TimeoutPolicy implements LayeredPolicy, FusablePolicy {
         // Its state is the record (the third argument), not returned by enter.
         stage: {
           mayWait: false,
-          enter: (call: FusedCall): unknown => (call as FusedTimedCall).enter(),
+          enter: (call: FusedCall): unknown => (call as TimedCall<unknown>).enter(),
           started: (_: unknown, call: FusedCall): void => started(call),
           onValue: (_: unknown, value: unknown, call: FusedCall): unknown => onValue(call, value),
           onError: (_: unknown, error: unknown, call: FusedCall): never => onError(call, error),
         },
         newCall: (fn: Operation<unknown>, parent: ExecutionContext | undefined): FusedCall =>
-          new FusedTimedCall(shared, fn, parent),
+          new TimedCall<unknown>(shared, undefined, fn, parent),
       },
     };
   }
