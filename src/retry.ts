@@ -21,7 +21,6 @@ import {
   isThenable,
   type LayeredPolicy,
   type Next,
-  parentFor,
   parentOf,
   runInContext,
   runThrough,
@@ -665,12 +664,7 @@ export function retry<T>(
       );
     }
     const options = (maybeOptions ?? NO_OPTIONS) as RetryCallOptions<unknown>;
-    const policy = retryPolicyFor(options) as RetryPolicy<T>;
-    // What execute() would do once the arguments are checked, without its
-    // checks again or its call of the policy, which every class shares.
-    const signal = options.signal;
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    return policy[runInContext](fnOrOptions as Operation<T>, parentFor(signal));
+    return retryPolicyFor(options).execute(fnOrOptions as Operation<T>, options.signal);
   }
   throwIf(badOptions("retry", fnOrOptions));
   const { signal, ...options } = (fnOrOptions ?? {}) as RetryCallOptions<T>;

@@ -21,7 +21,6 @@ import {
   isThenable,
   type LayeredPolicy,
   type Next,
-  parentFor,
   runInContext,
   runThrough,
   wrapIn,
@@ -386,38 +385,34 @@ export class TimeoutPolicy implements LayeredPolicy, FusablePolicy {
   [fuse](): Stage | undefined {
     if (this.#aggressive) return undefined;
     const shared = this.#shared;
-    const started = (timed: unknown): void => {
-      (timed as TimedCall<unknown>).start();
-    };
-    const onValue = (timed: unknown, value: unknown): unknown => {
-      (timed as TimedCall<unknown>).finish();
-      return value;
-    };
-    const onError = (timed: unknown, error: unknown): never => {
-      (timed as TimedCall<unknown>).finish();
-      throw (timed as TimedCall<unknown>).translate(error);
-    };
-    return {
+    // A stage's state is its TimedCall; when the call record is the
+    // TimedCall (`record` below), the state is unset and the record is it.
+    const stage: Stage = {
       mayWait: false,
       enter(call: FusedCall): unknown {
         const timed = new TimedCall<unknown>(shared, call.context);
         call.context = timed;
         return timed;
       },
-      started,
-      onValue,
-      onError,
-      // Innermost in a segment (the common case), the call record is this
-      // timeout's call: one allocation per fused call, not two.
+      started(timed, call): void {
+        ((timed ?? call) as TimedCall<unknown>).start();
+      },
+      onValue(timed, value, call): unknown {
+        ((timed ?? call) as TimedCall<unknown>).finish();
+        return value;
+      },
+      onError(timed, error, call): never {
+        const own = (timed ?? call) as TimedCall<unknown>;
+        own.finish();
+        throw own.translate(error);
+      },
+    };
+    // Innermost in a segment (the common case), the call record is this
+    // timeout's call: one allocation per fused call, not two.
+    return {
+      ...stage,
       record: {
-        // Its state is the record (the third argument), not returned by enter.
-        stage: {
-          mayWait: false,
-          enter: (call: FusedCall): unknown => (call as TimedCall<unknown>).enter(),
-          started: (_: unknown, call: FusedCall): void => started(call),
-          onValue: (_: unknown, value: unknown, call: FusedCall): unknown => onValue(call, value),
-          onError: (_: unknown, error: unknown, call: FusedCall): never => onError(call, error),
-        },
+        stage: { ...stage, enter: (call: FusedCall): unknown => (call as TimedCall<unknown>).enter() },
         newCall: (fn: Operation<unknown>, parent: ExecutionContext | undefined): FusedCall =>
           new TimedCall<unknown>(shared, undefined, fn, parent),
       },
@@ -453,12 +448,7 @@ export function withTimeout<T>(fn: Operation<T>, options: WithTimeoutOptions): P
     badSignal("withTimeout", options?.signal, "options.signal");
   if (misuse !== undefined) return Promise.reject(misuse);
   const given = options ?? NO_OPTIONS;
-  const policy = timeoutPolicyFor(given);
-  // What execute() would do once the arguments are checked, without its
-  // checks again or its call of the policy, which every class shares.
-  const signal = given.signal;
-  if (signal?.aborted) return Promise.reject(signal.reason);
-  return policy[runInContext](fn, parentFor(signal));
+  return timeoutPolicyFor(given).execute(fn, given.signal);
 }
 
 /** A policy built by {@link withTimeout}, beside the option values it was built from. */
