@@ -121,14 +121,30 @@ interface TimeoutShared {
 /**
  * One call under a deadline. It is the operation's {@link ExecutionContext}
  * (its signal is built on first read) and its entry in the deadline queue.
+ * In a fused pipeline whose segment holds this timeout (innermost of the
+ * segment's timeouts), it is the call's record as well (see
+ * `internal/fused.ts`): one object per fused call, not two. One class for
+ * both, not a subclass: each call site then sees one shape.
  */
-class TimedCall<T> implements ExecutionContext, Deadline {
+class TimedCall<T> implements ExecutionContext, Deadline, FusedCall {
   deadlineState = DONE;
   cancelTimer: (() => void) | undefined = undefined;
   nextInBurst: Deadline | undefined = undefined;
+  // The fused record's fields; unused outside a fused pipeline.
+  readonly fn: Operation<unknown>;
+  state0: unknown = undefined;
+  state1: unknown = undefined;
+  state2: unknown = undefined;
+  state3: unknown = undefined;
+  more: unknown[] | undefined = undefined;
+  entered = 0;
+  // Private behind an accessor: once the timeout has entered, the record
+  // is the operation's context, which then shows no reference to itself.
+  #context: ExecutionContext | undefined;
 
   readonly #shared: TimeoutShared;
-  readonly #parent: ExecutionContext | undefined;
+  /** The caller's context; in a fused record, set when the timeout's stage enters. */
+  #parent: ExecutionContext | undefined;
   #controller: AbortController | undefined = undefined;
   /** Set when the deadline passed: the abort reason and the rejection. */
   #timedOut: TimeoutError | undefined = undefined;
@@ -136,9 +152,27 @@ class TimedCall<T> implements ExecutionContext, Deadline {
   /** Rejects the caller's promise (aggressive strategy only; it also listens to the parent's signal). */
   #reject: ((reason: unknown) => void) | undefined = undefined;
 
-  constructor(shared: TimeoutShared, parent: ExecutionContext | undefined) {
+  /** `fn` and `context` only for a fused record. */
+  constructor(shared: TimeoutShared, parent: ExecutionContext | undefined, fn?: Operation<unknown>, context?: ExecutionContext) {
     this.#shared = shared;
     this.#parent = parent;
+    this.fn = fn!;
+    this.#context = context;
+  }
+
+  /** The fused record's context for the layers inside: this call, once the timeout has entered. */
+  get context(): ExecutionContext | undefined {
+    return this.#context;
+  }
+
+  set context(context: ExecutionContext | undefined) {
+    this.#context = context;
+  }
+
+  /** A fused record's timeout enters: the layers inside get this call as their context. */
+  enter(): void {
+    this.#parent = this.#context;
+    this.#context = this;
   }
 
   get durationMs(): number {
@@ -350,23 +384,36 @@ export class TimeoutPolicy implements LayeredPolicy, FusablePolicy {
   [fuse](): Stage | undefined {
     if (this.#aggressive) return undefined;
     const shared = this.#shared;
-    return {
+    // A stage's state is its TimedCall; when the call record is the
+    // TimedCall (`record` below), the state is unset and the record is it.
+    const stage: Stage = {
       mayWait: false,
       enter(call: FusedCall): unknown {
         const timed = new TimedCall<unknown>(shared, call.context);
         call.context = timed;
         return timed;
       },
-      started(timed): void {
-        (timed as TimedCall<unknown>).start();
+      started(timed, call): void {
+        ((timed ?? call) as TimedCall<unknown>).start();
       },
-      onValue(timed, value): unknown {
-        (timed as TimedCall<unknown>).finish();
+      onValue(timed, value, call): unknown {
+        ((timed ?? call) as TimedCall<unknown>).finish();
         return value;
       },
-      onError(timed, error): never {
-        (timed as TimedCall<unknown>).finish();
-        throw (timed as TimedCall<unknown>).translate(error);
+      onError(timed, error, call): never {
+        const own = (timed ?? call) as TimedCall<unknown>;
+        own.finish();
+        throw own.translate(error);
+      },
+    };
+    // Innermost in a segment (the common case), the call record is this
+    // timeout's call: one allocation per fused call, not two.
+    return {
+      ...stage,
+      record: {
+        stage: { ...stage, enter: (call: FusedCall): unknown => (call as TimedCall<unknown>).enter() },
+        newCall: (fn: Operation<unknown>, parent: ExecutionContext | undefined): FusedCall =>
+          new TimedCall<unknown>(shared, undefined, fn, parent),
       },
     };
   }

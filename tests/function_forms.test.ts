@@ -164,6 +164,24 @@ describe("withTimeout(fn, options)", () => {
     }
   });
 
+  it("honours each call's own signal: an aborted one rejects with its reason, fn not run; a live one reaches fn", async () => {
+    const controller = new AbortController();
+    controller.abort("stop");
+    let ran = false;
+    await withTimeout(async () => 1, { timeoutMs: 1_000 });
+    const refused = await withTimeout(async () => {
+      ran = true;
+    }, { timeoutMs: 1_000, signal: controller.signal }).catch((e: unknown) => e);
+    expect(refused).toBe("stop");
+    expect(ran).toBe(false);
+    const live = new AbortController();
+    const call = outcome(withTimeout(untilAborted, { timeoutMs: 1_000, signal: live.signal }));
+    live.abort("later");
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(call.error).toBe("later");
+  });
+
   it("uses the configure() defaults in force at each call", async () => {
     const clock = new ManualClock();
     for (const timeoutMs of [50, 70]) {

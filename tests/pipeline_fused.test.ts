@@ -249,6 +249,26 @@ describe("fused pipeline", () => {
     }
   });
 
+  it("hands the operation a context that shows nothing of the call record it shares with the timeout", async () => {
+    const clock = new ManualClock();
+    const resilient = new Pipeline([new Bulkhead(), new TimeoutPolicy({ timeoutMs: 10, clock })]);
+    let seen: ExecutionContext | undefined;
+    expect(await resilient.execute(async (context) => {
+      seen = context;
+      return 1;
+    })).toBe(1);
+    // No reference to itself (JSON.stringify would throw), and a signal that works.
+    expect(() => JSON.stringify(seen)).not.toThrow();
+    expect("context" in seen! && Object.keys(seen!).includes("context")).toBe(false);
+    let aborted: unknown;
+    const hanging = resilient.execute(({ signal }) =>
+      new Promise((_, reject) => signal.addEventListener("abort", () => reject((aborted = signal.reason))))
+    ).catch((error: unknown) => error);
+    await clock.advance(10);
+    expect(await hanging).toBeInstanceOf(TimeoutError);
+    expect(aborted).toBeInstanceOf(TimeoutError);
+  });
+
   it("counts a call before the queued call it hands its slot to", async () => {
     const breaker = new CircuitBreaker({ maxFailures: 1 });
     const bulkhead = new Bulkhead({ maxConcurrent: 1, maxQueue: 1 });

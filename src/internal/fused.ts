@@ -38,41 +38,58 @@ export const fuse: unique symbol = Symbol("bulwark.fuse");
 /** Runs an operation through some layers of a pipeline, under a parent context. */
 export type Runner = <T>(fn: Operation<T>, parent: ExecutionContext | undefined) => Promise<T>;
 
-/** One call through a fused segment. */
-export class FusedCall {
+/**
+ * One call through a fused segment: the record every stage of the call
+ * sees. A stage may offer to make it ({@link Stage.record}): a timeout's
+ * call is one, so that a fused call through a timeout allocates one record,
+ * not two.
+ */
+export interface FusedCall {
   /** The operation. */
   readonly fn: Operation<unknown>;
   /** The context the next layer inward receives; a timeout's entry replaces it. */
   context: ExecutionContext | undefined;
   // Each entered layer's state, by position in the segment: the first
   // four in fields (one allocation per call, not two), the others in `more`.
+  state0: unknown;
+  state1: unknown;
+  state2: unknown;
+  state3: unknown;
+  more: unknown[] | undefined;
+  /** How many stages, outermost first, have entered. */
+  entered: number;
+}
+
+/** The record of a fused call when no stage makes it. */
+class Call implements FusedCall {
+  readonly fn: Operation<unknown>;
+  context: ExecutionContext | undefined;
   state0: unknown = undefined;
   state1: unknown = undefined;
   state2: unknown = undefined;
   state3: unknown = undefined;
   more: unknown[] | undefined = undefined;
-  /** How many stages, outermost first, have entered. */
   entered = 0;
 
   constructor(fn: Operation<unknown>, context: ExecutionContext | undefined) {
     this.fn = fn;
     this.context = context;
   }
+}
 
-  /** The state of the stage at `index`. */
-  stateAt(index: number): unknown {
-    switch (index) {
-      case 0:
-        return this.state0;
-      case 1:
-        return this.state1;
-      case 2:
-        return this.state2;
-      case 3:
-        return this.state3;
-      default:
-        return this.more![index - 4];
-    }
+/** The state of the stage at `index`. */
+function stateAt(call: FusedCall, index: number): unknown {
+  switch (index) {
+    case 0:
+      return call.state0;
+    case 1:
+      return call.state1;
+    case 2:
+      return call.state2;
+    case 3:
+      return call.state3;
+    default:
+      return call.more![index - 4];
   }
 }
 
@@ -96,11 +113,20 @@ export interface Stage {
    * timeout joins its deadline queue here: its lazy timer then arms after
    * the operation's own reaction has had its turn.
    */
-  started?(state: unknown): void;
+  started?(state: unknown, call: FusedCall): void;
   /** The layers inside succeeded with `value`. */
   onValue(state: unknown, value: unknown, call: FusedCall): unknown;
   /** The layers inside failed with `error`. */
   onError(state: unknown, error: unknown, call: FusedCall): unknown;
+  /**
+   * A variant of this stage whose per-call state is the call record itself,
+   * and the function that makes that record. A segment uses it for its
+   * innermost stage that offers one (its `enter` gets the record it made).
+   */
+  readonly record?: {
+    readonly stage: Stage;
+    newCall(fn: Operation<unknown>, parent: ExecutionContext | undefined): FusedCall;
+  };
 }
 
 /** A policy that can run as a stage of a fused pipeline. */
@@ -142,8 +168,16 @@ class Segment {
   /** The one stage with a `started` hook (a timeout, mostly) and its position, when there is exactly one. */
   readonly #starter: Stage | undefined;
   readonly #starterIndex: number;
+  /** Makes the call record, when a stage keeps its state in it (see {@link Stage.record}). */
+  readonly #newCall: ((fn: Operation<unknown>, parent: ExecutionContext | undefined) => FusedCall) | undefined;
+  /** True when the one starter is the record's own stage: `run` starts the record itself. */
+  readonly #recordStarts: boolean;
 
-  constructor(stages: readonly Stage[], layered: readonly Runner[], inner: Runner | undefined) {
+  constructor(given: readonly Stage[], layered: readonly Runner[], inner: Runner | undefined) {
+    let owner = -1;
+    for (let index = given.length - 1; index >= 0 && owner < 0; index--) if (given[index]!.record !== undefined) owner = index;
+    const stages = owner < 0 ? given : given.map((stage, index) => index === owner ? stage.record!.stage : stage);
+    this.#newCall = owner < 0 ? undefined : given[owner]!.record!.newCall;
     this.#stages = stages;
     this.#layered = layered;
     this.#inner = inner;
@@ -154,12 +188,14 @@ class Segment {
       .reverse();
     this.#starter = this.#starters.length === 1 ? this.#starters[0]!.stage : undefined;
     this.#starterIndex = this.#starters.length === 1 ? this.#starters[0]!.index : -1;
+    this.#recordStarts = owner >= 0 && this.#starterIndex === owner;
   }
 
   run(fn: Operation<unknown>, parent: ExecutionContext | undefined): Promise<unknown> {
     const stages = this.#stages;
     const size = stages.length;
-    const call = new FusedCall(fn, parent);
+    const newCall = this.#newCall;
+    const call = newCall === undefined ? new Call(fn, parent) : newCall(fn, parent);
     try {
       const entered = this.#enter(call, size);
       if (entered < size) return this.#later(this.#layered[entered]!(fn, call.context), call, entered - 1);
@@ -178,7 +214,9 @@ class Segment {
       (value) => this.exitValue(call, size - 1, value),
       (error) => this.exit(call, size - 1, true, error),
     );
-    if (this.#starters.length > 0) this.#start(call, size - 1);
+    // Every stage has entered: the record's own deadline, if it is the one starter, starts directly.
+    if (this.#recordStarts) (call as FusedCall & { start(): void }).start();
+    else if (this.#starters.length > 0) this.#start(call, size - 1);
     return settled;
   }
 
@@ -262,8 +300,8 @@ class Segment {
       const stage = stages[index]!;
       try {
         outcome = failed
-          ? stage.onError(call.stateAt(index), outcome, call)
-          : stage.onValue(call.stateAt(index), outcome, call);
+          ? stage.onError(stateAt(call, index), outcome, call)
+          : stage.onValue(stateAt(call, index), outcome, call);
         failed = false;
       } catch (error) {
         outcome = error;
@@ -291,13 +329,13 @@ class Segment {
     const starter = this.#starter;
     if (starter !== undefined) {
       // One starter: no loop over the list (a call through a pipeline with a timeout pays this).
-      if (this.#starterIndex <= from) starter.started!(call.stateAt(this.#starterIndex));
+      if (this.#starterIndex <= from) starter.started!(stateAt(call, this.#starterIndex), call);
       return;
     }
     const starters = this.#starters;
     for (let i = 0; i < starters.length; i++) {
       const { stage, index } = starters[i]!;
-      if (index <= from) stage.started!(call.stateAt(index));
+      if (index <= from) stage.started!(stateAt(call, index), call);
     }
   }
 }
