@@ -315,6 +315,8 @@ export class SharedCircuit implements SharedHalf {
   #leaseSeq = -1;
   #leaseMine = false;
   #leaseUntil = 0;
+  /** The store's version of the lease this instance holds (to release it after its verdict); `undefined` if none. */
+  #leaseVersion: string | undefined;
   /** A call's budget across its first read and the lease (monotonic ms), while it re-enters. */
   #deadline = Infinity;
 
@@ -444,35 +446,58 @@ export class SharedCircuit implements SharedHalf {
   async #takeLease(gen: string, seq: number, budgetMs: number): Promise<void> {
     // Keyed by generation too: a store that lost its data counts `seq` from 1 again.
     const mine: Json = gen === LEGACY_GENERATION ? { by: this.id, seq } : { by: this.id, gen, seq };
-    const own = () => {
+    const own = (version?: string) => {
       this.#leaseGen = gen;
       this.#leaseSeq = seq;
       this.#leaseMine = true;
+      this.#leaseVersion = version;
     };
     if (budgetMs <= 0) return own();
     const started = this.#clock.now();
     try {
       const inserted = await this.#bounded("lease", "insertIfAbsent", this.#leaseKey, (signal) =>
         this.#store.insertIfAbsent(this.#leaseKey, mine, { ttlMs: this.#leaseMs, signal }), budgetMs);
-      if (inserted.ok) return own();
+      if (inserted.ok) return own(inserted.entry.version);
       let current = inserted.current;
-      // A lease left from an earlier opening (or generation) is free to take over.
-      const value = current?.value as { seq?: unknown; gen?: unknown } | undefined;
-      if (current !== undefined && (value?.seq !== seq || (value.gen ?? LEGACY_GENERATION) !== gen)) {
+      // A lease left from an earlier opening (or generation), or released by its prober's verdict, is free to take over.
+      const value = current?.value as { seq?: unknown; gen?: unknown; released?: unknown } | undefined;
+      if (current !== undefined && (value?.seq !== seq || (value.gen ?? LEGACY_GENERATION) !== gen || value.released === true)) {
         const left = budgetMs - (this.#clock.now() - started);
         const swapped = await this.#bounded("lease", "compareAndSet", this.#leaseKey, (signal) =>
           this.#store.compareAndSet(this.#leaseKey, current!.version, mine, { ttlMs: this.#leaseMs, signal }), left);
-        if (swapped.ok) return own();
+        if (swapped.ok) return own(swapped.entry.version);
         current = swapped.current;
       }
       this.#leaseGen = gen;
       this.#leaseSeq = seq;
       this.#leaseMine = false;
+      this.#leaseVersion = undefined;
       this.#leaseUntil = current?.expiresAt ?? this.#clock.wallNow() + this.#leaseMs;
     } catch {
       // Reported by #bounded. The store must not wedge the breaker: probe on local state.
       own();
     }
+  }
+
+  /**
+   * After this instance's probe verdict is written: marks its lease released
+   * (compare-and-set on the lease's version, so a newer lease is never
+   * touched), so that an instance still half-open on that opening, if the
+   * store loses the verdict, can take the lease at once instead of waiting
+   * for it to expire. In the background; a failure only leaves the lease to
+   * expire.
+   */
+  #releaseLease(): void {
+    const version = this.#leaseVersion;
+    if (!this.#leaseMine || version === undefined) return;
+    this.#leaseVersion = undefined;
+    const released: Json = this.#leaseGen === LEGACY_GENERATION
+      ? { by: this.id, seq: this.#leaseSeq, released: true }
+      : { by: this.id, gen: this.#leaseGen, seq: this.#leaseSeq, released: true };
+    const release = this.#bounded("lease", "compareAndSet", this.#leaseKey, (signal) =>
+      this.#store.compareAndSet(this.#leaseKey, version, released, { ttlMs: this.#leaseMs, signal }), this.#timeoutMs)
+      .then(() => {}, () => {});
+    this.#keepAlive(release);
   }
 
   /** Reads the shared state in the background (at most once per `refreshMs`); never rejects. */
@@ -505,7 +530,12 @@ export class SharedCircuit implements SharedHalf {
    * lost what this instance saw, and its `seq` counts from 1 again.
    */
   #apply(entry: StoreEntry | undefined): void {
-    if (entry === undefined || !isSharedRecord(entry.value)) return;
+    if (entry === undefined || !isSharedRecord(entry.value)) {
+      // The store lost the record, and with it any verdict on the opening another instance's lease
+      // covers: ask for the lease again at the next half-open call (free if its prober released it).
+      if (this.#seen !== undefined && !this.#leaseMine) this.#leaseSeq = -1;
+      return;
+    }
     const record = entry.value;
     const seen = this.#seen;
     const newGeneration = seen === undefined || generationOf(record) !== generationOf(seen);
@@ -643,6 +673,7 @@ export class SharedCircuit implements SharedHalf {
         this.#seenVersion = result.entry.version;
         if (next.state === "open" && (intent.kind === "trip" || intent.kind === "reopen")) this.#openSeq = next.seq;
         if (this.#intent === intent) this.#intent = undefined;
+        if (intent.kind === "recover" || intent.kind === "reopen") this.#releaseLease();
         return false;
       }
       // Another instance wrote first: learn what it wrote, then decide again.
