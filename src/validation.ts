@@ -337,7 +337,7 @@ function objectOf(schema: Schema | undefined): ObjectShape | undefined {
   if (schema === undefined) return undefined;
   const ours = objectShapes.get(schema);
   if (ours !== undefined || def?.shape === undefined) return ours;
-  // zod's own objects (the breaker's, the adapters'): a strict one's catchall is `never`.
+  // zod's own objects (the keyed limiter's, the Hono adapters'): a strict one's catchall is `never`.
   return { shape: def.shape as unknown as Shape, strict: def.catchall?._zod.def.type === "never" };
 }
 

@@ -45,9 +45,11 @@ import {
   integer,
   lazy,
   name,
+  object,
   oneOf,
   safeParseOver,
   satisfying,
+  strictObject,
   toConfigIssues,
 } from "../validation.ts";
 
@@ -355,18 +357,18 @@ const STATES = ["closed", "open", "half-open", "forced-open", "disabled"] as con
 
 /** Built on the first construction, not at import. */
 const optionsSchema = /* @__PURE__ */ lazy(() =>
-  z.strictObject({
+  strictObject({
     name: z.optional(name()),
     maxFailures: integer(1),
     resetTimeoutMs: durationMs(0),
-    resetBackoff: z.optional(z.strictObject({
+    resetBackoff: z.optional(strictObject({
       backoff: z.optional(satisfying<BackoffKind | BackoffFunction>(
         (value) => typeof value === "function" || value === "constant" || value === "linear" || value === "exponential",
         "'constant', 'linear', 'exponential' or a function (n) => ms",
       )),
       multiplier: z.optional(positiveNumber(1, true)),
       maxDelayMs: z.optional(durationMs(0)),
-    }, { error: "an object { backoff?, multiplier?, maxDelayMs? }" })),
+    }, "an object { backoff?, multiplier?, maxDelayMs? }")),
     halfOpenMaxCalls: integer(1),
     halfOpenMaxWaitMs: durationMs(0, true),
     successThreshold: integer(1),
@@ -390,14 +392,14 @@ const optionsSchema = /* @__PURE__ */ lazy(() =>
     )),
     fallback: z.optional(func<(error: CircuitOpenError) => unknown>()),
     clock: z.optional(clock()),
-    initialState: z.optional(z.object({
+    initialState: z.optional(object({
       version: satisfying<1>((value) => value === 1, "1"),
       name: satisfying<string>((value) => typeof value === "string", "a string"),
       state: oneOf(STATES),
       openedAt: satisfying<number | null>((value) => value === null || Number.isFinite(value), "epoch ms or null"),
       failureCount: integer(0),
       probeSuccesses: integer(0),
-    }, { error: "a snapshot from CircuitBreaker.toJSON()" })),
+    }, "a snapshot from CircuitBreaker.toJSON()")),
     store: z.optional(satisfying<Store>(
       (value) =>
         typeof value === "object" && value !== null && typeof (value as Store).get === "function" &&

@@ -4,7 +4,7 @@
  * @module
  */
 import * as z from "zod/mini";
-import { integer, lazy, validate } from "../validation.ts";
+import { integer, lazy, strictObject, validate } from "../validation.ts";
 import type { BreakerStrategy } from "./strategy.ts";
 
 /** Options of {@link ConsecutiveStrategy}. */
@@ -16,7 +16,7 @@ export interface ConsecutiveStrategyOptions {
 }
 
 const schema = /* @__PURE__ */ lazy(() =>
-  z.strictObject({
+  strictObject({
     maxFailures: integer(1),
     failures: z.optional(integer(0)),
   })
