@@ -19,6 +19,7 @@ import {
   integer,
   lazy,
   oneOf,
+  optional,
   positiveNumber,
   type Schema,
   type Shape,
@@ -39,9 +40,9 @@ import {
 
 /** A strict object of optional fields: every section, and the whole, is partial. */
 function section<S extends Shape>(shape: S) {
-  const optional = {} as { [K in keyof S]: z.ZodMiniOptional<S[K]> };
-  for (const key in shape) optional[key] = z.optional(shape[key]!);
-  return strictObject(optional, "an object");
+  const fields = {} as { [K in keyof S]: z.ZodMiniOptional<S[K]> };
+  for (const key in shape) fields[key] = optional(shape[key]!);
+  return strictObject(fields, "an object");
 }
 
 function buildSchema() {

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { openMessage } from "./internal/open_message.ts";
 
 /** Stable, machine-readable error codes. Never renamed once published. */
 export type ResilienceErrorCode =
@@ -126,7 +127,7 @@ export class CircuitOpenError extends ResilienceError {
     const wholeMs = Math.ceil(remainingMs);
     super(
       "ERR_CIRCUIT_OPEN",
-      message ?? `Circuit '${breakerName}' is open; next probe allowed in ${wholeMs} ms`,
+      message ?? openMessage(breakerName, wholeMs),
       options?.cause === undefined ? undefined : options,
     );
     this.breakerName = breakerName;

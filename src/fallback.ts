@@ -3,11 +3,10 @@
  *
  * @module
  */
-import * as z from "zod/mini";
 import { badFunction, badOptions, badSignal } from "./internal/arguments.ts";
 import { invoke, parentFor } from "./internal/context.ts";
 import type { Operation } from "./policy.ts";
-import { abortSignal, lazy, satisfying, strictObject, validate } from "./validation.ts";
+import { abortSignal, lazy, optional, satisfying, strictObject, validate } from "./validation.ts";
 
 /** Which errors a fallback handles: a list of error classes, or a predicate. */
 export type FallbackOn =
@@ -29,13 +28,13 @@ export interface FallbackOptions {
 /** Built on first use, not at import. */
 const optionsSchema = /* @__PURE__ */ lazy(() =>
   strictObject({
-    on: z.optional(satisfying<FallbackOn>(
+    on: optional(satisfying<FallbackOn>(
       (value) =>
         typeof value === "function" ||
         (Array.isArray(value) && value.every((errorClass) => typeof errorClass === "function")),
       "an array of error classes or a function (error) => boolean",
     )),
-    signal: z.optional(abortSignal()),
+    signal: optional(abortSignal()),
   })
 );
 

@@ -19,7 +19,6 @@
  *
  * @module
  */
-import * as z from "zod/mini";
 import { Bulkhead, type BulkheadOptions } from "./bulkhead.ts";
 import { CircuitBreaker, type CircuitBreakerOptions } from "./breaker/circuit_breaker.ts";
 import { CircuitBreakerRegistry } from "./breaker/registry.ts";
@@ -44,6 +43,7 @@ import {
   func,
   isPlainObject,
   lazy,
+  optional,
   satisfying,
   strictObject,
   validate,
@@ -133,31 +133,31 @@ export function isFailureResponse(response: Response): boolean {
 /** Built on the first call, not at import. */
 const optionsSchema = /* @__PURE__ */ lazy(() =>
   strictObject({
-    fetch: z.optional(func<FetchFunction>()),
-    retry: z.optional(satisfying<false | Record<string, unknown>>(
+    fetch: optional(func<FetchFunction>()),
+    retry: optional(satisfying<false | Record<string, unknown>>(
       (value) => value === false || isPlainObject(value),
       "retry options (an object) or false",
     )),
-    retryMethods: z.optional(
+    retryMethods: optional(
       arrayOf<string>((value) => typeof value === "string", "an HTTP method name", "an array of HTTP method names"),
     ),
-    attemptTimeoutMs: z.optional(durationMs(0, true)),
-    timeoutMs: z.optional(durationMs(0, true)),
-    circuitBreaker: z.optional(satisfying<false | Record<string, unknown>>(
+    attemptTimeoutMs: optional(durationMs(0, true)),
+    timeoutMs: optional(durationMs(0, true)),
+    circuitBreaker: optional(satisfying<false | Record<string, unknown>>(
       (value) => value === false || isPlainObject(value),
       "circuit breaker options (an object) or false",
     )),
-    registry: z.optional(satisfying<CircuitBreakerRegistry>(
+    registry: optional(satisfying<CircuitBreakerRegistry>(
       (value) => value instanceof CircuitBreakerRegistry,
       "a CircuitBreakerRegistry",
     )),
-    bulkhead: z.optional(satisfying<Bulkhead | Record<string, unknown>>(
+    bulkhead: optional(satisfying<Bulkhead | Record<string, unknown>>(
       (value) => value instanceof Bulkhead || isPlainObject(value),
       "a Bulkhead or bulkhead options",
     )),
-    isFailureResponse: z.optional(func<(response: Response) => boolean>()),
-    clock: z.optional(clockSchema()),
-    order: z.optional(satisfying<readonly ResilientFetchStep[]>(
+    isFailureResponse: optional(func<(response: Response) => boolean>()),
+    clock: optional(clockSchema()),
+    order: optional(satisfying<readonly ResilientFetchStep[]>(
       (value) =>
         Array.isArray(value) && value.length === 2 && value.includes("retry") && value.includes("circuitBreaker"),
       `["retry", "circuitBreaker"] or ["circuitBreaker", "retry"]`,

@@ -4,7 +4,6 @@
  *
  * @module
  */
-import * as z from "zod/mini";
 import { type BackoffFunction, type BackoffKind, backoffDelay, type Jitter } from "./backoff.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import {
@@ -39,6 +38,7 @@ import {
   integer,
   lazy,
   oneOf,
+  optional,
   positiveNumber,
   satisfying,
   strictObject,
@@ -142,7 +142,7 @@ const optionsSchema = /* @__PURE__ */ lazy(() =>
     jitter: oneOf(["none", "full", "equal", "decorrelated"]),
     random: func<() => number>(),
     retryOn: func<(error: unknown, attempt: number) => boolean>(),
-    retryOnResult: z.optional(func<(result: unknown, attempt: number) => boolean>()),
+    retryOnResult: optional(func<(result: unknown, attempt: number) => boolean>()),
     retryAfter: func<(errorOrResult: unknown, wallNowMs: number) => number | undefined>(),
     clock: clockSchema(),
   })

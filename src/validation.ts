@@ -227,6 +227,28 @@ export function errorClasses(): z.ZodMiniType<ReadonlyArray<abstract new (...arg
   return arrayOf((item) => typeof item === "function", "a function", "an array of error classes") as unknown as z.ZodMiniType<ReadonlyArray<abstract new (...args: never[]) => unknown>>;
 }
 
+/** Each {@link optional} schema's inner one. */
+const optionals = new WeakMap<object, Schema>();
+
+/**
+ * `schema`, or `undefined` (zod's `z.optional`, without zod's optional class
+ * in every bundle): an object schema, ours or zod's, skips the field when it
+ * is absent (`optin`/`optout`, as zod's optional marks itself); a value
+ * given is `schema`'s to judge, with its issues (their messages kept) and
+ * its output.
+ */
+export function optional<S extends Schema>(schema: S): z.ZodMiniOptional<S> {
+  const wrapper = z.custom(() => true).check(z.check((payload) => {
+    if (payload.value === undefined) return;
+    const result = schema.safeParse(payload.value);
+    if (result.success) payload.value = result.data;
+    else payload.issues.push(...(result.error.issues as z.core.$ZodRawIssue[]));
+  }));
+  wrapper._zod.optin = wrapper._zod.optout = "optional";
+  optionals.set(wrapper, schema);
+  return wrapper as unknown as z.ZodMiniOptional<S>;
+}
+
 /** The fields of an object schema built by {@link strictObject} or {@link object}. */
 interface ObjectShape {
   readonly shape: Shape;
@@ -329,6 +351,7 @@ export function object<S extends Shape>(
 
 /** The object schema under `schema`'s optional wrappers, ours or zod's, if it is one. */
 function objectOf(schema: Schema | undefined): ObjectShape | undefined {
+  if (schema !== undefined) schema = optionals.get(schema) ?? schema;
   let def = (schema as unknown as { _zod: { def: Def } } | undefined)?._zod.def;
   while (def?.innerType !== undefined && (def.type === "optional" || def.type === "default")) {
     schema = def.innerType as unknown as Schema;
@@ -337,7 +360,7 @@ function objectOf(schema: Schema | undefined): ObjectShape | undefined {
   if (schema === undefined) return undefined;
   const ours = objectShapes.get(schema);
   if (ours !== undefined || def?.shape === undefined) return ours;
-  // zod's own objects (the breaker's, the adapters'): a strict one's catchall is `never`.
+  // zod's own objects (the keyed limiter's, the Hono adapters'): a strict one's catchall is `never`.
   return { shape: def.shape as unknown as Shape, strict: def.catchall?._zod.def.type === "never" };
 }
 
@@ -484,9 +507,10 @@ function ruleOf(schema: Schema): Rule | null {
   if (fast !== undefined) return fast;
   const def = (schema as unknown as { _zod: { def: Def } })._zod.def;
   fast = null;
-  const object = def.type === "optional" ? undefined : objectOf(schema);
-  if (def.type === "optional" && def.innerType !== undefined) {
-    const inner = ruleOf(def.innerType as unknown as Schema);
+  const wrapped = optionals.get(schema) ?? (def.type === "optional" ? def.innerType as unknown as Schema : undefined);
+  const object = wrapped === undefined ? objectOf(schema) : undefined;
+  if (wrapped !== undefined) {
+    const inner = ruleOf(wrapped);
     if (inner !== null) fast = { ...inner, optional: true };
   } else if (object !== undefined && (object.strict || def.catchall === undefined)) {
     // A loose object's extra keys pass here and are kept, where zod drops

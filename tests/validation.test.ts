@@ -29,6 +29,7 @@ import {
   name,
   object,
   oneOf,
+  optional,
   positiveNumber,
   safeParse,
   safeParseOver,
@@ -251,6 +252,59 @@ describe("validation fast path", () => {
         if (a.success && b.success) expect(a.data).toEqual(b.data);
         if (!a.success && !b.success) {
           expect(toConfigIssues(ours, value, a.error.issues)).toEqual(toConfigIssues(zods, value, b.error.issues));
+        }
+      }), { numRuns: 500 });
+    }
+  });
+
+  it("optional gives z.optional's verdict, issues and output, in our objects and in zod's", () => {
+    const isFunction = (item: unknown) => typeof item === "function";
+    const leaves = (wrap: (schema: Schema) => Schema) => ({
+      count: integer(1),
+      delayMs: wrap(durationMs(0)),
+      mode: wrap(oneOf(["a", "b"])),
+      list: wrap(arrayOf(isFunction, "a function", "an array of functions")),
+      anything: satisfying<unknown>(() => true, "anything"),
+    });
+    const ours = () => ({
+      ...leaves(optional),
+      // Loose: its output (unknown keys dropped) must replace the input.
+      nested: optional(object({ depth: integer(1), label: optional(name()) }, "an object")),
+    });
+    const zods = () => ({
+      ...leaves(z.optional),
+      nested: z.optional(z.object({ depth: integer(1), label: z.optional(name()) }, { error: "an object" })),
+    });
+    const pairs: Array<[string, Schema, Schema]> = [
+      ["our strict object", strictObject(ours()), z.strictObject(zods())],
+      ["zod's strict object", z.strictObject(ours()), z.strictObject(zods())],
+      ["our loose object", object(ours()), z.object(zods())],
+    ];
+    const key = fc.constantFrom("count", "delayMs", "mode", "list", "anything", "nested", "mdoe");
+    const nested = fc.oneof(
+      values,
+      fc.dictionary(fc.constantFrom("depth", "label", "lable"), values, { maxKeys: 3 }),
+    );
+    const input = fc.oneof(values, fc.dictionary(key, fc.oneof(values, nested, fc.array(values, { maxLength: 3 })), { maxKeys: 6 }));
+    // Valid ones, which random input seldom is: the nested output drops `lable`.
+    const examples = [
+      { count: 1, anything: 0, nested: { depth: 2, lable: "x" } },
+      { count: 1, anything: null, nested: { depth: 2, label: "x" }, delayMs: undefined, list: [isFunction] },
+      { count: 3, mode: "b", nested: undefined, anything: undefined },
+    ];
+    for (const [label, a, b] of pairs) {
+      for (const value of examples) {
+        const mine = a.safeParse(value);
+        expect({ label, success: mine.success, data: mine.data }).toEqual({ label, success: true, data: b.safeParse(value).data });
+      }
+      fc.assert(fc.property(input, (value) => {
+        const mine = a.safeParse(value);
+        const theirs = b.safeParse(value);
+        expect({ label, success: mine.success }).toEqual({ label, success: theirs.success });
+        expect(safeParse(a, value).success).toBe(theirs.success);
+        if (mine.success && theirs.success) expect(mine.data).toEqual(theirs.data);
+        if (!mine.success && !theirs.success) {
+          expect(toConfigIssues(a, value, mine.error.issues)).toEqual(toConfigIssues(b, value, theirs.error.issues));
         }
       }), { numRuns: 500 });
     }

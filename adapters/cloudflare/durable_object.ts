@@ -5,6 +5,7 @@
  * @module
  */
 import * as z from "zod/mini";
+import { optional } from "../../src/validation.ts";
 import { StoreError } from "../../src/errors.ts";
 import {
   type RawEntry,
@@ -27,7 +28,7 @@ let ownOptions: StoreAdapterOptionShape | undefined;
 function durableObjectOptions(): StoreAdapterOptionShape {
   const allowed = "a function (key: string) => string";
   return (ownOptions ??= {
-    shard: z.optional(z.custom<(key: string) => string>((value) => typeof value === "function", { error: allowed })),
+    shard: optional(z.custom<(key: string) => string>((value) => typeof value === "function", { error: allowed })),
   });
 }
 

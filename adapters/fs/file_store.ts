@@ -8,6 +8,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdir, open, readdir, readFile, rename, stat, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import * as z from "zod/mini";
+import { optional } from "../../src/validation.ts";
 import {
   decodeEnvelope,
   encodeEnvelope,
@@ -44,7 +45,7 @@ let ownOptions: StoreAdapterOptionShape | undefined;
 
 function fileOptions(): StoreAdapterOptionShape {
   const count = (allowed: string) =>
-    z.optional(z.number({ error: allowed }).check(z.refine(Number.isSafeInteger, { error: allowed }), z.minimum(1, { error: allowed })));
+    optional(z.number({ error: allowed }).check(z.refine(Number.isSafeInteger, { error: allowed }), z.minimum(1, { error: allowed })));
   const nonEmpty = "a non-empty string (a directory path)";
   return (ownOptions ??= {
     directory: z.string({ error: nonEmpty }).check(z.minLength(1, { error: nonEmpty })),

@@ -1,9 +1,8 @@
-import * as z from "zod/mini";
 import { Bulkhead } from "../../src/bulkhead.ts";
 import type { Clock } from "../../src/clock.ts";
 import { BulkheadRejectedError, ConfigError, type ConfigIssue } from "../../src/errors.ts";
 import { badOptions, throwIf } from "../../src/internal/arguments.ts";
-import { clock as clockSchema, durationMs, integer, lazy, satisfying, validate } from "../../src/validation.ts";
+import { clock as clockSchema, durationMs, integer, lazy, satisfying, validate, optional, strictObject } from "../../src/validation.ts";
 import { type HonoMiddleware, problem } from "./context.ts";
 
 /** Options of {@link bulkhead}: a `bulkhead`, or the limits of a new one. */
@@ -21,12 +20,12 @@ export interface HonoBulkheadOptions {
 }
 
 const optionsSchema = /* @__PURE__ */ lazy(() =>
-  z.strictObject({
-    bulkhead: z.optional(satisfying<Bulkhead>((value) => value instanceof Bulkhead, "a Bulkhead")),
-    maxConcurrent: z.optional(integer(1)),
-    maxQueue: z.optional(integer(0)),
-    queueTimeoutMs: z.optional(durationMs(0)),
-    clock: z.optional(clockSchema()),
+  strictObject({
+    bulkhead: optional(satisfying<Bulkhead>((value) => value instanceof Bulkhead, "a Bulkhead")),
+    maxConcurrent: optional(integer(1)),
+    maxQueue: optional(integer(0)),
+    queueTimeoutMs: optional(durationMs(0)),
+    clock: optional(clockSchema()),
   })
 );
 

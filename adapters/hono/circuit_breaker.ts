@@ -1,9 +1,8 @@
-import * as z from "zod/mini";
 import { CircuitBreaker } from "../../src/breaker/circuit_breaker.ts";
 import { CircuitBreakerRegistry } from "../../src/breaker/registry.ts";
 import { CircuitOpenError, ConfigError, HttpStatusError } from "../../src/errors.ts";
 import { badOptions, throwIf } from "../../src/internal/arguments.ts";
-import { func, lazy, name as nameSchema, satisfying, validate } from "../../src/validation.ts";
+import { func, lazy, name as nameSchema, satisfying, validate, optional, strictObject } from "../../src/validation.ts";
 import { type AnyHonoContext, type HonoContext, type HonoMiddleware, problem, retryAfterSeconds } from "./context.ts";
 
 /** Options of {@link circuitBreaker}: a `breaker`, or the `name` of one in a `registry`. */
@@ -22,13 +21,13 @@ export interface HonoCircuitBreakerOptions<C extends HonoContext = AnyHonoContex
 }
 
 const optionsSchema = /* @__PURE__ */ lazy(() =>
-  z.strictObject({
-    breaker: z.optional(satisfying<CircuitBreaker<unknown>>((value) => value instanceof CircuitBreaker, "a CircuitBreaker")),
-    name: z.optional(nameSchema()),
-    registry: z.optional(
+  strictObject({
+    breaker: optional(satisfying<CircuitBreaker<unknown>>((value) => value instanceof CircuitBreaker, "a CircuitBreaker")),
+    name: optional(nameSchema()),
+    registry: optional(
       satisfying<CircuitBreakerRegistry<unknown>>((value) => value instanceof CircuitBreakerRegistry, "a CircuitBreakerRegistry"),
     ),
-    isFailure: z.optional(func<(c: never) => boolean>()),
+    isFailure: optional(func<(c: never) => boolean>()),
   })
 );
 

@@ -1,4 +1,3 @@
-import * as z from "zod/mini";
 import { CircuitBreaker } from "../../src/breaker/circuit_breaker.ts";
 import { CircuitBreakerRegistry } from "../../src/breaker/registry.ts";
 import type { Clock } from "../../src/clock.ts";
@@ -6,7 +5,7 @@ import { badOptions, throwIf } from "../../src/internal/arguments.ts";
 import { Heartbeat } from "../../src/lifecycle/heartbeat.ts";
 import { Watchdog } from "../../src/lifecycle/watchdog.ts";
 import type { Store } from "../../src/store/store.ts";
-import { clock as clockSchema, lazy, oneOf, satisfying, validate } from "../../src/validation.ts";
+import { clock as clockSchema, lazy, oneOf, satisfying, validate, optional, strictObject } from "../../src/validation.ts";
 import type { HonoMiddleware } from "./context.ts";
 
 /** A heartbeat to read: where it is stored, under which key, and how old it may be. */
@@ -76,18 +75,18 @@ function isHeartbeatSource(value: unknown): boolean {
 }
 
 const optionsSchema = /* @__PURE__ */ lazy(() =>
-  z.strictObject({
-    probe: z.optional(oneOf(["liveness", "readiness"])),
-    heartbeat: z.optional(satisfying<Heartbeat | HeartbeatSource>(
+  strictObject({
+    probe: optional(oneOf(["liveness", "readiness"])),
+    heartbeat: optional(satisfying<Heartbeat | HeartbeatSource>(
       isHeartbeatSource,
       "a Heartbeat, or { store, key?, maxAgeMs? } (a Store, a non-empty string, a number of ms > 0)",
     )),
-    watchdog: z.optional(satisfying<Watchdog>((value) => value instanceof Watchdog, "a Watchdog")),
-    breakers: z.optional(satisfying<CircuitBreakerRegistry<unknown> | readonly CircuitBreaker<unknown>[]>(
+    watchdog: optional(satisfying<Watchdog>((value) => value instanceof Watchdog, "a Watchdog")),
+    breakers: optional(satisfying<CircuitBreakerRegistry<unknown> | readonly CircuitBreaker<unknown>[]>(
       (value) => value instanceof CircuitBreakerRegistry || (Array.isArray(value) && value.every((item) => item instanceof CircuitBreaker)),
       "a CircuitBreakerRegistry or an array of CircuitBreakers",
     )),
-    clock: z.optional(clockSchema()),
+    clock: optional(clockSchema()),
   })
 );
 

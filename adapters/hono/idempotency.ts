@@ -1,20 +1,9 @@
-import * as z from "zod/mini";
 import { IdempotencyStore, idempotencyKeyProblem } from "../../src/idempotency/idempotency_store.ts";
 import { badOptions, throwIf } from "../../src/internal/arguments.ts";
 import type { Json, Store } from "../../src/store/store.ts";
 import { type Clock, systemClock } from "../../src/clock.ts";
 import type { AnyHonoContext } from "./context.ts";
-import {
-  arrayOf,
-  boolean,
-  clock as clockSchema,
-  durationMs,
-  func,
-  integer,
-  lazy,
-  satisfying,
-  validate,
-} from "../../src/validation.ts";
+import { arrayOf, boolean, clock as clockSchema, durationMs, func, integer, lazy, satisfying, validate, optional, strictObject } from "../../src/validation.ts";
 
 /**
  * What the middleware reads of a Hono `Context`. Declared here, structurally,
@@ -70,13 +59,13 @@ export interface HonoIdempotencyOptions<C extends IdempotencyContext = AnyHonoCo
 }
 
 const optionsSchema = /* @__PURE__ */ lazy(() =>
-  z.strictObject({
+  strictObject({
     store: satisfying<IdempotencyStore | Store>((value) => typeof value === "object" && value !== null, "an IdempotencyStore or a Store"),
     required: boolean(),
     methods: arrayOf<string>((item) => typeof item === "string" && item.length > 0, "an HTTP method", "an array of HTTP methods"),
-    ttlMs: z.optional(durationMs(0, true)),
-    inProgressTtlMs: z.optional(durationMs(0, true)),
-    scope: z.optional(func<(c: never) => string | undefined>()),
+    ttlMs: optional(durationMs(0, true)),
+    inProgressTtlMs: optional(durationMs(0, true)),
+    scope: optional(func<(c: never) => string | undefined>()),
     maxBodyBytes: integer(0),
     storeServerErrors: boolean(),
     waitMs: durationMs(0),

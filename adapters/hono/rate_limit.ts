@@ -1,4 +1,3 @@
-import * as z from "zod/mini";
 import type { Clock } from "../../src/clock.ts";
 import { ConfigError, type ConfigIssue, InvalidArgumentError } from "../../src/errors.ts";
 import { badOptions, throwIf } from "../../src/internal/arguments.ts";
@@ -8,17 +7,7 @@ import type { AlgorithmOptions } from "../../src/rate_limit/create.ts";
 import { DistributedRateLimiter } from "../../src/rate_limit/distributed.ts";
 import { KeyedRateLimiter } from "../../src/rate_limit/keyed.ts";
 import type { Store } from "../../src/store/store.ts";
-import {
-  arrayOf,
-  clock as clockSchema,
-  durationMs,
-  func,
-  integer,
-  lazy,
-  oneOf,
-  satisfying,
-  validate,
-} from "../../src/validation.ts";
+import { arrayOf, clock as clockSchema, durationMs, func, integer, lazy, oneOf, satisfying, validate, optional, strictObject } from "../../src/validation.ts";
 import { clientAddressResolver, type TrustProxy } from "./client_address.ts";
 import { type AnyHonoContext, type HonoContext, type HonoMiddleware, problem, retryAfterSeconds } from "./context.ts";
 
@@ -90,28 +79,28 @@ function isTrustProxy(value: unknown): boolean {
 }
 
 const optionsSchema = /* @__PURE__ */ lazy(() =>
-  z.strictObject({
-    limiter: z.optional(satisfying<KeyedLimiter>(isLimiter, "a KeyedRateLimiter, or an object with consume(key, cost) or limit(key, { cost })")),
-    store: z.optional(satisfying<Store>(
+  strictObject({
+    limiter: optional(satisfying<KeyedLimiter>(isLimiter, "a KeyedRateLimiter, or an object with consume(key, cost) or limit(key, { cost })")),
+    store: optional(satisfying<Store>(
       (value) => typeof value === "object" && value !== null && typeof (value as Store).update === "function",
       "an atomic Store (DurableObjectStore, RedisStore, PostgresStore, D1Store, DenoKvStore, MemoryStore, ...)",
     )),
-    algorithm: z.optional(oneOf(["token-bucket", "gcra", "sliding-window", "fixed-window"])),
-    limit: z.optional(integer(1)),
-    windowMs: z.optional(durationMs(0, true)),
-    key: z.optional(func<(c: never) => string>()),
-    skip: z.optional(func<(c: never) => boolean>()),
-    cost: z.optional(satisfying<number | ((c: never) => number)>(
+    algorithm: optional(oneOf(["token-bucket", "gcra", "sliding-window", "fixed-window"])),
+    limit: optional(integer(1)),
+    windowMs: optional(durationMs(0, true)),
+    key: optional(func<(c: never) => string>()),
+    skip: optional(func<(c: never) => boolean>()),
+    cost: optional(satisfying<number | ((c: never) => number)>(
       (value) => typeof value === "function" || (typeof value === "number" && Number.isFinite(value) && value > 0),
       "a finite number > 0 or a function of the request",
     )),
-    trustProxy: z.optional(satisfying<TrustProxy>(isTrustProxy, "an integer >= 1 (proxies in front), an array of proxy addresses, or a function")),
-    remoteAddress: z.optional(func<(c: never) => string | undefined>()),
-    policy: z.optional(satisfying<string>(
+    trustProxy: optional(satisfying<TrustProxy>(isTrustProxy, "an integer >= 1 (proxies in front), an array of proxy addresses, or a function")),
+    remoteAddress: optional(func<(c: never) => string | undefined>()),
+    policy: optional(satisfying<string>(
       (value) => typeof value === "string" && value.length > 0 && /^[\x20-\x7e]*$/.test(value),
       "a non-empty printable-ASCII string",
     )),
-    clock: z.optional(clockSchema()),
+    clock: optional(clockSchema()),
   })
 );
 

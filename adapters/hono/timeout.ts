@@ -1,10 +1,9 @@
-import * as z from "zod/mini";
 import type { Clock } from "../../src/clock.ts";
 import { TimeoutError } from "../../src/errors.ts";
 import { badOptions, throwIf } from "../../src/internal/arguments.ts";
 import type { ExecutionContext } from "../../src/policy.ts";
 import { TimeoutPolicy } from "../../src/timeout.ts";
-import { clock as clockSchema, durationMs, lazy, validate } from "../../src/validation.ts";
+import { clock as clockSchema, durationMs, lazy, validate, optional, strictObject } from "../../src/validation.ts";
 import { type HonoContext, type HonoMiddleware, problem } from "./context.ts";
 
 /** Options of {@link timeout}. */
@@ -16,9 +15,9 @@ export interface HonoTimeoutOptions {
 }
 
 const optionsSchema = /* @__PURE__ */ lazy(() =>
-  z.strictObject({
-    timeoutMs: z.optional(durationMs(0, true)),
-    clock: z.optional(clockSchema()),
+  strictObject({
+    timeoutMs: optional(durationMs(0, true)),
+    clock: optional(clockSchema()),
   })
 );
 

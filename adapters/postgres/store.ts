@@ -5,6 +5,7 @@
  * @module
  */
 import * as z from "zod/mini";
+import { optional } from "../../src/validation.ts";
 import {
   type Json,
   MAX_UPDATE_ATTEMPTS,
@@ -58,7 +59,7 @@ let ownOptions: StoreAdapterOptionShape | undefined;
 function postgresOptions(): StoreAdapterOptionShape {
   const limit = (max: number) => {
     const bytes = `an integer from 1 to ${max}`;
-    return z.optional(z.number({ error: bytes }).check(
+    return optional(z.number({ error: bytes }).check(
       z.refine(Number.isSafeInteger, { error: bytes }),
       z.minimum(1, { error: bytes }),
       z.maximum(max, { error: bytes }),
@@ -68,8 +69,8 @@ function postgresOptions(): StoreAdapterOptionShape {
     query: z.custom<SqlQuery>((value) => typeof value === "function", {
       error: "a function (sql, params) => Promise<{ rows }>: wrap your driver with fromPg or fromPostgresJs",
     }),
-    table: z.optional(z.custom<string>(isTableName, { error: TABLE_NAME_RULE })),
-    migrate: z.optional(z.enum(["on-first-use", "manual"], { error: 'one of "on-first-use", "manual"' })),
+    table: optional(z.custom<string>(isTableName, { error: TABLE_NAME_RULE })),
+    migrate: optional(z.enum(["on-first-use", "manual"], { error: 'one of "on-first-use", "manual"' })),
     maxKeyBytes: limit(POSTGRES_MAX_KEY_BYTES),
     maxValueBytes: limit(POSTGRES_MAX_VALUE_BYTES),
   });

@@ -5,6 +5,7 @@
  * @module
  */
 import * as z from "zod/mini";
+import { optional } from "../../src/validation.ts";
 import {
   type Json,
   MAX_UPDATE_ATTEMPTS,
@@ -68,7 +69,7 @@ let ownOptions: StoreAdapterOptionShape | undefined;
 function redisOptions(): StoreAdapterOptionShape {
   const bytes = `an integer from 1 to ${REDIS_MAX_BYTES} (Redis' limit)`;
   const limit = () =>
-    z.optional(z.number({ error: bytes }).check(
+    optional(z.number({ error: bytes }).check(
       z.refine(Number.isSafeInteger, { error: bytes }),
       z.minimum(1, { error: bytes }),
       z.maximum(REDIS_MAX_BYTES, { error: bytes }),
@@ -79,7 +80,7 @@ function redisOptions(): StoreAdapterOptionShape {
     }),
     maxKeyBytes: limit(),
     maxValueBytes: limit(),
-    ports: z.optional(z.custom<readonly RedisTransitionPort[]>(isPortList, {
+    ports: optional(z.custom<readonly RedisTransitionPort[]>(isPortList, {
       error: "an array of ports made by redisTransitionPort()",
     })),
   });

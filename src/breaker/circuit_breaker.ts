@@ -15,7 +15,6 @@
  *
  * @module
  */
-import * as z from "zod/mini";
 import type { BreakerStrategy } from "./strategy.ts";
 import { ConsecutiveStrategy } from "./consecutive.ts";
 import { CountWindowStrategy } from "./count_window.ts";
@@ -29,7 +28,8 @@ import { configuredSection } from "../internal/configured.ts";
 import { BREAKER_DEFAULTS } from "../internal/built_in_defaults.ts";
 import { sharedDefaults } from "../internal/defaults.ts";
 import { invoke, runInContext } from "../internal/context.ts";
-import { asCircuitOpenError, openMessage } from "../internal/refusal.ts";
+import { openMessage } from "../internal/open_message.ts";
+import { asCircuitOpenError } from "../internal/refusal.ts";
 import { fuse, SLOW, type Stage } from "../internal/fused.ts";
 import { contextFor, type ExecutionContext, type Operation } from "../policy.ts";
 import type { Store } from "../store/store.ts";
@@ -39,15 +39,18 @@ import {
   clock,
   durationMs,
   errorClasses,
-  positiveNumber,
   fraction,
   func,
   integer,
   lazy,
   name,
+  object,
   oneOf,
+  optional,
+  positiveNumber,
   safeParseOver,
   satisfying,
+  strictObject,
   toConfigIssues,
 } from "../validation.ts";
 
@@ -355,32 +358,32 @@ const STATES = ["closed", "open", "half-open", "forced-open", "disabled"] as con
 
 /** Built on the first construction, not at import. */
 const optionsSchema = /* @__PURE__ */ lazy(() =>
-  z.strictObject({
-    name: z.optional(name()),
+  strictObject({
+    name: optional(name()),
     maxFailures: integer(1),
     resetTimeoutMs: durationMs(0),
-    resetBackoff: z.optional(z.strictObject({
-      backoff: z.optional(satisfying<BackoffKind | BackoffFunction>(
+    resetBackoff: optional(strictObject({
+      backoff: optional(satisfying<BackoffKind | BackoffFunction>(
         (value) => typeof value === "function" || value === "constant" || value === "linear" || value === "exponential",
         "'constant', 'linear', 'exponential' or a function (n) => ms",
       )),
-      multiplier: z.optional(positiveNumber(1, true)),
-      maxDelayMs: z.optional(durationMs(0)),
-    }, { error: "an object { backoff?, multiplier?, maxDelayMs? }" })),
+      multiplier: optional(positiveNumber(1, true)),
+      maxDelayMs: optional(durationMs(0)),
+    }, "an object { backoff?, multiplier?, maxDelayMs? }")),
     halfOpenMaxCalls: integer(1),
     halfOpenMaxWaitMs: durationMs(0, true),
     successThreshold: integer(1),
-    excludedErrors: z.optional(errorClasses()),
-    isFailure: z.optional(func<(error: unknown) => boolean>()),
-    isResultFailure: z.optional(func<(result: unknown) => boolean>()),
-    windowSize: z.optional(integer(1, 1_000_000)),
-    windowMs: z.optional(durationMs(0, true)),
-    windowBuckets: z.optional(integer(1, 1_000)),
+    excludedErrors: optional(errorClasses()),
+    isFailure: optional(func<(error: unknown) => boolean>()),
+    isResultFailure: optional(func<(result: unknown) => boolean>()),
+    windowSize: optional(integer(1, 1_000_000)),
+    windowMs: optional(durationMs(0, true)),
+    windowBuckets: optional(integer(1, 1_000)),
     failureRateThreshold: fraction(),
     minimumThroughput: integer(1),
     slowCallDurationMs: durationMs(0, true),
     slowCallRateThreshold: fraction(),
-    strategy: z.optional(satisfying<BreakerStrategy>(
+    strategy: optional(satisfying<BreakerStrategy>(
       (value) =>
         typeof value === "object" && value !== null &&
         typeof (value as BreakerStrategy).record === "function" &&
@@ -388,28 +391,28 @@ const optionsSchema = /* @__PURE__ */ lazy(() =>
         typeof (value as BreakerStrategy).failureCount === "function",
       "a BreakerStrategy (an object with record, reset and failureCount)",
     )),
-    fallback: z.optional(func<(error: CircuitOpenError) => unknown>()),
-    clock: z.optional(clock()),
-    initialState: z.optional(z.object({
+    fallback: optional(func<(error: CircuitOpenError) => unknown>()),
+    clock: optional(clock()),
+    initialState: optional(object({
       version: satisfying<1>((value) => value === 1, "1"),
       name: satisfying<string>((value) => typeof value === "string", "a string"),
       state: oneOf(STATES),
       openedAt: satisfying<number | null>((value) => value === null || Number.isFinite(value), "epoch ms or null"),
       failureCount: integer(0),
       probeSuccesses: integer(0),
-    }, { error: "a snapshot from CircuitBreaker.toJSON()" })),
-    store: z.optional(satisfying<Store>(
+    }, "a snapshot from CircuitBreaker.toJSON()")),
+    store: optional(satisfying<Store>(
       (value) =>
         typeof value === "object" && value !== null && typeof (value as Store).get === "function" &&
         typeof (value as Store).compareAndSet === "function" && typeof (value as Store).capabilities === "object",
       "a Store (MemoryStore, KvStore, DurableObjectStore, RedisStore, ...)",
     )),
-    refreshMs: z.optional(durationMs(0, true)),
-    storeTimeoutMs: z.optional(durationMs(0, true)),
-    waitUntil: z.optional(func<(promise: Promise<unknown>) => void>()),
-    quorum: z.optional(integer(1, 1_000)),
-    quorumWindowMs: z.optional(durationMs(0, true)),
-    bestEffort: z.optional(satisfying<boolean>((value) => typeof value === "boolean", "a boolean")),
+    refreshMs: optional(durationMs(0, true)),
+    storeTimeoutMs: optional(durationMs(0, true)),
+    waitUntil: optional(func<(promise: Promise<unknown>) => void>()),
+    quorum: optional(integer(1, 1_000)),
+    quorumWindowMs: optional(durationMs(0, true)),
+    bestEffort: optional(satisfying<boolean>((value) => typeof value === "boolean", "a boolean")),
   })
 );
 

@@ -3,8 +3,7 @@
  *
  * @module
  */
-import * as z from "zod/mini";
-import { integer, lazy, validate } from "../validation.ts";
+import { integer, lazy, optional, strictObject, validate } from "../validation.ts";
 import type { BreakerStrategy } from "./strategy.ts";
 
 /** Options of {@link ConsecutiveStrategy}. */
@@ -16,9 +15,9 @@ export interface ConsecutiveStrategyOptions {
 }
 
 const schema = /* @__PURE__ */ lazy(() =>
-  z.strictObject({
+  strictObject({
     maxFailures: integer(1),
-    failures: z.optional(integer(0)),
+    failures: optional(integer(0)),
   })
 );
 

@@ -4,7 +4,7 @@
  * @module
  */
 import * as z from "zod/mini";
-import { integer, lazy, validate } from "../validation.ts";
+import { integer, lazy, strictObject, validate } from "../validation.ts";
 import { type RateRuleOptions, RateRules, rateRuleShape } from "./rate_rules.ts";
 import type { BreakerStrategy } from "./strategy.ts";
 
@@ -14,7 +14,7 @@ export interface CountWindowStrategyOptions extends RateRuleOptions {
   windowSize: number;
 }
 
-const schema = /* @__PURE__ */ lazy(() => z.strictObject({ windowSize: integer(1, 1_000_000), ...rateRuleShape() }));
+const schema = /* @__PURE__ */ lazy(() => strictObject({ windowSize: integer(1, 1_000_000), ...rateRuleShape() }));
 
 const FAILED = 1;
 const SLOW = 2;

@@ -6,8 +6,7 @@
  */
 import { BREAKER_DEFAULTS } from "../internal/built_in_defaults.ts";
 import { sharedDefaults } from "../internal/defaults.ts";
-import * as z from "zod/mini";
-import { fraction, integer, lazy } from "../validation.ts";
+import { fraction, integer, lazy, optional } from "../validation.ts";
 
 /** Options every sliding-window strategy takes besides the window's size. */
 export interface RateRuleOptions {
@@ -36,10 +35,10 @@ export interface RateRuleOptions {
 
 /** zod shape of {@link RateRuleOptions}. */
 export const rateRuleShape = /* @__PURE__ */ lazy(() => ({
-  failureRateThreshold: z.optional(fraction()),
-  minimumThroughput: z.optional(integer(1)),
-  slowCallRateThreshold: z.optional(fraction()),
-  maxFailures: z.optional(integer(1)),
+  failureRateThreshold: optional(fraction()),
+  minimumThroughput: optional(integer(1)),
+  slowCallRateThreshold: optional(fraction()),
+  maxFailures: optional(integer(1)),
 }));
 
 /** The resolved rules; `decide` is called once per recorded call. */

@@ -3,8 +3,7 @@
  *
  * @module
  */
-import * as z from "zod/mini";
-import { durationMs, integer, lazy, validate } from "../validation.ts";
+import { durationMs, integer, lazy, optional, strictObject, validate } from "../validation.ts";
 import { type RateRuleOptions, RateRules, rateRuleShape } from "./rate_rules.ts";
 import type { BreakerStrategy } from "./strategy.ts";
 
@@ -21,9 +20,9 @@ export interface TimeWindowStrategyOptions extends RateRuleOptions {
 }
 
 const schema = /* @__PURE__ */ lazy(() =>
-  z.strictObject({
+  strictObject({
     windowMs: durationMs(0, true),
-    windowBuckets: z.optional(integer(1, 1_000)),
+    windowBuckets: optional(integer(1, 1_000)),
     ...rateRuleShape(),
   })
 );

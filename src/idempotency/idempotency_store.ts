@@ -5,13 +5,12 @@
  *
  * @module
  */
-import * as z from "zod/mini";
 import { IdempotencyKeyError } from "../errors.ts";
 import { badOptions, badSignal, badString, throwIf } from "../internal/arguments.ts";
 import { MemoryStore } from "../store/memory_store.ts";
 import { requireStore } from "../store/requirements.ts";
 import { type Json, type Store, type Transition, UNCHANGED } from "../store/store.ts";
-import { boolean, durationMs, integer, isPlainObject, lazy, object, satisfying, strictObject, validate } from "../validation.ts";
+import { boolean, durationMs, integer, isPlainObject, lazy, object, optional, satisfying, strictObject, validate } from "../validation.ts";
 
 /** Where a key is in its life: claimed by a call still running, or done with a stored result. */
 export type IdempotencyStatus = "in-progress" | "completed";
@@ -273,7 +272,7 @@ const optionsSchema = /* @__PURE__ */ lazy(() =>
   })
 );
 
-const perCallTtl = /* @__PURE__ */ lazy(() => z.optional(durationMs(0, true)));
+const perCallTtl = /* @__PURE__ */ lazy(() => optional(durationMs(0, true)));
 
 /** A fresh claim token; `crypto.randomUUID` is a web standard on every runtime bulwark supports. */
 function newToken(): string {
@@ -527,7 +526,7 @@ export interface MemoryIdempotencyStoreOptions extends Omit<IdempotencyStoreOpti
   clock?: import("../clock.ts").Clock;
 }
 
-const memoryOptionsSchema = /* @__PURE__ */ lazy(() => z.optional(integer(1)));
+const memoryOptionsSchema = /* @__PURE__ */ lazy(() => optional(integer(1)));
 
 /** What {@link MemoryIdempotencyStore.stats} reports. */
 export interface IdempotencyStoreStats {

@@ -1,4 +1,3 @@
-import * as z from "zod/mini";
 import { type Clock, systemClock } from "../clock.ts";
 import {
   IdempotencyConflictError,
@@ -9,7 +8,7 @@ import {
 } from "../errors.ts";
 import { badFunction, badOptions, isSignal, throwIf } from "../internal/arguments.ts";
 import type { Json, Store } from "../store/store.ts";
-import { clock as clockSchema, durationMs, func, lazy, oneOf, satisfying, strictObject, validate } from "../validation.ts";
+import { clock as clockSchema, durationMs, func, lazy, oneOf, optional, satisfying, strictObject, validate } from "../validation.ts";
 import { IdempotencyStore, idempotencyKeyProblem, type IdempotencyRecord } from "./idempotency_store.ts";
 
 /** Options of {@link idempotent}. */
@@ -60,20 +59,20 @@ const optionsSchema = /* @__PURE__ */ lazy(() =>
       (value) => typeof value === "function" || (typeof value === "string" && idempotencyKeyProblem(value) === undefined),
       "a function returning the key, or a key (1 to 255 printable ASCII characters)",
     ),
-    ttlMs: z.optional(durationMs(0, true)),
-    inProgressTtlMs: z.optional(durationMs(0, true)),
-    fingerprint: z.optional(
+    ttlMs: optional(durationMs(0, true)),
+    inProgressTtlMs: optional(durationMs(0, true)),
+    fingerprint: optional(
       satisfying<false | ((...args: never[]) => string)>((value) => value === false || typeof value === "function", "a function or false"),
     ),
     onConflict: oneOf(["wait", "throw"]),
-    waitTimeoutMs: z.optional(durationMs(0)),
+    waitTimeoutMs: optional(durationMs(0)),
     pollIntervalMs: durationMs(0, true),
     maxPollIntervalMs: durationMs(0, true),
     storeFailures: satisfying<boolean | ((error: unknown) => boolean)>(
       (value) => typeof value === "boolean" || typeof value === "function",
       "a boolean or a function",
     ),
-    signal: z.optional(func<(...args: never[]) => AbortSignal | undefined>()),
+    signal: optional(func<(...args: never[]) => AbortSignal | undefined>()),
     clock: clockSchema(),
   })
 );

@@ -30,30 +30,23 @@ export function scheduleTimer(
   now: () => number,
   chunkMs: number = MAX_TIMER_MS,
 ): CancelTimer {
-  // `!(ms > chunkMs)` keeps NaN on this path, where setTimeout treats it as 0, as before.
-  if (!(ms > chunkMs)) {
-    if (!(ms > 0)) {
-      const handle = setTimeout(callback, 0);
-      return () => clearTimeout(handle);
-    }
-    // Runtimes count timers in whole ms of their own clock, so one may fire
-    // up to a millisecond before `now()` has moved by `ms`: a breaker asked
-    // right then would still be open. Never early: re-arm for what is left.
-    const due = now() + ms;
-    const fire = (): void => {
-      const left = due - now();
-      if (left > 0) handle = setTimeout(fire, left);
-      else callback();
-    };
-    let handle = setTimeout(fire, ms);
+  if (ms === Infinity) return never;
+  // `!(ms > 0)` keeps NaN on this path, where setTimeout treats it as 0, as before.
+  if (!(ms > 0)) {
+    const handle = setTimeout(callback, 0);
     return () => clearTimeout(handle);
   }
-  if (ms === Infinity) return never;
+  // One loop for a short delay and a chunked one: each firing measures
+  // what is left on `now` and re-arms for it (at most `chunkMs`). Runtimes
+  // count timers in whole ms of their own clock, so one may fire up to a
+  // millisecond before `now()` has moved by `ms`: a breaker asked right then
+  // would still be open. Never early: re-arm for what is left.
   const due = now() + ms;
-  const rearm = (): void => {
+  const fire = (): void => {
     const left = due - now();
-    handle = left > chunkMs ? setTimeout(rearm, chunkMs) : setTimeout(callback, Math.max(0, left));
+    if (left > 0) handle = setTimeout(fire, left < chunkMs ? left : chunkMs);
+    else callback();
   };
-  let handle = setTimeout(rearm, chunkMs);
+  let handle = setTimeout(fire, ms < chunkMs ? ms : chunkMs);
   return () => clearTimeout(handle);
 }

@@ -10,7 +10,7 @@ import { defaultsFor } from "../config.ts";
 import { HeartbeatError, InvalidArgumentError } from "../errors.ts";
 import { badOptions, throwIf } from "../internal/arguments.ts";
 import type { Json, Store } from "../store/store.ts";
-import { clock as clockSchema, durationMs, func, lazy, name as nameSchema, satisfying, strictObject, validate } from "../validation.ts";
+import { clock as clockSchema, durationMs, func, lazy, name as nameSchema, optional, satisfying, strictObject, validate } from "../validation.ts";
 import { checkHeartbeat, type HeartbeatCheck, type HeartbeatState, parseHeartbeatState } from "./heartbeat_state.ts";
 import { callSafely, type OnAlert } from "./options.ts";
 
@@ -97,8 +97,8 @@ function isStore(value: unknown): value is Store {
 
 const optionsSchema = lazy(() =>
   strictObject({
-    store: z.optional(z.custom<Store>(isStore, { error: "a Store (an object with get and set)" })),
-    stateFile: z.optional(
+    store: optional(z.custom<Store>(isStore, { error: "a Store (an object with get and set)" })),
+    stateFile: optional(
       z.custom<never>(() => false, {
         error: "absent here: a state file needs a file system; use Heartbeat from bulwark/fs (Node, Deno, Bun), or pass 'store'",
       }),
@@ -109,15 +109,15 @@ const optionsSchema = lazy(() =>
       (value) => typeof value === "object" && value !== null && !Array.isArray(value),
       { error: "an object of JSON values" },
     ),
-    onMissedBeat: z.optional(func<(error: HeartbeatError) => unknown>()),
-    onAlert: z.optional(func<OnAlert>()),
-    target: z.optional(
+    onMissedBeat: optional(func<(error: HeartbeatError) => unknown>()),
+    onAlert: optional(func<OnAlert>()),
+    target: optional(
       z.custom<HeartbeatTarget>((value) => typeof value === "object" && value !== null && "isDead" in value, {
         error: "an object with an isDead property",
       }),
     ),
-    onTargetDead: z.optional(func<() => unknown>()),
-    onBeat: z.optional(func<(state: HeartbeatState) => unknown>()),
+    onTargetDead: optional(func<() => unknown>()),
+    onBeat: optional(func<(state: HeartbeatState) => unknown>()),
     pid: satisfying<number | null>((value) => value === null || Number.isSafeInteger(value), "an integer or null"),
     hostname: satisfying<string | null>((value) => value === null || typeof value === "string", "a string or null"),
     clock: clockSchema(),

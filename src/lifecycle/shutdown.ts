@@ -11,7 +11,7 @@ import { defaultsFor } from "../config.ts";
 import { InvalidArgumentError, ShutdownError, ShutdownUnsupportedError, TimeoutError } from "../errors.ts";
 import { Emitter, type Unsubscribe } from "../events.ts";
 import { badFunction, badOptions, badString, throwIf } from "../internal/arguments.ts";
-import { clock as clockSchema, durationMs, integer, lazy, strictObject, validate } from "../validation.ts";
+import { clock as clockSchema, durationMs, integer, lazy, optional, strictObject, validate } from "../validation.ts";
 import { onWorkers } from "../internal/runtime.ts";
 import type { SignalSource } from "./signals.ts";
 
@@ -137,10 +137,10 @@ const sourceSchema = lazy(() =>
 const optionsSchema = lazy(() =>
   strictObject({
     timeoutMs: durationMs(0, true),
-    signals: z.optional(signalsSchema()),
+    signals: optional(signalsSchema()),
     forceExitCode: integer(0, 255),
     exitCode: integer(0, 255),
-    signalSource: z.optional(sourceSchema()),
+    signalSource: optional(sourceSchema()),
     clock: clockSchema(),
   })
 );
@@ -148,7 +148,7 @@ const optionsSchema = lazy(() =>
 const registerSchema = lazy(() =>
   strictObject({
     priority: integer(Number.MIN_SAFE_INTEGER),
-    timeoutMs: z.optional(durationMs(0, true)),
+    timeoutMs: optional(durationMs(0, true)),
   })
 );
 

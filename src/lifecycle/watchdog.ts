@@ -4,13 +4,12 @@
  *
  * @module
  */
-import * as z from "zod/mini";
 import { type CancelTimer, type Clock, systemClock } from "../clock.ts";
 import { defaultsFor } from "../config.ts";
 import { WatchdogError, WatchdogTimeoutError } from "../errors.ts";
 import { badOptions, throwIf } from "../internal/arguments.ts";
 import type { Store } from "../store/store.ts";
-import { boolean, clock as clockSchema, durationMs, func, lazy, name as nameSchema, strictObject, validate } from "../validation.ts";
+import { boolean, clock as clockSchema, durationMs, func, lazy, name as nameSchema, optional, strictObject, validate } from "../validation.ts";
 import { checkHeartbeat } from "./heartbeat_state.ts";
 import { callSafely, type OnAlert } from "./options.ts";
 
@@ -74,8 +73,8 @@ interface Resolved {
 const optionsSchema = lazy(() =>
   strictObject({
     timeoutMs: durationMs(0, true),
-    onTimeout: z.optional(func<() => unknown>()),
-    onAlert: z.optional(func<OnAlert>()),
+    onTimeout: optional(func<() => unknown>()),
+    onAlert: optional(func<OnAlert>()),
     name: nameSchema(),
     raiseOnTimeout: boolean(),
     clock: clockSchema(),
@@ -85,7 +84,7 @@ const optionsSchema = lazy(() =>
 const heartbeatSchema = lazy(() =>
   strictObject({
     maxAgeMs: durationMs(0, true),
-    checkIntervalMs: z.optional(durationMs(0, true)),
+    checkIntervalMs: optional(durationMs(0, true)),
     key: nameSchema(),
   })
 );

@@ -14,14 +14,13 @@
  *
  * @module
  */
-import * as z from "zod/mini";
 import { type Clock, systemClock } from "../clock.ts";
 import { InvalidArgumentError, StoreError } from "../errors.ts";
 import { Emitter, type Listener, type Unsubscribe } from "../events.ts";
 import { badOptions, throwIf } from "../internal/arguments.ts";
 import { requireStore } from "../store/requirements.ts";
 import { type Json, type Store, type Transition, type TransitionResult, UNCHANGED } from "../store/store.ts";
-import { boolean, durationMs, integer, lazy, name, oneOf, satisfying, type Schema, strictObject, validate } from "../validation.ts";
+import { boolean, durationMs, integer, lazy, name, oneOf, optional, satisfying, type Schema, strictObject, validate } from "../validation.ts";
 import { decide, type RateLimitAlgorithm, type RateLimitDecision } from "./algorithm.ts";
 import { type AlgorithmOptions, createAlgorithm } from "./create.ts";
 import { FixedWindow } from "./fixed_window.ts";
@@ -239,13 +238,13 @@ function optionsSchema(kind: string): Schema {
     schema = strictObject({
       ...algorithmShape(kind as never),
       store,
-      name: z.optional(name()),
-      clock: z.optional(clockField()),
-      prefix: z.optional(satisfying<string>((value) => typeof value === "string", "a string")),
-      timeoutMs: z.optional(durationMs(0, true)),
-      onStoreError: z.optional(oneOf(["allow", "deny", "local"])),
-      maxBlockedKeys: z.optional(integer(0)),
-      bestEffort: z.optional(boolean()),
+      name: optional(name()),
+      clock: optional(clockField()),
+      prefix: optional(satisfying<string>((value) => typeof value === "string", "a string")),
+      timeoutMs: optional(durationMs(0, true)),
+      onStoreError: optional(oneOf(["allow", "deny", "local"])),
+      maxBlockedKeys: optional(integer(0)),
+      bestEffort: optional(boolean()),
     });
     schemas.set(kind, schema);
   }

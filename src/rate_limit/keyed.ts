@@ -57,13 +57,12 @@
  *
  * @module
  */
-import * as z from "zod/mini";
 import { type Clock, systemClock } from "../clock.ts";
 import { RATE_LIMITER_DEFAULTS } from "../internal/built_in_defaults.ts";
 import { sharedDefaults } from "../internal/defaults.ts";
 import { ConfigError, type InvalidArgumentError, RateLimitExceededError } from "../errors.ts";
 import { badOptions, throwIf } from "../internal/arguments.ts";
-import { durationMs, integer, lazy, type Schema, strictObject, validate } from "../validation.ts";
+import { durationMs, integer, lazy, optional, type Schema, strictObject, validate } from "../validation.ts";
 import type { AlgorithmName, RateLimitAlgorithm, RateLimitDecision } from "./algorithm.ts";
 import { availableIn, type Cell, type CellContext, decideOn, take, tryTake, waitFor } from "./cell.ts";
 import { type AlgorithmOptions, createAlgorithm } from "./create.ts";
@@ -221,9 +220,9 @@ function keyedSchema(kind: AlgorithmName): Schema {
     schema = strictObject({
       ...algorithmShape(kind),
       ...limiterShape(),
-      maxKeys: z.optional(integer(1)),
-      idleMs: z.optional(durationMs(0, true)),
-      maxLogEntries: z.optional(integer(1)),
+      maxKeys: optional(integer(1)),
+      idleMs: optional(durationMs(0, true)),
+      maxLogEntries: optional(integer(1)),
     });
     keyedSchemas.set(kind, schema);
   }

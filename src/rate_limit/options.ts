@@ -4,7 +4,6 @@
  *
  * @module
  */
-import * as z from "zod/mini";
 import { RATE_LIMITER_DEFAULTS } from "../internal/built_in_defaults.ts";
 import { sharedDefaults } from "../internal/defaults.ts";
 import { InvalidArgumentError } from "../errors.ts";
@@ -20,6 +19,7 @@ import {
   name,
   object,
   oneOf,
+  optional,
   positiveNumber,
   type Schema,
   type Shape,
@@ -33,9 +33,9 @@ import type { AcquireOptions, WakeMode } from "./limiter.ts";
 
 /** Options of the rate-based algorithms (token bucket, GCRA). */
 export const bucketShape = /* @__PURE__ */ lazy(() => ({
-  rate: z.optional(positiveNumber()),
-  perMs: z.optional(durationMs(0, true)),
-  burst: z.optional(positiveNumber(1, true)),
+  rate: optional(positiveNumber()),
+  perMs: optional(durationMs(0, true)),
+  burst: optional(positiveNumber(1, true)),
 }));
 
 /** Options of the window-based algorithms. */
@@ -46,9 +46,9 @@ export const windowShape = /* @__PURE__ */ lazy(() => ({
 
 /** Options every in-process limiter takes. */
 export const limiterShape = /* @__PURE__ */ lazy(() => ({
-  name: z.optional(name()),
-  clock: z.optional(clock()),
-  wakeMode: z.optional(oneOf(["handover", "self"])),
+  name: optional(name()),
+  clock: optional(clock()),
+  wakeMode: optional(oneOf(["handover", "self"])),
 }));
 
 /**
@@ -78,7 +78,7 @@ export function algorithmShape(algorithm: AlgorithmName): Shape {
     case "gcra":
       return { algorithm: algorithmName(), ...bucketShape() };
     case "sliding-window":
-      return { algorithm: algorithmName(), ...windowShape(), approximate: z.optional(boolean()) };
+      return { algorithm: algorithmName(), ...windowShape(), approximate: optional(boolean()) };
     case "fixed-window":
       return { algorithm: algorithmName(), ...windowShape() };
   }

@@ -4,10 +4,9 @@
  *
  * @module
  */
-import * as z from "zod/mini";
 import { type InvalidArgumentError, RateLimitExceededError } from "../errors.ts";
 import { badFunction, badOptions, throwIf } from "../internal/arguments.ts";
-import { boolean, durationMs, lazy, strictObject, validate } from "../validation.ts";
+import { boolean, durationMs, lazy, optional, strictObject, validate } from "../validation.ts";
 import type { LimiterOptions } from "./limiter.ts";
 import { bucketShape, limiterShape } from "./options.ts";
 import { type BucketOptions, RateLimiter } from "./token_bucket.ts";
@@ -34,8 +33,8 @@ const decoratorSchema = /* @__PURE__ */ lazy(() =>
   strictObject({
     ...bucketShape(),
     ...limiterShape(),
-    blocking: z.optional(boolean()),
-    timeoutMs: z.optional(durationMs(0)),
+    blocking: optional(boolean()),
+    timeoutMs: optional(durationMs(0)),
   })
 );
 

@@ -15,14 +15,13 @@
  *
  * @module
  */
-import * as z from "zod/mini";
 import { badOptions, throwIf } from "../internal/arguments.ts";
-import { boolean, lazy, strictObject, validate } from "../validation.ts";
+import { boolean, lazy, optional, strictObject, validate } from "../validation.ts";
 import type { RateLimitAlgorithm } from "./algorithm.ts";
 import { AlgorithmLimiter, type LimiterOptions } from "./limiter.ts";
 import { limiterShape, positiveWait, windowSchema, windowShape } from "./options.ts";
 
-const limiterSchema = /* @__PURE__ */ lazy(() => strictObject({ ...windowShape(), ...limiterShape(), approximate: z.optional(boolean()) }));
+const limiterSchema = /* @__PURE__ */ lazy(() => strictObject({ ...windowShape(), ...limiterShape(), approximate: optional(boolean()) }));
 
 /** Options of the window-based algorithms. */
 export interface WindowOptions {

@@ -6,11 +6,10 @@
  *
  * @module
  */
-import * as z from "zod/mini";
 import { ConfigError, type InvalidArgumentError } from "../errors.ts";
 import { contextFor, type Operation, type Policy } from "../policy.ts";
 import { badCall, badFunction, badOptions, throwIf } from "../internal/arguments.ts";
-import { durationMs, integer, lazy, oneOf, positiveNumber, strictObject, validate } from "../validation.ts";
+import { durationMs, integer, lazy, oneOf, optional, positiveNumber, strictObject, validate } from "../validation.ts";
 import type { AcquireOptions, Limiter, LimiterOptions } from "./limiter.ts";
 import { badAcquire, limiterShape } from "./options.ts";
 import { SlidingWindowLimiter } from "./sliding_window.ts";
@@ -44,8 +43,8 @@ const throttlerSchema = /* @__PURE__ */ lazy(() =>
   strictObject({
     calls: integer(1),
     periodMs: durationMs(0, true),
-    burst: z.optional(positiveNumber(1, true)),
-    strategy: z.optional(oneOf(["token-bucket", "sliding-window"])),
+    burst: optional(positiveNumber(1, true)),
+    strategy: optional(oneOf(["token-bucket", "sliding-window"])),
     ...limiterShape(),
   })
 );

@@ -15,7 +15,7 @@ import { type Clock, systemClock } from "../clock.ts";
 import { InvalidArgumentError, ResilienceError, StoreError, type StoreOperation } from "../errors.ts";
 import { badOptions, badSignal, badString } from "../internal/arguments.ts";
 import { onWorkers } from "../internal/runtime.ts";
-import { clock, durationMs, satisfying, strictObject, validate } from "../validation.ts";
+import { clock, durationMs, optional, satisfying, strictObject, validate } from "../validation.ts";
 import { type BreakerLink, shareCircuitState } from "../breaker/shared.ts";
 import { shareCircuit, type SharedHalf } from "../breaker/sharing.ts";
 import {
@@ -137,10 +137,10 @@ function optionsSchema(extra: StoreAdapterOptionShape): z.ZodMiniType {
   let schema = schemas.get(extra);
   if (schema === undefined) {
     schema = strictObject({
-      prefix: z.optional(satisfying<string>((value) => typeof value === "string", "a string")),
+      prefix: optional(satisfying<string>((value) => typeof value === "string", "a string")),
       // setTimeout's largest delay.
-      timeoutMs: z.optional(durationMs(0, true, 2_147_483_647)),
-      clock: z.optional(clock()),
+      timeoutMs: optional(durationMs(0, true, 2_147_483_647)),
+      clock: optional(clock()),
       ...extra,
     });
     schemas.set(extra, schema);

@@ -1,4 +1,3 @@
-import * as z from "zod/mini";
 import {
   isLive,
   type RawEntry,
@@ -10,7 +9,7 @@ import {
   type StoreAdapterOptionShape,
 } from "./adapter.ts";
 import { type Json, type StoreCapabilities, type Transition, UNCHANGED } from "./store.ts";
-import { integer } from "../validation.ts";
+import { integer, optional } from "../validation.ts";
 
 /** Options of {@link MemoryStore}. */
 export interface MemoryStoreOptions extends StoreAdapterOptions {
@@ -35,7 +34,7 @@ let ownOptions: StoreAdapterOptionShape | undefined;
 
 /** Built on first construction, never at import. */
 function memoryOptions(): StoreAdapterOptionShape {
-  const count = () => z.optional(integer(1));
+  const count = () => optional(integer(1));
   return (ownOptions ??= { maxEntries: count(), maxKeyBytes: count(), maxValueBytes: count() });
 }
 
