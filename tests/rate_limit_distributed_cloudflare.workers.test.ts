@@ -22,6 +22,19 @@ const objects = () => env.STATE_OBJECTS;
 /** Local D1 has batch(). */
 const database = () => env.STATE_DB as D1DatabaseLike & Required<Pick<D1DatabaseLike, "batch">>;
 
+/** A real clock whose wall time is off by `offsetMs`: a client whose clock disagrees with the engine's. */
+function skewed(offsetMs: number) {
+  return {
+    now: () => performance.now(),
+    wallNow: () => Date.now() + offsetMs,
+    sleep: (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)),
+    schedule: (callback: () => void, ms: number) => {
+      const id = setTimeout(callback, ms);
+      return () => clearTimeout(id);
+    },
+  };
+}
+
 describe("DistributedRateLimiter on DurableObjectStore (workerd)", () => {
   for (const options of algorithmsWithLimit(50)) {
     it(`${label(options)}: 200 concurrent calls admit exactly the limit, one RPC call each`, async () => {
@@ -34,15 +47,6 @@ describe("DistributedRateLimiter on DurableObjectStore (workerd)", () => {
 
   it("a client whose clock is an hour ahead agrees with one an hour behind: the object's clock decides", async () => {
     const p = prefix();
-    const skewed = (offsetMs: number) => ({
-      now: () => performance.now(),
-      wallNow: () => Date.now() + offsetMs,
-      sleep: (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)),
-      schedule: (callback: () => void, ms: number) => {
-        const id = setTimeout(callback, ms);
-        return () => clearTimeout(id);
-      },
-    });
     const options = { algorithm: "fixed-window" as const, limit: 4, windowMs: 60_000, maxBlockedKeys: 0 };
     const ahead = new DistributedRateLimiter({ ...options, store: new DurableObjectStore(objects, { prefix: p, clock: skewed(3_600_000) }) });
     const behind = new DistributedRateLimiter({ ...options, store: new DurableObjectStore(objects, { prefix: p, clock: skewed(-3_600_000) }) });
@@ -196,15 +200,6 @@ describe("DistributedRateLimiter on D1Store (workerd, local D1)", () => {
 
   it("decides on D1's clock: clients an hour apart agree", async () => {
     const p = prefix();
-    const skewed = (offsetMs: number) => ({
-      now: () => performance.now(),
-      wallNow: () => Date.now() + offsetMs,
-      sleep: (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)),
-      schedule: (callback: () => void, ms: number) => {
-        const id = setTimeout(callback, ms);
-        return () => clearTimeout(id);
-      },
-    });
     const options = { algorithm: "fixed-window" as const, limit: 4, windowMs: 60_000, maxBlockedKeys: 0 };
     const ahead = new DistributedRateLimiter({ ...options, store: new D1Store(database, { prefix: p, clock: skewed(3_600_000) }) });
     const behind = new DistributedRateLimiter({ ...options, store: new D1Store(database, { prefix: p, clock: skewed(-3_600_000) }) });
