@@ -114,8 +114,16 @@ export interface StateObject extends StateObjectRpc {
   alarm(): Promise<void>;
 }
 
-/** The class {@link stateObjectClass} makes: export it from the Worker's main module. */
-export type StateObjectClass = new (ctx: DurableObjectStateLike, env: never) => StateObject;
+/**
+ * The class {@link stateObjectClass} makes from `Base`: export it from the
+ * Worker's main module. It keeps `Base`'s constructor and instance type, so
+ * given `DurableObject` it is still a `DurableObject` to TypeScript (the brand
+ * the bindings `wrangler types` generates require:
+ * `DurableObjectNamespace<YourClass>`), and a {@link StateObject}.
+ */
+export type StateObjectClass<B extends DurableObjectBase = DurableObjectBase> = new (
+  ...args: ConstructorParameters<B>
+) => InstanceType<B> & StateObject;
 
 /**
  * bulwark's own transitions, which every state object runs without the user
@@ -185,7 +193,7 @@ const SCHEMA = `CREATE TABLE IF NOT EXISTS bulwark_entries (
  * if (!result.ok || result.output !== 2) throw new Error("expected the second hit");
  * ```
  */
-export function stateObjectClass(Base: DurableObjectBase, options: StateObjectOptions = {}): StateObjectClass {
+export function stateObjectClass<B extends DurableObjectBase>(Base: B, options: StateObjectOptions = {}): StateObjectClass<B> {
   const transitions = new Map<string, Transition>();
   for (const transition of BUILT_IN_TRANSITIONS) transitions.set(transition.name, transition);
   for (const transition of options.transitions ?? []) {
@@ -199,7 +207,8 @@ export function stateObjectClass(Base: DurableObjectBase, options: StateObjectOp
     }
     transitions.set(transition.name, transition);
   }
-  return class BulwarkStateObject extends Base implements StateObject {
+  // The mixin's own constructor is (ctx, env); the type says it is Base's, which workerd calls it with.
+  const Mixin = class BulwarkStateObject extends (Base as DurableObjectBase) implements StateObject {
     readonly #storage: DurableObjectStateLike["storage"];
     readonly #sql: SqlStorageLike;
 
@@ -332,4 +341,5 @@ export function stateObjectClass(Base: DurableObjectBase, options: StateObjectOp
       }
     }
   };
+  return Mixin as unknown as StateObjectClass<B>;
 }

@@ -16,6 +16,23 @@ import {
   RetryPolicy,
   TimeoutPolicy,
 } from "bulwark";
+import { stateObjectClass } from "bulwark/cloudflare";
+
+// What `DurableObject` from "cloudflare:workers" looks like to the types
+// `wrangler types` generates: a brand, and a constructor of (ctx, env). The
+// generated `Env` declares each binding as `DurableObjectNamespace<YourClass>`,
+// which requires the class to carry the brand.
+declare abstract class BrandedDurableObject<Env = unknown> {
+  readonly __DURABLE_OBJECT_BRAND: never;
+  constructor(ctx: { readonly id: string }, env: Env);
+}
+export class BulwarkStateObject extends stateObjectClass(BrandedDurableObject) {}
+// Still the base: the brand, and the base's constructor (ctx, env).
+const branded: BrandedDurableObject = new BulwarkStateObject({ id: "a" }, undefined);
+// @ts-expect-error the base's constructor takes a ctx, not a number.
+void new BulwarkStateObject(1, undefined);
+// And a state object: its RPC methods.
+void branded, new BulwarkStateObject({ id: "b" }, undefined).alarm;
 
 export async function strictTypes(): Promise<void> {
   const registry = new CircuitBreakerRegistry();
