@@ -5,6 +5,7 @@ import {
   ConfigError,
   DistributedRateLimiter,
   InvalidArgumentError,
+  KeyedRateLimiter,
   MemoryStore,
   RATE_LIMIT_TRANSITIONS,
   rateLimitHeaders,
@@ -345,6 +346,23 @@ describe("DistributedRateLimiter", () => {
     for (const field of ["limit", "onStoreError", "timeoutMs"]) expect((error as Error).message).toContain(field);
     expect(thrown(() => new DistributedRateLimiter({ store: {} as Store, algorithm: "gcra" }))).toBeInstanceOf(ConfigError);
     expect(thrown(() => new DistributedRateLimiter(3 as never))).toBeInstanceOf(InvalidArgumentError);
+  });
+
+  it("options of the other algorithms name the algorithm in force (the default token bucket included)", () => {
+    // A newcomer's `{ store, limit, windowMs }` without `algorithm` runs the default token bucket.
+    const noAlgorithm = thrown(() => new DistributedRateLimiter({ store: new MemoryStore(), limit: 5, windowMs: 1_000 } as never));
+    expect(noAlgorithm).toBeInstanceOf(ConfigError);
+    expect((noAlgorithm as ConfigError).issues.map((issue) => issue.field)).toEqual(["limit", "windowMs"]);
+    expect((noAlgorithm as Error).message).toContain('only with algorithm "fixed-window" or "sliding-window"');
+    expect((noAlgorithm as Error).message).toContain('algorithm "token-bucket", the default, takes rate, perMs and burst');
+    const window = thrown(() => new DistributedRateLimiter({ store: new MemoryStore(), algorithm: "fixed-window", limit: 5, windowMs: 1_000, rate: 5 } as never));
+    expect((window as ConfigError).issues.map((issue) => issue.field)).toEqual(["rate"]);
+    expect((window as Error).message).toContain('only with algorithm "token-bucket" or "gcra"');
+    expect((window as Error).message).toContain('algorithm "fixed-window" takes limit and windowMs');
+    // The in-process limiters share the schema.
+    expect((thrown(() => new KeyedRateLimiter({ algorithm: "gcra", rate: 5, limit: 5 } as never)) as Error).message).toContain(
+      'algorithm "gcra" takes rate, perMs and burst',
+    );
   });
 
   it("limit() rejects misuse with InvalidArgumentError before touching the store", async () => {

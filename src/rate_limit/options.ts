@@ -21,6 +21,7 @@ import {
   oneOf,
   optional,
   positiveNumber,
+  satisfying,
   type Schema,
   type Shape,
   strictObject,
@@ -76,12 +77,30 @@ export function algorithmShape(algorithm: AlgorithmName): Shape {
   switch (algorithm) {
     case "token-bucket":
     case "gcra":
-      return { algorithm: algorithmName(), ...bucketShape() };
+      return { algorithm: algorithmName(), ...bucketShape(), ...othersOf(algorithm, ["limit", "windowMs"]) };
     case "sliding-window":
-      return { algorithm: algorithmName(), ...windowShape(), approximate: optional(boolean()) };
+      return { algorithm: algorithmName(), ...windowShape(), approximate: optional(boolean()), ...othersOf(algorithm, ["rate", "perMs", "burst"]) };
     case "fixed-window":
-      return { algorithm: algorithmName(), ...windowShape() };
+      return { algorithm: algorithmName(), ...windowShape(), ...othersOf(algorithm, ["rate", "perMs", "burst"]) };
   }
+}
+
+/**
+ * The other family's options, refused with a message naming the algorithm in
+ * force: `{ limit, windowMs }` without `algorithm` is the default token
+ * bucket's, and "not a known option" sent users looking for a typo.
+ */
+function othersOf(algorithm: AlgorithmName, fields: readonly string[]): Shape {
+  const bucket = algorithm === "token-bucket" || algorithm === "gcra";
+  const allowed = bucket
+    ? `given only with algorithm "fixed-window" or "sliding-window" (algorithm "${algorithm}"${
+      algorithm === "token-bucket" ? ", the default," : ""
+    } takes rate, perMs and burst)`
+    : `given only with algorithm "token-bucket" or "gcra" (algorithm "${algorithm}" takes limit and windowMs)`;
+  const refused = optional(satisfying<never>(() => false, allowed));
+  const shape: Shape = {};
+  for (const field of fields) shape[field] = refused;
+  return shape;
 }
 
 /** The strict schema of `algorithm`'s options alone, built once per algorithm. */
