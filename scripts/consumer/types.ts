@@ -10,6 +10,7 @@ import {
   KeyedRateLimiter,
   pipeline,
   type Policy,
+  rateLimitHeaders,
   type PolicyResult,
   ResiliencePipeline,
   retry,
@@ -59,5 +60,9 @@ export async function strictTypes(): Promise<void> {
   const decorated = retry({ retryOnResult: (value: number) => value < 0 });
   // @ts-expect-error the decorator wraps only functions returning numbers.
   void decorated(async () => "x");
-  void [created, found, origin, state, own, none, remaining, notAny, accepted, anything];
+  // rateLimitHeaders' fields go to `new Headers(...)` as they are (its JSDoc says so).
+  const fields = rateLimitHeaders(new KeyedRateLimiter({ rate: 5, perMs: 1_000 }).consume("k"));
+  const init: Record<string, string> = fields;
+  const headers: Headers = new Headers(fields);
+  void [created, found, origin, state, own, none, remaining, notAny, accepted, anything, init, headers];
 }

@@ -28,12 +28,16 @@ export interface RateLimitHeaderOptions {
   partitionKey?: string | Uint8Array;
 }
 
-/** The header fields {@link rateLimitHeaders} returns. `Retry-After` only on refusal. */
-export interface RateLimitHeaderFields {
+/**
+ * The header fields {@link rateLimitHeaders} returns. `Retry-After` only on
+ * refusal. A type, not an interface, so it is a `Record<string, string>` to
+ * TypeScript and goes to `new Headers(...)` (`HeadersInit`) as it is.
+ */
+export type RateLimitHeaderFields = {
   "RateLimit-Policy": string;
   RateLimit: string;
   "Retry-After"?: string;
-}
+};
 
 function sfString(value: string): string {
   for (let i = 0; i < value.length; i++) {
