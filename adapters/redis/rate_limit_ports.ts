@@ -44,7 +44,9 @@ import { RedisScript, type RedisTransitionPort } from "./scripts.ts";
  * never printing a number for the reply.
  */
 // In the Lua: `x + 0` reads a string as a number (the same conversion as
-// tonumber, without its call); `at` is where <expiresAt> starts in the
+// tonumber, without its call; it fails the script on a string that is no
+// number, so it reads only what a nil would fail on anyway: `tonumber`
+// stays where a nil still decides); `at` is where <expiresAt> starts in the
 // store's layout <version>\n<expiresAt>\n<json> (nil: not that layout);
 // `held` is the state decided on, for the reply: '=' and its numbers as
 // stored, space-separated, or its JSON.
@@ -107,7 +109,7 @@ if at then
   expires, sw, sc = string.match(packed, '^(%d*)\\n{"window":([^,]+),"count":([^,}]+)}$', at)
   if sw then
     held = '=' .. sw .. ' ' .. sc
-    if tonumber(sw) == window then count = tonumber(sc) else expires = nil end
+    if tonumber(sw) == window then count = sc + 0 else expires = nil end
   else${decoded("if window == state.window then count = state.count end")}
   end
 end
@@ -126,7 +128,7 @@ if at then
   expires, sa, sc = string.match(packed, '^(%d*)\\n{"anchorMs":([^,]+),"consumed":([^,}]+)}$', at)
   if sa then
     held = '=' .. sa .. ' ' .. sc
-    anchor = tonumber(sa); consumed = tonumber(sc)
+    anchor = sa + 0; consumed = sc + 0
   else${decoded("anchor = state.anchorMs; consumed = state.consumed")}
   end
 end
@@ -164,7 +166,7 @@ if at then
   expires, st = string.match(packed, '^(%d*)\\n{"tat":([^,}]+)}$', at)
   if st then
     held = '=' .. st
-    tat = tonumber(st)
+    tat = st + 0
   else${decoded("tat = state.tat")}
   end
 end
@@ -196,7 +198,7 @@ if at then
   expires, mw, mp, mc = string.match(packed, '^(%d*)\\n{"window":([^,]+),"previous":([^,]+),"current":([^,}]+)}$', at)
   if mw then
     held = '=' .. mw .. ' ' .. mp .. ' ' .. mc
-    sw = tonumber(mw); sp = tonumber(mp); sc = tonumber(mc)
+    sw = mw + 0; sp = tonumber(mp); sc = tonumber(mc)
   else${decoded("sw = state.window; sp = state.previous; sc = state.current")}
   end
 end
