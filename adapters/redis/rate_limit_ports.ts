@@ -41,7 +41,9 @@ import { RedisScript, type RedisTransitionPort } from "./scripts.ts";
  * ports print only the numbers that changed (`%d` where they are
  * integers), reuse the stored strings of the others, keep the key's expiry
  * when it would not move (`KEEPTTL`), and reply with the stored strings,
- * never printing a number for the reply.
+ * never printing a number for the reply. A value is built by
+ * concatenation (`..`, ~0.08 µs for six pieces), not one `string.format`
+ * (~0.6 µs for the GCRA's whole value).
  */
 // In the Lua: `x + 0` reads a string as a number (the same conversion as
 // tonumber, without its call; it fails the script on a string that is no
