@@ -99,12 +99,23 @@ describe("DistributedRateLimiter on RedisStore (real redis-server, ioredis)", ()
       expect(source).not.toBe(port.script.source);
       return { ...port, script: new RedisScript(source) };
     });
-    const inputs: Record<string, (cost: number) => Json> = {
+    const small: Record<string, (cost: number) => Json> = {
       "bulwark.rate-limit.fixed-window": (c) => ({ l: 5, w: 1_000, c }),
       "bulwark.rate-limit.sliding-window": (c) => ({ l: 5, w: 1_000, c }),
       "bulwark.rate-limit.sliding-window-counter": (c) => ({ l: 5, w: 1_000, c }),
       "bulwark.rate-limit.token-bucket": (c) => ({ r: 3, p: 700, b: 5, c }),
       "bulwark.rate-limit.gcra": (c) => ({ r: 3, p: 700, b: 5, c }),
+    };
+    // High limits, the first call (cost 0 here) taking 5e9 units so the key lives long
+    // enough on the real server (its TTL is real time): the GCRA's tat near 1.8e17,
+    // where a unit is lost below its last bit (the stored tat is written back as it
+    // was), the bucket's anchor kept (its stored string written back).
+    const huge: Record<string, (cost: number) => Json> = {
+      "bulwark.rate-limit.fixed-window": (c) => ({ l: 1e12, w: 60_000, c: c === 0 ? 5e9 : c }),
+      "bulwark.rate-limit.sliding-window": (c) => ({ l: 5, w: 1_000, c: c === 0 ? 1 : c }),
+      "bulwark.rate-limit.sliding-window-counter": (c) => ({ l: 1e12, w: 60_000, c: c === 0 ? 5e9 : c }),
+      "bulwark.rate-limit.token-bucket": (c) => ({ r: 1e8, p: 1_000, b: 1e10, c: c === 0 ? 5e9 : c }),
+      "bulwark.rate-limit.gcra": (c) => ({ r: 1e8, p: 1_000, b: 1e10, c: c === 0 ? 5e9 : c }),
     };
     // The exact log's ring, as the times it holds (the TypeScript step grows it, the port compacts it).
     const comparable = (name: string, state: Json | undefined, now: number): unknown => {
@@ -115,8 +126,14 @@ describe("DistributedRateLimiter on RedisStore (real redis-server, ioredis)", ()
     let run = 0;
     await fc.assert(
       fc.asyncProperty(
-        fc.array(fc.record({ gap: fc.integer({ min: 0, max: 900 }), cost: fc.integer({ min: 1, max: 5 }) }), { minLength: 1, maxLength: 25 }),
-        async (calls) => {
+        fc.array(
+          fc.record({ gap: fc.oneof(fc.constantFrom(0, 1), fc.integer({ min: 0, max: 900 })), cost: fc.integer({ min: 1, max: 5 }) }),
+          { minLength: 1, maxLength: 25 },
+        ),
+        fc.boolean(),
+        async (drawn, atHugeLimits) => {
+          const inputs = atHugeLimits ? huge : small;
+          const calls = atHugeLimits ? [{ gap: 0, cost: 0 }, ...drawn] : drawn;
           run++;
           for (const [i, transition] of RATE_LIMIT_TRANSITIONS.entries()) {
             const port = ports[i]!;

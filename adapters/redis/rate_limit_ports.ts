@@ -41,10 +41,14 @@ import { RedisScript, type RedisTransitionPort } from "./scripts.ts";
  * ports print only the numbers that changed (`%d` where they are
  * integers), reuse the stored strings of the others, keep the key's expiry
  * when it would not move (`KEEPTTL`), and reply with the stored strings,
- * never printing a number for the reply.
+ * never printing a number for the reply. A value is built by
+ * concatenation (`..`, ~0.08 µs for six pieces), not one `string.format`
+ * (~0.6 µs for the GCRA's whole value).
  */
 // In the Lua: `x + 0` reads a string as a number (the same conversion as
-// tonumber, without its call); `at` is where <expiresAt> starts in the
+// tonumber, without its call; it fails the script on a string that is no
+// number, so it reads only what a nil would fail on anyway: `tonumber`
+// stays where a nil still decides); `at` is where <expiresAt> starts in the
 // store's layout <version>\n<expiresAt>\n<json> (nil: not that layout);
 // `held` is the state decided on, for the reply: '=' and its numbers as
 // stored, space-separated, or its JSON.
@@ -80,13 +84,13 @@ redis.call('SET', key, string.format('%s\\n%d\\n%s', ARGV[1], now + ttl, ${value
 
 /**
  * Lua: writes `value` (the store's layout, its expiry `now + ttl`) with Redis'
- * TTL `ttl`, or keeping the key's TTL where the stored expiry is that one
- * already (many admissions within one millisecond: a high rate).
+ * TTL `ttl`, or keeping the key's TTL (`keep`: the stored expiry is that one
+ * already, as with many admissions within one millisecond: a high rate).
  */
-const keepOrExpire = (value: string) => `if expires and expires ~= '' and expires + 0 == now + ttl then
+const keepOr = (value: string, ttl: string) => `if keep then
 redis.call('SET', key, ${value}, 'KEEPTTL')
 else
-redis.call('SET', key, ${value}, 'PX', string.format('%d', ttl))
+redis.call('SET', key, ${value}, 'PX', string.format('%d', ${ttl}))
 end`;
 
 /** Lua: the reply: S, the decision (1 admitted, 0 refused), TIME's seconds and microseconds, the state decided on. */
@@ -107,7 +111,7 @@ if at then
   expires, sw, sc = string.match(packed, '^(%d*)\\n{"window":([^,]+),"count":([^,}]+)}$', at)
   if sw then
     held = '=' .. sw .. ' ' .. sc
-    if tonumber(sw) == window then count = tonumber(sc) else expires = nil end
+    if tonumber(sw) == window then count = sc + 0 else expires = nil end
   else${decoded("if window == state.window then count = state.count end")}
   end
 end
@@ -120,13 +124,13 @@ end
 ${done(true)}`;
 
 const TOKEN_BUCKET = `${HEAD}${BUCKET_INPUT}
-local anchor, consumed, expires = now, 0, nil
+local anchor, consumed, expires, sa = now, 0, nil, nil
 if at then
-  local sa, sc
+  local sc
   expires, sa, sc = string.match(packed, '^(%d*)\\n{"anchorMs":([^,]+),"consumed":([^,}]+)}$', at)
   if sa then
     held = '=' .. sa .. ' ' .. sc
-    anchor = tonumber(sa); consumed = tonumber(sc)
+    anchor = sa + 0; consumed = sc + 0
   else${decoded("anchor = state.anchorMs; consumed = state.consumed")}
   end
 end
@@ -146,8 +150,11 @@ if reset < 0 then reset = 0 end
 if na % 1 == 0 and nc % 1 == 0 and na > -2^53 and na < 2^53 and nc > -2^53 and nc < 2^53 then
   local ttl = math.ceil(reset)
   if ttl < 1 then ttl = 1 end
-  local value = string.format('%s\\n%d\\n{"anchorMs":%d,"consumed":%d}', ARGV[1], now + ttl, na, nc)
-  ${keepOrExpire("value")}
+  local keep = expires and expires ~= '' and expires + 0 == now + ttl
+  if not keep then expires = string.format('%d', now + ttl) end
+  if not (sa and na == anchor) then sa = string.format('%d', na) end
+  local value = ARGV[1] .. '\\n' .. expires .. '\\n{"anchorMs":' .. sa .. ',"consumed":' .. string.format('%d', nc) .. '}'
+  ${keepOr("value", "ttl")}
 else${save(`'{"anchorMs":' .. ${num("na")} .. ',"consumed":' .. ${num("nc")} .. '}'`, "reset")}
 end
 ${done(true)}`;
@@ -156,13 +163,12 @@ ${done(true)}`;
 const GCRA = `${HEAD}${BUCKET_INPUT}
 local interval = perMs / rate
 local position = (now * rate) / perMs
-local tat, expires = position, nil
+local tat, expires, st = position, nil, nil
 if at then
-  local st
   expires, st = string.match(packed, '^(%d*)\\n{"tat":([^,}]+)}$', at)
   if st then
     held = '=' .. st
-    tat = tonumber(st)
+    tat = st + 0
   else${decoded("tat = state.tat")}
   end
 end
@@ -176,8 +182,11 @@ local reset = 0
 if a > 0 then reset = a * interval end
 local ttl = math.ceil(reset)
 if ttl < 1 then ttl = 1 end
-local value = string.format('%s\\n%d\\n{"tat":%.17g}', ARGV[1], now + ttl, ntat)
-${keepOrExpire("value")}
+local keep = expires and expires ~= '' and expires + 0 == now + ttl
+if not keep then expires = string.format('%d', now + ttl) end
+if not (st and ntat == tat) then st = string.format('%.17g', ntat) end
+local value = ARGV[1] .. '\\n' .. expires .. '\\n{"tat":' .. st .. '}'
+${keepOr("value", "ttl")}
 ${done(true)}`;
 
 // Within one window the expiry (two windows on) does not move either: KEEPTTL.
@@ -191,7 +200,7 @@ if at then
   expires, mw, mp, mc = string.match(packed, '^(%d*)\\n{"window":([^,]+),"previous":([^,]+),"current":([^,}]+)}$', at)
   if mw then
     held = '=' .. mw .. ' ' .. mp .. ' ' .. mc
-    sw = tonumber(mw); sp = tonumber(mp); sc = tonumber(mc)
+    sw = mw + 0; sp = tonumber(mp); sc = tonumber(mc)
   else${decoded("sw = state.window; sp = state.previous; sc = state.current")}
   end
 end
@@ -235,12 +244,24 @@ if not (reset > 0) then reset = 0 end
 ${save(`'{"times":[' .. table.concat(out, ',') .. '],"head":0,"size":' .. #live .. '}'`, "reset")}
 ${done(true)}`;
 
-/** Positional ARGV: the version, then the input's numbers (JavaScript prints each double exactly). */
-function argumentsOf(input: Json, version: string): string[] {
-  const value = input as Record<string, number>;
-  return "l" in value
-    ? [version, String(value.c), String(value.l), String(value.w)]
-    : [version, String(value.c), String(value.r), String(value.p), String(value.b)];
+/**
+ * Positional ARGV: the version, then the input's numbers (JavaScript prints
+ * each double exactly). A limiter hands the same input object to every
+ * one-unit call, so the last input's numbers are kept printed.
+ */
+function argumentsOf(): (input: Json, version: string) => string[] {
+  let last: Json | undefined;
+  let printed: string[] = [];
+  return (input, version) => {
+    if (input !== last) {
+      const value = input as Record<string, number>;
+      printed = "l" in value
+        ? [String(value.c), String(value.l), String(value.w)]
+        : [String(value.c), String(value.r), String(value.p), String(value.b)];
+      last = input;
+    }
+    return printed.length === 3 ? [version, printed[0]!, printed[1]!, printed[2]!] : [version, printed[0]!, printed[1]!, printed[2]!, printed[3]!];
+  };
 }
 
 /** The state from the numbers a port replied with (`=<n> <n> ...`, as Redis holds them). */
@@ -253,7 +274,16 @@ type StateOf = (numbers: readonly number[]) => Json;
  */
 function stateOf(reply: string, from: number, build: StateOf | undefined): Json | undefined {
   if (from >= reply.length) return undefined;
-  if (reply.charCodeAt(from) === 61 && build !== undefined) return build(reply.slice(from + 1).split(" ").map(Number));
+  if (reply.charCodeAt(from) === 61 && build !== undefined) {
+    const numbers: number[] = [];
+    let at = from + 1;
+    for (let space = reply.indexOf(" ", at); space >= 0; space = reply.indexOf(" ", at)) {
+      numbers.push(Number(reply.slice(at, space)));
+      at = space + 1;
+    }
+    numbers.push(Number(reply.slice(at)));
+    return build(numbers);
+  }
   try {
     return JSON.parse(reply.slice(from)) as Json;
   } catch {
@@ -284,7 +314,7 @@ function outputOf(build: StateOf | undefined) {
 }
 
 function port(name: string, body: string, build?: StateOf): RedisTransitionPort {
-  return { name, script: new RedisScript(body), args: argumentsOf, output: outputOf(build) };
+  return { name, script: new RedisScript(body), args: argumentsOf(), output: outputOf(build) };
 }
 
 /**
