@@ -286,6 +286,56 @@ describe("fused pipeline", () => {
     expect(breaker.state).toBe("open");
   });
 
+  it("exits the layers already entered when an entry throws, as the layered pipeline does", async () => {
+    // A retry that tracks elapsed time reads its clock on entry: a clock that
+    // throws there fails the call after the bulkhead and breaker entered.
+    class BrokenClock extends ManualClock {
+      broken = false;
+      override now(): number {
+        if (this.broken) throw new Error("clock broken");
+        return super.now();
+      }
+    }
+    const outcome = async (fused: boolean) => {
+      const clock = new BrokenClock();
+      const bulkhead = new Bulkhead({ maxConcurrent: 2, clock });
+      const breaker = new CircuitBreaker({ maxFailures: 5, clock });
+      const build = () =>
+        new Pipeline([
+          bulkhead,
+          breaker,
+          new RetryPolicy({ maxAttempts: 2, maxElapsedMs: 1_000, clock }),
+          new TimeoutPolicy({ timeoutMs: 100, clock }),
+        ]);
+      const resilient = fused ? build() : withoutFusion(build);
+      expect(await resilient.execute(async () => "ok")).toBe("ok");
+      clock.broken = true;
+      let ran = false;
+      const error = await resilient.execute(async () => (ran = true)).then(() => undefined, (caught: unknown) => caught);
+      clock.broken = false;
+      // The next call runs as usual: nothing was left held.
+      expect(await resilient.execute(async () => "again")).toBe("again");
+      return { message: (error as Error).message, ran, active: bulkhead.active, stats: breaker.stats, pending: clock.pending };
+    };
+    const fused = await outcome(true);
+    expect(fused).toMatchObject({ message: "clock broken", ran: false, active: 0, pending: 0 });
+    expect(fused).toEqual(await outcome(false));
+  });
+
+  it("takes a primitive result as a value even when Number.prototype has a `then` (as Promise.resolve does)", async () => {
+    const proto = Number.prototype as unknown as { then?: unknown };
+    proto.then = () => {
+      throw new Error("a primitive is never a thenable");
+    };
+    try {
+      const resilient = new Pipeline([new Bulkhead(), new RetryPolicy({ maxAttempts: 2 }), new TimeoutPolicy({ timeoutMs: 100 })]);
+      expect(await resilient.execute(async () => 7)).toBe(7);
+      expect(await resilient.execute(() => 8)).toBe(8);
+    } finally {
+      delete proto.then;
+    }
+  });
+
   it("behaves exactly as the layered pipeline", async () => {
     await fc.assert(
       fc.asyncProperty(scenario, async (s) => {
