@@ -322,6 +322,47 @@ describe("fused pipeline", () => {
     expect(fused).toEqual(await outcome(false));
   });
 
+  it("fuses more than four layers as the layered pipeline runs them, freeing every slot and timer", async () => {
+    const scenario = async (fused: boolean) => {
+      const clock = new ManualClock();
+      const inner = new Bulkhead({ maxConcurrent: 1, clock });
+      const outer = new Bulkhead({ maxConcurrent: 2, clock });
+      const build = () =>
+        new Pipeline([
+          outer,
+          new CircuitBreaker({ maxFailures: 5, clock }),
+          new RetryPolicy({ maxAttempts: 2, baseDelayMs: 1, jitter: "none", clock }),
+          new TimeoutPolicy({ timeoutMs: 50, clock }),
+          inner,
+          new TimeoutPolicy({ timeoutMs: 20, clock }),
+        ]);
+      const resilient = fused ? build() : withoutFusion(build);
+      let calls = 0;
+      const flaky = resilient.execute(async () => {
+        if (++calls === 1) throw new Error("flaky");
+        return calls;
+      });
+      await clock.advance(1);
+      const value = await flaky;
+      const late = resilient.execute(({ signal }) =>
+        new Promise((_, reject) => signal.addEventListener("abort", () => reject(signal.reason)))
+      ).then(() => undefined, (error: unknown) => error as Error & { cause?: unknown });
+      await clock.advance(100);
+      const error = await late;
+      return {
+        value,
+        error: error?.name,
+        cause: error?.cause instanceof TimeoutError ? error.cause.timeoutMs : error?.cause,
+        outer: outer.active,
+        inner: inner.active,
+        timers: clock.pending,
+      };
+    };
+    const fused = await scenario(true);
+    expect(fused).toMatchObject({ value: 2, cause: 20, outer: 0, inner: 0, timers: 0 });
+    expect(fused).toEqual(await scenario(false));
+  });
+
   it("takes a primitive result as a value even when Number.prototype has a `then` (as Promise.resolve does)", async () => {
     const proto = Number.prototype as unknown as { then?: unknown };
     proto.then = () => {

@@ -55,6 +55,7 @@ export interface FusedCall {
   state1: unknown;
   state2: unknown;
   state3: unknown;
+  /** Set only by a segment of more than four stages. */
   more: unknown[] | undefined;
 }
 
@@ -66,7 +67,7 @@ class Call implements FusedCall {
   state1: unknown = undefined;
   state2: unknown = undefined;
   state3: unknown = undefined;
-  more: unknown[] | undefined = undefined;
+  declare more: unknown[] | undefined;
 
   constructor(fn: Operation<unknown>, context: ExecutionContext | undefined) {
     this.fn = fn;
