@@ -207,7 +207,14 @@ class Segment {
       this.#thrown = undefined;
       return settleNow(this, call, -entered - 3, true, error);
     }
-    if (entered < size) return this.#later(this.#layered[entered]!(fn, call.context), call, entered - 1);
+    if (entered < size) {
+      try {
+        return this.#later(this.#layered[entered]!(fn, call.context), call, entered - 1);
+      } catch (error) {
+        // The layers inside threw synchronously (a foreign policy can): the layers entered exit.
+        return settleNow(this, call, entered - 1, true, error);
+      }
+    }
     let result: unknown;
     try {
       result = this.#inner === undefined ? fn(call.context ?? contextFor(undefined)) : this.#inner(fn, call.context);
