@@ -52,6 +52,11 @@ const passValue = (value: number): number => value;
 const passError = (error: unknown): never => {
   throw error;
 };
+// The least a deadline that sees the outcome and can still fire adds: one
+// reaction, and one microtask turn after which a still-pending call would
+// get its timer (a timer per call, or a clock read per call, costs more).
+const settledPromise = Promise.resolve();
+const nothing = (): void => {};
 
 const groups: Group[] = [
   {
@@ -120,6 +125,18 @@ const groups: Group[] = [
           return done;
         },
       },
+      // The least a lazily armed deadline with a signal costs: the
+      // controller, one reaction and one microtask turn (no timer: the
+      // call settles before one would be armed).
+      {
+        name: "new AbortController() + one reaction + one microtask turn",
+        by: "platform",
+        call: () => {
+          const done = readsSignal(new AbortController()).then(passValue, passError);
+          void settledPromise.then(nothing);
+          return done;
+        },
+      },
       // Its timer cannot be cleared: it fires a second later, so the
       // harness idles after measuring it rather than bill the next case.
       { name: "AbortSignal.timeout(1000)", by: "platform", call: () => readsSignal({ signal: AbortSignal.timeout(1_000) }), drainMs: 1_100 },
@@ -151,6 +168,16 @@ const groups: Group[] = [
       { name: "bulwark pipeline(bulkhead, breaker, retry, timeout)", by: "bulwark", call: () => composed.execute(fn) },
       // The least a wrapper that must see failures can add (see docs/benchmarks.md).
       { name: "fn().then(onValue, onError), handlers preallocated", by: "platform", call: () => fn().then(passValue, passError) },
+      // ... and the least a deadline that can still fire adds to that.
+      {
+        name: "the same + one microtask turn (a lazy deadline's check)",
+        by: "platform",
+        call: () => {
+          const done = fn().then(passValue, passError);
+          void settledPromise.then(nothing);
+          return done;
+        },
+      },
       caseOf("cockatiel wrap(bulkhead, breaker, retry, timeout)", "cockatiel", cockatiel, (c) => {
         const policy = c.wrap(
           c.bulkhead(10),

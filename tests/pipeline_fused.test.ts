@@ -286,6 +286,97 @@ describe("fused pipeline", () => {
     expect(breaker.state).toBe("open");
   });
 
+  it("exits the layers already entered when an entry throws, as the layered pipeline does", async () => {
+    // A retry that tracks elapsed time reads its clock on entry: a clock that
+    // throws there fails the call after the bulkhead and breaker entered.
+    class BrokenClock extends ManualClock {
+      broken = false;
+      override now(): number {
+        if (this.broken) throw new Error("clock broken");
+        return super.now();
+      }
+    }
+    const outcome = async (fused: boolean) => {
+      const clock = new BrokenClock();
+      const bulkhead = new Bulkhead({ maxConcurrent: 2, clock });
+      const breaker = new CircuitBreaker({ maxFailures: 5, clock });
+      const build = () =>
+        new Pipeline([
+          bulkhead,
+          breaker,
+          new RetryPolicy({ maxAttempts: 2, maxElapsedMs: 1_000, clock }),
+          new TimeoutPolicy({ timeoutMs: 100, clock }),
+        ]);
+      const resilient = fused ? build() : withoutFusion(build);
+      expect(await resilient.execute(async () => "ok")).toBe("ok");
+      clock.broken = true;
+      let ran = false;
+      const error = await resilient.execute(async () => (ran = true)).then(() => undefined, (caught: unknown) => caught);
+      clock.broken = false;
+      // The next call runs as usual: nothing was left held.
+      expect(await resilient.execute(async () => "again")).toBe("again");
+      return { message: (error as Error).message, ran, active: bulkhead.active, stats: breaker.stats, pending: clock.pending };
+    };
+    const fused = await outcome(true);
+    expect(fused).toMatchObject({ message: "clock broken", ran: false, active: 0, pending: 0 });
+    expect(fused).toEqual(await outcome(false));
+  });
+
+  it("fuses more than four layers as the layered pipeline runs them, freeing every slot and timer", async () => {
+    const scenario = async (fused: boolean) => {
+      const clock = new ManualClock();
+      const inner = new Bulkhead({ maxConcurrent: 1, clock });
+      const outer = new Bulkhead({ maxConcurrent: 2, clock });
+      const build = () =>
+        new Pipeline([
+          outer,
+          new CircuitBreaker({ maxFailures: 5, clock }),
+          new RetryPolicy({ maxAttempts: 2, baseDelayMs: 1, jitter: "none", clock }),
+          new TimeoutPolicy({ timeoutMs: 50, clock }),
+          inner,
+          new TimeoutPolicy({ timeoutMs: 20, clock }),
+        ]);
+      const resilient = fused ? build() : withoutFusion(build);
+      let calls = 0;
+      const flaky = resilient.execute(async () => {
+        if (++calls === 1) throw new Error("flaky");
+        return calls;
+      });
+      await clock.advance(1);
+      const value = await flaky;
+      const late = resilient.execute(({ signal }) =>
+        new Promise((_, reject) => signal.addEventListener("abort", () => reject(signal.reason)))
+      ).then(() => undefined, (error: unknown) => error as Error & { cause?: unknown });
+      await clock.advance(100);
+      const error = await late;
+      return {
+        value,
+        error: error?.name,
+        cause: error?.cause instanceof TimeoutError ? error.cause.timeoutMs : error?.cause,
+        outer: outer.active,
+        inner: inner.active,
+        timers: clock.pending,
+      };
+    };
+    const fused = await scenario(true);
+    expect(fused).toMatchObject({ value: 2, cause: 20, outer: 0, inner: 0, timers: 0 });
+    expect(fused).toEqual(await scenario(false));
+  });
+
+  it("takes a primitive result as a value even when Number.prototype has a `then` (as Promise.resolve does)", async () => {
+    const proto = Number.prototype as unknown as { then?: unknown };
+    proto.then = () => {
+      throw new Error("a primitive is never a thenable");
+    };
+    try {
+      const resilient = new Pipeline([new Bulkhead(), new RetryPolicy({ maxAttempts: 2 }), new TimeoutPolicy({ timeoutMs: 100 })]);
+      expect(await resilient.execute(async () => 7)).toBe(7);
+      expect(await resilient.execute(() => 8)).toBe(8);
+    } finally {
+      delete proto.then;
+    }
+  });
+
   it("behaves exactly as the layered pipeline", async () => {
     await fc.assert(
       fc.asyncProperty(scenario, async (s) => {

@@ -30,10 +30,13 @@ export interface Deadline {
   expire(): void;
   /** {@link PENDING} (added, no timer yet), {@link ARMED} or {@link DONE}. */
   deadlineState: number;
-  /** Cancels the entry's timer once armed. */
-  cancelTimer: CancelTimer | undefined;
-  /** The next entry of the same burst. */
-  nextInBurst: Deadline | undefined;
+  /**
+   * While in a burst (added, before the pass), the next entry of the same
+   * burst; once armed, the function that cancels its timer. One field for
+   * both: an entry is in a burst or armed, never both, and every call
+   * allocates an entry.
+   */
+  deadlineLink: Deadline | CancelTimer | undefined;
 }
 
 /** Added; the timer is armed a few microtask turns later if still pending. */
@@ -71,9 +74,9 @@ export class DeadlineQueue {
   /** Queues `entry` to expire `entry.durationMs` from (about) now. */
   add(entry: Deadline): void {
     entry.deadlineState = PENDING;
-    entry.nextInBurst = undefined;
+    entry.deadlineLink = undefined;
     if (this.#last === undefined) this.#first = entry;
-    else this.#last.nextInBurst = entry;
+    else this.#last.deadlineLink = entry;
     this.#last = entry;
     this.#size++;
     if (this.#turns === 0) {
@@ -89,8 +92,9 @@ export class DeadlineQueue {
     entry.deadlineState = DONE;
     this.#size--;
     if (state === ARMED) {
-      entry.cancelTimer!();
-      entry.cancelTimer = undefined;
+      const cancel = entry.deadlineLink as CancelTimer;
+      entry.deadlineLink = undefined;
+      cancel();
     }
   }
 
@@ -105,8 +109,8 @@ export class DeadlineQueue {
     this.#first = this.#last = undefined;
     // Arming runs no user code, so nothing is added during the loop.
     while (entry !== undefined) {
-      const next = entry.nextInBurst;
-      entry.nextInBurst = undefined;
+      const next = entry.deadlineLink as Deadline | undefined;
+      entry.deadlineLink = undefined;
       if (entry.deadlineState === PENDING) this.#arm(entry);
       entry = next;
     }
@@ -114,13 +118,13 @@ export class DeadlineQueue {
 
   #arm(entry: Deadline): void {
     entry.deadlineState = ARMED;
-    entry.cancelTimer = this.#clock.schedule(() => this.#fire(entry), entry.durationMs);
+    entry.deadlineLink = this.#clock.schedule(() => this.#fire(entry), entry.durationMs);
   }
 
   #fire(entry: Deadline): void {
     if (entry.deadlineState !== ARMED) return;
     entry.deadlineState = DONE;
-    entry.cancelTimer = undefined;
+    entry.deadlineLink = undefined;
     this.#size--;
     entry.expire();
   }

@@ -55,9 +55,8 @@ export interface FusedCall {
   state1: unknown;
   state2: unknown;
   state3: unknown;
+  /** Set only by a segment of more than four stages. */
   more: unknown[] | undefined;
-  /** How many stages, outermost first, have entered. */
-  entered: number;
 }
 
 /** The record of a fused call when no stage makes it. */
@@ -68,8 +67,7 @@ class Call implements FusedCall {
   state1: unknown = undefined;
   state2: unknown = undefined;
   state3: unknown = undefined;
-  more: unknown[] | undefined = undefined;
-  entered = 0;
+  declare more: unknown[] | undefined;
 
   constructor(fn: Operation<unknown>, context: ExecutionContext | undefined) {
     this.fn = fn;
@@ -144,6 +142,11 @@ export function isFusable(policy: Policy<never>): policy is FusablePolicy<never>
   return typeof (policy as Partial<FusablePolicy>)[fuse] === "function";
 }
 
+/** {@link isThenable}, skipping primitives first: a primitive is never a thenable to `Promise.resolve`. */
+function maybeThenable(value: unknown): boolean {
+  return value !== null && (typeof value === "object" || typeof value === "function") && isThenable(value);
+}
+
 function settleNow(segment: Segment, call: FusedCall, from: number, failed: boolean, outcome: unknown): Promise<unknown> {
   try {
     return Promise.resolve(segment.exit(call, from, failed, outcome));
@@ -157,6 +160,7 @@ class Segment {
   readonly #stages: readonly Stage[];
   readonly #layered: readonly Runner[];
   readonly #inner: Runner | undefined;
+  readonly #size: number;
   // The first four stages in fields of their own, so that each position's
   // call sites see one stage (and V8 inlines it) on the common path.
   readonly #s0: Stage | undefined;
@@ -179,6 +183,7 @@ class Segment {
     const stages = owner < 0 ? given : given.map((stage, index) => index === owner ? stage.record!.stage : stage);
     this.#newCall = owner < 0 ? undefined : given[owner]!.record!.newCall;
     this.#stages = stages;
+    this.#size = stages.length;
     this.#layered = layered;
     this.#inner = inner;
     [this.#s0, this.#s1, this.#s2, this.#s3] = stages;
@@ -192,16 +197,23 @@ class Segment {
   }
 
   run(fn: Operation<unknown>, parent: ExecutionContext | undefined): Promise<unknown> {
-    const stages = this.#stages;
-    const size = stages.length;
+    const size = this.#size;
     const newCall = this.#newCall;
     const call = newCall === undefined ? new Call(fn, parent) : newCall(fn, parent);
-    try {
-      const entered = this.#enter(call, size);
-      if (entered < size) return this.#later(this.#layered[entered]!(fn, call.context), call, entered - 1);
-    } catch (error) {
+    const entered = this.#enter(call, size);
+    if (entered < 0) {
       // An entry threw (a user clock, say): the layers it entered exit.
-      return settleNow(this, call, call.entered - 1, true, error);
+      const error = this.#thrown;
+      this.#thrown = undefined;
+      return settleNow(this, call, -entered - 3, true, error);
+    }
+    if (entered < size) {
+      try {
+        return this.#later(this.#layered[entered]!(fn, call.context), call, entered - 1);
+      } catch (error) {
+        // The layers inside threw synchronously (a foreign policy can): the layers entered exit.
+        return settleNow(this, call, entered - 1, true, error);
+      }
     }
     let result: unknown;
     try {
@@ -209,7 +221,8 @@ class Segment {
     } catch (error) {
       return settleNow(this, call, size - 1, true, error);
     }
-    if (!isThenable(result)) return settleNow(this, call, size - 1, false, result);
+    // A native promise first: no `then` lookup (nor try) on the common path.
+    if (!(result instanceof Promise) && !isThenable(result)) return settleNow(this, call, size - 1, false, result);
     const settled = Promise.resolve(result).then(
       (value) => this.exitValue(call, size - 1, value),
       (error) => this.exit(call, size - 1, true, error),
@@ -220,38 +233,50 @@ class Segment {
     return settled;
   }
 
-  /** Enters every stage, outermost first; returns the position of one that said {@link SLOW}, or `size`. */
+  /** The error of the entry that threw, for {@link Segment.run} (read at once, then cleared). */
+  #thrown: unknown = undefined;
+
+  /**
+   * Enters every stage, outermost first; returns the position of one that
+   * said {@link SLOW}, or `size`; or, when the entry at `position` threw, `-2 - position`
+   * (the error kept for {@link Segment.run}): no count of entered stages is
+   * written per call.
+   */
   #enter(call: FusedCall, size: number): number {
     let state: unknown;
-    if (size > 0) {
-      if ((state = this.#s0!.enter(call)) === SLOW) return 0;
-      call.state0 = state;
-      call.entered = 1;
+    let index = 0;
+    try {
+      if (size > 0) {
+        if ((state = this.#s0!.enter(call)) === SLOW) return 0;
+        call.state0 = state;
+      }
+      index = 1;
+      if (size > 1) {
+        if ((state = this.#s1!.enter(call)) === SLOW) return 1;
+        call.state1 = state;
+      }
+      index = 2;
+      if (size > 2) {
+        if ((state = this.#s2!.enter(call)) === SLOW) return 2;
+        call.state2 = state;
+      }
+      index = 3;
+      if (size > 3) {
+        if ((state = this.#s3!.enter(call)) === SLOW) return 3;
+        call.state3 = state;
+      }
+      if (size <= 4) return size;
+      const stages = this.#stages;
+      const more = call.more = new Array(size - 4);
+      for (index = 4; index < size; index++) {
+        if ((state = stages[index]!.enter(call)) === SLOW) return index;
+        more[index - 4] = state;
+      }
+      return size;
+    } catch (error) {
+      this.#thrown = error;
+      return -2 - index;
     }
-    if (size > 1) {
-      if ((state = this.#s1!.enter(call)) === SLOW) return 1;
-      call.state1 = state;
-      call.entered = 2;
-    }
-    if (size > 2) {
-      if ((state = this.#s2!.enter(call)) === SLOW) return 2;
-      call.state2 = state;
-      call.entered = 3;
-    }
-    if (size > 3) {
-      if ((state = this.#s3!.enter(call)) === SLOW) return 3;
-      call.state3 = state;
-      call.entered = 4;
-    }
-    if (size <= 4) return size;
-    const stages = this.#stages;
-    const more = call.more = new Array(size - 4);
-    for (let index = 4; index < size; index++) {
-      if ((state = stages[index]!.enter(call)) === SLOW) return index;
-      more[index - 4] = state;
-      call.entered = index + 1;
-    }
-    return size;
   }
 
   /**
@@ -262,33 +287,30 @@ class Segment {
   exitValue(call: FusedCall, from: number, value: unknown): unknown {
     if (from > 3) return this.exit(call, from, false, value);
     let outcome: unknown = value;
+    // One handler for the four exits: `at` says which one threw.
+    let at = from;
     try {
-      if (from >= 3) {
+      if (at >= 3) {
         outcome = this.#s3!.onValue(call.state3, outcome, call);
-        if (this.#s3!.mayWait && isThenable(outcome)) return this.#later(Promise.resolve(outcome), call, 2);
+        if (this.#s3!.mayWait && maybeThenable(outcome)) return this.#later(Promise.resolve(outcome), call, 2);
+        at = 2;
       }
-    } catch (error) {
-      return this.exit(call, 2, true, error);
-    }
-    try {
-      if (from >= 2) {
+      if (at >= 2) {
         outcome = this.#s2!.onValue(call.state2, outcome, call);
-        if (this.#s2!.mayWait && isThenable(outcome)) return this.#later(Promise.resolve(outcome), call, 1);
+        if (this.#s2!.mayWait && maybeThenable(outcome)) return this.#later(Promise.resolve(outcome), call, 1);
+        at = 1;
       }
-    } catch (error) {
-      return this.exit(call, 1, true, error);
-    }
-    try {
-      if (from >= 1) {
+      if (at >= 1) {
         outcome = this.#s1!.onValue(call.state1, outcome, call);
-        if (this.#s1!.mayWait && isThenable(outcome)) return this.#later(Promise.resolve(outcome), call, 0);
+        if (this.#s1!.mayWait && maybeThenable(outcome)) return this.#later(Promise.resolve(outcome), call, 0);
+        at = 0;
       }
     } catch (error) {
-      return this.exit(call, 0, true, error);
+      return this.exit(call, at - 1, true, error);
     }
-    if (from >= 0) {
+    if (at >= 0) {
       outcome = this.#s0!.onValue(call.state0, outcome, call);
-      if (this.#s0!.mayWait && isThenable(outcome)) return this.#later(Promise.resolve(outcome), call, -1);
+      if (this.#s0!.mayWait && maybeThenable(outcome)) return this.#later(Promise.resolve(outcome), call, -1);
     }
     return outcome;
   }
@@ -308,7 +330,7 @@ class Segment {
         failed = true;
         continue;
       }
-      if (stage.mayWait && isThenable(outcome)) return this.#later(Promise.resolve(outcome), call, index - 1);
+      if (stage.mayWait && maybeThenable(outcome)) return this.#later(Promise.resolve(outcome), call, index - 1);
     }
     if (failed) throw outcome;
     return outcome;
