@@ -889,11 +889,10 @@ export class CircuitBreaker<F = never> {
    */
   execute<T>(fn: Operation<T>, signal?: AbortSignal): Promise<T | Awaited<F>> {
     // The two calls an unshared breaker sees at its highest rates, first and
-    // in full; everything else in #checked. Kept small (V8 inlines a method
-    // of up to 460 bytes of bytecode into its caller): an open circuit's
-    // refusal captures a stack trace, and V8 pays for every optimized frame
-    // it walks, so execute inlined into its caller is one frame fewer to walk
-    // (docs/benchmarks.md).
+    // in full; everything else in #checked. Kept small: an open circuit's
+    // refusal captures a stack trace, and V8 pays for every frame it walks
+    // by that frame's size, so a refusal built in a smaller `execute` costs
+    // 0.1-0.3 µs less (docs/benchmarks.md, Circuit breaker).
     if (signal === undefined && typeof fn === "function") {
       // A plainly closed circuit, outcomes watched on the side (see
       // #execute). A shared circuit takes it once its state is loaded:
