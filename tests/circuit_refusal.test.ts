@@ -137,6 +137,21 @@ describe("an open circuit's CircuitOpenError", () => {
     expect(readable(thrown as CircuitOpenError)).toEqual(readable(new CircuitOpenError("s", 1_000, undefined, { cause: sync.openError })));
   });
 
+  it("reads the same for a call with a signal, and an open circuit still reports a misuse or an aborted signal as such", async () => {
+    // execute takes the unshared no-signal refusal itself; these take the other path.
+    const { breaker } = await openBreaker("g", 1_000);
+    const withSignal = await refusalOf(() => breaker.execute(ok, new AbortController().signal));
+    expect(readable(withSignal)).toEqual(readable(new CircuitOpenError("g", 1_000, undefined, { cause: breaker.openError })));
+    const misuse = await breaker.execute(undefined as unknown as () => string).then(() => undefined, (reason: unknown) => reason);
+    expect(misuse).toBeInstanceOf(ResilienceError);
+    expect((misuse as ResilienceError).code).toBe("ERR_INVALID_ARGUMENT");
+    const controller = new AbortController();
+    const reason = new Error("cancelled");
+    controller.abort(reason);
+    expect(await breaker.execute(ok, controller.signal).then(() => undefined, (error: unknown) => error)).toBe(reason);
+    expect(breaker.stats.rejectedCalls).toBe(1);
+  });
+
   it("goes half-open on the call that finds resetTimeoutMs passed, and lets it through as the probe", async () => {
     const { breaker, clock } = await openBreaker("api", 1_000);
     const seen: string[] = [];
