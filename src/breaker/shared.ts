@@ -50,6 +50,13 @@ export interface SharedCircuitVote {
  * record's history: which of two conflicting overrides wins, and whether a
  * record read after the store lost data already knows of the override an
  * instance holds.
+ *
+ * @example
+ * ```ts
+ * import type { SharedManualAction } from "bulwark";
+ * const forced: SharedManualAction = { at: Date.UTC(2026, 0, 1), state: "forced-open" };
+ * if (forced.state !== "forced-open") throw new Error("unreachable");
+ * ```
  */
 export interface SharedManualAction {
   /** Wall-clock epoch ms it was made, dated after every manual action its instance had seen. */
@@ -159,6 +166,14 @@ export function isNewerRecord(record: SharedCircuitRecord, than: SharedCircuitRe
  * Whether manual action `a` wins over `b` (absent: none): the later one,
  * and at the same ms `forced-open` over `disabled` over a reset. A strict
  * order, so two conflicting overrides converge on one, whoever writes first.
+ *
+ * @example
+ * ```ts
+ * import { isLaterManual } from "./shared.ts";
+ * if (!isLaterManual({ at: 2, state: "disabled" }, { at: 1, state: "forced-open" })) throw new Error("the later action wins");
+ * if (!isLaterManual({ at: 1, state: "forced-open" }, { at: 1, state: "disabled" })) throw new Error("same ms: forced-open");
+ * if (isLaterManual({ at: 1, state: "closed" }, { at: 1, state: "closed" })) throw new Error("an action does not beat itself");
+ * ```
  */
 export const isLaterManual = (a: SharedManualAction, b: SharedManualAction | undefined): boolean =>
   b === undefined || (a.at !== b.at ? a.at > b.at : a.state > b.state);
