@@ -57,7 +57,7 @@ function fleet(options: Partial<CircuitBreakerOptions<never>> = {}) {
       by: "old-release",
       state,
       openedAt: open ? clock.wallNow() : null,
-      openPeriodMs: 10_000,
+      openPeriodMs: options.resetTimeoutMs ?? 10_000,
       openings: state === "open" ? 1 : 0,
       votes: [],
     };
@@ -351,8 +351,10 @@ describe("shared circuit breakers: convergence under losses, stale reads and bot
       else if (step === "force") breaker.forceOpen();
       else if (step === "disable") breaker.disable();
       else if (step === "reset") breaker.reset();
-      else if (step === "wipe") await wipe();
-      else if (step === "lose") await inner.delete(KEY);
+      // A loss takes a millisecond at least: a generation created in the very ms of the one lost, by an
+      // instance that never saw it, may be taken as older (the documented clock-skew bound).
+      else if (step === "wipe") await wipe().then(() => clock.advance(1));
+      else if (step === "lose") await inner.delete(KEY).then(() => clock.advance(1));
       else if (step === "new") breakers[i] = make();
       else if (step === "oldTrip") await old("trip", "open", ms);
       else if (step === "oldReset") await old("manual", "closed", ms);

@@ -606,17 +606,19 @@ export class SharedCircuit implements SharedHalf {
     // action; over an override it writes only a reset or another override (with a higher seq), never an
     // opening or a vote: those, or a seq not above the override's, it wrote without seeing the override.
     // A stale read of this generation (older) is not one.
+    // An override not yet written (it raced the old record) is the later action: written over it.
     const unaware = held !== undefined && (legacy
       ? !newer ? record.seq < seen!.seq || record.by !== seen!.by || record.state !== seen!.state
-      : record.state === "open" || (record.state === "closed" && record.votes.length > 0)
+      : record.state === "open" || (record.state === "closed" && record.votes.length > 0) || this.#intent?.kind === "manual"
       : (newer || newGeneration) && isLaterManual(held, record.manual));
     if (!newer && !unaware) {
       if (!newGeneration && record.seq === seen!.seq) this.#seenVersion = entry.version;
       return;
     }
-    // Written over a record taken as older: as a new generation, later than both (with no record seen;
-    // a stale read's compare-and-set fails and finds the override in the store).
-    this.#seen = newer ? record : undefined;
+    // Written over a record taken as older, or one of the previous release (whose generation is a
+    // guess): as a new generation, later than both (with no record seen; a stale read's
+    // compare-and-set fails and finds the override in the store).
+    this.#seen = newer && !(unaware && legacy) ? record : undefined;
     this.#seenVersion = entry.version;
     // Another generation's seq is its own: this instance's old count is not carried into it.
     if (newer) this.#maxSeq = newGeneration ? record.seq : Math.max(this.#maxSeq, record.seq);
