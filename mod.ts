@@ -27,6 +27,6 @@ export * from "./src/idempotency/mod.ts";
 export * from "./src/breaker/mod.ts";
 export * from "./src/breaker/circuit_breaker.ts";
 export * from "./src/breaker/registry.ts";
-export type { CircuitStoreErrorEvent, SharedCircuitRecord, SharedCircuitState, SharedCircuitVote } from "./src/breaker/shared.ts";
+export type { CircuitStoreErrorEvent, SharedCircuitRecord, SharedCircuitState, SharedCircuitVote, SharedManualAction } from "./src/breaker/shared.ts";
 export * from "./src/resilient_fetch.ts";
 export * from "./src/lifecycle/mod.ts";

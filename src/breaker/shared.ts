@@ -45,6 +45,26 @@ export interface SharedCircuitVote {
   readonly at: number;
 }
 
+/**
+ * The last manual action (`forceOpen()`, `disable()`, `reset()`) of a
+ * record's history: which of two conflicting overrides wins, and whether a
+ * record read after the store lost data already knows of the override an
+ * instance holds.
+ *
+ * @example
+ * ```ts
+ * import type { SharedManualAction } from "bulwark";
+ * const forced: SharedManualAction = { at: Date.UTC(2026, 0, 1), state: "forced-open" };
+ * if (forced.state !== "forced-open") throw new Error("unreachable");
+ * ```
+ */
+export interface SharedManualAction {
+  /** Wall-clock epoch ms it was made, dated after every manual action its instance had seen. */
+  readonly at: number;
+  /** The state it set: `"forced-open"`, `"disabled"`, or `"closed"` (a reset). */
+  readonly state: SharedCircuitState;
+}
+
 /** What the store holds under `breaker:<name>`. */
 export interface SharedCircuitRecord {
   /** Format version. */
@@ -72,6 +92,8 @@ export interface SharedCircuitRecord {
   readonly by: string;
   /** Trips counted toward `quorum` (pruned to `quorumWindowMs`). */
   readonly votes: readonly SharedCircuitVote[];
+  /** The last manual action of its history, inherited by every record written over it (absent if none, and in records of earlier versions). */
+  readonly manual?: SharedManualAction;
 }
 
 /**
@@ -91,6 +113,8 @@ export interface SharedIntent {
   readonly basisSeq: number;
   /** That record's generation (its `gen`; `""` for the legacy one). */
   readonly basisGen: string;
+  /** `manual`: the action, recorded in the record (absent: the record's own is kept). */
+  readonly manual?: SharedManualAction;
 }
 
 /** What {@link mergeShared} needs besides the record and the intent. */
@@ -138,6 +162,22 @@ export function isNewerRecord(record: SharedCircuitRecord, than: SharedCircuitRe
   return at !== thanAt ? at > thanAt : gen > thanGen;
 }
 
+/**
+ * Whether manual action `a` wins over `b` (absent: none): the later one,
+ * and at the same ms `forced-open` over `disabled` over a reset. A strict
+ * order, so two conflicting overrides converge on one, whoever writes first.
+ *
+ * @example
+ * ```ts
+ * import { isLaterManual } from "./shared.ts";
+ * if (!isLaterManual({ at: 2, state: "disabled" }, { at: 1, state: "forced-open" })) throw new Error("the later action wins");
+ * if (!isLaterManual({ at: 1, state: "forced-open" }, { at: 1, state: "disabled" })) throw new Error("same ms: forced-open");
+ * if (isLaterManual({ at: 1, state: "closed" }, { at: 1, state: "closed" })) throw new Error("an action does not beat itself");
+ * ```
+ */
+export const isLaterManual = (a: SharedManualAction, b: SharedManualAction | undefined): boolean =>
+  b === undefined || (a.at !== b.at ? a.at > b.at : a.state > b.state);
+
 /** `record`'s generation fields, for a record written over it. */
 const generationFields = (record: SharedCircuitRecord | undefined): { gen?: string; genAt?: number } =>
   record?.gen === undefined ? {} : { gen: record.gen, genAt: record.genAt ?? 0 };
@@ -164,7 +204,8 @@ export function mergeShared(
   context: MergeContext,
 ): SharedCircuitRecord | undefined {
   const seq = (current?.seq ?? 0) + 1;
-  const base = { v: 1 as const, ...generationFields(current), seq, by: context.id };
+  const manual = intent.manual ?? current?.manual;
+  const base = { v: 1 as const, ...generationFields(current), seq, by: context.id, ...(manual === undefined ? {} : { manual }) };
   switch (intent.kind) {
     case "manual":
       if (current?.state === intent.state && current.openedAt === intent.openedAt) return undefined;
@@ -202,8 +243,13 @@ function isSharedRecord(value: Json | undefined): value is Json & SharedCircuitR
   const record = value as Record<string, Json>;
   return record.v === 1 && typeof record.seq === "number" && typeof record.state === "string" &&
     (record.openedAt === null || typeof record.openedAt === "number") && typeof record.openPeriodMs === "number" &&
-    Array.isArray(record.votes) &&
+    Array.isArray(record.votes) && (record.manual === undefined || isManualAction(record.manual)) &&
     (record.gen === undefined || (typeof record.gen === "string" && typeof record.genAt === "number"));
+}
+
+function isManualAction(value: Json): boolean {
+  return typeof value === "object" && value !== null && typeof (value as Record<string, Json>).at === "number" &&
+    typeof (value as Record<string, Json>).state === "string";
 }
 
 /** Payload of the breaker's `storeError` event. */
@@ -300,6 +346,8 @@ export class SharedCircuit implements SharedHalf {
   #genAt = 0;
   /** The `seq` of the shared opening (of the current generation) the local open state stands for; `-1` when it is local only. */
   #openSeq = -1;
+  /** The manual action the local override (forced open, disabled) stands for: written again if the store loses it. */
+  #manual: SharedManualAction | undefined;
   /** Set while the breaker applies a shared record: its transitions are not written back. */
   #adopting = false;
   /** What the store should be told, not yet written. */
@@ -460,8 +508,9 @@ export class SharedCircuit implements SharedHalf {
       if (inserted.ok) return own(inserted.entry.version);
       let current = inserted.current;
       // A lease left from an earlier opening (or generation), or released by its prober's verdict, is free to take over.
+      // One without `gen` (an earlier version's prober) names its opening by `seq` alone, as that version does.
       const value = current?.value as { seq?: unknown; gen?: unknown; released?: unknown } | undefined;
-      if (current !== undefined && (value?.seq !== seq || (value.gen ?? LEGACY_GENERATION) !== gen || value.released === true)) {
+      if (current !== undefined && (value?.seq !== seq || (value.gen !== undefined && value.gen !== gen) || value.released === true)) {
         const left = budgetMs - (this.#clock.now() - started);
         const swapped = await this.#bounded("lease", "compareAndSet", this.#leaseKey, (signal) =>
           this.#store.compareAndSet(this.#leaseKey, current!.version, mine, { ttlMs: this.#leaseMs, signal }), left);
@@ -530,24 +579,54 @@ export class SharedCircuit implements SharedHalf {
    * lost what this instance saw, and its `seq` counts from 1 again.
    */
   #apply(entry: StoreEntry | undefined): void {
+    const held = this.#held();
     if (entry === undefined || !isSharedRecord(entry.value)) {
       // The store lost the record, and with it any verdict on the opening another instance's lease
       // covers: ask for the lease again at the next half-open call (free if its prober released it).
       if (this.#seen !== undefined && !this.#leaseMine) this.#leaseSeq = -1;
+      // An override the store lost is written again, as a new generation (the refresh flushes it).
+      if (held !== undefined && this.#intent === undefined) {
+        this.#seen = undefined;
+        this.#seenVersion = undefined;
+        this.#rewrite(held);
+      }
       return;
     }
-    const record = entry.value;
+    let record: SharedCircuitRecord = entry.value;
     const seen = this.#seen;
+    const legacy = record.gen === undefined;
+    // A record of an earlier version written over a generation drops `gen`; written over what the store
+    // held (compare-and-set), its `seq` is higher: it continues that generation. A lower one is stale.
+    if (legacy && seen?.gen !== undefined) record = { ...record, gen: seen.gen, genAt: seen.genAt ?? 0 };
     const newGeneration = seen === undefined || generationOf(record) !== generationOf(seen);
-    if (seen !== undefined && !isNewerRecord(record, seen)) {
-      if (!newGeneration && record.seq === seen.seq) this.#seenVersion = entry.version;
+    const newer = seen === undefined || isNewerRecord(record, seen);
+    // A record that does not know the override held here: the store lost it (a generation created after
+    // a loss, newer, or older when its creator's clock is behind), or a write raced it, or it knows only an
+    // earlier override. The override is written again over it. An earlier version records no manual
+    // action; over an override it writes only a reset or another override (with a higher seq), never an
+    // opening or a vote: those, or a seq not above the override's, it wrote without seeing the override.
+    // A stale read of this generation (older) is not one.
+    // An override not yet written (it raced the old record) is the later action: written over it.
+    const unaware = held !== undefined && (legacy
+      ? !newer ? record.seq < seen!.seq || record.by !== seen!.by || record.state !== seen!.state
+      : record.state === "open" || (record.state === "closed" && record.votes.length > 0) || this.#intent?.kind === "manual"
+      : (newer || newGeneration) && isLaterManual(held, record.manual));
+    if (!newer && !unaware) {
+      if (!newGeneration && record.seq === seen!.seq) this.#seenVersion = entry.version;
       return;
     }
-    this.#seen = record;
+    // Written over a record taken as older, or one of the previous release (whose generation is a
+    // guess): as a new generation, later than both (with no record seen; a stale read's
+    // compare-and-set fails and finds the override in the store).
+    this.#seen = newer && !(unaware && legacy) ? record : undefined;
     this.#seenVersion = entry.version;
     // Another generation's seq is its own: this instance's old count is not carried into it.
-    this.#maxSeq = newGeneration ? record.seq : Math.max(this.#maxSeq, record.seq);
-    if (record.genAt !== undefined) this.#genAt = Math.max(this.#genAt, record.genAt);
+    if (newer) this.#maxSeq = newGeneration ? record.seq : Math.max(this.#maxSeq, record.seq);
+    if (newer && record.genAt !== undefined) this.#genAt = Math.max(this.#genAt, record.genAt);
+    if (unaware) {
+      if (this.#intent === undefined) this.#rewrite(held);
+      return;
+    }
     const local = this.#link.local();
     const state = record.state;
     let adopt = false;
@@ -572,6 +651,30 @@ export class SharedCircuit implements SharedHalf {
     } finally {
       this.#adopting = false;
     }
+    this.#manual = record.manual;
+  }
+
+  /** The manual action of the override this instance holds (set here or learned), if it holds one. */
+  #held(): SharedManualAction | undefined {
+    const state = this.#link.local().state;
+    if (state !== "forced-open" && state !== "disabled") return undefined;
+    // Learned from a record of an earlier version (no `manual`): older than any dated one.
+    return this.#manual ?? { at: -1, state };
+  }
+
+  /** Writes the held override again (the refresh that found it lost flushes it). */
+  #rewrite(manual: SharedManualAction): void {
+    const local = this.#link.local();
+    this.#intent = {
+      kind: "manual",
+      state: local.state as SharedCircuitState,
+      openedAt: local.openedAt,
+      openPeriodMs: local.openPeriodMs,
+      openings: local.openings,
+      basisSeq: this.#seen?.seq ?? 0,
+      basisGen: this.#seen === undefined ? LEGACY_GENERATION : generationOf(this.#seen),
+      manual,
+    };
   }
 
   /** Called by the breaker on every transition it makes; decides what, if anything, the store is told. */
@@ -590,6 +693,10 @@ export class SharedCircuit implements SharedHalf {
       return;
     }
     if (kind !== "reopen" && kind !== "trip") this.#openSeq = -1;
+    // Dated after every manual action seen, so an override set after learning another's wins whatever the clocks say.
+    const manual = kind === "manual"
+      ? (this.#manual = { at: Math.max(this.#clock.wallNow(), (this.#seen?.manual?.at ?? -1) + 1, (this.#manual?.at ?? -1) + 1), state: local.state as SharedCircuitState })
+      : undefined;
     this.#intent = {
       kind,
       state: local.state as SharedCircuitState,
@@ -598,6 +705,7 @@ export class SharedCircuit implements SharedHalf {
       openings: local.openings,
       basisSeq,
       basisGen,
+      ...(manual === undefined ? {} : { manual }),
     };
     this.#flush();
   }
@@ -637,7 +745,8 @@ export class SharedCircuit implements SharedHalf {
 
   /** Resolves to whether it stopped on a store failure (the intent is kept for the next refresh). */
   async #write(): Promise<boolean> {
-    let expected = this.#seen === undefined ? undefined : this.#seenVersion;
+    // Over the version last read (with no record seen: over nothing, or the older generation to write a new one over).
+    let expected = this.#seenVersion;
     for (let attempt = 0; attempt < WRITE_ATTEMPTS; attempt++) {
       const intent = this.#intent;
       if (intent === undefined) return false;

@@ -1,0 +1,410 @@
+// Shared circuit breakers (issue 9): an operator's override (`forceOpen()`,
+// `disable()`) survives the store losing it, and a fleet in the middle of a
+// rolling deploy (instances of the previous release, which wrote records
+// without a generation, beside this one) converges without a write loop.
+// ManualClock, MemoryStore (the engine the other shared tests that run on
+// every runtime use), one `CircuitBreaker` per instance of the fleet.
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { CircuitBreaker, type CircuitBreakerOptions, CircuitOpenError, type Json, MemoryStore, type SharedCircuitRecord } from "../mod.ts";
+import { isLaterManual } from "../src/breaker/shared.ts";
+import { CountingStore, FaultyStore, ManualClock } from "../src/testing/mod.ts";
+
+async function drain(): Promise<void> {
+  for (let i = 0; i < 3; i++) await new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+const boom = () => Promise.reject(new Error("down"));
+const ok = () => "ok";
+const KEY = "breaker:payments";
+
+function fleet(options: Partial<CircuitBreakerOptions<never>> = {}) {
+  const clock = new ManualClock();
+  const inner = new MemoryStore({ clock });
+  // Reads can be switched to stale (one write behind, as KV answers): `faulty.inject("get", { kind: "stale" })`.
+  const faulty = new FaultyStore(inner, { clock });
+  const store = new CountingStore(faulty);
+  const make = () =>
+    new CircuitBreaker({
+      name: "payments",
+      store,
+      clock,
+      maxFailures: 1,
+      resetTimeoutMs: 10_000,
+      refreshMs: 1_000,
+      storeTimeoutMs: 500,
+      ...options,
+    });
+  const record = async () => (await inner.get(KEY))?.value as unknown as SharedCircuitRecord | undefined;
+  /** The engine restarts empty: every key gone (the lease too). */
+  const wipe = async () => {
+    for (const key of [KEY, `${KEY}:probe`]) await inner.delete(key);
+  };
+  /**
+   * An instance of the previous release (before generations: src/breaker/shared.ts at 48eed75) writes:
+   * its record is `{ v, seq, by, state, openedAt, openPeriodMs, openings, votes }` (no `gen`, `genAt`,
+   * `manual`), compare-and-set over what it read, `seq` one above it (or above the highest it saw).
+   * `trip` writes only over a closed record or none (its mergeShared); `manual` writes over anything.
+   */
+  const old = async (kind: "trip" | "manual", state: "open" | "closed" | "forced-open" | "disabled", seqAtLeast = 0): Promise<boolean> => {
+    const current = await inner.get(KEY);
+    const value = current?.value as unknown as SharedCircuitRecord | undefined;
+    if (kind === "trip" && value !== undefined && value.state !== "closed") return false;
+    const open = state === "open" || state === "forced-open";
+    const written = {
+      v: 1,
+      seq: Math.max((value?.seq ?? 0) + 1, seqAtLeast),
+      by: "old-release",
+      state,
+      openedAt: open ? clock.wallNow() : null,
+      openPeriodMs: options.resetTimeoutMs ?? 10_000,
+      openings: state === "open" ? 1 : 0,
+      votes: [],
+    };
+    return (await inner.compareAndSet(KEY, current?.version, written as Json)).ok;
+  };
+  return { clock, inner, faulty, store, make, record, wipe, old };
+}
+
+/** A call after the refresh interval: starts the background read that lands (with any write it causes) before the next call. */
+async function refresh(clock: ManualClock, ...breakers: CircuitBreaker[]): Promise<void> {
+  await clock.advance(1_000);
+  for (const breaker of breakers) await breaker.execute(ok).catch(() => {});
+  await drain();
+}
+
+async function refused(breaker: CircuitBreaker): Promise<boolean> {
+  let called = 0;
+  const error = await breaker.execute(() => called++).catch((error: unknown) => error);
+  return error instanceof CircuitOpenError && called === 0;
+}
+
+describe("shared circuit breakers: an override survives the store losing it", () => {
+  it("forceOpen(): the store loses it; the next read of the instance that set it writes it again, and a brand-new instance refuses from its first call", async () => {
+    const { clock, make, record, wipe } = fleet();
+    const [a, b] = [make(), make()];
+    await a.execute(ok);
+    await b.execute(ok);
+    a.forceOpen();
+    await drain();
+    const set = (await record())!;
+    expect(set).toMatchObject({ state: "forced-open", manual: { state: "forced-open" } });
+    await wipe();
+    await refresh(clock, a);
+    const again = (await record())!;
+    expect(again).toMatchObject({ state: "forced-open", manual: set.manual });
+    // Written over nothing: a new generation, later than the lost one.
+    expect(again.gen).not.toBe(set.gen);
+    expect(again.genAt).toBeGreaterThan(set.genAt!);
+    expect(await refused(make())).toBe(true);
+    await refresh(clock, b);
+    expect(b.state).toBe("forced-open");
+  });
+
+  it("an instance that only learned the override writes it again (the one that set it is gone)", async () => {
+    const { clock, make, record, wipe } = fleet();
+    const [a, b] = [make(), make()];
+    await a.execute(ok);
+    await b.execute(ok);
+    a.disable();
+    await drain();
+    await refresh(clock, b);
+    expect(b.state).toBe("disabled");
+    await wipe();
+    await refresh(clock, b);
+    expect(await record()).toMatchObject({ state: "disabled" });
+    const fresh = make();
+    await fresh.execute(boom).catch(() => {});
+    expect(fresh.state).toBe("disabled");
+  });
+
+  it("disable(): a brand-new instance's opening in a new generation does not erase it: written over within one refresh, and everyone ends disabled", async () => {
+    const { clock, make, record, wipe } = fleet();
+    const [a, b] = [make(), make()];
+    await a.execute(ok);
+    await b.execute(ok);
+    a.disable();
+    await drain();
+    await refresh(clock, b);
+    await wipe();
+    const fresh = make();
+    await fresh.execute(boom).catch(() => {});
+    await drain();
+    const opened = (await record())!;
+    expect(opened.state).toBe("open");
+    expect(opened.manual).toBeUndefined();
+    await refresh(clock, a, b);
+    const back = (await record())!;
+    expect(back).toMatchObject({ gen: opened.gen, state: "disabled" });
+    await refresh(clock, fresh);
+    expect([a.state, b.state, fresh.state]).toEqual(["disabled", "disabled", "disabled"]);
+  });
+
+  it("reset() still clears an override fleet-wide, before a loss and after one, and nobody writes it back", async () => {
+    const { clock, store, make, record, wipe } = fleet();
+    const [a, b] = [make(), make()];
+    await a.execute(ok);
+    await b.execute(ok);
+    a.forceOpen();
+    await drain();
+    await refresh(clock, b);
+    await wipe();
+    // B resets over the lost store: a new generation whose manual action (the reset) is later than the override.
+    b.reset();
+    await drain();
+    expect(await record()).toMatchObject({ state: "closed", manual: { state: "closed" } });
+    await refresh(clock, a, b);
+    expect(a.state).toBe("closed");
+    store.reset();
+    for (let round = 0; round < 3; round++) await refresh(clock, a, b);
+    expect(store.counts.compareAndSet + store.counts.insertIfAbsent).toBe(0);
+    expect((await record())!.state).toBe("closed");
+    // And without a loss.
+    a.disable();
+    await drain();
+    await refresh(clock, b);
+    expect(b.state).toBe("disabled");
+    a.reset();
+    await drain();
+    await refresh(clock, b);
+    expect(b.state).toBe("closed");
+  });
+
+  it("an override held through ten refreshes of an intact store writes nothing (only reads, one per interval)", async () => {
+    const { clock, store, make } = fleet();
+    const [a, b] = [make(), make()];
+    await a.execute(ok);
+    await b.execute(ok);
+    a.forceOpen();
+    await drain();
+    await refresh(clock, b);
+    store.reset();
+    for (let round = 0; round < 10; round++) await refresh(clock, a, b);
+    expect(store.counts.compareAndSet + store.counts.insertIfAbsent + store.counts.set).toBe(0);
+    expect(store.counts.get).toBeLessThanOrEqual(20);
+  });
+
+  it("two operators' conflicting overrides: the later action wins on every instance whichever is written first, and stays the winner after a loss", async () => {
+    const { clock, store, make, record, wipe } = fleet();
+    const [a, b] = [make(), make()];
+    await a.execute(ok);
+    await b.execute(ok);
+    a.forceOpen();
+    await clock.advance(1);
+    b.disable(); // the later one; both writes race on the same record
+    await drain();
+    for (let round = 0; round < 2; round++) await refresh(clock, a, b);
+    expect([a.state, b.state, (await record())!.state]).toEqual(["disabled", "disabled", "disabled"]);
+    // The store loses it; both write it again at once: still the later one.
+    await wipe();
+    await refresh(clock, a, b);
+    await refresh(clock, a, b);
+    expect([a.state, b.state, (await record())!.state]).toEqual(["disabled", "disabled", "disabled"]);
+    store.reset();
+    for (let round = 0; round < 3; round++) await refresh(clock, a, b);
+    expect(store.counts.compareAndSet).toBe(0);
+  });
+
+  it("two overrides in the same ms from instances that had not seen each other: forced-open wins, whichever is written first", async () => {
+    for (const first of ["forceOpen", "disable"] as const) {
+      const { clock, make, record } = fleet();
+      const [a, b] = [make(), make()];
+      await a.execute(ok);
+      await b.execute(ok);
+      if (first === "forceOpen") {
+        a.forceOpen();
+        b.disable();
+      } else {
+        b.disable();
+        a.forceOpen();
+      }
+      await drain();
+      for (let round = 0; round < 2; round++) await refresh(clock, a, b);
+      expect([a.state, b.state, (await record())!.state]).toEqual(["forced-open", "forced-open", "forced-open"]);
+    }
+  });
+
+  it("isLaterManual: a strict total order (the later action; at the same ms forced-open, disabled, then a reset)", () => {
+    const action = fc.record({ at: fc.integer({ min: 0, max: 3 }), state: fc.constantFrom("forced-open", "disabled", "closed") as fc.Arbitrary<"forced-open" | "disabled" | "closed"> });
+    fc.assert(
+      fc.property(action, action, action, (x, y, z) => {
+        expect(isLaterManual(x, x)).toBe(false);
+        const same = x.at === y.at && x.state === y.state;
+        if (!same) expect(isLaterManual(x, y)).not.toBe(isLaterManual(y, x));
+        if (isLaterManual(x, y) && isLaterManual(y, z)) expect(isLaterManual(x, z)).toBe(true);
+        expect(isLaterManual(x, undefined)).toBe(true);
+      }),
+    );
+  });
+});
+
+describe("shared circuit breakers: a rolling deploy (records of the previous release, without a generation)", () => {
+  /** Both new instances on a generation, `seq` 2 (an opening and its recovery). */
+  async function onGeneration(clock: ManualClock, a: CircuitBreaker, b: CircuitBreaker) {
+    await a.execute(ok);
+    await b.execute(ok);
+    await a.execute(boom).catch(() => {});
+    await drain();
+    await clock.advance(10_000);
+    expect(await a.execute(ok)).toBe("ok");
+    await drain();
+    await refresh(clock, b);
+  }
+
+  it("an opening an old instance writes over a generation is adopted by the new instances within one refresh; its recovery too; nobody writes back", async () => {
+    const { clock, store, make, record, old } = fleet();
+    const [a, b] = [make(), make()];
+    await onGeneration(clock, a, b);
+    const { gen, seq } = (await record())!;
+    expect(gen).toBeDefined();
+    store.reset();
+    expect(await old("trip", "open")).toBe(true);
+    expect((await record())!.gen).toBeUndefined();
+    await refresh(clock, a, b);
+    expect(await refused(a)).toBe(true);
+    expect(await refused(b)).toBe(true);
+    // The old instance's probe succeeds (its recover: seq one above).
+    expect(await old("manual", "closed")).toBe(true);
+    await refresh(clock, a, b);
+    expect([a.state, b.state]).toEqual(["closed", "closed"]);
+    for (let round = 0; round < 3; round++) await refresh(clock, a, b);
+    expect(store.counts.compareAndSet + store.counts.insertIfAbsent).toBe(0);
+    // A new instance writes next: the generation comes back, counting on.
+    await a.execute(boom).catch(() => {});
+    await drain();
+    expect(await record()).toMatchObject({ gen, seq: seq + 3, state: "open" });
+  });
+
+  it("an old instance's forceOpen() over a generation reaches the new instances, and its reset() clears it; no write loop", async () => {
+    const { clock, store, make, old } = fleet();
+    const [a, b] = [make(), make()];
+    await onGeneration(clock, a, b);
+    store.reset();
+    await old("manual", "forced-open");
+    await refresh(clock, a, b);
+    expect([a.state, b.state]).toEqual(["forced-open", "forced-open"]);
+    await old("manual", "closed");
+    await refresh(clock, a, b);
+    expect([a.state, b.state]).toEqual(["closed", "closed"]);
+    for (let round = 0; round < 3; round++) await refresh(clock, a, b);
+    expect(store.counts.compareAndSet + store.counts.insertIfAbsent).toBe(0);
+  });
+
+  it("a record of the previous release whose seq is not above the generation's is stale: ignored", async () => {
+    const { clock, inner, make, record } = fleet();
+    const [a, b] = [make(), make()];
+    await onGeneration(clock, a, b);
+    const { seq } = (await record())!;
+    const current = await inner.get(KEY);
+    const stale = { v: 1, seq, by: "old-release", state: "open", openedAt: clock.wallNow(), openPeriodMs: 10_000, openings: 1, votes: [] };
+    await inner.compareAndSet(KEY, current!.version, stale as Json);
+    await refresh(clock, a, b);
+    expect([a.state, b.state]).toEqual(["closed", "closed"]);
+  });
+
+  it("an override held by new instances survives an old instance's trip over the lost store (it wrote over nothing)", async () => {
+    const { clock, make, record, wipe, old } = fleet();
+    const [a, b] = [make(), make()];
+    await onGeneration(clock, a, b);
+    a.forceOpen();
+    await drain();
+    await refresh(clock, b);
+    await wipe();
+    await old("trip", "open", 9);
+    await refresh(clock, a, b);
+    await refresh(clock, a, b);
+    expect([a.state, b.state, (await record())!.state]).toEqual(["forced-open", "forced-open", "forced-open"]);
+  });
+
+  it("an old instance's probe lease (no gen) holds new instances half-open on the same opening", async () => {
+    const { clock, inner, make, old } = fleet({ halfOpenMaxWaitMs: 60_000 });
+    const [a, b] = [make(), make()];
+    await onGeneration(clock, a, b);
+    await old("trip", "open");
+    const { seq } = (await inner.get(KEY))!.value as unknown as SharedCircuitRecord;
+    await refresh(clock, a);
+    expect(a.state).toBe("open");
+    await clock.advance(10_000);
+    // The old instance took the lease of that opening as its release did: `{ by, seq }`.
+    await inner.set(`${KEY}:probe`, { by: "old-release", seq } as Json, { ttlMs: 60_000 });
+    expect(await refused(a)).toBe(true);
+  });
+});
+
+describe("shared circuit breakers: convergence under losses, stale reads and both releases' writes", () => {
+  type Step = readonly [number, string, number];
+  const steps = fc.array(
+    fc.tuple(
+      fc.integer({ min: 0, max: 2 }),
+      fc.constantFrom("fail", "ok", "force", "disable", "reset", "wait", "wipe", "lose", "new", "oldTrip", "oldReset", "oldForce", "stale", "fresh"),
+      fc.integer({ min: 0, max: 1_500 }),
+    ),
+    { maxLength: 25 },
+  );
+
+  async function run(list: readonly Step[], ctx: ReturnType<typeof fleet>, breakers: CircuitBreaker[]) {
+    const { clock, inner, faulty, make, wipe, old } = ctx;
+    for (const [i, step, ms] of list) {
+      const breaker = breakers[i]!;
+      if (step === "fail") await breaker.execute(boom).catch(() => {});
+      else if (step === "ok") await breaker.execute(ok).catch(() => {});
+      else if (step === "force") breaker.forceOpen();
+      else if (step === "disable") breaker.disable();
+      else if (step === "reset") breaker.reset();
+      // A loss takes a millisecond at least: a generation created in the very ms of the one lost, by an
+      // instance that never saw it, may be taken as older (the documented clock-skew bound).
+      else if (step === "wipe") await wipe().then(() => clock.advance(1));
+      else if (step === "lose") await inner.delete(KEY).then(() => clock.advance(1));
+      else if (step === "new") breakers[i] = make();
+      else if (step === "oldTrip") await old("trip", "open", ms);
+      else if (step === "oldReset") await old("manual", "closed", ms);
+      else if (step === "oldForce") await old("manual", "forced-open", ms);
+      else if (step === "stale") faulty.inject("get", { kind: "stale" });
+      else if (step === "fresh") faulty.inject("get", undefined);
+      else await clock.advance(ms);
+      await drain();
+    }
+  }
+
+  it("property: once calls flow, every new instance agrees with the store, and the writes stop (no loop between instances or releases)", async () => {
+    await fc.assert(
+      fc.asyncProperty(steps, async (list) => {
+        const ctx = fleet({ resetTimeoutMs: 500 });
+        const breakers = [ctx.make(), ctx.make(), ctx.make()];
+        for (const breaker of breakers) await breaker.execute(ok);
+        await run(list, ctx, breakers);
+        ctx.faulty.inject("get", undefined);
+        for (let round = 0; round < 4; round++) await refresh(ctx.clock, ...breakers);
+        ctx.store.reset();
+        for (let round = 0; round < 3; round++) await refresh(ctx.clock, ...breakers);
+        expect(ctx.store.counts.compareAndSet).toBe(0);
+        const stored = (await ctx.record())?.state ?? "closed";
+        for (const breaker of breakers) expect(breaker.state === "half-open" ? "open" : breaker.state).toBe(stored === "open" ? "open" : stored);
+      }),
+      { numRuns: 60 },
+    );
+  }, 60_000);
+
+  it("property: an override an instance of this release holds survives any losses and writes of both releases but a reset; everyone ends on it", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom("force", "disable"), steps, async (override, list) => {
+        const ctx = fleet({ resetTimeoutMs: 500 });
+        const breakers = [ctx.make(), ctx.make(), ctx.make()];
+        for (const breaker of breakers) await breaker.execute(ok);
+        const holder = ctx.make();
+        await holder.execute(ok);
+        if (override === "force") holder.forceOpen();
+        else holder.disable();
+        await drain();
+        // Anything but a manual action (of either release): those are later overrides, or resets.
+        await run(list.filter(([, step]) => !["force", "disable", "reset", "oldReset", "oldForce"].includes(step)), ctx, breakers);
+        ctx.faulty.inject("get", undefined);
+        for (let round = 0; round < 4; round++) await refresh(ctx.clock, holder, ...breakers);
+        const state = override === "force" ? "forced-open" : "disabled";
+        expect((await ctx.record())?.state).toBe(state);
+        for (const breaker of [holder, ...breakers]) expect(breaker.state).toBe(state);
+      }),
+      { numRuns: 60 },
+    );
+  }, 60_000);
+});
