@@ -316,10 +316,9 @@ describe("shared circuit breakers: propagation", () => {
     await a!.execute(ok);
     await b!.execute(ok);
     await trip(a!);
-    // B stays busy: its calls run on its local state, and its refresh timer reads in the background.
-    await clock.advance(500);
-    expect(await b!.execute(ok)).toBe("ok");
-    await clock.advance(500);
+    await clock.advance(1_000);
+    // The call that finds the refresh due starts it and goes on; the read lands before the next.
+    await b!.execute(ok);
     await drain();
     let called = 0;
     expect(await b!.execute(() => called++).catch((error: unknown) => error)).toBeInstanceOf(CircuitOpenError);
@@ -334,39 +333,6 @@ describe("shared circuit breakers: propagation", () => {
     await drain();
     expect(b!.state).toBe("closed");
     expect(await b!.execute(ok)).toBe("ok");
-  });
-
-  it("an instance back from idle waits for its read: none of 50 concurrent calls reaches a dependency the fleet tripped meanwhile", async () => {
-    const { clock, breakers: [a, b] } = fleet(2);
-    await a!.execute(ok);
-    await b!.execute(ok);
-    // B sits idle for several intervals (its refresh timer stops), then A trips.
-    await clock.advance(5_000);
-    await drain();
-    await trip(a!);
-    let called = 0;
-    const outcomes = await Promise.all(
-      Array.from({ length: 50 }, () => b!.execute(() => called++).catch((error: unknown) => error)),
-    );
-    expect(called).toBe(0);
-    for (const outcome of outcomes) expect(outcome).toBeInstanceOf(CircuitOpenError);
-    expect(b!.state).toBe("open");
-    // Busy again: the next calls do not wait for a read.
-    let answered = false;
-    void b!.execute(ok).catch(() => (answered = true));
-    await Promise.resolve();
-    await Promise.resolve();
-    expect(answered).toBe(true);
-  });
-
-  it("reset() on a closed instance whose last read showed the circuit closed writes nothing", async () => {
-    const { store, breakers: [a] } = fleet(1);
-    await a!.execute(ok);
-    await drain();
-    const writes = store.total - store.counts.get;
-    a!.reset();
-    await drain();
-    expect(store.total - store.counts.get).toBe(writes);
   });
 
   it("a store that lost its data: the next opening still counts up from what the instances saw", async () => {
@@ -622,24 +588,6 @@ describe("shared circuit breakers: the store is never the weak link", () => {
     };
     return { clock, shared, store, errors, make };
   }
-
-  it("back from idle, a call waits for its read only while the store answers: a failed last read lets it run at once", async () => {
-    const { clock, store, make } = faulty();
-    const breaker = make();
-    expect(await breaker.execute(ok)).toBe("ok");
-    store.inject("get", { kind: "fail" });
-    await clock.advance(1_000);
-    await drain();
-    // This call finds the interval passed and waits for the read, which fails.
-    expect(await breaker.execute(ok)).toBe("ok");
-    await clock.advance(5_000);
-    await drain();
-    store.inject("get", { kind: "hang" });
-    let answered = false;
-    void breaker.execute(ok).then(() => (answered = true));
-    await drain();
-    expect(answered).toBe(true);
-  });
 
   it("a hanging store delays a fresh instance's first call by storeTimeoutMs at most, then the call runs", async () => {
     const { clock, store, errors, make } = faulty();

@@ -324,12 +324,6 @@ export class SharedCircuit implements SharedHalf {
   #touched = false;
   /** The refresh timer is armed (it is not while the breaker sits idle). */
   #armed = false;
-  /** The read calls wait for after the instance was idle (not on Workers); `undefined` if none. */
-  #catchUp: Promise<void> | undefined;
-  /** Workers: monotonic ms of the last call (idle: none for a whole interval). */
-  #lastCallAt = -Infinity;
-  /** The last read answered: a call back from idle waits for a read only while the store answers. */
-  #answering = true;
 
   #id: string | undefined;
   /** The first read has answered (or failed, or timed out). */
@@ -411,59 +405,24 @@ export class SharedCircuit implements SharedHalf {
       const deadline = now + this.#timeoutMs;
       return this.#loading.then(() => this.#rerun(deadline, fn, caller));
     }
-    // Back from idle, the local state is older than an interval: the call
-    // waits for the read it started (bounded by the store timeout), as a
-    // fresh instance's first call does, so an opening the fleet wrote while
-    // this instance was idle is refused, not called (issue 9).
-    const catchUp = this.#due();
-    if (catchUp !== undefined) {
-      const deadline = this.#clock.now() + this.#timeoutMs;
-      return catchUp.then(() => this.#rerun(deadline, fn, caller));
-    }
+    this.#due();
     if (state === "closed" || this.#openSeq < 0) return undefined;
     return this.#leaseGate(fn, caller, this.#clock.now());
   }
 
-  /**
-   * Starts a read if one is due: by the clock on Workers, by the timer
-   * elsewhere. Returns the read a call must wait for when the instance comes
-   * back from idle (no call for a whole interval, the last read an interval
-   * old): its local state may be far older than `refreshMs`. A busy instance
-   * reads in the background and never waits.
-   */
-  #due(): Promise<void> | undefined {
+  /** Starts a background read if one is due: by the clock on Workers, by the timer elsewhere. */
+  #due(): void {
     if (this.#ownReadsOnly) {
       const now = this.#clock.now();
-      const idle = now - this.#lastCallAt >= this.#refreshMs;
-      this.#lastCallAt = now;
-      if (now < this.#nextRefreshAt) return undefined;
-      // A read another request started is not waited for (it returns at once).
-      const read = this.#refresh(now);
-      return idle && this.#answering ? read : undefined;
+      if (now >= this.#nextRefreshAt) this.#refresh(now);
+      return;
     }
     this.#touched = true;
-    if (this.#armed) return this.#catchUp;
+    if (this.#armed) return;
     // Back from idle: read now if the last read is an interval old, then every interval while calls come.
     const now = this.#clock.now();
-    let read: Promise<void> | undefined;
-    if (now >= this.#nextRefreshAt && this.#answering) {
-      const catchUp: Promise<void> = this.#refresh(now).then(() => {
-        if (this.#catchUp === catchUp) this.#catchUp = undefined;
-      });
-      read = this.#catchUp = catchUp;
-    }
-    else if (now >= this.#nextRefreshAt) this.#refresh(now);
+    if (now >= this.#nextRefreshAt) this.#refresh(now);
     this.#arm();
-    return read;
-  }
-
-  /** Whether {@link SharedCircuit.#due} would make a call wait now (no side effect). */
-  #catchingUp(): boolean {
-    if (this.#ownReadsOnly) {
-      const now = this.#clock.now();
-      return this.#answering && now >= this.#nextRefreshAt && now - this.#lastCallAt >= this.#refreshMs && this.#readingSince < 0;
-    }
-    return this.#catchUp !== undefined || (this.#answering && !this.#armed && this.#clock.now() >= this.#nextRefreshAt);
   }
 
   #arm(): void {
@@ -480,7 +439,7 @@ export class SharedCircuit implements SharedHalf {
 
   /** Whether a fused pipeline may take the breaker's synchronous path: loaded, and the refresh kicked if due. */
   passes(): boolean {
-    if (!this.#loaded || this.#catchingUp()) return false;
+    if (!this.#loaded) return false;
     this.#due();
     return true;
   }
@@ -599,12 +558,10 @@ export class SharedCircuit implements SharedHalf {
     const read = this.#bounded("read", "get", this.#key, (signal) => this.#store.get(this.#key, { signal }), this.#timeoutMs).then(
       (entry) => {
         this.#readingSince = -1;
-        this.#answering = true;
         this.#apply(entry);
       },
       () => {
         this.#readingSince = -1;
-        this.#answering = false;
       },
     ).finally(() => {
       this.#loaded = true;
