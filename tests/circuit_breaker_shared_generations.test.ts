@@ -8,40 +8,10 @@
 // instance of the fleet.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { CircuitBreaker, type CircuitBreakerOptions, CircuitOpenError, type Json, MemoryStore, type SharedCircuitRecord, type Store } from "../mod.ts";
+import { CircuitBreaker, CircuitOpenError, type Json, type SharedCircuitRecord } from "../mod.ts";
 import { isNewerRecord } from "../src/breaker/shared.ts";
-import { CountingStore, FaultyStore, ManualClock } from "../src/testing/mod.ts";
-
-async function drain(): Promise<void> {
-  for (let i = 0; i < 3; i++) await new Promise((resolve) => setTimeout(resolve, 0));
-}
-
-const boom = () => Promise.reject(new Error("down"));
-const ok = () => "ok";
-const KEY = "breaker:payments";
-
-function fleet(options: Partial<CircuitBreakerOptions<never>> = {}, wrap?: (inner: MemoryStore, clock: ManualClock) => Store) {
-  const clock = new ManualClock();
-  const inner = new MemoryStore({ clock });
-  const store = new CountingStore(wrap === undefined ? inner : wrap(inner, clock));
-  const make = () =>
-    new CircuitBreaker({
-      name: "payments",
-      store,
-      clock,
-      maxFailures: 1,
-      resetTimeoutMs: 10_000,
-      refreshMs: 1_000,
-      storeTimeoutMs: 500,
-      ...options,
-    });
-  const record = async () => (await inner.get(KEY))?.value as unknown as SharedCircuitRecord | undefined;
-  /** The engine restarts empty: every key gone (the lease too). */
-  const wipe = async () => {
-    for (const key of [KEY, `${KEY}:probe`]) await inner.delete(key);
-  };
-  return { clock, inner, store, make, record, wipe };
-}
+import { FaultyStore, ManualClock } from "../src/testing/mod.ts";
+import { boom, drain, fleet, KEY, ok } from "./_support/manual_fleet.ts";
 
 /** A call after the refresh interval: starts the background read that lands before the next call. */
 async function refresh(clock: ManualClock, ...breakers: CircuitBreaker[]): Promise<void> {

@@ -6,40 +6,16 @@
 // every runtime use), one `CircuitBreaker` per instance of the fleet.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { CircuitBreaker, type CircuitBreakerOptions, CircuitOpenError, type Json, MemoryStore, type SharedCircuitRecord } from "../mod.ts";
+import { CircuitBreaker, type CircuitBreakerOptions, CircuitOpenError, type Json, type SharedCircuitRecord } from "../mod.ts";
 import { isLaterManual } from "../src/breaker/shared.ts";
-import { CountingStore, FaultyStore, ManualClock } from "../src/testing/mod.ts";
-
-async function drain(): Promise<void> {
-  for (let i = 0; i < 3; i++) await new Promise((resolve) => setTimeout(resolve, 0));
-}
-
-const boom = () => Promise.reject(new Error("down"));
-const ok = () => "ok";
-const KEY = "breaker:payments";
+import { FaultyStore, type ManualClock } from "../src/testing/mod.ts";
+import { boom, drain, fleet as baseFleet, KEY, ok } from "./_support/manual_fleet.ts";
 
 function fleet(options: Partial<CircuitBreakerOptions<never>> = {}) {
-  const clock = new ManualClock();
-  const inner = new MemoryStore({ clock });
   // Reads can be switched to stale (one write behind, as KV answers): `faulty.inject("get", { kind: "stale" })`.
-  const faulty = new FaultyStore(inner, { clock });
-  const store = new CountingStore(faulty);
-  const make = () =>
-    new CircuitBreaker({
-      name: "payments",
-      store,
-      clock,
-      maxFailures: 1,
-      resetTimeoutMs: 10_000,
-      refreshMs: 1_000,
-      storeTimeoutMs: 500,
-      ...options,
-    });
-  const record = async () => (await inner.get(KEY))?.value as unknown as SharedCircuitRecord | undefined;
-  /** The engine restarts empty: every key gone (the lease too). */
-  const wipe = async () => {
-    for (const key of [KEY, `${KEY}:probe`]) await inner.delete(key);
-  };
+  let faulty!: FaultyStore;
+  const base = baseFleet(options, (inner, clock) => (faulty = new FaultyStore(inner, { clock })));
+  const { clock, inner } = base;
   /**
    * An instance of the previous release (before generations: src/breaker/shared.ts at 48eed75) writes:
    * its record is `{ v, seq, by, state, openedAt, openPeriodMs, openings, votes }` (no `gen`, `genAt`,
@@ -63,7 +39,7 @@ function fleet(options: Partial<CircuitBreakerOptions<never>> = {}) {
     };
     return (await inner.compareAndSet(KEY, current?.version, written as Json)).ok;
   };
-  return { clock, inner, faulty, store, make, record, wipe, old };
+  return { ...base, faulty, old };
 }
 
 /** A call after the refresh interval: starts the background read that lands (with any write it causes) before the next call. */
