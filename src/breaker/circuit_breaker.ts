@@ -183,7 +183,7 @@ export interface CircuitBreakerOptions<F = never> {
   store?: Store;
   /** With `store`: how often the shared state is read, at most, per instance (by a call, in the background). Default `1_000`. */
   refreshMs?: number;
-  /** With `store`: the longest any call waits on the store (a fresh instance's first read, the probe lease). Default `1_000`. */
+  /** With `store`: the longest any call waits on the store (a fresh instance's first read, the read of one back from idle, the probe lease). Default `1_000`. */
   storeTimeoutMs?: number;
   /**
    * With `store`: given each store write and read the breaker starts in the

@@ -7,8 +7,16 @@
  *   (never the same state twice), and on stores with a minimum interval
  *   between writes of one key (Workers KV: 1 s) at most once per interval.
  * - The shared state is read at most once per `refreshMs`, by a call, in
- *   the background: calls use the state last read. Only a fresh instance's
- *   first call waits for its first read (bounded by `storeTimeoutMs`).
+ *   the background: a busy instance's calls use the state last read and
+ *   never wait. A call waits for a read (bounded by `storeTimeoutMs`) only
+ *   when the local state may be far older than that: on a fresh instance,
+ *   and on one back from idle (elsewhere than on Workers: its refresh timer
+ *   stopped and a read is due; on Workers: no read settled for two
+ *   intervals). Elsewhere every call waits for the same read. On Workers a
+ *   request may not wait on a read another request started, so each call
+ *   that finds the state stale makes its own read: one extra read per
+ *   request arriving while the first is in flight, until one answers. After
+ *   a read that failed or timed out, no call waits.
  * - In half-open, the instance that wins a lease (`insertIfAbsent` /
  *   `compareAndSet`, expiring after `halfOpenMaxWaitMs`) probes; the others
  *   refuse until the verdict is shared or the lease expires.
@@ -324,10 +332,17 @@ export class SharedCircuit implements SharedHalf {
   #touched = false;
   /** The refresh timer is armed (it is not while the breaker sits idle). */
   #armed = false;
+  /** Not on Workers: the read calls wait for after the instance was idle; `undefined` if none. */
+  #catchUp: Promise<void> | undefined;
+  /** Monotonic ms the last read settled (answered, failed or timed out): Workers' measure of a stale state. */
+  #settledAt = -Infinity;
+  /** The last read answered: a call waits for a catch-up read only while the store answers. */
+  #answering = true;
 
   #id: string | undefined;
   /** The first read has answered (or failed, or timed out). */
   #loaded = false;
+  /** The first read, when a call started it (elsewhere than on Workers, the calls made meanwhile wait for it). */
   #loading: Promise<void> | undefined;
   /** Monotonic ms of the next background read. */
   #nextRefreshAt = 0;
@@ -393,36 +408,81 @@ export class SharedCircuit implements SharedHalf {
   /**
    * Called by every call of a shared breaker before its admission, with the
    * breaker's raw state: `undefined` lets the call proceed on the local
-   * state; a promise is the call's outcome after a bounded wait (the first
-   * read, the probe lease) or a refusal.
+   * state; a promise is the call's outcome after a bounded wait (a read
+   * that catches up, the probe lease) or a refusal.
    */
   gate<T>(state: string, fn: Operation<T>, caller: ExecutionContext | undefined): Promise<T> | undefined {
-    if (!this.#loaded) {
-      const now = this.#clock.now();
-      if (this.#loading === undefined) {
-        this.#loading = this.#refresh(now);
-      } else if (this.#ownReadsOnly) return undefined;
-      const deadline = now + this.#timeoutMs;
-      return this.#loading.then(() => this.#rerun(deadline, fn, caller));
+    // A call run again after its read (its deadline set) does not wait for another.
+    const read = this.#due(this.#deadline === Infinity);
+    if (read !== undefined) {
+      const deadline = this.#clock.now() + this.#timeoutMs;
+      return read.then(() => this.#rerun(deadline, fn, caller));
     }
-    this.#due();
     if (state === "closed" || this.#openSeq < 0) return undefined;
     return this.#leaseGate(fn, caller, this.#clock.now());
   }
 
-  /** Starts a background read if one is due: by the clock on Workers, by the timer elsewhere. */
-  #due(): void {
+  /**
+   * Starts a read if one is due, and returns the read a call must wait for
+   * (bounded by `storeTimeoutMs`) when `waiting`, so an opening the fleet
+   * wrote while this instance was not reading is refused, not called:
+   * - not loaded yet (a fresh instance);
+   * - back from idle (its local state older than an interval), while the
+   *   store answers (after a failed read, nothing waits).
+   * Elsewhere than on Workers, calls wait for one read (the first, the
+   * catch-up). On Workers a request may not wait on a read another started:
+   * each call that finds the state stale does its own read ({@link SharedCircuit.#stale}).
+   * A busy instance reads in the background and never waits.
+   */
+  #due(waiting: boolean): Promise<void> | undefined {
     if (this.#ownReadsOnly) {
       const now = this.#clock.now();
-      if (now >= this.#nextRefreshAt) this.#refresh(now);
-      return;
+      if (waiting && this.#stale(now)) return this.#read(now);
+      if (!this.#loaded) this.#loading ??= this.#refresh(now);
+      else if (now >= this.#nextRefreshAt) this.#refresh(now);
+      return undefined;
+    }
+    if (!this.#loaded) {
+      this.#loading ??= this.#refresh(this.#clock.now());
+      return waiting ? this.#loading : undefined;
     }
     this.#touched = true;
-    if (this.#armed) return;
-    // Back from idle: read now if the last read is an interval old, then every interval while calls come.
-    const now = this.#clock.now();
-    if (now >= this.#nextRefreshAt) this.#refresh(now);
-    this.#arm();
+    if (!this.#armed) {
+      // Back from idle: read now if the last read is an interval old, then every interval while calls come.
+      const now = this.#clock.now();
+      if (now >= this.#nextRefreshAt) {
+        const read = this.#refresh(now);
+        if (this.#answering) {
+          const catchUp: Promise<void> = read.then(() => {
+            if (this.#catchUp === catchUp) this.#catchUp = undefined;
+          });
+          this.#catchUp = catchUp;
+        }
+      }
+      this.#arm();
+    }
+    return waiting ? this.#catchUp : undefined;
+  }
+
+  /**
+   * Workers: whether the local state is too old to act on: not loaded, or
+   * no read settled for two intervals (a busy instance's reads settle about
+   * one interval apart) while the store answers. A read in flight that
+   * started while the state was fresh (a busy instance's refresh, slow to
+   * answer) keeps it fresh until it settles.
+   */
+  #stale(now: number): boolean {
+    if (!this.#loaded) return true;
+    const staleMs = 2 * this.#refreshMs;
+    if (!this.#answering || now - this.#settledAt < staleMs) return false;
+    const since = this.#readingSince;
+    return since < 0 || now - since >= this.#timeoutMs || since - this.#settledAt >= staleMs;
+  }
+
+  /** Whether a call arriving now would wait for a read (no side effect). */
+  #waits(): boolean {
+    if (this.#ownReadsOnly) return this.#stale(this.#clock.now());
+    return this.#catchUp !== undefined || (!this.#armed && this.#answering && this.#clock.now() >= this.#nextRefreshAt);
   }
 
   #arm(): void {
@@ -437,17 +497,16 @@ export class SharedCircuit implements SharedHalf {
     }, this.#refreshMs);
   }
 
-  /** Whether a fused pipeline may take the breaker's synchronous path: loaded, and the refresh kicked if due. */
+  /** Whether a fused pipeline may take the breaker's synchronous path: loaded, no read to wait for, and the refresh kicked if due. */
   passes(): boolean {
-    if (!this.#loaded) return false;
-    this.#due();
+    if (!this.#loaded || this.#waits()) return false;
+    this.#due(false);
     return true;
   }
 
-  /** For `executeSync`: reads in the background when due, never waits. */
+  /** For `executeSync` and an open circuit's refusal: reads in the background when due, never waits. */
   touch(): void {
-    if (this.#loaded) this.#due();
-    else if (this.#loading === undefined) this.#loading = this.#refresh(this.#clock.now());
+    this.#due(false);
   }
 
   #rerun<T>(deadline: number, fn: Operation<T>, caller: ExecutionContext | undefined): Promise<T> {
@@ -553,23 +612,31 @@ export class SharedCircuit implements SharedHalf {
   #refresh(now: number): Promise<void> {
     // One read at a time; one abandoned (a request that ended mid-read on Workers) is replaced.
     if (this.#readingSince >= 0 && now - this.#readingSince < this.#timeoutMs) return Promise.resolve();
-    this.#nextRefreshAt = now + this.#refreshMs;
     this.#readingSince = now;
-    const read = this.#bounded("read", "get", this.#key, (signal) => this.#store.get(this.#key, { signal }), this.#timeoutMs).then(
+    const read = this.#read(now, true);
+    this.#keepAlive(read);
+    return read;
+  }
+
+  /** One read of the shared state, applied: the background one, or on Workers a call's own (the state stale). Never rejects. */
+  #read(now: number, background = false): Promise<void> {
+    if (now >= this.#nextRefreshAt) this.#nextRefreshAt = now + this.#refreshMs;
+    const settle = (answered: boolean) => {
+      if (background && this.#readingSince === now) this.#readingSince = -1;
+      this.#settledAt = this.#clock.now();
+      this.#answering = answered;
+    };
+    return this.#bounded("read", "get", this.#key, (signal) => this.#store.get(this.#key, { signal }), this.#timeoutMs).then(
       (entry) => {
-        this.#readingSince = -1;
+        settle(true);
         this.#apply(entry);
       },
-      () => {
-        this.#readingSince = -1;
-      },
+      () => settle(false),
     ).finally(() => {
       this.#loaded = true;
       // A write that failed, or waited for this read, goes out now.
       if (this.#intent !== undefined) this.#flush();
     });
-    this.#keepAlive(read);
-    return read;
   }
 
   /**
