@@ -10,6 +10,9 @@ import { CircuitBreaker, type CircuitBreakerOptions, CircuitOpenError, type Json
 import { isLaterManual } from "../src/breaker/shared.ts";
 import { FaultyStore, type ManualClock } from "../src/testing/mod.ts";
 import { boom, drain, fleet as baseFleet, KEY, ok } from "./_support/manual_fleet.ts";
+import { withUserAgent } from "./_support/user_agent.ts";
+
+const onWorkers = (globalThis as { navigator?: { userAgent?: string } }).navigator?.userAgent === "Cloudflare-Workers";
 
 function fleet(options: Partial<CircuitBreakerOptions<never>> = {}) {
   // Reads can be switched to stale (one write behind, as KV answers): `faulty.inject("get", { kind: "stale" })`.
@@ -304,6 +307,107 @@ describe("shared circuit breakers: a rolling deploy (records of the previous rel
     // The old instance took the lease of that opening as its release did: `{ by, seq }`.
     await inner.set(`${KEY}:probe`, { by: "old-release", seq } as Json, { ttlMs: 60_000 });
     expect(await refused(a)).toBe(true);
+  });
+});
+
+describe("shared circuit breakers: a manual action on an instance that has not read the shared state yet", () => {
+  /** A fleet with A tripped; `fresh` instances made later have made no call. */
+  async function tripped() {
+    const ctx = fleet();
+    const a = ctx.make();
+    await a.execute(boom).catch(() => {});
+    await drain();
+    expect((await ctx.record())?.state).toBe("open");
+    return { ...ctx, a };
+  }
+
+  for (const workers of [false, true]) {
+    it(`reset() before the first read closes the shared circuit fleet-wide, dated when it was called${workers ? " (Workers mode)" : ""}`, async () => {
+      const { clock, make, record, a } = await tripped();
+      let fresh: CircuitBreaker | undefined;
+      if (!workers) fresh = make();
+      else if (!withUserAgent("Cloudflare-Workers", () => void (fresh = make())) && !onWorkers) return;
+      fresh ??= make();
+      await clock.advance(5);
+      const at = clock.wallNow();
+      fresh.reset();
+      // Its first read starts now (no call needed), and the reset is written over what it read.
+      await drain();
+      expect(await record()).toMatchObject({ state: "closed", manual: { at, state: "closed" } });
+      expect(fresh.state).toBe("closed");
+      expect(await fresh.execute(ok)).toBe("ok");
+      await refresh(clock, a);
+      expect(a.state).toBe("closed");
+    });
+  }
+
+  it("reset() before the first read clears an override set earlier by another instance", async () => {
+    const { clock, make, record, a } = await tripped();
+    a.forceOpen();
+    await drain();
+    await clock.advance(1);
+    const fresh = make();
+    fresh.reset();
+    await drain();
+    expect((await record())?.state).toBe("closed");
+    await refresh(clock, a, fresh);
+    expect([a.state, fresh.state]).toEqual(["closed", "closed"]);
+  });
+
+  it("an action dated after the reset stands, though written before the reset's read answered or before any read answered", async () => {
+    for (const later of ["forceOpen", "reopen", "failedRead"] as const) {
+      const ctx = fleet();
+      const { clock, faulty, inner, make, record } = ctx;
+      // A reads and writes the engine directly; the fresh instance's reads go through the faulty store.
+      const a = new CircuitBreaker({ name: "payments", store: inner, clock, maxFailures: 1, resetTimeoutMs: 10_000, refreshMs: 1_000, storeTimeoutMs: 500 });
+      await a.execute(boom).catch(() => {});
+      await drain();
+      if (later === "reopen") await clock.advance(10_000);
+      // The reset's read answers 100 ms late (with what the store held when it started), or fails.
+      faulty.inject("get", later === "failedRead" ? { kind: "fail" } : { kind: "late", delayMs: 100 });
+      const fresh = make();
+      fresh.reset();
+      await drain();
+      await clock.advance(10);
+      // A acts after the reset: an override, or its probe fails and the circuit opens again.
+      if (later === "reopen") await a.execute(boom).catch(() => {});
+      else a.forceOpen();
+      await drain();
+      const written = (await record())!;
+      expect(written.state).toBe(later === "reopen" ? "open" : "forced-open");
+      await clock.advance(100);
+      await drain();
+      faulty.inject("get", undefined);
+      await refresh(clock, a, fresh);
+      expect(await record()).toEqual(written);
+      expect(fresh.state).toBe(written.state);
+    }
+  });
+
+  it("forceOpen() and disable() before the first read take effect fleet-wide, the later one winning", async () => {
+    const { clock, make, record, a } = await tripped();
+    const first = make();
+    const second = make();
+    first.forceOpen();
+    await drain();
+    expect((await record())?.state).toBe("forced-open");
+    await clock.advance(1);
+    second.disable();
+    await drain();
+    expect((await record())?.state).toBe("disabled");
+    await refresh(clock, a, first, second);
+    expect([a.state, first.state, second.state]).toEqual(["disabled", "disabled", "disabled"]);
+  });
+
+  it("reset() on an instance that has read the shared state and holds it closed writes nothing", async () => {
+    const { store, make } = fleet();
+    const a = make();
+    await a.execute(ok);
+    await drain();
+    const writes = store.total - store.counts.get;
+    a.reset();
+    await drain();
+    expect(store.total - store.counts.get).toBe(writes);
   });
 });
 

@@ -1081,7 +1081,9 @@ export class CircuitBreaker<F = never> {
 
   /**
    * Closes the circuit and forgets counted failures (stats are kept). Also
-   * the way out of `"forced-open"` and `"disabled"`.
+   * the way out of `"forced-open"` and `"disabled"`. With `store`, the
+   * shared circuit too, also from an instance that has not read it yet
+   * (docs/distributed.md).
    *
    * @example
    * ```ts
@@ -1093,8 +1095,9 @@ export class CircuitBreaker<F = never> {
    * ```
    */
   reset(): void {
-    if (this.#state === "closed") this.#strategy.reset();
-    else this.#transition("closed");
+    if (this.#state !== "closed") return this.#transition("closed");
+    this.#strategy.reset();
+    this.#shared?.onReset();
   }
 
   /**

@@ -25,6 +25,10 @@
  * - A store that fails, hangs or answers late is reported (`storeError`)
  *   and otherwise ignored: the breaker runs on its local state and catches
  *   up at the next refresh.
+ * - `forceOpen()`, `disable()` and `reset()` are written with the time they
+ *   were made (`manual.at`): the later action wins. A `reset()` on an
+ *   instance that has not read the shared state yet starts its first read
+ *   and is written over the record read, unless that holds a later action.
  * - Records carry a generation, drawn when a record is created where the
  *   store holds none: after the store loses its data, a brand-new
  *   instance's record (`seq` 1) is still newer than the `seq` 10 the
@@ -338,6 +342,10 @@ export class SharedCircuit implements SharedHalf {
   #settledAt = -Infinity;
   /** The last read answered: a call waits for a catch-up read only while the store answers. */
   #answering = true;
+  /** A read has answered: this instance knows the shared state. */
+  #answered = false;
+  /** `reset()` made before any read answered, with the time it was made: written over the first record read, unless that holds a later action. */
+  #pendingReset: SharedManualAction | undefined;
 
   #id: string | undefined;
   /** The first read has answered (or failed, or timed out). */
@@ -629,7 +637,9 @@ export class SharedCircuit implements SharedHalf {
     return this.#bounded("read", "get", this.#key, (signal) => this.#store.get(this.#key, { signal }), this.#timeoutMs).then(
       (entry) => {
         settle(true);
+        this.#answered = true;
         this.#apply(entry);
+        if (this.#pendingReset !== undefined) this.#resetRead(this.#pendingReset);
       },
       () => settle(false),
     ).finally(() => {
@@ -744,9 +754,41 @@ export class SharedCircuit implements SharedHalf {
     };
   }
 
+  /**
+   * `reset()` on a circuit closed here: an instance that knows the shared
+   * state has nothing to reset (it adopts an opening at its next read). One
+   * that has not read it yet keeps the reset, dated now, for its first read
+   * (started now): the shared circuit may be open.
+   */
+  onReset(): void {
+    if (this.#answered) return;
+    this.#pendingReset = { at: Math.max(this.#clock.wallNow(), (this.#manual?.at ?? -1) + 1), state: "closed" };
+    this.#due(false);
+  }
+
+  /**
+   * Applies a reset made before the first read to the record it read: the
+   * circuit is reset (and written) if the record is open, forced open or
+   * disabled by an earlier action; an opening or a manual action dated
+   * after the reset stands.
+   */
+  #resetRead(reset: SharedManualAction): void {
+    this.#pendingReset = undefined;
+    const record = this.#seen;
+    if (record === undefined || record.state === "closed" || !isLaterManual(reset, record.manual)) return;
+    if (record.state === "open" && (record.openedAt ?? 0) > reset.at) return;
+    // Restored for onTransition, which takes it as the reset's manual action.
+    this.#pendingReset = reset;
+    this.#link.breaker.reset();
+    this.#pendingReset = undefined;
+  }
+
   /** Called by the breaker on every transition it makes; decides what, if anything, the store is told. */
   onTransition(from: string, to: string): void {
     if (this.#adopting || to === "half-open") return;
+    // A pending reset is this transition's manual action (#resetRead), or superseded by it.
+    const reset = to === "closed" ? this.#pendingReset : undefined;
+    this.#pendingReset = undefined;
     const local = this.#link.local();
     const basisSeq = this.#seen?.seq ?? 0;
     const basisGen = this.#seen === undefined ? LEGACY_GENERATION : generationOf(this.#seen);
@@ -762,7 +804,7 @@ export class SharedCircuit implements SharedHalf {
     if (kind !== "reopen" && kind !== "trip") this.#openSeq = -1;
     // Dated after every manual action seen, so an override set after learning another's wins whatever the clocks say.
     const manual = kind === "manual"
-      ? (this.#manual = { at: Math.max(this.#clock.wallNow(), (this.#seen?.manual?.at ?? -1) + 1, (this.#manual?.at ?? -1) + 1), state: local.state as SharedCircuitState })
+      ? (this.#manual = reset ?? { at: Math.max(this.#clock.wallNow(), (this.#seen?.manual?.at ?? -1) + 1, (this.#manual?.at ?? -1) + 1), state: local.state as SharedCircuitState })
       : undefined;
     this.#intent = {
       kind,

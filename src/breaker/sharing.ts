@@ -25,6 +25,8 @@ export interface SharedHalf {
   touch(): void;
   /** Told of every transition the breaker makes. */
   onTransition(from: string, to: string): void;
+  /** Told of `reset()` on a circuit already closed (no transition): the shared one may still be open. */
+  onReset(): void;
 }
 
 /** @internal A store that can share a breaker's state through itself. */
