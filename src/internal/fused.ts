@@ -216,7 +216,7 @@ class Segment {
     this.#starter = this.#starters.length === 1 ? this.#starters[0]!.stage : undefined;
     this.#starterIndex = this.#starters.length === 1 ? this.#starters[0]!.index : -1;
     this.#recordStarts = owner >= 0 && this.#starterIndex === owner;
-    this.four = fastPaths && inner === undefined && this.#size === 4 && owner === 3 && this.#recordStarts;
+    this.four = fusing > 1 && inner === undefined && this.#size === 4 && owner === 3 && this.#recordStarts;
   }
 
   /**
@@ -473,27 +473,21 @@ export function fusedRunner(stages: readonly Stage[], layered: readonly Runner[]
   return ((fn, parent) => segment.run(fn as Operation<unknown>, parent)) as Runner;
 }
 
-let fastPaths = true;
+/** 2: fused, with the four-stage path; 1: fused, without it; 0: layered. */
+let fusing = 2;
 
-/**
- * Builds without the four-stage path ({@link Segment.runFour}): pipelines
- * made inside `build` take the general fused path. For tests that check
- * the one against the other.
- */
-export function withoutFastPath<T>(build: () => T): T {
-  fastPaths = false;
+function buildWith<T>(mode: number, build: () => T): T {
+  fusing = mode;
   try {
     return build();
   } finally {
-    fastPaths = true;
+    fusing = 2;
   }
 }
 
-let fusing = true;
-
 /** True unless inside {@link withoutFusion}. */
 export function fusionEnabled(): boolean {
-  return fusing;
+  return fusing > 0;
 }
 
 /**
@@ -501,10 +495,14 @@ export function fusionEnabled(): boolean {
  * turn. For tests that check the fused path against the layered one.
  */
 export function withoutFusion<T>(build: () => T): T {
-  fusing = false;
-  try {
-    return build();
-  } finally {
-    fusing = true;
-  }
+  return buildWith(0, build);
+}
+
+/**
+ * Builds without the four-stage path ({@link Segment.runFour}): pipelines
+ * made inside `build` take the general fused path. For tests that check
+ * the one against the other.
+ */
+export function withoutFastPath<T>(build: () => T): T {
+  return buildWith(1, build);
 }
