@@ -155,6 +155,28 @@ function settleNow(segment: Segment, call: FusedCall, from: number, failed: bool
   }
 }
 
+/** Idle handler pairs a segment keeps: enough for the calls a caller keeps in flight, bounded. */
+const POOLED = 64;
+
+/**
+ * The reaction handlers of one pending call of a {@link Segment.runFour}
+ * segment. A call's reaction runs once, and then nothing holds its
+ * handlers but the promise machinery that is done with them, so a segment
+ * reuses the pair for a later call: two closures per call, saved. `next`
+ * links the idle pairs.
+ */
+class Watch {
+  call: FusedCall | undefined = undefined;
+  next: Watch | undefined = undefined;
+  readonly onValue: (value: unknown) => unknown;
+  readonly onError: (error: unknown) => unknown;
+
+  constructor(segment: Segment) {
+    this.onValue = (value) => segment.exitValue(segment.unwatch(this), 3, value);
+    this.onError = (error) => segment.exit(segment.unwatch(this), 3, true, error);
+  }
+}
+
 /** A fused segment: its stages, outermost first, and where each goes when it cannot be fused. */
 class Segment {
   readonly #stages: readonly Stage[];
@@ -194,6 +216,87 @@ class Segment {
     this.#starter = this.#starters.length === 1 ? this.#starters[0]!.stage : undefined;
     this.#starterIndex = this.#starters.length === 1 ? this.#starters[0]!.index : -1;
     this.#recordStarts = owner >= 0 && this.#starterIndex === owner;
+    this.four = fusing > 1 && inner === undefined && this.#size === 4 && owner === 3 && this.#recordStarts;
+  }
+
+  /**
+   * True for four stages whose innermost makes the call record and owns the
+   * one deadline, around the operation itself: a `ResiliencePipeline` of
+   * all four steps with the timeout innermost (its default order), which
+   * {@link Segment.runFour} runs.
+   */
+  readonly four: boolean;
+
+  /**
+   * {@link Segment.run} for a {@link Segment.four} segment: the same steps in
+   * the same order, on straight-line code (each position's entry and exit
+   * at its own call site, no count of stages, the record's deadline started
+   * directly). Anything off the success path continues in the general code.
+   */
+  runFour(fn: Operation<unknown>, parent: ExecutionContext | undefined): Promise<unknown> {
+    const call = this.#newCall!(fn, parent);
+    let state: unknown;
+    let at = 0;
+    try {
+      if ((state = this.#s0!.enter(call)) === SLOW) return this.#fromSlow(call, 0);
+      call.state0 = state;
+      at = 1;
+      if ((state = this.#s1!.enter(call)) === SLOW) return this.#fromSlow(call, 1);
+      call.state1 = state;
+      at = 2;
+      if ((state = this.#s2!.enter(call)) === SLOW) return this.#fromSlow(call, 2);
+      call.state2 = state;
+      at = 3;
+      if ((state = this.#s3!.enter(call)) === SLOW) return this.#fromSlow(call, 3);
+      call.state3 = state;
+    } catch (error) {
+      // An entry threw (a user clock, say): the layers it entered exit.
+      return settleNow(this, call, at - 1, true, error);
+    }
+    let result: unknown;
+    try {
+      result = fn(call.context ?? contextFor(undefined));
+    } catch (error) {
+      return settleNow(this, call, 3, true, error);
+    }
+    if (!(result instanceof Promise) && !isThenable(result)) return settleNow(this, call, 3, false, result);
+    // Handlers from the pool: no closures per call.
+    let watch = this.#free;
+    if (watch === undefined) watch = new Watch(this);
+    else {
+      this.#free = watch.next;
+      this.#freeCount--;
+    }
+    watch.call = call;
+    const settled = Promise.resolve(result).then(watch.onValue, watch.onError);
+    (call as FusedCall & { start(): void }).start();
+    return settled;
+  }
+
+  /** Idle handler pairs of {@link Segment.runFour}, linked by `next`. */
+  #free: Watch | undefined = undefined;
+  #freeCount = 0;
+
+  /** Takes the call off `watch` and gives the pair back to the pool (before any exit runs: an exit may start a call). */
+  unwatch(watch: Watch): FusedCall {
+    const call = watch.call!;
+    watch.call = undefined;
+    if (this.#freeCount < POOLED) {
+      watch.next = this.#free;
+      this.#free = watch;
+      this.#freeCount++;
+    }
+    return call;
+  }
+
+  /** The stage at `entered` said {@link SLOW}: it and the layers inside run layered, the ones entered wait for them. */
+  #fromSlow(call: FusedCall, entered: number): Promise<unknown> {
+    try {
+      return this.#later(this.#layered[entered]!(call.fn, call.context), call, entered - 1);
+    } catch (error) {
+      // The layers inside threw synchronously (a foreign policy can): the layers entered exit.
+      return settleNow(this, call, entered - 1, true, error);
+    }
   }
 
   run(fn: Operation<unknown>, parent: ExecutionContext | undefined): Promise<unknown> {
@@ -207,14 +310,7 @@ class Segment {
       this.#thrown = undefined;
       return settleNow(this, call, -entered - 3, true, error);
     }
-    if (entered < size) {
-      try {
-        return this.#later(this.#layered[entered]!(fn, call.context), call, entered - 1);
-      } catch (error) {
-        // The layers inside threw synchronously (a foreign policy can): the layers entered exit.
-        return settleNow(this, call, entered - 1, true, error);
-      }
-    }
+    if (entered < size) return this.#fromSlow(call, entered);
     let result: unknown;
     try {
       result = this.#inner === undefined ? fn(call.context ?? contextFor(undefined)) : this.#inner(fn, call.context);
@@ -373,14 +469,25 @@ class Segment {
  */
 export function fusedRunner(stages: readonly Stage[], layered: readonly Runner[], inner: Runner | undefined): Runner {
   const segment = new Segment(stages, layered, inner);
+  if (segment.four) return ((fn, parent) => segment.runFour(fn as Operation<unknown>, parent)) as Runner;
   return ((fn, parent) => segment.run(fn as Operation<unknown>, parent)) as Runner;
 }
 
-let fusing = true;
+/** 2: fused, with the four-stage path; 1: fused, without it; 0: layered. */
+let fusing = 2;
+
+function buildWith<T>(mode: number, build: () => T): T {
+  fusing = mode;
+  try {
+    return build();
+  } finally {
+    fusing = 2;
+  }
+}
 
 /** True unless inside {@link withoutFusion}. */
 export function fusionEnabled(): boolean {
-  return fusing;
+  return fusing > 0;
 }
 
 /**
@@ -388,10 +495,14 @@ export function fusionEnabled(): boolean {
  * turn. For tests that check the fused path against the layered one.
  */
 export function withoutFusion<T>(build: () => T): T {
-  fusing = false;
-  try {
-    return build();
-  } finally {
-    fusing = true;
-  }
+  return buildWith(0, build);
+}
+
+/**
+ * Builds without the four-stage path ({@link Segment.runFour}): pipelines
+ * made inside `build` take the general fused path. For tests that check
+ * the one against the other.
+ */
+export function withoutFastPath<T>(build: () => T): T {
+  return buildWith(1, build);
 }

@@ -1,0 +1,344 @@
+/**
+ * The four-stage fused path (`Segment.runFour` in src/internal/fused.ts):
+ * a pipeline of bulkhead, breaker and retry in any order with the timeout
+ * innermost (ResiliencePipeline's default) runs on it. It must do exactly
+ * what the general fused path does: the same outcomes, events in the same
+ * order, the same final state, timers cleared and listeners removed. fast-check
+ * generates the scenarios (successes, throws, rejections, calls slower than
+ * the deadline, signal reads, aborts, calls with and without a signal, full
+ * bulkheads, open circuits); each runs through both paths on its own
+ * ManualClock, and through the layered pipeline as well.
+ */
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import {
+  Bulkhead,
+  CircuitBreaker,
+  type ExecutionContext,
+  type Operation,
+  Pipeline,
+  ResiliencePipeline,
+  RetryPolicy,
+  TimeoutError,
+  TimeoutPolicy,
+} from "../mod.ts";
+import { withoutFastPath, withoutFusion } from "../src/internal/fused.ts";
+import { ManualClock } from "../src/testing/mod.ts";
+
+type Step = "bulkhead" | "breaker" | "retry";
+type Mode = "fast" | "general" | "layered";
+
+type Behaviour =
+  | { kind: "value" | "reject" | "syncValue" | "syncThrow" | "hang" }
+  | { kind: "later"; ms: number; ok: boolean };
+
+interface CallPlan {
+  startAt: number;
+  attempts: Behaviour[];
+  /** No signal at all, a signal that never aborts, or one that aborts at this ms. */
+  signal: "none" | "quiet" | number;
+  readsSignal: boolean;
+}
+
+interface Scenario {
+  order: Step[];
+  maxConcurrent: number;
+  maxQueue: number;
+  maxFailures: number;
+  maxAttempts: number;
+  baseDelayMs: number;
+  timeoutMs: number;
+  /** Breaker `success`/`failure` listeners (they make the breaker time its calls). */
+  outcomeListeners: boolean;
+  /** A retry `success` listener, and a `retryOnResult` that retries "again" results. */
+  retryResults: boolean;
+  calls: CallPlan[];
+}
+
+const behaviour: fc.Arbitrary<Behaviour> = fc.oneof(
+  fc.record({ kind: fc.constantFrom("value" as const, "reject" as const, "syncValue" as const, "syncThrow" as const, "hang" as const) }),
+  fc.record({ kind: fc.constant("later" as const), ms: fc.integer({ min: 1, max: 60 }), ok: fc.boolean() }),
+);
+
+const scenario: fc.Arbitrary<Scenario> = fc.record({
+  order: fc.shuffledSubarray(["bulkhead", "breaker", "retry"] as Step[], { minLength: 3, maxLength: 3 }),
+  maxConcurrent: fc.integer({ min: 1, max: 3 }),
+  maxQueue: fc.integer({ min: 0, max: 2 }),
+  maxFailures: fc.integer({ min: 1, max: 3 }),
+  maxAttempts: fc.integer({ min: 1, max: 3 }),
+  baseDelayMs: fc.integer({ min: 0, max: 20 }),
+  timeoutMs: fc.integer({ min: 5, max: 50 }),
+  outcomeListeners: fc.boolean(),
+  retryResults: fc.boolean(),
+  calls: fc.array(
+    fc.record({
+      startAt: fc.integer({ min: 0, max: 150 }),
+      attempts: fc.array(behaviour, { minLength: 1, maxLength: 3 }),
+      signal: fc.oneof(fc.constantFrom("none" as const, "quiet" as const), fc.integer({ min: 0, max: 200 })),
+      readsSignal: fc.boolean(),
+    }),
+    { minLength: 1, maxLength: 8 },
+  ),
+});
+
+// As in pipeline_fused.test.ts: distinct offsets, so that no two timers are due at the same instant.
+const OFFSET = {
+  timeout: Math.SQRT2 * 1e-3,
+  retry: Math.sqrt(3) * 1e-4,
+  abort: Math.PI * 1e-5,
+  later: (call: number, attempt: number) => Math.sqrt(5) * 1e-6 * (call + 1) + Math.sqrt(7) * 1e-8 * attempt,
+};
+
+function describeError(error: unknown): string {
+  if (error instanceof Error) {
+    const cause = error.cause === undefined ? "" : ` (cause: ${describeError(error.cause)})`;
+    return `${error.name}${"code" in error ? `(${String(error.code)})` : ""} ${error.message}${cause}`;
+  }
+  return `thrown ${String(error)}`;
+}
+
+function operation(plan: CallPlan, index: number, clock: ManualClock, log: (entry: string) => void): Operation<string> {
+  let attempt = 0;
+  return (context: ExecutionContext) => {
+    attempt++;
+    const behaviour = plan.attempts[(attempt - 1) % plan.attempts.length]!;
+    const name = `call${index}#${attempt}`;
+    log(`${name} runs`);
+    const signal = plan.readsSignal || behaviour.kind === "hang" ? context.signal : undefined;
+    if (signal !== undefined) log(`${name} signal ${signal.aborted ? "aborted" : "live"}`);
+    switch (behaviour.kind) {
+      case "syncValue":
+        return attempt === 1 ? `${name} again` : `${name} ok`;
+      case "syncThrow":
+        throw new Error(`${name} threw`);
+      case "value":
+        return Promise.resolve(attempt === 1 ? `${name} again` : `${name} ok`);
+      case "reject":
+        return Promise.reject(new Error(`${name} failed`));
+      case "later":
+        return clock.sleep(behaviour.ms + OFFSET.later(index, attempt), signal).then(() => {
+          if (!behaviour.ok) throw new Error(`${name} failed late`);
+          return `${name} ok late`;
+        });
+      case "hang":
+        return new Promise<string>((_, reject) => {
+          if (signal!.aborted) reject(signal!.reason);
+          signal!.addEventListener("abort", () => reject(signal!.reason));
+        });
+    }
+  };
+}
+
+/** A caller's signal that counts the listeners added to it and not removed. */
+function countedSignal(controller: AbortController): { signal: AbortSignal; listening: () => number } {
+  const signal = controller.signal;
+  let listening = 0;
+  const add = signal.addEventListener.bind(signal);
+  const remove = signal.removeEventListener.bind(signal);
+  const added = new Set<unknown>();
+  signal.addEventListener = ((type: string, listener: EventListenerOrEventListenerObject, options?: unknown) => {
+    if (!added.has(listener)) listening++;
+    added.add(listener);
+    add(type, listener, options as AddEventListenerOptions);
+  }) as AbortSignal["addEventListener"];
+  signal.removeEventListener = ((type: string, listener: EventListenerOrEventListenerObject, options?: unknown) => {
+    if (added.delete(listener)) listening--;
+    remove(type, listener, options as EventListenerOptions);
+  }) as AbortSignal["removeEventListener"];
+  return { signal, listening: () => listening };
+}
+
+/** Runs `s` through the pipeline built in `mode`; returns every entry it logged, then the final state. */
+async function run(s: Scenario, mode: Mode): Promise<string[]> {
+  const clock = new ManualClock();
+  const log: string[] = [];
+  const note = (entry: string) => log.push(`${clock.now().toFixed(9)} ${entry}`);
+  const build = () => {
+    const bulkhead = new Bulkhead({ maxConcurrent: s.maxConcurrent, maxQueue: s.maxQueue, pollMs: 0, clock });
+    const breaker = new CircuitBreaker({ name: "b", maxFailures: s.maxFailures, resetTimeoutMs: 40, clock });
+    const baseDelayMs = s.baseDelayMs === 0 ? 0 : s.baseDelayMs + OFFSET.retry;
+    const retry = new RetryPolicy<string>({
+      maxAttempts: s.maxAttempts,
+      baseDelayMs,
+      jitter: "none",
+      clock,
+      ...(s.retryResults ? { retryOnResult: (result: string) => result.endsWith("again") } : {}),
+    });
+    const timeout = new TimeoutPolicy({ timeoutMs: s.timeoutMs + OFFSET.timeout, clock });
+    bulkhead.on("reject", (e) => note(`bulkhead reject ${e.reason}`));
+    breaker.on("stateChange", (e) => note(`breaker ${e.from}->${e.to}`));
+    breaker.on("reject", () => note("breaker reject"));
+    if (s.outcomeListeners) {
+      breaker.on("success", () => note("breaker success"));
+      breaker.on("failure", (e) => note(`breaker failure ${describeError(e.error)}`));
+    }
+    retry.on("retry", (e) => note(`retry ${e.attempt} after ${e.delayMs}`));
+    retry.on("giveUp", (e) => note(`giveUp ${e.attempts} ${e.reason}`));
+    if (s.retryResults) retry.on("success", (e) => note(`retry success ${e.attempts}`));
+    timeout.on("timeout", () => note("timeout"));
+    const policies = { bulkhead, breaker, retry };
+    return {
+      pipeline: new Pipeline([...s.order.map((step) => policies[step]), timeout]),
+      report: () => [
+        `bulkhead active=${bulkhead.active} queued=${bulkhead.queued} rejected=${bulkhead.rejected}`,
+        `breaker ${breaker.state} ${JSON.stringify(breaker.stats)}`,
+      ],
+    };
+  };
+  const { pipeline, report } = mode === "fast"
+    ? build()
+    : mode === "general"
+    ? withoutFastPath(build)
+    : withoutFusion(build);
+  const listening: Array<() => number> = [];
+  s.calls.forEach((plan, index) => {
+    let signal: AbortSignal | undefined;
+    if (plan.signal !== "none") {
+      const controller = new AbortController();
+      const counted = countedSignal(controller);
+      signal = counted.signal;
+      listening.push(counted.listening);
+      if (typeof plan.signal === "number") {
+        clock.schedule(() => controller.abort(new Error(`call${index} aborted`)), plan.signal + OFFSET.abort);
+      }
+    }
+    clock.schedule(() => {
+      note(`call${index} starts`);
+      pipeline.execute(operation(plan, index, clock, note), signal).then(
+        (value) => note(`call${index} -> ${value}`),
+        (error) => note(`call${index} x> ${describeError(error)}`),
+      );
+    }, plan.startAt);
+  });
+  await clock.advance(1_000);
+  return [
+    ...log,
+    ...report(),
+    `pending timers ${clock.pending}`,
+    `listeners left ${listening.map((count) => count()).join(",")}`,
+  ];
+}
+
+/** Entries grouped by instant, each instant's entries sorted: fusion may order one instant's events of different calls otherwise. */
+function byInstant(entries: string[]): string[] {
+  const instants = new Map<string, string[]>();
+  const rest: string[] = [];
+  for (const entry of entries) {
+    const space = entry.indexOf(" ");
+    const at = entry.slice(0, space);
+    if (!/^\d/.test(at)) rest.push(entry);
+    else instants.set(at, [...(instants.get(at) ?? []), entry]);
+  }
+  return [...[...instants.values()].flatMap((group) => group.sort()), ...rest];
+}
+
+const RUNS = Number((globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env.FUSED_RUNS ?? 300);
+
+describe("four-stage fused path", () => {
+  it("behaves exactly as the general fused path (same events in the same order) and as the layered pipeline", async () => {
+    await fc.assert(
+      fc.asyncProperty(scenario, async (s) => {
+        const fast = await run(s, "fast");
+        expect(fast).toEqual(await run(s, "general"));
+        // Layered: a slot handed to a queued call under a breaker outside the bulkhead may be counted in another order.
+        const breakerOutside = s.order.indexOf("breaker") < s.order.indexOf("bulkhead");
+        if (!(breakerOutside && s.maxQueue > 0)) expect(byInstant(fast)).toEqual(byInstant(await run(s, "layered")));
+      }),
+      { numRuns: RUNS },
+    );
+  }, 120_000);
+
+  it("runs ResiliencePipeline's default order: values, errors, deadlines and the breaker's counts as the general path", async () => {
+    const scenarioOf = async (fast: boolean) => {
+      const clock = new ManualClock();
+      const build = () =>
+        new ResiliencePipeline({
+          bulkhead: { maxConcurrent: 2, clock },
+          circuitBreaker: { maxFailures: 3, clock },
+          retry: { maxAttempts: 2, baseDelayMs: 0, clock },
+          timeout: { timeoutMs: 10, clock },
+        });
+      const resilient = fast ? build() : withoutFastPath(build);
+      const outcomes: unknown[] = [];
+      const settle = (promise: Promise<unknown>) =>
+        promise.then((value) => outcomes.push(value), (error: unknown) => outcomes.push(describeError(error)));
+      let calls = 0;
+      await settle(resilient.execute(async () => "ok"));
+      await settle(resilient.execute(() => "sync"));
+      await settle(resilient.execute(async () => {
+        if (++calls === 1) throw new Error("flaky");
+        return calls;
+      }));
+      const slow = settle(resilient.execute(({ signal }) =>
+        new Promise((_, reject) => signal.addEventListener("abort", () => reject(signal.reason)))
+      ));
+      await clock.advance(25);
+      await slow;
+      await settle(resilient.execute(() => {
+        throw new Error("always");
+      }));
+      return {
+        outcomes,
+        state: resilient.circuitBreaker.state,
+        stats: resilient.circuitBreaker.stats,
+        active: resilient.bulkhead!.active,
+        timers: clock.pending,
+      };
+    };
+    const fast = await scenarioOf(true);
+    expect(fast.outcomes).toEqual([
+      "ok",
+      "sync",
+      2,
+      "RetryExhaustedError(ERR_RETRY_EXHAUSTED) Gave up after 2 attempts (cause: TimeoutError(ERR_TIMEOUT) Operation timed out after 10 ms)",
+      "RetryExhaustedError(ERR_RETRY_EXHAUSTED) Gave up after 2 attempts (cause: Error always)",
+    ]);
+    expect(fast).toMatchObject({ active: 0, timers: 0 });
+    expect(fast).toEqual(await scenarioOf(false));
+  });
+
+  it("reuses its handlers safely: a call started by a listener while a call exits settles on its own", async () => {
+    const outcome = async (fast: boolean) => {
+      const clock = new ManualClock();
+      const breaker = new CircuitBreaker({ maxFailures: 1, clock });
+      const timeout = new TimeoutPolicy({ timeoutMs: 10, clock });
+      const build = () => new Pipeline([new Bulkhead({ maxConcurrent: 200 }), breaker, new RetryPolicy({ maxAttempts: 1 }), timeout]);
+      const resilient = fast ? build() : withoutFastPath(build);
+      const seen: unknown[] = [];
+      let nested: Promise<unknown> | undefined;
+      // The failure's exit opens the circuit; its listener starts calls through the same pipeline.
+      breaker.on("stateChange", ({ to }) => {
+        if (to !== "open" || nested !== undefined) return;
+        breaker.reset();
+        nested = Promise.all([
+          resilient.execute(async () => "nested value"),
+          resilient.execute(async () => {
+            throw new Error("nested failure");
+          }).catch(describeError),
+        ]);
+      });
+      const outer = await resilient.execute(async () => {
+        throw new Error("outer failure");
+      }).catch(describeError);
+      seen.push(outer, await nested);
+      breaker.reset();
+      // Many calls in flight at once, more than the pool keeps, then one after the other.
+      const many = await Promise.all(Array.from({ length: 100 }, (_, i) => resilient.execute(async () => i)));
+      seen.push(many.reduce((sum, value) => sum + value, 0));
+      for (let i = 0; i < 5; i++) seen.push(await resilient.execute(async () => i));
+      const late = resilient.execute(({ signal }) =>
+        new Promise((_, reject) => signal.addEventListener("abort", () => reject(signal.reason)))
+      ).catch((error: unknown) => error instanceof TimeoutError);
+      await clock.advance(10);
+      seen.push(await late, breaker.stats, clock.pending);
+      return seen;
+    };
+    const fast = await outcome(true);
+    expect(fast.slice(0, 3)).toEqual([
+      "RetryExhaustedError(ERR_RETRY_EXHAUSTED) Gave up after 1 attempt (cause: Error outer failure)",
+      ["nested value", "RetryExhaustedError(ERR_RETRY_EXHAUSTED) Gave up after 1 attempt (cause: Error nested failure)"],
+      4950,
+    ]);
+    expect(fast).toEqual(await outcome(false));
+  });
+});
