@@ -238,6 +238,7 @@ describe("DistributedRateLimiter", () => {
       const store = new FaultyStore(memory(clock), { clock, timeoutMs: 80 });
       const limiter = new DistributedRateLimiter({ store, algorithm: "gcra", rate: 1, perMs: 1_000, timeoutMs: 100, onStoreError: "deny", clock });
       expect((await limiter.limit("k")).allowed).toBe(true);
+      await clock.flush(); // the store's timer goes once no operation follows
       expect(clock.pending).toBe(0);
       store.inject("update", { kind: "hang" });
       const decision = limiter.limit("other");
@@ -317,6 +318,7 @@ describe("DistributedRateLimiter", () => {
       expect(await limiter.limit("k")).toMatchObject({ allowed: true, remaining: 0, source: "store" });
       expect(await limiter.limit("k")).toMatchObject({ allowed: false, source: "store" });
       expect((await inner.get("rl:fixed-window:k"))?.value).toMatchObject({ count: 3 });
+      await clock.flush(); // the store's timer goes once no operation follows
       expect(clock.pending).toBe(0);
     });
   });

@@ -14,6 +14,7 @@ import * as z from "zod/mini";
 import { type Clock, systemClock } from "../clock.ts";
 import { InvalidArgumentError, ResilienceError, StoreError, type StoreOperation } from "../errors.ts";
 import { badOptions, badSignal, badString } from "../internal/arguments.ts";
+import { DeadlineList, type ListedDeadline } from "../internal/deadline_list.ts";
 import { onWorkers } from "../internal/runtime.ts";
 import { clock, durationMs, optional, satisfying, strictObject, validate } from "../validation.ts";
 import { type BreakerLink, shareCircuitState } from "../breaker/shared.ts";
@@ -338,9 +339,13 @@ const NOT_JSON = "a JSON value (null, a boolean, a finite number, a string, an a
  * (`InvalidArgumentError`), prefixed the key, measured key and value against
  * the declared limits (`ERR_STORE_LIMIT`), turned `ttlMs` into `expiresAt`
  * and a native TTL, drawn a fresh version, and refused an already aborted
- * signal. While it runs, the base races it against `timeoutMs` (a timer on
- * the clock, cleared when it settles) and the signal (listener removed
- * after). Whatever it throws becomes a `StoreError("ERR_STORE")` with the
+ * signal. While it runs, the base races it against `timeoutMs` and the
+ * signal (listener removed after). One timer on the clock bounds all of a
+ * store's pending operations (they share `timeoutMs`, so the oldest is due
+ * first): each still fails exactly `timeoutMs` after it started, and the
+ * timer is cancelled a few microtask turns after the last one settles
+ * unless another has started (on Workers, where a timer belongs to its
+ * request, each operation has its own). Whatever it throws becomes a `StoreError("ERR_STORE")` with the
  * engine's error as `cause`. What it reads is dropped if expired.
  *
  * Raw methods may return plain values instead of promises (an in-process
@@ -411,6 +416,8 @@ export abstract class StoreAdapter implements Store {
   /** Whether callers of this process take turns per key in {@link StoreAdapter.update} (not on Workers); decided on first use. */
   #takesTurns: boolean | undefined;
   readonly #updateQueue = new Map<string, Promise<void>>();
+  /** The deadlines of the pending operations: one timer for all of them (made on first use). */
+  #deadlines: DeadlineList | undefined;
 
   /**
    * @param target The class name used in errors, e.g. `"RedisStore"`.
@@ -888,12 +895,13 @@ export abstract class StoreAdapter implements Store {
         return Promise.reject(this.#wrap(operation, key, error, signal));
       }
     }
+    const deadlines = this.#deadlines ??= new DeadlineList(this.clock, this.timeoutMs);
     return new Promise<T>((resolve, reject) => {
       let settled = false;
       const finish = (fail: boolean, value: unknown) => {
         if (settled) return;
         settled = true;
-        cancelTimer();
+        deadlines.remove(deadline);
         signal?.removeEventListener("abort", onAbort);
         if (fail) {
           onGiveUp?.(value);
@@ -901,14 +909,20 @@ export abstract class StoreAdapter implements Store {
         } else resolve(value as T);
       };
       const onAbort = () => finish(true, signal!.reason);
-      const cancelTimer = this.clock.schedule(() => {
-        finish(
-          true,
-          new StoreError("ERR_STORE_TIMEOUT", this.name, operation, key, `no answer within ${this.timeoutMs} ms`, {
-            timeoutMs: this.timeoutMs,
-          }),
-        );
-      }, this.timeoutMs);
+      // One timer per store bounds every pending operation (deadline_list.ts).
+      const deadline: ListedDeadline = {
+        expire: () =>
+          finish(
+            true,
+            new StoreError("ERR_STORE_TIMEOUT", this.name, operation, key, `no answer within ${this.timeoutMs} ms`, {
+              timeoutMs: this.timeoutMs,
+            }),
+          ),
+        deadlineAt: -1,
+        deadlineNext: undefined,
+        deadlinePrevious: undefined,
+      };
+      deadlines.add(deadline);
       signal?.addEventListener("abort", onAbort, { once: true });
       pending.then(
         (result) => {
