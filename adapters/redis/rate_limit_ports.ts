@@ -264,7 +264,7 @@ function argumentsOf(): (input: Json, version: string) => string[] {
   };
 }
 
-/** The state from the numbers a port replied with (`=<n> <n> ...`, as Redis holds them). */
+/** The state from the numbers a port replied with (`=<n> <n> ...`, as Redis holds them); indexed, not destructured (no iterator per call). */
 type StateOf = (numbers: readonly number[]) => Json;
 
 /**
@@ -328,13 +328,13 @@ function port(name: string, body: string, build?: StateOf): RedisTransitionPort 
  * ```
  */
 export const RATE_LIMIT_PORTS: readonly RedisTransitionPort[] = /* @__PURE__ */ Object.freeze([
-  port(RATE_LIMIT_TRANSITION_NAMES["fixed-window"], FIXED_WINDOW, ([window, count]) => ({ window: window!, count: count! })),
+  port(RATE_LIMIT_TRANSITION_NAMES["fixed-window"], FIXED_WINDOW, (n) => ({ window: n[0]!, count: n[1]! })),
   port(RATE_LIMIT_TRANSITION_NAMES["sliding-window"], SLIDING_WINDOW_LOG),
   port(
     RATE_LIMIT_TRANSITION_NAMES["sliding-window-counter"],
     SLIDING_WINDOW_COUNTER,
-    ([window, previous, current]) => ({ window: window!, previous: previous!, current: current! }),
+    (n) => ({ window: n[0]!, previous: n[1]!, current: n[2]! }),
   ),
-  port(RATE_LIMIT_TRANSITION_NAMES["token-bucket"], TOKEN_BUCKET, ([anchorMs, consumed]) => ({ anchorMs: anchorMs!, consumed: consumed! })),
-  port(RATE_LIMIT_TRANSITION_NAMES.gcra, GCRA, ([tat]) => ({ tat: tat! })),
+  port(RATE_LIMIT_TRANSITION_NAMES["token-bucket"], TOKEN_BUCKET, (n) => ({ anchorMs: n[0]!, consumed: n[1]! })),
+  port(RATE_LIMIT_TRANSITION_NAMES.gcra, GCRA, (n) => ({ tat: n[0]! })),
 ]);
