@@ -271,6 +271,26 @@ function argumentsOf(): (input: Json, version: string) => string[] {
 type StateOf = (numbers: readonly number[]) => Json;
 
 /**
+ * The number printed in `text` from `from` to `to`: a run of at most 15
+ * digits (exact in a double) read digit by digit, without a substring;
+ * anything else (a sign, a fraction, an exponent, more digits) through
+ * `Number`, which reads them all.
+ */
+function numberAt(text: string, from: number, to: number): number {
+  if (to > from && to - from <= 15) {
+    let value = 0;
+    let i = from;
+    for (; i < to; i++) {
+      const digit = text.charCodeAt(i) - 48;
+      if (digit < 0 || digit > 9) break;
+      value = value * 10 + digit;
+    }
+    if (i === to) return value;
+  }
+  return Number(text.slice(from, to));
+}
+
+/**
  * The state the port decided on, from its reply after the newline at
  * `from`: nothing (fresh), `=` and the state's numbers, or the stored JSON
  * (a shape the port did not write; not JSON: the port started fresh too).
@@ -281,10 +301,10 @@ function stateOf(reply: string, from: number, build: StateOf | undefined): Json 
     const numbers: number[] = [];
     let at = from + 1;
     for (let space = reply.indexOf(" ", at); space >= 0; space = reply.indexOf(" ", at)) {
-      numbers.push(Number(reply.slice(at, space)));
+      numbers.push(numberAt(reply, at, space));
       at = space + 1;
     }
-    numbers.push(Number(reply.slice(at)));
+    numbers.push(numberAt(reply, at, reply.length));
     return build(numbers);
   }
   try {
@@ -307,7 +327,7 @@ function outputOf(build: StateOf | undefined) {
     if (reply.charCodeAt(0) !== 83 || (flag !== 48 && flag !== 49) || space < 0 || newline < 0) {
       throw new Error(`unexpected reply from Redis: ${reply.slice(0, 80)}`);
     }
-    const nowMs = Number(reply.slice(2, space)) * 1_000 + Math.floor(Number(reply.slice(space + 1, newline)) / 1_000);
+    const nowMs = numberAt(reply, 2, space) * 1_000 + Math.floor(numberAt(reply, space + 1, newline) / 1_000);
     const output = transition.apply(stateOf(reply, newline + 1, build), input, nowMs).output as { a?: unknown } | null;
     if (typeof output !== "object" || output === null || output.a !== (flag === 49)) {
       throw new Error(`${transition.name}: Redis ${flag === 49 ? "admitted" : "refused"} but the TypeScript transition decided ${JSON.stringify(output)}`);
