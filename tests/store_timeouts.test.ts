@@ -190,7 +190,7 @@ describe("store timeouts: one timer for every pending operation", () => {
 });
 
 describe("DeadlineList", () => {
-  const entry = (expire: () => void): ListedDeadline => ({ expire, deadlineAt: -1, deadlineNext: undefined, deadlinePrevious: undefined });
+  const entry = (expire: () => void): ListedDeadline => ({ expire, deadlineAt: -1, deadlineNext: undefined, deadlinePrev: undefined });
 
   it("an expiry that adds an entry: the new one gets its full duration, still one timer", async () => {
     const clock = new ManualClock();

@@ -35,7 +35,7 @@ export interface ListedDeadline {
   /** The next (younger) entry, while listed; on Workers, the entry's own timer. */
   deadlineNext: ListedDeadline | CancelTimer | undefined;
   /** The previous (older) entry, while listed. */
-  deadlinePrevious: ListedDeadline | undefined;
+  deadlinePrev: ListedDeadline | undefined;
 }
 
 /** Microtask turns an empty list waits for a new entry before it cancels its timer. */
@@ -66,16 +66,11 @@ export class DeadlineList {
     this.#durationMs = durationMs;
   }
 
-  /** Whether a timer of the list's is armed (tests). */
-  get armed(): boolean {
-    return this.#cancel !== undefined;
-  }
-
   /** Lists `entry`, to expire `durationMs` from now. It must not be listed already. */
   add(entry: ListedDeadline): void {
     if (this.#perEntry ??= onWorkers()) {
       entry.deadlineAt = 0;
-      entry.deadlinePrevious = undefined;
+      entry.deadlinePrev = undefined;
       entry.deadlineNext = this.#clock.schedule(() => {
         if (entry.deadlineAt === UNLISTED) return;
         entry.deadlineAt = UNLISTED;
@@ -87,7 +82,7 @@ export class DeadlineList {
     entry.deadlineAt = this.#clock.now() + this.#durationMs;
     entry.deadlineNext = undefined;
     const tail = this.#tail;
-    entry.deadlinePrevious = tail;
+    entry.deadlinePrev = tail;
     if (tail === undefined) this.#head = entry;
     else tail.deadlineNext = entry;
     this.#tail = entry;
@@ -112,13 +107,13 @@ export class DeadlineList {
   }
 
   #unlink(entry: ListedDeadline): void {
-    const previous = entry.deadlinePrevious;
+    const previous = entry.deadlinePrev;
     const next = entry.deadlineNext as ListedDeadline | undefined;
     if (previous === undefined) this.#head = next;
     else previous.deadlineNext = next;
     if (next === undefined) this.#tail = previous;
-    else next.deadlinePrevious = previous;
-    entry.deadlineNext = entry.deadlinePrevious = undefined;
+    else next.deadlinePrev = previous;
+    entry.deadlineNext = entry.deadlinePrev = undefined;
   }
 
   /** Cancels the timer once the list has stayed empty for {@link IDLE_TURNS} turns. */

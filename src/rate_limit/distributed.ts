@@ -497,7 +497,7 @@ export class DistributedRateLimiter {
         },
         deadlineAt: -1,
         deadlineNext: undefined,
-        deadlinePrevious: undefined,
+        deadlinePrev: undefined,
       };
       deadlines.add(deadline);
       pending.then(

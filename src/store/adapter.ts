@@ -325,7 +325,7 @@ function neverAborted(): AbortSignal {
 class InFlight implements ListedDeadline {
   deadlineAt = -1;
   deadlineNext: ListedDeadline | CancelTimer | undefined = undefined;
-  deadlinePrevious: ListedDeadline | undefined = undefined;
+  deadlinePrev: ListedDeadline | undefined = undefined;
   resolve: (value: unknown) => void = NOOP;
   reject: (reason: unknown) => void = NOOP;
   onAbort: (() => void) | undefined = undefined;
