@@ -408,8 +408,9 @@ const NOT_JSON = "a JSON value (null, a boolean, a finite number, a string, an a
  * first): each still fails exactly `timeoutMs` after it started, and the
  * timer is cancelled a few microtask turns after the last one settles
  * unless another has started (on Workers, where a timer belongs to its
- * request, each operation has its own). Whatever it throws becomes a `StoreError("ERR_STORE")` with the
- * engine's error as `cause`. What it reads is dropped if expired.
+ * request, each operation has its own). Whatever it throws becomes a
+ * `StoreError("ERR_STORE")` with the engine's error as `cause`. What it
+ * reads is dropped if expired.
  *
  * Raw methods may return plain values instead of promises (an in-process
  * engine): then no timer is armed at all.
