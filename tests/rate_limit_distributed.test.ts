@@ -233,11 +233,44 @@ describe("DistributedRateLimiter", () => {
       expect(clock.pending).toBe(0);
     });
 
+    it("hanging decisions started at different times: each answered by the policy exactly timeoutMs after it started, on one timer of the limiter's", async () => {
+      const { clock, store, limiter } = setup("deny");
+      const onWorkers = (globalThis as { navigator?: { userAgent?: unknown } }).navigator?.userAgent === "Cloudflare-Workers";
+      store.inject("update", { kind: "hang" });
+      const answered: string[] = [];
+      const ask = (key: string) => limiter.limit(key).then((d) => answered.push(`${key}:${d.source}@${clock.now()}`));
+      const all = [ask("a")];
+      await clock.advance(40);
+      all.push(ask("b"));
+      await clock.advance(40);
+      all.push(ask("c"));
+      // The limiter's one timer and the store's one (its timeoutMs is longer); on Workers, one each per call.
+      expect(clock.pending).toBe(onWorkers ? 6 : 2);
+      await clock.advance(19);
+      expect(answered).toEqual([]);
+      await clock.advance(1);
+      expect(answered).toEqual(["a:policy@100"]);
+      await clock.advance(40);
+      expect(answered).toEqual(["a:policy@100", "b:policy@140"]);
+      await clock.advance(40);
+      await Promise.all(all);
+      expect(answered).toEqual(["a:policy@100", "b:policy@140", "c:policy@180"]);
+      expect(limiter.stats.timeouts).toBe(3);
+      await clock.flush();
+      expect(clock.pending).toBe(0);
+      // Decisions one after another keep one timer of the limiter's, and leave none.
+      store.inject("update", undefined);
+      for (let i = 0; i < 5; i++) expect((await limiter.limit(`d${i}`)).source).toBe("store");
+      await clock.flush();
+      expect(clock.pending).toBe(0);
+    });
+
     it("a store whose own timeoutMs is no longer than the limiter's bounds the wait itself: the limiter arms no timer", async () => {
       const clock = new ManualClock({ wallNow: 0 });
       const store = new FaultyStore(memory(clock), { clock, timeoutMs: 80 });
       const limiter = new DistributedRateLimiter({ store, algorithm: "gcra", rate: 1, perMs: 1_000, timeoutMs: 100, onStoreError: "deny", clock });
       expect((await limiter.limit("k")).allowed).toBe(true);
+      await clock.flush(); // the store's timer goes once no operation follows
       expect(clock.pending).toBe(0);
       store.inject("update", { kind: "hang" });
       const decision = limiter.limit("other");
@@ -317,6 +350,7 @@ describe("DistributedRateLimiter", () => {
       expect(await limiter.limit("k")).toMatchObject({ allowed: true, remaining: 0, source: "store" });
       expect(await limiter.limit("k")).toMatchObject({ allowed: false, source: "store" });
       expect((await inner.get("rl:fixed-window:k"))?.value).toMatchObject({ count: 3 });
+      await clock.flush(); // the store's timer goes once no operation follows
       expect(clock.pending).toBe(0);
     });
   });

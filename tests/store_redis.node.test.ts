@@ -276,6 +276,30 @@ for (const kind of CLIENTS) {
       expect((await s.get("k"))?.value).toBeGreaterThanOrEqual(1);
     }, SLOW_TEST_MS);
 
+    it("calls started 0, 100 and 200 ms into a pause each fail timeoutMs after their own start, never before", async () => {
+      const s = store(a, { prefix: freshPrefix(), timeoutMs: 300 });
+      await s.set("k", 1);
+      await b.command("CLIENT", "PAUSE", "1000", "ALL");
+      const after = (delayMs: number) =>
+        new Promise((resolve) => setTimeout(resolve, delayMs)).then(() => {
+          const started = performance.now();
+          return s.update("k", increment, 1).then(
+            () => "answered",
+            (error: unknown) => ({ code: (error as StoreError).code, elapsedMs: performance.now() - started }),
+          );
+        });
+      const outcomes = await Promise.all([after(0), after(100), after(200)]);
+      for (const outcome of outcomes) {
+        expect(outcome).toMatchObject({ code: "ERR_STORE_TIMEOUT" });
+        const { elapsedMs } = outcome as { elapsedMs: number };
+        expect(elapsedMs).toBeGreaterThanOrEqual(299.9);
+        expect(elapsedMs).toBeLessThan(900);
+      }
+      // The pause over, the late answers are discarded and the store answers again.
+      await b.command("PING");
+      expect((await s.get("k"))?.value).toBeGreaterThanOrEqual(1);
+    }, SLOW_TEST_MS);
+
     it("an aborted signal rejects with its reason; bad input fails before any I/O", async () => {
       const client = counting(a.client);
       const s = new RedisStore({ client, prefix: freshPrefix(), maxKeyBytes: 64, maxValueBytes: 32 });

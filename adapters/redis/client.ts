@@ -87,7 +87,9 @@ export interface IoRedisLike {
  */
 export function fromIoRedis(client: IoRedisLike): RedisScriptClient {
   return {
-    evalsha: (sha1, keys, args) => client.evalsha(sha1, keys.length, ...keys, ...args),
+    // One key (every RedisStore script): one spread, which V8 calls without building a list of both.
+    evalsha: (sha1, keys, args) =>
+      keys.length === 1 ? client.evalsha(sha1, 1, keys[0]!, ...args) : client.evalsha(sha1, keys.length, ...keys, ...args),
     eval: (script, keys, args) => client.eval(script, keys.length, ...keys, ...args),
   };
 }

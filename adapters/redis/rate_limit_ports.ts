@@ -48,19 +48,18 @@ import { RedisScript, type RedisTransitionPort } from "./scripts.ts";
 // In the Lua: `x + 0` reads a string as a number (the same conversion as
 // tonumber, without its call; it fails the script on a string that is no
 // number, so it reads only what a nil would fail on anyway: `tonumber`
-// stays where a nil still decides); `at` is where <expiresAt> starts in the
-// store's layout <version>\n<expiresAt>\n<json> (nil: not that layout);
-// `held` is the state decided on, for the reply: '=' and its numbers as
-// stored, space-separated, or its JSON.
+// stays where a nil still decides); each port reads the store's layout
+// <version>\n<expiresAt>\n<json> with one anchored pattern from the start
+// (no separate search for the first newline); `held` is the state decided
+// on, for the reply, when it is not the port's own shape (its JSON); the
+// port's own shape is replied as '=' and its numbers as stored,
+// space-separated, concatenated into the reply itself (see `done`).
 const HEAD = `
 local key = KEYS[1]
 local t = redis.call('TIME')
 local us = t[2] + 0
 local now = t[1] * 1000 + (us - us % 1000) / 1000
 local packed = redis.call('GET', key)
-local at = nil
-if packed then at = string.find(packed, '\\n', 1, true) end
-if at then at = at + 1 end
 local held = ''`;
 
 /** Lua: `x` (a local) printed exactly: `%d` for an integer, `%.17g` (every double exactly) otherwise. */
@@ -69,7 +68,7 @@ const num = (x: string) =>
 
 /** Lua: a state of a shape the port did not write, read with cjson (the reply is then its JSON); `then` uses `state`. */
 const decoded = (then: string) => `
-local raw = string.match(packed, '^[^\\n]*\\n(.*)$', at)
+local raw = string.match(packed, '^[^\\n]*\\n[^\\n]*\\n(.*)$')
 if raw then
 held = raw
 local ok, state = pcall(cjson.decode, raw)
@@ -93,8 +92,17 @@ else
 redis.call('SET', key, ${value}, 'PX', string.format('%d', ${ttl}))
 end`;
 
-/** Lua: the reply: S, the decision (1 admitted, 0 refused), TIME's seconds and microseconds, the state decided on. */
-const done = (allowed: boolean) => `return '${allowed ? "S1" : "S0"}' .. t[1] .. ' ' .. t[2] .. '\\n' .. held`;
+/**
+ * Lua: the reply: S, the decision (1 admitted, 0 refused), TIME's seconds
+ * and microseconds, the state decided on: `=` and `numbers` (Lua
+ * expressions of the stored strings, space-separated) where the port's
+ * pattern read them (`read` is then not nil), else `held`.
+ */
+const done = (allowed: boolean, read: string, ...numbers: string[]) => {
+  const head = `'${allowed ? "S1" : "S0"}' .. t[1] .. ' ' .. t[2] .. '\\n`;
+  const fallback = `return ${head}' .. held`;
+  return numbers.length === 0 ? fallback : `if ${read} then return ${head}=' .. ${numbers.join(" .. ' ' .. ")} end ${fallback}`;
+};
 
 const WINDOW_INPUT = `
 local cost, limit, windowMs = ARGV[2] + 0, ARGV[3] + 0, ARGV[4] + 0`;
@@ -105,32 +113,28 @@ local cost, rate, perMs, burst = ARGV[2] + 0, ARGV[3] + 0, ARGV[4] + 0, ARGV[5] 
 // count is rewritten with KEEPTTL, beside the stored window and expiry.
 const FIXED_WINDOW = `${HEAD}${WINDOW_INPUT}
 local window = math.floor(now / windowMs)
-local count, expires, sw = 0, nil, nil
-if at then
-  local sc
-  expires, sw, sc = string.match(packed, '^(%d*)\\n{"window":([^,]+),"count":([^,}]+)}$', at)
+local count, expires, sw, sc = 0, nil, nil, nil
+if packed then
+  expires, sw, sc = string.match(packed, '^[^\\n]*\\n(%d*)\\n{"window":([^,]+),"count":([^,}]+)}$')
   if sw then
-    held = '=' .. sw .. ' ' .. sc
     if tonumber(sw) == window then count = sc + 0 else expires = nil end
   else${decoded("if window == state.window then count = state.count end")}
   end
 end
-if not (count + cost <= limit) then ${done(false)} end
+if not (count + cost <= limit) then ${done(false, "sw", "sw", "sc")} end
 local next = count + cost
 if expires and expires ~= '' then
   redis.call('SET', key, ARGV[1] .. '\\n' .. expires .. '\\n{"window":' .. sw .. ',"count":' .. ${num("next")} .. '}', 'KEEPTTL')
 else${save(`'{"window":' .. ${num("window")} .. ',"count":' .. ${num("next")} .. '}'`, "(window + 1) * windowMs - now")}
 end
-${done(true)}`;
+${done(true, "sw", "sw", "sc")}`;
 
 const TOKEN_BUCKET = `${HEAD}${BUCKET_INPUT}
-local anchor, consumed, expires, sa = now, 0, nil, nil
-if at then
-  local sc
-  expires, sa, sc = string.match(packed, '^(%d*)\\n{"anchorMs":([^,]+),"consumed":([^,}]+)}$', at)
-  if sa then
-    held = '=' .. sa .. ' ' .. sc
-    anchor = sa + 0; consumed = sc + 0
+local anchor, consumed, expires, ra, rc = now, 0, nil, nil, nil
+if packed then
+  expires, ra, rc = string.match(packed, '^[^\\n]*\\n(%d*)\\n{"anchorMs":([^,]+),"consumed":([^,}]+)}$')
+  if ra then
+    anchor = ra + 0; consumed = rc + 0
   else${decoded("anchor = state.anchorMs; consumed = state.consumed")}
   end
 end
@@ -138,12 +142,12 @@ local elapsed = now - anchor
 local refilled = (elapsed * rate) / perMs
 local na, nc
 if refilled >= consumed then
-  if cost > burst then ${done(false)} end
+  if cost > burst then ${done(false, "ra", "ra", "rc")} end
   na = now; nc = cost
 elseif consumed + cost - burst <= refilled then
   na = anchor; nc = consumed + cost
 else
-  ${done(false)}
+  ${done(false, "ra", "ra", "rc")}
 end
 local reset = (nc * perMs) / rate - (now - na)
 if reset < 0 then reset = 0 end
@@ -152,29 +156,29 @@ if na % 1 == 0 and nc % 1 == 0 and na > -2^53 and na < 2^53 and nc > -2^53 and n
   if ttl < 1 then ttl = 1 end
   local keep = expires and expires ~= '' and expires + 0 == now + ttl
   if not keep then expires = string.format('%d', now + ttl) end
-  if not (sa and na == anchor) then sa = string.format('%d', na) end
+  local sa = ra
+  if not (ra and na == anchor) then sa = string.format('%d', na) end
   local value = ARGV[1] .. '\\n' .. expires .. '\\n{"anchorMs":' .. sa .. ',"consumed":' .. string.format('%d', nc) .. '}'
   ${keepOr("value", "ttl")}
 else${save(`'{"anchorMs":' .. ${num("na")} .. ',"consumed":' .. ${num("nc")} .. '}'`, "reset")}
 end
-${done(true)}`;
+${done(true, "ra", "ra", "rc")}`;
 
 // %.17g prints every double exactly, and an integer below 10^17 as %d does.
 const GCRA = `${HEAD}${BUCKET_INPUT}
 local interval = perMs / rate
 local position = (now * rate) / perMs
-local tat, expires, st = position, nil, nil
-if at then
-  expires, st = string.match(packed, '^(%d*)\\n{"tat":([^,}]+)}$', at)
-  if st then
-    held = '=' .. st
-    tat = st + 0
+local tat, expires, rt = position, nil, nil
+if packed then
+  expires, rt = string.match(packed, '^[^\\n]*\\n(%d*)\\n{"tat":([^,}]+)}$')
+  if rt then
+    tat = rt + 0
   else${decoded("tat = state.tat")}
   end
 end
 local ahead = 0
 if tat > position then ahead = tat - position end
-if not (ahead + cost - burst <= (position + burst) * (4 * 2 ^ -52)) then ${done(false)} end
+if not (ahead + cost - burst <= (position + burst) * (4 * 2 ^ -52)) then ${done(false, "rt", "rt")} end
 local ntat
 if ahead > 0 then ntat = tat + cost else ntat = position + cost end
 local a = ntat - (now * rate) / perMs
@@ -184,22 +188,21 @@ local ttl = math.ceil(reset)
 if ttl < 1 then ttl = 1 end
 local keep = expires and expires ~= '' and expires + 0 == now + ttl
 if not keep then expires = string.format('%d', now + ttl) end
-if not (st and ntat == tat) then st = string.format('%.17g', ntat) end
+local st = rt
+if not (rt and ntat == tat) then st = string.format('%.17g', ntat) end
 local value = ARGV[1] .. '\\n' .. expires .. '\\n{"tat":' .. st .. '}'
 ${keepOr("value", "ttl")}
-${done(true)}`;
+${done(true, "rt", "rt")}`;
 
 // Within one window the expiry (two windows on) does not move either: KEEPTTL.
 const SLIDING_WINDOW_COUNTER = `${HEAD}${WINDOW_INPUT}
 local position = now / windowMs
 local window = math.floor(position)
 local sw, sp, sc = window, 0, 0
-local expires, mw, mp = nil, nil, nil
-if at then
-  local mc
-  expires, mw, mp, mc = string.match(packed, '^(%d*)\\n{"window":([^,]+),"previous":([^,]+),"current":([^,}]+)}$', at)
+local expires, mw, mp, mc = nil, nil, nil, nil
+if packed then
+  expires, mw, mp, mc = string.match(packed, '^[^\\n]*\\n(%d*)\\n{"window":([^,]+),"previous":([^,]+),"current":([^,}]+)}$')
   if mw then
-    held = '=' .. mw .. ' ' .. mp .. ' ' .. mc
     sw = mw + 0; sp = tonumber(mp); sc = tonumber(mc)
   else${decoded("sw = state.window; sp = state.previous; sc = state.current")}
   end
@@ -207,23 +210,23 @@ end
 local previous, current = 0, 0
 if window == sw then previous = sp; current = sc elseif window == sw + 1 then previous = sc end
 local share = 1 - (position - window)
-if not (previous * share + current + cost <= limit) then ${done(false)} end
+if not (previous * share + current + cost <= limit) then ${done(false, "mw", "mw", "mp", "mc")} end
 local next = current + cost
 if window == sw and mw and expires ~= '' then
   redis.call('SET', key, ARGV[1] .. '\\n' .. expires .. '\\n{"window":' .. mw .. ',"previous":' .. mp .. ',"current":' .. ${num("next")} .. '}', 'KEEPTTL')
-  ${done(true)}
+  ${done(true, "mw", "mw", "mp", "mc")}
 end
 local reset = (window + 2) * windowMs - now
 if not (reset > 0) then reset = 0 end
 ${save(`'{"window":' .. ${num("window")} .. ',"previous":' .. ${num("previous")} .. ',"current":' .. ${num("next")} .. '}'`, "reset")}
-${done(true)}`;
+${done(true, "mw", "mw", "mp", "mc")}`;
 
 // The exact log: the live admission times, oldest first. Written back as a
 // ring starting at 0 that holds exactly them (the TypeScript step grows it).
 const SLIDING_WINDOW_LOG = `${HEAD}${WINDOW_INPUT}
 local cutoff = now - windowMs
 local live = {}
-if at then${decoded(`if type(state.times) == 'table' then
+if packed then${decoded(`if type(state.times) == 'table' then
     local times, head, size = state.times, state.head, state.size
     local cap = #times
     for i = 0, size - 1 do
@@ -235,14 +238,14 @@ if at then${decoded(`if type(state.times) == 'table' then
   end`)}
 end
 local n = #live
-if not (n + cost <= limit) then ${done(false)} end
+if not (n + cost <= limit) then ${done(false, "false")} end
 for i = 1, cost do live[n + i] = now end
 local out = {}
 for i = 1, #live do local x = live[i]; out[i] = ${num("x")} end
 local reset = live[#live] + windowMs - now
 if not (reset > 0) then reset = 0 end
 ${save(`'{"times":[' .. table.concat(out, ',') .. '],"head":0,"size":' .. #live .. '}'`, "reset")}
-${done(true)}`;
+${done(true, "false")}`;
 
 /**
  * Positional ARGV: the version, then the input's numbers (JavaScript prints
@@ -264,8 +267,28 @@ function argumentsOf(): (input: Json, version: string) => string[] {
   };
 }
 
-/** The state from the numbers a port replied with (`=<n> <n> ...`, as Redis holds them). */
+/** The state from the numbers a port replied with (`=<n> <n> ...`, as Redis holds them); indexed, not destructured (no iterator per call). */
 type StateOf = (numbers: readonly number[]) => Json;
+
+/**
+ * The number printed in `text` from `from` to `to`: a run of at most 15
+ * digits (exact in a double) read digit by digit, without a substring;
+ * anything else (a sign, a fraction, an exponent, more digits) through
+ * `Number`, which reads them all.
+ */
+function numberAt(text: string, from: number, to: number): number {
+  if (to > from && to - from <= 15) {
+    let value = 0;
+    let i = from;
+    for (; i < to; i++) {
+      const digit = text.charCodeAt(i) - 48;
+      if (digit < 0 || digit > 9) break;
+      value = value * 10 + digit;
+    }
+    if (i === to) return value;
+  }
+  return Number(text.slice(from, to));
+}
 
 /**
  * The state the port decided on, from its reply after the newline at
@@ -278,10 +301,10 @@ function stateOf(reply: string, from: number, build: StateOf | undefined): Json 
     const numbers: number[] = [];
     let at = from + 1;
     for (let space = reply.indexOf(" ", at); space >= 0; space = reply.indexOf(" ", at)) {
-      numbers.push(Number(reply.slice(at, space)));
+      numbers.push(numberAt(reply, at, space));
       at = space + 1;
     }
-    numbers.push(Number(reply.slice(at)));
+    numbers.push(numberAt(reply, at, reply.length));
     return build(numbers);
   }
   try {
@@ -304,7 +327,7 @@ function outputOf(build: StateOf | undefined) {
     if (reply.charCodeAt(0) !== 83 || (flag !== 48 && flag !== 49) || space < 0 || newline < 0) {
       throw new Error(`unexpected reply from Redis: ${reply.slice(0, 80)}`);
     }
-    const nowMs = Number(reply.slice(2, space)) * 1_000 + Math.floor(Number(reply.slice(space + 1, newline)) / 1_000);
+    const nowMs = numberAt(reply, 2, space) * 1_000 + Math.floor(numberAt(reply, space + 1, newline) / 1_000);
     const output = transition.apply(stateOf(reply, newline + 1, build), input, nowMs).output as { a?: unknown } | null;
     if (typeof output !== "object" || output === null || output.a !== (flag === 49)) {
       throw new Error(`${transition.name}: Redis ${flag === 49 ? "admitted" : "refused"} but the TypeScript transition decided ${JSON.stringify(output)}`);
@@ -328,13 +351,13 @@ function port(name: string, body: string, build?: StateOf): RedisTransitionPort 
  * ```
  */
 export const RATE_LIMIT_PORTS: readonly RedisTransitionPort[] = /* @__PURE__ */ Object.freeze([
-  port(RATE_LIMIT_TRANSITION_NAMES["fixed-window"], FIXED_WINDOW, ([window, count]) => ({ window: window!, count: count! })),
+  port(RATE_LIMIT_TRANSITION_NAMES["fixed-window"], FIXED_WINDOW, (n) => ({ window: n[0]!, count: n[1]! })),
   port(RATE_LIMIT_TRANSITION_NAMES["sliding-window"], SLIDING_WINDOW_LOG),
   port(
     RATE_LIMIT_TRANSITION_NAMES["sliding-window-counter"],
     SLIDING_WINDOW_COUNTER,
-    ([window, previous, current]) => ({ window: window!, previous: previous!, current: current! }),
+    (n) => ({ window: n[0]!, previous: n[1]!, current: n[2]! }),
   ),
-  port(RATE_LIMIT_TRANSITION_NAMES["token-bucket"], TOKEN_BUCKET, ([anchorMs, consumed]) => ({ anchorMs: anchorMs!, consumed: consumed! })),
-  port(RATE_LIMIT_TRANSITION_NAMES.gcra, GCRA, ([tat]) => ({ tat: tat! })),
+  port(RATE_LIMIT_TRANSITION_NAMES["token-bucket"], TOKEN_BUCKET, (n) => ({ anchorMs: n[0]!, consumed: n[1]! })),
+  port(RATE_LIMIT_TRANSITION_NAMES.gcra, GCRA, (n) => ({ tat: n[0]! })),
 ]);

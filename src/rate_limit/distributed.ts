@@ -18,6 +18,7 @@ import { type Clock, systemClock } from "../clock.ts";
 import { InvalidArgumentError, StoreError } from "../errors.ts";
 import { Emitter, type Listener, type Unsubscribe } from "../events.ts";
 import { badOptions, throwIf } from "../internal/arguments.ts";
+import { DeadlineList, type ListedDeadline } from "../internal/deadline_list.ts";
 import { requireStore } from "../store/requirements.ts";
 import { type Json, type Store, type Transition, type TransitionResult, UNCHANGED } from "../store/store.ts";
 import { boolean, durationMs, integer, lazy, name, oneOf, optional, satisfying, type Schema, strictObject, validate } from "../validation.ts";
@@ -323,6 +324,8 @@ export class DistributedRateLimiter {
   readonly #events = new Emitter<DistributedRateLimiterEvents>();
   #local: KeyedRateLimiter | undefined;
   #unitInput: RateLimitInput | undefined;
+  /** The deadlines of the decisions this limiter bounds itself: one timer for all (made on first use). */
+  #deadlines: DeadlineList | undefined;
   /** Whether the store times out on its own no later than timeoutMs, on the same clock: then no timer of ours. */
   readonly #storeBoundsTime: boolean;
   #decisions = 0;
@@ -478,28 +481,36 @@ export class DistributedRateLimiter {
     } catch (error) {
       pending = Promise.reject(error);
     }
+    // One timer of the limiter's bounds every pending decision (deadline_list.ts).
+    const deadlines = this.#deadlines ??= new DeadlineList(this.#clock, this.timeoutMs);
     return new Promise<DistributedDecision>((resolve, reject) => {
       let settled = false;
-      const cancel = this.#clock.schedule(() => {
-        if (settled) return;
-        settled = true;
-        const error = new StoreError("ERR_STORE_TIMEOUT", this.store.name, "update", key, `no decision within ${this.timeoutMs} ms`, {
-          timeoutMs: this.timeoutMs,
-        });
-        controller.abort(error);
-        resolve(this.#failed(key, cost, error, true));
-      }, this.timeoutMs);
+      const deadline: ListedDeadline = {
+        expire: () => {
+          if (settled) return;
+          settled = true;
+          const error = new StoreError("ERR_STORE_TIMEOUT", this.store.name, "update", key, `no decision within ${this.timeoutMs} ms`, {
+            timeoutMs: this.timeoutMs,
+          });
+          controller.abort(error);
+          resolve(this.#failed(key, cost, error, true));
+        },
+        deadlineAt: -1,
+        deadlineNext: undefined,
+        deadlinePrev: undefined,
+      };
+      deadlines.add(deadline);
       pending.then(
         (output) => {
           if (settled) return;
           settled = true;
-          cancel();
+          deadlines.remove(deadline);
           resolve(this.#decidedOrFailed(key, cost, output));
         },
         (error: unknown) => {
           if (settled) return;
           settled = true;
-          cancel();
+          deadlines.remove(deadline);
           this.#rejected(key, cost, error).then(resolve, reject);
         },
       );

@@ -11,9 +11,10 @@
  * @module
  */
 import * as z from "zod/mini";
-import { type Clock, systemClock } from "../clock.ts";
+import { type CancelTimer, type Clock, systemClock } from "../clock.ts";
 import { InvalidArgumentError, ResilienceError, StoreError, type StoreOperation } from "../errors.ts";
 import { badOptions, badSignal, badString } from "../internal/arguments.ts";
+import { DeadlineList, type ListedDeadline } from "../internal/deadline_list.ts";
 import { onWorkers } from "../internal/runtime.ts";
 import { clock, durationMs, optional, satisfying, strictObject, validate } from "../validation.ts";
 import { type BreakerLink, shareCircuitState } from "../breaker/shared.ts";
@@ -306,11 +307,74 @@ export function decodeEnvelope(text: string): RawEntry {
 }
 
 const NOOP = (): void => {};
+/** The raw options of a call without a signal: read-only, so one object serves every call. */
+const NO_SIGNAL: RawOptions = Object.freeze({ signal: undefined });
 const same = <T>(value: T): T => value;
 /** A signal that never aborts, for calls with nothing to cancel; made on first use, never at import. */
 let idleSignal: AbortSignal | undefined;
 function neverAborted(): AbortSignal {
   return (idleSignal ??= new AbortController().signal);
+}
+
+/**
+ * An operation of {@link StoreAdapter} in flight: settled once, by the
+ * engine's answer, its deadline (an entry of the store's one
+ * {@link DeadlineList}) or the caller's signal. One object per operation
+ * rather than a closure for each of those.
+ */
+class InFlight implements ListedDeadline {
+  deadlineAt = -1;
+  deadlineNext: ListedDeadline | CancelTimer | undefined = undefined;
+  deadlinePrev: ListedDeadline | undefined = undefined;
+  resolve: (value: unknown) => void = NOOP;
+  reject: (reason: unknown) => void = NOOP;
+  onAbort: (() => void) | undefined = undefined;
+  #settled = false;
+  // No parameter properties: Node's type stripping (the benchmarks) refuses them.
+  readonly #store: StoreAdapter;
+  readonly #operation: StoreOperation;
+  readonly #key: string;
+  readonly #signal: AbortSignal | undefined;
+  readonly #onGiveUp: ((reason: unknown) => void) | undefined;
+  readonly #deadlines: DeadlineList;
+
+  constructor(
+    store: StoreAdapter,
+    operation: StoreOperation,
+    key: string,
+    signal: AbortSignal | undefined,
+    onGiveUp: ((reason: unknown) => void) | undefined,
+    deadlines: DeadlineList,
+  ) {
+    this.#store = store;
+    this.#operation = operation;
+    this.#key = key;
+    this.#signal = signal;
+    this.#onGiveUp = onGiveUp;
+    this.#deadlines = deadlines;
+  }
+
+  /** The deadline passed: `ERR_STORE_TIMEOUT`. */
+  expire(): void {
+    const store = this.#store;
+    this.finish(
+      true,
+      new StoreError("ERR_STORE_TIMEOUT", store.name, this.#operation, this.#key, `no answer within ${store.timeoutMs} ms`, {
+        timeoutMs: store.timeoutMs,
+      }),
+    );
+  }
+
+  finish(fail: boolean, value: unknown): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    this.#deadlines.remove(this);
+    if (this.onAbort !== undefined) this.#signal!.removeEventListener("abort", this.onAbort);
+    if (fail) {
+      this.#onGiveUp?.(value);
+      this.reject(value);
+    } else this.resolve(value);
+  }
 }
 
 function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
@@ -338,10 +402,15 @@ const NOT_JSON = "a JSON value (null, a boolean, a finite number, a string, an a
  * (`InvalidArgumentError`), prefixed the key, measured key and value against
  * the declared limits (`ERR_STORE_LIMIT`), turned `ttlMs` into `expiresAt`
  * and a native TTL, drawn a fresh version, and refused an already aborted
- * signal. While it runs, the base races it against `timeoutMs` (a timer on
- * the clock, cleared when it settles) and the signal (listener removed
- * after). Whatever it throws becomes a `StoreError("ERR_STORE")` with the
- * engine's error as `cause`. What it reads is dropped if expired.
+ * signal. While it runs, the base races it against `timeoutMs` and the
+ * signal (listener removed after). One timer on the clock bounds all of a
+ * store's pending operations (they share `timeoutMs`, so the oldest is due
+ * first): each still fails exactly `timeoutMs` after it started, and the
+ * timer is cancelled a few microtask turns after the last one settles
+ * unless another has started (on Workers, where a timer belongs to its
+ * request, each operation has its own). Whatever it throws becomes a
+ * `StoreError("ERR_STORE")` with the engine's error as `cause`. What it
+ * reads is dropped if expired.
  *
  * Raw methods may return plain values instead of promises (an in-process
  * engine): then no timer is armed at all.
@@ -411,6 +480,8 @@ export abstract class StoreAdapter implements Store {
   /** Whether callers of this process take turns per key in {@link StoreAdapter.update} (not on Workers); decided on first use. */
   #takesTurns: boolean | undefined;
   readonly #updateQueue = new Map<string, Promise<void>>();
+  /** The deadlines of the pending operations: one timer for all of them (made on first use). */
+  #deadlines: DeadlineList | undefined;
 
   /**
    * @param target The class name used in errors, e.g. `"RedisStore"`.
@@ -706,7 +777,13 @@ export abstract class StoreAdapter implements Store {
     if (signal?.aborted) return Promise.reject(signal.reason);
     if (this.runsInOneCall(transition as unknown as Transition)) {
       // One engine call that cannot lose a race: no turn to take, no loop to stop.
-      return this.#run("update", key, signal, () => this.updateRaw(full, transition, input, { signal }, neverAborted()), same);
+      let pending: O | PromiseLike<O>;
+      try {
+        pending = this.updateRaw(full, transition, input, signal === undefined ? NO_SIGNAL : { signal }, neverAborted());
+      } catch (error) {
+        return Promise.reject(this.#wrap("update", key, error, signal));
+      }
+      return this.#race("update", key, signal, pending, same);
     }
     // The loop must stop when the caller stops waiting; a controller only for update.
     const cancelled = new AbortController();
@@ -881,6 +958,18 @@ export abstract class StoreAdapter implements Store {
     } catch (error) {
       return Promise.reject(this.#wrap(operation, key, error, signal));
     }
+    return this.#race(operation, key, signal, pending, done, onGiveUp);
+  }
+
+  /** {@link StoreAdapter.#run} once `work` has started: `pending` is what it returned. */
+  #race<R, T>(
+    operation: StoreOperation,
+    key: string,
+    signal: AbortSignal | undefined,
+    pending: R | PromiseLike<R>,
+    done: (result: R) => T,
+    onGiveUp?: (reason: unknown) => void,
+  ): Promise<T> {
     if (!isThenable(pending)) {
       try {
         return Promise.resolve(done(pending));
@@ -888,42 +977,32 @@ export abstract class StoreAdapter implements Store {
         return Promise.reject(this.#wrap(operation, key, error, signal));
       }
     }
-    return new Promise<T>((resolve, reject) => {
-      let settled = false;
-      const finish = (fail: boolean, value: unknown) => {
-        if (settled) return;
-        settled = true;
-        cancelTimer();
-        signal?.removeEventListener("abort", onAbort);
-        if (fail) {
-          onGiveUp?.(value);
-          reject(value);
-        } else resolve(value as T);
-      };
-      const onAbort = () => finish(true, signal!.reason);
-      const cancelTimer = this.clock.schedule(() => {
-        finish(
-          true,
-          new StoreError("ERR_STORE_TIMEOUT", this.name, operation, key, `no answer within ${this.timeoutMs} ms`, {
-            timeoutMs: this.timeoutMs,
-          }),
-        );
-      }, this.timeoutMs);
-      signal?.addEventListener("abort", onAbort, { once: true });
-      pending.then(
-        (result) => {
-          let mapped: T;
-          try {
-            mapped = done(result);
-          } catch (error) {
-            finish(true, this.#wrap(operation, key, error, signal));
-            return;
-          }
-          finish(false, mapped);
-        },
-        (error: unknown) => finish(true, this.#wrap(operation, key, error, signal)),
-      );
+    const deadlines = this.#deadlines ??= new DeadlineList(this.clock, this.timeoutMs);
+    const flight = new InFlight(this, operation, key, signal, onGiveUp, deadlines);
+    const settled = new Promise<T>((resolve, reject) => {
+      flight.resolve = resolve as (value: unknown) => void;
+      flight.reject = reject;
     });
+    // One timer per store bounds every pending operation (deadline_list.ts).
+    deadlines.add(flight);
+    if (signal !== undefined) {
+      const onAbort = (flight.onAbort = () => flight.finish(true, signal.reason));
+      signal.addEventListener("abort", onAbort, { once: true });
+    }
+    pending.then(
+      (result) => {
+        let mapped: T;
+        try {
+          mapped = done(result);
+        } catch (error) {
+          flight.finish(true, this.#wrap(operation, key, error, signal));
+          return;
+        }
+        flight.finish(false, mapped);
+      },
+      (error: unknown) => flight.finish(true, this.#wrap(operation, key, error, signal)),
+    );
+    return settled;
   }
 }
 
