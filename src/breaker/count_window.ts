@@ -3,7 +3,6 @@
  *
  * @module
  */
-import * as z from "zod/mini";
 import { integer, lazy, strictObject, validate } from "../validation.ts";
 import { type RateRuleOptions, RateRules, rateRuleShape } from "./rate_rules.ts";
 import type { BreakerStrategy } from "./strategy.ts";
