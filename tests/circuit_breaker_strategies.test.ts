@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { ConfigError, ConsecutiveStrategy, CountWindowStrategy, TimeWindowStrategy } from "../mod.ts";
+import { CircuitBreaker, ConfigError, ConsecutiveStrategy, CountWindowStrategy, TimeWindowStrategy } from "../mod.ts";
 
 interface Outcome {
   failed: boolean;
@@ -125,5 +125,39 @@ describe("TimeWindowStrategy", () => {
   it("rejects invalid options", () => {
     expect(() => new TimeWindowStrategy({ windowMs: 0 })).toThrow(ConfigError);
     expect(() => new TimeWindowStrategy({ windowMs: 100, windowBuckets: 0 })).toThrow(ConfigError);
+  });
+});
+
+describe("strategies built by a breaker", () => {
+  // The breaker builds its strategy from options it validated against the
+  // same rules, and the strategy skips a second check: only that one.
+  it("leave every strategy built by the caller checked, before and after a breaker's", () => {
+    const built = [
+      () => new CircuitBreaker({ maxFailures: 2 }),
+      () => new CircuitBreaker({ windowSize: 5 }),
+      () => new CircuitBreaker({ windowMs: 1_000, windowBuckets: 4 }),
+    ];
+    for (const breaker of built) {
+      breaker();
+      expect(() => new ConsecutiveStrategy({ maxFailures: 0 })).toThrow(ConfigError);
+      expect(() => new CountWindowStrategy({ windowSize: 0 })).toThrow(ConfigError);
+      expect(() => new TimeWindowStrategy({ windowMs: 0 })).toThrow(ConfigError);
+    }
+    // A breaker that refuses its options builds no strategy and leaves none trusted.
+    expect(() => new CircuitBreaker({ maxFailures: 0 })).toThrow(ConfigError);
+    expect(() => new ConsecutiveStrategy({ maxFailures: 0 })).toThrow(ConfigError);
+  });
+
+  it("count and time windows as the options say", () => {
+    const counted = new CircuitBreaker({ windowSize: 4, minimumThroughput: 2, failureRateThreshold: 0.5 });
+    counted.recordFailure();
+    expect(counted.state).toBe("closed");
+    counted.recordFailure();
+    expect(counted.state).toBe("open");
+    const timed = new CircuitBreaker({ windowMs: 1_000, minimumThroughput: 3, failureRateThreshold: 1, maxFailures: 2 });
+    timed.recordFailure();
+    expect(timed.state).toBe("closed");
+    timed.recordFailure();
+    expect(timed.state).toBe("open");
   });
 });

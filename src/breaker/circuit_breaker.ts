@@ -29,6 +29,7 @@ import { BREAKER_DEFAULTS } from "../internal/built_in_defaults.ts";
 import { sharedDefaults } from "../internal/defaults.ts";
 import { invoke, runInContext } from "../internal/context.ts";
 import { openMessage } from "../internal/open_message.ts";
+import { withPrevalidated } from "../internal/prevalidated.ts";
 import { asCircuitOpenError } from "../internal/refusal.ts";
 import { fuse, SLOW, type Stage } from "../internal/fused.ts";
 import { contextFor, type ExecutionContext, type Operation } from "../policy.ts";
@@ -527,12 +528,16 @@ function resolve<F>(options: CircuitBreakerOptions<F>): ResolvedCircuitBreakerOp
   return Object.freeze(parsed) as unknown as ResolvedCircuitBreakerOptions<F>;
 }
 
+/**
+ * The built-in strategy the options ask for, built from the options as
+ * validated here: the breaker's rules for these fields are the
+ * strategies' own, so the strategy does not check them again.
+ */
 function strategyFor(
   options: ResolvedCircuitBreakerOptions<unknown>,
   given: CircuitBreakerOptions<unknown>,
   initial: CircuitBreakerSnapshot | undefined,
 ): BreakerStrategy {
-  if (options.strategy !== undefined) return options.strategy;
   if (options.windowSize === undefined && options.windowMs === undefined) {
     return new ConsecutiveStrategy({
       maxFailures: options.maxFailures,
@@ -772,7 +777,7 @@ export class CircuitBreaker<F = never> {
     this.#fallback = resolved.fallback;
     this.#observeOnly = resolved.isFailure === undefined && resolved.isResultFailure === undefined &&
       resolved.strategy === undefined;
-    this.#strategy = strategyFor(resolved, options, options.initialState);
+    this.#strategy = resolved.strategy ?? withPrevalidated(() => strategyFor(resolved, options, options.initialState));
     if (options.initialState !== undefined) this.#hydrate(options.initialState);
     this.#bindClosedHandlers();
     const store = resolved.store as (Store & Partial<CircuitSharing>) | undefined;

@@ -4,6 +4,7 @@
  * @module
  */
 import { integer, lazy, optional, strictObject, validate } from "../validation.ts";
+import { prevalidated } from "../internal/prevalidated.ts";
 import type { BreakerStrategy } from "./strategy.ts";
 
 /** Options of {@link ConsecutiveStrategy}. */
@@ -40,7 +41,7 @@ export class ConsecutiveStrategy implements BreakerStrategy {
   #failures: number;
 
   constructor(options: ConsecutiveStrategyOptions) {
-    const parsed = validate("ConsecutiveStrategy", schema(), options);
+    const parsed = prevalidated() ? options : validate("ConsecutiveStrategy", schema(), options);
     this.#maxFailures = parsed.maxFailures;
     this.#failures = parsed.failures ?? 0;
   }

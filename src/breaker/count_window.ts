@@ -4,6 +4,7 @@
  * @module
  */
 import { integer, lazy, strictObject, validate } from "../validation.ts";
+import { prevalidated } from "../internal/prevalidated.ts";
 import { type RateRuleOptions, RateRules, rateRuleShape } from "./rate_rules.ts";
 import type { BreakerStrategy } from "./strategy.ts";
 
@@ -47,7 +48,7 @@ export class CountWindowStrategy implements BreakerStrategy {
   #slowCalls = 0;
 
   constructor(options: CountWindowStrategyOptions) {
-    const parsed = validate("CountWindowStrategy", schema(), options);
+    const parsed = prevalidated() ? options : validate("CountWindowStrategy", schema(), options);
     this.#ring = new Uint8Array(parsed.windowSize);
     this.#rules = new RateRules(parsed, parsed.windowSize);
   }

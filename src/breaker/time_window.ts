@@ -4,6 +4,7 @@
  * @module
  */
 import { durationMs, integer, lazy, optional, strictObject, validate } from "../validation.ts";
+import { prevalidated } from "../internal/prevalidated.ts";
 import { type RateRuleOptions, RateRules, rateRuleShape } from "./rate_rules.ts";
 import type { BreakerStrategy } from "./strategy.ts";
 
@@ -64,7 +65,7 @@ export class TimeWindowStrategy implements BreakerStrategy {
   #totalSlowCalls = 0;
 
   constructor(options: TimeWindowStrategyOptions) {
-    const parsed = validate("TimeWindowStrategy", schema(), options);
+    const parsed = prevalidated() ? options : validate("TimeWindowStrategy", schema(), options);
     const buckets = parsed.windowBuckets ?? 10;
     this.#windowMs = parsed.windowMs;
     this.#buckets = buckets;
