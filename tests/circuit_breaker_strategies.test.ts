@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import * as bulwark from "../mod.ts";
 import { CircuitBreaker, ConfigError, ConsecutiveStrategy, CountWindowStrategy, TimeWindowStrategy } from "../mod.ts";
 
 interface Outcome {
@@ -129,8 +130,8 @@ describe("TimeWindowStrategy", () => {
 });
 
 describe("strategies built by a breaker", () => {
-  // The breaker builds its strategy from options it validated against the
-  // same rules, and the strategy skips a second check: only that one.
+  // The breaker builds its strategy as the strategy's rule without its
+  // checks, from options it checked against the same rules.
   it("leave every strategy built by the caller checked, before and after a breaker's", () => {
     const built = [
       () => new CircuitBreaker({ maxFailures: 2 }),
@@ -143,9 +144,16 @@ describe("strategies built by a breaker", () => {
       expect(() => new CountWindowStrategy({ windowSize: 0 })).toThrow(ConfigError);
       expect(() => new TimeWindowStrategy({ windowMs: 0 })).toThrow(ConfigError);
     }
-    // A breaker that refuses its options builds no strategy and leaves none trusted.
     expect(() => new CircuitBreaker({ maxFailures: 0 })).toThrow(ConfigError);
     expect(() => new ConsecutiveStrategy({ maxFailures: 0 })).toThrow(ConfigError);
+  });
+
+  it("are the package's strategy classes, whose unchecked rules the package does not export", () => {
+    const strategy = new ConsecutiveStrategy({ maxFailures: 1 });
+    expect(strategy).toBeInstanceOf(ConsecutiveStrategy);
+    expect(strategy.record(true, false, 0)).toBe(true);
+    const exported: Record<string, unknown> = bulwark;
+    for (const name of ["ConsecutiveRule", "CountWindowRule", "TimeWindowRule"]) expect(exported[name]).toBeUndefined();
   });
 
   it("count and time windows as the options say", () => {

@@ -16,9 +16,9 @@
  * @module
  */
 import type { BreakerStrategy } from "./strategy.ts";
-import { ConsecutiveStrategy } from "./consecutive.ts";
-import { CountWindowStrategy } from "./count_window.ts";
-import { TimeWindowStrategy } from "./time_window.ts";
+import { ConsecutiveRule } from "./consecutive.ts";
+import { CountWindowRule } from "./count_window.ts";
+import { TimeWindowRule } from "./time_window.ts";
 import { type BackoffFunction, type BackoffKind, backoffDelay } from "../backoff.ts";
 import { type Clock, systemClock } from "../clock.ts";
 import { CircuitOpenError, ConfigError, type ConfigIssue, TimeoutError } from "../errors.ts";
@@ -29,7 +29,6 @@ import { BREAKER_DEFAULTS } from "../internal/built_in_defaults.ts";
 import { sharedDefaults } from "../internal/defaults.ts";
 import { invoke, runInContext } from "../internal/context.ts";
 import { openMessage } from "../internal/open_message.ts";
-import { withPrevalidated } from "../internal/prevalidated.ts";
 import { asCircuitOpenError } from "../internal/refusal.ts";
 import { fuse, SLOW, type Stage } from "../internal/fused.ts";
 import { contextFor, type ExecutionContext, type Operation } from "../policy.ts";
@@ -529,9 +528,9 @@ function resolve<F>(options: CircuitBreakerOptions<F>): ResolvedCircuitBreakerOp
 }
 
 /**
- * The built-in strategy the options ask for, built from the options as
- * validated here: the breaker's rules for these fields are the
- * strategies' own, so the strategy does not check them again.
+ * The built-in strategy the options ask for, as the strategy's rule
+ * without its checks: the breaker's rules for these fields are the
+ * strategies' own, and were checked here.
  */
 function strategyFor(
   options: ResolvedCircuitBreakerOptions<unknown>,
@@ -539,7 +538,7 @@ function strategyFor(
   initial: CircuitBreakerSnapshot | undefined,
 ): BreakerStrategy {
   if (options.windowSize === undefined && options.windowMs === undefined) {
-    return new ConsecutiveStrategy({
+    return new ConsecutiveRule({
       maxFailures: options.maxFailures,
       failures: initial?.state === "closed" ? initial.failureCount : 0,
     });
@@ -552,8 +551,8 @@ function strategyFor(
     // error rate produces runs of failures that should not open the circuit.
     ...(given.maxFailures === undefined ? {} : { maxFailures: options.maxFailures }),
   };
-  if (options.windowSize !== undefined) return new CountWindowStrategy({ windowSize: options.windowSize, ...rules });
-  return new TimeWindowStrategy({
+  if (options.windowSize !== undefined) return new CountWindowRule({ windowSize: options.windowSize, ...rules });
+  return new TimeWindowRule({
     windowMs: options.windowMs!,
     ...(options.windowBuckets === undefined ? {} : { windowBuckets: options.windowBuckets }),
     ...rules,
@@ -777,7 +776,7 @@ export class CircuitBreaker<F = never> {
     this.#fallback = resolved.fallback;
     this.#observeOnly = resolved.isFailure === undefined && resolved.isResultFailure === undefined &&
       resolved.strategy === undefined;
-    this.#strategy = resolved.strategy ?? withPrevalidated(() => strategyFor(resolved, options, options.initialState));
+    this.#strategy = resolved.strategy ?? strategyFor(resolved, options, options.initialState);
     if (options.initialState !== undefined) this.#hydrate(options.initialState);
     this.#bindClosedHandlers();
     const store = resolved.store as (Store & Partial<CircuitSharing>) | undefined;
