@@ -8,7 +8,7 @@
  *
  * @module
  */
-import * as z from "zod/mini";
+import type * as z from "zod/mini";
 import { ConfigError } from "./errors.ts";
 import { badOptions, throwIf } from "./internal/arguments.ts";
 import { configuredDefaults, configuredSection, setConfigured } from "./internal/configured.ts";
@@ -40,7 +40,7 @@ import {
 
 /** A strict object of optional fields: every section, and the whole, is partial. */
 function section<S extends Shape>(shape: S) {
-  const fields = {} as { [K in keyof S]: z.ZodMiniOptional<S[K]> };
+  const fields = {} as { [K in keyof S]: z.core.$ZodOptional<S[K]> };
   for (const key in shape) fields[key] = optional(shape[key]!);
   return strictObject(fields, "an object");
 }

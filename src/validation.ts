@@ -3,22 +3,60 @@
  * phrase, and one function that turns zod's issues into a {@link ConfigError}.
  * Validation runs once, at construction; never on a hot path.
  *
- * The schemas are `zod/mini` ones, which a bundler tree-shakes down to the
- * few checks used (classic `zod` costs ~90 KB gzipped in every bundle). A
+ * The schemas are zod 4's own custom schemas, built from `zod/v4/core` (the
+ * classes `zod/mini` builds on, see `custom` below), which a bundler
+ * tree-shakes down to the few pieces used (classic `zod` costs ~90 KB
+ * gzipped in every bundle). Schemas from `zod/mini` mix with them: an
+ * adapter's own options may be any zod schema. A
  * module builds its schemas with {@link lazy} on first use, never at import:
  * importing the package costs no schema construction.
  *
  * @module
  */
-import * as z from "zod/mini";
+import type * as z from "zod/mini";
+import * as core from "zod/v4/core";
 import type { Clock } from "./clock.ts";
 import { ConfigError, type ConfigIssue } from "./errors.ts";
 
 /** Any zod/mini schema. */
-export type Schema<T = unknown> = z.ZodMiniType<T>;
+export type Schema<T = unknown> = core.$ZodType<T>;
 
 /** An object schema's fields, for schemas built from shared parts. */
-export type Shape = Record<string, z.ZodMiniType>;
+export type Shape = Record<string, core.$ZodType>;
+
+/**
+ * zod's custom schema (`z.custom(test, { error: allowed })`, followed by
+ * `.check(check)` when given), built from zod's core rather than `zod/mini`:
+ * the same schema class, verdict and issues, without the mini classes'
+ * methods (`parse`, `parseAsync`, `clone`, ... and what they pull in),
+ * which every bundle carried and no code here calls. Parsed with
+ * `parse`, zod's own `safeParse` function.
+ */
+function custom<T>(
+  test: (value: unknown) => boolean,
+  allowed?: string,
+  check?: (payload: core.ParsePayload) => void,
+): core.$ZodType<T> {
+  const checks: core.$ZodCheck[] = [];
+  if (check !== undefined) {
+    const ch = new core.$ZodCheck({ check: "custom" });
+    ch._zod.check = check;
+    checks.push(ch);
+  }
+  return new core.$ZodCustom({
+    type: "custom",
+    check: "custom",
+    fn: test,
+    abort: true,
+    checks,
+    ...(allowed === undefined ? {} : { error: () => allowed }),
+  }) as unknown as core.$ZodType<T>;
+}
+
+/** zod's `safeParse(schema, value)`: for our schemas (see {@link custom}) and `zod/mini`'s alike. */
+function parse(schema: Schema, value: unknown): ReturnType<typeof core.safeParse> {
+  return core.safeParse(schema as unknown as core.$ZodType, value);
+}
 
 /**
  * `build()` on the first call, the same value on every later one: schemas
@@ -34,8 +72,8 @@ export function lazy<T>(build: () => T): () => T {
  * predicate says it all (a boolean, a function, one of a few strings), this
  * is all of zod a bundle needs, rather than one zod schema class per type.
  */
-export function satisfying<T>(test: (value: unknown) => boolean, allowed: string): z.ZodMiniType<T> {
-  return withRule(z.custom<T>(test, { error: allowed }), rule(TEST, { test }));
+export function satisfying<T>(test: (value: unknown) => boolean, allowed: string): core.$ZodType<T> {
+  return withRule(custom<T>(test, allowed), rule(TEST, { test }));
 }
 
 /**
@@ -98,7 +136,7 @@ function rule(
   return { kind, optional: false, integer, min, minInclusive, max, test, fields };
 }
 
-function withRule<S extends z.ZodMiniType>(schema: S, fast: Rule): S {
+function withRule<S extends core.$ZodType>(schema: S, fast: Rule): S {
   rules.set(schema, fast);
   return schema;
 }
@@ -125,12 +163,12 @@ function passes(fast: Rule, value: unknown): boolean {
  * too; `tests/validation.test.ts` compares the two), with no zod number class
  * or check classes in any bundle.
  */
-function number(fast: Rule, allowed: string): z.ZodMiniType<number> {
-  return withRule(z.custom<number>((value) => passes(fast, value), { error: allowed }), fast);
+function number(fast: Rule, allowed: string): core.$ZodType<number> {
+  return withRule(custom<number>((value) => passes(fast, value), allowed), fast);
 }
 
 /** A finite integer in `[min, max]`. */
-export function integer(min: number, max: number = Number.MAX_SAFE_INTEGER): z.ZodMiniType<number> {
+export function integer(min: number, max: number = Number.MAX_SAFE_INTEGER): core.$ZodType<number> {
   return number(
     rule(NUMBER, { integer: true, min, max }),
     max === Number.MAX_SAFE_INTEGER ? `an integer >= ${min}` : `an integer from ${min} to ${max}`,
@@ -138,7 +176,7 @@ export function integer(min: number, max: number = Number.MAX_SAFE_INTEGER): z.Z
 }
 
 /** A finite number of milliseconds, `>= min` (or `> min` when `exclusive`), at most `max`. */
-export function durationMs(min = 0, exclusive = false, max = Infinity): z.ZodMiniType<number> {
+export function durationMs(min = 0, exclusive = false, max = Infinity): core.$ZodType<number> {
   return number(
     rule(NUMBER, { min, minInclusive: !exclusive, max }),
     `a finite number of milliseconds ${exclusive ? ">" : ">="} ${min}`,
@@ -146,12 +184,12 @@ export function durationMs(min = 0, exclusive = false, max = Infinity): z.ZodMin
 }
 
 /** A finite number `> min` (or `>= min` when `inclusive`). */
-export function positiveNumber(min = 0, inclusive = false): z.ZodMiniType<number> {
+export function positiveNumber(min = 0, inclusive = false): core.$ZodType<number> {
   return number(rule(NUMBER, { min, minInclusive: inclusive }), `a finite number ${inclusive ? ">=" : ">"} ${min}`);
 }
 
 /** A fraction in `(0, 1]` (or `[0, 1]` when `allowZero`). */
-export function fraction(allowZero = false): z.ZodMiniType<number> {
+export function fraction(allowZero = false): core.$ZodType<number> {
   return number(
     rule(NUMBER, { min: 0, minInclusive: allowZero, max: 1 }),
     allowZero ? "a number from 0 to 1" : "a number greater than 0 and at most 1",
@@ -159,29 +197,29 @@ export function fraction(allowZero = false): z.ZodMiniType<number> {
 }
 
 /** One of the given string literals. */
-export function oneOf<const T extends readonly [string, ...string[]]>(values: T): z.ZodMiniType<T[number]> {
+export function oneOf<const T extends readonly [string, ...string[]]>(values: T): core.$ZodType<T[number]> {
   const allowed = `one of ${values.map((v) => JSON.stringify(v)).join(", ")}`;
   // A custom check rather than z.enum(): the same test, and less of zod in every bundle.
   return satisfying<T[number]>((value) => values.includes(value as string), allowed);
 }
 
 /** Any function. The type parameter only shapes the parsed output. */
-export function func<F extends (...args: never[]) => unknown>(): z.ZodMiniType<F> {
-  return withRule(z.custom<F>((value) => typeof value === "function", { error: "a function" }), rule(FUNCTION));
+export function func<F extends (...args: never[]) => unknown>(): core.$ZodType<F> {
+  return withRule(custom<F>((value) => typeof value === "function", "a function"), rule(FUNCTION));
 }
 
 /** A non-empty string. */
-export function name(): z.ZodMiniType<string> {
+export function name(): core.$ZodType<string> {
   return satisfying<string>((value) => typeof value === "string" && value.length > 0, "a non-empty string");
 }
 
 /** A boolean. */
-export function boolean(): z.ZodMiniType<boolean> {
+export function boolean(): core.$ZodType<boolean> {
   return satisfying<boolean>((value) => typeof value === "boolean", "a boolean");
 }
 
 /** An object with the {@link Clock} methods. */
-export function clock(): z.ZodMiniType<Clock> {
+export function clock(): core.$ZodType<Clock> {
   return satisfying<Clock>(
     (value) =>
       typeof value === "object" && value !== null &&
@@ -194,7 +232,7 @@ export function clock(): z.ZodMiniType<Clock> {
 }
 
 /** An `AbortSignal` (checked by shape, so signals from any realm pass). */
-export function abortSignal(): z.ZodMiniType<AbortSignal> {
+export function abortSignal(): core.$ZodType<AbortSignal> {
   return satisfying<AbortSignal>(
     (value) =>
       typeof value === "object" && value !== null &&
@@ -210,21 +248,21 @@ export function abortSignal(): z.ZodMiniType<AbortSignal> {
  * the item's index (`excludedErrors.1`), as `z.array` would. A check on
  * `z.custom` rather than `z.array`: one zod class fewer in every bundle.
  */
-export function arrayOf<T>(test: (item: unknown) => boolean, itemAllowed: string, allowed: string): z.ZodMiniType<T[]> {
+export function arrayOf<T>(test: (item: unknown) => boolean, itemAllowed: string, allowed: string): core.$ZodType<T[]> {
   return withRule(
-    z.custom<T[]>(Array.isArray, { error: allowed }).check(z.check((payload) => {
+    custom<T[]>(Array.isArray, allowed, (payload) => {
       if (!Array.isArray(payload.value)) return;
       payload.value.forEach((item: unknown, index: number) => {
         if (!test(item)) payload.issues.push({ code: "custom", message: itemAllowed, input: item, path: [index] });
       });
-    })),
+    }),
     rule(TEST, { test: (value) => Array.isArray(value) && value.every(test) }),
   );
 }
 
 /** A list of error classes (constructors). */
-export function errorClasses(): z.ZodMiniType<ReadonlyArray<abstract new (...args: never[]) => unknown>> {
-  return arrayOf((item) => typeof item === "function", "a function", "an array of error classes") as unknown as z.ZodMiniType<ReadonlyArray<abstract new (...args: never[]) => unknown>>;
+export function errorClasses(): core.$ZodType<ReadonlyArray<abstract new (...args: never[]) => unknown>> {
+  return arrayOf((item) => typeof item === "function", "a function", "an array of error classes") as unknown as core.$ZodType<ReadonlyArray<abstract new (...args: never[]) => unknown>>;
 }
 
 /** Each {@link optional} schema's inner one. */
@@ -237,16 +275,16 @@ const optionals = new WeakMap<object, Schema>();
  * given is `schema`'s to judge, with its issues (their messages kept) and
  * its output.
  */
-export function optional<S extends Schema>(schema: S): z.ZodMiniOptional<S> {
-  const wrapper = z.custom(() => true).check(z.check((payload) => {
+export function optional<S extends Schema>(schema: S): core.$ZodOptional<S> {
+  const wrapper = custom(() => true, undefined, (payload) => {
     if (payload.value === undefined) return;
-    const result = schema.safeParse(payload.value);
+    const result = parse(schema, payload.value);
     if (result.success) payload.value = result.data;
     else payload.issues.push(...(result.error.issues as z.core.$ZodRawIssue[]));
-  }));
+  });
   wrapper._zod.optin = wrapper._zod.optout = "optional";
   optionals.set(wrapper, schema);
-  return wrapper as unknown as z.ZodMiniOptional<S>;
+  return wrapper as unknown as core.$ZodOptional<S>;
 }
 
 /** The fields of an object schema built by {@link strictObject} or {@link object}. */
@@ -278,12 +316,9 @@ function objectSchema<S extends Shape>(
   shape: S,
   strict: boolean,
   allowed: string | undefined,
-): z.ZodMiniType<z.output<z.ZodMiniObject<S, z.core.$strict>>> {
+): core.$ZodType<z.output<z.ZodMiniObject<S, z.core.$strict>>> {
   const keys = Object.keys(shape);
-  const schema = z.custom<z.output<z.ZodMiniObject<S, z.core.$strict>>>(
-    isObject,
-    allowed === undefined ? undefined : { error: allowed },
-  ).check(z.check((payload) => {
+  const schema = custom<z.output<z.ZodMiniObject<S, z.core.$strict>>>(isObject, allowed, (payload) => {
     const input: unknown = payload.value;
     if (!isObject(input)) return;
     const output: Record<string, unknown> = {};
@@ -292,7 +327,7 @@ function objectSchema<S extends Shape>(
       const present = key in input;
       const optional = field._zod.optin === "optional";
       if (!present && optional) continue;
-      const result = field.safeParse(input[key]);
+      const result = parse(field, input[key]);
       if (!result.success) {
         for (const issue of result.error.issues) payload.issues.push({ ...issue, path: [key, ...issue.path] } as z.core.$ZodRawIssue);
       } else if (!present && field._zod.optin === undefined) {
@@ -307,7 +342,7 @@ function objectSchema<S extends Shape>(
       if (unknown.length > 0) payload.issues.push({ code: "unrecognized_keys", keys: unknown, input, path: [] });
     }
     payload.value = output as typeof payload.value;
-  }));
+  });
   objectShapes.set(schema, { shape, strict });
   return schema;
 }
@@ -333,7 +368,7 @@ function nonoptional(key: string): z.core.$ZodRawIssue {
 export function strictObject<S extends Shape>(
   shape: S,
   allowed?: string,
-): z.ZodMiniType<z.output<z.ZodMiniObject<S, z.core.$strict>>> {
+): core.$ZodType<z.output<z.ZodMiniObject<S, z.core.$strict>>> {
   return objectSchema(shape, true, allowed);
 }
 
@@ -345,7 +380,7 @@ export function strictObject<S extends Shape>(
 export function object<S extends Shape>(
   shape: S,
   allowed?: string,
-): z.ZodMiniType<z.output<z.ZodMiniObject<S, z.core.$strip>>> {
+): core.$ZodType<z.output<z.ZodMiniObject<S, z.core.$strip>>> {
   return objectSchema(shape, false, allowed);
 }
 
@@ -537,7 +572,7 @@ export function safeParse<S extends Schema>(
 ): { success: true; data: z.output<S> } | { success: false; data?: undefined; error: { issues: z.core.$ZodIssue[] } } {
   const fast = ruleOf(schema);
   if (fast !== null && passes(fast, input)) return { success: true, data: input as z.output<S> };
-  return schema.safeParse(input) as ReturnType<typeof safeParse<S>>;
+  return parse(schema, input) as ReturnType<typeof safeParse<S>>;
 }
 
 /**
@@ -569,7 +604,7 @@ export function safeParseOver<S extends Schema>(
     }
     if (valid) return { success: true, data: input as z.output<S> };
   }
-  return schema.safeParse(input) as ReturnType<typeof safeParse<S>>;
+  return parse(schema, input) as ReturnType<typeof safeParse<S>>;
 }
 
 /**

@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { ConfigError, ConsecutiveStrategy, CountWindowStrategy, TimeWindowStrategy } from "../mod.ts";
+import * as bulwark from "../mod.ts";
+import { CircuitBreaker, ConfigError, ConsecutiveStrategy, CountWindowStrategy, TimeWindowStrategy } from "../mod.ts";
 
 interface Outcome {
   failed: boolean;
@@ -125,5 +126,46 @@ describe("TimeWindowStrategy", () => {
   it("rejects invalid options", () => {
     expect(() => new TimeWindowStrategy({ windowMs: 0 })).toThrow(ConfigError);
     expect(() => new TimeWindowStrategy({ windowMs: 100, windowBuckets: 0 })).toThrow(ConfigError);
+  });
+});
+
+describe("strategies built by a breaker", () => {
+  // The breaker builds its strategy as the strategy's rule without its
+  // checks, from options it checked against the same rules.
+  it("leave every strategy built by the caller checked, before and after a breaker's", () => {
+    const built = [
+      () => new CircuitBreaker({ maxFailures: 2 }),
+      () => new CircuitBreaker({ windowSize: 5 }),
+      () => new CircuitBreaker({ windowMs: 1_000, windowBuckets: 4 }),
+    ];
+    for (const breaker of built) {
+      breaker();
+      expect(() => new ConsecutiveStrategy({ maxFailures: 0 })).toThrow(ConfigError);
+      expect(() => new CountWindowStrategy({ windowSize: 0 })).toThrow(ConfigError);
+      expect(() => new TimeWindowStrategy({ windowMs: 0 })).toThrow(ConfigError);
+    }
+    expect(() => new CircuitBreaker({ maxFailures: 0 })).toThrow(ConfigError);
+    expect(() => new ConsecutiveStrategy({ maxFailures: 0 })).toThrow(ConfigError);
+  });
+
+  it("are the package's strategy classes, whose unchecked rules the package does not export", () => {
+    const strategy = new ConsecutiveStrategy({ maxFailures: 1 });
+    expect(strategy).toBeInstanceOf(ConsecutiveStrategy);
+    expect(strategy.record(true, false, 0)).toBe(true);
+    const exported: Record<string, unknown> = bulwark;
+    for (const name of ["ConsecutiveRule", "CountWindowRule", "TimeWindowRule"]) expect(exported[name]).toBeUndefined();
+  });
+
+  it("count and time windows as the options say", () => {
+    const counted = new CircuitBreaker({ windowSize: 4, minimumThroughput: 2, failureRateThreshold: 0.5 });
+    counted.recordFailure();
+    expect(counted.state).toBe("closed");
+    counted.recordFailure();
+    expect(counted.state).toBe("open");
+    const timed = new CircuitBreaker({ windowMs: 1_000, minimumThroughput: 3, failureRateThreshold: 1, maxFailures: 2 });
+    timed.recordFailure();
+    expect(timed.state).toBe("closed");
+    timed.recordFailure();
+    expect(timed.state).toBe("open");
   });
 });

@@ -16,9 +16,9 @@
  * @module
  */
 import type { BreakerStrategy } from "./strategy.ts";
-import { ConsecutiveStrategy } from "./consecutive.ts";
-import { CountWindowStrategy } from "./count_window.ts";
-import { TimeWindowStrategy } from "./time_window.ts";
+import { ConsecutiveRule } from "./consecutive.ts";
+import { CountWindowRule } from "./count_window.ts";
+import { TimeWindowRule } from "./time_window.ts";
 import { type BackoffFunction, type BackoffKind, backoffDelay } from "../backoff.ts";
 import { type Clock, systemClock } from "../clock.ts";
 import { CircuitOpenError, ConfigError, type ConfigIssue, TimeoutError } from "../errors.ts";
@@ -428,41 +428,53 @@ const NOT_WITH_STRATEGY = [
   "slowCallRateThreshold",
 ] as const;
 
+/** The options that {@link crossFieldIssues} is about (`name` and `maxFailures` matter only beside one of these). */
+const RULED: ReadonlySet<string> = /* @__PURE__ */ new Set([
+  "strategy",
+  "windowSize",
+  "windowMs",
+  "windowBuckets",
+  ...WINDOW_ONLY,
+  "store",
+  ...SHARED_ONLY,
+  "initialState",
+]);
+
+const NO_ISSUES: readonly ConfigIssue[] = /* @__PURE__ */ Object.freeze([]);
+
 /** Rules between options, checked on what the caller gave (not on defaults). */
-function crossFieldIssues(given: Record<string, unknown>, keys: readonly string[]): ConfigIssue[] {
+function crossFieldIssues(given: Record<string, unknown>, keys: readonly string[]): readonly ConfigIssue[] {
+  // Most breakers set a few options no rule is about: answered without
+  // running the rules (a search per rule cost a sixth of construction).
+  if (!keys.some((key) => RULED.has(key))) return NO_ISSUES;
   const issues: ConfigIssue[] = [];
   // `keys`: the options given (not `undefined`). A search of those few,
   // rather than a read of `given` for each option the rules name: reading
   // an option the caller did not give (most of them) cost more than the
   // rest of construction.
   const has = (key: string): boolean => keys.includes(key);
-  const flag = (field: string, allowed: string): void => {
-    issues.push({ field, value: given[field], allowed });
+  /** Flags each of `fields` given, when `when` holds. */
+  const flag = (fields: readonly string[], allowed: string, when = true): void => {
+    if (when) for (const field of fields) if (has(field)) issues.push({ field, value: given[field], allowed });
   };
-  if (has("strategy")) {
-    for (const key of NOT_WITH_STRATEGY) {
-      if (has(key)) flag(key, "left out when 'strategy' is set (the strategy decides when to open)");
-    }
-  } else {
-    if (has("windowSize") && has("windowMs")) {
-      flag("windowMs", "left out when 'windowSize' is set (a window counts calls or spans time, not both)");
-    }
-    if (has("windowBuckets") && !has("windowMs")) flag("windowBuckets", "set only together with 'windowMs'");
-    if (!has("windowSize") && !has("windowMs")) {
-      for (const key of WINDOW_ONLY) {
-        if (has(key)) flag(key, "set only with 'windowSize' or 'windowMs' (a rate needs a window)");
-      }
-    }
+  if (has("strategy")) flag(NOT_WITH_STRATEGY, "left out when 'strategy' is set (the strategy decides when to open)");
+  else {
+    flag(
+      ["windowMs"],
+      "left out when 'windowSize' is set (a window counts calls or spans time, not both)",
+      has("windowSize"),
+    );
+    flag(["windowBuckets"], "set only together with 'windowMs'", !has("windowMs"));
+    flag(WINDOW_ONLY, "set only with 'windowSize' or 'windowMs' (a rate needs a window)", !has("windowSize") && !has("windowMs"));
   }
-  if (has("store")) {
-    if (!has("name")) flag("name", "given when 'store' is set (breakers share state by name)");
-  } else {
-    for (const key of SHARED_ONLY) if (has(key)) flag(key, "set only with 'store' (it tunes the shared state)");
-  }
+  if (!has("store")) flag(SHARED_ONLY, "set only with 'store' (it tunes the shared state)");
+  else if (!has("name")) issues.push({ field: "name", value: undefined, allowed: "given when 'store' is set (breakers share state by name)" });
   // A quorum set by `configure()` counts: the window given here applies to it.
-  if (has("quorumWindowMs") && !has("quorum") && configuredSection("circuitBreaker")?.quorum === undefined) {
-    flag("quorumWindowMs", "set only together with 'quorum'");
-  }
+  flag(
+    ["quorumWindowMs"],
+    "set only together with 'quorum'",
+    !has("quorum") && configuredSection("circuitBreaker")?.quorum === undefined,
+  );
   const initial = has("initialState") ? given["initialState"] as CircuitBreakerSnapshot : undefined;
   if ((initial?.state === "open" || initial?.state === "forced-open") && typeof initial.openedAt !== "number") {
     issues.push({
@@ -515,14 +527,18 @@ function resolve<F>(options: CircuitBreakerOptions<F>): ResolvedCircuitBreakerOp
   return Object.freeze(parsed) as unknown as ResolvedCircuitBreakerOptions<F>;
 }
 
+/**
+ * The built-in strategy the options ask for, as the strategy's rule
+ * without its checks: the breaker's rules for these fields are the
+ * strategies' own, and were checked here.
+ */
 function strategyFor(
   options: ResolvedCircuitBreakerOptions<unknown>,
   given: CircuitBreakerOptions<unknown>,
   initial: CircuitBreakerSnapshot | undefined,
 ): BreakerStrategy {
-  if (options.strategy !== undefined) return options.strategy;
   if (options.windowSize === undefined && options.windowMs === undefined) {
-    return new ConsecutiveStrategy({
+    return new ConsecutiveRule({
       maxFailures: options.maxFailures,
       failures: initial?.state === "closed" ? initial.failureCount : 0,
     });
@@ -535,8 +551,8 @@ function strategyFor(
     // error rate produces runs of failures that should not open the circuit.
     ...(given.maxFailures === undefined ? {} : { maxFailures: options.maxFailures }),
   };
-  if (options.windowSize !== undefined) return new CountWindowStrategy({ windowSize: options.windowSize, ...rules });
-  return new TimeWindowStrategy({
+  if (options.windowSize !== undefined) return new CountWindowRule({ windowSize: options.windowSize, ...rules });
+  return new TimeWindowRule({
     windowMs: options.windowMs!,
     ...(options.windowBuckets === undefined ? {} : { windowBuckets: options.windowBuckets }),
     ...rules,
@@ -760,7 +776,7 @@ export class CircuitBreaker<F = never> {
     this.#fallback = resolved.fallback;
     this.#observeOnly = resolved.isFailure === undefined && resolved.isResultFailure === undefined &&
       resolved.strategy === undefined;
-    this.#strategy = strategyFor(resolved, options, options.initialState);
+    this.#strategy = resolved.strategy ?? strategyFor(resolved, options, options.initialState);
     if (options.initialState !== undefined) this.#hydrate(options.initialState);
     this.#bindClosedHandlers();
     const store = resolved.store as (Store & Partial<CircuitSharing>) | undefined;

@@ -22,25 +22,16 @@ const schema = /* @__PURE__ */ lazy(() =>
 );
 
 /**
- * Opens the circuit after `maxFailures` consecutive failures; any success
- * starts the count again. Slow calls do not matter to it.
- *
- * @example
- * ```ts
- * import { ConsecutiveStrategy } from "bulwark";
- * const strategy = new ConsecutiveStrategy({ maxFailures: 2 });
- * strategy.record(true, false, 0);
- * strategy.record(false, false, 0); // a success resets the count
- * strategy.record(true, false, 0);
- * if (!strategy.record(true, false, 0)) throw new Error("should trip");
- * ```
+ * {@link ConsecutiveStrategy} without its option checks, for options already
+ * checked: a breaker builds its strategy from its own options, which it
+ * checks against the same rules, so it neither checks them twice nor
+ * carries the strategy's checks in its bundle. Not exported by the package.
  */
-export class ConsecutiveStrategy implements BreakerStrategy {
+export class ConsecutiveRule implements BreakerStrategy {
   readonly #maxFailures: number;
   #failures: number;
 
-  constructor(options: ConsecutiveStrategyOptions) {
-    const parsed = validate("ConsecutiveStrategy", schema(), options);
+  constructor(parsed: ConsecutiveStrategyOptions) {
     this.#maxFailures = parsed.maxFailures;
     this.#failures = parsed.failures ?? 0;
   }
@@ -59,5 +50,25 @@ export class ConsecutiveStrategy implements BreakerStrategy {
 
   reset(): void {
     this.#failures = 0;
+  }
+}
+
+/**
+ * Opens the circuit after `maxFailures` consecutive failures; any success
+ * starts the count again. Slow calls do not matter to it.
+ *
+ * @example
+ * ```ts
+ * import { ConsecutiveStrategy } from "bulwark";
+ * const strategy = new ConsecutiveStrategy({ maxFailures: 2 });
+ * strategy.record(true, false, 0);
+ * strategy.record(false, false, 0); // a success resets the count
+ * strategy.record(true, false, 0);
+ * if (!strategy.record(true, false, 0)) throw new Error("should trip");
+ * ```
+ */
+export class ConsecutiveStrategy extends ConsecutiveRule {
+  constructor(options: ConsecutiveStrategyOptions) {
+    super(validate("ConsecutiveStrategy", schema(), options));
   }
 }

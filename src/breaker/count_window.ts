@@ -3,7 +3,6 @@
  *
  * @module
  */
-import * as z from "zod/mini";
 import { integer, lazy, strictObject, validate } from "../validation.ts";
 import { type RateRuleOptions, RateRules, rateRuleShape } from "./rate_rules.ts";
 import type { BreakerStrategy } from "./strategy.ts";
@@ -20,26 +19,12 @@ const FAILED = 1;
 const SLOW = 2;
 
 /**
- * Opens the circuit when, over the last `windowSize` calls (and at least
- * `minimumThroughput` of them), the failure rate reaches
- * `failureRateThreshold` or the slow-call rate reaches `slowCallRateThreshold`.
- *
- * One byte per call slot in a fixed ring and running totals: O(1) per call,
- * no allocation, no growth with traffic.
- *
- * @example
- * ```ts
- * import { CountWindowStrategy } from "bulwark";
- * const strategy = new CountWindowStrategy({
- *   windowSize: 4, minimumThroughput: 4, failureRateThreshold: 0.5,
- * });
- * strategy.record(true, false, 0);
- * strategy.record(false, false, 0);
- * strategy.record(false, false, 0);
- * if (!strategy.record(true, false, 0)) throw new Error("2 of 4 failed: should trip");
- * ```
+ * {@link CountWindowStrategy} without its option checks, for options already
+ * checked: a breaker builds its strategy from its own options, which it
+ * checks against the same rules, so it neither checks them twice nor
+ * carries the strategy's checks in its bundle. Not exported by the package.
  */
-export class CountWindowStrategy implements BreakerStrategy {
+export class CountWindowRule implements BreakerStrategy {
   readonly #ring: Uint8Array;
   readonly #rules: RateRules;
   #next = 0;
@@ -47,8 +32,7 @@ export class CountWindowStrategy implements BreakerStrategy {
   #failures = 0;
   #slowCalls = 0;
 
-  constructor(options: CountWindowStrategyOptions) {
-    const parsed = validate("CountWindowStrategy", schema(), options);
+  constructor(parsed: CountWindowStrategyOptions) {
     this.#ring = new Uint8Array(parsed.windowSize);
     this.#rules = new RateRules(parsed, parsed.windowSize);
   }
@@ -86,5 +70,31 @@ export class CountWindowStrategy implements BreakerStrategy {
   reset(): void {
     this.#next = this.#calls = this.#failures = this.#slowCalls = 0;
     this.#rules.reset();
+  }
+}
+
+/**
+ * Opens the circuit when, over the last `windowSize` calls (and at least
+ * `minimumThroughput` of them), the failure rate reaches
+ * `failureRateThreshold` or the slow-call rate reaches `slowCallRateThreshold`.
+ *
+ * One byte per call slot in a fixed ring and running totals: O(1) per call,
+ * no allocation, no growth with traffic.
+ *
+ * @example
+ * ```ts
+ * import { CountWindowStrategy } from "bulwark";
+ * const strategy = new CountWindowStrategy({
+ *   windowSize: 4, minimumThroughput: 4, failureRateThreshold: 0.5,
+ * });
+ * strategy.record(true, false, 0);
+ * strategy.record(false, false, 0);
+ * strategy.record(false, false, 0);
+ * if (!strategy.record(true, false, 0)) throw new Error("2 of 4 failed: should trip");
+ * ```
+ */
+export class CountWindowStrategy extends CountWindowRule {
+  constructor(options: CountWindowStrategyOptions) {
+    super(validate("CountWindowStrategy", schema(), options));
   }
 }

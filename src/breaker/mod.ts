@@ -3,8 +3,9 @@
  *
  * @module
  */
+// By name: each strategy's module also holds its unchecked rule, the breaker's own.
 export * from "./strategy.ts";
-export * from "./consecutive.ts";
-export * from "./count_window.ts";
-export * from "./time_window.ts";
+export { ConsecutiveStrategy, type ConsecutiveStrategyOptions } from "./consecutive.ts";
+export { CountWindowStrategy, type CountWindowStrategyOptions } from "./count_window.ts";
+export { TimeWindowStrategy, type TimeWindowStrategyOptions } from "./time_window.ts";
 export type { RateRuleOptions } from "./rate_rules.ts";

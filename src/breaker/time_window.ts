@@ -28,27 +28,12 @@ const schema = /* @__PURE__ */ lazy(() =>
 );
 
 /**
- * Opens the circuit when, over the calls that ended in the last `windowMs`
- * (and at least `minimumThroughput` of them), the failure rate reaches
- * `failureRateThreshold` or the slow-call rate reaches `slowCallRateThreshold`.
- *
- * The window is a fixed ring of `windowBuckets` buckets of counts with
- * running totals, so a call costs O(1) and no memory, whatever the traffic;
- * the price is that the window's far edge moves one bucket at a time.
- *
- * @example
- * ```ts
- * import { TimeWindowStrategy } from "bulwark";
- * const strategy = new TimeWindowStrategy({
- *   windowMs: 1_000, minimumThroughput: 2, failureRateThreshold: 1,
- * });
- * strategy.record(true, false, 0);
- * // The first failure has left the window by t = 1500: the rate is 1 of 1.
- * if (strategy.record(true, false, 1_500)) throw new Error("should not trip");
- * if (!strategy.record(true, false, 1_600)) throw new Error("2 of 2 failed: should trip");
- * ```
+ * {@link TimeWindowStrategy} without its option checks, for options already
+ * checked: a breaker builds its strategy from its own options, which it
+ * checks against the same rules, so it neither checks them twice nor
+ * carries the strategy's checks in its bundle. Not exported by the package.
  */
-export class TimeWindowStrategy implements BreakerStrategy {
+export class TimeWindowRule implements BreakerStrategy {
   readonly #windowMs: number;
   readonly #buckets: number;
   readonly #calls: Uint32Array;
@@ -63,8 +48,7 @@ export class TimeWindowStrategy implements BreakerStrategy {
   #totalFailures = 0;
   #totalSlowCalls = 0;
 
-  constructor(options: TimeWindowStrategyOptions) {
-    const parsed = validate("TimeWindowStrategy", schema(), options);
+  constructor(parsed: TimeWindowStrategyOptions) {
     const buckets = parsed.windowBuckets ?? 10;
     this.#windowMs = parsed.windowMs;
     this.#buckets = buckets;
@@ -129,5 +113,32 @@ export class TimeWindowStrategy implements BreakerStrategy {
     this.#failures.fill(0);
     this.#slowCalls.fill(0);
     this.#totalCalls = this.#totalFailures = this.#totalSlowCalls = 0;
+  }
+}
+
+/**
+ * Opens the circuit when, over the calls that ended in the last `windowMs`
+ * (and at least `minimumThroughput` of them), the failure rate reaches
+ * `failureRateThreshold` or the slow-call rate reaches `slowCallRateThreshold`.
+ *
+ * The window is a fixed ring of `windowBuckets` buckets of counts with
+ * running totals, so a call costs O(1) and no memory, whatever the traffic;
+ * the price is that the window's far edge moves one bucket at a time.
+ *
+ * @example
+ * ```ts
+ * import { TimeWindowStrategy } from "bulwark";
+ * const strategy = new TimeWindowStrategy({
+ *   windowMs: 1_000, minimumThroughput: 2, failureRateThreshold: 1,
+ * });
+ * strategy.record(true, false, 0);
+ * // The first failure has left the window by t = 1500: the rate is 1 of 1.
+ * if (strategy.record(true, false, 1_500)) throw new Error("should not trip");
+ * if (!strategy.record(true, false, 1_600)) throw new Error("2 of 2 failed: should trip");
+ * ```
+ */
+export class TimeWindowStrategy extends TimeWindowRule {
+  constructor(options: TimeWindowStrategyOptions) {
+    super(validate("TimeWindowStrategy", schema(), options));
   }
 }

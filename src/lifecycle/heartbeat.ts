@@ -4,7 +4,6 @@
  *
  * @module
  */
-import * as z from "zod/mini";
 import { type CancelTimer, type Clock, systemClock } from "../clock.ts";
 import { defaultsFor } from "../config.ts";
 import { HeartbeatError, InvalidArgumentError } from "../errors.ts";
@@ -97,24 +96,26 @@ function isStore(value: unknown): value is Store {
 
 const optionsSchema = lazy(() =>
   strictObject({
-    store: optional(z.custom<Store>(isStore, { error: "a Store (an object with get and set)" })),
+    store: optional(satisfying<Store>(isStore, "a Store (an object with get and set)")),
     stateFile: optional(
-      z.custom<never>(() => false, {
-        error: "absent here: a state file needs a file system; use Heartbeat from bulwark/fs (Node, Deno, Bun), or pass 'store'",
-      }),
+      satisfying<never>(
+        () => false,
+        "absent here: a state file needs a file system; use Heartbeat from bulwark/fs (Node, Deno, Bun), or pass 'store'",
+      ),
     ),
     key: nameSchema(),
     intervalMs: durationMs(0, true),
-    metadata: z.custom<{ readonly [key: string]: Json }>(
+    metadata: satisfying<{ readonly [key: string]: Json }>(
       (value) => typeof value === "object" && value !== null && !Array.isArray(value),
-      { error: "an object of JSON values" },
+      "an object of JSON values",
     ),
     onMissedBeat: optional(func<(error: HeartbeatError) => unknown>()),
     onAlert: optional(func<OnAlert>()),
     target: optional(
-      z.custom<HeartbeatTarget>((value) => typeof value === "object" && value !== null && "isDead" in value, {
-        error: "an object with an isDead property",
-      }),
+      satisfying<HeartbeatTarget>(
+        (value) => typeof value === "object" && value !== null && "isDead" in value,
+        "an object with an isDead property",
+      ),
     ),
     onTargetDead: optional(func<() => unknown>()),
     onBeat: optional(func<(state: HeartbeatState) => unknown>()),

@@ -5,13 +5,12 @@
  *
  * @module
  */
-import * as z from "zod/mini";
 import { type Clock, systemClock } from "../clock.ts";
 import { defaultsFor } from "../config.ts";
 import { InvalidArgumentError, ShutdownError, ShutdownUnsupportedError, TimeoutError } from "../errors.ts";
 import { Emitter, type Unsubscribe } from "../events.ts";
 import { badFunction, badOptions, badString, throwIf } from "../internal/arguments.ts";
-import { clock as clockSchema, durationMs, integer, lazy, optional, strictObject, validate } from "../validation.ts";
+import { clock as clockSchema, durationMs, integer, lazy, optional, satisfying, strictObject, validate } from "../validation.ts";
 import { onWorkers } from "../internal/runtime.ts";
 import type { SignalSource } from "./signals.ts";
 
@@ -119,18 +118,18 @@ interface Resolved {
 }
 
 const signalsSchema = lazy(() =>
-  z.custom<readonly string[]>(
+  satisfying<readonly string[]>(
     (value) => Array.isArray(value) && value.every((item) => typeof item === "string" && item.length > 0),
-    { error: "an array of signal names (non-empty strings)" },
+    "an array of signal names (non-empty strings)",
   )
 );
 
 const sourceSchema = lazy(() =>
-  z.custom<SignalSource>(
+  satisfying<SignalSource>(
     (value) =>
       typeof value === "object" && value !== null && typeof (value as SignalSource).on === "function" &&
       ((value as SignalSource).exit === undefined || typeof (value as SignalSource).exit === "function"),
-    { error: "a SignalSource (an object with on(signal, handler) and an optional exit(code))" },
+    "a SignalSource (an object with on(signal, handler) and an optional exit(code))",
   )
 );
 

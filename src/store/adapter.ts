@@ -10,7 +10,7 @@
  *
  * @module
  */
-import * as z from "zod/mini";
+import type * as z from "zod/mini";
 import { type CancelTimer, type Clock, systemClock } from "../clock.ts";
 import { InvalidArgumentError, ResilienceError, StoreError, type StoreOperation } from "../errors.ts";
 import { badOptions, badSignal, badString } from "../internal/arguments.ts";
@@ -127,13 +127,13 @@ class TransitionThrew {
 }
 
 /** zod/mini schemas of an adapter's own options, by option name: merged into the common ones. */
-export type StoreAdapterOptionShape = Readonly<Record<string, z.ZodMiniType>>;
+export type StoreAdapterOptionShape = Readonly<Record<string, z.core.$ZodType>>;
 
 const NO_EXTRA: StoreAdapterOptionShape = {};
 // One schema per adapter shape, built on first construction, never at import.
-let schemas: WeakMap<StoreAdapterOptionShape, z.ZodMiniType> | undefined;
+let schemas: WeakMap<StoreAdapterOptionShape, z.core.$ZodType> | undefined;
 
-function optionsSchema(extra: StoreAdapterOptionShape): z.ZodMiniType {
+function optionsSchema(extra: StoreAdapterOptionShape): z.core.$ZodType {
   schemas ??= new WeakMap();
   let schema = schemas.get(extra);
   if (schema === undefined) {
