@@ -33,6 +33,10 @@
  *   store holds none: after the store loses its data, a brand-new
  *   instance's record (`seq` 1) is still newer than the `seq` 10 the
  *   others saw, and a stale read of the lost generation is still older.
+ * - Every record this release writes is marked (`writer: 2`), also those
+ *   it writes in the previous release's format (no `gen`) over one of
+ *   its records: an override's holder tells this release's `closed` written
+ *   without seeing the override (a loss) from the previous release's reset.
  *
  * @module
  */
