@@ -33,6 +33,10 @@
  *   store holds none: after the store loses its data, a brand-new
  *   instance's record (`seq` 1) is still newer than the `seq` 10 the
  *   others saw, and a stale read of the lost generation is still older.
+ * - Every record this release writes is marked (`writer: 2`), also those
+ *   it writes in the previous release's format (no `gen`) over one of
+ *   its records: an override's holder tells this release's `closed` written
+ *   without seeing the override (a loss) from the previous release's reset.
  *
  * @module
  */
@@ -106,6 +110,13 @@ export interface SharedCircuitRecord {
   readonly votes: readonly SharedCircuitVote[];
   /** The last manual action of its history, inherited by every record written over it (absent if none, and in records of earlier versions). */
   readonly manual?: SharedManualAction;
+  /**
+   * `2` on every record this release writes, in either format (with `gen`,
+   * or without it over a record of the previous release, which reads only
+   * that format): a record without `gen` and without the mark is the
+   * previous release's. Absent in records of earlier versions.
+   */
+  readonly writer?: 2;
 }
 
 /**
@@ -217,7 +228,9 @@ export function mergeShared(
 ): SharedCircuitRecord | undefined {
   const seq = (current?.seq ?? 0) + 1;
   const manual = intent.manual ?? current?.manual;
-  const base = { v: 1 as const, ...generationFields(current), seq, by: context.id, ...(manual === undefined ? {} : { manual }) };
+  // `writer`: the previous release (48eed75) checks only the fields it knows (its isSharedRecord) and builds every
+  // record it writes from scratch, so the mark is harmless to it and gone from whatever it writes over a marked record.
+  const base = { v: 1 as const, writer: 2 as const, ...generationFields(current), seq, by: context.id, ...(manual === undefined ? {} : { manual }) };
   switch (intent.kind) {
     case "manual":
       if (current?.state === intent.state && current.openedAt === intent.openedAt) return undefined;
@@ -672,6 +685,8 @@ export class SharedCircuit implements SharedHalf {
     let record: SharedCircuitRecord = entry.value;
     const seen = this.#seen;
     const legacy = record.gen === undefined;
+    // Written by this release in the previous one's format: it carries its history's manual action.
+    const marked = legacy && record.writer !== undefined;
     // A record of an earlier version written over a generation drops `gen`; written over what the store
     // held (compare-and-set), its `seq` is higher: it continues that generation. A lower one is stale.
     if (legacy && seen?.gen !== undefined) record = { ...record, gen: seen.gen, genAt: seen.genAt ?? 0 };
@@ -684,9 +699,13 @@ export class SharedCircuit implements SharedHalf {
     // opening or a vote: those, or a seq not above the override's, it wrote without seeing the override.
     // A stale read of this generation (older) is not one.
     // An override not yet written (it raced the old record) is the later action: written over it.
-    const unaware = held !== undefined && (legacy
-      ? !newer ? record.seq < seen!.seq || record.by !== seen!.by || record.state !== seen!.state
-      : record.state === "open" || (record.state === "closed" && record.votes.length > 0) || this.#intent?.kind === "manual"
+    // A record of this release in the old format (marked) says what it knows in `manual`, as one with
+    // `gen` does: a `closed` without the override's action (a probe's recovery of an old opening written
+    // over the lost store) loses it; one with a later action (a reset) does not.
+    const unaware = held !== undefined && (legacy && !newer
+      ? (record.seq < seen!.seq || record.by !== seen!.by || record.state !== seen!.state) && (!marked || isLaterManual(held, record.manual))
+      : legacy && !marked
+      ? record.state === "open" || (record.state === "closed" && record.votes.length > 0) || this.#intent?.kind === "manual"
       : (newer || newGeneration) && isLaterManual(held, record.manual));
     if (!newer && !unaware) {
       if (!newGeneration && record.seq === seen!.seq) this.#seenVersion = entry.version;
