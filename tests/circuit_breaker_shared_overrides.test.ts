@@ -456,10 +456,18 @@ describe("shared circuit breakers: convergence under losses, stale reads and bot
     { maxLength: 25 },
   );
 
-  async function run(list: readonly Step[], ctx: ReturnType<typeof fleet>, breakers: CircuitBreaker[]) {
-    const { clock, inner, faulty, make, wipe, old } = ctx;
+  /**
+   * Runs `list`. With `oldOverEmpty: false`, a previous-release write over a store that holds no record
+   * (after `wipe` or `lose`) is left out: the old format cannot tell it from a stale read when its `seq`
+   * is not above what the new instances saw, and they ignore it until their next transition (the gap
+   * docs/distributed.md states, "What the old format cannot tell"), so the fleet does not agree with
+   * the store until then.
+   */
+  async function run(list: readonly Step[], ctx: ReturnType<typeof fleet>, breakers: CircuitBreaker[], oldOverEmpty = true) {
+    const { clock, inner, faulty, make, wipe, old, record } = ctx;
     for (const [i, step, ms] of list) {
       const breaker = breakers[i]!;
+      if (!oldOverEmpty && step.startsWith("old") && (await record()) === undefined) continue;
       if (step === "fail") await breaker.execute(boom).catch(() => {});
       else if (step === "ok") await breaker.execute(ok).catch(() => {});
       else if (step === "force") breaker.forceOpen();
@@ -490,7 +498,7 @@ describe("shared circuit breakers: convergence under losses, stale reads and bot
         const ctx = fleet({ resetTimeoutMs: 500 });
         const breakers = [ctx.make(), ctx.make(), ctx.make()];
         for (const breaker of breakers) await breaker.execute(ok);
-        await run(list, ctx, breakers);
+        await run(list, ctx, breakers, false);
         ctx.faulty.inject("get", undefined);
         for (let round = 0; round < 4; round++) await refresh(ctx.clock, ...breakers);
         ctx.store.reset();
