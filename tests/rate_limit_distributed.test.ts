@@ -563,6 +563,34 @@ describe("DistributedRateLimiter", () => {
       await clock.flush();
       expect(clock.pending).toBe(0);
     });
+    it("a StoreAdapter subclass's own update is still called, and bounded by the limiter's timeoutMs", async () => {
+      const clock = new ManualClock({ wallNow: 0 });
+      class Logged extends Engine {
+        readonly calls: string[] = [];
+        override update<I extends Json, O extends Json>(key: string, transition: Transition<I, O>, input: I): Promise<O> {
+          this.calls.push(key);
+          return super.update(key, transition, input);
+        }
+      }
+      const store = new Logged(clock, false);
+      const limiter = new DistributedRateLimiter({ store, algorithm: "gcra", rate: 10, perMs: 1_000, onStoreError: "deny", clock });
+      expect((await limiter.limit("k")).source).toBe("store");
+      store.stuck = true;
+      let answeredAt: number | undefined;
+      const decision = limiter.limit("k").then((d) => {
+        answeredAt = clock.now();
+        return d;
+      });
+      await clock.advance(1_000);
+      expect(await decision).toMatchObject({ allowed: false, source: "policy" });
+      expect(answeredAt).toBe(1_000);
+      expect(store.calls).toEqual(["rl:gcra:k", "rl:gcra:k"]);
+      expect(limiter.stats.timeouts).toBe(1);
+      // The store's own bound of the call it still holds ends at its timeoutMs; then nothing is left.
+      await clock.advance(4_000);
+      await clock.flush();
+      expect(clock.pending).toBe(0);
+    });
   });
 
   it("refuses a store without atomic operations (Workers KV), saying why", () => {

@@ -483,9 +483,8 @@ export abstract class StoreAdapter implements Store {
   readonly #updateQueue = new Map<string, Promise<void>>();
   /** The deadlines of the pending operations: one timer for all of them (made on first use). */
   #deadlines: DeadlineList | undefined;
-  /** Deadlines of updates bounded shorter than `timeoutMs` ({@link updateWithin}), by duration; the last one used first. */
+  /** Deadlines of updates bounded shorter than `timeoutMs` ({@link updateWithin}), by duration (made on first use). */
   #shorter: Map<number, DeadlineList> | undefined;
-  #lastShorter: DeadlineList | undefined;
 
   /**
    * @param target The class name used in errors, e.g. `"RedisStore"`.
@@ -532,13 +531,19 @@ export abstract class StoreAdapter implements Store {
   [updateWithin]<I extends Json, O extends Json>(key: string, transition: Transition<I, O>, input: I, timeoutMs: number): Promise<O> {
     let deadlines: DeadlineList | undefined;
     if (timeoutMs < this.timeoutMs) {
-      deadlines = this.#lastShorter;
-      if (deadlines?.durationMs !== timeoutMs) {
-        const lists = this.#shorter ??= new Map();
-        deadlines = lists.get(timeoutMs);
-        if (deadlines === undefined) lists.set(timeoutMs, deadlines = new DeadlineList(this.clock, timeoutMs));
-        this.#lastShorter = deadlines;
+      const lists = this.#shorter ??= new Map();
+      deadlines = lists.get(timeoutMs);
+      if (deadlines === undefined) lists.set(timeoutMs, deadlines = new DeadlineList(this.clock, timeoutMs));
+    }
+    if (this.update !== StoreAdapter.prototype.update) {
+      // A subclass's own update (one that counts or logs) is still the one called, bounded here.
+      let pending: Promise<O>;
+      try {
+        pending = this.update(key, transition, input);
+      } catch (error) {
+        return Promise.reject(error);
       }
+      return deadlines === undefined ? pending : this.#race("update", key, undefined, pending, same, undefined, deadlines);
     }
     return this.#update(key, transition, input, undefined, deadlines);
   }
