@@ -9,12 +9,15 @@ import {
   MemoryStore,
   RATE_LIMIT_TRANSITIONS,
   rateLimitHeaders,
+  type Json,
   type RawWrite,
   type RawWriteResult,
   type Store,
   StoreAdapter,
   type StoreCapabilities,
   StoreError,
+  type Transition,
+  UNCHANGED,
 } from "../mod.ts";
 import { CountingStore, FaultyStore, ManualClock } from "../src/testing/mod.ts";
 import { admittedOf, algorithmsWithLimit, label } from "./_support/distributed_limit_scenarios.ts";
@@ -233,37 +236,55 @@ describe("DistributedRateLimiter", () => {
       expect(clock.pending).toBe(0);
     });
 
-    it("hanging decisions started at different times: each answered by the policy exactly timeoutMs after it started, on one timer of the limiter's", async () => {
-      const { clock, store, limiter } = setup("deny");
-      const onWorkers = (globalThis as { navigator?: { userAgent?: unknown } }).navigator?.userAgent === "Cloudflare-Workers";
-      store.inject("update", { kind: "hang" });
-      const answered: string[] = [];
-      const ask = (key: string) => limiter.limit(key).then((d) => answered.push(`${key}:${d.source}@${clock.now()}`));
-      const all = [ask("a")];
-      await clock.advance(40);
-      all.push(ask("b"));
-      await clock.advance(40);
-      all.push(ask("c"));
-      // The limiter's one timer and the store's one (its timeoutMs is longer); on Workers, one each per call.
-      expect(clock.pending).toBe(onWorkers ? 6 : 2);
-      await clock.advance(19);
-      expect(answered).toEqual([]);
-      await clock.advance(1);
-      expect(answered).toEqual(["a:policy@100"]);
-      await clock.advance(40);
-      expect(answered).toEqual(["a:policy@100", "b:policy@140"]);
-      await clock.advance(40);
-      await Promise.all(all);
-      expect(answered).toEqual(["a:policy@100", "b:policy@140", "c:policy@180"]);
-      expect(limiter.stats.timeouts).toBe(3);
-      await clock.flush();
-      expect(clock.pending).toBe(0);
-      // Decisions one after another keep one timer of the limiter's, and leave none.
-      store.inject("update", undefined);
-      for (let i = 0; i < 5; i++) expect((await limiter.limit(`d${i}`)).source).toBe("store");
-      await clock.flush();
-      expect(clock.pending).toBe(0);
-    });
+    for (const wrapped of [false, true]) {
+      const how = wrapped
+        ? "a store that is not a StoreAdapter: on one timer of the limiter's (and an abort signal)"
+        : "a StoreAdapter with a longer timeoutMs bounds each call by the limiter's: on one timer of the store's";
+      it(`hanging decisions started at different times: each answered by the policy exactly timeoutMs after it started; ${how}`, async () => {
+        const { clock, store, limiter: direct } = setup("deny");
+        // CountingStore is a plain Store (no StoreAdapter member, no timeoutMs): the limiter bounds the wait itself.
+        const limiter = wrapped
+          ? new DistributedRateLimiter({
+            store: new CountingStore(store),
+            algorithm: "fixed-window",
+            limit: 2,
+            windowMs: 1_000,
+            timeoutMs: 100,
+            onStoreError: "deny",
+            clock,
+          })
+          : direct;
+        const onWorkers = (globalThis as { navigator?: { userAgent?: unknown } }).navigator?.userAgent === "Cloudflare-Workers";
+        store.inject("update", { kind: "hang" });
+        const answered: string[] = [];
+        const ask = (key: string) => limiter.limit(key).then((d) => answered.push(`${key}:${d.source}@${clock.now()}`));
+        const all = [ask("a")];
+        await clock.advance(40);
+        all.push(ask("b"));
+        await clock.advance(40);
+        all.push(ask("c"));
+        // Wrapped: the limiter's one timer and the store's one (its timeoutMs is longer); else the store's
+        // one timer of 100 ms. On Workers, one each per call.
+        expect(clock.pending).toBe(wrapped ? (onWorkers ? 6 : 2) : (onWorkers ? 3 : 1));
+        await clock.advance(19);
+        expect(answered).toEqual([]);
+        await clock.advance(1);
+        expect(answered).toEqual(["a:policy@100"]);
+        await clock.advance(40);
+        expect(answered).toEqual(["a:policy@100", "b:policy@140"]);
+        await clock.advance(40);
+        await Promise.all(all);
+        expect(answered).toEqual(["a:policy@100", "b:policy@140", "c:policy@180"]);
+        expect(limiter.stats.timeouts).toBe(3);
+        await clock.flush();
+        expect(clock.pending).toBe(0);
+        // Decisions one after another keep one timer, and leave none.
+        store.inject("update", undefined);
+        for (let i = 0; i < 5; i++) expect((await limiter.limit(`d${i}`)).source).toBe("store");
+        await clock.flush();
+        expect(clock.pending).toBe(0);
+      });
+    }
 
     it("a store whose own timeoutMs is no longer than the limiter's bounds the wait itself: the limiter arms no timer", async () => {
       const clock = new ManualClock({ wallNow: 0 });
@@ -351,6 +372,223 @@ describe("DistributedRateLimiter", () => {
       expect(await limiter.limit("k")).toMatchObject({ allowed: false, source: "store" });
       expect((await inner.get("rl:fixed-window:k"))?.value).toMatchObject({ count: 3 });
       await clock.flush(); // the store's timer goes once no operation follows
+      expect(clock.pending).toBe(0);
+    });
+  });
+
+  describe("with the default timeouts (the store's 5000 ms, the limiter's 1000 ms)", () => {
+    /** Over a MemoryStore: `update` is one engine call (as Redis, D1) or, with `loop`, the default compare-and-set loop. */
+    class Engine extends StoreAdapter {
+      readonly name = "engine";
+      readonly capabilities: StoreCapabilities;
+      readonly inner: MemoryStore;
+      /** The signal each raw call received from the caller. */
+      readonly signals: (AbortSignal | undefined)[] = [];
+      /** The engine never answers `update` (one call), or its conditional writes always lose (loop). */
+      stuck = false;
+      reads = 0;
+      readonly #loop: boolean;
+      readonly #values = new Map<string, Json>();
+      constructor(clock: ManualClock, loop: boolean) {
+        super("Engine", { prefix: "", clock });
+        this.inner = memory(clock);
+        this.#loop = loop;
+        this.capabilities = { ...this.inner.capabilities, runsTransitions: !loop };
+      }
+      protected override runsInOneCall(): boolean {
+        return !this.#loop;
+      }
+      protected override updateRaw<I extends Json, O extends Json>(
+        key: string,
+        transition: Transition<I, O>,
+        input: I,
+        options: { signal: AbortSignal | undefined },
+        cancelled: AbortSignal,
+      ): O | PromiseLike<O> {
+        if (this.#loop) return super.updateRaw(key, transition, input, options, cancelled);
+        this.signals.push(options.signal);
+        if (this.stuck) return new Promise<O>(() => {});
+        // Decided here, as an engine would (MemoryStore's update would make a controller of its own for its loop).
+        const result = this.applyTransition(transition, this.#values.get(key), input, this.clock.wallNow());
+        if (result.next === undefined) this.#values.delete(key);
+        else if (result.next !== UNCHANGED) this.#values.set(key, result.next);
+        return Promise.resolve(result.output);
+      }
+      protected async getRaw(key: string, options: { signal: AbortSignal | undefined }) {
+        this.reads++;
+        this.signals.push(options.signal);
+        return this.inner.get(key);
+      }
+      protected async setRaw(key: string, write: RawWrite) {
+        return (await this.inner.set(key, write.value)).version;
+      }
+      protected deleteRaw(key: string) {
+        return this.inner.delete(key);
+      }
+      protected async insertRaw(key: string, write: RawWrite): Promise<RawWriteResult> {
+        if (this.stuck) return { ok: false, current: undefined };
+        const result = await this.inner.insertIfAbsent(key, write.value, { ttlMs: 60_000 });
+        return result.ok ? { ok: true, version: result.entry.version } : { ok: false, current: result.current };
+      }
+      protected async compareAndSetRaw(key: string, expected: string, write: RawWrite): Promise<RawWriteResult> {
+        if (this.stuck) return { ok: false, current: undefined };
+        const result = await this.inner.compareAndSet(key, expected, write.value, { ttlMs: 60_000 });
+        return result.ok ? { ok: true, version: result.entry.version } : { ok: false, current: result.current };
+      }
+      protected async compareAndDeleteRaw() {
+        return false;
+      }
+    }
+
+    /** Runs `body` counting the AbortControllers made meanwhile (the global swapped for a counting subclass). */
+    async function countingControllers(body: () => Promise<void>): Promise<number> {
+      const Original = globalThis.AbortController;
+      let made = 0;
+      globalThis.AbortController = class extends Original {
+        constructor() {
+          super();
+          made++;
+        }
+      };
+      try {
+        await body();
+      } finally {
+        globalThis.AbortController = Original;
+      }
+      return made;
+    }
+
+    const setup = (loop: boolean) => {
+      const clock = new ManualClock({ wallNow: 0 });
+      const store = new Engine(clock, loop);
+      const limiter = new DistributedRateLimiter({ store, algorithm: "fixed-window", limit: 1_000, windowMs: 60_000, onStoreError: "deny", clock });
+      expect([store.timeoutMs, limiter.timeoutMs]).toEqual([5_000, 1_000]);
+      const events: { timedOut: boolean; error: unknown }[] = [];
+      limiter.on("storeError", (event) => events.push(event));
+      return { clock, store, limiter, events };
+    };
+
+    it("a hanging decision is answered by the policy exactly the limiter's timeoutMs after it started, on one timer of the store's, and nothing is left", async () => {
+      const { clock, store, limiter, events } = setup(false);
+      store.stuck = true;
+      let answeredAt: number | undefined;
+      const decision = limiter.limit("k").then((d) => {
+        answeredAt = clock.now();
+        return d;
+      });
+      // The store's timer for the limiter's bound: not one for its own 5000 ms, none of the limiter's.
+      expect(clock.pending).toBe(1);
+      await clock.advance(999);
+      expect(answeredAt).toBeUndefined();
+      await clock.advance(1);
+      expect(await decision).toMatchObject({ allowed: false, source: "policy" });
+      expect(answeredAt).toBe(1_000);
+      expect(limiter.stats).toMatchObject({ decisions: 1, storeCalls: 1, storeErrors: 1, timeouts: 1 });
+      expect(events).toHaveLength(1);
+      expect(events[0]!.timedOut).toBe(true);
+      const error = events[0]!.error as StoreError;
+      expect(error).toBeInstanceOf(StoreError);
+      expect([error.code, error.operation, error.timeoutMs]).toEqual(["ERR_STORE_TIMEOUT", "update", 1_000]);
+      expect(error.message).toContain("1000 ms");
+      // The store's entry went with the answer: no timer left, nothing expires at the store's own 5000 ms.
+      await clock.flush();
+      expect(clock.pending).toBe(0);
+      await clock.advance(10_000);
+      expect(events).toHaveLength(1);
+      expect(limiter.stats.timeouts).toBe(1);
+      // No signal reached the engine: the limiter made no controller for it.
+      expect(store.signals).toEqual([undefined]);
+    });
+
+    it("no AbortController, signal or timer of the limiter's per decision", async () => {
+      const { clock, store, limiter } = setup(false);
+      const made = await countingControllers(async () => {
+        const decisions = await Promise.all(Array.from({ length: 50 }, (_, i) => limiter.limit(`k${i % 5}`)));
+        expect(decisions.every((d) => d.allowed && d.source === "store")).toBe(true);
+        for (let i = 0; i < 20; i++) expect((await limiter.limit("one")).source).toBe("store");
+      });
+      expect(made).toBe(0);
+      expect(store.signals).toHaveLength(70);
+      expect(store.signals.every((signal) => signal === undefined)).toBe(true);
+      expect(limiter.stats).toMatchObject({ decisions: 70, storeCalls: 70, timeouts: 0 });
+      await clock.flush();
+      expect(clock.pending).toBe(0);
+    });
+
+    it("a compare-and-set loop that keeps losing stops at the limiter's timeoutMs; only the store's own controller per call", async () => {
+      const { clock, store, limiter, events } = setup(true);
+      store.stuck = true;
+      let decision: Promise<unknown> | undefined;
+      const made = await countingControllers(async () => {
+        decision = limiter.limit("k");
+        await clock.advance(999);
+      });
+      // The loop's cancellation is the store's, one per update; the limiter adds none.
+      expect(made).toBe(1);
+      await clock.advance(1);
+      expect(await decision).toMatchObject({ allowed: false, source: "policy" });
+      expect(limiter.stats).toMatchObject({ storeErrors: 1, timeouts: 1 });
+      expect((events[0]!.error as StoreError).code).toBe("ERR_STORE_TIMEOUT");
+      expect(store.reads).toBeGreaterThan(2);
+      const rounds = store.reads;
+      await clock.advance(60_000);
+      expect(store.reads).toBe(rounds);
+      expect(store.signals.every((signal) => signal === undefined)).toBe(true);
+      await clock.flush();
+      expect(clock.pending).toBe(0);
+      // Healthy again: the next caller's turn is not held up.
+      store.stuck = false;
+      expect(await limiter.limit("k")).toMatchObject({ allowed: true, source: "store" });
+      await clock.flush();
+      expect(clock.pending).toBe(0);
+    });
+
+    it("limiters with different timeouts on one store: each decision bounded by its own limiter, one timer per duration", async () => {
+      const clock = new ManualClock({ wallNow: 0 });
+      const store = new Engine(clock, false);
+      const options = { store, algorithm: "gcra", rate: 10, perMs: 1_000, onStoreError: "deny", clock } as const;
+      const fast = new DistributedRateLimiter({ ...options, timeoutMs: 100 });
+      const slow = new DistributedRateLimiter({ ...options, timeoutMs: 300 });
+      const onWorkers = (globalThis as { navigator?: { userAgent?: unknown } }).navigator?.userAgent === "Cloudflare-Workers";
+      store.stuck = true;
+      const answered: string[] = [];
+      const all = [
+        ...[fast, slow, fast, slow].map((limiter, i) => limiter.limit(`k${i}`).then(() => answered.push(`${i}@${clock.now()}`))),
+      ];
+      expect(clock.pending).toBe(onWorkers ? 4 : 2);
+      await clock.advance(300);
+      await Promise.all(all);
+      expect(answered).toEqual(["0@100", "2@100", "1@300", "3@300"]);
+      expect([fast.stats.timeouts, slow.stats.timeouts]).toEqual([2, 2]);
+      await clock.flush();
+      expect(clock.pending).toBe(0);
+    });
+    it("a StoreAdapter subclass's own update is still called, and bounded by the limiter's timeoutMs", async () => {
+      const clock = new ManualClock({ wallNow: 0 });
+      class Logged extends Engine {
+        readonly calls: string[] = [];
+        override update<I extends Json, O extends Json>(key: string, transition: Transition<I, O>, input: I): Promise<O> {
+          this.calls.push(key);
+          return super.update(key, transition, input);
+        }
+      }
+      const store = new Logged(clock, false);
+      const limiter = new DistributedRateLimiter({ store, algorithm: "gcra", rate: 10, perMs: 1_000, onStoreError: "deny", clock });
+      expect((await limiter.limit("k")).source).toBe("store");
+      store.stuck = true;
+      let answeredAt: number | undefined;
+      const decision = limiter.limit("k").then((d) => {
+        answeredAt = clock.now();
+        return d;
+      });
+      await clock.advance(1_000);
+      expect(await decision).toMatchObject({ allowed: false, source: "policy" });
+      expect(answeredAt).toBe(1_000);
+      expect(store.calls).toEqual(["rl:gcra:k", "rl:gcra:k"]);
+      expect(limiter.stats.timeouts).toBe(1);
+      // The store's own bound of the call it still holds ends at its timeoutMs; then nothing is left.
+      await clock.advance(4_000);
+      await clock.flush();
       expect(clock.pending).toBe(0);
     });
   });

@@ -46,7 +46,8 @@ const UNLISTED = -1;
 /** Deadlines `durationMs` after each entry is added, on `clock`: one timer for all of them. */
 export class DeadlineList {
   readonly #clock: Clock;
-  readonly #durationMs: number;
+  /** How long after it is added each entry expires. */
+  readonly durationMs: number;
   /** Each entry with its own timer (Workers); decided on the first entry. */
   #perEntry: boolean | undefined;
   /** The oldest entry (the earliest deadline) and the youngest. */
@@ -63,7 +64,7 @@ export class DeadlineList {
 
   constructor(clock: Clock, durationMs: number) {
     this.#clock = clock;
-    this.#durationMs = durationMs;
+    this.durationMs = durationMs;
   }
 
   /** Lists `entry`, to expire `durationMs` from now. It must not be listed already. */
@@ -76,17 +77,17 @@ export class DeadlineList {
         entry.deadlineAt = UNLISTED;
         entry.deadlineNext = undefined;
         entry.expire();
-      }, this.#durationMs);
+      }, this.durationMs);
       return;
     }
-    entry.deadlineAt = this.#clock.now() + this.#durationMs;
+    entry.deadlineAt = this.#clock.now() + this.durationMs;
     entry.deadlineNext = undefined;
     const tail = this.#tail;
     entry.deadlinePrev = tail;
     if (tail === undefined) this.#head = entry;
     else tail.deadlineNext = entry;
     this.#tail = entry;
-    if (this.#cancel === undefined && !this.#firing) this.#cancel = this.#clock.schedule(this.#fire, this.#durationMs);
+    if (this.#cancel === undefined && !this.#firing) this.#cancel = this.#clock.schedule(this.#fire, this.durationMs);
   }
 
   /** Unlists `entry` if it is listed; its deadline will not fire. */

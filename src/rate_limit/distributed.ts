@@ -20,6 +20,8 @@ import { Emitter, type Listener, type Unsubscribe } from "../events.ts";
 import { badOptions, throwIf } from "../internal/arguments.ts";
 import { DeadlineList, type ListedDeadline } from "../internal/deadline_list.ts";
 import { requireStore } from "../store/requirements.ts";
+import { updateWithin } from "../store/update_within.ts";
+import type { StoreAdapter } from "../store/adapter.ts";
 import { type Json, type Store, type Transition, type TransitionResult, UNCHANGED } from "../store/store.ts";
 import { boolean, durationMs, integer, lazy, name, oneOf, optional, satisfying, type Schema, strictObject, validate } from "../validation.ts";
 import { decide, type RateLimitAlgorithm, type RateLimitDecision } from "./algorithm.ts";
@@ -326,8 +328,14 @@ export class DistributedRateLimiter {
   #unitInput: RateLimitInput | undefined;
   /** The deadlines of the decisions this limiter bounds itself: one timer for all (made on first use). */
   #deadlines: DeadlineList | undefined;
-  /** Whether the store times out on its own no later than timeoutMs, on the same clock: then no timer of ours. */
-  readonly #storeBoundsTime: boolean;
+  /**
+   * How the wait is bounded: 1, the store times out on its own no later
+   * than timeoutMs, on the same clock; 2, the store bounds this call by
+   * timeoutMs itself ({@link updateWithin}: a StoreAdapter on the same
+   * clock); either way no timer, controller or listener of ours. 0: a timer
+   * of ours and an abort signal.
+   */
+  readonly #storeBounds: 0 | 1 | 2;
   #decisions = 0;
   #allowed = 0;
   #storeCalls = 0;
@@ -373,7 +381,13 @@ export class DistributedRateLimiter {
     this.#clock = parsed.clock ?? systemClock;
     const storeTimeout = (this.store as { timeoutMs?: unknown }).timeoutMs;
     const storeClock = (this.store as { clock?: unknown }).clock;
-    this.#storeBoundsTime = typeof storeTimeout === "number" && storeTimeout <= this.timeoutMs && storeClock === this.#clock;
+    this.#storeBounds = storeClock !== this.#clock
+      ? 0
+      : typeof storeTimeout === "number" && storeTimeout <= this.timeoutMs
+      ? 1
+      : typeof (this.store as { [updateWithin]?: unknown })[updateWithin] === "function"
+      ? 2
+      : 0;
     // The limiter's own algorithm object: no rebuilding from the input in-process.
     const kindName = kindOf(algorithm);
     this.#transition = {
@@ -460,11 +474,14 @@ export class DistributedRateLimiter {
     this.#storeCalls++;
     // The input of a one-unit call is always the same (an engine only reads it): built once.
     const input = cost === 1 ? (this.#unitInput ??= inputOf(this.algorithm, 1)) : inputOf(this.algorithm, cost);
-    if (this.#storeBoundsTime) {
-      // The store's own timeout comes first: no timer, controller or listener of ours.
+    const bounds = this.#storeBounds;
+    if (bounds !== 0) {
+      // The store fails the call with ERR_STORE_TIMEOUT by timeoutMs: no timer, controller or listener of ours.
       let pending: Promise<RateLimitOutput>;
       try {
-        pending = this.store.update(this.prefix + key, this.#transition, input);
+        pending = bounds === 1
+          ? this.store.update(this.prefix + key, this.#transition, input)
+          : (this.store as unknown as StoreAdapter)[updateWithin](this.prefix + key, this.#transition, input, this.timeoutMs);
       } catch (error) {
         pending = Promise.reject(error);
       }

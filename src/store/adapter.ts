@@ -19,6 +19,7 @@ import { onWorkers } from "../internal/runtime.ts";
 import { clock, durationMs, optional, satisfying, strictObject, validate } from "../validation.ts";
 import { type BreakerLink, shareCircuitState } from "../breaker/shared.ts";
 import { shareCircuit, type SharedHalf } from "../breaker/sharing.ts";
+import { updateWithin } from "./update_within.ts";
 import {
   type Json,
   type Store,
@@ -354,13 +355,13 @@ class InFlight implements ListedDeadline {
     this.#deadlines = deadlines;
   }
 
-  /** The deadline passed: `ERR_STORE_TIMEOUT`. */
+  /** The deadline passed: `ERR_STORE_TIMEOUT`, naming the bound that passed (the store's, or a shorter one of its caller's). */
   expire(): void {
-    const store = this.#store;
+    const timeoutMs = this.#deadlines.durationMs;
     this.finish(
       true,
-      new StoreError("ERR_STORE_TIMEOUT", store.name, this.#operation, this.#key, `no answer within ${store.timeoutMs} ms`, {
-        timeoutMs: store.timeoutMs,
+      new StoreError("ERR_STORE_TIMEOUT", this.#store.name, this.#operation, this.#key, `no answer within ${timeoutMs} ms`, {
+        timeoutMs,
       }),
     );
   }
@@ -482,6 +483,8 @@ export abstract class StoreAdapter implements Store {
   readonly #updateQueue = new Map<string, Promise<void>>();
   /** The deadlines of the pending operations: one timer for all of them (made on first use). */
   #deadlines: DeadlineList | undefined;
+  /** Deadlines of updates bounded shorter than `timeoutMs` ({@link updateWithin}), by duration (made on first use). */
+  #shorter: Map<number, DeadlineList> | undefined;
 
   /**
    * @param target The class name used in errors, e.g. `"RedisStore"`.
@@ -515,6 +518,34 @@ export abstract class StoreAdapter implements Store {
    */
   [shareCircuit](link: BreakerLink): SharedHalf {
     return shareCircuitState(this, link);
+  }
+
+  /**
+   * @internal {@link StoreAdapter.update} without a signal, failing with
+   * `ERR_STORE_TIMEOUT` `timeoutMs` after it started when that is sooner
+   * than the store's own `timeoutMs` (a compare-and-set loop stops there).
+   * A `DistributedRateLimiter` whose `timeoutMs` is the shorter calls it:
+   * its bound then costs it no controller, listener or timer. The store
+   * keeps one timer per duration (a store sees one or two).
+   */
+  [updateWithin]<I extends Json, O extends Json>(key: string, transition: Transition<I, O>, input: I, timeoutMs: number): Promise<O> {
+    let deadlines: DeadlineList | undefined;
+    if (timeoutMs < this.timeoutMs) {
+      const lists = this.#shorter ??= new Map();
+      deadlines = lists.get(timeoutMs);
+      if (deadlines === undefined) lists.set(timeoutMs, deadlines = new DeadlineList(this.clock, timeoutMs));
+    }
+    if (this.update !== StoreAdapter.prototype.update) {
+      // A subclass's own update (one that counts or logs) is still the one called, bounded here.
+      let pending: Promise<O>;
+      try {
+        pending = this.update(key, transition, input);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      return deadlines === undefined ? pending : this.#race("update", key, undefined, pending, same, undefined, deadlines);
+    }
+    return this.#update(key, transition, input, undefined, deadlines);
   }
 
   // ---- The raw methods: what an adapter writes. -------------------------
@@ -764,6 +795,17 @@ export abstract class StoreAdapter implements Store {
     input: I,
     options?: StoreOperationOptions,
   ): Promise<O> {
+    return this.#update(key, transition, input, options, undefined);
+  }
+
+  /** {@link StoreAdapter.update}, bounded by `deadlines` (`undefined`: the store's `timeoutMs`). */
+  #update<I extends Json, O extends Json>(
+    key: string,
+    transition: Transition<I, O>,
+    input: I,
+    options: StoreOperationOptions | undefined,
+    deadlines: DeadlineList | undefined,
+  ): Promise<O> {
     const signal = options?.signal;
     const bad = this.#badKeyAndOptions("update", key, options) ??
       (typeof transition !== "object" || transition === null || typeof transition.name !== "string" ||
@@ -783,7 +825,7 @@ export abstract class StoreAdapter implements Store {
       } catch (error) {
         return Promise.reject(this.#wrap("update", key, error, signal));
       }
-      return this.#race("update", key, signal, pending, same);
+      return this.#race("update", key, signal, pending, same, undefined, deadlines);
     }
     // The loop must stop when the caller stops waiting; a controller only for update.
     const cancelled = new AbortController();
@@ -795,7 +837,7 @@ export abstract class StoreAdapter implements Store {
     // Workers: there a request must not start its I/O from another request's
     // settled promise, so each caller runs its own loop and may retry.
     if (!this.capabilities.runsTransitions && (this.#takesTurns ??= !onWorkers())) {
-      return this.#updateInTurn(full, key, transition, input, signal, cancelled);
+      return this.#updateInTurn(full, key, transition, input, signal, cancelled, deadlines);
     }
     return this.#run(
       "update",
@@ -804,6 +846,7 @@ export abstract class StoreAdapter implements Store {
       () => this.updateRaw(full, transition, input, { signal }, cancelled.signal),
       same,
       (reason) => cancelled.abort(reason),
+      deadlines,
     );
   }
 
@@ -815,6 +858,7 @@ export abstract class StoreAdapter implements Store {
     input: I,
     signal: AbortSignal | undefined,
     cancelled: AbortController,
+    deadlines: DeadlineList | undefined,
   ): Promise<O> {
     const queue = this.#updateQueue;
     const previous = queue.get(full);
@@ -828,6 +872,7 @@ export abstract class StoreAdapter implements Store {
           : previous.then(() => this.updateRaw(full, transition, input, { signal }, cancelled.signal)),
       same,
       (reason) => cancelled.abort(reason),
+      deadlines,
     );
     const turn = result.then(NOOP, NOOP);
     queue.set(full, turn);
@@ -950,6 +995,7 @@ export abstract class StoreAdapter implements Store {
     work: () => R | PromiseLike<R>,
     done: (result: R) => T,
     onGiveUp?: (reason: unknown) => void,
+    bound?: DeadlineList,
   ): Promise<T> {
     if (signal?.aborted) return Promise.reject(signal.reason);
     let pending: R | PromiseLike<R>;
@@ -958,7 +1004,7 @@ export abstract class StoreAdapter implements Store {
     } catch (error) {
       return Promise.reject(this.#wrap(operation, key, error, signal));
     }
-    return this.#race(operation, key, signal, pending, done, onGiveUp);
+    return this.#race(operation, key, signal, pending, done, onGiveUp, bound);
   }
 
   /** {@link StoreAdapter.#run} once `work` has started: `pending` is what it returned. */
@@ -969,6 +1015,7 @@ export abstract class StoreAdapter implements Store {
     pending: R | PromiseLike<R>,
     done: (result: R) => T,
     onGiveUp?: (reason: unknown) => void,
+    bound?: DeadlineList,
   ): Promise<T> {
     if (!isThenable(pending)) {
       try {
@@ -977,7 +1024,7 @@ export abstract class StoreAdapter implements Store {
         return Promise.reject(this.#wrap(operation, key, error, signal));
       }
     }
-    const deadlines = this.#deadlines ??= new DeadlineList(this.clock, this.timeoutMs);
+    const deadlines = bound ?? (this.#deadlines ??= new DeadlineList(this.clock, this.timeoutMs));
     const flight = new InFlight(this, operation, key, signal, onGiveUp, deadlines);
     const settled = new Promise<T>((resolve, reject) => {
       flight.resolve = resolve as (value: unknown) => void;
