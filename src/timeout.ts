@@ -116,6 +116,50 @@ interface TimeoutShared {
   readonly timeoutMs: number;
   readonly queue: DeadlineQueue;
   readonly events: Emitter<TimeoutEvents>;
+  /** Idle reaction handlers of cooperative calls, linked by `next` (see {@link Reaction}). */
+  free: Reaction | undefined;
+  idle: number;
+}
+
+/** Idle handler pairs a policy keeps: enough for the calls a caller keeps in flight, bounded. */
+const POOLED = 64;
+
+/**
+ * The reaction handlers of one pending cooperative call. A call's reaction
+ * runs once, and then nothing holds its handlers but the promise machinery
+ * that is done with them, so the policy reuses the pair for a later call:
+ * two closures per call, saved. Given back before the call finishes (which
+ * may run user code that starts a call).
+ */
+class Reaction {
+  call: TimedCall<unknown> | undefined = undefined;
+  next: Reaction | undefined = undefined;
+  readonly onValue: (value: unknown) => unknown;
+  readonly onError: (error: unknown) => never;
+
+  constructor(shared: TimeoutShared) {
+    this.onValue = (value) => {
+      reactionDone(shared, this).finish();
+      return value;
+    };
+    this.onError = (error) => {
+      const call = reactionDone(shared, this);
+      call.finish();
+      throw call.translate(error);
+    };
+  }
+}
+
+/** Takes the call off `reaction` and gives the pair back to the policy's pool. */
+function reactionDone(shared: TimeoutShared, reaction: Reaction): TimedCall<unknown> {
+  const call = reaction.call!;
+  reaction.call = undefined;
+  if (shared.idle < POOLED) {
+    reaction.next = shared.free;
+    shared.free = reaction;
+    shared.idle++;
+  }
+  return call;
 }
 
 /** {@link TimedCall}'s flags: the call has finished (left the queue and the caller's signal). */
@@ -242,16 +286,16 @@ class TimedCall<T> implements ExecutionContext, Deadline, FusedCall {
         }
       }
     } else {
-      settled = promise.then(
-        (value) => {
-          this.finish();
-          return value;
-        },
-        (error) => {
-          this.finish();
-          throw this.translate(error);
-        },
-      );
+      // Handlers from the policy's pool: no closures per call.
+      const shared = this.#shared;
+      let reaction = shared.free;
+      if (reaction === undefined) reaction = new Reaction(shared);
+      else {
+        shared.free = reaction.next;
+        shared.idle--;
+      }
+      reaction.call = this as TimedCall<unknown>;
+      settled = promise.then(reaction.onValue, reaction.onError) as Promise<T>;
     }
     // Queued after the reactions above, so that the queue's arming check
     // runs after them: a promise already settled leaves before any timer.
@@ -355,6 +399,8 @@ export class TimeoutPolicy implements LayeredPolicy, FusablePolicy {
       timeoutMs: this.options.timeoutMs,
       queue: deadlineQueueFor(this.options.clock),
       events: this.#events,
+      free: undefined,
+      idle: 0,
     };
     this.#aggressive = this.options.strategy === "aggressive";
   }
