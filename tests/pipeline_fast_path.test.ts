@@ -429,8 +429,9 @@ describe("the timeout's per-call record", () => {
     ];
     for (const form of forms) {
       const seen = await late(form);
-      expect(seen.slice(0, expected.length), form).toEqual(expected);
-      expect(seen, form).toEqual(await late("alone"));
+      // The form rides along, so that a failure names the path.
+      expect({ form, seen: seen.slice(0, expected.length) }).toEqual({ form, seen: expected });
+      expect({ form, seen }).toEqual({ form, seen: await late("alone") });
     }
   });
 
@@ -450,9 +451,9 @@ describe("the timeout's per-call record", () => {
       ).catch(describeError);
       await clock.advance(5);
       // The outer timeout answers with its own error.
-      expect(await outcome, form).toBe("TimeoutError(ERR_TIMEOUT) Operation timed out after 5 ms");
+      expect({ form, outcome: await outcome }).toEqual({ form, outcome: "TimeoutError(ERR_TIMEOUT) Operation timed out after 5 ms" });
       await clock.advance(100);
-      expect(clock.pending, form).toBe(0);
+      expect({ form, pending: clock.pending }).toEqual({ form, pending: 0 });
     }
   });
 });
