@@ -116,6 +116,70 @@ interface TimeoutShared {
   readonly timeoutMs: number;
   readonly queue: DeadlineQueue;
   readonly events: Emitter<TimeoutEvents>;
+  /** Idle reaction handlers of cooperative calls, linked by `next` (see {@link Reaction}). */
+  free: Reaction | undefined;
+  idle: number;
+}
+
+/** Idle handler pairs a policy keeps: enough for the calls a caller keeps in flight, bounded. */
+const POOLED = 64;
+
+/**
+ * The reaction handlers of one pending cooperative call. A call's reaction
+ * runs once, and then nothing holds its handlers but the promise machinery
+ * that is done with them, so the policy reuses the pair for a later call:
+ * two closures per call, saved. Given back before the call finishes (which
+ * may run user code that starts a call).
+ */
+class Reaction {
+  call: TimedCall<unknown> | undefined = undefined;
+  next: Reaction | undefined = undefined;
+  readonly onValue: (value: unknown) => unknown;
+  readonly onError: (error: unknown) => never;
+
+  constructor(shared: TimeoutShared) {
+    this.onValue = (value) => {
+      reactionDone(shared, this).finish();
+      return value;
+    };
+    this.onError = (error) => {
+      const call = reactionDone(shared, this);
+      call.finish();
+      throw call.translate(error);
+    };
+  }
+}
+
+/** Takes the call off `reaction` and gives the pair back to the policy's pool. */
+function reactionDone(shared: TimeoutShared, reaction: Reaction): TimedCall<unknown> {
+  const call = reaction.call!;
+  reaction.call = undefined;
+  if (shared.idle < POOLED) {
+    reaction.next = shared.free;
+    shared.free = reaction;
+    shared.idle++;
+  }
+  return call;
+}
+
+/** {@link TimedCall}'s flags: the call has finished (left the queue and the caller's signal). */
+const SETTLED = 1;
+/** The deadline passed: the call's {@link Rare.timedOut} is set. */
+const TIMED_OUT = 2;
+/** A fused record's timeout has entered: the record is its own context. */
+const ENTERED = 4;
+
+/**
+ * The parts of a {@link TimedCall} that only some calls need: made on the
+ * first need (a read of the signal, a deadline passed, an aggressive
+ * timeout's caller), so that every other call allocates three fields less.
+ */
+class Rare {
+  controller: AbortController | undefined = undefined;
+  /** Set when the deadline passed: the abort reason and the rejection. */
+  timedOut: TimeoutError | undefined = undefined;
+  /** Rejects the caller's promise (aggressive strategy only; it also listens to the parent's signal). */
+  reject: ((reason: unknown) => void) | undefined = undefined;
 }
 
 /**
@@ -124,7 +188,9 @@ interface TimeoutShared {
  * In a fused pipeline whose segment holds this timeout (innermost of the
  * segment's timeouts), it is the call's record as well (see
  * `internal/fused.ts`): one object per fused call, not two. One class for
- * both, not a subclass: each call site then sees one shape.
+ * both, not a subclass: each call site then sees one shape. Every call
+ * allocates one, so it holds only what every call needs: the rest is in
+ * {@link Rare}, and the duration is read from the policy's shared part.
  */
 class TimedCall<T> implements ExecutionContext, Deadline, FusedCall {
   deadlineState = DONE;
@@ -138,41 +204,39 @@ class TimedCall<T> implements ExecutionContext, Deadline, FusedCall {
   // `more` (a fifth fused stage and on) is left out: set only in pipelines
   // of more than four fusable layers, it costs every other call nothing.
   declare more: unknown[] | undefined;
-  // Private behind an accessor: once the timeout has entered, the record
-  // is the operation's context, which then shows no reference to itself.
-  #context: ExecutionContext | undefined;
 
   readonly #shared: TimeoutShared;
-  /** The caller's context; in a fused record, set when the timeout's stage enters. */
+  /**
+   * The caller's context. In a fused record, before the timeout enters, it
+   * is also the record's `context` (what the layers outside hand inward);
+   * once entered, the record is the context, which then shows no
+   * reference to itself.
+   */
   #parent: ExecutionContext | undefined;
-  #controller: AbortController | undefined = undefined;
-  /** Set when the deadline passed: the abort reason and the rejection. */
-  #timedOut: TimeoutError | undefined = undefined;
-  #settled = false;
-  /** Rejects the caller's promise (aggressive strategy only; it also listens to the parent's signal). */
-  #reject: ((reason: unknown) => void) | undefined = undefined;
+  /** {@link SETTLED}, {@link TIMED_OUT}, {@link ENTERED}. */
+  #flags = 0;
+  #rare: Rare | undefined = undefined;
 
-  /** `fn` and `context` only for a fused record. */
-  constructor(shared: TimeoutShared, parent: ExecutionContext | undefined, fn?: Operation<unknown>, context?: ExecutionContext) {
+  /** `fn` only for a fused record (`parent` is then the outer layers' context, until the timeout enters). */
+  constructor(shared: TimeoutShared, parent: ExecutionContext | undefined, fn?: Operation<unknown>) {
     this.#shared = shared;
     this.#parent = parent;
     this.fn = fn!;
-    this.#context = context;
   }
 
   /** The fused record's context for the layers inside: this call, once the timeout has entered. */
   get context(): ExecutionContext | undefined {
-    return this.#context;
+    return (this.#flags & ENTERED) === 0 ? this.#parent : this;
   }
 
+  /** Set only by the layers outside the timeout (an outer timeout's stage), so before it enters. */
   set context(context: ExecutionContext | undefined) {
-    this.#context = context;
+    this.#parent = context;
   }
 
   /** A fused record's timeout enters: the layers inside get this call as their context. */
   enter(): void {
-    this.#parent = this.#context;
-    this.#context = this;
+    this.#flags |= ENTERED;
   }
 
   get durationMs(): number {
@@ -180,25 +244,27 @@ class TimedCall<T> implements ExecutionContext, Deadline, FusedCall {
   }
 
   get signal(): AbortSignal {
-    if (this.#controller === undefined) {
-      const controller = this.#controller = new AbortController();
-      if (this.#timedOut !== undefined) {
-        controller.abort(this.#timedOut);
+    const rare = this.#rare ??= new Rare();
+    if (rare.controller === undefined) {
+      const controller = rare.controller = new AbortController();
+      if (rare.timedOut !== undefined) {
+        controller.abort(rare.timedOut);
       } else if (this.#parent !== undefined) {
         const parentSignal = this.#parent.signal;
         if (parentSignal.aborted) controller.abort(parentSignal.reason);
-        else if (!this.#settled) parentSignal.addEventListener("abort", this);
+        else if ((this.#flags & SETTLED) === 0) parentSignal.addEventListener("abort", this);
       }
     }
-    return this.#controller.signal;
+    return rare.controller.signal;
   }
 
   /** Waits for `promise`, under the deadline. */
   run(promise: Promise<T>, aggressive: boolean): Promise<T> {
     let settled: Promise<T>;
     if (aggressive) {
+      const rare = this.#rare ??= new Rare();
       settled = new Promise<T>((resolve, reject) => {
-        this.#reject = reject;
+        rare.reject = reject;
         promise.then(
           (value) => this.finish() && resolve(value),
           (error) => this.finish() && reject(this.translate(error)),
@@ -215,21 +281,21 @@ class TimedCall<T> implements ExecutionContext, Deadline, FusedCall {
           // A foreign policy outside handed in a signal that cannot be
           // listened to: this call fails with that error, and nothing is
           // left to settle (or reject unhandled) later.
-          this.#settled = true;
-          this.#reject!(error);
+          this.#flags |= SETTLED;
+          rare.reject!(error);
         }
       }
     } else {
-      settled = promise.then(
-        (value) => {
-          this.finish();
-          return value;
-        },
-        (error) => {
-          this.finish();
-          throw this.translate(error);
-        },
-      );
+      // Handlers from the policy's pool: no closures per call.
+      const shared = this.#shared;
+      let reaction = shared.free;
+      if (reaction === undefined) reaction = new Reaction(shared);
+      else {
+        shared.free = reaction.next;
+        shared.idle--;
+      }
+      reaction.call = this as TimedCall<unknown>;
+      settled = promise.then(reaction.onValue, reaction.onError) as Promise<T>;
     }
     // Queued after the reactions above, so that the queue's arming check
     // runs after them: a promise already settled leaves before any timer.
@@ -239,31 +305,36 @@ class TimedCall<T> implements ExecutionContext, Deadline, FusedCall {
 
   /** Joins the deadline queue, unless finished, expired or already in it. */
   start(): void {
-    if (!this.#settled && this.#timedOut === undefined && this.deadlineState === DONE) this.#shared.queue.add(this);
+    if ((this.#flags & (SETTLED | TIMED_OUT)) === 0 && this.deadlineState === DONE) this.#shared.queue.add(this);
   }
 
   /** Deadline passed while the operation was pending. */
   expire(): void {
     const { timeoutMs, events } = this.#shared;
-    const error = this.#timedOut = new TimeoutError(timeoutMs);
-    this.#controller?.abort(error);
+    const rare = this.#rare ??= new Rare();
+    const error = rare.timedOut = new TimeoutError(timeoutMs);
+    this.#flags |= TIMED_OUT;
+    rare.controller?.abort(error);
     if (events.has("timeout")) events.emit("timeout", { timeoutMs });
-    if (this.#reject !== undefined && this.finish()) this.#reject(error);
+    if (rare.reject !== undefined && this.finish()) rare.reject(error);
   }
 
   /** The caller's signal aborted (this object is its listener). */
   handleEvent(): void {
     const reason = this.#parent!.signal.reason;
-    this.#controller?.abort(reason);
-    if (this.#reject !== undefined && this.finish()) this.#reject(reason);
+    // Listening means a signal was read or the timeout is aggressive: the side object exists.
+    const rare = this.#rare!;
+    rare.controller?.abort(reason);
+    if (rare.reject !== undefined && this.finish()) rare.reject(reason);
   }
 
   /** Leaves the queue and the caller's signal; false if already finished. */
   finish(): boolean {
-    if (this.#settled) return false;
-    this.#settled = true;
+    if ((this.#flags & SETTLED) !== 0) return false;
+    this.#flags |= SETTLED;
     this.#shared.queue.remove(this);
-    if (this.#parent !== undefined && (this.#controller !== undefined || this.#reject !== undefined)) {
+    const rare = this.#rare;
+    if (rare !== undefined && this.#parent !== undefined && (rare.controller !== undefined || rare.reject !== undefined)) {
       this.#parent.signal.removeEventListener("abort", this);
     }
     return true;
@@ -276,8 +347,10 @@ class TimedCall<T> implements ExecutionContext, Deadline, FusedCall {
    * operation that fails after its deadline has, first of all, timed out.
    */
   translate(error: unknown): unknown {
-    if (this.#controller?.signal.aborted) return this.#controller.signal.reason;
-    return this.#timedOut ?? error;
+    const rare = this.#rare;
+    if (rare === undefined) return error;
+    if (rare.controller?.signal.aborted) return rare.controller.signal.reason;
+    return rare.timedOut ?? error;
   }
 }
 
@@ -326,6 +399,8 @@ export class TimeoutPolicy implements LayeredPolicy, FusablePolicy {
       timeoutMs: this.options.timeoutMs,
       queue: deadlineQueueFor(this.options.clock),
       events: this.#events,
+      free: undefined,
+      idle: 0,
     };
     this.#aggressive = this.options.strategy === "aggressive";
   }
@@ -417,7 +492,7 @@ export class TimeoutPolicy implements LayeredPolicy, FusablePolicy {
       record: {
         stage: { ...stage, enter: (call: FusedCall): unknown => (call as TimedCall<unknown>).enter() },
         newCall: (fn: Operation<unknown>, parent: ExecutionContext | undefined): FusedCall =>
-          new TimedCall<unknown>(shared, undefined, fn, parent),
+          new TimedCall<unknown>(shared, parent, fn),
       },
     };
   }

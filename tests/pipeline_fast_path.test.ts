@@ -342,3 +342,118 @@ describe("four-stage fused path", () => {
     expect(fast).toEqual(await outcome(false));
   });
 });
+
+/**
+ * The timeout's per-call record keeps what only some calls need (the
+ * signal's controller, the deadline's error, an aggressive caller's
+ * rejection) in a side object made on first need. These read it late: a
+ * context kept past the call, read after the call settled, after the
+ * caller aborted, after the deadline passed; through the four-stage path,
+ * the general fused path, the layered pipeline and the timeout alone.
+ */
+describe("the timeout's per-call record", () => {
+  type Form = Mode | "alone";
+  const forms: Form[] = ["fast", "general", "layered", "alone"];
+
+  function build(form: Form, clock: ManualClock): { execute<T>(fn: Operation<T>, signal?: AbortSignal): Promise<T> } {
+    const timeout = new TimeoutPolicy({ timeoutMs: 10, clock });
+    if (form === "alone") return timeout;
+    const make = () =>
+      new Pipeline([new Bulkhead({ maxConcurrent: 5 }), new CircuitBreaker({ maxFailures: 5, clock }), new RetryPolicy({ maxAttempts: 1 }), timeout]);
+    return form === "fast" ? make() : form === "general" ? withoutFastPath(make) : withoutFusion(make);
+  }
+
+  const state = (signal: AbortSignal): string =>
+    signal.aborted ? `aborted: ${describeError(signal.reason)}` : "live";
+
+  async function late(form: Form): Promise<unknown[]> {
+    const clock = new ManualClock();
+    const policy = build(form, clock);
+    const seen: unknown[] = [];
+    // 1. A context kept past the call; its signal first read once the call has settled, then the caller aborts.
+    const first = new AbortController();
+    const firstCaller = countedSignal(first);
+    let kept: ExecutionContext | undefined;
+    seen.push(await policy.execute(async (context) => {
+      kept = context;
+      return "one";
+    }, firstCaller.signal));
+    seen.push(state(kept!.signal), firstCaller.listening());
+    first.abort(new Error("caller gone"));
+    seen.push(state(kept!.signal), firstCaller.listening());
+    // 2. The caller aborts after the call settled, before the first read.
+    const second = new AbortController();
+    seen.push(await policy.execute(async (context) => {
+      kept = context;
+      return "two";
+    }, second.signal));
+    second.abort(new Error("caller gone later"));
+    seen.push(state(kept!.signal));
+    // 3. The deadline passes while the operation ignores its signal; it reads it late, then settles with a value.
+    let release!: (value: string) => void;
+    const third = policy.execute((context) => {
+      kept = context;
+      return new Promise<string>((resolve) => release = resolve);
+    });
+    await clock.advance(10);
+    seen.push(state(kept!.signal), clock.pending);
+    release("three, late");
+    seen.push(await third.catch(describeError));
+    // 4. The deadline passes, the caller aborts, then the operation reads its signal and fails.
+    const fourth = new AbortController();
+    const fourthCaller = countedSignal(fourth);
+    let fail!: (error: unknown) => void;
+    const call = policy.execute((context) => {
+      kept = context;
+      return new Promise<string>((_, reject) => fail = reject);
+    }, fourthCaller.signal).catch(describeError);
+    await clock.advance(10);
+    fourth.abort(new Error("caller gone too"));
+    seen.push(state(kept!.signal));
+    fail(new Error("own failure"));
+    seen.push(await call, fourthCaller.listening(), clock.pending);
+    return seen;
+  }
+
+  it("gives the same signal, outcome and listeners whichever path made it, read late", async () => {
+    const expected = [
+      "one",
+      "live",
+      0,
+      "live",
+      0,
+      "two",
+      "aborted: Error caller gone later",
+      "aborted: TimeoutError(ERR_TIMEOUT) Operation timed out after 10 ms",
+      0,
+    ];
+    for (const form of forms) {
+      const seen = await late(form);
+      // The form rides along, so that a failure names the path.
+      expect({ form, seen: seen.slice(0, expected.length) }).toEqual({ form, seen: expected });
+      expect({ form, seen }).toEqual({ form, seen: await late("alone") });
+    }
+  });
+
+  it("lets an outer timeout's deadline reach the operation through the record (two timeouts in one fused pipeline)", async () => {
+    for (const form of ["fast", "general", "layered"] as const) {
+      const clock = new ManualClock();
+      const make = () =>
+        new Pipeline([
+          new TimeoutPolicy({ timeoutMs: 5, clock }),
+          new Bulkhead({ maxConcurrent: 5 }),
+          new RetryPolicy({ maxAttempts: 1 }),
+          new TimeoutPolicy({ timeoutMs: 50, clock }),
+        ]);
+      const pipeline = form === "fast" ? make() : form === "general" ? withoutFastPath(make) : withoutFusion(make);
+      const outcome = pipeline.execute(({ signal }) =>
+        new Promise((_, reject) => signal.addEventListener("abort", () => reject(signal.reason)))
+      ).catch(describeError);
+      await clock.advance(5);
+      // The outer timeout answers with its own error.
+      expect({ form, outcome: await outcome }).toEqual({ form, outcome: "TimeoutError(ERR_TIMEOUT) Operation timed out after 5 ms" });
+      await clock.advance(100);
+      expect({ form, pending: clock.pending }).toEqual({ form, pending: 0 });
+    }
+  });
+});

@@ -249,6 +249,40 @@ describe("TimeoutPolicy", () => {
     expect(clock.pending).toBe(0);
   });
 
+  it("reuses its reaction handlers safely: more calls in flight than it keeps, each settles with its own outcome (property)", async () => {
+    // Each call: settles at once with a value or an error, later with either, or never (then times out).
+    const kinds = fc.constantFrom("value", "error", "laterValue", "laterError", "hang");
+    await fc.assert(
+      fc.asyncProperty(fc.array(kinds, { minLength: 1, maxLength: 150 }), fc.integer({ min: 1, max: 3 }), async (plan, rounds) => {
+        const clock = new ManualClock();
+        const policy = new TimeoutPolicy({ timeoutMs: 10, clock });
+        for (let round = 0; round < rounds; round++) {
+          const calls = plan.map((kind, i) =>
+            outcome(policy.execute(({ signal }) => {
+              if (kind === "value") return Promise.resolve(`v${i}`);
+              if (kind === "error") return Promise.reject(new Error(`e${i}`));
+              if (kind === "hang") return untilAborted({ signal });
+              return clock.sleep(5).then(() => {
+                if (kind === "laterValue") return `v${i}`;
+                throw new Error(`e${i}`);
+              });
+            }))
+          );
+          await clock.advance(10);
+          await clock.flush();
+          calls.forEach((call, i) => {
+            const kind = plan[i]!;
+            if (kind === "value" || kind === "laterValue") expect(call.value).toBe(`v${i}`);
+            else if (kind === "hang") expect(call.error).toBeInstanceOf(TimeoutError);
+            else expect((call.error as Error).message).toBe(`e${i}`);
+          });
+          expect(clock.pending).toBe(0);
+        }
+      }),
+      { numRuns: 40 },
+    );
+  });
+
   it("still times out after many distinct durations and an idle spell", async () => {
     const clock = new ManualClock();
     const early = new TimeoutPolicy({ timeoutMs: 100, clock });

@@ -255,7 +255,8 @@ class Segment {
     }
     let result: unknown;
     try {
-      result = fn(call.context ?? contextFor(undefined));
+      // The record's timeout has entered: the record is the operation's context.
+      result = fn(call as unknown as ExecutionContext);
     } catch (error) {
       return settleNow(this, call, 3, true, error);
     }
