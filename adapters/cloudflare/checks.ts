@@ -1,6 +1,6 @@
 /**
  * Checks shared by the Cloudflare stores' constructors: the binding
- * argument (their own options are zod/mini shapes handed to the base).
+ * argument (their own options are schemas of src/validation.ts handed to the base).
  *
  * @module
  */

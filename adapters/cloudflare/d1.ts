@@ -3,8 +3,7 @@
  *
  * @module
  */
-import * as z from "zod/mini";
-import { optional } from "../../src/validation.ts";
+import { optional, satisfying } from "../../src/validation.ts";
 import type { Json, Transition } from "../../src/store/store.ts";
 import {
   type RawEntry,
@@ -33,7 +32,9 @@ let ownOptions: StoreAdapterOptionShape | undefined;
 /** Built on first construction, never at import. */
 function d1Options(): StoreAdapterOptionShape {
   const allowed = "a SQL identifier (a letter or _, then letters, digits or _; at most 63 characters)";
-  return (ownOptions ??= { table: optional(z.string({ error: allowed }).check(z.regex(TABLE_NAME, { error: allowed }))) });
+  return (ownOptions ??= {
+    table: optional(satisfying<string>((value) => typeof value === "string" && TABLE_NAME.test(value), allowed)),
+  });
 }
 
 /** Options of {@link D1Store}: the common store options, plus the table. */

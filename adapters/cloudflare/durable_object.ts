@@ -4,8 +4,7 @@
  *
  * @module
  */
-import * as z from "zod/mini";
-import { optional } from "../../src/validation.ts";
+import { optional, satisfying } from "../../src/validation.ts";
 import { StoreError } from "../../src/errors.ts";
 import {
   type RawEntry,
@@ -28,7 +27,7 @@ let ownOptions: StoreAdapterOptionShape | undefined;
 function durableObjectOptions(): StoreAdapterOptionShape {
   const allowed = "a function (key: string) => string";
   return (ownOptions ??= {
-    shard: optional(z.custom<(key: string) => string>((value) => typeof value === "function", { error: allowed })),
+    shard: optional(satisfying<(key: string) => string>((value) => typeof value === "function", allowed)),
   });
 }
 

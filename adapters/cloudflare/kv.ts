@@ -3,8 +3,7 @@
  *
  * @module
  */
-import * as z from "zod/mini";
-import { optional } from "../../src/validation.ts";
+import { optional, satisfying } from "../../src/validation.ts";
 import { StoreError, type StoreOperation } from "../../src/errors.ts";
 import {
   decodeEnvelope,
@@ -37,7 +36,11 @@ let ownOptions: StoreAdapterOptionShape | undefined;
 /** Built on first construction, never at import. */
 function kvOptions(): StoreAdapterOptionShape {
   const allowed = `"wait", "fail" or "ignore"`;
-  return (ownOptions ??= { onWriteTooSoon: optional(z.enum(["wait", "fail", "ignore"], { error: allowed })) });
+  return (ownOptions ??= {
+    onWriteTooSoon: optional(
+      satisfying<"wait" | "fail" | "ignore">((value) => value === "wait" || value === "fail" || value === "ignore", allowed),
+    ),
+  });
 }
 
 /** Options of {@link KvStore}: the common store options, plus what to do with a write too soon after the last. */

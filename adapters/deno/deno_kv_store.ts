@@ -4,7 +4,6 @@
  *
  * @module
  */
-import * as z from "zod/mini";
 import {
   decodeEnvelope,
   encodeEnvelope,
@@ -18,6 +17,7 @@ import {
   type StoreAdapterOptionShape,
   type StoreCapabilities,
 } from "../../mod.ts";
+import { satisfying } from "../../src/validation.ts";
 
 /** A Deno KV key: what {@link DenoKvStore} uses is one string part. */
 export type DenoKvKey = readonly string[];
@@ -61,11 +61,11 @@ let ownOptions: StoreAdapterOptionShape | undefined;
 
 function kvOptions(): StoreAdapterOptionShape {
   return (ownOptions ??= {
-    kv: z.custom<DenoKvLike>(
+    kv: satisfying<DenoKvLike>(
       (value) =>
         typeof value === "object" && value !== null && typeof (value as DenoKvLike).get === "function" &&
         typeof (value as DenoKvLike).atomic === "function",
-      { error: "a Deno.Kv (from Deno.openKv())" },
+      "a Deno.Kv (from Deno.openKv())",
     ),
   });
 }

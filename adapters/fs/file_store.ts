@@ -7,8 +7,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { mkdir, open, readdir, readFile, rename, stat, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import * as z from "zod/mini";
-import { optional } from "../../src/validation.ts";
+import { integer, optional, satisfying } from "../../src/validation.ts";
 import {
   decodeEnvelope,
   encodeEnvelope,
@@ -44,14 +43,13 @@ export interface FileStoreOptions extends StoreAdapterOptions {
 let ownOptions: StoreAdapterOptionShape | undefined;
 
 function fileOptions(): StoreAdapterOptionShape {
-  const count = (allowed: string) =>
-    optional(z.number({ error: allowed }).check(z.refine(Number.isSafeInteger, { error: allowed }), z.minimum(1, { error: allowed })));
   const nonEmpty = "a non-empty string (a directory path)";
   return (ownOptions ??= {
-    directory: z.string({ error: nonEmpty }).check(z.minLength(1, { error: nonEmpty })),
-    maxKeyBytes: count("an integer >= 1"),
-    maxValueBytes: count("an integer >= 1"),
-    lockStaleMs: count("an integer >= 1 (ms)"),
+    directory: satisfying<string>((value) => typeof value === "string" && value !== "", nonEmpty),
+    // integer(1)'s own message is "an integer >= 1"; lockStaleMs says its unit.
+    maxKeyBytes: optional(integer(1)),
+    maxValueBytes: optional(integer(1)),
+    lockStaleMs: optional(satisfying<number>((value) => Number.isSafeInteger(value) && (value as number) >= 1, "an integer >= 1 (ms)")),
   });
 }
 

@@ -7,7 +7,6 @@
  */
 import { randomBytes } from "node:crypto";
 import { readFile, rename, unlink, writeFile } from "node:fs/promises";
-import * as z from "zod/mini";
 import {
   type Json,
   type RawEntry,
@@ -18,6 +17,7 @@ import {
   type StoreAdapterOptionShape,
   type StoreCapabilities,
 } from "../../mod.ts";
+import { satisfying } from "../../src/validation.ts";
 
 /** Options of {@link StateFileStore}. */
 export interface StateFileStoreOptions extends StoreAdapterOptions {
@@ -40,7 +40,7 @@ let ownOptions: StoreAdapterOptionShape | undefined;
 
 function fileOptions(): StoreAdapterOptionShape {
   const allowed = "a non-empty string (a file path)";
-  return (ownOptions ??= { path: z.string({ error: allowed }).check(z.minLength(1, { error: allowed })) });
+  return (ownOptions ??= { path: satisfying<string>((value) => typeof value === "string" && value !== "", allowed) });
 }
 
 function errorCode(error: unknown): unknown {

@@ -4,8 +4,7 @@
  *
  * @module
  */
-import * as z from "zod/mini";
-import { optional } from "../../src/validation.ts";
+import { integer, oneOf, optional, satisfying } from "../../src/validation.ts";
 import {
   type Json,
   MAX_UPDATE_ATTEMPTS,
@@ -57,22 +56,15 @@ let ownOptions: StoreAdapterOptionShape | undefined;
 
 /** Built on first construction, never at import. */
 function postgresOptions(): StoreAdapterOptionShape {
-  const limit = (max: number) => {
-    const bytes = `an integer from 1 to ${max}`;
-    return optional(z.number({ error: bytes }).check(
-      z.refine(Number.isSafeInteger, { error: bytes }),
-      z.minimum(1, { error: bytes }),
-      z.maximum(max, { error: bytes }),
-    ));
-  };
   return (ownOptions ??= {
-    query: z.custom<SqlQuery>((value) => typeof value === "function", {
-      error: "a function (sql, params) => Promise<{ rows }>: wrap your driver with fromPg or fromPostgresJs",
-    }),
-    table: optional(z.custom<string>(isTableName, { error: TABLE_NAME_RULE })),
-    migrate: optional(z.enum(["on-first-use", "manual"], { error: 'one of "on-first-use", "manual"' })),
-    maxKeyBytes: limit(POSTGRES_MAX_KEY_BYTES),
-    maxValueBytes: limit(POSTGRES_MAX_VALUE_BYTES),
+    query: satisfying<SqlQuery>(
+      (value) => typeof value === "function",
+      "a function (sql, params) => Promise<{ rows }>: wrap your driver with fromPg or fromPostgresJs",
+    ),
+    table: optional(satisfying<string>(isTableName, TABLE_NAME_RULE)),
+    migrate: optional(oneOf(["on-first-use", "manual"])),
+    maxKeyBytes: optional(integer(1, POSTGRES_MAX_KEY_BYTES)),
+    maxValueBytes: optional(integer(1, POSTGRES_MAX_VALUE_BYTES)),
   });
 }
 

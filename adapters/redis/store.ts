@@ -4,8 +4,7 @@
  *
  * @module
  */
-import * as z from "zod/mini";
-import { optional } from "../../src/validation.ts";
+import { optional, satisfying } from "../../src/validation.ts";
 import {
   type Json,
   MAX_UPDATE_ATTEMPTS,
@@ -63,26 +62,23 @@ function isPortList(value: unknown): value is readonly RedisTransitionPort[] {
     value.every((port) => typeof port?.name === "string" && typeof port?.script?.run === "function");
 }
 
+function isByteCount(value: unknown): value is number {
+  return Number.isSafeInteger(value) && (value as number) >= 1 && (value as number) <= REDIS_MAX_BYTES;
+}
+
 let ownOptions: StoreAdapterOptionShape | undefined;
 
 /** Built on first construction, never at import. */
 function redisOptions(): StoreAdapterOptionShape {
   const bytes = `an integer from 1 to ${REDIS_MAX_BYTES} (Redis' limit)`;
-  const limit = () =>
-    optional(z.number({ error: bytes }).check(
-      z.refine(Number.isSafeInteger, { error: bytes }),
-      z.minimum(1, { error: bytes }),
-      z.maximum(REDIS_MAX_BYTES, { error: bytes }),
-    ));
   return (ownOptions ??= {
-    client: z.custom<RedisScriptClient>(isClient, {
-      error: "a RedisScriptClient (an object with eval and evalsha): wrap yours with fromNodeRedis, fromIoRedis or fromUpstash",
-    }),
-    maxKeyBytes: limit(),
-    maxValueBytes: limit(),
-    ports: optional(z.custom<readonly RedisTransitionPort[]>(isPortList, {
-      error: "an array of ports made by redisTransitionPort()",
-    })),
+    client: satisfying<RedisScriptClient>(
+      isClient,
+      "a RedisScriptClient (an object with eval and evalsha): wrap yours with fromNodeRedis, fromIoRedis or fromUpstash",
+    ),
+    maxKeyBytes: optional(satisfying<number>(isByteCount, bytes)),
+    maxValueBytes: optional(satisfying<number>(isByteCount, bytes)),
+    ports: optional(satisfying<readonly RedisTransitionPort[]>(isPortList, "an array of ports made by redisTransitionPort()")),
   });
 }
 

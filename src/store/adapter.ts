@@ -127,7 +127,11 @@ class TransitionThrew {
   }
 }
 
-/** zod/mini schemas of an adapter's own options, by option name: merged into the common ones. */
+/**
+ * zod schemas of an adapter's own options, by option name: merged into the
+ * common ones. `zod/mini`'s for an adapter of yours; the package's own
+ * adapters use src/validation.ts's helpers (zod's core classes only).
+ */
 export type StoreAdapterOptionShape = Readonly<Record<string, z.core.$ZodType>>;
 
 const NO_EXTRA: StoreAdapterOptionShape = {};
