@@ -24,13 +24,10 @@ import {
 } from "../mod.ts";
 import { withoutFastPath, withoutFusion } from "../src/internal/fused.ts";
 import { ManualClock } from "../src/testing/mod.ts";
+import { type Behaviour, describeError, operation } from "./_support/call_plan.ts";
 
 type Step = "bulkhead" | "breaker" | "retry";
 type Mode = "fast" | "general" | "layered";
-
-type Behaviour =
-  | { kind: "value" | "reject" | "syncValue" | "syncThrow" | "hang" }
-  | { kind: "later"; ms: number; ok: boolean };
 
 interface CallPlan {
   startAt: number;
@@ -86,48 +83,8 @@ const OFFSET = {
   timeout: Math.SQRT2 * 1e-3,
   retry: Math.sqrt(3) * 1e-4,
   abort: Math.PI * 1e-5,
-  later: (call: number, attempt: number) => Math.sqrt(5) * 1e-6 * (call + 1) + Math.sqrt(7) * 1e-8 * attempt,
+  // A "later" attempt's sleep: laterOffset in tests/_support/call_plan.ts.
 };
-
-function describeError(error: unknown): string {
-  if (error instanceof Error) {
-    const cause = error.cause === undefined ? "" : ` (cause: ${describeError(error.cause)})`;
-    return `${error.name}${"code" in error ? `(${String(error.code)})` : ""} ${error.message}${cause}`;
-  }
-  return `thrown ${String(error)}`;
-}
-
-function operation(plan: CallPlan, index: number, clock: ManualClock, log: (entry: string) => void): Operation<string> {
-  let attempt = 0;
-  return (context: ExecutionContext) => {
-    attempt++;
-    const behaviour = plan.attempts[(attempt - 1) % plan.attempts.length]!;
-    const name = `call${index}#${attempt}`;
-    log(`${name} runs`);
-    const signal = plan.readsSignal || behaviour.kind === "hang" ? context.signal : undefined;
-    if (signal !== undefined) log(`${name} signal ${signal.aborted ? "aborted" : "live"}`);
-    switch (behaviour.kind) {
-      case "syncValue":
-        return attempt === 1 ? `${name} again` : `${name} ok`;
-      case "syncThrow":
-        throw new Error(`${name} threw`);
-      case "value":
-        return Promise.resolve(attempt === 1 ? `${name} again` : `${name} ok`);
-      case "reject":
-        return Promise.reject(new Error(`${name} failed`));
-      case "later":
-        return clock.sleep(behaviour.ms + OFFSET.later(index, attempt), signal).then(() => {
-          if (!behaviour.ok) throw new Error(`${name} failed late`);
-          return `${name} ok late`;
-        });
-      case "hang":
-        return new Promise<string>((_, reject) => {
-          if (signal!.aborted) reject(signal!.reason);
-          signal!.addEventListener("abort", () => reject(signal!.reason));
-        });
-    }
-  };
-}
 
 /** A caller's signal that counts the listeners added to it and not removed. */
 function countedSignal(controller: AbortController): { signal: AbortSignal; listening: () => number } {
@@ -204,7 +161,7 @@ async function run(s: Scenario, mode: Mode): Promise<string[]> {
     }
     clock.schedule(() => {
       note(`call${index} starts`);
-      pipeline.execute(operation(plan, index, clock, note), signal).then(
+      pipeline.execute(operation(plan, index, clock, note, { logSignal: true, againFirst: true }), signal).then(
         (value) => note(`call${index} -> ${value}`),
         (error) => note(`call${index} x> ${describeError(error)}`),
       );

@@ -20,14 +20,9 @@ import {
 } from "../mod.ts";
 import { fuse, withoutFusion } from "../src/internal/fused.ts";
 import { ManualClock } from "../src/testing/mod.ts";
+import { type Behaviour, describeError, operation } from "./_support/call_plan.ts";
 
 type Step = "bulkhead" | "breaker" | "retry" | "timeout" | "foreign";
-
-/** What one attempt of the operation does. */
-type Behaviour =
-  | { kind: "value" | "reject" | "syncValue" | "syncThrow" }
-  | { kind: "later"; ms: number; ok: boolean }
-  | { kind: "hang" };
 
 interface CallPlan {
   startAt: number;
@@ -98,7 +93,7 @@ const OFFSET = {
   retry: Math.sqrt(3) * 1e-4,
   abort: Math.PI * 1e-5,
   poll: Math.sqrt(11) * 1e-7,
-  later: (call: number, attempt: number) => Math.sqrt(5) * 1e-6 * (call + 1) + Math.sqrt(7) * 1e-8 * attempt,
+  // A "later" attempt's sleep: laterOffset in tests/_support/call_plan.ts.
 };
 
 /** A policy that is not ours: runs fn as is, logging around it. */
@@ -117,42 +112,6 @@ class Foreign implements Policy {
   }
 }
 
-function describeError(error: unknown): string {
-  if (error instanceof Error) return `${error.name}${"code" in error ? `(${String(error.code)})` : ""}`;
-  return `thrown ${String(error)}`;
-}
-
-function operation(plan: CallPlan, index: number, clock: ManualClock, log: (entry: string) => void): Operation<string> {
-  let attempt = 0;
-  return (context: ExecutionContext) => {
-    attempt++;
-    const behaviour = plan.attempts[(attempt - 1) % plan.attempts.length]!;
-    const name = `call${index}#${attempt}`;
-    log(`${name} runs`);
-    const signal = plan.readsSignal || behaviour.kind === "hang" ? context.signal : undefined;
-    switch (behaviour.kind) {
-      case "syncValue":
-        return `${name} ok`;
-      case "syncThrow":
-        throw new Error(`${name} threw`);
-      case "value":
-        return Promise.resolve(`${name} ok`);
-      case "reject":
-        return Promise.reject(new Error(`${name} failed`));
-      case "later":
-        return clock.sleep(behaviour.ms + OFFSET.later(index, attempt), signal).then(() => {
-          if (!behaviour.ok) throw new Error(`${name} failed late`);
-          return `${name} ok late`;
-        });
-      case "hang":
-        return new Promise<string>((_, reject) => {
-          if (signal!.aborted) reject(signal!.reason);
-          signal!.addEventListener("abort", () => reject(signal!.reason));
-        });
-    }
-  };
-}
-
 /** Runs `s` through a pipeline built by `build`, returning everything observable. */
 async function run(s: Scenario, fused: boolean): Promise<string[]> {
   const clock = new ManualClock();
@@ -168,7 +127,7 @@ async function run(s: Scenario, fused: boolean): Promise<string[]> {
     bulkhead.on("reject", (e) => note(`bulkhead reject ${e.reason}`));
     breaker.on("stateChange", (e) => note(`breaker ${e.from}->${e.to}`));
     breaker.on("success", () => note("breaker success"));
-    breaker.on("failure", (e) => note(`breaker failure ${describeError(e.error)}`));
+    breaker.on("failure", (e) => note(`breaker failure ${describeError(e.error, { messages: false })}`));
     breaker.on("reject", () => note("breaker reject"));
     retry.on("retry", (e) => note(`retry ${e.attempt} after ${e.delayMs}`));
     retry.on("giveUp", (e) => note(`giveUp ${e.attempts} ${e.reason}`));
@@ -192,7 +151,7 @@ async function run(s: Scenario, fused: boolean): Promise<string[]> {
       note(`call${index} starts`);
       pipeline.execute(operation(plan, index, clock, note), controller.signal).then(
         (value) => note(`call${index} -> ${value}`),
-        (error) => note(`call${index} x> ${describeError(error)}`),
+        (error) => note(`call${index} x> ${describeError(error, { messages: false })}`),
       );
     }, plan.startAt);
   });

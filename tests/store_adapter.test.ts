@@ -23,11 +23,7 @@ import {
   versionSource,
 } from "../mod.ts";
 import { ManualClock } from "../src/testing/mod.ts";
-import { withUserAgent } from "./_support/user_agent.ts";
-
-function onWorkersNow(): boolean {
-  return (globalThis as { navigator?: { userAgent?: unknown } }).navigator?.userAgent === "Cloudflare-Workers";
-}
+import { onWorkersNow, withUserAgent } from "./_support/user_agent.ts";
 
 /** An engine over a Map that answers a microtask later, with switches for tests. */
 class AsyncMapStore extends StoreAdapter {

@@ -18,10 +18,7 @@ import {
 } from "../mod.ts";
 import { DeadlineList, type ListedDeadline } from "../src/internal/deadline_list.ts";
 import { ManualClock } from "../src/testing/mod.ts";
-
-function onWorkersNow(): boolean {
-  return (globalThis as { navigator?: { userAgent?: unknown } }).navigator?.userAgent === "Cloudflare-Workers";
-}
+import { onWorkersNow } from "./_support/user_agent.ts";
 
 /** An engine whose reads answer when the test says: `answer(i, value)` for the i-th read. */
 class GatedStore extends StoreAdapter {

@@ -16,3 +16,8 @@ export function withUserAgent(userAgent: string, body: () => void): boolean {
   }
   return true;
 }
+
+/** True when `navigator.userAgent` reads "Cloudflare-Workers": in workerd, or inside {@link withUserAgent}. */
+export function onWorkersNow(): boolean {
+  return (globalThis as { navigator?: { userAgent?: unknown } }).navigator?.userAgent === "Cloudflare-Workers";
+}
