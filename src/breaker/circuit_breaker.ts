@@ -19,12 +19,13 @@ import type { BreakerStrategy } from "./strategy.ts";
 import { ConsecutiveRule } from "./consecutive.ts";
 import { CountWindowRule } from "./count_window.ts";
 import { TimeWindowRule } from "./time_window.ts";
-import { type BackoffFunction, type BackoffKind, backoffDelay } from "../backoff.ts";
+import type { BackoffFunction, BackoffKind } from "../backoff.ts";
 import { type Clock, systemClock } from "../clock.ts";
 import { CircuitOpenError, ConfigError, type ConfigIssue, TimeoutError } from "../errors.ts";
 import { Emitter, type Listener, type Unsubscribe } from "../events.ts";
 import { badCall, badFunction, badOptions, throwIf } from "../internal/arguments.ts";
 import { configuredSection } from "../internal/configured.ts";
+import { grownDelay, type Growth } from "../internal/growth.ts";
 import { BREAKER_DEFAULTS } from "../internal/built_in_defaults.ts";
 import { sharedDefaults } from "../internal/defaults.ts";
 import { invoke, runInContext } from "../internal/context.ts";
@@ -205,8 +206,8 @@ export interface CircuitBreakerOptions<F = never> {
 
 /**
  * The growth of the open period ({@link CircuitBreakerOptions.resetBackoff}),
- * computed by the retry's `backoffDelay` with `resetTimeoutMs` as its base
- * delay and no jitter.
+ * computed as the retry's `backoffDelay` computes it, with `resetTimeoutMs`
+ * as its base delay and no jitter.
  */
 export interface CircuitResetBackoff {
   /** Shape of the growth, or the open period in ms for the n-th opening in a row. Default `"exponential"`. */
@@ -696,7 +697,7 @@ export class CircuitBreaker<F = never> {
   #needsNow: boolean;
   /** `success` and `failure` listeners: calls are timed only while there are some. */
   #outcomeListeners = 0;
-  readonly #resetBackoff: Parameters<typeof backoffDelay>[0] | undefined;
+  readonly #resetBackoff: Growth | undefined;
   /** How long the current open period lasts. */
   #openPeriodMs: number;
   /** Openings since the circuit was last closed (for `resetBackoff`). */
@@ -767,8 +768,6 @@ export class CircuitBreaker<F = never> {
       baseDelayMs: resolved.resetTimeoutMs,
       maxDelayMs: growth.maxDelayMs ?? 10 * resolved.resetTimeoutMs,
       multiplier: growth.multiplier ?? 2,
-      jitter: "none",
-      random: Math.random,
     };
     this.#excludedErrors = resolved.excludedErrors;
     this.#isFailure = resolved.isFailure;
@@ -1557,7 +1556,7 @@ export class CircuitBreaker<F = never> {
         // The n-th opening in a row stays open for the n-th delay of the backoff.
         this.#openings++;
         if (this.#resetBackoff !== undefined) {
-          this.#openPeriodMs = backoffDelay(this.#resetBackoff, this.#openings, this.#openPeriodMs);
+          this.#openPeriodMs = grownDelay(this.#resetBackoff, this.#openings);
         }
       }
       const now = this.#clock.now();
