@@ -56,7 +56,9 @@ export interface BackoffOptions {
  * ```
  */
 export function backoffDelay(options: BackoffOptions, attempt: number, previousDelayMs: number): number {
-  const { baseDelayMs, maxDelayMs, jitter } = options;
+  // `backoff` is read first, as it always was: a call without options
+  // fails with the same TypeError ("Cannot destructure property 'backoff'").
+  const { backoff: _, baseDelayMs, maxDelayMs, jitter } = options;
   if (jitter === "decorrelated") {
     const high = Math.min(maxDelayMs, Math.max(baseDelayMs, previousDelayMs * 3));
     const low = Math.min(baseDelayMs, high);
