@@ -575,8 +575,8 @@ function rethrowIn(handlers: ClosedHandlers, caller: ExecutionContext): (error: 
 
 /** A fused call's state when the caller gave a signal: the handlers and the caller's context. */
 class CallerState {
-  readonly handlers: ClosedHandlers;
-  readonly caller: ExecutionContext;
+  declare readonly handlers: ClosedHandlers;
+  declare readonly caller: ExecutionContext;
   constructor(handlers: ClosedHandlers, caller: ExecutionContext) {
     this.handlers = handlers;
     this.caller = caller;
@@ -674,10 +674,13 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
  * ```
  */
 export class CircuitBreaker<F = never> {
+  // Declared, not class fields: each is created by its assignment, first
+  // in the constructor and in this order, without a field definition in
+  // every bundle.
   /** The breaker's name. */
-  readonly name: string;
+  declare readonly name: string;
   /** The options it runs with, defaults resolved. */
-  readonly options: ResolvedCircuitBreakerOptions<F>;
+  declare readonly options: ResolvedCircuitBreakerOptions<F>;
 
   readonly #clock: Clock;
   readonly #strategy: BreakerStrategy;
@@ -743,8 +746,8 @@ export class CircuitBreaker<F = never> {
 
   constructor(options: CircuitBreakerOptions<F> = {}) {
     const resolved = resolve(options);
-    this.options = resolved;
     this.name = resolved.name;
+    this.options = resolved;
     this.#clock = resolved.clock;
     this.#resetTimeoutMs = resolved.resetTimeoutMs;
     this.#halfOpenMaxCalls = resolved.halfOpenMaxCalls;
