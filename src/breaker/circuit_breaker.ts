@@ -1163,10 +1163,7 @@ export class CircuitBreaker<F = never> {
    * ```
    */
   recordSuccess(): void {
-    this.#refresh();
-    if (this.#state === "disabled") return;
-    const now = this.#needsNow ? this.#clock.now() : 0;
-    this.#settle(false, false, ADMITTED, this.#epoch, now, now, undefined);
+    this.#record(false, undefined);
   }
 
   /**
@@ -1182,10 +1179,13 @@ export class CircuitBreaker<F = never> {
    * ```
    */
   recordFailure(error?: unknown): void {
+    this.#record(true, error);
+  }
+
+  /** An outcome observed outside the breaker: as a call's, untimed (`durationMs` 0, never slow). */
+  #record(failed: boolean, error: unknown): void {
     this.#refresh();
-    if (this.#state === "disabled") return;
-    const now = this.#needsNow ? this.#clock.now() : 0;
-    this.#settle(true, false, ADMITTED, this.#epoch, now, now, error);
+    if (this.#state !== "disabled") this.#settle(failed, ADMITTED, this.#epoch, NOT_TIMED, error);
   }
 
   /**
@@ -1416,21 +1416,16 @@ export class CircuitBreaker<F = never> {
   }
 
   #onResult(result: unknown, admission: number, epoch: number, start: number): void {
-    const now = this.#needsNow ? this.#clock.now() : 0;
-    const slow = this.#timesCalls && now - start > this.#slowCallDurationMs;
-    if (this.#isResultFailure === undefined) {
-      this.#settle(false, slow, admission, epoch, now, start, undefined);
-      return;
-    }
+    if (this.#isResultFailure === undefined) return this.#settle(false, admission, epoch, start, undefined);
     let failed: boolean;
     try {
       failed = this.#isResultFailure(result);
     } catch (predicateError) {
       // A throwing predicate must not leak a probe slot.
-      this.#settle(true, slow, admission, epoch, now, start, predicateError);
+      this.#settle(true, admission, epoch, start, predicateError);
       throw predicateError;
     }
-    this.#settle(failed, slow, admission, epoch, now, start, failed ? result : undefined);
+    this.#settle(failed, admission, epoch, start, failed ? result : undefined);
   }
 
   #onError(
@@ -1440,19 +1435,14 @@ export class CircuitBreaker<F = never> {
     start: number,
     caller: ExecutionContext | undefined,
   ): void {
-    const now = this.#needsNow ? this.#clock.now() : 0;
-    const slow = this.#timesCalls && now - start > this.#slowCallDurationMs;
     let counts: boolean;
     try {
       counts = this.#counts(error, caller);
     } catch (predicateError) {
-      this.#settle(true, slow, admission, epoch, now, start, error);
+      this.#settle(true, admission, epoch, start, error);
       throw predicateError;
     }
-    if (counts) {
-      this.#settle(true, slow, admission, epoch, now, start, error);
-      return;
-    }
+    if (counts) return this.#settle(true, admission, epoch, start, error);
     this.#ignoredCalls++;
     if (admission === PROBE && epoch === this.#epoch) this.#probesInFlight--;
   }
@@ -1471,16 +1461,15 @@ export class CircuitBreaker<F = never> {
     }
   }
 
-  /** Counts an outcome and applies it to the state it was admitted in, if that state still holds. */
-  #settle(
-    failed: boolean,
-    slow: boolean,
-    admission: number,
-    epoch: number,
-    now: number,
-    start: number,
-    error: unknown,
-  ): void {
+  /**
+   * Counts an outcome and applies it to the state it was admitted in, if
+   * that state still holds. `start`: the monotonic ms the call started, or
+   * {@link NOT_TIMED}; `error`: what failed it, `undefined` for a success.
+   */
+  #settle(failed: boolean, admission: number, epoch: number, start: number, error: unknown): void {
+    const now = this.#needsNow ? this.#clock.now() : 0;
+    // Measured only when the breaker trips on slow calls; a call not timed is never slow.
+    const slow = this.#timesCalls && start >= 0 && now - start > this.#slowCallDurationMs;
     if (slow) this.#slowCalls++;
     if (failed) this.#failedCalls++;
     else this.#successfulCalls++;
@@ -1488,19 +1477,13 @@ export class CircuitBreaker<F = never> {
     if (this.#outcomeListeners > 0) this.#emitOutcome(failed, slow, start < 0 ? 0 : now - start, error);
     if (epoch !== this.#epoch) return;
     if (admission === PROBE) this.#probesInFlight--;
-    if (this.#state === "closed") {
-      if (this.#strategy.record(failed, slow, now)) {
-        this.#openError = failed ? error : undefined;
-        this.#transition("open");
-      }
-    } else if (this.#state === "half-open") {
-      // `slow` is measured only when the breaker trips on slow calls: then a
-      // slow probe is judged as the strategy would judge it, not a success.
-      if (failed || slow) {
-        this.#openError = failed ? error : undefined;
-        this.#transition("open");
-      }
-      else if (++this.#probeSuccesses >= this.#successThreshold) this.#transition("closed");
+    // While half-open, a slow probe is judged as the strategy would judge
+    // it, not a success.
+    if (this.#state === "closed" ? this.#strategy.record(failed, slow, now) : this.#state === "half-open" && (failed || slow)) {
+      this.#openError = error;
+      this.#transition("open");
+    } else if (this.#state === "half-open" && ++this.#probeSuccesses >= this.#successThreshold) {
+      this.#transition("closed");
     }
   }
 
