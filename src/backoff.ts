@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { grownDelay } from "./internal/growth.ts";
 
 /** Built-in backoff shapes. */
 export type BackoffKind = "constant" | "linear" | "exponential";
@@ -55,19 +56,15 @@ export interface BackoffOptions {
  * ```
  */
 export function backoffDelay(options: BackoffOptions, attempt: number, previousDelayMs: number): number {
-  const { backoff, baseDelayMs, maxDelayMs, jitter } = options;
+  // `backoff` is read first, as it always was: a call without options
+  // fails with the same TypeError ("Cannot destructure property 'backoff'").
+  const { backoff: _, baseDelayMs, maxDelayMs, jitter } = options;
   if (jitter === "decorrelated") {
     const high = Math.min(maxDelayMs, Math.max(baseDelayMs, previousDelayMs * 3));
     const low = Math.min(baseDelayMs, high);
     return low + options.random() * (high - low);
   }
-  let delay: number;
-  if (typeof backoff === "function") delay = backoff(attempt);
-  else if (backoff === "constant") delay = baseDelayMs;
-  else if (backoff === "linear") delay = baseDelayMs * attempt;
-  else delay = baseDelayMs * options.multiplier ** (attempt - 1);
-  // A custom function may return anything: NaN or a negative delay means none.
-  delay = Math.min(maxDelayMs, delay > 0 ? delay : 0);
+  const delay = grownDelay(options, attempt);
   if (jitter === "full") return options.random() * delay;
   if (jitter === "equal") return delay / 2 + options.random() * (delay / 2);
   return delay;

@@ -2,6 +2,12 @@
  * Every error the library throws extends {@link ResilienceError} and carries a
  * stable `code` plus the numbers a caller needs to act on it.
  *
+ * Fields set by every constructor are `declare`d: each is created by its
+ * assignment, in the same order a class field would be (after `super()`),
+ * without a field definition of its own in every bundle. The two set only
+ * when given (`lastResult`, `limiterName`) stay class fields: they exist,
+ * `undefined`, on every instance, as they always have.
+ *
  * @module
  */
 import { openMessage } from "./internal/open_message.ts";
@@ -45,7 +51,7 @@ export type ResilienceErrorCode =
  */
 export class ResilienceError extends Error {
   /** Stable machine-readable code. */
-  readonly code: ResilienceErrorCode;
+  declare readonly code: ResilienceErrorCode;
 
   constructor(code: ResilienceErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
@@ -95,9 +101,9 @@ export function show(value: unknown): string {
  */
 export class ConfigError extends ResilienceError {
   /** Every invalid field. */
-  readonly issues: readonly ConfigIssue[];
+  declare readonly issues: readonly ConfigIssue[];
   /** What was being configured, e.g. `"CircuitBreaker"`. */
-  readonly target: string;
+  declare readonly target: string;
 
   constructor(target: string, issues: readonly ConfigIssue[]) {
     const lines = issues.map((issue) =>
@@ -115,9 +121,9 @@ export class ConfigError extends ResilienceError {
  */
 export class CircuitOpenError extends ResilienceError {
   /** Name of the breaker that refused the call. */
-  readonly breakerName: string;
+  declare readonly breakerName: string;
   /** Whole milliseconds (rounded up) until the breaker lets a probe through (0 if unknown or now). */
-  readonly remainingMs: number;
+  declare readonly remainingMs: number;
 
   /**
    * `options.cause`: the error that opened the circuit
@@ -146,7 +152,7 @@ export class CircuitOpenError extends ResilienceError {
  */
 export class TimeoutError extends ResilienceError {
   /** The deadline that was exceeded, in ms. */
-  readonly timeoutMs: number;
+  declare readonly timeoutMs: number;
 
   constructor(timeoutMs: number, message?: string) {
     super("ERR_TIMEOUT", message ?? `Operation timed out after ${timeoutMs} ms`);
@@ -158,7 +164,7 @@ export class TimeoutError extends ResilienceError {
 /** Thrown when retry gives up; the last error is the `cause`. */
 export class RetryExhaustedError extends ResilienceError {
   /** How many attempts were made. */
-  readonly attempts: number;
+  declare readonly attempts: number;
   /** The last failing result, when the last attempt failed by result rather than by throwing. */
   readonly lastResult?: unknown;
 
@@ -176,9 +182,9 @@ export class RetryExhaustedError extends ResilienceError {
 /** Thrown when a bulkhead has no free slot and no queue room (or the queue wait timed out). */
 export class BulkheadRejectedError extends ResilienceError {
   /** Concurrent executions allowed. */
-  readonly maxConcurrent: number;
+  declare readonly maxConcurrent: number;
   /** Queue capacity. */
-  readonly maxQueue: number;
+  declare readonly maxQueue: number;
 
   constructor(maxConcurrent: number, maxQueue: number, message?: string) {
     super(
@@ -193,7 +199,7 @@ export class BulkheadRejectedError extends ResilienceError {
 /** Thrown when a rate limit is exhausted and the caller will not (or cannot) wait. */
 export class RateLimitExceededError extends ResilienceError {
   /** Milliseconds until the request could succeed. */
-  readonly retryAfterMs: number;
+  declare readonly retryAfterMs: number;
   /** Name of the limiter, if it has one. */
   readonly limiterName?: string;
 
@@ -253,13 +259,13 @@ export class ChaosFaultError extends ResilienceError {
  */
 export class InvalidArgumentError extends ResilienceError {
   /** The call that refused it, e.g. `"RetryPolicy.execute"`. */
-  readonly target: string;
+  declare readonly target: string;
   /** The argument's name, e.g. `"fn"` or `"options.signal"`. */
-  readonly argument: string;
+  declare readonly argument: string;
   /** The value given. */
-  readonly value: unknown;
+  declare readonly value: unknown;
   /** What is allowed, in words: `"a function"`. */
-  readonly allowed: string;
+  declare readonly allowed: string;
 
   constructor(target: string, argument: string, value: unknown, allowed: string) {
     super("ERR_INVALID_ARGUMENT", `${target}: '${argument}' must be ${allowed}: current value is ${show(value)}`);
@@ -298,17 +304,17 @@ export type StoreOperation = "get" | "set" | "delete" | "insertIfAbsent" | "comp
  */
 export class StoreError extends ResilienceError {
   /** The store's name, e.g. `"redis"`. */
-  readonly store: string;
+  declare readonly store: string;
   /** The operation that failed. */
-  readonly operation: StoreOperation;
+  declare readonly operation: StoreOperation;
   /** The key (without prefix), if the operation had one. */
-  readonly key: string | undefined;
+  declare readonly key: string | undefined;
   /** For `ERR_STORE_TIMEOUT`: the bound that passed, in ms. */
-  readonly timeoutMs: number | undefined;
+  declare readonly timeoutMs: number | undefined;
   /** For `ERR_STORE_LIMIT`: the engine's limit, in bytes. */
-  readonly limit: number | undefined;
+  declare readonly limit: number | undefined;
   /** For `ERR_STORE_LIMIT`: the size given, in bytes. */
-  readonly actual: number | undefined;
+  declare readonly actual: number | undefined;
 
   constructor(
     code: "ERR_STORE" | "ERR_STORE_TIMEOUT" | "ERR_STORE_LIMIT",
@@ -369,7 +375,7 @@ export class ShutdownError extends ResilienceError {
  */
 export class ShutdownUnsupportedError extends ResilienceError {
   /** The runtime, e.g. `"Cloudflare Workers"`. */
-  readonly runtime: string;
+  declare readonly runtime: string;
 
   constructor(runtime: string) {
     super(
@@ -432,9 +438,9 @@ export class WatchdogError extends ResilienceError {
  */
 export class WatchdogTimeoutError extends WatchdogError {
   /** The watchdog's name. */
-  readonly watchdogName: string;
+  declare readonly watchdogName: string;
   /** Ms without a ping when the stall was detected. */
-  readonly inactiveMs: number;
+  declare readonly inactiveMs: number;
 
   constructor(watchdogName: string, inactiveMs: number, message?: string) {
     super(message ?? `Watchdog '${watchdogName}' timed out: no activity for ${Math.round(inactiveMs)} ms`, {
@@ -460,9 +466,9 @@ export class WatchdogTimeoutError extends WatchdogError {
  */
 export class IdempotencyKeyError extends ResilienceError {
   /** The key given. */
-  readonly key: unknown;
+  declare readonly key: unknown;
   /** What is wrong with it, in words. */
-  readonly reason: string;
+  declare readonly reason: string;
 
   constructor(key: unknown, reason: string) {
     super(
@@ -488,9 +494,9 @@ export class IdempotencyKeyError extends ResilienceError {
  */
 export class IdempotencyConflictError extends ResilienceError {
   /** The idempotency key (without the store's prefix). */
-  readonly key: string;
+  declare readonly key: string;
   /** How long this caller waited for the first call's result, in ms (0 with `onConflict: "throw"`). */
-  readonly waitedMs: number;
+  declare readonly waitedMs: number;
 
   constructor(key: string, waitedMs: number) {
     super(
@@ -517,7 +523,7 @@ export class IdempotencyConflictError extends ResilienceError {
  */
 export class IdempotencyMismatchError extends ResilienceError {
   /** The idempotency key (without the store's prefix). */
-  readonly key: string;
+  declare readonly key: string;
 
   constructor(key: string) {
     super("ERR_IDEMPOTENCY_MISMATCH", `Idempotency key '${key}' was already used with a different payload`);
@@ -540,9 +546,9 @@ export class IdempotencyMismatchError extends ResilienceError {
  */
 export class IdempotencyStoredFailureError extends ResilienceError {
   /** The idempotency key (without the store's prefix). */
-  readonly key: string;
+  declare readonly key: string;
   /** The first call's error, as stored. */
-  readonly failure: { readonly name: string; readonly message: string };
+  declare readonly failure: { readonly name: string; readonly message: string };
 
   constructor(key: string, failure: { readonly name: string; readonly message: string }) {
     super("ERR_IDEMPOTENCY_STORED_FAILURE", `Idempotency key '${key}' replays a stored failure: ${failure.name}: ${failure.message}`);
@@ -568,7 +574,7 @@ export class IdempotencyStoredFailureError extends ResilienceError {
  */
 export class HttpStatusError extends ResilienceError {
   /** The answer's status code. */
-  readonly status: number;
+  declare readonly status: number;
 
   constructor(status: number, options?: { cause?: unknown; message?: string }) {
     super(

@@ -9,20 +9,9 @@ import { Bulkhead, type BulkheadOptions } from "./bulkhead.ts";
 import { CircuitBreaker, type CircuitBreakerOptions } from "./breaker/circuit_breaker.ts";
 import { ConfigError, type ConfigIssue, InvalidArgumentError } from "./errors.ts";
 import { badOptions, throwIf } from "./internal/arguments.ts";
-import {
-  callOperation,
-  type ContextualPolicy,
-  executeIn,
-  invoke,
-  isContextual,
-  isLayered,
-  type Next,
-  parentOf,
-  runInContext,
-  runThrough,
-  wrapIn,
-} from "./internal/context.ts";
+import { type ContextualPolicy, executeIn, invoke, runInContext, wrapIn } from "./internal/context.ts";
 import { fuse, fusedRunner, fusionEnabled, isFusable, type Runner, type Stage } from "./internal/fused.ts";
+import { layer } from "./internal/layers.ts";
 import type { ExecutionContext, Operation, PoliciesResult, Policy } from "./policy.ts";
 import { RetryPolicy, type RetryOptions } from "./retry.ts";
 import { TimeoutPolicy, type TimeoutOptions } from "./timeout.ts";
@@ -130,28 +119,6 @@ function compose(policies: readonly Policy[], fusing: boolean): Runner | undefin
     end = index;
   }
   return run;
-}
-
-/**
- * The runner of one layer around `next`, built once per pipeline: each layer
- * gets its own function, so every call site in it sees one policy class.
- */
-function layer(policy: Policy, inner: Runner | undefined): Runner {
-  if (isLayered(policy)) {
-    // Ours take the inner layers as a prebuilt `next`: no closure per call.
-    const next: Next = inner === undefined ? callOperation : (fn, context) => inner(fn, parentOf(context));
-    return (fn, parent) => policy[runThrough](fn, parent, next);
-  }
-  if (isContextual(policy)) {
-    // Take the parent context without reading its signal, which a
-    // timeout's context would otherwise build for every call.
-    return inner === undefined
-      ? (fn, parent) => policy[runInContext](fn, parent)
-      : (fn, parent) => policy[runInContext]((context) => inner(fn, parentOf(context)), parent);
-  }
-  return inner === undefined
-    ? (fn, parent) => policy.execute(fn, parent?.signal)
-    : (fn, parent) => policy.execute((context) => inner(fn, parentOf(context)), parent?.signal);
 }
 
 /**

@@ -31,8 +31,8 @@ import {
   NotRetryableError,
 } from "./errors.ts";
 import { badOptions, badSignal, throwIf } from "./internal/arguments.ts";
-import { parentOf } from "./internal/context.ts";
-import { Pipeline } from "./pipeline.ts";
+import { invoke, parentOf } from "./internal/context.ts";
+import { layers } from "./internal/layers.ts";
 import type { ExecutionContext, Policy } from "./policy.ts";
 import { type RetryOptions, RetryPolicy } from "./retry.ts";
 import { TimeoutPolicy } from "./timeout.ts";
@@ -286,7 +286,12 @@ export function createResilientFetch(options: ResilientFetchOptions = {}): Resil
   const outer: Policy[] = [];
   if (bulkhead !== undefined) outer.push(bulkhead);
   if (overallTimeout !== undefined) outer.push(overallTimeout);
-  const outerPipeline = new Pipeline(outer);
+  // Layered, as a Pipeline of these two ran them anyway: the overall
+  // timeout is aggressive, which a pipeline never fuses, and a lone
+  // bulkhead gains nothing from fusion. Without a Pipeline, the resilient
+  // fetch's bundle carries none of the fused pipeline's code
+  // (docs/benchmarks.md, "Bundle size").
+  const runOuter = layers(outer) ?? invoke;
 
   const resilientFetch = (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
     // `null` is fetch's own "no signal"; anything else but a signal is refused before any layer runs.
@@ -349,10 +354,12 @@ export function createResilientFetch(options: ResilientFetchOptions = {}): Resil
     const attempts = breaker === undefined || !breakerOutside
       ? retried
       : (context: ExecutionContext) => breaker.execute(retried, signalOf(context)) as Promise<Response>;
-    if (callerSignal == null) return outerPipeline.execute(attempts, undefined);
+    if (callerSignal == null) return runOuter(attempts, undefined);
+    // A call cancelled before it starts runs no layer.
+    if (callerSignal.aborted) return Promise.reject(callerSignal.reason);
     // Reject with the caller's own reason: some runtimes' fetch (workerd's)
     // rejects with a copy of it.
-    return outerPipeline.execute(attempts, callerSignal).catch((error: unknown) => {
+    return runOuter(attempts, { signal: callerSignal }).catch((error: unknown) => {
       throw callerSignal.aborted ? callerSignal.reason : error;
     });
   };

@@ -53,9 +53,25 @@ function custom<T>(
   }) as unknown as core.$ZodType<T>;
 }
 
+/**
+ * A failed parse's `error` here: zod's issues, finalized by zod (messages
+ * and paths as `safeParse` gives them), in a plain holder rather than
+ * zod's `$ZodError` class, whose formatting and prototype patching no code
+ * here uses and every bundle carried. Only `error.issues` is ever read.
+ */
+class ParseIssues {
+  declare readonly issues: core.$ZodIssue[];
+  constructor(issues: core.$ZodIssue[]) {
+    this.issues = issues;
+  }
+}
+
+/** zod's `safeParse`, built by zod's own factory with {@link ParseIssues} as its error class. */
+const zodSafeParse = /* @__PURE__ */ core._safeParse(ParseIssues as unknown as core.$ZodErrorClass);
+
 /** zod's `safeParse(schema, value)`: for our schemas (see {@link custom}) and `zod/mini`'s alike. */
 function parse(schema: Schema, value: unknown): ReturnType<typeof core.safeParse> {
-  return core.safeParse(schema as unknown as core.$ZodType, value);
+  return zodSafeParse(schema as unknown as core.$ZodType, value);
 }
 
 /**

@@ -19,12 +19,13 @@ import type { BreakerStrategy } from "./strategy.ts";
 import { ConsecutiveRule } from "./consecutive.ts";
 import { CountWindowRule } from "./count_window.ts";
 import { TimeWindowRule } from "./time_window.ts";
-import { type BackoffFunction, type BackoffKind, backoffDelay } from "../backoff.ts";
+import type { BackoffFunction, BackoffKind } from "../backoff.ts";
 import { type Clock, systemClock } from "../clock.ts";
 import { CircuitOpenError, ConfigError, type ConfigIssue, TimeoutError } from "../errors.ts";
 import { Emitter, type Listener, type Unsubscribe } from "../events.ts";
 import { badCall, badFunction, badOptions, throwIf } from "../internal/arguments.ts";
 import { configuredSection } from "../internal/configured.ts";
+import { grownDelay, type Growth } from "../internal/growth.ts";
 import { BREAKER_DEFAULTS } from "../internal/built_in_defaults.ts";
 import { sharedDefaults } from "../internal/defaults.ts";
 import { invoke, runInContext } from "../internal/context.ts";
@@ -205,8 +206,8 @@ export interface CircuitBreakerOptions<F = never> {
 
 /**
  * The growth of the open period ({@link CircuitBreakerOptions.resetBackoff}),
- * computed by the retry's `backoffDelay` with `resetTimeoutMs` as its base
- * delay and no jitter.
+ * computed as the retry's `backoffDelay` computes it, with `resetTimeoutMs`
+ * as its base delay and no jitter.
  */
 export interface CircuitResetBackoff {
   /** Shape of the growth, or the open period in ms for the n-th opening in a row. Default `"exponential"`. */
@@ -574,8 +575,8 @@ function rethrowIn(handlers: ClosedHandlers, caller: ExecutionContext): (error: 
 
 /** A fused call's state when the caller gave a signal: the handlers and the caller's context. */
 class CallerState {
-  readonly handlers: ClosedHandlers;
-  readonly caller: ExecutionContext;
+  declare readonly handlers: ClosedHandlers;
+  declare readonly caller: ExecutionContext;
   constructor(handlers: ClosedHandlers, caller: ExecutionContext) {
     this.handlers = handlers;
     this.caller = caller;
@@ -673,10 +674,13 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
  * ```
  */
 export class CircuitBreaker<F = never> {
+  // Declared, not class fields: each is created by its assignment, first
+  // in the constructor and in this order, without a field definition in
+  // every bundle.
   /** The breaker's name. */
-  readonly name: string;
+  declare readonly name: string;
   /** The options it runs with, defaults resolved. */
-  readonly options: ResolvedCircuitBreakerOptions<F>;
+  declare readonly options: ResolvedCircuitBreakerOptions<F>;
 
   readonly #clock: Clock;
   readonly #strategy: BreakerStrategy;
@@ -696,7 +700,7 @@ export class CircuitBreaker<F = never> {
   #needsNow: boolean;
   /** `success` and `failure` listeners: calls are timed only while there are some. */
   #outcomeListeners = 0;
-  readonly #resetBackoff: Parameters<typeof backoffDelay>[0] | undefined;
+  readonly #resetBackoff: Growth | undefined;
   /** How long the current open period lasts. */
   #openPeriodMs: number;
   /** Openings since the circuit was last closed (for `resetBackoff`). */
@@ -742,8 +746,8 @@ export class CircuitBreaker<F = never> {
 
   constructor(options: CircuitBreakerOptions<F> = {}) {
     const resolved = resolve(options);
-    this.options = resolved;
     this.name = resolved.name;
+    this.options = resolved;
     this.#clock = resolved.clock;
     this.#resetTimeoutMs = resolved.resetTimeoutMs;
     this.#halfOpenMaxCalls = resolved.halfOpenMaxCalls;
@@ -767,8 +771,6 @@ export class CircuitBreaker<F = never> {
       baseDelayMs: resolved.resetTimeoutMs,
       maxDelayMs: growth.maxDelayMs ?? 10 * resolved.resetTimeoutMs,
       multiplier: growth.multiplier ?? 2,
-      jitter: "none",
-      random: Math.random,
     };
     this.#excludedErrors = resolved.excludedErrors;
     this.#isFailure = resolved.isFailure;
@@ -1161,10 +1163,7 @@ export class CircuitBreaker<F = never> {
    * ```
    */
   recordSuccess(): void {
-    this.#refresh();
-    if (this.#state === "disabled") return;
-    const now = this.#needsNow ? this.#clock.now() : 0;
-    this.#settle(false, false, ADMITTED, this.#epoch, now, now, undefined);
+    this.#record(false, undefined);
   }
 
   /**
@@ -1180,10 +1179,13 @@ export class CircuitBreaker<F = never> {
    * ```
    */
   recordFailure(error?: unknown): void {
+    this.#record(true, error);
+  }
+
+  /** An outcome observed outside the breaker: as a call's, untimed (`durationMs` 0, never slow). */
+  #record(failed: boolean, error: unknown): void {
     this.#refresh();
-    if (this.#state === "disabled") return;
-    const now = this.#needsNow ? this.#clock.now() : 0;
-    this.#settle(true, false, ADMITTED, this.#epoch, now, now, error);
+    if (this.#state !== "disabled") this.#settle(failed, ADMITTED, this.#epoch, NOT_TIMED, error);
   }
 
   /**
@@ -1414,21 +1416,16 @@ export class CircuitBreaker<F = never> {
   }
 
   #onResult(result: unknown, admission: number, epoch: number, start: number): void {
-    const now = this.#needsNow ? this.#clock.now() : 0;
-    const slow = this.#timesCalls && now - start > this.#slowCallDurationMs;
-    if (this.#isResultFailure === undefined) {
-      this.#settle(false, slow, admission, epoch, now, start, undefined);
-      return;
-    }
+    if (this.#isResultFailure === undefined) return this.#settle(false, admission, epoch, start, undefined);
     let failed: boolean;
     try {
       failed = this.#isResultFailure(result);
     } catch (predicateError) {
       // A throwing predicate must not leak a probe slot.
-      this.#settle(true, slow, admission, epoch, now, start, predicateError);
+      this.#settle(true, admission, epoch, start, predicateError);
       throw predicateError;
     }
-    this.#settle(failed, slow, admission, epoch, now, start, failed ? result : undefined);
+    this.#settle(failed, admission, epoch, start, failed ? result : undefined);
   }
 
   #onError(
@@ -1438,19 +1435,14 @@ export class CircuitBreaker<F = never> {
     start: number,
     caller: ExecutionContext | undefined,
   ): void {
-    const now = this.#needsNow ? this.#clock.now() : 0;
-    const slow = this.#timesCalls && now - start > this.#slowCallDurationMs;
     let counts: boolean;
     try {
       counts = this.#counts(error, caller);
     } catch (predicateError) {
-      this.#settle(true, slow, admission, epoch, now, start, error);
+      this.#settle(true, admission, epoch, start, error);
       throw predicateError;
     }
-    if (counts) {
-      this.#settle(true, slow, admission, epoch, now, start, error);
-      return;
-    }
+    if (counts) return this.#settle(true, admission, epoch, start, error);
     this.#ignoredCalls++;
     if (admission === PROBE && epoch === this.#epoch) this.#probesInFlight--;
   }
@@ -1469,16 +1461,15 @@ export class CircuitBreaker<F = never> {
     }
   }
 
-  /** Counts an outcome and applies it to the state it was admitted in, if that state still holds. */
-  #settle(
-    failed: boolean,
-    slow: boolean,
-    admission: number,
-    epoch: number,
-    now: number,
-    start: number,
-    error: unknown,
-  ): void {
+  /**
+   * Counts an outcome and applies it to the state it was admitted in, if
+   * that state still holds. `start`: the monotonic ms the call started, or
+   * {@link NOT_TIMED}; `error`: what failed it, `undefined` for a success.
+   */
+  #settle(failed: boolean, admission: number, epoch: number, start: number, error: unknown): void {
+    const now = this.#needsNow ? this.#clock.now() : 0;
+    // Measured only when the breaker trips on slow calls; a call not timed is never slow.
+    const slow = this.#timesCalls && start >= 0 && now - start > this.#slowCallDurationMs;
     if (slow) this.#slowCalls++;
     if (failed) this.#failedCalls++;
     else this.#successfulCalls++;
@@ -1486,19 +1477,13 @@ export class CircuitBreaker<F = never> {
     if (this.#outcomeListeners > 0) this.#emitOutcome(failed, slow, start < 0 ? 0 : now - start, error);
     if (epoch !== this.#epoch) return;
     if (admission === PROBE) this.#probesInFlight--;
-    if (this.#state === "closed") {
-      if (this.#strategy.record(failed, slow, now)) {
-        this.#openError = failed ? error : undefined;
-        this.#transition("open");
-      }
-    } else if (this.#state === "half-open") {
-      // `slow` is measured only when the breaker trips on slow calls: then a
-      // slow probe is judged as the strategy would judge it, not a success.
-      if (failed || slow) {
-        this.#openError = failed ? error : undefined;
-        this.#transition("open");
-      }
-      else if (++this.#probeSuccesses >= this.#successThreshold) this.#transition("closed");
+    // While half-open, a slow probe is judged as the strategy would judge
+    // it, not a success.
+    if (this.#state === "closed" ? this.#strategy.record(failed, slow, now) : this.#state === "half-open" && (failed || slow)) {
+      this.#openError = error;
+      this.#transition("open");
+    } else if (this.#state === "half-open" && ++this.#probeSuccesses >= this.#successThreshold) {
+      this.#transition("closed");
     }
   }
 
@@ -1557,7 +1542,7 @@ export class CircuitBreaker<F = never> {
         // The n-th opening in a row stays open for the n-th delay of the backoff.
         this.#openings++;
         if (this.#resetBackoff !== undefined) {
-          this.#openPeriodMs = backoffDelay(this.#resetBackoff, this.#openings, this.#openPeriodMs);
+          this.#openPeriodMs = grownDelay(this.#resetBackoff, this.#openings);
         }
       }
       const now = this.#clock.now();
