@@ -271,6 +271,85 @@ function lazyMicrotask(): Promise<number> {
   return done;
 }
 
+// The floor with the three outer policies' own bookkeeping, at its least:
+// a bulkhead's count of running calls, a breaker's closed check and its
+// count of consecutive failures, retry's first-attempt check. The turn is
+// taken the way the library takes it on this runtime (`queueMicrotask` on
+// Bun, a settled promise's `then` on V8).
+const onBun = typeof navigator === "object" && String(navigator.userAgent).startsWith("Bun/");
+let running = 0;
+const maxRunning = 10;
+// A variable, as a breaker's state is (read per call, written on transitions).
+let breakerClosed = true;
+let consecutiveFailures = 0;
+const retryOnResult: ((value: number) => boolean) | undefined = undefined;
+let sFirst: Record | undefined;
+let sLast: Record | undefined;
+let sPending = 0;
+let sTurns = 0;
+const sPass = (): void => {
+  if (--sTurns > 0 && sPending > 0) {
+    if (onBun) queueMicrotask(sPass);
+    else void settled.then(sPass);
+    return;
+  }
+  sTurns = 0;
+  let record = sFirst;
+  sFirst = sLast = undefined;
+  while (record !== undefined) {
+    const next = record.link as Record | undefined;
+    record.link = undefined;
+    if (record.state === PENDING) arm(record);
+    record = next;
+  }
+};
+class StagesWatch {
+  record: Record | undefined = undefined;
+  next: StagesWatch | undefined = undefined;
+  readonly onValue = (value: number): number => {
+    const record = this.record!;
+    this.record = undefined;
+    this.next = sFree;
+    sFree = this;
+    sPending -= leave(record);
+    if (retryOnResult !== undefined && (retryOnResult as (value: number) => boolean)(value)) throw new Error("not benched");
+    consecutiveFailures = 0;
+    running--;
+    return value;
+  };
+  readonly onError = (error: unknown): never => {
+    const record = this.record!;
+    this.record = undefined;
+    this.next = sFree;
+    sFree = this;
+    sPending -= leave(record);
+    consecutiveFailures++;
+    running--;
+    throw error;
+  };
+}
+let sFree: StagesWatch | undefined;
+function lazyWithStages(): Promise<number> {
+  if (running >= maxRunning || !breakerClosed) throw new Error("not benched");
+  running++;
+  const record = new Record(fn, shared);
+  let watch = sFree;
+  if (watch === undefined) watch = new StagesWatch();
+  else sFree = watch.next;
+  watch.record = record;
+  const done = fn().then(watch.onValue, watch.onError);
+  record.state = PENDING;
+  if (sLast === undefined) sFirst = record;
+  else sLast.link = record;
+  sLast = record;
+  sPending++;
+  if (sTurns === 0) {
+    sTurns = 3;
+    if (onBun) queueMicrotask(sPass);
+    else void settled.then(sPass);
+  }
+  return done;
+}
 const groups: Group[] = [
   {
     id: "floor",
@@ -285,6 +364,11 @@ const groups: Group[] = [
       { name: "+ a record + performance.now() per call", by: "platform", call: withClockRead },
       { name: "floor: lazy deadline, promise hop", by: "platform", call: lazyPromise },
       { name: "floor: lazy deadline, queueMicrotask hop", by: "platform", call: lazyMicrotask },
+      {
+        name: "floor + the outer policies' counters, this runtime's hop",
+        by: "platform",
+        call: lazyWithStages,
+      },
       { name: "bulwark ResiliencePipeline (fused)", by: "bulwark", call: () => fusedPipeline.execute(fn) },
     ],
   },
