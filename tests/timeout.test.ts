@@ -4,6 +4,7 @@ import {
   ConfigError,
   configure,
   ResilienceError,
+  ResiliencePipeline,
   TimeoutError,
   TimeoutManager,
   TimeoutPolicy,
@@ -81,6 +82,47 @@ describe("TimeoutPolicy", () => {
     expect(schedules).toBe(1);
     await manual.advance(100);
     expect(pending.error).toBeInstanceOf(TimeoutError);
+  });
+
+  it("waits the same microtask turns before arming on every runtime, alone and innermost in a fused pipeline", async () => {
+    // The queue takes its turns with a promise's `then` on V8 and with
+    // `queueMicrotask` on Bun: an operation that settles after two awaits
+    // of settled values costs no timer either way, one that takes three
+    // gets exactly one, and its deadline is neither early nor late.
+    const timersFor = async (awaits: number, inPipeline: boolean): Promise<number> => {
+      const manual = new ManualClock();
+      let timers = 0;
+      const clock = {
+        now: () => manual.now(),
+        wallNow: () => manual.wallNow(),
+        sleep: (ms: number, signal?: AbortSignal) => manual.sleep(ms, signal),
+        schedule: (callback: () => void, ms: number) => (timers++, manual.schedule(callback, ms)),
+      };
+      const policy = inPipeline
+        ? new ResiliencePipeline({ bulkhead: { maxConcurrent: 2 }, circuitBreaker: { maxFailures: 5 }, retry: { maxAttempts: 1 }, timeout: { timeoutMs: 100, clock } })
+        : new TimeoutPolicy({ timeoutMs: 100, clock });
+      const value = await policy.execute(async () => {
+        for (let i = 0; i < awaits; i++) await undefined;
+        return awaits;
+      });
+      expect(value).toBe(awaits);
+      // A call that never settles: armed once, timed out at 100 ms, not at 99.
+      const hung = outcome(policy.execute(untilAborted));
+      await manual.advance(99);
+      const early = hung.settled;
+      await manual.advance(1);
+      expect(early).toBe(false);
+      // Through the pipeline, retry reports the timeout as its last attempt's failure.
+      const error = inPipeline ? (hung.error as Error).cause : hung.error;
+      expect(error).toBeInstanceOf(TimeoutError);
+      expect(manual.pending).toBe(0);
+      return timers - 1;
+    };
+    for (const inPipeline of [false, true]) {
+      const seen = [];
+      for (let awaits = 0; awaits <= 4; awaits++) seen.push(await timersFor(awaits, inPipeline));
+      expect({ inPipeline, seen }).toEqual({ inPipeline, seen: [0, 0, 0, 1, 1] });
+    }
   });
 
   it("rejects with a synchronous throw of the operation", async () => {

@@ -21,6 +21,7 @@
  * @module
  */
 import type { CancelTimer, Clock } from "../clock.ts";
+import { microtaskTurnIsCheaper } from "./runtime.ts";
 
 /** An entry of a {@link DeadlineQueue}. The queue owns every field but `durationMs` and `expire`. */
 export interface Deadline {
@@ -59,11 +60,20 @@ export class DeadlineQueue {
   #size = 0;
   /** Microtask turns left before the queued pass runs; 0: none queued. */
   #turns = 0;
-  /** A settled promise to hop microtask turns with: cheaper than `queueMicrotask` on Node. */
+  /** A settled promise to take microtask turns with: cheaper than `queueMicrotask` on V8. */
   readonly #settled: Promise<void> = Promise.resolve();
+  /** Take turns with `queueMicrotask` instead (cheaper on Bun). */
+  readonly #queueMicrotask: boolean;
 
   constructor(clock: Clock) {
     this.#clock = clock;
+    this.#queueMicrotask = microtaskTurnIsCheaper();
+  }
+
+  /** Runs {@link DeadlineQueue.#pass} one microtask turn from now, the cheaper way on this runtime. */
+  #turn(): void {
+    if (this.#queueMicrotask) queueMicrotask(this.#pass);
+    else void this.#settled.then(this.#pass);
   }
 
   /** Entries queued. */
@@ -81,7 +91,7 @@ export class DeadlineQueue {
     this.#size++;
     if (this.#turns === 0) {
       this.#turns = ARM_AFTER_TURNS;
-      void this.#settled.then(this.#pass);
+      this.#turn();
     }
   }
 
@@ -101,7 +111,7 @@ export class DeadlineQueue {
   /** Arms a timer for each entry of the burst still pending. */
   readonly #pass = (): void => {
     if (--this.#turns > 0 && this.#size > 0) {
-      void this.#settled.then(this.#pass);
+      this.#turn();
       return;
     }
     this.#turns = 0;
