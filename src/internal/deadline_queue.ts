@@ -21,7 +21,6 @@
  * @module
  */
 import type { CancelTimer, Clock } from "../clock.ts";
-import { microtaskTurnIsCheaper } from "./runtime.ts";
 
 /** An entry of a {@link DeadlineQueue}. The queue owns every field but `durationMs` and `expire`. */
 export interface Deadline {
@@ -60,20 +59,11 @@ export class DeadlineQueue {
   #size = 0;
   /** Microtask turns left before the queued pass runs; 0: none queued. */
   #turns = 0;
-  /** A settled promise to take microtask turns with: cheaper than `queueMicrotask` on V8. */
+  /** A settled promise to hop microtask turns with: cheaper than `queueMicrotask` on Node. */
   readonly #settled: Promise<void> = Promise.resolve();
-  /** Take turns with `queueMicrotask` instead (cheaper on Bun). */
-  readonly #queueMicrotask: boolean;
 
   constructor(clock: Clock) {
     this.#clock = clock;
-    this.#queueMicrotask = microtaskTurnIsCheaper();
-  }
-
-  /** Runs {@link DeadlineQueue.#pass} one microtask turn from now, the cheaper way on this runtime. */
-  #turn(): void {
-    if (this.#queueMicrotask) queueMicrotask(this.#pass);
-    else void this.#settled.then(this.#pass);
   }
 
   /** Entries queued. */
@@ -91,7 +81,7 @@ export class DeadlineQueue {
     this.#size++;
     if (this.#turns === 0) {
       this.#turns = ARM_AFTER_TURNS;
-      this.#turn();
+      void this.#settled.then(this.#pass);
     }
   }
 
@@ -111,7 +101,7 @@ export class DeadlineQueue {
   /** Arms a timer for each entry of the burst still pending. */
   readonly #pass = (): void => {
     if (--this.#turns > 0 && this.#size > 0) {
-      this.#turn();
+      void this.#settled.then(this.#pass);
       return;
     }
     this.#turns = 0;
