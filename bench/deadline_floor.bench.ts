@@ -274,9 +274,7 @@ function lazyMicrotask(): Promise<number> {
 // The floor with the three outer policies' own bookkeeping, at its least:
 // a bulkhead's count of running calls, a breaker's closed check and its
 // count of consecutive failures, retry's first-attempt check. The turn is
-// taken the way the library takes it on this runtime (`queueMicrotask` on
-// Bun, a settled promise's `then` on V8).
-const onBun = typeof navigator === "object" && String(navigator.userAgent).startsWith("Bun/");
+// taken the way the library takes it (a settled promise's `then`).
 let running = 0;
 const maxRunning = 10;
 // A variable, as a breaker's state is (read per call, written on transitions).
@@ -289,8 +287,7 @@ let sPending = 0;
 let sTurns = 0;
 const sPass = (): void => {
   if (--sTurns > 0 && sPending > 0) {
-    if (onBun) queueMicrotask(sPass);
-    else void settled.then(sPass);
+    void settled.then(sPass);
     return;
   }
   sTurns = 0;
@@ -345,8 +342,7 @@ function lazyWithStages(): Promise<number> {
   sPending++;
   if (sTurns === 0) {
     sTurns = 3;
-    if (onBun) queueMicrotask(sPass);
-    else void settled.then(sPass);
+    void settled.then(sPass);
   }
   return done;
 }
