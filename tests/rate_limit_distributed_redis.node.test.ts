@@ -232,6 +232,43 @@ describe("DistributedRateLimiter on RedisStore (real redis-server, ioredis)", ()
     }
   }, SLOW_TEST_MS);
 
+  it("sends the cost only when it is not 1, and Redis expires each key at exactly the expiresAt it holds", async () => {
+    const hour = 3_600_000;
+    const cases = [
+      { algorithm: "fixed-window", limit: 10, windowMs: hour },
+      { algorithm: "sliding-window", limit: 10, windowMs: hour },
+      { algorithm: "sliding-window", limit: 10, windowMs: hour, approximate: true },
+      { algorithm: "token-bucket", rate: 10, perMs: hour },
+      { algorithm: "gcra", rate: 10, perMs: hour },
+    ] as const;
+    for (const options of cases) {
+      const sent: string[][] = [];
+      const inner = fromIoRedis(client!);
+      const redis: RedisScriptClient = {
+        evalsha: (sha1, keys, args) => (sent.push(args), inner.evalsha(sha1, keys, args)),
+        eval: (script, keys, args) => (sent.push(args), inner.eval(script, keys, args)),
+      };
+      const prefix = freshPrefix();
+      const limiter = new DistributedRateLimiter({ ...options, store: store(prefix, redis), name: label(options), maxBlockedKeys: 0 });
+      const numbers = options.algorithm === "fixed-window" || options.algorithm === "sliding-window" ? 2 : 3;
+      const key = `${prefix}rl:${label(options)}:k`;
+      for (const cost of [1, 1, 3, 1]) {
+        sent.length = 0;
+        expect((await limiter.limit("k", { cost })).allowed).toBe(true);
+        // The version, the algorithm's numbers, then the cost unless it is 1.
+        expect({ name: label(options), cost, args: sent[0]!.length, last: sent[0]!.at(-1) }).toEqual({
+          name: label(options),
+          cost,
+          args: 1 + numbers + (cost === 1 ? 0 : 1),
+          last: cost === 1 ? sent[0]![numbers] : "3",
+        });
+        // SET ... PXAT / KEEPTTL: Redis' own expiry is the stored one to the millisecond.
+        const stored = (await client!.get(key))!.split("\n")[1];
+        expect({ name: label(options), cost, expiry: String(await client!.call("PEXPIRETIME", key)) }).toEqual({ name: label(options), cost, expiry: stored });
+      }
+    }
+  }, SLOW_TEST_MS);
+
   it("replenishes on Redis' time: a GCRA unit every 50 ms", async () => {
     const limiter = new DistributedRateLimiter({ store: store(), algorithm: "gcra", rate: 20, perMs: 1_000, burst: 1 });
     expect((await limiter.limit("k")).allowed).toBe(true);

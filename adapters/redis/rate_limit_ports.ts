@@ -51,7 +51,9 @@ import { RedisScript, type RedisTransitionPort } from "./scripts.ts";
 // tonumber, without its call; it fails the script on a string that is no
 // number, so it reads only what a nil would fail on anyway: `tonumber`
 // stays where a nil still decides; the fixed window's stored window is read
-// only as digits, `+ 0` then cannot fail); each port reads the store's layout
+// only as digits, `+ 0` then cannot fail; the two-window counter's counts
+// only as a number's characters, which JSON.stringify and the ports write,
+// anything else read with cjson); each port reads the store's layout
 // <version>\n<expiresAt>\n<json> with one anchored pattern from the start
 // (no separate search for the first newline); `held` is the state decided
 // on, for the reply, when it is not the port's own shape (its JSON); the
@@ -215,9 +217,9 @@ local window = math.floor(position)
 local sw, sp, sc = window, 0, 0
 local expires, mw, mp, mc = nil, nil, nil, nil
 if packed then
-  expires, mw, mp, mc = string.match(packed, '^[^\\n]*\\n(%d*)\\n{"window":([^,]+),"previous":([^,]+),"current":([^,}]+)}$')
+  expires, mw, mp, mc = string.match(packed, '^[^\\n]*\\n(%d*)\\n{"window":([^,]+),"previous":([-%d.eE+]+),"current":([-%d.eE+]+)}$')
   if mw then
-    sw = mw + 0; sp = tonumber(mp); sc = tonumber(mc)
+    sw = mw + 0; sp = mp + 0; sc = mc + 0
   else${decoded("sw = state.window; sp = state.previous; sc = state.current")}
   end
 end
