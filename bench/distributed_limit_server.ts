@@ -37,6 +37,10 @@ const ALGORITHMS = {
   "sliding-window (two-window counter)": { algorithm: "sliding-window", approximate: true, limit: HUGE, windowMs: 60_000 },
   "token-bucket": { algorithm: "token-bucket", rate: HUGE, perMs: 1_000 },
   gcra: { algorithm: "gcra", rate: HUGE, perMs: 1_000 },
+  // A modest rate with a huge burst: admitted every time, and every admission moves the key's expiry
+  // (with the rates above it moves once a millisecond, and the expiry is kept in between).
+  "token-bucket, 1,000/s": { algorithm: "token-bucket", rate: 1_000, perMs: 1_000, burst: HUGE },
+  "gcra, 1,000/s": { algorithm: "gcra", rate: 1_000, perMs: 1_000, burst: HUGE },
   // Refused every time: one unit an hour, taken (the blocked-key cache off, so every call reaches Redis).
   "gcra, refused": { algorithm: "gcra", rate: 1, perMs: 3_600_000, burst: 1, maxBlockedKeys: 0 },
 };
@@ -51,8 +55,10 @@ try {
     const redis: Module = await import(new URL("dist/adapters/redis/mod.js", root).href);
     const store = new redis.RedisStore({ client: redis.fromIoRedis(client), prefix: `${tag}bench:` });
     for (const [name, options] of Object.entries(ALGORITHMS)) {
+      // Its own key: limiters of one algorithm share a prefix (rl:<algorithm>:).
       const limiter = new core.DistributedRateLimiter({ store, ...options });
-      cases.set(`${tag}${name}`, () => limiter.limit("user-42"));
+      const key = `user-${cases.size}`;
+      cases.set(`${tag}${name}`, () => limiter.limit(key));
     }
   }
   const names = [...cases.keys()];

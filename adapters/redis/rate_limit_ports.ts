@@ -293,6 +293,9 @@ function argumentsOf(): (input: Json, version: string) => string[] {
 /** The state from the numbers a port replied with (`=<n> <n> ...`, as Redis holds them); indexed, not destructured (no iterator per call). */
 type StateOf = (numbers: readonly number[]) => Json;
 
+/** The numbers of the reply being read: one array for every reply (read and copied into the state at once), none allocated per call. */
+const scratch: number[] = [0, 0, 0];
+
 /**
  * The number printed in `text` from `from` to `to`: a run of at most 15
  * digits (exact in a double) read digit by digit, without a substring;
@@ -321,14 +324,23 @@ function numberAt(text: string, from: number, to: number): number {
 function stateOf(reply: string, from: number, build: StateOf | undefined): Json | undefined {
   if (from >= reply.length) return undefined;
   if (reply.charCodeAt(from) === 61 && build !== undefined) {
-    const numbers: number[] = [];
-    let at = from + 1;
-    for (let space = reply.indexOf(" ", at); space >= 0; space = reply.indexOf(" ", at)) {
-      numbers.push(numberAt(reply, at, space));
-      at = space + 1;
+    // One pass: digits summed as they come (exact up to 15 of them), anything else through Number.
+    const end = reply.length;
+    let count = 0;
+    let start = from + 1;
+    let value = 0;
+    let plain = true;
+    for (let i = start; i <= end; i++) {
+      const code = i === end ? 32 : reply.charCodeAt(i);
+      if (code === 32) {
+        scratch[count++] = plain && i > start && i - start <= 15 ? value : Number(reply.slice(start, i));
+        start = i + 1;
+        value = 0;
+        plain = true;
+      } else if (code >= 48 && code <= 57) value = value * 10 + (code - 48);
+      else plain = false;
     }
-    numbers.push(numberAt(reply, at, reply.length));
-    return build(numbers);
+    return build(scratch);
   }
   try {
     return JSON.parse(reply.slice(from)) as Json;
