@@ -4,8 +4,10 @@
 // (one caller, loopback), then `INFO commandstats`: the usec_per_call of
 // EVALSHA (the whole script, its nested commands included) and of each
 // command the script called, per limit(). Cases interleaved, the order
-// rotated per round; the lowest round and the median over rounds. Starts its own redis-server and stops it. Measuring only, no
-// targets.
+// rotated per round; the lowest round (the load only ever adds time) and
+// the median over rounds. Starts its own redis-server and stops it.
+// Measuring only, no targets; the figures and what they show are in
+// docs/distributed.md ("Sixth round").
 //
 //   npx --yes -p node@24 node bench/distributed_limit_server.ts [--before=<dir>] [--rounds=N] [--calls=N]
 //
