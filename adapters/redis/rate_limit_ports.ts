@@ -293,7 +293,11 @@ function argumentsOf(): (input: Json, version: string) => string[] {
 /** The state from the numbers a port replied with (`=<n> <n> ...`, as Redis holds them); indexed, not destructured (no iterator per call). */
 type StateOf = (numbers: readonly number[]) => Json;
 
-/** The numbers of the reply being read: one array for every reply (read and copied into the state at once), none allocated per call. */
+/**
+ * The numbers of the reply being read: one array for every reply, none
+ * allocated per call. A {@link StateOf} copies them into the state it
+ * builds and never keeps the array (the next reply overwrites it).
+ */
 const scratch: number[] = [0, 0, 0];
 
 /**
