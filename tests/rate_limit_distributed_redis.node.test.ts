@@ -141,12 +141,16 @@ describe("DistributedRateLimiter on RedisStore (real redis-server, ioredis)", ()
             const key = `equivalence:${run}:${i}`;
             let state: Json | undefined;
             let expiresAt: string | undefined;
-            let now = 1_764_000_000_000 + run * 1_000_003;
+            // In the future: the ports give Redis the absolute expiry (PXAT), so a key written at a past time would be gone at once.
+            let now = 2_000_000_000_000 + run * 1_000_003;
             for (const { gap, cost } of calls) {
               now += gap;
               const input = inputs[transition.name]!(cost);
               const time = [String(Math.floor(now / 1_000)), String((now % 1_000) * 1_000 + 7)];
-              const reply = String(await port.script.run(fromIoRedis(client!), [key], [...port.args!(input, "v"), ...time]));
+              // The cost is left out when it is 1; here the time follows, so it is always given.
+              const args = port.args!(input, "v");
+              if ((input as { c: number }).c === 1) args.push("1");
+              const reply = String(await port.script.run(fromIoRedis(client!), [key], [...args, ...time]));
               const ts = transition.apply(state, input, now);
               if (ts.next !== UNCHANGED) {
                 state = ts.next as Json;
@@ -225,6 +229,43 @@ describe("DistributedRateLimiter on RedisStore (real redis-server, ioredis)", ()
       // Not JSON at all: a fresh state, as before.
       await client!.set(key, "0abc.1\n\nnot json");
       expect((await limiter.limit("k")).remaining).toBe(2);
+    }
+  }, SLOW_TEST_MS);
+
+  it("sends the cost only when it is not 1, and Redis expires each key at exactly the expiresAt it holds", async () => {
+    const hour = 3_600_000;
+    const cases = [
+      { algorithm: "fixed-window", limit: 10, windowMs: hour },
+      { algorithm: "sliding-window", limit: 10, windowMs: hour },
+      { algorithm: "sliding-window", limit: 10, windowMs: hour, approximate: true },
+      { algorithm: "token-bucket", rate: 10, perMs: hour },
+      { algorithm: "gcra", rate: 10, perMs: hour },
+    ] as const;
+    for (const options of cases) {
+      const sent: string[][] = [];
+      const inner = fromIoRedis(client!);
+      const redis: RedisScriptClient = {
+        evalsha: (sha1, keys, args) => (sent.push(args), inner.evalsha(sha1, keys, args)),
+        eval: (script, keys, args) => (sent.push(args), inner.eval(script, keys, args)),
+      };
+      const prefix = freshPrefix();
+      const limiter = new DistributedRateLimiter({ ...options, store: store(prefix, redis), name: label(options), maxBlockedKeys: 0 });
+      const numbers = options.algorithm === "fixed-window" || options.algorithm === "sliding-window" ? 2 : 3;
+      const key = `${prefix}rl:${label(options)}:k`;
+      for (const cost of [1, 1, 3, 1]) {
+        sent.length = 0;
+        expect((await limiter.limit("k", { cost })).allowed).toBe(true);
+        // The version, the algorithm's numbers, then the cost unless it is 1.
+        expect({ name: label(options), cost, args: sent[0]!.length, last: sent[0]!.at(-1) }).toEqual({
+          name: label(options),
+          cost,
+          args: 1 + numbers + (cost === 1 ? 0 : 1),
+          last: cost === 1 ? sent[0]![numbers] : "3",
+        });
+        // SET ... PXAT / KEEPTTL: Redis' own expiry is the stored one to the millisecond.
+        const stored = (await client!.get(key))!.split("\n")[1];
+        expect({ name: label(options), cost, expiry: String(await client!.call("PEXPIRETIME", key)) }).toEqual({ name: label(options), cost, expiry: stored });
+      }
     }
   }, SLOW_TEST_MS);
 
