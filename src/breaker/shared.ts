@@ -37,6 +37,12 @@
  *   it writes in the previous release's format (no `gen`) over one of
  *   its records: an override's holder tells this release's `closed` written
  *   without seeing the override (a loss) from the previous release's reset.
+ * - A record that is not newer than the one seen is a stale read only while
+ *   a read can be stale: one begun after the instance learned its record
+ *   (on an eventual store, 60 s after) shows what the store holds, so such
+ *   a record means the store lost data and was written over (a previous-
+ *   release instance from a low `seq`, a creator whose clock is behind),
+ *   and it is taken as current.
  *
  * @module
  */
@@ -720,8 +726,13 @@ export class SharedCircuit implements SharedHalf {
     // A record of a history this instance saw the store lose, no later than what it saw of it: a stale read.
     const lost = seen !== undefined && raw.gen !== undefined && raw.gen === this.#lostGen && raw.seq <= this.#lostSeq &&
       generationOf(seen) !== raw.gen;
+    if (lost && !current) return;
     let newGeneration = seen === undefined || generationOf(record) !== generationOf(seen);
     const newer = seen === undefined || (isNewerRecord(record, seen) && !lost);
+    // Not newer, yet what the store holds, and another record than the one seen: the store went back.
+    const back = !newer && current &&
+      (generationOf(record) !== generationOf(seen!) || record.seq !== seen!.seq || record.by !== seen!.by ||
+        record.state !== seen!.state || record.openedAt !== seen!.openedAt);
     // A record that does not know the override held here: the store lost it (a generation created after
     // a loss, newer, or older when its creator's clock is behind), or a write raced it, or it knows only an
     // earlier override. The override is written again over it. An earlier version records no manual
@@ -736,16 +747,12 @@ export class SharedCircuit implements SharedHalf {
       ? (record.seq < seen!.seq || record.by !== seen!.by || record.state !== seen!.state) && (!marked || isLaterManual(held, record.manual))
       : legacy && !marked
       ? record.state === "open" || (record.state === "closed" && record.votes.length > 0) || this.#intent?.kind === "manual"
-      : (newer || newGeneration) && isLaterManual(held, record.manual));
-    // Not newer, yet what the store holds (`current`), and another record than the one seen: the store went back.
-    const back = !newer && !unaware && current &&
-      (generationOf(record) !== generationOf(seen!) || record.seq !== seen!.seq || record.by !== seen!.by ||
-        record.state !== seen!.state || record.openedAt !== seen!.openedAt);
+      : (newer || newGeneration || back) && isLaterManual(held, record.manual));
     if (!newer && !unaware && !back) {
       if (!newGeneration && record.seq === seen!.seq) this.#seenVersion = entry.version;
       return;
     }
-    if (back) {
+    if (back && !unaware) {
       // Its own history (a record of the previous release keeps no generation): the one seen is lost, and a
       // stale read of it is not taken back. This instance's count stays above it, so that every reader
       // (of the lost generation, or of the previous release) takes what it writes over it as newer.
