@@ -729,10 +729,11 @@ export class SharedCircuit implements SharedHalf {
     if (lost && !current) return;
     let newGeneration = seen === undefined || generationOf(record) !== generationOf(seen);
     const newer = seen === undefined || (isNewerRecord(record, seen) && !lost);
+    // Not newer, and another record than the one seen (an old-release record is read with the generation seen).
+    const differs = !newer && (generationOf(record) !== generationOf(seen!) || record.seq !== seen!.seq ||
+      record.by !== seen!.by || record.state !== seen!.state || record.openedAt !== seen!.openedAt);
     // Not newer, yet what the store holds, and another record than the one seen: the store went back.
-    const back = !newer && current &&
-      (generationOf(record) !== generationOf(seen!) || record.seq !== seen!.seq || record.by !== seen!.by ||
-        record.state !== seen!.state || record.openedAt !== seen!.openedAt);
+    const back = differs && current;
     // A record that does not know the override held here: the store lost it (a generation created after
     // a loss, newer, or older when its creator's clock is behind), or a write raced it, or it knows only an
     // earlier override. The override is written again over it. An earlier version records no manual
@@ -744,7 +745,7 @@ export class SharedCircuit implements SharedHalf {
     // `gen` does: a `closed` without the override's action (a probe's recovery of an old opening written
     // over the lost store) loses it; one with a later action (a reset) does not.
     const unaware = held !== undefined && (legacy && !newer
-      ? (record.seq < seen!.seq || record.by !== seen!.by || record.state !== seen!.state) && (!marked || isLaterManual(held, record.manual))
+      ? differs && (!marked || isLaterManual(held, record.manual))
       : legacy && !marked
       ? record.state === "open" || (record.state === "closed" && record.votes.length > 0) || this.#intent?.kind === "manual"
       : (newer || newGeneration || back) && isLaterManual(held, record.manual));
