@@ -11,7 +11,7 @@ import { describe, expect, it } from "vitest";
 import { CircuitBreaker, CircuitOpenError, type Json, type SharedCircuitRecord } from "../mod.ts";
 import { isNewerRecord } from "../src/breaker/shared.ts";
 import { FaultyStore, ManualClock } from "../src/testing/mod.ts";
-import { boom, drain, fleet, KEY, ok } from "./_support/manual_fleet.ts";
+import { boom, drain, eventual, fleet, KEY, ok } from "./_support/manual_fleet.ts";
 
 /** A call after the refresh interval: starts the background read that lands before the next call. */
 async function refresh(clock: ManualClock, ...breakers: CircuitBreaker[]): Promise<void> {
@@ -156,7 +156,8 @@ describe("shared circuit breakers: the store lost its data", () => {
 
   it("a stale read of the lost generation moves nobody back: neither an instance that left it nor one that never saw it", async () => {
     let faulty!: FaultyStore;
-    const { clock, make, wipe, record } = fleet({}, (inner, clock) => (faulty = new FaultyStore(inner, { clock, timeoutMs: 60_000 })));
+    // Stale reads: an eventual store (KV); a strong one never answers with a record older than one its reader learned.
+    const { clock, make, wipe, record } = fleet({}, (inner, clock) => (faulty = eventual(new FaultyStore(inner, { clock, timeoutMs: 60_000 }))));
     const [a, b] = [make(), make()];
     await history(clock, a, b);
     await wipe();
@@ -176,6 +177,28 @@ describe("shared circuit breakers: the store lost its data", () => {
       expect(newcomer.state).toBe("open");
     }
     expect((await record())!.seq).toBe(1);
+  });
+
+  it("a generation created after the loss by an instance whose clock is far behind (dated before the lost one) is what the store holds: adopted at the next read", async () => {
+    const { clock, inner, store, make, record } = fleet();
+    const [a, b] = [make(), make()];
+    await history(clock, a, b);
+    const lost = (await record())!;
+    await inner.delete(KEY);
+    // A brand-new instance whose clock is an hour behind disables the breaker over the empty store.
+    const behind = clock.wallNow() - 3_600_000;
+    const created = {
+      v: 1, writer: 2, gen: "behind", genAt: behind, seq: 1, by: "c", state: "disabled", openedAt: null,
+      openPeriodMs: 10_000, openings: 0, votes: [], manual: { at: behind, state: "disabled" },
+    };
+    expect(created.genAt).toBeLessThan(lost.genAt!);
+    await inner.set(KEY, created as Json);
+    await refresh(clock, a, b);
+    expect([a.state, b.state]).toEqual(["disabled", "disabled"]);
+    store.reset();
+    for (let round = 0; round < 3; round++) await refresh(clock, a, b);
+    expect(store.counts.compareAndSet + store.counts.insertIfAbsent).toBe(0);
+    expect(await record()).toEqual(created);
   });
 
   it("quorum: the votes lost with the store start again, and an old instance's vote counts in the new generation", async () => {

@@ -6,26 +6,36 @@
 // every runtime use), one `CircuitBreaker` per instance of the fleet.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { CircuitBreaker, type CircuitBreakerOptions, CircuitOpenError, type Json, type SharedCircuitRecord } from "../mod.ts";
+import { CircuitBreaker, type CircuitBreakerOptions, CircuitOpenError, type Json, type SharedCircuitRecord, type Store } from "../mod.ts";
 import { isLaterManual } from "../src/breaker/shared.ts";
 import { FaultyStore, type ManualClock } from "../src/testing/mod.ts";
-import { boom, drain, fleet as baseFleet, KEY, ok } from "./_support/manual_fleet.ts";
+import { boom, drain, eventual, fleet as baseFleet, KEY, ok } from "./_support/manual_fleet.ts";
 import { withUserAgent } from "./_support/user_agent.ts";
 
 const onWorkers = (globalThis as { navigator?: { userAgent?: string } }).navigator?.userAgent === "Cloudflare-Workers";
 
-function fleet(options: Partial<CircuitBreakerOptions<never>> = {}) {
-  // Reads can be switched to stale (one write behind, as KV answers): `faulty.inject("get", { kind: "stale" })`.
+/** With `consistency: "eventual"`, the store declares it (as KV does): reads may be stale for up to 60 s. */
+function fleet(options: Partial<CircuitBreakerOptions<never>> = {}, consistency: "strong" | "eventual" = "strong") {
+  // Reads can be switched to stale (one write behind, as KV answers) on an eventual store: `faulty.inject("get", { kind: "stale" })`.
   let faulty!: FaultyStore;
-  const base = baseFleet(options, (inner, clock) => (faulty = new FaultyStore(inner, { clock })));
+  const base = baseFleet(options, (inner, clock) => {
+    faulty = new FaultyStore(inner, { clock });
+    return consistency === "eventual" ? eventual(faulty) : faulty;
+  });
   const { clock, inner } = base;
   /**
    * An instance of the previous release (before generations: src/breaker/shared.ts at 48eed75) writes:
    * its record is `{ v, seq, by, state, openedAt, openPeriodMs, openings, votes }` (no `gen`, `genAt`,
    * `manual`), compare-and-set over what it read, `seq` one above it (or above the highest it saw).
    * `trip` writes only over a closed record or none (its mergeShared); `manual` writes over anything.
+   * `via`: the store it writes through (the engine; `faulty` to put the write in the history stale reads answer from).
    */
-  const old = async (kind: "trip" | "manual", state: "open" | "closed" | "forced-open" | "disabled", seqAtLeast = 0): Promise<boolean> => {
+  const old = async (
+    kind: "trip" | "manual",
+    state: "open" | "closed" | "forced-open" | "disabled",
+    seqAtLeast = 0,
+    via: Store = inner,
+  ): Promise<boolean> => {
     const current = await inner.get(KEY);
     const value = current?.value as unknown as SharedCircuitRecord | undefined;
     if (kind === "trip" && value !== undefined && value.state !== "closed") return false;
@@ -40,7 +50,7 @@ function fleet(options: Partial<CircuitBreakerOptions<never>> = {}) {
       openings: state === "open" ? 1 : 0,
       votes: [],
     };
-    return (await inner.compareAndSet(KEY, current?.version, written as Json)).ok;
+    return (await via.compareAndSet(KEY, current?.version, written as Json)).ok;
   };
   return { ...base, faulty, old };
 }
@@ -269,16 +279,105 @@ describe("shared circuit breakers: a rolling deploy (records of the previous rel
     expect(store.counts.compareAndSet + store.counts.insertIfAbsent).toBe(0);
   });
 
-  it("a record of the previous release whose seq is not above the generation's is stale: ignored", async () => {
-    const { clock, inner, make, record } = fleet();
+  it("a stale read (eventual store) of a previous-release record below the generation is ignored", async () => {
+    const { clock, faulty, make, record, old } = fleet({}, "eventual");
     const [a, b] = [make(), make()];
     await onGeneration(clock, a, b);
-    const { seq } = (await record())!;
-    const current = await inner.get(KEY);
-    const stale = { v: 1, seq, by: "old-release", state: "open", openedAt: clock.wallNow(), openPeriodMs: 10_000, openings: 1, votes: [] };
-    await inner.compareAndSet(KEY, current!.version, stale as Json);
+    // An old instance's opening over the generation (seq 3), written where stale reads answer from.
+    expect(await old("trip", "open", 0, faulty)).toBe(true);
+    await refresh(clock, a, b);
+    expect([a.state, b.state]).toEqual(["open", "open"]);
+    await clock.advance(10_000);
+    expect(await a.execute(ok)).toBe("ok");
+    await drain();
+    await refresh(clock, b);
+    expect(await record()).toMatchObject({ seq: 4, state: "closed" });
+    expect(b.state).toBe("closed");
+    // From now on reads answer one write behind: the old opening, seq 3, below the 4 both saw.
+    faulty.inject("get", { kind: "stale" });
+    for (let round = 0; round < 10; round++) {
+      await refresh(clock, a, b);
+      expect([a.state, b.state]).toEqual(["closed", "closed"]);
+    }
+  });
+
+  it("an old instance's forceOpen() over a store that lost its data, at a seq below the generation's, is adopted within one refresh; its reset() too; no write loop", async () => {
+    // The convergence property's counterexample (a trip, reset(), the store wiped, an old forceOpen() at seq 1):
+    // the store said forced open and the new instances stayed closed, taking it for a stale read.
+    const { clock, store, make, record, wipe, old } = fleet();
+    const [a, b] = [make(), make()];
+    await onGeneration(clock, a, b);
+    await wipe();
+    // An old instance that saw nothing of the history: seq 1.
+    expect(await old("manual", "forced-open")).toBe(true);
+    expect(await record()).toMatchObject({ seq: 1, state: "forced-open" });
+    await refresh(clock, a, b);
+    expect([a.state, b.state]).toEqual(["forced-open", "forced-open"]);
+    expect(await refused(a)).toBe(true);
+    expect(await refused(make())).toBe(true);
+    expect(await old("manual", "closed")).toBe(true);
     await refresh(clock, a, b);
     expect([a.state, b.state]).toEqual(["closed", "closed"]);
+    store.reset();
+    for (let round = 0; round < 3; round++) await refresh(clock, a, b);
+    expect(store.counts.compareAndSet + store.counts.insertIfAbsent).toBe(0);
+    expect(await record()).toMatchObject({ seq: 2, state: "closed", by: "old-release" });
+  });
+
+  it("an old instance's trip over a store that lost its data, at a seq below the generation's: refused within one refresh; the new prober's recovery counts above every seq seen, in the old format", async () => {
+    const { clock, store, make, record, wipe, old } = fleet();
+    const [a, b] = [make(), make()];
+    await onGeneration(clock, a, b);
+    await wipe();
+    expect(await old("trip", "open")).toBe(true);
+    await refresh(clock, a, b);
+    expect(await refused(a)).toBe(true);
+    expect(await refused(b)).toBe(true);
+    await clock.advance(10_000);
+    expect(await a.execute(ok)).toBe("ok");
+    await drain();
+    // Over the old record, which has no generation: its format (old readers read it), above the 2 both saw.
+    const recovered = (await record())!;
+    expect(recovered).toMatchObject({ seq: 3, state: "closed", writer: 2 });
+    expect(recovered.gen).toBeUndefined();
+    await refresh(clock, b);
+    expect(b.state).toBe("closed");
+    store.reset();
+    for (let round = 0; round < 3; round++) await refresh(clock, a, b);
+    expect(store.counts.compareAndSet + store.counts.insertIfAbsent).toBe(0);
+  });
+
+  it("on an eventual store (KV) the same write is taken for a stale read for 60 s after the instance learned its record, then adopted", async () => {
+    const { clock, make, wipe, old } = fleet({}, "eventual");
+    const [a, b] = [make(), make()];
+    await onGeneration(clock, a, b);
+    await wipe();
+    expect(await old("manual", "forced-open")).toBe(true);
+    const adoptedAt: number[] = [];
+    for (let second = 1; second <= 65; second++) {
+      await refresh(clock, a, b);
+      for (const [i, breaker] of [a, b].entries()) if (adoptedAt[i] === undefined && breaker.state === "forced-open") adoptedAt[i] = second;
+    }
+    // A learned its record 1 s before B (its own write; B's read): 60 s after that, at the next read.
+    expect(adoptedAt).toEqual([59, 60]);
+  });
+
+  it("after taking an old instance's write over the lost store as current, a stale read of the lost generation does not take it back", async () => {
+    const { clock, faulty, make, old, wipe } = fleet({}, "eventual");
+    const [a, b] = [make(), make()];
+    await onGeneration(clock, a, b);
+    // A minute later (no stale read of what they learned is possible any more), the store loses its data.
+    await clock.advance(60_000);
+    await wipe();
+    expect(await old("trip", "open", 0, faulty)).toBe(true);
+    await refresh(clock, a, b);
+    expect([a.state, b.state]).toEqual(["open", "open"]);
+    // Reads answer one write behind: the lost generation's last record (closed, seq 2).
+    faulty.inject("get", { kind: "stale" });
+    for (let round = 0; round < 8; round++) {
+      await refresh(clock, a, b);
+      expect([a.state, b.state]).toEqual(["open", "open"]);
+    }
   });
 
   it("an override held by new instances survives an old instance's trip over the lost store (it wrote over nothing)", async () => {
@@ -457,17 +556,24 @@ describe("shared circuit breakers: convergence under losses, stale reads and bot
   );
 
   /**
-   * Runs `list`. With `oldOverEmpty: false`, a previous-release write over a store that holds no record
-   * (after `wipe` or `lose`) is left out: the old format cannot tell it from a stale read when its `seq`
-   * is not above what the new instances saw, and they ignore it until their next transition (the gap
-   * docs/distributed.md states, "What the old format cannot tell"), so the fleet does not agree with
-   * the store until then.
+   * A fleet for `list`: on an eventual store if it reads stale (a strong store never answers with a record
+   * older than one its reader learned), where the fleet agrees with the store once no read can be stale
+   * (60 s, `settle`).
    */
-  async function run(list: readonly Step[], ctx: ReturnType<typeof fleet>, breakers: CircuitBreaker[], oldOverEmpty = true) {
-    const { clock, inner, faulty, make, wipe, old, record } = ctx;
+  function fleetFor(list: readonly Step[]) {
+    const ctx = fleet({ resetTimeoutMs: 500 }, list.some(([, step]) => step === "stale") ? "eventual" : "strong");
+    const settle = async () => {
+      ctx.faulty.inject("get", undefined);
+      if (ctx.store.capabilities.consistency === "eventual") await ctx.clock.advance(60_000);
+    };
+    return { ...ctx, settle };
+  }
+
+  /** Runs `list`, previous-release writes over a store that lost its data included. */
+  async function run(list: readonly Step[], ctx: ReturnType<typeof fleet>, breakers: CircuitBreaker[]) {
+    const { clock, inner, faulty, make, wipe, old } = ctx;
     for (const [i, step, ms] of list) {
       const breaker = breakers[i]!;
-      if (!oldOverEmpty && step.startsWith("old") && (await record()) === undefined) continue;
       if (step === "fail") await breaker.execute(boom).catch(() => {});
       else if (step === "ok") await breaker.execute(ok).catch(() => {});
       else if (step === "force") breaker.forceOpen();
@@ -495,11 +601,11 @@ describe("shared circuit breakers: convergence under losses, stale reads and bot
   it("property: once calls flow, every new instance agrees with the store, and the writes stop (no loop between instances or releases)", async () => {
     await fc.assert(
       fc.asyncProperty(steps, async (list) => {
-        const ctx = fleet({ resetTimeoutMs: 500 });
+        const ctx = fleetFor(list);
         const breakers = [ctx.make(), ctx.make(), ctx.make()];
         for (const breaker of breakers) await breaker.execute(ok);
-        await run(list, ctx, breakers, false);
-        ctx.faulty.inject("get", undefined);
+        await run(list, ctx, breakers);
+        await ctx.settle();
         for (let round = 0; round < 4; round++) await refresh(ctx.clock, ...breakers);
         ctx.store.reset();
         for (let round = 0; round < 3; round++) await refresh(ctx.clock, ...breakers);
@@ -513,7 +619,7 @@ describe("shared circuit breakers: convergence under losses, stale reads and bot
 
   /** A fourth instance (the holder) sets `override`; `list` runs (manual actions left out); everyone must end on it. */
   async function overrideSurvives(override: "force" | "disable", list: readonly Step[]) {
-    const ctx = fleet({ resetTimeoutMs: 500 });
+    const ctx = fleetFor(list);
     const breakers = [ctx.make(), ctx.make(), ctx.make()];
     for (const breaker of breakers) await breaker.execute(ok);
     const holder = ctx.make();
@@ -523,7 +629,7 @@ describe("shared circuit breakers: convergence under losses, stale reads and bot
     await drain();
     // Anything but a manual action (of either release): those are later overrides, or resets.
     await run(list.filter(([, step]) => !["force", "disable", "reset", "oldReset", "oldForce"].includes(step)), ctx, breakers);
-    ctx.faulty.inject("get", undefined);
+    await ctx.settle();
     for (let round = 0; round < 4; round++) await refresh(ctx.clock, holder, ...breakers);
     const state = override === "force" ? "forced-open" : "disabled";
     expect((await ctx.record())?.state).toBe(state);

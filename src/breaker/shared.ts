@@ -37,6 +37,12 @@
  *   it writes in the previous release's format (no `gen`) over one of
  *   its records: an override's holder tells this release's `closed` written
  *   without seeing the override (a loss) from the previous release's reset.
+ * - A record that is not newer than the one seen is a stale read only while
+ *   a read can be stale: one begun after the instance learned its record
+ *   (on an eventual store, 60 s after) shows what the store holds, so such
+ *   a record means the store lost data and was written over (a previous-
+ *   release instance from a low `seq`, a creator whose clock is behind),
+ *   and it is taken as current.
  *
  * @module
  */
@@ -319,6 +325,8 @@ export interface SharedCircuitOptions {
 const MAX_LEASE_MS = 86_400_000;
 /** Compare-and-set rounds of one write before it waits for the next refresh. */
 const WRITE_ATTEMPTS = 3;
+/** How old a read of an eventually consistent store may be (Workers KV: a write reaches other locations within 60 s). */
+const EVENTUAL_STALE_MS = 60_000;
 
 /**
  * @internal The shared half of one breaker, built by `CircuitBreaker` when
@@ -372,6 +380,18 @@ export class SharedCircuit implements SharedHalf {
   /** The newest record seen, and its version. */
   #seen: SharedCircuitRecord | undefined;
   #seenVersion: string | undefined;
+  /** Bumped whenever `#seen` changes: a read started at the same count began after this instance learned `#seen`. */
+  #learned = 0;
+  /** Monotonic ms `#seen` was learned (the read or write that showed it answered). */
+  #learnedAt = -Infinity;
+  /** How old a read may be: 0 on a strongly consistent store, {@link EVENTUAL_STALE_MS} on an eventual one. */
+  readonly #staleMs: number;
+  /**
+   * A generation this instance saw the store lose (it took what the store held after it as current), and
+   * the highest `seq` it saw of it: a record of it up to that `seq` is a stale read of the lost history.
+   */
+  #lostGen: string | undefined;
+  #lostSeq = 0;
   /**
    * The highest `seq` seen or written in the current generation: a record
    * created after the store lost its data counts up from it (so readers of
@@ -418,6 +438,7 @@ export class SharedCircuit implements SharedHalf {
     this.#quorumWindowMs = options.quorumWindowMs;
     this.#leaseMs = Math.min(Math.max(1, options.halfOpenMaxWaitMs), MAX_LEASE_MS);
     this.#minWriteIntervalMs = options.store.capabilities.minWriteIntervalMs;
+    this.#staleMs = options.store.capabilities.consistency === "strong" ? 0 : EVENTUAL_STALE_MS;
     this.#ownReadsOnly = onWorkers();
   }
 
@@ -647,11 +668,12 @@ export class SharedCircuit implements SharedHalf {
       this.#settledAt = this.#clock.now();
       this.#answering = answered;
     };
+    const learned = this.#learned;
     return this.#bounded("read", "get", this.#key, (signal) => this.#store.get(this.#key, { signal }), this.#timeoutMs).then(
       (entry) => {
         settle(true);
         this.#answered = true;
-        this.#apply(entry);
+        this.#apply(entry, learned, now);
         if (this.#pendingReset !== undefined) this.#resetRead(this.#pendingReset);
       },
       () => settle(false),
@@ -667,8 +689,16 @@ export class SharedCircuit implements SharedHalf {
    * if newer than the last seen ({@link isNewerRecord}). A record of another
    * generation is newer when that generation was created later: the store
    * lost what this instance saw, and its `seq` counts from 1 again.
+   *
+   * A record not newer is a stale read, unless the read began after this
+   * instance learned the record it saw (`learned`, the count then) and at
+   * least a stale read's age later (`startedAt`; 0 on a strong store): it
+   * is then what the store holds since, so the store lost what this
+   * instance saw and was written over afterwards (an instance of the
+   * previous release starting over from a low `seq`, a generation whose
+   * creator's clock is behind), and it is taken as current.
    */
-  #apply(entry: StoreEntry | undefined): void {
+  #apply(entry: StoreEntry | undefined, learned: number, startedAt: number): void {
     const held = this.#held();
     if (entry === undefined || !isSharedRecord(entry.value)) {
       // The store lost the record, and with it any verdict on the opening another instance's lease
@@ -676,22 +706,34 @@ export class SharedCircuit implements SharedHalf {
       if (this.#seen !== undefined && !this.#leaseMine) this.#leaseSeq = -1;
       // An override the store lost is written again, as a new generation (the refresh flushes it).
       if (held !== undefined && this.#intent === undefined) {
-        this.#seen = undefined;
-        this.#seenVersion = undefined;
+        this.#see(undefined, undefined);
         this.#rewrite(held);
       }
       return;
     }
-    let record: SharedCircuitRecord = entry.value;
+    const raw: SharedCircuitRecord = entry.value;
+    let record = raw;
     const seen = this.#seen;
     const legacy = record.gen === undefined;
     // Written by this release in the previous one's format: it carries its history's manual action.
     const marked = legacy && record.writer !== undefined;
     // A record of an earlier version written over a generation drops `gen`; written over what the store
-    // held (compare-and-set), its `seq` is higher: it continues that generation. A lower one is stale.
+    // held (compare-and-set), its `seq` is higher: it continues that generation. A lower one is stale,
+    // or written over a store that lost the generation (told apart by `current` below).
     if (legacy && seen?.gen !== undefined) record = { ...record, gen: seen.gen, genAt: seen.genAt ?? 0 };
-    const newGeneration = seen === undefined || generationOf(record) !== generationOf(seen);
-    const newer = seen === undefined || isNewerRecord(record, seen);
+    // The read began after this instance learned `seen`, by more than a stale read's age: what the store holds.
+    const current = learned === this.#learned && startedAt - this.#learnedAt >= this.#staleMs;
+    // A record of a history this instance saw the store lose, no later than what it saw of it: a stale read.
+    const lost = seen !== undefined && raw.gen !== undefined && raw.gen === this.#lostGen && raw.seq <= this.#lostSeq &&
+      generationOf(seen) !== raw.gen;
+    if (lost && !current) return;
+    let newGeneration = seen === undefined || generationOf(record) !== generationOf(seen);
+    const newer = seen === undefined || (isNewerRecord(record, seen) && !lost);
+    // Not newer, and another record than the one seen (an old-release record is read with the generation seen).
+    const differs = !newer && (generationOf(record) !== generationOf(seen!) || record.seq !== seen!.seq ||
+      record.by !== seen!.by || record.state !== seen!.state || record.openedAt !== seen!.openedAt);
+    // Not newer, yet what the store holds, and another record than the one seen: the store went back.
+    const back = differs && current;
     // A record that does not know the override held here: the store lost it (a generation created after
     // a loss, newer, or older when its creator's clock is behind), or a write raced it, or it knows only an
     // earlier override. The override is written again over it. An earlier version records no manual
@@ -703,19 +745,34 @@ export class SharedCircuit implements SharedHalf {
     // `gen` does: a `closed` without the override's action (a probe's recovery of an old opening written
     // over the lost store) loses it; one with a later action (a reset) does not.
     const unaware = held !== undefined && (legacy && !newer
-      ? (record.seq < seen!.seq || record.by !== seen!.by || record.state !== seen!.state) && (!marked || isLaterManual(held, record.manual))
+      ? differs && (!marked || isLaterManual(held, record.manual))
       : legacy && !marked
       ? record.state === "open" || (record.state === "closed" && record.votes.length > 0) || this.#intent?.kind === "manual"
-      : (newer || newGeneration) && isLaterManual(held, record.manual));
-    if (!newer && !unaware) {
+      : (newer || newGeneration || back) && isLaterManual(held, record.manual));
+    if (!newer && !unaware && !back) {
       if (!newGeneration && record.seq === seen!.seq) this.#seenVersion = entry.version;
       return;
     }
-    // Written over a record taken as older, or one of the previous release (whose generation is a
-    // guess): as a new generation, later than both (with no record seen; a stale read's
-    // compare-and-set fails and finds the override in the store).
-    this.#seen = newer && !(unaware && legacy) ? record : undefined;
-    this.#seenVersion = entry.version;
+    if (back && !unaware) {
+      // Its own history (a record of the previous release keeps no generation): the one seen is lost, and a
+      // stale read of it is not taken back. This instance's count stays above it, so that every reader
+      // (of the lost generation, or of the previous release) takes what it writes over it as newer.
+      if (seen!.gen !== undefined && generationOf(raw) !== seen!.gen) {
+        this.#lostGen = seen!.gen;
+        this.#lostSeq = seen!.seq;
+      }
+      record = raw;
+      newGeneration = true;
+      if (!this.#leaseMine) this.#leaseSeq = -1;
+      this.#see(raw, entry.version);
+      this.#maxSeq = Math.max(this.#maxSeq, raw.seq);
+      if (raw.genAt !== undefined) this.#genAt = Math.max(this.#genAt, raw.genAt);
+    } else {
+      // Written over a record taken as older, or one of the previous release (whose generation is a
+      // guess): as a new generation, later than both (with no record seen; a stale read's
+      // compare-and-set fails and finds the override in the store).
+      this.#see(newer && !(unaware && legacy) ? record : undefined, entry.version);
+    }
     // Another generation's seq is its own: this instance's old count is not carried into it.
     if (newer) this.#maxSeq = newGeneration ? record.seq : Math.max(this.#maxSeq, record.seq);
     if (newer && record.genAt !== undefined) this.#genAt = Math.max(this.#genAt, record.genAt);
@@ -748,6 +805,14 @@ export class SharedCircuit implements SharedHalf {
       this.#adopting = false;
     }
     this.#manual = record.manual;
+  }
+
+  /** Records what this instance now takes as the shared state (`undefined`: none), learned now. */
+  #see(record: SharedCircuitRecord | undefined, version: string | undefined): void {
+    this.#seen = record;
+    this.#seenVersion = version;
+    this.#learned++;
+    this.#learnedAt = this.#clock.now();
   }
 
   /** The manual action of the override this instance holds (set here or learned), if it holds one. */
@@ -895,6 +960,7 @@ export class SharedCircuit implements SharedHalf {
         next = { ...next, gen: crypto.randomUUID(), genAt: Math.max(this.#clock.wallNow(), this.#genAt + 1) };
       }
       this.#lastWriteAt = this.#clock.now();
+      const learned = this.#learned;
       let result;
       try {
         result = await this.#bounded("write", "compareAndSet", this.#key, (signal) =>
@@ -904,25 +970,20 @@ export class SharedCircuit implements SharedHalf {
         return true;
       }
       if (result.ok) {
-        this.#seen = next;
+        this.#see(next, result.entry.version);
         this.#maxSeq = next.seq;
         if (next.genAt !== undefined) this.#genAt = Math.max(this.#genAt, next.genAt);
-        this.#seenVersion = result.entry.version;
         if (next.state === "open" && (intent.kind === "trip" || intent.kind === "reopen")) this.#openSeq = next.seq;
         if (this.#intent === intent) this.#intent = undefined;
         if (intent.kind === "recover" || intent.kind === "reopen") this.#releaseLease();
         return false;
       }
       // Another instance wrote first: learn what it wrote, then decide again.
-      this.#apply(result.current);
+      this.#apply(result.current, learned, this.#lastWriteAt);
       // Over what the store holds, even a record older than the last seen (a
-      // generation the store lost, created again by a skewed clock; a record
-      // of an earlier version): merged over the newest seen, it is not lost to.
+      // stale one on an eventual store): merged over the newest seen, it is not lost to.
       expected = result.current?.version;
-      if (result.current === undefined) {
-        this.#seen = undefined;
-        this.#seenVersion = undefined;
-      }
+      if (result.current === undefined) this.#see(undefined, undefined);
     }
     // Lost every race: the next refresh tries again.
     return true;

@@ -13,6 +13,18 @@ export const boom = () => Promise.reject(new Error("down"));
 export const ok = () => "ok";
 export const KEY = "breaker:payments";
 
+/**
+ * Makes `store` declare eventual consistency (as Workers KV does): a read may
+ * answer with a record older than one its reader learned, for up to 60 s, so
+ * a breaker takes such a record for a stale read. A store that injects stale
+ * reads (`FaultyStore`'s `stale`) must declare it: on a strong store a record
+ * older than the one learned is what the store holds (it lost data).
+ */
+export function eventual<S extends Store>(store: S): S {
+  (store as { capabilities: Store["capabilities"] }).capabilities = { ...store.capabilities, consistency: "eventual" };
+  return store;
+}
+
 /** `wrap`: what the instances see of the engine (a `FaultyStore` over it, say), counted by `store`. */
 export function fleet(options: Partial<CircuitBreakerOptions<never>> = {}, wrap?: (inner: MemoryStore, clock: ManualClock) => Store) {
   const clock = new ManualClock();
