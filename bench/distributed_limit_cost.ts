@@ -20,24 +20,13 @@
 // Imports bulwark from dist/ (`npm run build` first).
 import { Redis } from "ioredis";
 import { startRedis } from "../tests/_support/servers.ts";
+import { ALGORITHMS, builds, HUGE, option } from "./redis_limit_cases.ts";
 
 type Limit = () => Promise<unknown>;
 type Module = Record<string, any>;
 
-const option = (name: string) => process.argv.find((arg) => arg.startsWith(`--${name}=`))?.slice(name.length + 3);
 const rounds = Number(option("rounds") ?? 20);
-const builds: [string, string][] = [["", new URL("../", import.meta.url).href]];
-const before = option("before");
-if (before !== undefined) builds.push(["before ", new URL(`file://${before.replace(/\/?$/, "/")}`).href]);
 const { RateLimiterRedis } = await import("rate-limiter-flexible");
-
-const HUGE = 1e12;
-const ALGORITHMS = {
-  "fixed-window": { algorithm: "fixed-window", limit: HUGE, windowMs: 60_000 },
-  "sliding-window (two-window counter)": { algorithm: "sliding-window", approximate: true, limit: HUGE, windowMs: 60_000 },
-  "token-bucket": { algorithm: "token-bucket", rate: HUGE, perMs: 1_000 },
-  gcra: { algorithm: "gcra", rate: HUGE, perMs: 1_000 },
-};
 
 /** The cases on `client`: rate-limiter-flexible, then each build's limiters (the same options as the bench's). */
 async function casesOn(client: Redis): Promise<Map<string, Limit>> {

@@ -21,24 +21,17 @@
 // Imports bulwark from dist/ (`npm run build` first).
 import { Redis } from "ioredis";
 import { startRedis } from "../tests/_support/servers.ts";
+import { ALGORITHMS as BASE_ALGORITHMS, builds, HUGE, option } from "./redis_limit_cases.ts";
 
 type Limit = () => Promise<unknown>;
 type Module = Record<string, any>;
 
-const option = (name: string) => process.argv.find((arg) => arg.startsWith(`--${name}=`))?.slice(name.length + 3);
 const rounds = Number(option("rounds") ?? 15);
 const calls = Number(option("calls") ?? 2_000);
-const builds: [string, string][] = [["", new URL("../", import.meta.url).href]];
-const before = option("before");
-if (before !== undefined) builds.push(["before ", new URL(`file://${before.replace(/\/?$/, "/")}`).href]);
 const { RateLimiterRedis } = await import("rate-limiter-flexible");
 
-const HUGE = 1e12;
 const ALGORITHMS = {
-  "fixed-window": { algorithm: "fixed-window", limit: HUGE, windowMs: 60_000 },
-  "sliding-window (two-window counter)": { algorithm: "sliding-window", approximate: true, limit: HUGE, windowMs: 60_000 },
-  "token-bucket": { algorithm: "token-bucket", rate: HUGE, perMs: 1_000 },
-  gcra: { algorithm: "gcra", rate: HUGE, perMs: 1_000 },
+  ...BASE_ALGORITHMS,
   // A modest rate with a huge burst: admitted every time, and every admission moves the key's expiry
   // (with the rates above it moves once a millisecond, and the expiry is kept in between).
   "token-bucket, 1,000/s": { algorithm: "token-bucket", rate: 1_000, perMs: 1_000, burst: HUGE },
