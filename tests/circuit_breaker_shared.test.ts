@@ -18,13 +18,14 @@ import {
 } from "../mod.ts";
 import { mergeShared, type SharedIntent } from "../src/breaker/shared.ts";
 import { CountingStore, FaultyStore, ManualClock } from "../src/testing/mod.ts";
+import { onWorkersNow } from "./_support/user_agent.ts";
 
 /** A few macrotask turns: store promises (and their continuations) settle. */
 async function drain(): Promise<void> {
   for (let i = 0; i < 3; i++) await new Promise((resolve) => setTimeout(resolve, 0));
 }
 
-const onWorkers = (globalThis as { navigator?: { userAgent?: string } }).navigator?.userAgent === "Cloudflare-Workers";
+const onWorkers = onWorkersNow();
 const boom = () => Promise.reject(new Error("down"));
 const ok = () => "ok";
 

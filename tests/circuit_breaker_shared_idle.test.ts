@@ -10,9 +10,9 @@ import { describe, expect, it } from "vitest";
 import { CircuitBreaker, CircuitOpenError, type CircuitStoreErrorEvent } from "../mod.ts";
 import { FaultyStore } from "../src/testing/mod.ts";
 import { boom, drain, fleet, ok } from "./_support/manual_fleet.ts";
-import { withUserAgent } from "./_support/user_agent.ts";
+import { onWorkersNow, withUserAgent } from "./_support/user_agent.ts";
 
-const onWorkers = (globalThis as { navigator?: { userAgent?: string } }).navigator?.userAgent === "Cloudflare-Workers";
+const onWorkers = onWorkersNow();
 
 /** `build()` run as on Workers or elsewhere; `undefined` where this runtime cannot be made to look like the other. */
 function inMode<T>(workers: boolean, build: () => T): T | undefined {

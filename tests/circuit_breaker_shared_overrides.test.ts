@@ -10,9 +10,9 @@ import { CircuitBreaker, type CircuitBreakerOptions, CircuitOpenError, type Json
 import { isLaterManual } from "../src/breaker/shared.ts";
 import { FaultyStore, type ManualClock } from "../src/testing/mod.ts";
 import { boom, drain, eventual, fleet as baseFleet, KEY, ok } from "./_support/manual_fleet.ts";
-import { withUserAgent } from "./_support/user_agent.ts";
+import { onWorkersNow, withUserAgent } from "./_support/user_agent.ts";
 
-const onWorkers = (globalThis as { navigator?: { userAgent?: string } }).navigator?.userAgent === "Cloudflare-Workers";
+const onWorkers = onWorkersNow();
 
 /** With `consistency: "eventual"`, the store declares it (as KV does): reads may be stale for up to 60 s. */
 function fleet(options: Partial<CircuitBreakerOptions<never>> = {}, consistency: "strong" | "eventual" = "strong") {

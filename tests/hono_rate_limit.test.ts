@@ -10,8 +10,9 @@ import {
 } from "../adapters/hono/mod.ts";
 import { ConfigError, InvalidArgumentError, KeyedRateLimiter, MemoryStore, type RateLimitDecision } from "../mod.ts";
 import { CountingStore, ManualClock } from "../src/testing/mod.ts";
+import { onWorkersNow } from "./_support/user_agent.ts";
 
-const onWorkers = (globalThis as { navigator?: { userAgent?: string } }).navigator?.userAgent === "Cloudflare-Workers";
+const onWorkers = onWorkersNow();
 
 function app(options: HonoRateLimitOptions) {
   const hono = new Hono();

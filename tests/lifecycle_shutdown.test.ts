@@ -12,6 +12,7 @@ import {
   TimeoutError,
 } from "../mod.ts";
 import { ManualClock } from "../src/testing/mod.ts";
+import { onWorkersNow } from "./_support/user_agent.ts";
 
 /** A signal source fired by hand, recording exits. */
 class FakeSignals implements SignalSource {
@@ -47,7 +48,7 @@ const never = () => new Promise<void>(() => {});
 
 /** A source with no signals: Workers refuse a GracefulShutdown without one. */
 const quiet: SignalSource = { name: "quiet", on: () => () => {} };
-const onWorkers = (globalThis as { navigator?: { userAgent?: string } }).navigator?.userAgent === "Cloudflare-Workers";
+const onWorkers = onWorkersNow();
 
 describe("GracefulShutdown", () => {
   afterEach(() => configure({}));

@@ -22,6 +22,7 @@ import {
 import { CountingStore, FaultyStore, ManualClock } from "../src/testing/mod.ts";
 import { admittedOf, algorithmsWithLimit, label } from "./_support/distributed_limit_scenarios.ts";
 import { thrown } from "./_support/thrown.ts";
+import { onWorkersNow } from "./_support/user_agent.ts";
 
 /** A store that runs on `clock` (its wallNow is the engine's time). */
 function memory(clock: ManualClock): MemoryStore {
@@ -254,7 +255,7 @@ describe("DistributedRateLimiter", () => {
             clock,
           })
           : direct;
-        const onWorkers = (globalThis as { navigator?: { userAgent?: unknown } }).navigator?.userAgent === "Cloudflare-Workers";
+        const onWorkers = onWorkersNow();
         store.inject("update", { kind: "hang" });
         const answered: string[] = [];
         const ask = (key: string) => limiter.limit(key).then((d) => answered.push(`${key}:${d.source}@${clock.now()}`));
@@ -549,7 +550,7 @@ describe("DistributedRateLimiter", () => {
       const options = { store, algorithm: "gcra", rate: 10, perMs: 1_000, onStoreError: "deny", clock } as const;
       const fast = new DistributedRateLimiter({ ...options, timeoutMs: 100 });
       const slow = new DistributedRateLimiter({ ...options, timeoutMs: 300 });
-      const onWorkers = (globalThis as { navigator?: { userAgent?: unknown } }).navigator?.userAgent === "Cloudflare-Workers";
+      const onWorkers = onWorkersNow();
       store.stuck = true;
       const answered: string[] = [];
       const all = [
