@@ -385,28 +385,44 @@ export class RetryPolicy<R = unknown> implements LayeredPolicy<R>, FusablePolicy
    */
   [fuse](inner: Runner | undefined): Stage {
     const next: Next = inner === undefined ? callOperation : (fn, context) => inner(fn, parentOf(context));
-    const tracksElapsed = this.#tracksElapsed;
-    const clock = this.options.clock;
-    return {
-      mayWait: true,
-      enter: (call: FusedCall): unknown => (tracksElapsed ? new FirstAttempt(call.context, clock.now()) : call.context),
-      onValue: (state, value, call): unknown => {
-        if (this.options.retryOnResult === undefined && !this.#events.has("success")) return value;
-        const first = tracksElapsed ? state as FirstAttempt : undefined;
-        const parent = first === undefined ? state as ExecutionContext | undefined : first.parent;
-        return this.#afterFirstValue(call.fn, parent, next, first?.startedAt ?? 0, value);
-      },
-      onError: (state, error, call): unknown => {
-        const first = tracksElapsed ? state as FirstAttempt : undefined;
-        const parent = first === undefined ? state as ExecutionContext | undefined : first.parent;
-        if (!this.#isRetryable(error, 1, parent)) {
-          this.#giveUp(1, "notRetryable", { error });
-          throw error;
-        }
-        return this.#retry(call.fn, parent, next, first?.startedAt ?? 0, { error });
-      },
-    };
+    return new RetryPolicy.#Stage(this as unknown as RetryPolicy<unknown>, next);
   }
+
+  // A class, not an object of closures: its methods are one function for
+  // every policy, so a fused call site shared by several pipelines still
+  // sees one target (V8 before Maglev inlines a closure shared by many
+  // pipelines less well).
+  static readonly #Stage = class implements Stage {
+    readonly mayWait = true;
+    readonly #policy: RetryPolicy<unknown>;
+    readonly #next: Next;
+    readonly #timed: boolean;
+    constructor(policy: RetryPolicy<unknown>, next: Next) {
+      this.#policy = policy;
+      this.#next = next;
+      this.#timed = policy.#tracksElapsed;
+    }
+    enter(call: FusedCall): unknown {
+      return this.#timed ? new FirstAttempt(call.context, this.#policy.options.clock.now()) : call.context;
+    }
+    onValue(state: unknown, value: unknown, call: FusedCall): unknown {
+      const policy = this.#policy;
+      if (policy.options.retryOnResult === undefined && !policy.#events.has("success")) return value;
+      const first = this.#timed ? state as FirstAttempt : undefined;
+      const parent = first === undefined ? state as ExecutionContext | undefined : first.parent;
+      return policy.#afterFirstValue(call.fn, parent, this.#next, first?.startedAt ?? 0, value);
+    }
+    onError(state: unknown, error: unknown, call: FusedCall): unknown {
+      const policy = this.#policy;
+      const first = this.#timed ? state as FirstAttempt : undefined;
+      const parent = first === undefined ? state as ExecutionContext | undefined : first.parent;
+      if (!policy.#isRetryable(error, 1, parent)) {
+        policy.#giveUp(1, "notRetryable", { error });
+        throw error;
+      }
+      return policy.#retry(call.fn, parent, this.#next, first?.startedAt ?? 0, { error });
+    }
+  };
 
   #afterFirstValue<T>(
     fn: Operation<T>,

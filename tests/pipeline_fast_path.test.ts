@@ -22,7 +22,7 @@ import {
   TimeoutError,
   TimeoutPolicy,
 } from "../mod.ts";
-import { withoutFastPath, withoutFusion } from "../src/internal/fused.ts";
+import { fuse, type Stage, withoutFastPath, withoutFusion } from "../src/internal/fused.ts";
 import { ManualClock } from "../src/testing/mod.ts";
 import { type Behaviour, describeError, operation } from "./_support/call_plan.ts";
 
@@ -308,6 +308,35 @@ describe("four-stage fused path", () => {
  * caller aborted, after the deadline passed; through the four-stage path,
  * the general fused path, the layered pipeline and the timeout alone.
  */
+describe("fused stages", () => {
+  // Pipelines share the fused path's call sites: a stage whose methods were
+  // closures made per policy showed each site a new target per pipeline,
+  // which Node 20's compiler handles slower (docs/benchmarks.md, "Fused
+  // stages as classes").
+  it("share their methods between policies of one kind, so a shared call site sees one target", () => {
+    const stagesOf = (): Stage[] => [
+      new Bulkhead({ maxConcurrent: 10 })[fuse](),
+      new CircuitBreaker({ maxFailures: 5 })[fuse](),
+      new RetryPolicy({ maxAttempts: 3 })[fuse](undefined),
+      new TimeoutPolicy({ timeoutMs: 1_000 })[fuse]()!,
+    ];
+    const first = stagesOf();
+    const second = stagesOf();
+    for (let index = 0; index < first.length; index++) {
+      const [one, other] = [first[index]!, second[index]!];
+      expect(one).not.toBe(other);
+      expect(other.enter).toBe(one.enter);
+      expect(other.onValue).toBe(one.onValue);
+      expect(other.onError).toBe(one.onError);
+      expect(other.started).toBe(one.started);
+    }
+    const [record, otherRecord] = [first[3]!.record!, second[3]!.record!];
+    expect(otherRecord.newCall).toBe(record.newCall);
+    expect(otherRecord.stage.enter).toBe(record.stage.enter);
+    expect(otherRecord.stage.onValue).toBe(record.stage.onValue);
+  });
+});
+
 describe("the timeout's per-call record", () => {
   type Form = Mode | "alone";
   const forms: Form[] = ["fast", "general", "layered", "alone"];

@@ -31,7 +31,7 @@ import { sharedDefaults } from "../internal/defaults.ts";
 import { invoke, runInContext } from "../internal/context.ts";
 import { openMessage } from "../internal/open_message.ts";
 import { asCircuitOpenError } from "../internal/refusal.ts";
-import { fuse, SLOW, type Stage } from "../internal/fused.ts";
+import { fuse, type FusedCall, SLOW, type Stage } from "../internal/fused.ts";
 import { contextFor, type ExecutionContext, type Operation } from "../policy.ts";
 import type { Store } from "../store/store.ts";
 import type { BreakerLink, CircuitStoreErrorEvent, SharedCircuitRecord } from "./shared.ts";
@@ -561,6 +561,10 @@ function strategyFor(
 }
 
 interface ClosedHandlers {
+  /** The closed period they count in. */
+  readonly epoch: number;
+  /** True when a success only counts (`onResult` is `#closedSuccess(epoch)`): a fused exit calls that directly. */
+  readonly countOnly: boolean;
   readonly onResult: <T>(value: T) => T;
   readonly onError: (error: unknown) => void;
   readonly onErrorRethrow: (error: unknown) => never;
@@ -1246,21 +1250,38 @@ export class CircuitBreaker<F = never> {
    * its closed period, as `execute` does. Any other state runs layered.
    */
   [fuse](): Stage {
-    return {
-      mayWait: false,
-      enter: (call): unknown => {
-        if (this.#state !== "closed" || this.#timed || (this.#shared !== undefined && !this.#shared.passes())) return SLOW;
-        // The caller's context is kept for the exit: a timeout inside replaces `call.context`.
-        return call.context === undefined ? this.#closedHandlers : new CallerState(this.#closedHandlers, call.context);
-      },
-      onValue: (state, value): unknown =>
-        (state instanceof CallerState ? state.handlers : state as ClosedHandlers).onResult(value),
-      onError: (state, error): never =>
-        state instanceof CallerState
-          ? state.handlers.onErrorRethrowIn(error, state.caller)
-          : (state as ClosedHandlers).onErrorRethrow(error),
-    };
+    return new CircuitBreaker.#Stage(this as unknown as CircuitBreaker<never>);
   }
+
+  // A class, not an object of closures: its methods are one function for
+  // every breaker, so a fused call site shared by several pipelines still
+  // sees one target (V8 before Maglev inlines a closure shared by many
+  // pipelines less well).
+  static readonly #Stage = class implements Stage {
+    readonly #breaker: CircuitBreaker<never>;
+    constructor(breaker: CircuitBreaker<never>) {
+      this.#breaker = breaker;
+    }
+    enter(call: FusedCall): unknown {
+      const breaker = this.#breaker;
+      if (breaker.#state !== "closed" || breaker.#timed || (breaker.#shared !== undefined && !breaker.#shared.passes())) return SLOW;
+      // The caller's context is kept for the exit: a timeout inside replaces `call.context`.
+      const caller = call.context;
+      return caller === undefined ? breaker.#closedHandlers : new CallerState(breaker.#closedHandlers, caller);
+    }
+    onValue(state: unknown, value: unknown): unknown {
+      const handlers = state instanceof CallerState ? state.handlers : state as ClosedHandlers;
+      // A method of the breaker, not its per-period closure: one target for every breaker.
+      if (!handlers.countOnly) return handlers.onResult(value);
+      this.#breaker.#closedSuccess(handlers.epoch);
+      return value;
+    }
+    onError(state: unknown, error: unknown): never {
+      return state instanceof CallerState
+        ? state.handlers.onErrorRethrowIn(error, state.caller)
+        : (state as ClosedHandlers).onErrorRethrow(error);
+    }
+  };
 
   #bindClosedHandlers(): void {
     const epoch = this.#epoch;
@@ -1268,6 +1289,8 @@ export class CircuitBreaker<F = never> {
     // the shortest path, for the most common breaker.
     const countOnly = this.#isResultFailure === undefined && !this.#needsNow;
     this.#closedHandlers = {
+      epoch,
+      countOnly,
       onResult: countOnly
         ? (value) => {
           this.#closedSuccess(epoch);

@@ -96,8 +96,8 @@ function stateAt(call: FusedCall, index: number): unknown {
  * pass the outcome outward: return a value to succeed, throw to fail.
  */
 export interface Stage {
-  /** True if an exit may return a promise to wait for (retry). */
-  readonly mayWait: boolean;
+  /** True if an exit may return a promise to wait for (retry); unset means false. */
+  readonly mayWait?: boolean;
   /**
    * Enters the layer, synchronously: returns the state that its exit gets
    * back, or {@link SLOW} to run this layer (and those inside it) layered.
@@ -194,8 +194,8 @@ class Segment {
   /** The one stage with a `started` hook (a timeout, mostly) and its position, when there is exactly one. */
   readonly #starter: Stage | undefined;
   readonly #starterIndex: number;
-  /** Makes the call record, when a stage keeps its state in it (see {@link Stage.record}). */
-  readonly #newCall: ((fn: Operation<unknown>, parent: ExecutionContext | undefined) => FusedCall) | undefined;
+  /** Makes the call record, when a stage keeps its state in it (see {@link Stage.record}); called as a method, so that its call site sees one target for every pipeline. */
+  readonly #record: Stage["record"];
   /** True when the one starter is the record's own stage: `run` starts the record itself. */
   readonly #recordStarts: boolean;
 
@@ -203,7 +203,7 @@ class Segment {
     let owner = -1;
     for (let index = given.length - 1; index >= 0 && owner < 0; index--) if (given[index]!.record !== undefined) owner = index;
     const stages = owner < 0 ? given : given.map((stage, index) => index === owner ? stage.record!.stage : stage);
-    this.#newCall = owner < 0 ? undefined : given[owner]!.record!.newCall;
+    this.#record = owner < 0 ? undefined : given[owner]!.record;
     this.#stages = stages;
     this.#size = stages.length;
     this.#layered = layered;
@@ -234,7 +234,7 @@ class Segment {
    * directly). Anything off the success path continues in the general code.
    */
   runFour(fn: Operation<unknown>, parent: ExecutionContext | undefined): Promise<unknown> {
-    const call = this.#newCall!(fn, parent);
+    const call = this.#record!.newCall(fn, parent);
     let state: unknown;
     let at = 0;
     try {
@@ -302,8 +302,8 @@ class Segment {
 
   run(fn: Operation<unknown>, parent: ExecutionContext | undefined): Promise<unknown> {
     const size = this.#size;
-    const newCall = this.#newCall;
-    const call = newCall === undefined ? new Call(fn, parent) : newCall(fn, parent);
+    const record = this.#record;
+    const call = record === undefined ? new Call(fn, parent) : record.newCall(fn, parent);
     const entered = this.#enter(call, size);
     if (entered < 0) {
       // An entry threw (a user clock, say): the layers it entered exit.
