@@ -20,10 +20,9 @@
 // Imports bulwark from dist/ (`npm run build` first).
 import { Redis } from "ioredis";
 import { startRedis } from "../tests/_support/servers.ts";
-import { ALGORITHMS, builds, HUGE, option } from "./redis_limit_cases.ts";
+import { ALGORITHMS, builds, HUGE, loadBuild, option } from "./redis_limit_cases.ts";
 
 type Limit = () => Promise<unknown>;
-type Module = Record<string, any>;
 
 const rounds = Number(option("rounds") ?? 20);
 const { RateLimiterRedis } = await import("rate-limiter-flexible");
@@ -33,11 +32,9 @@ async function casesOn(client: Redis): Promise<Map<string, Limit>> {
   const flexible = new RateLimiterRedis({ storeClient: client, points: HUGE, duration: 60, keyPrefix: "flex" });
   const cases = new Map<string, Limit>([["rate-limiter-flexible", () => flexible.consume("user-42")]]);
   for (const [tag, root] of builds) {
-    const core: Module = await import(new URL("dist/mod.js", root).href);
-    const redis: Module = await import(new URL("dist/adapters/redis/mod.js", root).href);
+    const { core, redis, store } = await loadBuild(tag, root, client);
     // Both timeouts at their defaults (the store's 5000 ms, the limiter's 1000 ms), as users run them;
     // one case with the store's matched to the limiter's beside them.
-    const store = new redis.RedisStore({ client: redis.fromIoRedis(client), prefix: `${tag}bench:` });
     for (const [name, options] of Object.entries(ALGORITHMS)) {
       const limiter = new core.DistributedRateLimiter({ store, ...options });
       cases.set(`${tag}${name}`, () => limiter.limit("user-42"));

@@ -21,10 +21,9 @@
 // Imports bulwark from dist/ (`npm run build` first).
 import { Redis } from "ioredis";
 import { startRedis } from "../tests/_support/servers.ts";
-import { ALGORITHMS as BASE_ALGORITHMS, builds, HUGE, option } from "./redis_limit_cases.ts";
+import { ALGORITHMS as BASE_ALGORITHMS, builds, HUGE, loadBuild, option } from "./redis_limit_cases.ts";
 
 type Limit = () => Promise<unknown>;
-type Module = Record<string, any>;
 
 const rounds = Number(option("rounds") ?? 15);
 const calls = Number(option("calls") ?? 2_000);
@@ -46,9 +45,7 @@ try {
   const flexible = new RateLimiterRedis({ storeClient: client, points: HUGE, duration: 60, keyPrefix: "flex" });
   const cases = new Map<string, Limit>([["rate-limiter-flexible", () => flexible.consume("user-42")]]);
   for (const [tag, root] of builds) {
-    const core: Module = await import(new URL("dist/mod.js", root).href);
-    const redis: Module = await import(new URL("dist/adapters/redis/mod.js", root).href);
-    const store = new redis.RedisStore({ client: redis.fromIoRedis(client), prefix: `${tag}bench:` });
+    const { core, store } = await loadBuild(tag, root, client);
     for (const [name, options] of Object.entries(ALGORITHMS)) {
       // Its own key: limiters of one algorithm share a prefix (rl:<algorithm>:).
       const limiter = new core.DistributedRateLimiter({ store, ...options });

@@ -22,3 +22,11 @@ export const ALGORITHMS = {
   "token-bucket": { algorithm: "token-bucket", rate: HUGE, perMs: 1_000 },
   gcra: { algorithm: "gcra", rate: HUGE, perMs: 1_000 },
 };
+
+/** One build's core and Redis adapter (`dist/`), and a `RedisStore` over `client` under the build's own prefix. */
+export async function loadBuild(tag: string, root: string, client: unknown): Promise<{ core: any; redis: any; store: any }> {
+  const core = await import(new URL("dist/mod.js", root).href);
+  const redis = await import(new URL("dist/adapters/redis/mod.js", root).href);
+  const store = new redis.RedisStore({ client: redis.fromIoRedis(client), prefix: `${tag}bench:` });
+  return { core, redis, store };
+}
