@@ -134,7 +134,11 @@ function withClockRead(): Promise<number> {
 // three microtask turns later (fewer while none is pending), arms a timer
 // for each call still pending (never, here: `fn` settles in one turn); the
 // reaction leaves. Two copies: the turn taken with a settled promise's
-// `then`, or with `queueMicrotask`.
+// `then`, or with `queueMicrotask` (and a third below, with the outer
+// counters). Copies on purpose, not one shared queue: a floor's call sites
+// must each see one target, as hand-written code would, or the floor
+// would measure V8's polymorphic calls instead (see docs/benchmarks.md,
+// "Fused stages as classes").
 const PENDING = 1;
 const ARMED = 2;
 const DONE = 0;
