@@ -509,6 +509,7 @@ class RecordStage extends TimeoutStage {
   }
 }
 
+/** What a cooperative timeout gives a fused pipeline: its stage, and the call record (its TimedCall) when it is innermost. */
 class FusedTimeout extends TimeoutStage {
   /** Itself: its `stage` and `newCall` are the record's (see {@link Stage.record}). */
   readonly record: this = this;
