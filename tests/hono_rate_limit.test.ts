@@ -235,6 +235,20 @@ describe("rateLimit middleware (bulwark/hono)", () => {
       expect(limiter.has("203.0.113.5")).toBe(false);
     });
 
+    it("a remoteAddress of one's own (hono/conninfo on Node says ::ffff:a.b.c.d) keys each IPv4 client apart", async () => {
+      // On a dual-stack Node server every IPv4 peer is IPv4-mapped: as an IPv6 /64 they would all be one client.
+      const peer = (c: { req: { header(name: string): string | undefined } }) => c.req.header("x-peer");
+      const hono = app({ limit: 1, windowMs: 60_000, clock: new ManualClock(), remoteAddress: peer });
+      const from = (address: string) => hono.request("/", { headers: { "x-peer": address } });
+      expect((await from("::ffff:192.0.2.1")).status).toBe(200);
+      expect((await from("::ffff:192.0.2.2")).status).toBe(200);
+      expect((await from("[::ffff:192.0.2.3]:4321")).status).toBe(200);
+      expect((await from("192.0.2.1")).status).toBe(429);
+      expect((await from("192.0.2.3:80")).status).toBe(429);
+      const context = { req: { header: (name: string) => (name === "x-peer" ? "::ffff:198.51.100.7" : undefined) } };
+      expect(clientAddress(context as never, { remoteAddress: peer as never })).toBe("198.51.100.7");
+    });
+
     it("never trusts X-Forwarded-For unless told: a spoofed header changes nothing", async () => {
       const hono = app({ limit: 1, windowMs: 60_000, clock: new ManualClock(), remoteAddress: () => "192.0.2.9" });
       expect((await hono.request("/", { headers: { "x-forwarded-for": "1.1.1.1" } })).status).toBe(200);
