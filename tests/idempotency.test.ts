@@ -12,6 +12,7 @@ import {
   ResilienceError,
   sha256Fingerprint,
   type Store,
+  StoreError,
 } from "../mod.ts";
 import { CountingStore, ManualClock } from "../src/testing/mod.ts";
 import { type IdempotencyEnv, idempotencyScenarios, macrotask } from "./_support/idempotency_scenarios.ts";
@@ -207,6 +208,26 @@ describe("idempotent", () => {
     controller.abort(new Error("client gone"));
     expect(String(await waiting)).toMatch(/client gone/);
     expect(clock.pending).toBe(0);
+  });
+
+  it("a store that fails to record a failure (storeFailures) still lets the caller see fn's own error", async () => {
+    const inner = new MemoryStore();
+    let storeDown = false;
+    const store: Store = Object.assign(Object.create(inner) as Store, {
+      update(...args: Parameters<Store["update"]>) {
+        if (storeDown && args[1].name === "bulwark.idempotency.finish") {
+          return Promise.reject(new StoreError("ERR_STORE", "memory", "update", args[0], "connection lost"));
+        }
+        return inner.update(...args);
+      },
+    });
+    const declined = idempotent(async (_id: string) => {
+      storeDown = true;
+      throw new RangeError("card declined");
+    }, { store, key: (id) => id, storeFailures: true, fingerprint: false });
+    const error = await declined("d-1").catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RangeError);
+    expect((error as Error).message).toBe("card declined");
   });
 
   it("refuses bad arguments synchronously, before any state", () => {
