@@ -198,6 +198,21 @@ describe("rateLimit middleware (bulwark/hono)", () => {
     expect(never.headers.get("Retry-After")).toBeNull();
   });
 
+  it("store: a cost over the limit is a 429 without Retry-After, as in memory (not the limiter's misuse error, a 500)", async () => {
+    const clock = new ManualClock();
+    const store = new CountingStore(new MemoryStore({ clock }));
+    const hono = app({ store, limit: 10, windowMs: 10_000, clock, key: () => "k", cost: (c) => Number(c.req.header("x-cost") ?? "1") });
+    expect((await hono.request("/", { headers: { "x-cost": "7" } })).status).toBe(200);
+    const updates = store.counts.update;
+    const never = await hono.request("/", { headers: { "x-cost": "11" } });
+    await expectProblem(never, 429, "urn:bulwark:rate-limited");
+    expect(never.headers.get("Retry-After")).toBeNull();
+    expect(never.headers.get("RateLimit-Policy")).toBe('"default";q=10;w=10');
+    // Nothing asked of the store, nothing taken: the 3 units left are still there.
+    expect(store.counts.update).toBe(updates);
+    expect((await hono.request("/", { headers: { "x-cost": "3" } })).status).toBe(200);
+  });
+
   it("uses a limiter given as it is: its keys, its clock", async () => {
     const clock = new ManualClock();
     const limiter = new KeyedRateLimiter({ algorithm: "fixed-window", limit: 1, windowMs: 1_000, clock });

@@ -179,6 +179,9 @@ export function rateLimit<C extends HonoContext = AnyHonoContext>(
     const key = await keyOf(c);
     if (typeof key !== "string") throw new InvalidArgumentError("rateLimit", "key(c)", key, "a string");
     const units = typeof cost === "number" ? cost : await cost(c);
+    if (consume === undefined && limiter instanceof DistributedRateLimiter && units > limiter.algorithm.limit) {
+      return neverAdmitted(limiter, units, headerOptions);
+    }
     const decision = consume !== undefined
       ? decideNow(consume, key, units)
       : await (limiter as AsyncKeyedLimiter).limit(key, { cost: units });
@@ -224,6 +227,19 @@ function decideNow(limiter: KeyedLimiter, key: string, cost: number): RateLimitD
  * `windowMs` is a bucket of `limit` refilled over `windowMs`, or a window
  * of `limit` requests.
  */
+/**
+ * A cost a shared limiter can never admit: the same 429 (no Retry-After) as
+ * {@link decideNow}'s, asking nothing of the store (the limiter would refuse
+ * the cost as a misuse). Its remaining units are not known without a
+ * round trip, so only `RateLimit-Policy` is sent.
+ */
+function neverAdmitted(limiter: DistributedRateLimiter, cost: number, headerOptions: RateLimitHeaderOptions): Response {
+  const { limit, windowMs } = limiter.algorithm;
+  const decision: RateLimitDecision = { allowed: false, cost, limit, windowMs, remaining: 0, retryAfterMs: Infinity, resetMs: 0 };
+  const policy = rateLimitHeaders(decision, headerOptions)["RateLimit-Policy"];
+  return problem("rateLimited", `A cost of ${cost} is over the limit of ${limit}`, { "RateLimit-Policy": policy });
+}
+
 function algorithmOptions(options: HonoRateLimitOptions<never>): AlgorithmOptions {
   const algorithm = options.algorithm ?? "token-bucket";
   const limit = options.limit ?? 60;
