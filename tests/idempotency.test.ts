@@ -97,6 +97,21 @@ describe("IdempotencyStore", () => {
     expect(new IdempotencyStore({ store: eventualStore(), allowEventualConsistency: true }).keyPrefix).toBe("idempotency:");
   });
 
+  it("the refusal names the option that accepts such a store: allowEventualConsistency (IdempotencyStore has no bestEffort)", () => {
+    const message = (() => {
+      try {
+        new IdempotencyStore({ store: eventualStore() });
+      } catch (e) {
+        return (e as Error).message;
+      }
+      return "";
+    })();
+    expect(message).toContain("allowEventualConsistency: true");
+    expect(message).not.toContain("bestEffort");
+    // What the message says to do, done, is accepted; what it used to say is refused.
+    expect(() => new IdempotencyStore({ store: eventualStore(), bestEffort: true } as never)).toThrow(ConfigError);
+  });
+
   it("validates its options, naming every bad field", () => {
     let error: unknown;
     try {

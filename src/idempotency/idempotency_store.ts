@@ -332,6 +332,7 @@ export class IdempotencyStore {
         strong: true,
         why: "two instances could both claim one idempotency key and run its effect twice " +
           "(on Workers KV: two regions, within its propagation window of up to 60 s)",
+        optIn: "allowEventualConsistency",
       },
       resolved.allowEventualConsistency,
     );
