@@ -198,6 +198,25 @@ describe("rateLimit middleware (bulwark/hono)", () => {
     expect(never.headers.get("Retry-After")).toBeNull();
   });
 
+  it("store: stacked limits of other settings count apart, as in memory (a login limit of 5 is not halved by a global one)", async () => {
+    for (const shared of [false, true]) {
+      const clock = new ManualClock();
+      const store = new MemoryStore({ clock });
+      const hono = new Hono();
+      const where = shared ? { store } : {};
+      hono.use("*", rateLimit({ ...where, limit: 100, windowMs: 60_000, clock, key: () => "c" }));
+      hono.use("/login", rateLimit({ ...where, limit: 5, windowMs: 60_000, clock, key: () => "c", policy: "login" }));
+      hono.get("*", (c) => c.text("ok"));
+      const logins: number[] = [];
+      for (let i = 0; i < 6; i++) logins.push((await hono.request("/login")).status);
+      expect(logins).toEqual([200, 200, 200, 200, 200, 429]);
+      // The global limit counted each login once: 94 of its 100 are left.
+      const rest: number[] = [];
+      for (let i = 0; i < 95; i++) rest.push((await hono.request("/other")).status);
+      expect(rest.filter((status) => status === 200).length).toBe(94);
+    }
+  });
+
   it("store: a cost over the limit is a 429 without Retry-After, as in memory (not the limiter's misuse error, a 500)", async () => {
     const clock = new ManualClock();
     const store = new CountingStore(new MemoryStore({ clock }));

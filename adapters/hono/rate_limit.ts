@@ -250,9 +250,18 @@ function algorithmOptions(options: HonoRateLimitOptions<never>): AlgorithmOption
     : { algorithm, limit, windowMs, ...clock };
 }
 
-/** The {@link DistributedRateLimiter} of `store`, with the same algorithm options as {@link buildLimiter}'s. */
+/**
+ * The {@link DistributedRateLimiter} of `store`, with the same algorithm
+ * options as {@link buildLimiter}'s. Named after the policy and the limit
+ * (its keys are `rl:<name>:<client>`), so that every instance of one
+ * middleware shares a count while stacked limits of other settings keep
+ * their own, as in memory: under the default name, a login limit of 5 and a
+ * global one of 100 would drain one bucket.
+ */
 function buildShared(options: HonoRateLimitOptions<never>, store: Store): DistributedRateLimiter {
-  return new DistributedRateLimiter({ store, ...algorithmOptions(options) });
+  const algorithm = algorithmOptions(options);
+  const name = `${options.policy ?? "default"}:${algorithm.algorithm}:${options.limit ?? 60}:${options.windowMs ?? 60_000}`;
+  return new DistributedRateLimiter({ store, name, ...algorithm });
 }
 
 function buildLimiter(options: HonoRateLimitOptions<never>): KeyedRateLimiter {
