@@ -179,13 +179,17 @@ export function rateLimit<C extends HonoContext = AnyHonoContext>(
     const key = await keyOf(c);
     if (typeof key !== "string") throw new InvalidArgumentError("rateLimit", "key(c)", key, "a string");
     const units = typeof cost === "number" ? cost : await cost(c);
-    if (consume === undefined && limiter instanceof DistributedRateLimiter && units > limiter.algorithm.limit) {
-      return neverAdmitted(limiter, units, headerOptions);
-    }
-    const decision = consume !== undefined
+    // A shared limiter refuses a cost over its limit as a misuse, as a
+    // KeyedRateLimiter does (decideNow): answered here, the store not asked.
+    const never = consume === undefined && limiter instanceof DistributedRateLimiter && units > limiter.algorithm.limit;
+    const decision = never
+      ? refusedForGood((limiter as DistributedRateLimiter).algorithm, units)
+      : consume !== undefined
       ? decideNow(consume, key, units)
       : await (limiter as AsyncKeyedLimiter).limit(key, { cost: units });
     const fields = rateLimitHeaders(decision, headerOptions);
+    // The units left are not known without a round trip: the policy only.
+    if (never) delete (fields as Partial<typeof fields>).RateLimit;
     if (!decision.allowed) {
       const wait = retryAfterSeconds(decision.retryAfterMs);
       return problem(
@@ -210,16 +214,18 @@ function decideNow(limiter: KeyedLimiter, key: string, cost: number): RateLimitD
   if (!(limiter instanceof KeyedRateLimiter) || typeof cost !== "number" || !(cost > limiter.algorithm.limit)) {
     return limiter.consume(key, cost);
   }
-  const { limit, windowMs } = limiter.algorithm;
-  return {
-    allowed: false,
-    cost,
-    limit,
-    windowMs,
-    remaining: limiter.available(key),
-    retryAfterMs: Infinity,
-    resetMs: limiter.timeUntilAvailable(key, limit),
-  };
+  const algorithm = limiter.algorithm;
+  return refusedForGood(algorithm, cost, limiter.available(key), limiter.timeUntilAvailable(key, algorithm.limit));
+}
+
+/** A refusal of a cost over the limit: it can never be admitted, so no `retryAfterMs`. */
+function refusedForGood(
+  { limit, windowMs }: { readonly limit: number; readonly windowMs: number },
+  cost: number,
+  remaining = 0,
+  resetMs = 0,
+): RateLimitDecision {
+  return { allowed: false, cost, limit, windowMs, remaining, retryAfterMs: Infinity, resetMs };
 }
 
 /**
@@ -227,19 +233,6 @@ function decideNow(limiter: KeyedLimiter, key: string, cost: number): RateLimitD
  * `windowMs` is a bucket of `limit` refilled over `windowMs`, or a window
  * of `limit` requests.
  */
-/**
- * A cost a shared limiter can never admit: the same 429 (no Retry-After) as
- * {@link decideNow}'s, asking nothing of the store (the limiter would refuse
- * the cost as a misuse). Its remaining units are not known without a
- * round trip, so only `RateLimit-Policy` is sent.
- */
-function neverAdmitted(limiter: DistributedRateLimiter, cost: number, headerOptions: RateLimitHeaderOptions): Response {
-  const { limit, windowMs } = limiter.algorithm;
-  const decision: RateLimitDecision = { allowed: false, cost, limit, windowMs, remaining: 0, retryAfterMs: Infinity, resetMs: 0 };
-  const policy = rateLimitHeaders(decision, headerOptions)["RateLimit-Policy"];
-  return problem("rateLimited", `A cost of ${cost} is over the limit of ${limit}`, { "RateLimit-Policy": policy });
-}
-
 function algorithmOptions(options: HonoRateLimitOptions<never>): AlgorithmOptions {
   const algorithm = options.algorithm ?? "token-bucket";
   const limit = options.limit ?? 60;
