@@ -112,6 +112,29 @@ describe("IdempotencyStore", () => {
     expect(() => new IdempotencyStore({ store: eventualStore(), bestEffort: true } as never)).toThrow(ConfigError);
   });
 
+  it("MemoryIdempotencyStore refuses a store it would ignore, and names itself for every bad field", () => {
+    // A store given here used to be dropped silently: records stayed in this process, not the fleet's store.
+    const given = (() => {
+      try {
+        new MemoryIdempotencyStore({ store: new MemoryStore() } as never);
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    })();
+    expect(given).toBeInstanceOf(ConfigError);
+    expect((given as ConfigError).issues.map((issue) => issue.field)).toEqual(["store"]);
+    let error: unknown;
+    try {
+      new MemoryIdempotencyStore({ ttlMs: -1, maxEntries: 0, allowEventualConsistency: true } as never);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toMatch(/^Invalid MemoryIdempotencyStore options/);
+    expect((error as ConfigError).issues.map((issue) => issue.field).sort()).toEqual(["allowEventualConsistency", "maxEntries", "ttlMs"]);
+  });
+
   it("validates its options, naming every bad field", () => {
     let error: unknown;
     try {
