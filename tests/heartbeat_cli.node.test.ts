@@ -141,6 +141,20 @@ describe("Heartbeat with a stateFile", () => {
     expect(watchdog.timeoutMs).toBe(60_000);
   });
 
+  it("StateFileStore without a prefix: keys named like Object.prototype's members are keys like any other", async () => {
+    const store = new StateFileStore({ path: join(dir, "prototype-keys.state"), prefix: "" });
+    for (const key of ["constructor", "toString", "hasOwnProperty", "__proto__"]) {
+      expect(await store.get(key)).toBeUndefined();
+      expect((await store.insertIfAbsent(key, { key })).ok).toBe(true);
+      expect((await store.insertIfAbsent(key, "again")).ok).toBe(false);
+      expect((await store.get(key))?.value).toEqual({ key });
+    }
+    const again = new StateFileStore({ path: join(dir, "prototype-keys.state"), prefix: "" });
+    expect((await again.get("__proto__"))?.value).toEqual({ key: "__proto__" });
+    expect(await again.delete("constructor")).toBe(true);
+    expect(await again.get("constructor")).toBeUndefined();
+  });
+
   it("conformance[heartbeat-state-file] StateFileStore passes the store conformance suite (atomic checks skipped: not atomic across processes)", async () => {
     let n = 0;
     const report = reportConformance(

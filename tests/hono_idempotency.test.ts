@@ -208,6 +208,27 @@ describe("idempotency middleware (bulwark/hono)", () => {
     expect(calls.length).toBe(3);
   });
 
+  it("a response body that fails while it is stored releases the key: the retry runs, no 409 for inProgressTtlMs", async () => {
+    let broken = true;
+    const { hono, post, calls, raw } = app({}, () => {
+      if (!broken) return new Response("ok", { status: 201 });
+      return new Response(new ReadableStream({
+        start(controller) {
+          controller.enqueue(new TextEncoder().encode("half"));
+          controller.error(new Error("upstream reset"));
+        },
+      }), { status: 201 });
+    });
+    hono.onError((_error, c) => c.text("failed", 500));
+    expect((await post('"s"')).status).toBe(500);
+    expect(raw.size).toBe(0);
+    broken = false;
+    const retry = await post('"s"');
+    expect(retry.status).toBe(201);
+    expect(await retry.text()).toBe("ok");
+    expect(calls.length).toBe(2);
+  });
+
   it("a request that crashed mid-way: its key is claimable again after inProgressTtlMs, not before", async () => {
     const { post, calls, store, clock } = app();
     // The crashed request: it claimed the key (same fingerprint as post() sends) and never finished.

@@ -198,6 +198,40 @@ describe("rateLimit middleware (bulwark/hono)", () => {
     expect(never.headers.get("Retry-After")).toBeNull();
   });
 
+  it("store: stacked limits of other settings count apart, as in memory (a login limit of 5 is not halved by a global one)", async () => {
+    for (const shared of [false, true]) {
+      const clock = new ManualClock();
+      const store = new MemoryStore({ clock });
+      const hono = new Hono();
+      const where = shared ? { store } : {};
+      hono.use("*", rateLimit({ ...where, limit: 100, windowMs: 60_000, clock, key: () => "c" }));
+      hono.use("/login", rateLimit({ ...where, limit: 5, windowMs: 60_000, clock, key: () => "c", policy: "login" }));
+      hono.get("*", (c) => c.text("ok"));
+      const logins: number[] = [];
+      for (let i = 0; i < 6; i++) logins.push((await hono.request("/login")).status);
+      expect(logins).toEqual([200, 200, 200, 200, 200, 429]);
+      // The global limit counted each login once: 94 of its 100 are left.
+      const rest: number[] = [];
+      for (let i = 0; i < 95; i++) rest.push((await hono.request("/other")).status);
+      expect(rest.filter((status) => status === 200).length).toBe(94);
+    }
+  });
+
+  it("store: a cost over the limit is a 429 without Retry-After, as in memory (not the limiter's misuse error, a 500)", async () => {
+    const clock = new ManualClock();
+    const store = new CountingStore(new MemoryStore({ clock }));
+    const hono = app({ store, limit: 10, windowMs: 10_000, clock, key: () => "k", cost: (c) => Number(c.req.header("x-cost") ?? "1") });
+    expect((await hono.request("/", { headers: { "x-cost": "7" } })).status).toBe(200);
+    const updates = store.counts.update;
+    const never = await hono.request("/", { headers: { "x-cost": "11" } });
+    await expectProblem(never, 429, "urn:bulwark:rate-limited");
+    expect(never.headers.get("Retry-After")).toBeNull();
+    expect(never.headers.get("RateLimit-Policy")).toBe('"default";q=10;w=10');
+    // Nothing asked of the store, nothing taken: the 3 units left are still there.
+    expect(store.counts.update).toBe(updates);
+    expect((await hono.request("/", { headers: { "x-cost": "3" } })).status).toBe(200);
+  });
+
   it("uses a limiter given as it is: its keys, its clock", async () => {
     const clock = new ManualClock();
     const limiter = new KeyedRateLimiter({ algorithm: "fixed-window", limit: 1, windowMs: 1_000, clock });
@@ -233,6 +267,20 @@ describe("rateLimit middleware (bulwark/hono)", () => {
       await hono.request("/", { headers: { "x-forwarded-for": "203.0.113.5" } });
       expect(limiter.has("unknown")).toBe(true);
       expect(limiter.has("203.0.113.5")).toBe(false);
+    });
+
+    it("a remoteAddress of one's own (hono/conninfo on Node says ::ffff:a.b.c.d) keys each IPv4 client apart", async () => {
+      // On a dual-stack Node server every IPv4 peer is IPv4-mapped: as an IPv6 /64 they would all be one client.
+      const peer = (c: { req: { header(name: string): string | undefined } }) => c.req.header("x-peer");
+      const hono = app({ limit: 1, windowMs: 60_000, clock: new ManualClock(), remoteAddress: peer });
+      const from = (address: string) => hono.request("/", { headers: { "x-peer": address } });
+      expect((await from("::ffff:192.0.2.1")).status).toBe(200);
+      expect((await from("::ffff:192.0.2.2")).status).toBe(200);
+      expect((await from("[::ffff:192.0.2.3]:4321")).status).toBe(200);
+      expect((await from("192.0.2.1")).status).toBe(429);
+      expect((await from("192.0.2.3:80")).status).toBe(429);
+      const context = { req: { header: (name: string) => (name === "x-peer" ? "::ffff:198.51.100.7" : undefined) } };
+      expect(clientAddress(context as never, { remoteAddress: peer as never })).toBe("198.51.100.7");
     });
 
     it("never trusts X-Forwarded-For unless told: a spoofed header changes nothing", async () => {

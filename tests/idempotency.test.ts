@@ -12,6 +12,7 @@ import {
   ResilienceError,
   sha256Fingerprint,
   type Store,
+  StoreError,
 } from "../mod.ts";
 import { CountingStore, ManualClock } from "../src/testing/mod.ts";
 import { type IdempotencyEnv, idempotencyScenarios, macrotask } from "./_support/idempotency_scenarios.ts";
@@ -94,6 +95,44 @@ describe("IdempotencyStore", () => {
     expect((error as Error).message).toMatch(/two regions, within its propagation window/);
     expect((error as Error).message).toMatch(/atomic operations/);
     expect(new IdempotencyStore({ store: eventualStore(), allowEventualConsistency: true }).keyPrefix).toBe("idempotency:");
+  });
+
+  it("the refusal names the option that accepts such a store: allowEventualConsistency (IdempotencyStore has no bestEffort)", () => {
+    const message = (() => {
+      try {
+        new IdempotencyStore({ store: eventualStore() });
+      } catch (e) {
+        return (e as Error).message;
+      }
+      return "";
+    })();
+    expect(message).toContain("allowEventualConsistency: true");
+    expect(message).not.toContain("bestEffort");
+    // What the message says to do, done, is accepted; what it used to say is refused.
+    expect(() => new IdempotencyStore({ store: eventualStore(), bestEffort: true } as never)).toThrow(ConfigError);
+  });
+
+  it("MemoryIdempotencyStore refuses a store it would ignore, and names itself for every bad field", () => {
+    // A store given here used to be dropped silently: records stayed in this process, not the fleet's store.
+    const given = (() => {
+      try {
+        new MemoryIdempotencyStore({ store: new MemoryStore() } as never);
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    })();
+    expect(given).toBeInstanceOf(ConfigError);
+    expect((given as ConfigError).issues.map((issue) => issue.field)).toEqual(["store"]);
+    let error: unknown;
+    try {
+      new MemoryIdempotencyStore({ ttlMs: -1, maxEntries: 0, allowEventualConsistency: true } as never);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toMatch(/^Invalid MemoryIdempotencyStore options/);
+    expect((error as ConfigError).issues.map((issue) => issue.field).sort()).toEqual(["allowEventualConsistency", "maxEntries", "ttlMs"]);
   });
 
   it("validates its options, naming every bad field", () => {
@@ -207,6 +246,26 @@ describe("idempotent", () => {
     controller.abort(new Error("client gone"));
     expect(String(await waiting)).toMatch(/client gone/);
     expect(clock.pending).toBe(0);
+  });
+
+  it("a store that fails to record a failure (storeFailures) still lets the caller see fn's own error", async () => {
+    const inner = new MemoryStore();
+    let storeDown = false;
+    const store: Store = Object.assign(Object.create(inner) as Store, {
+      update(...args: Parameters<Store["update"]>) {
+        if (storeDown && args[1].name === "bulwark.idempotency.finish") {
+          return Promise.reject(new StoreError("ERR_STORE", "memory", "update", args[0], "connection lost"));
+        }
+        return inner.update(...args);
+      },
+    });
+    const declined = idempotent(async (_id: string) => {
+      storeDown = true;
+      throw new RangeError("card declined");
+    }, { store, key: (id) => id, storeFailures: true, fingerprint: false });
+    const error = await declined("d-1").catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RangeError);
+    expect((error as Error).message).toBe("card declined");
   });
 
   it("refuses bad arguments synchronously, before any state", () => {

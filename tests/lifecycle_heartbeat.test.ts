@@ -216,6 +216,33 @@ describe("Heartbeat", () => {
     expect(clock.pending).toBe(0);
   });
 
+  it("stop() during start()'s first beat waits for that write: nothing lands after shutdown() resolves", async () => {
+    const clock = new ManualClock();
+    const inner = new MemoryStore({ clock });
+    let release: (() => void) | undefined;
+    const store: Store = Object.assign(Object.create(inner) as Store, {
+      set<V extends Json>(key: string, value: V) {
+        return new Promise((resolve) => (release = () => resolve(inner.set(key, value))));
+      },
+    });
+    const heartbeat = new Heartbeat({ store, intervalMs: 1_000, clock });
+    const starting = heartbeat.start();
+    let shut = false;
+    const shutting = heartbeat.shutdown().then(() => void (shut = true));
+    await clock.flush();
+    expect(shut).toBe(false);
+    release!();
+    await shutting;
+    await starting;
+    // Once shutdown() has resolved, the heartbeat wrote everything it ever will.
+    expect(await inner.get("heartbeat")).not.toBe(undefined);
+    await inner.delete("heartbeat");
+    await clock.advance(5_000);
+    expect(await inner.get("heartbeat")).toBe(undefined);
+    expect(heartbeat.isRunning).toBe(false);
+    expect(clock.pending).toBe(0);
+  });
+
   it("stop() and shutdown() from the heartbeat's own callbacks settle, and end the loop", async () => {
     const clock = new ManualClock();
     const target = { isDead: false };

@@ -247,6 +247,33 @@ describe("GracefulShutdown", () => {
     shutdown.uninstall();
   });
 
+  it("the first signal during a trigger()-started shutdown is not a second one: it waits for the callbacks, then exits", async () => {
+    const clock = new ManualClock();
+    const source = new FakeSignals();
+    const shutdown = new GracefulShutdown({ signalSource: source, timeoutMs: 5_000, forceExitCode: 3, clock }).install();
+    let drained = false;
+    shutdown.register("drain", async () => {
+      await clock.sleep(1_000);
+      drained = true;
+    });
+    const triggered = shutdown.trigger();
+    await clock.advance(100);
+    source.fire("SIGTERM");
+    await clock.flush();
+    // An orchestrator's SIGTERM arriving while the program drains must not cut the drain short.
+    expect(source.exits).toEqual([]);
+    await clock.advance(900);
+    expect((await triggered).completed).toBe(true);
+    await clock.flush();
+    expect(drained).toBe(true);
+    expect(source.exits).toEqual([0]);
+    // A second signal still insists.
+    source.fire("SIGTERM");
+    expect(source.exits).toEqual([0, 3]);
+    shutdown.uninstall();
+    expect(clock.pending).toBe(0);
+  });
+
   it("wait() resolves true once a shutdown begins, false after its timeout (ManualClock)", async () => {
     const clock = new ManualClock();
     const shutdown = new GracefulShutdown({ signalSource: quiet, clock });

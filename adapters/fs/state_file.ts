@@ -155,7 +155,7 @@ export class StateFileStore extends StoreAdapter {
       text = await readFile(this.path, "utf8");
     } catch (error) {
       const code = errorCode(error);
-      if (code === "ENOENT") return {};
+      if (code === "ENOENT") return Object.create(null) as Entries;
       if (code === "EISDIR") throw new Error(`${this.path} is a directory, not a state file`);
       throw error;
     }
@@ -172,13 +172,15 @@ export class StateFileStore extends StoreAdapter {
     ) {
       throw new Error(`${this.path} is not a state file (no "format": "${FORMAT}"); not touching it`);
     }
-    return record.entries as Entries;
+    // Without a prototype: a key such as "constructor" or "__proto__" (a
+    // store without prefix) is an entry like any other, never a member of Object.
+    return Object.assign(Object.create(null) as Entries, record.entries);
   }
 
   /** Runs `change` on the file's entries and writes them back through a temporary file and a rename, one change at a time. */
   #modify<T>(change: (entries: Entries) => T): Promise<T> {
     const run = this.#queue.then(async () => {
-      const entries = { ...(await this.#load()) };
+      const entries = await this.#load();
       const result = change(entries);
       const temporary = `${this.path}.${randomBytes(6).toString("hex")}.tmp`;
       try {

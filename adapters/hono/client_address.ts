@@ -39,7 +39,7 @@ function normalize(address: string): string {
   const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(address);
   if (bracketed !== null) address = bracketed[1]!;
   else if (/^\d{1,3}(?:\.\d{1,3}){3}:\d+$/.test(address)) address = address.slice(0, address.lastIndexOf(":"));
-  return address.startsWith("::ffff:") && address.includes(".") ? address.slice(7) : address;
+  return /^::ffff:/i.test(address) && address.includes(".") ? address.slice(7) : address;
 }
 
 function asAddress(value: unknown): string | undefined {
@@ -114,13 +114,17 @@ export function clientAddress(c: HonoContext, options: ClientAddressOptions = {}
 export interface ClientAddressOptions {
   /** Which proxies may speak for the client. Default: none, `X-Forwarded-For` is ignored. */
   trustProxy?: TrustProxy;
-  /** The peer's address. Default {@link remoteAddress}. */
+  /** The peer's address (normalized as {@link remoteAddress}'s is: no port, IPv4-mapped as IPv4). Default {@link remoteAddress}. */
   remoteAddress?: (c: HonoContext) => string | undefined;
 }
 
 /** {@link clientAddress} with its options resolved once, for a middleware's every request. */
 export function clientAddressResolver(options: ClientAddressOptions): (c: HonoContext) => string | undefined {
-  const peerOf = options.remoteAddress ?? remoteAddress;
+  const own = options.remoteAddress;
+  // An address of the caller's own gets one spelling too: hono/conninfo on a
+  // dual-stack Node server says ::ffff:192.0.2.1, which as an IPv6 /64 would
+  // make every IPv4 client one.
+  const peerOf = own === undefined ? remoteAddress : (c: HonoContext) => asAddress(own(c));
   const trust = options.trustProxy;
   if (trust === undefined) return peerOf;
   if (typeof trust === "number") {

@@ -286,7 +286,15 @@ export function idempotency<C extends IdempotencyContext = AnyHonoContext>(
       await records.release(storeKey, token).catch(() => false);
       return;
     }
-    const bytes = new Uint8Array(await response.clone().arrayBuffer());
+    let bytes: Uint8Array;
+    try {
+      bytes = new Uint8Array(await response.clone().arrayBuffer());
+    } catch (error) {
+      // A body that broke on the way (a stream that errored) is no answer to
+      // replay: free the key, as for a handler that threw.
+      await records.release(storeKey, token).catch(() => false);
+      throw error;
+    }
     const headers: [string, string][] = [];
     response.headers.forEach((value, name) => {
       if (!NOT_REPLAYED.has(name.toLowerCase())) headers.push([name, value]);

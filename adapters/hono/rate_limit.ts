@@ -179,10 +179,17 @@ export function rateLimit<C extends HonoContext = AnyHonoContext>(
     const key = await keyOf(c);
     if (typeof key !== "string") throw new InvalidArgumentError("rateLimit", "key(c)", key, "a string");
     const units = typeof cost === "number" ? cost : await cost(c);
-    const decision = consume !== undefined
+    // A shared limiter refuses a cost over its limit as a misuse, as a
+    // KeyedRateLimiter does (decideNow): answered here, the store not asked.
+    const never = consume === undefined && limiter instanceof DistributedRateLimiter && units > limiter.algorithm.limit;
+    const decision = never
+      ? refusedForGood((limiter as DistributedRateLimiter).algorithm, units)
+      : consume !== undefined
       ? decideNow(consume, key, units)
       : await (limiter as AsyncKeyedLimiter).limit(key, { cost: units });
     const fields = rateLimitHeaders(decision, headerOptions);
+    // The units left are not known without a round trip: the policy only.
+    if (never) delete (fields as Partial<typeof fields>).RateLimit;
     if (!decision.allowed) {
       const wait = retryAfterSeconds(decision.retryAfterMs);
       return problem(
@@ -207,16 +214,18 @@ function decideNow(limiter: KeyedLimiter, key: string, cost: number): RateLimitD
   if (!(limiter instanceof KeyedRateLimiter) || typeof cost !== "number" || !(cost > limiter.algorithm.limit)) {
     return limiter.consume(key, cost);
   }
-  const { limit, windowMs } = limiter.algorithm;
-  return {
-    allowed: false,
-    cost,
-    limit,
-    windowMs,
-    remaining: limiter.available(key),
-    retryAfterMs: Infinity,
-    resetMs: limiter.timeUntilAvailable(key, limit),
-  };
+  const algorithm = limiter.algorithm;
+  return refusedForGood(algorithm, cost, limiter.available(key), limiter.timeUntilAvailable(key, algorithm.limit));
+}
+
+/** A refusal of a cost over the limit: it can never be admitted, so no `retryAfterMs`. */
+function refusedForGood(
+  { limit, windowMs }: { readonly limit: number; readonly windowMs: number },
+  cost: number,
+  remaining = 0,
+  resetMs = 0,
+): RateLimitDecision {
+  return { allowed: false, cost, limit, windowMs, remaining, retryAfterMs: Infinity, resetMs };
 }
 
 /**
@@ -234,9 +243,18 @@ function algorithmOptions(options: HonoRateLimitOptions<never>): AlgorithmOption
     : { algorithm, limit, windowMs, ...clock };
 }
 
-/** The {@link DistributedRateLimiter} of `store`, with the same algorithm options as {@link buildLimiter}'s. */
+/**
+ * The {@link DistributedRateLimiter} of `store`, with the same algorithm
+ * options as {@link buildLimiter}'s. Named after the policy and the limit
+ * (its keys are `rl:<name>:<client>`), so that every instance of one
+ * middleware shares a count while stacked limits of other settings keep
+ * their own, as in memory: under the default name, a login limit of 5 and a
+ * global one of 100 would drain one bucket.
+ */
 function buildShared(options: HonoRateLimitOptions<never>, store: Store): DistributedRateLimiter {
-  return new DistributedRateLimiter({ store, ...algorithmOptions(options) });
+  const algorithm = algorithmOptions(options);
+  const name = `${options.policy ?? "default"}:${algorithm.algorithm}:${options.limit ?? 60}:${options.windowMs ?? 60_000}`;
+  return new DistributedRateLimiter({ store, name, ...algorithm });
 }
 
 function buildLimiter(options: HonoRateLimitOptions<never>): KeyedRateLimiter {

@@ -10,7 +10,18 @@ import { badOptions, badSignal, badString, throwIf } from "../internal/arguments
 import { MemoryStore } from "../store/memory_store.ts";
 import { requireStore } from "../store/requirements.ts";
 import { type Json, type Store, type Transition, UNCHANGED } from "../store/store.ts";
-import { boolean, durationMs, integer, isPlainObject, lazy, object, optional, satisfying, strictObject, validate } from "../validation.ts";
+import {
+  boolean,
+  clock as clockField,
+  durationMs,
+  integer,
+  isPlainObject,
+  lazy,
+  optional,
+  satisfying,
+  strictObject,
+  validate,
+} from "../validation.ts";
 
 /** Where a key is in its life: claimed by a call still running, or done with a stored result. */
 export type IdempotencyStatus = "in-progress" | "completed";
@@ -259,13 +270,16 @@ export const IDEMPOTENCY_TRANSITIONS: readonly Transition[] = /* @__PURE__ */ Ob
   setTransition as unknown as Transition,
 ]);
 
+const keyPrefixField = () =>
+  satisfying<string>(
+    (value) => typeof value === "string" && PRINTABLE_ASCII.test(value) && value.length <= 255,
+    "a string of printable ASCII characters",
+  );
+
 const optionsSchema = /* @__PURE__ */ lazy(() =>
   strictObject({
     store: satisfying<Store>((value) => typeof value === "object" && value !== null, "a Store"),
-    keyPrefix: satisfying<string>(
-      (value) => typeof value === "string" && PRINTABLE_ASCII.test(value) && value.length <= 255,
-      "a string of printable ASCII characters",
-    ),
+    keyPrefix: keyPrefixField(),
     ttlMs: durationMs(0, true),
     inProgressTtlMs: durationMs(0, true),
     allowEventualConsistency: boolean(),
@@ -332,6 +346,7 @@ export class IdempotencyStore {
         strong: true,
         why: "two instances could both claim one idempotency key and run its effect twice " +
           "(on Workers KV: two regions, within its propagation window of up to 60 s)",
+        optIn: "allowEventualConsistency",
       },
       resolved.allowEventualConsistency,
     );
@@ -526,7 +541,17 @@ export interface MemoryIdempotencyStoreOptions extends Omit<IdempotencyStoreOpti
   clock?: import("../clock.ts").Clock;
 }
 
-const memoryOptionsSchema = /* @__PURE__ */ lazy(() => optional(integer(1)));
+// Its own fields, strictly: a `store` (or `allowEventualConsistency`) given
+// here would otherwise be dropped without a word, the records kept in this process.
+const memoryOptionsSchema = /* @__PURE__ */ lazy(() =>
+  strictObject({
+    keyPrefix: optional(keyPrefixField()),
+    ttlMs: optional(durationMs(0, true)),
+    inProgressTtlMs: optional(durationMs(0, true)),
+    maxEntries: optional(integer(1)),
+    clock: optional(clockField()),
+  })
+);
 
 /** What {@link MemoryIdempotencyStore.stats} reports. */
 export interface IdempotencyStoreStats {
@@ -565,8 +590,8 @@ export class MemoryIdempotencyStore extends IdempotencyStore {
 
   constructor(options: MemoryIdempotencyStoreOptions = {}) {
     throwIf(badOptions("MemoryIdempotencyStore", options));
+    validate("MemoryIdempotencyStore", memoryOptionsSchema(), options);
     const { maxEntries, clock, ...rest } = options;
-    validate("MemoryIdempotencyStore", object({ maxEntries: memoryOptionsSchema() }), { maxEntries });
     const memory = new MemoryStore({
       prefix: "",
       ...(maxEntries === undefined ? {} : { maxEntries }),

@@ -205,10 +205,12 @@ export function idempotent<A extends unknown[], R>(
                 name: error instanceof Error ? error.name : "Error",
                 message: error instanceof Error ? error.message : String(error),
               };
+              // As for a release below: a store that fails here leaves the
+              // claim to lapse, and the caller still sees fn's own error.
               await records.complete(key as string, claim.token, undefined, {
                 failure,
                 ...(resolved.ttlMs === undefined ? {} : { ttlMs: resolved.ttlMs }),
-              });
+              }).catch(() => false);
             } else {
               // A release that fails leaves the claim to lapse after
               // inProgressTtlMs; the caller must still see fn's own error.

@@ -242,7 +242,7 @@ export class Heartbeat {
     this.#running = true;
     const generation = this.#generation;
     try {
-      await this.beat();
+      await this.#tracked();
     } catch (error) {
       if (generation === this.#generation) this.#running = false;
       throw error;
@@ -392,6 +392,22 @@ export class Heartbeat {
     }, this.intervalMs);
   }
 
+  /**
+   * A beat that stop() waits for (start()'s first one too: else a beat
+   * stopped during start() lands after stop() resolved). Only the write:
+   * never the callbacks, one of which may be what called stop().
+   */
+  async #tracked(): Promise<HeartbeatState> {
+    const write = this.beat();
+    const settled = write.then(() => {}, () => {});
+    this.#inFlight = settled;
+    try {
+      return await write;
+    } finally {
+      if (this.#inFlight === settled) this.#inFlight = undefined;
+    }
+  }
+
   async #tick(): Promise<void> {
     const { onMissedBeat, onBeat, onAlert, target, onTargetDead } = this.#options;
     const alert = (channel: string, message: string, context: Record<string, unknown>): void => {
@@ -401,18 +417,12 @@ export class Heartbeat {
       alert("error", `Heartbeat: ${what} threw: ${String(error)}`, { key: this.key, error });
     };
     let state: HeartbeatState | undefined;
-    // stop() waits for the write, never for the callbacks: one of them may be what called stop().
-    const write = this.beat();
-    const settled = write.then(() => {}, () => {});
-    this.#inFlight = settled;
     try {
-      state = await write;
+      state = await this.#tracked();
     } catch (error) {
       const missed = error as HeartbeatError;
       alert("heartbeat", missed.message, { key: this.key, error: missed });
       await callSafely(onMissedBeat && (() => onMissedBeat(missed)), reportError("onMissedBeat"));
-    } finally {
-      if (this.#inFlight === settled) this.#inFlight = undefined;
     }
     if (state !== undefined) await callSafely(onBeat && (() => onBeat(state)), reportError("onBeat"));
     if (target !== undefined) {

@@ -161,7 +161,8 @@ const TIMED_OUT: unique symbol = Symbol("timed out");
  *
  * - `install()` listens to `signals` through the `signalSource`; the first
  *   signal runs the callbacks, then exits with `exitCode` (or
- *   `forceExitCode` if the total timeout passed first). A second signal
+ *   `forceExitCode` if the total timeout passed first); a signal during a
+ *   shutdown `trigger()` began waits for it the same way. A second signal
  *   during the shutdown exits at once with `forceExitCode`.
  *   `uninstall()` removes exactly the handlers it added.
  * - `trigger()` runs the same shutdown on demand (once: later calls get the
@@ -195,6 +196,8 @@ export class GracefulShutdown {
   #removers: (() => void)[] | undefined;
   #running: Promise<ShutdownReport> | undefined;
   #started: (() => void)[] = [];
+  /** A signal has arrived: the next one forces the exit. */
+  #signalled = false;
 
   constructor(options: GracefulShutdownOptions = {}) {
     throwIf(badOptions("GracefulShutdown", options));
@@ -397,11 +400,13 @@ export class GracefulShutdown {
 
   #onSignal(signal: string): void {
     const source = this.#source;
-    if (this.#running !== undefined) {
+    if (this.#signalled) {
       // A second signal: the operator insists.
       source?.exit?.(this.forceExitCode);
       return;
     }
+    this.#signalled = true;
+    // A shutdown begun by trigger() is joined, not cut short: this is the first signal.
     void this.#start(signal).then((report) => {
       source?.exit?.(report.completed ? this.#exitCode : this.forceExitCode);
     });

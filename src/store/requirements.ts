@@ -9,13 +9,15 @@ export interface StoreRequirements {
   readonly strong?: boolean;
   /** Why, in words, for the error: e.g. `"two instances could both claim one idempotency key"`. */
   readonly why: string;
+  /** The caller's option that accepts a weaker store, named in the error. Default `"bestEffort"`. */
+  readonly optIn?: string;
 }
 
 /**
  * Refuses, at construction, a store that cannot give a component what it
  * needs: throws a {@link ConfigError} on `field` (default `"store"`) naming
- * the store, what is missing and why, and that `bestEffort: true` accepts
- * it. With `bestEffort` the store is accepted as is. A value that is not a
+ * the store, what is missing and why, and that `bestEffort: true` (or the
+ * option named by `requirements.optIn`) accepts it. With `bestEffort` the store is accepted as is. A value that is not a
  * store at all is refused either way.
  *
  * @example
@@ -59,7 +61,7 @@ export function requireStore(
     field,
     value: (store as Store).name,
     allowed: `a store with ${missing.join(" and ")}, because otherwise ${requirements.why}; ` +
-      "or pass bestEffort: true to accept that",
+      `or pass ${requirements.optIn ?? "bestEffort"}: true to accept that`,
   };
   throw new ConfigError(target, [issue]);
 }
