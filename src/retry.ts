@@ -363,7 +363,13 @@ export class RetryPolicy<R = unknown> implements LayeredPolicy<R>, FusablePolicy
     try {
       result = next(fn, parent ?? contextFor(undefined));
     } catch (error) {
-      return this.#afterFirstError(fn, parent, next, startedAt, error);
+      try {
+        return this.#afterFirstError(fn, parent, next, startedAt, error);
+      } catch (predicateError) {
+        // A throwing retryOn: the call rejects with its error, as it does
+        // after an asynchronous failure (execute returns a promise, so never throws).
+        return Promise.reject(predicateError);
+      }
     }
     if (!isThenable(result)) {
       try {

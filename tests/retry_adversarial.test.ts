@@ -30,4 +30,26 @@ describe("RetryPolicy with misbehaving callbacks", () => {
       { numRuns: 20 },
     );
   });
+
+  it("a throwing retryOn rejects the call, never throws from execute, whether the operation threw or rejected", async () => {
+    const bug = new Error("predicate bug");
+    const policy = new RetryPolicy({
+      maxAttempts: 3,
+      baseDelayMs: 0,
+      retryOn: () => {
+        throw bug;
+      },
+    });
+    const operations = [
+      () => {
+        throw new Error("sync failure");
+      },
+      () => Promise.reject(new Error("async failure")),
+    ];
+    for (const operation of operations) {
+      let returned: Promise<unknown> | undefined;
+      expect(() => (returned = policy.execute(operation))).not.toThrow();
+      await expect(returned).rejects.toBe(bug);
+    }
+  });
 });
