@@ -312,27 +312,19 @@ class TimedCall<T> implements ExecutionContext, Deadline, FusedCall {
     if ((this.#flags & (SETTLED | TIMED_OUT)) === 0 && this.deadlineState === DONE) this.#shared.queue.add(this);
   }
 
-  /** Deadline passed while the operation was pending. */
-  expire(): void {
-    const { timeoutMs, events } = this.#shared;
-    const rare = this.#rare ??= new Rare();
-    const error = rare.timedOut = new TimeoutError(timeoutMs);
-    this.#flags |= TIMED_OUT;
-    rare.controller?.abort(error);
-    if (events.has("timeout")) events.emit("timeout", { timeoutMs });
-    if (rare.reject !== undefined && this.finish()) rare.reject(error);
-  }
-
   /**
-   * The clock threw when asked to arm the deadline: it cannot be kept, so
-   * the call ends as at a deadline, with the clock's error (not a
-   * `TimeoutError`, and no `timeout` event: no time passed).
+   * Deadline passed while the operation was pending; or, given `error`, the
+   * clock threw when asked to arm it: it cannot be kept, so the call ends
+   * as at a deadline, with the clock's error (no `timeout` event: no time
+   * passed).
    */
-  unarmable(error: unknown): void {
+  expire(error: unknown = new TimeoutError(this.#shared.timeoutMs)): void {
+    const { timeoutMs, events } = this.#shared;
     const rare = this.#rare ??= new Rare();
     rare.timedOut = error;
     this.#flags |= TIMED_OUT;
     rare.controller?.abort(error);
+    if (error instanceof TimeoutError && events.has("timeout")) events.emit("timeout", { timeoutMs });
     if (rare.reject !== undefined && this.finish()) rare.reject(error);
   }
 

@@ -26,13 +26,12 @@ import type { CancelTimer, Clock } from "../clock.ts";
 export interface Deadline {
   /** How long after it is added the entry expires, in ms. */
   readonly durationMs: number;
-  /** Called once, when the deadline passes while the entry is still queued. */
-  expire(): void;
   /**
-   * Called instead of {@link Deadline.expire}, with the error, when the
-   * clock threw as the entry's timer was set: the entry has left the queue.
+   * Called once, when the deadline passes while the entry is still queued;
+   * or with the error, when the clock threw as the entry's timer was set
+   * (the entry has left the queue).
    */
-  unarmable(error: unknown): void;
+  expire(error?: unknown): void;
   /** {@link PENDING} (added, no timer yet), {@link ARMED} or {@link DONE}. */
   deadlineState: number;
   /**
@@ -132,7 +131,7 @@ export class DeadlineQueue {
       entry.deadlineState = DONE;
       entry.deadlineLink = undefined;
       this.#size--;
-      entry.unarmable(error);
+      entry.expire(error);
     }
   }
 
