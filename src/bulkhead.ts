@@ -314,7 +314,12 @@ export class Bulkhead implements LayeredPolicy, FusablePolicy {
       waiter.resolve();
       return;
     }
-    waiter.cancelPoll = this.options.clock.schedule(() => this.#poll(waiter), this.options.pollMs);
+    try {
+      waiter.cancelPoll = this.options.clock.schedule(() => this.#poll(waiter), this.options.pollMs);
+    } catch (error) {
+      // Without its next poll, the head would block the queue for good.
+      this.#leave(waiter, error);
+    }
   }
 
   #wait(signal: AbortSignal | undefined): Promise<void> {
@@ -329,12 +334,19 @@ export class Bulkhead implements LayeredPolicy, FusablePolicy {
       this.#tail = waiter;
       this.#queued++;
       const { queueTimeoutMs, pollMs, clock } = this.options;
-      if (pollMs > 0) waiter.cancelPoll = clock.schedule(() => this.#poll(waiter), pollMs);
-      if (queueTimeoutMs > 0) {
-        waiter.cancelTimer = clock.schedule(
-          () => this.#leave(waiter, this.#reject("queueTimeout")),
-          queueTimeoutMs,
-        );
+      try {
+        if (pollMs > 0) waiter.cancelPoll = clock.schedule(() => this.#poll(waiter), pollMs);
+        if (queueTimeoutMs > 0) {
+          waiter.cancelTimer = clock.schedule(
+            () => this.#leave(waiter, this.#reject("queueTimeout")),
+            queueTimeoutMs,
+          );
+        }
+      } catch (error) {
+        // A clock that cannot set the timer: this call fails with its error,
+        // and leaves the queue (a rejected waiter left in it would be handed
+        // the next free slot, or block the poll, for good).
+        this.#leave(waiter, error);
       }
     });
   }

@@ -123,12 +123,18 @@ export class ChaosPolicy implements ContextualPolicy {
   /** @internal */
   [runInContext]<T>(fn: Operation<T>, parent: ExecutionContext | undefined): Promise<T> {
     const { enabled, latencyMs, latencyRate, clock } = this.options;
-    if (enabled === false || (enabled !== true && !enabled())) return invoke(fn, parent);
-    if (latencyMs > 0 && this.#roll(latencyRate)) {
-      if (this.#events.has("latency")) this.#events.emit("latency", { delayMs: latencyMs });
-      return clock.sleep(latencyMs, parent?.signal).then(() => this.#faultOrRun(fn, parent));
+    try {
+      if (enabled === false || (enabled !== true && !enabled())) return invoke(fn, parent);
+      if (latencyMs > 0 && this.#roll(latencyRate)) {
+        if (this.#events.has("latency")) this.#events.emit("latency", { delayMs: latencyMs });
+        return clock.sleep(latencyMs, parent?.signal).then(() => this.#faultOrRun(fn, parent));
+      }
+      return this.#faultOrRun(fn, parent);
+    } catch (error) {
+      // A throwing `enabled`, `random`, `fault` or clock: execute returns a
+      // promise, so the call rejects with the error rather than throw it.
+      return Promise.reject(error);
     }
-    return this.#faultOrRun(fn, parent);
   }
 
   #faultOrRun<T>(fn: Operation<T>, parent: ExecutionContext | undefined): Promise<T> {

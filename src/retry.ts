@@ -363,7 +363,13 @@ export class RetryPolicy<R = unknown> implements LayeredPolicy<R>, FusablePolicy
     try {
       result = next(fn, parent ?? contextFor(undefined));
     } catch (error) {
-      return this.#afterFirstError(fn, parent, next, startedAt, error);
+      try {
+        return this.#afterFirstError(fn, parent, next, startedAt, error);
+      } catch (predicateError) {
+        // A throwing retryOn: the call rejects with its error, as it does
+        // after an asynchronous failure (execute returns a promise, so never throws).
+        return Promise.reject(predicateError);
+      }
     }
     if (!isThenable(result)) {
       try {
@@ -487,20 +493,24 @@ export class RetryPolicy<R = unknown> implements LayeredPolicy<R>, FusablePolicy
       }
 
       attempt++;
+      let result: Awaited<T>;
       try {
-        const result = await next(fn, context);
-        if (options.retryOnResult === undefined || !options.retryOnResult(result as Awaited<T> & R, attempt)) {
-          if (this.#events.has("success")) this.#events.emit("success", { attempts: attempt });
-          return result;
-        }
-        failure = { result };
+        result = await next(fn, context);
       } catch (error) {
         if (!this.#isRetryable(error, attempt, parent)) {
           this.#giveUp(attempt, "notRetryable", { error });
           throw error;
         }
         failure = { error };
+        continue;
       }
+      // Judged outside the try: a throwing retryOnResult reaches the caller,
+      // as on the first attempt, rather than counting as a failed attempt.
+      if (options.retryOnResult === undefined || !options.retryOnResult(result as Awaited<T> & R, attempt)) {
+        if (this.#events.has("success")) this.#events.emit("success", { attempts: attempt });
+        return result;
+      }
+      failure = { result };
     }
   }
 

@@ -164,7 +164,7 @@ function reactionDone(shared: TimeoutShared, reaction: Reaction): TimedCall<unkn
 
 /** {@link TimedCall}'s flags: the call has finished (left the queue and the caller's signal). */
 const SETTLED = 1;
-/** The deadline passed: the call's {@link Rare.timedOut} is set. */
+/** The deadline passed, or could not be kept: the call's {@link Rare.timedOut} is set. */
 const TIMED_OUT = 2;
 /** A fused record's timeout has entered: the record is its own context. */
 const ENTERED = 4;
@@ -176,8 +176,12 @@ const ENTERED = 4;
  */
 class Rare {
   controller: AbortController | undefined = undefined;
-  /** Set when the deadline passed: the abort reason and the rejection. */
-  timedOut: TimeoutError | undefined = undefined;
+  /**
+   * Set (with {@link TIMED_OUT}) when the deadline passed, a `TimeoutError`,
+   * or when the clock could not arm it, the clock's error: the abort reason
+   * and the rejection.
+   */
+  timedOut: unknown = undefined;
   /** Rejects the caller's promise (aggressive strategy only; it also listens to the parent's signal). */
   reject: ((reason: unknown) => void) | undefined = undefined;
 }
@@ -247,7 +251,7 @@ class TimedCall<T> implements ExecutionContext, Deadline, FusedCall {
     const rare = this.#rare ??= new Rare();
     if (rare.controller === undefined) {
       const controller = rare.controller = new AbortController();
-      if (rare.timedOut !== undefined) {
+      if ((this.#flags & TIMED_OUT) !== 0) {
         controller.abort(rare.timedOut);
       } else if (this.#parent !== undefined) {
         const parentSignal = this.#parent.signal;
@@ -308,14 +312,19 @@ class TimedCall<T> implements ExecutionContext, Deadline, FusedCall {
     if ((this.#flags & (SETTLED | TIMED_OUT)) === 0 && this.deadlineState === DONE) this.#shared.queue.add(this);
   }
 
-  /** Deadline passed while the operation was pending. */
-  expire(): void {
+  /**
+   * Deadline passed while the operation was pending; or, given `error`, the
+   * clock threw when asked to arm it: it cannot be kept, so the call ends
+   * as at a deadline, with the clock's error (no `timeout` event: no time
+   * passed).
+   */
+  expire(error: unknown = new TimeoutError(this.#shared.timeoutMs)): void {
     const { timeoutMs, events } = this.#shared;
     const rare = this.#rare ??= new Rare();
-    const error = rare.timedOut = new TimeoutError(timeoutMs);
+    rare.timedOut = error;
     this.#flags |= TIMED_OUT;
     rare.controller?.abort(error);
-    if (events.has("timeout")) events.emit("timeout", { timeoutMs });
+    if (error instanceof TimeoutError && events.has("timeout")) events.emit("timeout", { timeoutMs });
     if (rare.reject !== undefined && this.finish()) rare.reject(error);
   }
 
@@ -350,7 +359,7 @@ class TimedCall<T> implements ExecutionContext, Deadline, FusedCall {
     const rare = this.#rare;
     if (rare === undefined) return error;
     if (rare.controller?.signal.aborted) return rare.controller.signal.reason;
-    return rare.timedOut ?? error;
+    return (this.#flags & TIMED_OUT) !== 0 ? rare.timedOut : error;
   }
 }
 

@@ -989,13 +989,23 @@ export class CircuitBreaker<F = never> {
     const fast = this.#state === "closed" && !this.#timed;
     // Disabled: runs the call and records nothing (no stats, no events).
     if (!fast && this.#state === "disabled") return invoke(fn, context);
-    const admission = fast ? ADMITTED : this.#admit();
-    if (admission === REJECTED) {
-      const remainingMs = this.#refusal();
-      return this.#answer(this.#refused(new Error(this.#refusalMessage(remainingMs), this.#refusalCause()), remainingMs));
+    let admission = ADMITTED;
+    let start = NOT_TIMED;
+    if (!fast) {
+      try {
+        // The clock before the admission: one that throws fails the call
+        // (a rejection, not a throw) before a probe slot is taken.
+        if (this.#timed) start = this.#clock.now();
+        admission = this.#admit();
+        if (admission === REJECTED) {
+          const remainingMs = this.#refusal();
+          return this.#answer(this.#refused(new Error(this.#refusalMessage(remainingMs), this.#refusalCause()), remainingMs));
+        }
+      } catch (error) {
+        return Promise.reject(error);
+      }
     }
     const epoch = this.#epoch;
-    const start = this.#timed ? this.#clock.now() : NOT_TIMED;
     let promise: Promise<T>;
     try {
       promise = Promise.resolve(fn(context));
@@ -1047,10 +1057,11 @@ export class CircuitBreaker<F = never> {
     // Synchronous: the shared state as last read (a read is started when due, never awaited).
     this.#shared?.touch();
     if (this.#state === "disabled") return fn();
+    // The clock before the admission: one that throws takes no probe slot.
+    const start = this.#timed ? this.#clock.now() : NOT_TIMED;
     const admission = this.#admit();
     if (admission === REJECTED) return this.#reject();
     const epoch = this.#epoch;
-    const start = this.#timed ? this.#clock.now() : NOT_TIMED;
     let result: T;
     let thenable: boolean;
     try {
@@ -1363,7 +1374,9 @@ export class CircuitBreaker<F = never> {
         return ADMITTED;
       case "half-open":
         if (this.#probesInFlight >= this.#halfOpenMaxCalls) return REJECTED;
-        if (this.#probesInFlight++ === 0) this.#probesSince = this.#clock.now();
+        // The clock read first: if it throws, no slot is taken.
+        if (this.#probesInFlight === 0) this.#probesSince = this.#clock.now();
+        this.#probesInFlight++;
         return PROBE;
       default:
         return REJECTED;

@@ -26,8 +26,12 @@ import type { CancelTimer, Clock } from "../clock.ts";
 export interface Deadline {
   /** How long after it is added the entry expires, in ms. */
   readonly durationMs: number;
-  /** Called once, when the deadline passes while the entry is still queued. */
-  expire(): void;
+  /**
+   * Called once, when the deadline passes while the entry is still queued;
+   * or with the error, when the clock threw as the entry's timer was set
+   * (the entry has left the queue).
+   */
+  expire(error?: unknown): void;
   /** {@link PENDING} (added, no timer yet), {@link ARMED} or {@link DONE}. */
   deadlineState: number;
   /**
@@ -107,7 +111,8 @@ export class DeadlineQueue {
     this.#turns = 0;
     let entry = this.#first;
     this.#first = this.#last = undefined;
-    // Arming runs no user code, so nothing is added during the loop.
+    // Entries added while the loop runs (by an unarmable entry's abort
+    // listeners) start a burst of their own: this one is already detached.
     while (entry !== undefined) {
       const next = entry.deadlineLink as Deadline | undefined;
       entry.deadlineLink = undefined;
@@ -118,7 +123,16 @@ export class DeadlineQueue {
 
   #arm(entry: Deadline): void {
     entry.deadlineState = ARMED;
-    entry.deadlineLink = this.#clock.schedule(() => this.#fire(entry), entry.durationMs);
+    try {
+      entry.deadlineLink = this.#clock.schedule(() => this.#fire(entry), entry.durationMs);
+    } catch (error) {
+      // A clock that cannot set this timer fails this entry alone: the rest
+      // of the burst is still armed, and nothing rejects unhandled.
+      entry.deadlineState = DONE;
+      entry.deadlineLink = undefined;
+      this.#size--;
+      entry.expire(error);
+    }
   }
 
   #fire(entry: Deadline): void {

@@ -444,6 +444,9 @@ export class KeyedRateLimiter implements Disposable {
     const error = badKey("KeyedRateLimiter", "acquire", key) ??
       badAcquire("KeyedRateLimiter", "acquire", this.algorithm, options);
     if (error !== undefined) return Promise.reject(error);
+    // A call cancelled before it starts touches no key: it would add one, and evict another.
+    const signal = options?.signal;
+    if (signal !== undefined && signal.aborted) return Promise.reject(signal.reason);
     let row: number;
     const now = this.#clock.now();
     try {

@@ -347,7 +347,7 @@ export class WaitQueue<S extends object> {
     this.#settled = this.#context.algorithm.clone(this.#holder.state);
     this.#settledAt = now;
     this.#rebuild();
-    if (this.#handover) this.#arm(this.#headDue(), now);
+    if (this.#handover) this.#rearm(this.#headDue(), now);
   }
 
   /** Rejects every waiter with `reason`, stops their timers, and gives back what they reserved. */
@@ -432,6 +432,19 @@ export class WaitQueue<S extends object> {
     this.#armedAt = now;
   }
 
+  /**
+   * {@link WaitQueue.#arm} for callers already queued: if the clock throws,
+   * nobody would ever be served (no timer is left), so they are all
+   * rejected with its error rather than left waiting for good.
+   */
+  #rearm(due: number, now: number): void {
+    try {
+      this.#arm(due, now);
+    } catch (error) {
+      this.rejectAll(error);
+    }
+  }
+
   /** Hand-over: the queue's timer fired. */
   #fire(): void {
     this.#timer = undefined;
@@ -456,7 +469,7 @@ export class WaitQueue<S extends object> {
       const waiter = this.#head;
       const due = this.#headDue();
       if (due > until) {
-        this.#arm(due, now);
+        this.#rearm(due, now);
         return;
       }
       this.#settledAt = commit(algorithm, settled, due, waiter.cost);
@@ -483,7 +496,7 @@ export class WaitQueue<S extends object> {
       if (first) this.#headSince = now;
       this.#replayIfPaid();
       // The units it waited for are the next caller's, at once if they have come.
-      if (first) this.#arm(this.#headDue(), now);
+      if (first) this.#rearm(this.#headDue(), now);
     }
   }
 

@@ -1,0 +1,82 @@
+import { describe, expect, it } from "vitest";
+import { type CancelTimer, KeyedRateLimiter, RateLimiter } from "../mod.ts";
+import { ManualClock } from "../src/testing/mod.ts";
+import { outcome } from "./_support/promises.ts";
+
+/** A {@link ManualClock} whose `schedule` throws once, after `failAfter` more timers were set. */
+class FlakyClock extends ManualClock {
+  failAfter = -1;
+  override schedule(callback: () => void, ms: number): CancelTimer {
+    if (this.failAfter >= 0 && this.failAfter-- === 0) throw new Error("schedule failed");
+    return super.schedule(callback, ms);
+  }
+}
+
+async function turns(count = 10): Promise<void> {
+  for (let i = 0; i < count; i++) await Promise.resolve();
+}
+
+describe("KeyedRateLimiter with a signal already aborted", () => {
+  it("refuses the call with the reason, and adds no key nor evicts one", async () => {
+    const clock = new ManualClock();
+    const limiter = new KeyedRateLimiter({ rate: 1, perMs: 1_000, burst: 1, maxKeys: 1, clock });
+    expect(limiter.tryAcquire("a")).toBe(true);
+    const reason = new Error("gone");
+    const controller = new AbortController();
+    controller.abort(reason);
+    await expect(limiter.acquire("b", { signal: controller.signal })).rejects.toBe(reason);
+    expect(limiter.has("a")).toBe(true);
+    expect(limiter.has("b")).toBe(false);
+    expect(limiter.stats).toMatchObject({ keys: 1, evictedKeys: 0, totalAcquired: 1, totalRejected: 0 });
+    // "a" still holds its spent budget.
+    expect(limiter.tryAcquire("a")).toBe(false);
+    expect(clock.pending).toBe(0);
+  });
+});
+
+describe("a hand-over queue on a clock that fails to set its timer", () => {
+  async function queued() {
+    const clock = new FlakyClock();
+    const limiter = new RateLimiter({ rate: 1, perMs: 100, burst: 1, clock, wakeMode: "handover" });
+    expect(limiter.tryAcquire()).toBe(true);
+    const controllers = [new AbortController(), new AbortController(), new AbortController()];
+    const waits = controllers.map((controller) => outcome(limiter.acquire({ signal: controller.signal })));
+    await turns();
+    expect(limiter.waiting).toBe(3);
+    return { clock, limiter, controllers, waits };
+  }
+
+  async function stillWorks(clock: FlakyClock, limiter: RateLimiter): Promise<void> {
+    expect(limiter.waiting).toBe(0);
+    expect(clock.pending).toBe(0);
+    const later = outcome(limiter.acquire());
+    await clock.advance(1_000);
+    await turns();
+    expect(later).toEqual({ settled: true, value: undefined });
+  }
+
+  it("reset() that cannot re-arm the timer rejects the callers waiting with the clock's error (before: it threw, and they waited for good)", async () => {
+    const { clock, limiter, waits } = await queued();
+    clock.failAfter = 0;
+    expect(() => limiter.reset()).not.toThrow();
+    await turns();
+    for (const wait of waits) {
+      expect(wait.settled).toBe(true);
+      expect((wait.error as Error).message).toBe("schedule failed");
+    }
+    await stillWorks(clock, limiter);
+  });
+
+  it("a grant whose next timer cannot be set rejects those still waiting with the clock's error", async () => {
+    const { clock, limiter, waits } = await queued();
+    clock.failAfter = 0;
+    await clock.advance(100);
+    await turns();
+    expect(waits[0]).toEqual({ settled: true, value: undefined });
+    for (const wait of waits.slice(1)) {
+      expect(wait.settled).toBe(true);
+      expect((wait.error as Error).message).toBe("schedule failed");
+    }
+    await stillWorks(clock, limiter);
+  });
+});
