@@ -268,12 +268,19 @@ export function mergeShared(
 const isBasis = (current: SharedCircuitRecord, intent: SharedIntent): boolean =>
   current.seq === intent.basisSeq && generationOf(current) === intent.basisGen;
 
-/** Whether `value` is a record this module wrote (this version, or an earlier one without `gen`). */
+/**
+ * Whether `value` is a record this module wrote (this version, or an earlier one without `gen`). A state of
+ * another format (a later release's, or `half-open`, never stored) is not one: adopting it would leave the
+ * breaker in a state it has no rules for.
+ */
 function isSharedRecord(value: Json | undefined): value is Json & SharedCircuitRecord {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
   const record = value as Record<string, Json>;
-  return record.v === 1 && typeof record.seq === "number" && typeof record.state === "string" &&
+  const state = record.state;
+  return record.v === 1 && typeof record.seq === "number" &&
+    (state === "closed" || state === "open" || state === "forced-open" || state === "disabled") &&
     (record.openedAt === null || typeof record.openedAt === "number") && typeof record.openPeriodMs === "number" &&
+    typeof record.openings === "number" &&
     Array.isArray(record.votes) && (record.manual === undefined || isManualAction(record.manual)) &&
     (record.gen === undefined || (typeof record.gen === "string" && typeof record.genAt === "number"));
 }

@@ -1,0 +1,51 @@
+// Shared circuit breakers reading records they cannot act on: a record of
+// a format this release does not know (another state, a field of another
+// type), as a later release or a foreign writer could leave under
+// `breaker:<name>`. The instance goes on on its own state, as over no record.
+import { describe, expect, it } from "vitest";
+import { CircuitBreaker, type CircuitState, type Json, MemoryStore } from "../mod.ts";
+import { ManualClock } from "../src/testing/mod.ts";
+
+/** A few macrotask turns: store promises (and their continuations) settle. */
+async function drain(): Promise<void> {
+  for (let i = 0; i < 3; i++) await new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+const boom = () => Promise.reject(new Error("down"));
+const STATES: readonly CircuitState[] = ["closed", "open", "half-open", "forced-open", "disabled"];
+
+describe("shared circuit breakers: records of an unknown format", () => {
+  const foreign: [string, Record<string, Json>][] = [
+    ["a state this release does not know", { state: "isolated" }],
+    ["a state the store never holds", { state: "half-open" }],
+    ["openings that are not a number", { state: "open", openedAt: 0, openings: "many" }],
+  ];
+  for (const [what, fields] of foreign) {
+    it(`a record with ${what} is not adopted: the instance keeps its own state and recovers`, async () => {
+      const clock = new ManualClock();
+      const store = new MemoryStore({ clock });
+      const make = () =>
+        new CircuitBreaker({ name: "p", store, clock, maxFailures: 2, resetTimeoutMs: 10_000, refreshMs: 1_000, storeTimeoutMs: 500 });
+      const tripper = make();
+      const follower = make();
+      await follower.execute(() => 1);
+      await tripper.execute(boom).catch(() => {});
+      await tripper.execute(boom).catch(() => {});
+      await drain();
+      await clock.advance(1_000);
+      await follower.execute(() => 1).catch(() => {});
+      await drain();
+      expect(follower.state).toBe("open"); // the shared opening, adopted
+      const record = (await store.get("breaker:p"))!.value as Record<string, Json>;
+      await store.set("breaker:p", { ...record, seq: (record.seq as number) + 1, openedAt: null, ...fields });
+      await clock.advance(1_000);
+      await follower.execute(() => 1).catch(() => {});
+      await drain();
+      expect(STATES).toContain(follower.state);
+      expect(follower.state).toBe("open");
+      await clock.advance(10_000);
+      expect(await follower.execute(() => "probe")).toBe("probe");
+      expect(follower.state).toBe("closed");
+    });
+  }
+});
