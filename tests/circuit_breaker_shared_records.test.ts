@@ -49,3 +49,47 @@ describe("shared circuit breakers: records of an unknown format", () => {
     });
   }
 });
+
+describe("shared circuit breakers: a quorum between instances whose clocks disagree", () => {
+  /** Two instances of one breaker with quorum 2, whose wall clocks are `skewMs` apart; advanced together. */
+  function pair(skewMs: number) {
+    const clock = new ManualClock();
+    const skewed = new ManualClock({ wallNow: clock.wallNow() + skewMs });
+    const store = new MemoryStore({ clock });
+    const make = (on: ManualClock) =>
+      new CircuitBreaker({ name: "q", store, clock: on, maxFailures: 1, resetTimeoutMs: 10_000, refreshMs: 1_000, quorum: 2, quorumWindowMs: 60_000 });
+    const advance = async (ms: number) => {
+      for (let left = ms; left > 0; left -= 1_000) {
+        await clock.advance(Math.min(1_000, left));
+        await skewed.advance(Math.min(1_000, left));
+      }
+    };
+    return { store, onTime: make(clock), ahead: make(skewed), advance };
+  }
+  const state = async (store: MemoryStore) => ((await store.get("breaker:q"))?.value as { state: string } | undefined)?.state;
+
+  it("a vote dated an hour ahead does not make a trip half an hour later a quorum", async () => {
+    const { store, onTime, ahead, advance } = pair(3_600_000);
+    await onTime.execute(() => 1);
+    await ahead.execute(() => 1);
+    await ahead.execute(boom).catch(() => {});
+    await drain();
+    expect(await state(store)).toBe("closed"); // one vote
+    await advance(1_800_000);
+    await onTime.execute(boom).catch(() => {});
+    await drain();
+    // Two trips half an hour apart are not two votes within quorumWindowMs.
+    expect(await state(store)).toBe("closed");
+  });
+
+  it("two trips within the window still open it when the clocks are a few seconds apart", async () => {
+    const { store, onTime, ahead } = pair(5_000);
+    await onTime.execute(() => 1);
+    await ahead.execute(() => 1);
+    await ahead.execute(boom).catch(() => {});
+    await drain();
+    await onTime.execute(boom).catch(() => {});
+    await drain();
+    expect(await state(store)).toBe("open");
+  });
+});

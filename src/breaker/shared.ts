@@ -244,8 +244,11 @@ export function mergeShared(
     case "trip": {
       // Opened (or switched off) by someone else meanwhile: adopt it, write nothing.
       if (current !== undefined && current.state !== "closed") return undefined;
-      const since = context.now - context.quorumWindowMs;
-      const votes = (current?.votes ?? []).filter((vote) => vote.at > since && vote.id !== context.id);
+      // Within the window either way: a vote dated ahead (its instance's clock runs ahead) would
+      // otherwise count for as long as that clock is ahead, and pair with a trip long after it.
+      const votes = (current?.votes ?? []).filter((vote) =>
+        Math.abs(context.now - vote.at) < context.quorumWindowMs && vote.id !== context.id
+      );
       votes.push({ id: context.id, at: context.now });
       if (votes.length >= context.quorum) {
         return { ...base, state: "open", openedAt: intent.openedAt, openPeriodMs: intent.openPeriodMs, openings: intent.openings, votes: [] };
