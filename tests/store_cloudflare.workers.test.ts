@@ -15,7 +15,7 @@ import {
   LaggingKvNamespace,
   type StateObjectRpc,
 } from "../adapters/cloudflare/mod.ts";
-import { ConfigError, InvalidArgumentError, StoreError } from "../mod.ts";
+import { type Clock, ConfigError, IdempotencyStore, InvalidArgumentError, StoreError } from "../mod.ts";
 import { ManualClock, runStoreConformance, type StoreConformanceReport } from "../src/testing/mod.ts";
 import { reportConformance } from "./_support/conformance.ts";
 import { addTransition, clockTransition, CONFORMANCE_TTL_MS, fillTransition } from "./_support/store_transitions.ts";
@@ -76,6 +76,19 @@ const hangingObjects: DurableObjectNamespaceLike = {
 };
 const hangingStatement = { bind: () => hangingStatement, first: never, run: never };
 const hangingDb = { prepare: () => hangingStatement };
+
+/** A real clock whose wall time is off by `offsetMs`: a client whose clock disagrees with the object's. */
+function skewed(offsetMs: number): Clock {
+  return {
+    now: () => performance.now(),
+    wallNow: () => Date.now() + offsetMs,
+    sleep: (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)),
+    schedule: (callback: () => void, ms: number) => {
+      const id = setTimeout(callback, ms);
+      return () => clearTimeout(id);
+    },
+  };
+}
 
 /** The failed checks, with their errors, for a readable assertion. */
 function failures(report: StoreConformanceReport): string[] {
@@ -394,6 +407,23 @@ describe("DurableObjectStore on a local SQLite-backed Durable Object", () => {
     await runDurableObjectAlarm(stub); // if it has not run already
     // Asked as of the epoch, a row that were still there would be returned: it is gone.
     expect(await stub.get(`${p}brief`, 0)).toBeNull();
+  });
+
+  it("a read by a store whose clock runs ahead deletes no row the object holds live (a claim stays claimed)", async () => {
+    const p = prefix();
+    const onTime = new DurableObjectStore(env.STATE_OBJECTS, { prefix: p });
+    const ahead = new DurableObjectStore(env.STATE_OBJECTS, { prefix: p, clock: skewed(3_600_000) });
+    // A row the object dated (update: its own clock), live for a minute.
+    await onTime.update("hits", addTransition, { add: 1, ttlMs: 60_000 });
+    expect(await ahead.get("hits")).toBeUndefined(); // expired by the reader's own clock: its view
+    expect(await ahead.delete("gone")).toBe(false);
+    expect((await onTime.get("hits"))?.value).toBe(1); // still in the object
+    // The user-visible case: an idempotency claim read by a Worker whose clock runs ahead.
+    const claims = new IdempotencyStore({ store: onTime });
+    const first = await claims.acquire("job");
+    expect(first.outcome).toBe("acquired");
+    expect(await new IdempotencyStore({ store: ahead }).getRecord("job")).toBeUndefined();
+    expect((await claims.acquire("job")).outcome).toBe("in-progress");
   });
 
   it("refuses a namespace that is not one, and a shard that is not a function", () => {

@@ -51,7 +51,7 @@ export type WireUpdateResult =
  * object's own `Date.now()`.
  */
 export interface StateObjectRpc {
-  /** The entry under `key`, or `null` (an entry expired at `nowMs` is deleted). */
+  /** The entry under `key` live at `nowMs`, or `null` (the row is deleted once the object's own clock has it expired too). */
   get(key: string, nowMs: number): Promise<WireEntry | null>;
   /** Writes unconditionally. */
   set(key: string, value: string, version: string, expiresAt: number | null): Promise<void>;
@@ -312,13 +312,20 @@ export function stateObjectClass<B extends DurableObjectBase>(Base: B, options: 
       if (typeof next === "number") await this.#storage.setAlarm(next);
     }
 
-    /** The live entry, deleting it if it has expired. */
+    /**
+     * The entry live at `now` (the caller's clock, or the object's), or
+     * `null`. The row is deleted only once the object's own clock has it
+     * expired, as the alarm would: a caller whose clock runs ahead must not
+     * delete a row that `update` dated on the object's clock and holds live
+     * (an idempotency claim read from such a Worker would be lost, and the
+     * next claim win).
+     */
     #live(key: string, now: number): WireEntry | null {
       const row = this.#sql.exec("SELECT value, version, expires_at FROM bulwark_entries WHERE key = ?", key).toArray()[0];
       if (row === undefined) return null;
       const expiresAt = row.expires_at === null ? null : Number(row.expires_at);
       if (expiresAt !== null && expiresAt <= now) {
-        this.#sql.exec("DELETE FROM bulwark_entries WHERE key = ?", key);
+        if (expiresAt <= Date.now()) this.#sql.exec("DELETE FROM bulwark_entries WHERE key = ?", key);
         return null;
       }
       return { value: String(row.value), version: String(row.version), expiresAt };

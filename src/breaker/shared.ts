@@ -244,8 +244,11 @@ export function mergeShared(
     case "trip": {
       // Opened (or switched off) by someone else meanwhile: adopt it, write nothing.
       if (current !== undefined && current.state !== "closed") return undefined;
-      const since = context.now - context.quorumWindowMs;
-      const votes = (current?.votes ?? []).filter((vote) => vote.at > since && vote.id !== context.id);
+      // Within the window either way: a vote dated ahead (its instance's clock runs ahead) would
+      // otherwise count for as long as that clock is ahead, and pair with a trip long after it.
+      const votes = (current?.votes ?? []).filter((vote) =>
+        Math.abs(context.now - vote.at) < context.quorumWindowMs && vote.id !== context.id
+      );
       votes.push({ id: context.id, at: context.now });
       if (votes.length >= context.quorum) {
         return { ...base, state: "open", openedAt: intent.openedAt, openPeriodMs: intent.openPeriodMs, openings: intent.openings, votes: [] };
@@ -268,12 +271,19 @@ export function mergeShared(
 const isBasis = (current: SharedCircuitRecord, intent: SharedIntent): boolean =>
   current.seq === intent.basisSeq && generationOf(current) === intent.basisGen;
 
-/** Whether `value` is a record this module wrote (this version, or an earlier one without `gen`). */
+/**
+ * Whether `value` is a record this module wrote (this version, or an earlier one without `gen`). A state of
+ * another format (a later release's, or `half-open`, never stored) is not one: adopting it would leave the
+ * breaker in a state it has no rules for.
+ */
 function isSharedRecord(value: Json | undefined): value is Json & SharedCircuitRecord {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
   const record = value as Record<string, Json>;
-  return record.v === 1 && typeof record.seq === "number" && typeof record.state === "string" &&
+  const state = record.state;
+  return record.v === 1 && typeof record.seq === "number" &&
+    (state === "closed" || state === "open" || state === "forced-open" || state === "disabled") &&
     (record.openedAt === null || typeof record.openedAt === "number") && typeof record.openPeriodMs === "number" &&
+    typeof record.openings === "number" &&
     Array.isArray(record.votes) && (record.manual === undefined || isManualAction(record.manual)) &&
     (record.gen === undefined || (typeof record.gen === "string" && typeof record.genAt === "number"));
 }
