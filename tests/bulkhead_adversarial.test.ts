@@ -1,20 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { Bulkhead, type CancelTimer } from "../mod.ts";
-import { ManualClock } from "../src/testing/mod.ts";
-import { deferred, outcome } from "./_support/promises.ts";
-
-/** A {@link ManualClock} whose `schedule` throws once, after `failAfter` more timers were set. */
-class FlakyClock extends ManualClock {
-  failAfter = -1;
-  override schedule(callback: () => void, ms: number): CancelTimer {
-    if (this.failAfter >= 0 && this.failAfter-- === 0) throw new Error("schedule failed");
-    return super.schedule(callback, ms);
-  }
-}
-
-async function turns(count = 10): Promise<void> {
-  for (let i = 0; i < count; i++) await Promise.resolve();
-}
+import { Bulkhead } from "../mod.ts";
+import { ScheduleFailingClock as FlakyClock } from "./_support/flaky_clock.ts";
+import { deferred, outcome, turns } from "./_support/promises.ts";
 
 describe("Bulkhead on a clock that fails to set a timer", () => {
   const cases = [

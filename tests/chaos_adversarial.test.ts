@@ -1,22 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { chaos, type ChaosOptions } from "../mod.ts";
-
-/**
- * Calls `start`, which must return a promise and never throw. (Not
- * `expect(start).not.toThrow()`: Bun's matcher awaits a returned promise
- * and counts its rejection as a throw.)
- */
-function started(start: () => Promise<unknown>): Promise<unknown> {
-  let returned: Promise<unknown> | undefined;
-  let thrown: unknown = "nothing";
-  try {
-    returned = start();
-  } catch (error) {
-    thrown = error;
-  }
-  expect(thrown).toBe("nothing");
-  return returned!;
-}
+import { started } from "./_support/thrown.ts";
 
 describe("ChaosPolicy with callbacks that throw", () => {
   const bug = new Error("callback bug");

@@ -1,23 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { CircuitBreaker, CircuitOpenError } from "../mod.ts";
 import { ManualClock } from "../src/testing/mod.ts";
-
-/**
- * Calls `start`, which must return a promise and never throw. (Not
- * `expect(start).not.toThrow()`: Bun's matcher awaits a returned promise
- * and counts its rejection as a throw.)
- */
-function started(start: () => Promise<unknown>): Promise<unknown> {
-  let returned: Promise<unknown> | undefined;
-  let thrown: unknown = "nothing";
-  try {
-    returned = start();
-  } catch (error) {
-    thrown = error;
-  }
-  expect(thrown).toBe("nothing");
-  return returned!;
-}
+import { started } from "./_support/thrown.ts";
 
 /** A {@link ManualClock} whose `now()` throws once, on its read number `failOn` from when it is set (1: the next). */
 class FlakyClock extends ManualClock {

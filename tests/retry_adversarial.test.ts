@@ -1,23 +1,7 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { RetryExhaustedError, RetryPolicy } from "../mod.ts";
-
-/**
- * Calls `start`, which must return a promise and never throw. (Not
- * `expect(start).not.toThrow()`: Bun's matcher awaits a returned promise
- * and counts its rejection as a throw.)
- */
-function started(start: () => Promise<unknown>): Promise<unknown> {
-  let returned: Promise<unknown> | undefined;
-  let thrown: unknown = "nothing";
-  try {
-    returned = start();
-  } catch (error) {
-    thrown = error;
-  }
-  expect(thrown).toBe("nothing");
-  return returned!;
-}
+import { started } from "./_support/thrown.ts";
 
 describe("RetryPolicy with misbehaving callbacks", () => {
   it("a throwing retryOnResult reaches the caller on every attempt, never counted as a failed attempt", async () => {

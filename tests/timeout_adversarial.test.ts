@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { type CancelTimer, type TimeoutError, TimeoutPolicy } from "../mod.ts";
 import { ManualClock } from "../src/testing/mod.ts";
-import { outcome } from "./_support/promises.ts";
+import { outcome, turns } from "./_support/promises.ts";
 
 /** A {@link ManualClock} whose `schedule` throws the next `failures` times it is called. */
 class FlakyClock extends ManualClock {
@@ -13,10 +13,6 @@ class FlakyClock extends ManualClock {
     }
     return super.schedule(callback, ms);
   }
-}
-
-async function turns(count = 10): Promise<void> {
-  for (let i = 0; i < count; i++) await Promise.resolve();
 }
 
 /** An operation that settles only when its signal aborts, with the reason. */

@@ -20,3 +20,8 @@ export function outcome<T>(promise: Promise<T>): { settled: boolean; value?: T; 
   );
   return record;
 }
+
+/** Lets `count` microtask turns pass. */
+export async function turns(count = 10): Promise<void> {
+  for (let i = 0; i < count; i++) await Promise.resolve();
+}

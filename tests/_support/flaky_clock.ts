@@ -1,0 +1,11 @@
+import type { CancelTimer } from "../../mod.ts";
+import { ManualClock } from "../../src/testing/mod.ts";
+
+/** A {@link ManualClock} whose `schedule` throws once, after `failAfter` more timers were set (`-1`: never). */
+export class ScheduleFailingClock extends ManualClock {
+  failAfter = -1;
+  override schedule(callback: () => void, ms: number): CancelTimer {
+    if (this.failAfter >= 0 && this.failAfter-- === 0) throw new Error("schedule failed");
+    return super.schedule(callback, ms);
+  }
+}
