@@ -10,6 +10,7 @@ import { rateLimitParameters, rateLimitStatements } from "../adapters/cloudflare
 import { DistributedRateLimiter, type Json, KeyedRateLimiter, RATE_LIMIT_TRANSITIONS, UNCHANGED } from "../mod.ts";
 import { CountingStore, ManualClock } from "../src/testing/mod.ts";
 import { admittedOf, algorithmsWithLimit, label } from "./_support/distributed_limit_scenarios.ts";
+import { skewed } from "./_support/skewed_clock.ts";
 
 const SLOW_TEST_MS = 60_000;
 
@@ -21,19 +22,6 @@ function prefix(): string {
 const objects = () => env.STATE_OBJECTS;
 /** Local D1 has batch(). */
 const database = () => env.STATE_DB as D1DatabaseLike & Required<Pick<D1DatabaseLike, "batch">>;
-
-/** A real clock whose wall time is off by `offsetMs`: a client whose clock disagrees with the engine's. */
-function skewed(offsetMs: number) {
-  return {
-    now: () => performance.now(),
-    wallNow: () => Date.now() + offsetMs,
-    sleep: (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)),
-    schedule: (callback: () => void, ms: number) => {
-      const id = setTimeout(callback, ms);
-      return () => clearTimeout(id);
-    },
-  };
-}
 
 describe("DistributedRateLimiter on DurableObjectStore (workerd)", () => {
   for (const options of algorithmsWithLimit(50)) {

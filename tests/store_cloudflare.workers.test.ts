@@ -15,9 +15,10 @@ import {
   LaggingKvNamespace,
   type StateObjectRpc,
 } from "../adapters/cloudflare/mod.ts";
-import { type Clock, ConfigError, IdempotencyStore, InvalidArgumentError, StoreError } from "../mod.ts";
+import { ConfigError, IdempotencyStore, InvalidArgumentError, StoreError } from "../mod.ts";
 import { ManualClock, runStoreConformance, type StoreConformanceReport } from "../src/testing/mod.ts";
 import { reportConformance } from "./_support/conformance.ts";
+import { skewed } from "./_support/skewed_clock.ts";
 import { addTransition, clockTransition, CONFORMANCE_TTL_MS, fillTransition } from "./_support/store_transitions.ts";
 
 /** What `promise` rejects with; fails the test if it resolves. */
@@ -77,18 +78,6 @@ const hangingObjects: DurableObjectNamespaceLike = {
 const hangingStatement = { bind: () => hangingStatement, first: never, run: never };
 const hangingDb = { prepare: () => hangingStatement };
 
-/** A real clock whose wall time is off by `offsetMs`: a client whose clock disagrees with the object's. */
-function skewed(offsetMs: number): Clock {
-  return {
-    now: () => performance.now(),
-    wallNow: () => Date.now() + offsetMs,
-    sleep: (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)),
-    schedule: (callback: () => void, ms: number) => {
-      const id = setTimeout(callback, ms);
-      return () => clearTimeout(id);
-    },
-  };
-}
 
 /** The failed checks, with their errors, for a readable assertion. */
 function failures(report: StoreConformanceReport): string[] {
