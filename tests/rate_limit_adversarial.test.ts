@@ -68,3 +68,36 @@ describe("a hand-over queue on a clock that fails to set its timer", () => {
     await stillWorks(clock, limiter);
   });
 });
+
+describe("a self-waking caller on a clock that fails to set its timer again", () => {
+  // A wait longer than the longest timer runtimes allow (2^31 - 1 ms): the
+  // caller's first timer fires early and is set again for the rest.
+  const DAY = 86_400_000;
+
+  it("the caller whose timer cannot be set again fails with the clock's error (before: it waited for good, the clock's error thrown from a timer callback); the others keep their times", async () => {
+    const clock = new FlakyClock();
+    const limiter = new RateLimiter({ rate: 1, perMs: 30 * DAY, burst: 1, clock, wakeMode: "self" });
+    expect(limiter.tryAcquire()).toBe(true);
+    const first = outcome(limiter.acquire());
+    const second = outcome(limiter.acquire());
+    await turns();
+    expect(limiter.waiting).toBe(2);
+    // Both first timers are capped; the first to fire cannot be set again.
+    clock.failAfter = 0;
+    await clock.advance(2 ** 31 - 1);
+    await turns();
+    expect(first.settled).toBe(true);
+    expect((first.error as Error).message).toBe("schedule failed");
+    expect(second.settled).toBe(false);
+    expect(limiter.waiting).toBe(1);
+    // The second keeps its reserved time (60 days in): it is granted then, not before.
+    await clock.advance(60 * DAY - (2 ** 31 - 1) - 1);
+    await turns();
+    expect(second.settled).toBe(false);
+    await clock.advance(1);
+    await turns();
+    expect(second).toEqual({ settled: true, value: undefined });
+    expect(limiter.waiting).toBe(0);
+    expect(clock.pending).toBe(0);
+  });
+});

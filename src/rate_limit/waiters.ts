@@ -382,14 +382,24 @@ export class WaitQueue<S extends object> {
     waiter.cancelTimer = undefined;
     if (!waiter.queued) return;
     const context = this.#context;
-    const now = context.clock.now();
-    if (now < waiter.at - EARLY_MS && now > waiter.armedAt) {
-      // Fired well before its time: a timer counted from a lagging loop
-      // time, or one capped at the longest timer runtimes allow. Once more,
-      // for the rest. A clock that fires again without time moving on is
-      // taken at its word rather than polled.
-      waiter.armedAt = now;
-      waiter.cancelTimer = context.clock.schedule(() => this.#wake(waiter), timerMs(waiter.at - now));
+    let now: number;
+    try {
+      now = context.clock.now();
+      if (now < waiter.at - EARLY_MS && now > waiter.armedAt) {
+        // Fired well before its time: a timer counted from a lagging loop
+        // time, or one capped at the longest timer runtimes allow. Once more,
+        // for the rest. A clock that fires again without time moving on is
+        // taken at its word rather than polled.
+        waiter.armedAt = now;
+        waiter.cancelTimer = context.clock.schedule(() => this.#wake(waiter), timerMs(waiter.at - now));
+        return;
+      }
+    } catch (error) {
+      // A clock that cannot tell the time or set the timer again would
+      // leave this caller waiting for good (and throw from a timer's
+      // callback): it fails with the clock's error instead, its units
+      // given back as an abort's are.
+      this.#leave(waiter, error);
       return;
     }
     this.#unlink(waiter);
@@ -482,13 +492,18 @@ export class WaitQueue<S extends object> {
   }
 
   #abort(waiter: Waiter): void {
+    this.#leave(waiter, waiter.signal!.reason);
+  }
+
+  /** Takes `waiter` out of the line, rejected with `reason`; the others keep their places. */
+  #leave(waiter: Waiter, reason: unknown): void {
     if (!waiter.queued) return;
     const first = waiter === this.#head;
     this.#unlink(waiter);
     if (this.#dead++ === 0) this.#ops = 0;
     this.#ops++;
-    // Rejected first: whatever the clock does below, the caller hears of its abort.
-    waiter.reject(waiter.signal!.reason);
+    // Rejected first: whatever the clock does below, the caller hears of it.
+    waiter.reject(reason);
     if (this.#length === 0) this.#settle();
     else if (!this.#handover) this.#replayIfPaid();
     else {
