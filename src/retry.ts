@@ -358,7 +358,15 @@ export class RetryPolicy<R = unknown> implements LayeredPolicy<R>, FusablePolicy
 
   /** @internal Runs each attempt as `next(fn, context)`. */
   [runThrough]<T>(fn: Operation<T>, parent: ExecutionContext | undefined, next: Next): Promise<T> {
-    const startedAt = this.#tracksElapsed ? this.options.clock.now() : 0;
+    let startedAt = 0;
+    if (this.#tracksElapsed) {
+      try {
+        startedAt = this.options.clock.now();
+      } catch (error) {
+        // A clock that cannot tell the time fails the call before it runs: a rejection, not a throw.
+        return Promise.reject(error);
+      }
+    }
     let result: T | PromiseLike<T>;
     try {
       result = next(fn, parent ?? contextFor(undefined));

@@ -1,16 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { CircuitBreaker, CircuitOpenError } from "../mod.ts";
-import { ManualClock } from "../src/testing/mod.ts";
+import { NowFailingClock as FlakyClock } from "./_support/flaky_clock.ts";
 import { started } from "./_support/thrown.ts";
 
-/** A {@link ManualClock} whose `now()` throws once, on its read number `failOn` from when it is set (1: the next). */
-class FlakyClock extends ManualClock {
-  failOn = 0;
-  override now(): number {
-    if (this.failOn > 0 && --this.failOn === 0) throw new Error("clock broken");
-    return super.now();
-  }
-}
 
 async function halfOpen(timed: boolean): Promise<{ clock: FlakyClock; breaker: CircuitBreaker }> {
   const clock = new FlakyClock();
@@ -51,4 +43,21 @@ describe("CircuitBreaker on a clock that throws while it admits a probe", () => 
       });
     }
   }
+});
+
+describe("CircuitBreaker, open, on a clock that throws while it refuses", () => {
+  // With a signal (or a fallback, or a shared state) the refusal is built
+  // past the argument checks, where the clock read is guarded. Without, the
+  // hot refusal in execute itself is not (src/breaker/circuit_breaker.ts says why).
+  it("execute with a signal rejects with the clock's error (before: it threw), and the breaker refuses as before once the clock works", async () => {
+    const clock = new FlakyClock();
+    const breaker = new CircuitBreaker({ maxFailures: 1, resetTimeoutMs: 100, clock });
+    await breaker.execute(() => Promise.reject(new Error("down"))).catch(() => {});
+    expect(breaker.state).toBe("open");
+    clock.failOn = 1;
+    const refused = started(() => breaker.execute(async () => 1, new AbortController().signal));
+    await expect(refused).rejects.toThrow("clock broken");
+    expect(breaker.state).toBe("open");
+    await expect(breaker.execute(async () => 1)).rejects.toBeInstanceOf(CircuitOpenError);
+  });
 });

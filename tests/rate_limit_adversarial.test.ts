@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { KeyedRateLimiter, RateLimiter } from "../mod.ts";
 import { ManualClock } from "../src/testing/mod.ts";
-import { ScheduleFailingClock as FlakyClock } from "./_support/flaky_clock.ts";
+import { NowFailingClock, ScheduleFailingClock as FlakyClock } from "./_support/flaky_clock.ts";
+import { started } from "./_support/thrown.ts";
 import { outcome, turns } from "./_support/promises.ts";
 
 describe("KeyedRateLimiter with a signal already aborted", () => {
@@ -99,5 +100,21 @@ describe("a self-waking caller on a clock that fails to set its timer again", ()
     expect(second).toEqual({ settled: true, value: undefined });
     expect(limiter.waiting).toBe(0);
     expect(clock.pending).toBe(0);
+  });
+});
+
+describe("acquire on a clock that cannot tell the time", () => {
+  it("RateLimiter.acquire and KeyedRateLimiter.acquire reject with the clock's error (before: they threw), taking nothing", async () => {
+    const clock = new NowFailingClock();
+    const limiter = new RateLimiter({ rate: 1, perMs: 1_000, burst: 1, clock });
+    const keyed = new KeyedRateLimiter({ rate: 1, perMs: 1_000, burst: 1, clock });
+    clock.failOn = 1;
+    await expect(started(() => limiter.acquire())).rejects.toThrow("clock broken");
+    clock.failOn = 1;
+    await expect(started(() => keyed.acquire("a"))).rejects.toThrow("clock broken");
+    expect(keyed.size).toBe(0);
+    // Nothing was taken: the one unit of each is still there.
+    expect(limiter.tryAcquire()).toBe(true);
+    expect(keyed.tryAcquire("a")).toBe(true);
   });
 });

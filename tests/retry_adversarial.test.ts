@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { RetryExhaustedError, RetryPolicy } from "../mod.ts";
+import { NowFailingClock } from "./_support/flaky_clock.ts";
 import { started } from "./_support/thrown.ts";
 
 describe("RetryPolicy with misbehaving callbacks", () => {
@@ -50,5 +51,17 @@ describe("RetryPolicy with misbehaving callbacks", () => {
     for (const operation of operations) {
       await expect(started(() => policy.execute(operation))).rejects.toBe(bug);
     }
+  });
+});
+
+describe("RetryPolicy with maxElapsedMs on a clock that cannot tell the time", () => {
+  it("execute rejects with the clock's error before running the operation (before: it threw)", async () => {
+    const clock = new NowFailingClock();
+    const policy = new RetryPolicy({ maxAttempts: 3, maxElapsedMs: 1_000, clock });
+    let calls = 0;
+    clock.failOn = 1;
+    await expect(started(() => policy.execute(async () => ++calls))).rejects.toThrow("clock broken");
+    expect(calls).toBe(0);
+    await expect(policy.execute(async () => ++calls)).resolves.toBe(1);
   });
 });

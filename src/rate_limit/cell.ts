@@ -61,7 +61,13 @@ export function take<S extends object>(
   signal: AbortSignal | undefined,
 ): Promise<void> {
   if (signal?.aborted) return Promise.reject(signal.reason);
-  const now = context.clock.now();
+  let now: number;
+  try {
+    now = context.clock.now();
+  } catch (error) {
+    // A clock that cannot tell the time fails the call: a rejection, not a throw.
+    return Promise.reject(error);
+  }
   if (idle(cell, now)) {
     const wait = context.algorithm.step(cell.state, now, cost, cell.state);
     if (wait === 0) {

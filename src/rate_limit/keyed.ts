@@ -448,8 +448,10 @@ export class KeyedRateLimiter implements Disposable {
     const signal = options?.signal;
     if (signal !== undefined && signal.aborted) return Promise.reject(signal.reason);
     let row: number;
-    const now = this.#clock.now();
+    let now: number;
     try {
+      // A clock that cannot tell the time fails the call as a bad row would: a rejection.
+      now = this.#clock.now();
       row = this.#row(key, now);
     } catch (error) {
       return Promise.reject(error);

@@ -9,3 +9,12 @@ export class ScheduleFailingClock extends ManualClock {
     return super.schedule(callback, ms);
   }
 }
+
+/** A {@link ManualClock} whose `now()` throws once, on its read number `failOn` from when it is set (1: the next; 0: never). */
+export class NowFailingClock extends ManualClock {
+  failOn = 0;
+  override now(): number {
+    if (this.failOn > 0 && --this.failOn === 0) throw new Error("clock broken");
+    return super.now();
+  }
+}
