@@ -311,7 +311,7 @@ export class WaitQueue<S extends object> {
       // Listener and timer first: if either throws (a foreign signal, a
       // broken clock), the promise rejects with nothing reserved or queued.
       if (signal !== undefined) {
-        waiter.onAbort = () => this.#abort(waiter);
+        waiter.onAbort = () => this.#leave(waiter, signal.reason);
         signal.addEventListener("abort", waiter.onAbort, { once: true });
       }
       try {
@@ -491,11 +491,7 @@ export class WaitQueue<S extends object> {
     this.#settle();
   }
 
-  #abort(waiter: Waiter): void {
-    this.#leave(waiter, waiter.signal!.reason);
-  }
-
-  /** Takes `waiter` out of the line, rejected with `reason`; the others keep their places. */
+  /** Takes `waiter` out of the line (its abort, or a clock that failed it), rejected with `reason`; the others keep their places. */
   #leave(waiter: Waiter, reason: unknown): void {
     if (!waiter.queued) return;
     const first = waiter === this.#head;
